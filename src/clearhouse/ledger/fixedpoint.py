@@ -31,9 +31,8 @@ UINT256_MAX: Final = 2**256 - 1
 
 def check_range(value: int, name: str) -> int:
     """Return ``value`` if ``|value| < 2**255``; raise :class:`ValueOutOfRange` naming it otherwise."""
-    if type(value) is not int:
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise InvalidValue(f"{name} must be an integer, got {type(value).__name__} {value!r}")
+    if type(value) is not int:  # rejects bool, float, Decimal, str
+        raise InvalidValue(f"{name} must be an integer, got {type(value).__name__} {value!r}")
     if not -MAX_ABS < value < MAX_ABS:
         raise ValueOutOfRange(f"{name}={value} is beyond 2^255")
     return value

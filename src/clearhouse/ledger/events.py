@@ -1,0 +1,169 @@
+"""Events: past-tense records of every state change, immutable and stably serialised.
+
+A block's events are journalled next to its inputs; replaying the inputs must reproduce them byte for
+byte. Amounts are WAD integers, the funding index RAY.
+"""
+
+from __future__ import annotations
+
+import msgspec
+
+
+class Event(msgspec.Struct, frozen=True, tag_field="type", forbid_unknown_fields=True):
+    """Base class; ``type`` in the encoding is the class name."""
+
+
+class LedgerParamsSet(Event, frozen=True, tag=True):
+    settlement_asset: str
+    max_price_age: int
+
+
+class AssetListed(Event, frozen=True, tag=True):
+    asset: str
+    decimals: int
+    haircut: int
+
+
+class MarketListed(Event, frozen=True, tag=True):
+    market: str
+    oracle: str
+    initial_margin: int
+    maintenance_margin: int
+
+
+class MarketUpdated(Event, frozen=True, tag=True):
+    market: str
+    initial_margin: int
+    maintenance_margin: int
+    taker_fee: int
+    maker_fee: int
+    liquidation_fee: int
+
+
+class AccountOpened(Event, frozen=True, tag=True):
+    account: str
+    owner: str
+
+
+class Deposited(Event, frozen=True, tag=True):
+    account: str
+    asset: str
+    amount: int
+
+
+class Withdrawn(Event, frozen=True, tag=True):
+    account: str
+    asset: str
+    amount: int
+
+
+class MarginTransferred(Event, frozen=True, tag=True):
+    account: str
+    market: str
+    #: > 0 cross -> isolated, < 0 isolated -> cross.
+    amount: int
+
+
+class FundingAccrued(Event, frozen=True, tag=True):
+    market: str
+    #: Funding rate per funding period (WAD, signed; > 0 longs pay shorts).
+    rate: int
+    index: int
+    elapsed: int
+
+
+class FundingSettled(Event, frozen=True, tag=True):
+    account: str
+    market: str
+    #: Amount the position paid (> 0) or received (< 0).
+    paid: int
+
+
+class Traded(Event, frozen=True, tag=True):
+    market: str
+    buyer: str
+    seller: str
+    size: int
+    price: int
+    notional: int
+    buyer_fee: int
+    seller_fee: int
+    buyer_realised_pnl: int
+    seller_realised_pnl: int
+
+
+class PositionClosedOut(Event, frozen=True, tag=True):
+    """A position taken over by the liquidator at the oracle price."""
+
+    account: str
+    liquidator: str
+    market: str
+    #: Signed size the account held (the liquidator now holds it too).
+    size: int
+    price: int
+    notional: int
+    realised_pnl: int
+
+
+class CloseOutPenaltyCharged(Event, frozen=True, tag=True):
+    """The close-out penalty actually charged (capped at the equity left) and how it was split."""
+
+    account: str
+    liquidator: str
+    penalty: int
+    liquidator_reward: int
+    insurance_share: int
+
+
+class CollateralSeized(Event, frozen=True, tag=True):
+    account: str
+    asset: str
+    amount: int
+
+
+class InsuranceFundUsed(Event, frozen=True, tag=True):
+    account: str
+    asset: str
+    amount: int
+
+
+class InsuranceDeposited(Event, frozen=True, tag=True):
+    asset: str
+    amount: int
+
+
+class BadDebtRecorded(Event, frozen=True, tag=True):
+    account: str
+    asset: str
+    amount: int
+
+
+class TransactionRejected(Event, frozen=True, tag=True):
+    """A transaction of the block failed; it changed nothing."""
+
+    tx_index: int
+    command: str
+    code: str
+    message: str
+
+
+AnyEvent = (
+    LedgerParamsSet
+    | AssetListed
+    | MarketListed
+    | MarketUpdated
+    | AccountOpened
+    | Deposited
+    | Withdrawn
+    | MarginTransferred
+    | FundingAccrued
+    | FundingSettled
+    | Traded
+    | PositionClosedOut
+    | CloseOutPenaltyCharged
+    | CollateralSeized
+    | InsuranceFundUsed
+    | InsuranceDeposited
+    | BadDebtRecorded
+    | TransactionRejected
+)

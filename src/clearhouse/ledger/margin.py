@@ -1,0 +1,135 @@
+"""Exact margin arithmetic: equity, initial and maintenance requirements, health.
+
+Rounding always favours the protocol: collateral value and PnL round down, funding owed and
+requirements round up. ``equity < maintenance`` (an exact integer comparison) is the liquidation test.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from clearhouse.ledger.errors import MissingPrice, StalePrice
+from clearhouse.ledger.fixedpoint import RAY, WAD
+from clearhouse.ledger.model import Account, LedgerState, MarketState, Position
+
+WAD2 = WAD * WAD
+
+PriceLookup = Callable[[str], int]
+
+
+@dataclass(frozen=True, slots=True)
+class MarginSummary:
+    equity: int
+    initial: int
+    maintenance: int
+
+    @property
+    def liquidatable(self) -> bool:
+        return self.equity < self.maintenance
+
+    @property
+    def meets_initial(self) -> bool:
+        return self.equity >= self.initial
+
+    @property
+    def health(self) -> int | None:
+        """Equity / maintenance in WAD (rounded down); ``None`` when nothing is required."""
+        if self.maintenance == 0:
+            return None
+        return self.equity * WAD // self.maintenance
+
+
+def fresh_price_lookup(state: LedgerState) -> PriceLookup:
+    """A lookup that refuses unknown prices and prices older than ``max_price_age``."""
+    prices = state.prices
+    now = state.time
+    max_age = state.params.max_price_age
+    settlement = state.params.settlement_asset
+
+    def lookup(key: str) -> int:
+        if key == settlement:
+            return WAD
+        entry = prices.get(key)
+        if entry is None:
+            raise MissingPrice(f"no oracle price for {key}")
+        price, at = entry
+        if now - at > max_age:
+            raise StalePrice(f"price of {key} is {now - at}s old (max {max_age}s)")
+        return price
+
+    return lookup
+
+
+def unrealised_pnl(pos: Position, price: int) -> int:
+    """``size x price - entry_value``, the size x price product rounded down."""
+    return pos.size * price // WAD - pos.entry_value
+
+
+def funding_owed(pos: Position, index: int) -> int:
+    """Funding the position owes since its snapshot (> 0 pays, < 0 receives), rounded up."""
+    return -((-pos.size * (index - pos.funding_snapshot)) // RAY)
+
+
+def requirement(size: int, price: int, fraction: int) -> int:
+    """``|size| x price x fraction``, rounded up."""
+    return -((-abs(size) * price * fraction) // WAD2)
+
+
+def collateral_value(balances: dict[str, int], state: LedgerState, price_of: PriceLookup) -> int:
+    """Haircut value of cross collateral; a negative settlement balance counts in full."""
+    total = 0
+    assets = state.assets
+    for asset_id, amount in balances.items():
+        if amount == 0:
+            continue
+        if amount < 0:
+            total += amount * price_of(asset_id) // WAD
+        else:
+            total += amount * price_of(asset_id) * assets[asset_id].haircut // WAD2
+    return total
+
+
+def position_terms(pos: Position, market: MarketState, price: int) -> tuple[int, int, int]:
+    """(value, initial, maintenance) of one position at ``price``: value = upnl - funding owed."""
+    spec = market.spec
+    value = unrealised_pnl(pos, price) - funding_owed(pos, market.funding_index)
+    return (
+        value,
+        requirement(pos.size, price, spec.initial_margin),
+        requirement(pos.size, price, spec.maintenance_margin),
+    )
+
+
+def cross_summary(state: LedgerState, account: Account, price_of: PriceLookup) -> MarginSummary:
+    """Margin of the account's cross bucket: all collateral and every cross position."""
+    equity = collateral_value(account.balances, state, price_of)
+    initial = maintenance = 0
+    markets = state.markets
+    for pos in account.positions.values():
+        if pos.isolated or pos.size == 0:
+            continue
+        market = markets[pos.market]
+        value, im, mm = position_terms(pos, market, price_of(market.spec.oracle))
+        equity += value
+        initial += im
+        maintenance += mm
+    return MarginSummary(equity, initial, maintenance)
+
+
+def isolated_summary(state: LedgerState, pos: Position, price_of: PriceLookup) -> MarginSummary:
+    """Margin of one isolated position: its own collateral only."""
+    market = state.markets[pos.market]
+    if pos.size == 0:
+        return MarginSummary(pos.margin - funding_owed(pos, market.funding_index), 0, 0)
+    value, im, mm = position_terms(pos, market, price_of(market.spec.oracle))
+    return MarginSummary(pos.margin + value, im, mm)
+
+
+def health_not_worse(before: MarginSummary, after: MarginSummary) -> bool:
+    """True when ``after.equity / after.mm >= before.equity / before.mm`` (cross-multiplied)."""
+    if after.maintenance == 0:
+        return after.equity >= 0
+    if before.maintenance == 0:
+        return False
+    return after.equity * before.maintenance >= before.equity * after.maintenance

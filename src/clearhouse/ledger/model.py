@@ -1,0 +1,213 @@
+"""The ledger's state: assets, perpetual markets, accounts, positions and protocol pools.
+
+All quantities are integers: amounts, prices and values in WAD, the funding index in RAY. Account and
+market objects are mutable but are only ever changed on a per-transaction clone (see
+:mod:`clearhouse.ledger.unit_of_work`), so a failing transaction leaves the committed state untouched.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import msgspec
+
+from clearhouse.ledger.errors import InvalidParameters
+from clearhouse.ledger.fixedpoint import WAD, check_non_negative, check_positive
+
+#: Seconds in the funding period that rates are quoted for (8 hours, as most perp venues).
+DEFAULT_FUNDING_PERIOD = 8 * 3600
+
+
+class AssetSpec(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """A collateral asset. Amounts are WAD whatever ``decimals`` is; an amount finer than the token's
+    own precision (``10**(18 - decimals)``) is refused at the boundary."""
+
+    id: str
+    decimals: int = 18
+    #: Collateral factor in WAD: the share of the asset's value that counts as margin (1e18 = 100%).
+    haircut: int = WAD
+
+    def validate(self) -> None:
+        if not self.id or not self.id.isascii() or not self.id.replace("-", "").replace("_", "").isalnum():
+            raise InvalidParameters(f"asset id {self.id!r} must be a non-empty ASCII identifier")
+        if not 0 <= self.decimals <= 18:
+            raise InvalidParameters(f"asset {self.id}: decimals must be in [0, 18], got {self.decimals}")
+        check_non_negative(self.haircut, f"asset {self.id} haircut")
+        if self.haircut > WAD:
+            raise InvalidParameters(f"asset {self.id}: haircut {self.haircut} exceeds 1.0 (WAD)")
+
+    @property
+    def unit(self) -> int:
+        """Smallest representable amount of this asset in WAD units."""
+        unit: int = 10 ** (18 - self.decimals)
+        return unit
+
+
+class MarketSpec(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """Contract specification and risk parameters of a perpetual future. Fractions are WAD."""
+
+    id: str
+    #: Price key whose oracle price is the market's index price (e.g. ``"ETH"``).
+    oracle: str
+    initial_margin: int
+    maintenance_margin: int
+    taker_fee: int = 0
+    maker_fee: int = 0
+    #: Close-out penalty as a fraction of the notional closed.
+    liquidation_fee: int = 0
+    #: Share of the penalty paid to the liquidator; the rest goes to the insurance fund.
+    liquidator_share: int = WAD // 2
+    #: Size granularity in base units (WAD); trade sizes must be multiples of it.
+    step_size: int = 1
+    funding_period: int = DEFAULT_FUNDING_PERIOD
+    #: Interest component of the funding rate per funding period (WAD).
+    funding_interest: int = 0
+    #: |rate| per period <= clamp_factor x (initial - maintenance) (dYdX v4 uses 6.0).
+    funding_clamp_factor: int = 6 * WAD
+
+    def validate(self) -> None:
+        name = f"market {self.id}"
+        if not self.id or not self.id.isascii():
+            raise InvalidParameters(f"market id {self.id!r} must be a non-empty ASCII identifier")
+        if not self.oracle:
+            raise InvalidParameters(f"{name}: oracle price key must be set")
+        for fname in ("initial_margin", "maintenance_margin"):
+            value = getattr(self, fname)
+            check_positive(value, f"{name} {fname}")
+            if value > WAD:
+                raise InvalidParameters(f"{name}: {fname} {value} must be in (0, 1] (WAD)")
+        if self.maintenance_margin >= self.initial_margin:
+            raise InvalidParameters(
+                f"{name}: maintenance_margin {self.maintenance_margin} must be below "
+                f"initial_margin {self.initial_margin}"
+            )
+        for fname in ("taker_fee", "maker_fee", "liquidation_fee", "liquidator_share"):
+            value = getattr(self, fname)
+            check_non_negative(value, f"{name} {fname}")
+            if value > WAD:
+                raise InvalidParameters(f"{name}: {fname} {value} must be in [0, 1] (WAD)")
+        if self.liquidation_fee >= self.maintenance_margin:
+            raise InvalidParameters(
+                f"{name}: liquidation_fee {self.liquidation_fee} must be below maintenance_margin"
+            )
+        check_positive(self.step_size, f"{name} step_size")
+        check_positive(self.funding_period, f"{name} funding_period")
+        check_non_negative(self.funding_clamp_factor, f"{name} funding_clamp_factor")
+
+
+@dataclass(slots=True)
+class MarketState:
+    """A listed market: its spec plus the state that changes block by block."""
+
+    spec: MarketSpec
+    #: Cumulative funding per unit of base, in quote RAY; longs pay ``size * (index - snapshot)``.
+    funding_index: int = 0
+    last_funding_time: int = 0
+    #: Last traded price (WAD) and its time; the premium leg of the funding rate while the trade
+    #: falls inside the interval being accrued.
+    last_trade_price: int = 0
+    last_trade_time: int = 0
+    #: Sum of long sizes (= sum of short sizes).
+    open_interest: int = 0
+    #: Counterpart of realised PnL and settled funding: ``sum(entry_value) + pnl_pool == 0``
+    #: up to funding rounding, which only ever adds to the pool.
+    pnl_pool: int = 0
+
+    def clone(self) -> MarketState:
+        return MarketState(
+            self.spec,
+            self.funding_index,
+            self.last_funding_time,
+            self.last_trade_price,
+            self.last_trade_time,
+            self.open_interest,
+            self.pnl_pool,
+        )
+
+
+@dataclass(slots=True)
+class Position:
+    """A perpetual position. ``entry_value`` is the signed cost basis in quote (size x entry price)."""
+
+    market: str
+    size: int = 0
+    entry_value: int = 0
+    funding_snapshot: int = 0
+    isolated: bool = False
+    #: Collateral held by an isolated position (settlement asset); always 0 for cross positions.
+    margin: int = 0
+
+    def clone(self) -> Position:
+        return Position(
+            self.market, self.size, self.entry_value, self.funding_snapshot, self.isolated, self.margin
+        )
+
+    @property
+    def is_empty(self) -> bool:
+        return self.size == 0 and self.margin == 0 and self.entry_value == 0
+
+
+@dataclass(slots=True)
+class Account:
+    """An account owned by a public key: cross collateral per asset and positions per market."""
+
+    id: str
+    owner: str
+    #: Position of the account's leaf in the state tree (order of creation).
+    index: int
+    balances: dict[str, int] = field(default_factory=dict)
+    positions: dict[str, Position] = field(default_factory=dict)
+
+    def clone(self) -> Account:
+        return Account(
+            self.id,
+            self.owner,
+            self.index,
+            dict(self.balances),
+            {m: p.clone() for m, p in self.positions.items()},
+        )
+
+
+@dataclass(slots=True)
+class Pools:
+    """Protocol-owned balances per asset: the insurance fund and the fee pool; bad debt recorded."""
+
+    insurance: dict[str, int] = field(default_factory=dict)
+    fees: dict[str, int] = field(default_factory=dict)
+    #: Deficit no stage absorbed, per asset (still visible as negative account balances).
+    bad_debt: dict[str, int] = field(default_factory=dict)
+
+    def clone(self) -> Pools:
+        return Pools(dict(self.insurance), dict(self.fees), dict(self.bad_debt))
+
+
+class LedgerParams(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """Ledger-wide parameters."""
+
+    #: Asset in which perps settle PnL, fees and funding; valued at exactly 1 in margin.
+    settlement_asset: str = "USDC"
+    #: A price older than this (seconds) is stale: no new risk, no withdrawals, no close-outs.
+    max_price_age: int = 3600
+
+    def validate(self) -> None:
+        if not self.settlement_asset:
+            raise InvalidParameters("settlement_asset must be set")
+        check_positive(self.max_price_age, "max_price_age")
+
+
+@dataclass(slots=True)
+class LedgerState:
+    """The whole ledger. Iteration for hashing and reports always goes through sorted ids."""
+
+    params: LedgerParams = field(default_factory=LedgerParams)
+    height: int = 0
+    time: int = 0
+    assets: dict[str, AssetSpec] = field(default_factory=dict)
+    markets: dict[str, MarketState] = field(default_factory=dict)
+    accounts: dict[str, Account] = field(default_factory=dict)
+    #: Price key -> (price WAD, time it was set).
+    prices: dict[str, tuple[int, int]] = field(default_factory=dict)
+    pools: Pools = field(default_factory=Pools)
+    #: Running totals per asset, the left-hand side of the conservation identity.
+    deposited: dict[str, int] = field(default_factory=dict)
+    withdrawn: dict[str, int] = field(default_factory=dict)

@@ -1,0 +1,169 @@
+"""Atomicity: a transaction works on clones and commits them only if it raised nothing.
+
+:class:`TxContext` hands out clones of the accounts, markets and pools a transaction touches. On
+success :meth:`TxContext.commit` swaps them into the state in one step; on an error the clones are
+dropped and the state is exactly as before. :class:`BlockUndo` remembers, for the whole block, what
+each committed object replaced, so a block whose journal write fails can be rolled back too.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from clearhouse.ledger.errors import UnknownAccount, UnknownMarket
+from clearhouse.ledger.events import Event
+from clearhouse.ledger.model import Account, AssetSpec, LedgerParams, LedgerState, MarketState, Pools
+
+_MISSING = object()
+
+
+@dataclass(slots=True)
+class BlockUndo:
+    """Originals of everything a block replaced, to restore the state if the block must be dropped."""
+
+    accounts: dict[str, object] = field(default_factory=dict)
+    markets: dict[str, object] = field(default_factory=dict)
+    assets: dict[str, object] = field(default_factory=dict)
+    pools: Pools | None = None
+    deposited: dict[str, int] | None = None
+    withdrawn: dict[str, int] | None = None
+    prices: dict[str, tuple[int, int]] | None = None
+    header: tuple[object, int, int] | None = None
+
+    def restore(self, state: LedgerState) -> tuple[list[Account], int]:
+        """Put every original back.
+
+        Returns the restored accounts (whose leaves must be rehashed) and the number of accounts
+        that exist afterwards (the state tree is cut back to it).
+        """
+        restored = [a for a in self.accounts.values() if isinstance(a, Account)]
+        tables: tuple[tuple[dict[str, Any], dict[str, object]], ...] = (
+            (state.accounts, self.accounts),
+            (state.markets, self.markets),
+            (state.assets, self.assets),
+        )
+        for table, originals in tables:
+            for key, original in originals.items():
+                if original is _MISSING:
+                    del table[key]
+                else:
+                    table[key] = original
+        if self.pools is not None:
+            state.pools = self.pools
+        if self.deposited is not None:
+            state.deposited = self.deposited
+        if self.withdrawn is not None:
+            state.withdrawn = self.withdrawn
+        if self.prices is not None:
+            state.prices = self.prices
+        if self.header is not None:
+            params, state.height, state.time = self.header
+            state.params = params  # type: ignore[assignment]
+        return restored, len(state.accounts)
+
+
+class TxContext:
+    """The scratch view one transaction works on."""
+
+    __slots__ = (
+        "_accounts",
+        "_assets",
+        "_markets",
+        "_params",
+        "_pools",
+        "deposited",
+        "events",
+        "state",
+        "undo",
+        "withdrawn",
+    )
+
+    def __init__(self, state: LedgerState, undo: BlockUndo) -> None:
+        self.state = state
+        self.undo = undo
+        self._accounts: dict[str, Account] = {}
+        self._markets: dict[str, MarketState] = {}
+        self._pools: Pools | None = None
+        self._assets: dict[str, AssetSpec] = {}
+        self._params: LedgerParams | None = None
+        self.events: list[Event] = []
+        #: Changes to the conservation totals, applied on commit.
+        self.deposited: dict[str, int] = {}
+        self.withdrawn: dict[str, int] = {}
+
+    def account(self, account_id: str) -> Account:
+        acct = self._accounts.get(account_id)
+        if acct is None:
+            committed = self.state.accounts.get(account_id)
+            if committed is None:
+                raise UnknownAccount(f"unknown account {account_id!r}")
+            acct = self._accounts[account_id] = committed.clone()
+        return acct
+
+    def new_account(self, account: Account) -> None:
+        self._accounts[account.id] = account
+
+    def market(self, market_id: str) -> MarketState:
+        market = self._markets.get(market_id)
+        if market is None:
+            committed = self.state.markets.get(market_id)
+            if committed is None:
+                raise UnknownMarket(f"unknown market {market_id!r}")
+            market = self._markets[market_id] = committed.clone()
+        return market
+
+    def put_market(self, market: MarketState) -> None:
+        self._markets[market.spec.id] = market
+
+    def put_asset(self, asset: AssetSpec) -> None:
+        self._assets[asset.id] = asset
+
+    def set_params(self, params: LedgerParams) -> None:
+        self._params = params
+
+    def pools(self) -> Pools:
+        if self._pools is None:
+            self._pools = self.state.pools.clone()
+        return self._pools
+
+    def emit(self, event: Event) -> None:
+        self.events.append(event)
+
+    def commit(self) -> list[str]:
+        """Swap the clones into the state; return the ids of the accounts written."""
+        state, undo = self.state, self.undo
+        for aid, acct in self._accounts.items():
+            if aid not in undo.accounts:
+                undo.accounts[aid] = state.accounts.get(aid, _MISSING)
+            state.accounts[aid] = acct
+        for mid, market in self._markets.items():
+            if mid not in undo.markets:
+                undo.markets[mid] = state.markets.get(mid, _MISSING)
+            state.markets[mid] = market
+        for asset_id, asset in self._assets.items():
+            if asset_id not in undo.assets:
+                undo.assets[asset_id] = state.assets.get(asset_id, _MISSING)
+            state.assets[asset_id] = asset
+        if self._params is not None:
+            state.params = self._params  # the block's header undo restores the old params
+        if self._pools is not None:
+            if undo.pools is None:
+                undo.pools = state.pools
+            state.pools = self._pools
+        if self.deposited:
+            if undo.deposited is None:
+                undo.deposited = state.deposited
+            state.deposited = _add(state.deposited, self.deposited)
+        if self.withdrawn:
+            if undo.withdrawn is None:
+                undo.withdrawn = state.withdrawn
+            state.withdrawn = _add(state.withdrawn, self.withdrawn)
+        return list(self._accounts)
+
+
+def _add(totals: dict[str, int], changes: dict[str, int]) -> dict[str, int]:
+    out = dict(totals)
+    for key, amount in changes.items():
+        out[key] = out.get(key, 0) + amount
+    return out
