@@ -1,0 +1,53 @@
+"""End-to-end through the command line: the scripted session, verify, tamper detection."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from clearhouse.cli.main import app
+
+runner = CliRunner()
+
+
+def test_demo_writes_a_journal_that_verify_accepts(tmp_path: Path) -> None:
+    journal = tmp_path / "demo.sqlite"
+    result = runner.invoke(app, ["demo", "--journal", str(journal)])
+    assert result.exit_code == 0, result.output
+    assert "PositionClosedOut" in result.output and "TransactionRejected" in result.output
+    root = result.output.split("final state root:")[1].split()[0]
+    assert len(root) == 64
+
+    verified = runner.invoke(app, ["verify", str(journal)])
+    assert verified.exit_code == 0, verified.output
+    assert "9 blocks verified" in verified.output and root in verified.output
+
+
+def test_verify_rejects_a_tampered_journal_naming_the_block(tmp_path: Path) -> None:
+    journal = tmp_path / "demo.sqlite"
+    assert runner.invoke(app, ["demo", "--journal", str(journal), "--quiet"]).exit_code == 0
+    con = sqlite3.connect(journal)
+    with con:
+        con.execute("UPDATE journal_rows SET events=CAST(replace(events, 'alice', 'mallory') AS BLOB) WHERE height=3")
+    con.close()
+    result = runner.invoke(app, ["verify", str(journal)])
+    assert result.exit_code == 1
+    assert "FAILED at block 3" in result.output
+
+
+def test_verify_rejects_a_truncated_journal(tmp_path: Path) -> None:
+    journal = tmp_path / "demo.sqlite"
+    assert runner.invoke(app, ["demo", "--journal", str(journal), "--quiet"]).exit_code == 0
+    con = sqlite3.connect(journal)
+    with con:
+        con.execute("DELETE FROM journal_rows WHERE height >= 8")
+    con.close()
+    result = runner.invoke(app, ["verify", str(journal)])
+    assert result.exit_code == 1
+    assert "block 8" in result.output
+
+
+def test_verify_of_a_missing_file_exits_non_zero(tmp_path: Path) -> None:
+    assert runner.invoke(app, ["verify", str(tmp_path / "nope.sqlite")]).exit_code == 2
