@@ -343,14 +343,13 @@ class Engine:
         realised = {}
         for side, acct, delta in (("buyer", buyer, c.size), ("seller", seller, -c.size)):
             before_pos = acct.positions.get(c.market)
-            before = self._bucket_summary(acct, before_pos, prices)
             old_size = before_pos.size if before_pos is not None else 0
             pos, realised[side] = self._fill(ctx, acct, market, delta, notional)
             self._charge(ctx, acct, pos, fees[side])
             after = self._bucket_summary(acct, pos, prices)
             if not after.meets_initial:
                 reduce_only = abs(pos.size) <= abs(old_size) and pos.size * old_size >= 0
-                if not (reduce_only and health_not_worse(before, after)):
+                if not (reduce_only and health_not_worse(self._committed_summary(acct, pos, prices), after)):
                     raise InsufficientMargin(
                         f"trade of {c.size} {c.market} at {c.price} leaves {side} {acct.id} with equity "
                         f"{after.equity} below initial requirement {after.initial}"
@@ -446,6 +445,11 @@ class Engine:
         if pos is not None and pos.isolated:
             return isolated_summary(self.state, pos, prices)
         return cross_summary(self.state, acct, prices)
+
+    def _committed_summary(self, acct: Account, pos: Position, prices: PriceLookup) -> MarginSummary:
+        """The bucket's margin before this transaction: the committed state is untouched by clones."""
+        committed = self.state.accounts[acct.id]
+        return self._bucket_summary(committed, committed.positions.get(pos.market), prices)
 
     def _credit(self, acct: Account, pos: Position | None, amount: int) -> None:
         if pos is not None and pos.isolated:
