@@ -30,7 +30,9 @@ def test_verify_rejects_a_tampered_journal_naming_the_block(tmp_path: Path) -> N
     assert runner.invoke(app, ["demo", "--journal", str(journal), "--quiet"]).exit_code == 0
     con = sqlite3.connect(journal)
     with con:
-        con.execute("UPDATE journal_rows SET events=CAST(replace(events, 'alice', 'mallory') AS BLOB) WHERE height=3")
+        con.execute(
+            "UPDATE journal_rows SET events=CAST(replace(events, 'alice', 'mallory') AS BLOB) WHERE height=3"
+        )
     con.close()
     result = runner.invoke(app, ["verify", str(journal)])
     assert result.exit_code == 1

@@ -63,7 +63,8 @@ def rewrite(path: Path, height: int, mutate, rechain: bool) -> None:  # type: ig
     with con:
         for r in rows[height - 1 :]:
             con.execute(
-                "UPDATE journal_rows SET block=?, events=?, state_root=?, prev_hash=?, row_hash=? WHERE height=?",
+                "UPDATE journal_rows SET block=?, events=?, state_root=?, prev_hash=?, row_hash=? "
+                "WHERE height=?",
                 (r.block, r.events, r.state_root, r.prev_hash, r.row_hash, r.height),
             )
         if rechain:

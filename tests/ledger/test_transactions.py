@@ -6,6 +6,7 @@ notional split 50/50 between liquidator and insurance fund; USDC settles; ETH co
 
 from __future__ import annotations
 
+import msgspec
 import pytest
 
 from clearhouse.ledger import commands as c
@@ -56,7 +57,9 @@ class Book:
             prices={"ETH": eth_price},
         )
 
-    def run(self, txs: list[c.AnyCommand], prices: dict[str, int] | None = None, dt: int = 60) -> list[ev.Event]:
+    def run(
+        self, txs: list[c.AnyCommand], prices: dict[str, int] | None = None, dt: int = 60
+    ) -> list[ev.Event]:
         state = self.engine.state
         self.time = state.time + dt if state.height else self.time
         block = Block(state.height + 1, self.time, prices or {}, tuple(txs))
@@ -91,7 +94,9 @@ def test_trade_opens_positions_charges_taker_and_maker_fees() -> None:
     book = Book()
     events = book.run([c.Trade("ETH-PERP", "alice", "bob", 2 * E, 1500 * E, taker="buyer")])
     # notional 2 x 1500 = 3000; taker 0.1% = 3, maker 0.05% = 1.5
-    assert events == [ev.Traded("ETH-PERP", "alice", "bob", 2 * E, 1500 * E, 3000 * E, 3 * E, 3 * E // 2, 0, 0)]
+    assert events == [
+        ev.Traded("ETH-PERP", "alice", "bob", 2 * E, 1500 * E, 3000 * E, 3 * E, 3 * E // 2, 0, 0)
+    ]
     assert (book.pos("alice").size, book.pos("alice").entry_value) == (2 * E, 3000 * E)
     assert (book.pos("bob").size, book.pos("bob").entry_value) == (-2 * E, -3000 * E)
     assert book.bal("alice") == 997 * E
@@ -138,7 +143,7 @@ def test_flipping_trade_closes_then_opens_the_remainder() -> None:
 
 
 def test_funding_accrues_through_the_index_and_settles_lazily() -> None:
-    spec = MarketSpec(**{**{f: getattr(SPEC, f) for f in SPEC.__struct_fields__}, "funding_interest": 8 * WAD // 10_000})
+    spec = msgspec.structs.replace(SPEC, funding_interest=8 * WAD // 10_000)
     book = Book(spec)
     book.run([c.Trade("ETH-PERP", "alice", "bob", 2 * E, 1500 * E)], prices={"ETH": 1600 * E})
     # Next block one hour later. Last trade 1500 vs index 1600: premium -6.25%, clamp 6 x 5% = 30%,
@@ -147,7 +152,9 @@ def test_funding_accrues_through_the_index_and_settles_lazily() -> None:
     # 60/28800 = +0.0025, which the new positions' snapshots already include.)
     events = book.run([c.SettleFunding("alice")], dt=3600)
     accrued = events[0]
-    assert accrued == ev.FundingAccrued("ETH-PERP", -617 * WAD // 10_000, (25 - 123_400) * RAY // 10_000, 3600)
+    assert accrued == ev.FundingAccrued(
+        "ETH-PERP", -617 * WAD // 10_000, (25 - 123_400) * RAY // 10_000, 3600
+    )
     # alice (long 2) receives 24.68; bob is settled lazily later.
     assert events[1] == ev.FundingSettled("alice", "ETH-PERP", -2468 * E // 100)
     assert book.bal("alice") == 997 * E + 2468 * E // 100
@@ -210,9 +217,13 @@ def test_close_out_at_oracle_price_with_penalty_split() -> None:
     assert rejected(book.run([c.CloseOut("alice", "keeper")])) == ["not_liquidatable"]
     # At 910: equity 991 - 810 = 181 < MM 9 x 910 x 5% = 409.5.
     events = book.run([c.CloseOut("alice", "keeper")], prices={"ETH": 910 * E})
-    assert events[0] == ev.PositionClosedOut("alice", "keeper", "ETH-PERP", 9 * E, 910 * E, 8190 * E, -810 * E)
+    assert events[0] == ev.PositionClosedOut(
+        "alice", "keeper", "ETH-PERP", 9 * E, 910 * E, 8190 * E, -810 * E
+    )
     # penalty 1% x 8190 = 81.9, half (40.95) to the keeper, half to the insurance fund.
-    assert events[1] == ev.CloseOutPenaltyCharged("alice", "keeper", 819 * E // 10, 4095 * E // 100, 4095 * E // 100)
+    assert events[1] == ev.CloseOutPenaltyCharged(
+        "alice", "keeper", 819 * E // 10, 4095 * E // 100, 4095 * E // 100
+    )
     assert book.bal("alice") == 991 * E - 810 * E - 819 * E // 10
     assert "ETH-PERP" not in book.state.accounts["alice"].positions
     assert book.pos("keeper").size == 9 * E and book.pos("keeper").entry_value == 8190 * E
@@ -269,13 +280,13 @@ def test_isolated_close_out_never_touches_cross_collateral() -> None:
 
 def test_update_market_changes_parameters_but_not_the_oracle() -> None:
     book = Book()
-    tighter = MarketSpec(**{**{f: getattr(SPEC, f) for f in SPEC.__struct_fields__}, "initial_margin": WAD // 5})
+    tighter = msgspec.structs.replace(SPEC, initial_margin=WAD // 5)
     events = book.run([c.UpdateMarket(tighter)])
     assert isinstance(events[0], ev.MarketUpdated) and events[0].initial_margin == WAD // 5
     assert book.state.markets["ETH-PERP"].spec.initial_margin == WAD // 5
-    moved = MarketSpec(**{**{f: getattr(SPEC, f) for f in SPEC.__struct_fields__}, "oracle": "BTC"})
+    moved = msgspec.structs.replace(SPEC, oracle="BTC")
     assert rejected(book.run([c.UpdateMarket(moved)])) == ["invalid_parameters"]
-    bad = MarketSpec(**{**{f: getattr(SPEC, f) for f in SPEC.__struct_fields__}, "maintenance_margin": WAD // 5})
+    bad = msgspec.structs.replace(SPEC, maintenance_margin=WAD // 5)
     assert rejected(book.run([c.UpdateMarket(bad)])) == ["invalid_parameters"]
 
 

@@ -103,9 +103,7 @@ class Engine:
                     command.check()
                     _HANDLERS[type(command)](self, ctx, command)
                 except ClearhouseError as err:
-                    events.append(
-                        ev.TransactionRejected(index, type(command).__name__, err.code, str(err))
-                    )
+                    events.append(ev.TransactionRejected(index, type(command).__name__, err.code, str(err)))
                     continue
                 touched.update(ctx.commit())
                 events.extend(ctx.events)
@@ -230,9 +228,7 @@ class Engine:
         if asset is None:
             raise UnknownAsset(f"unknown asset {asset_id!r}")
         if amount % asset.unit:
-            raise InvalidValue(
-                f"amount {amount} of {asset_id} is finer than its {asset.decimals} decimals"
-            )
+            raise InvalidValue(f"amount {amount} of {asset_id} is finer than its {asset.decimals} decimals")
         return asset
 
     def _deposit(self, ctx: TxContext, c: cmd.Deposit) -> None:
@@ -439,9 +435,7 @@ class Engine:
 
     # -- building blocks ------------------------------------------------------------------------
 
-    def _bucket_summary(
-        self, acct: Account, pos: Position | None, prices: PriceLookup
-    ) -> MarginSummary:
+    def _bucket_summary(self, acct: Account, pos: Position | None, prices: PriceLookup) -> MarginSummary:
         if pos is not None and pos.isolated:
             return isolated_summary(self.state, pos, prices)
         return cross_summary(self.state, acct, prices)
@@ -468,9 +462,7 @@ class Engine:
             settle = self.state.params.settlement_asset
             pools.fees[settle] = pools.fees.get(settle, 0) + fee
 
-    def _settle_funding(
-        self, ctx: TxContext, acct: Account, pos: Position, market: MarketState
-    ) -> None:
+    def _settle_funding(self, ctx: TxContext, acct: Account, pos: Position, market: MarketState) -> None:
         owed = funding_owed(pos, market.funding_index)
         pos.funding_snapshot = market.funding_index
         if owed:
