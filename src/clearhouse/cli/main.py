@@ -10,6 +10,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from clearhouse.cli.render import accounts_table, events_table, protocol_table
 from clearhouse.ledger.errors import ClearhouseError
+from clearhouse.ledger.events import Event
 
 app = typer.Typer(
     help="clearhouse: deterministic margin, liquidation and settlement for derivative markets.",
@@ -42,7 +43,7 @@ def demo(
     store = open_store(journal)
     try:
         engine = Engine(journal=store)
-        all_events = []
+        all_events: list[tuple[int, Event]] = []
         for block in session_blocks():
             result = engine.apply_block(block)
             all_events.extend((block.height, e) for e in result.events)
