@@ -1,0 +1,92 @@
+"""Mark price for perpetuals: the median of three independent estimates.
+
+1. ``oracle + EMA(venue_mid - oracle)``: the index plus a smoothed basis (Hyperliquid: 150 s EMA);
+2. the venue's own price, :func:`venue_price` = median(best bid, best ask, last trade);
+3. the median of external venues' perp prices.
+
+With three estimates one manipulated input cannot move the mark beyond the other two. With two
+available the mark is the floor of their mean (one input then moves it by half its error) and
+with only the first it is ``oracle + basis``. All integers; the EMA is zero-order hold like the
+oracle's (see :mod:`clearhouse.oracle.averages`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import msgspec
+
+from clearhouse.ledger.errors import InvalidValue
+from clearhouse.ledger.fixedpoint import check_positive
+from clearhouse.oracle.averages import ExponentialAverage
+from clearhouse.oracle.errors import UpdateOutOfOrder
+from clearhouse.oracle.intmath import median3, median_floor, median_of
+
+
+def venue_price(best_bid: int | None, best_ask: int | None, last_trade: int | None) -> int | None:
+    """median(bid, ask, last) when all three exist, else the floor mean of those that do, else None."""
+    present = [p for p in (best_bid, best_ask, last_trade) if p is not None]
+    if not present:
+        return None
+    for p in present:
+        check_positive(p, "venue price input")
+    return median_floor(sorted(present))
+
+
+class MarkEstimate(msgspec.Struct, frozen=True):
+    """The mark price and the estimates it came from (``None`` where an input was missing)."""
+
+    time: int
+    mark: int
+    oracle_plus_basis: int
+    venue: int | None
+    external: int | None
+
+
+class MarkPrice:
+    """Stateful mark-price calculator for one perp market (holds the basis EMA)."""
+
+    __slots__ = ("_basis", "_time")
+
+    def __init__(self, basis_half_life: int = 150) -> None:
+        self._basis = ExponentialAverage(basis_half_life)
+        self._time: int | None = None
+
+    def update(
+        self, now: int, oracle: int, venue: int | None, external: Sequence[int] | None = None
+    ) -> MarkEstimate:
+        """Mark price at ``now`` from the oracle (index) price, the venue price and external prices."""
+        check_positive(oracle, "oracle price")
+        if self._time is not None and now < self._time:
+            raise UpdateOutOfOrder(f"mark update at {now} before the last one at {self._time}")
+        if venue is not None:
+            check_positive(venue, "venue price")
+            self._basis.record(now, venue - oracle)
+        self._time = now
+        basis = self._basis.value(now) or 0
+        first = oracle + basis
+        if first <= 0:
+            raise InvalidValue(f"oracle + basis = {first} is not positive")
+        ext = None
+        if external:
+            for p in external:
+                check_positive(p, "external price")
+            ext = median_of(list(external))
+        estimates = [e for e in (venue, ext) if e is not None]
+        if len(estimates) == 2:
+            mark = median3(first, estimates[0], estimates[1])
+        else:
+            mark = median_floor(sorted([first, *estimates]))
+        return MarkEstimate(now, mark, first, venue, ext)
+
+    def state(self) -> list[Any]:
+        return [self._time, self._basis.state()]
+
+    def encode_state(self) -> bytes:
+        return msgspec.json.encode(self.state())
+
+    def copy(self) -> MarkPrice:
+        new = MarkPrice.__new__(MarkPrice)
+        new._basis, new._time = self._basis.copy(), self._time
+        return new
