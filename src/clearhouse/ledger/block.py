@@ -13,15 +13,18 @@ import msgspec
 
 from clearhouse.ledger.commands import AnyCommand
 from clearhouse.ledger.events import AnyEvent, Event
+from clearhouse.oracle.reports import SourceReport
 
 
 class Block(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     height: int
     #: Seconds since the epoch of the chain or scenario; strictly increasing.
     time: int
-    #: Price key -> oracle price (WAD) published in this block.
+    #: Price key -> price (WAD) set directly by the block (keys without an oracle feed).
     prices: dict[str, int] = {}
     txs: tuple[AnyCommand, ...] = ()
+    #: Source reports for the oracle feeds, aggregated before the transactions.
+    reports: tuple[SourceReport, ...] = ()
 
 
 _encoder = msgspec.json.Encoder(order="deterministic")

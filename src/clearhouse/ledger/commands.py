@@ -14,6 +14,7 @@ import msgspec
 from clearhouse.ledger.errors import InvalidValue
 from clearhouse.ledger.fixedpoint import check_positive, check_range
 from clearhouse.ledger.model import AssetSpec, LedgerParams, MarketSpec
+from clearhouse.oracle.config import FeedConfig
 
 
 class Command(msgspec.Struct, frozen=True, tag_field="type", forbid_unknown_fields=True):
@@ -51,6 +52,18 @@ class UpdateMarket(Command, frozen=True, tag=True):
 
     def check(self) -> None:
         self.market.validate()
+
+
+class ConfigureOracle(Command, frozen=True, tag=True):
+    """Create or replace the oracle feed of a price key (``feed.asset``); it starts stale."""
+
+    feed: FeedConfig
+
+
+class ConfirmOracle(Command, frozen=True, tag=True):
+    """Lift a circuit-breaker halt on a feed (governance confirms the new level)."""
+
+    asset: str
 
 
 class OpenAccount(Command, frozen=True, tag=True):
@@ -146,6 +159,8 @@ AnyCommand = (
     | ListAsset
     | ListMarket
     | UpdateMarket
+    | ConfigureOracle
+    | ConfirmOracle
     | OpenAccount
     | Deposit
     | Withdraw
@@ -165,6 +180,8 @@ __all__ = [
     "AnyCommand",
     "CloseOut",
     "Command",
+    "ConfigureOracle",
+    "ConfirmOracle",
     "Deposit",
     "DepositInsurance",
     "ListAsset",

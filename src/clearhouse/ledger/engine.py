@@ -10,7 +10,7 @@ fails the whole block is rolled back.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -44,6 +44,10 @@ from clearhouse.ledger.margin import (
 from clearhouse.ledger.model import Account, AssetSpec, LedgerState, MarketState, Position
 from clearhouse.ledger.state_root import StateHasher
 from clearhouse.ledger.unit_of_work import BlockUndo, TxContext
+from clearhouse.oracle.feed import OracleFeed
+from clearhouse.oracle.reports import SourceReport
+from clearhouse.oracle.rules import Action, require_allowed
+from clearhouse.oracle.states import OracleState
 
 if TYPE_CHECKING:
     from clearhouse.journal.store import JournalStore
@@ -86,12 +90,16 @@ class Engine:
     def apply_block(self, block: Block) -> BlockResult:
         state = self.state
         self._check_header(block)
-        undo = BlockUndo(header=(state.params, state.height, state.time), prices=state.prices)
+        undo = BlockUndo(
+            header=(state.params, state.height, state.time), prices=state.prices, oracles=state.oracles
+        )
         events: list[ev.Event] = []
         touched: set[str] = set()
         try:
             self._accrue_funding(block.time, undo, events)
             state.height, state.time = block.height, block.time
+            if state.oracles or block.reports:
+                self._update_oracles(block, events)
             if block.prices:
                 prices = dict(state.prices)
                 for key, price in block.prices.items():
@@ -138,6 +146,10 @@ class Engine:
                 f"block {block.height}: time {block.time} is not after the last block's {state.time}"
             )
         for key, price in block.prices.items():
+            if key in state.oracles:
+                raise InvalidValue(
+                    f"block {block.height}: {key} is priced by its oracle feed, not set directly"
+                )
             if not key or not key.isascii():
                 raise InvalidValue(f"block {block.height}: price key {key!r} must be non-empty ASCII")
             check_positive(price, f"block {block.height} price of {key}")
@@ -163,6 +175,46 @@ class Engine:
             if mid not in undo.markets:
                 undo.markets[mid] = market
             state.markets[mid] = new
+
+    def _update_oracles(self, block: Block, events: list[ev.Event]) -> None:
+        """Step 1 of a block: every feed aggregates its new reports (or none) at the block's time.
+
+        A usable reading sets the key's price; any other state keeps the last price but its rule
+        (oracle.rules.ALLOWED_ACTIONS) limits what transactions may do. Bad reports reject the block.
+        """
+        state = self.state
+        by_key: dict[str, list[SourceReport]] = {}
+        for report in block.reports:
+            if report.asset not in state.oracles:
+                raise UnknownAsset(f"block {block.height}: report for {report.asset} which has no feed")
+            by_key.setdefault(report.asset, []).append(report)
+        feeds = dict(state.oracles)
+        prices = dict(state.prices)
+        for key in sorted(feeds):
+            feed = feeds[key] = feeds[key].copy()
+            old = feed.state
+            reading = feed.update(block.time, by_key.get(key, ()))
+            if reading.usable or (reading.state is OracleState.CLAMPED and reading.price is not None):
+                assert reading.price is not None
+                prices[key] = (reading.price, block.time)
+            if reading.state is not old:
+                events.append(ev.OracleStateChanged(key, old.value, reading.state.value, reading.reason))
+        state.oracles = feeds
+        state.prices = prices
+
+    def _require(self, action: Action, keys: Iterable[str]) -> None:
+        """Refuse ``action`` if the feed of any of ``keys`` is in a state whose rule forbids it."""
+        oracles = self.state.oracles
+        for key in keys:
+            feed = oracles.get(key)
+            if feed is not None:
+                require_allowed(feed.state, action, key)
+
+    def _margin_keys(self, acct: Account) -> list[str]:
+        """Price keys the account's cross margin depends on."""
+        keys = {a for a, v in acct.balances.items() if v}
+        keys.update(self.state.markets[m].spec.oracle for m, p in acct.positions.items() if p.size)
+        return sorted(keys)
 
     # -- queries --------------------------------------------------------------------------------
 
@@ -217,6 +269,23 @@ class Engine:
             )
         )
 
+    def _configure_oracle(self, ctx: TxContext, c: cmd.ConfigureOracle) -> None:
+        feed = OracleFeed(c.feed)
+        ctx.put_oracle(c.feed.asset, feed)
+        ctx.emit(
+            ev.OracleConfigured(c.feed.asset, c.feed.aggregator.name, tuple(p.name for p in c.feed.policies))
+        )
+
+    def _confirm_oracle(self, ctx: TxContext, c: cmd.ConfirmOracle) -> None:
+        feed = self.state.oracles.get(c.asset)
+        if feed is None:
+            raise UnknownAsset(f"no oracle feed for {c.asset!r}")
+        feed = feed.copy()
+        old = feed.state
+        feed.confirm(self.state.time)
+        ctx.put_oracle(c.asset, feed)
+        ctx.emit(ev.OracleStateChanged(c.asset, old.value, feed.state.value, "confirmed"))
+
     def _open_account(self, ctx: TxContext, c: cmd.OpenAccount) -> None:
         if c.account in self.state.accounts:
             raise AlreadyExists(f"account {c.account} already exists")
@@ -258,6 +327,7 @@ class Engine:
         if any(not p.isolated and p.size for p in acct.positions.values()) or any(
             v < 0 for v in acct.balances.values()
         ):
+            self._require(Action.WITHDRAW, self._margin_keys(acct))
             after = cross_summary(self.state, acct, self.prices())
             if not after.meets_initial:
                 raise InsufficientMargin(
@@ -283,6 +353,7 @@ class Engine:
             raise MarginModeConflict(f"account {c.account} holds a cross position in {c.market}")
         self._settle_funding(ctx, acct, pos, market)
         prices = self.prices()
+        self._require(Action.WITHDRAW, [market.spec.oracle, *self._margin_keys(acct)])
         if c.amount > 0:
             balance = acct.balances.get(settle, 0)
             if balance < c.amount:
@@ -341,6 +412,8 @@ class Engine:
             before_pos = acct.positions.get(c.market)
             old_size = before_pos.size if before_pos is not None else 0
             pos, realised[side] = self._fill(ctx, acct, market, delta, notional)
+            adds_risk = abs(pos.size) > abs(old_size) or pos.size * old_size < 0
+            self._require(Action.OPEN if adds_risk else Action.REDUCE, [spec.oracle])
             self._charge(ctx, acct, pos, fees[side])
             after = self._bucket_summary(acct, pos, prices)
             if not after.meets_initial:
@@ -385,6 +458,7 @@ class Engine:
                 raise UnknownMarket(f"account {c.account} has no isolated position in {c.market}")
             targets = [c.market]
             before = isolated_summary(self.state, pos, prices)
+        self._require(Action.LIQUIDATE, sorted({self.state.markets[m].spec.oracle for m in targets}))
         if not before.liquidatable:
             raise NotLiquidatable(
                 f"account {c.account} has equity {before.equity} >= maintenance {before.maintenance}"
@@ -559,6 +633,8 @@ _HANDLERS: dict[type[cmd.Command], Handler] = {
     cmd.ListAsset: Engine._list_asset,
     cmd.ListMarket: Engine._list_market,
     cmd.UpdateMarket: Engine._update_market,
+    cmd.ConfigureOracle: Engine._configure_oracle,
+    cmd.ConfirmOracle: Engine._confirm_oracle,
     cmd.OpenAccount: Engine._open_account,
     cmd.Deposit: Engine._deposit,
     cmd.DepositInsurance: Engine._deposit_insurance,

@@ -40,6 +40,21 @@ class MarketUpdated(Event, frozen=True, tag=True):
     liquidation_fee: int
 
 
+class OracleConfigured(Event, frozen=True, tag=True):
+    asset: str
+    aggregator: str
+    policies: tuple[str, ...]
+
+
+class OracleStateChanged(Event, frozen=True, tag=True):
+    """A feed moved between fresh / stale / clamped / guarded / uncertain / halted."""
+
+    asset: str
+    old: str
+    new: str
+    reason: str
+
+
 class AccountOpened(Event, frozen=True, tag=True):
     account: str
     owner: str
@@ -152,6 +167,8 @@ AnyEvent = (
     | AssetListed
     | MarketListed
     | MarketUpdated
+    | OracleConfigured
+    | OracleStateChanged
     | AccountOpened
     | Deposited
     | Withdrawn

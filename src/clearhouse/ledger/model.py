@@ -13,6 +13,7 @@ import msgspec
 
 from clearhouse.ledger.errors import InvalidParameters
 from clearhouse.ledger.fixedpoint import WAD, check_non_negative, check_positive
+from clearhouse.oracle.feed import OracleFeed
 
 #: Seconds in the funding period that rates are quoted for (8 hours, as most perp venues).
 DEFAULT_FUNDING_PERIOD = 8 * 3600
@@ -207,6 +208,9 @@ class LedgerState:
     accounts: dict[str, Account] = field(default_factory=dict)
     #: Price key -> (price WAD, time it was set).
     prices: dict[str, tuple[int, int]] = field(default_factory=dict)
+    #: Price key -> oracle feed aggregating source reports. A key with a feed takes its price only
+    #: from the feed, and the feed's state decides what the engine may do (oracle.rules).
+    oracles: dict[str, OracleFeed] = field(default_factory=dict)
     pools: Pools = field(default_factory=Pools)
     #: Running totals per asset, the left-hand side of the conservation identity.
     deposited: dict[str, int] = field(default_factory=dict)

@@ -64,6 +64,7 @@ def encode_globals(state: LedgerState) -> bytes:
             sorted(pools.bad_debt.items()),
             sorted(state.deposited.items()),
             sorted(state.withdrawn.items()),
+            [[k, hashlib.sha256(f.encode_state()).hexdigest()] for k, f in sorted(state.oracles.items())],
         ]
     )
 

@@ -14,6 +14,7 @@ from typing import Any
 from clearhouse.ledger.errors import UnknownAccount, UnknownMarket
 from clearhouse.ledger.events import Event
 from clearhouse.ledger.model import Account, AssetSpec, LedgerParams, LedgerState, MarketState, Pools
+from clearhouse.oracle.feed import OracleFeed
 
 _MISSING = object()
 
@@ -29,6 +30,7 @@ class BlockUndo:
     deposited: dict[str, int] | None = None
     withdrawn: dict[str, int] | None = None
     prices: dict[str, tuple[int, int]] | None = None
+    oracles: dict[str, OracleFeed] | None = None
     header: tuple[object, int, int] | None = None
 
     def restore(self, state: LedgerState) -> tuple[list[Account], int]:
@@ -57,6 +59,8 @@ class BlockUndo:
             state.withdrawn = self.withdrawn
         if self.prices is not None:
             state.prices = self.prices
+        if self.oracles is not None:
+            state.oracles = self.oracles
         if self.header is not None:
             params, state.height, state.time = self.header
             state.params = params  # type: ignore[assignment]
@@ -70,6 +74,7 @@ class TxContext:
         "_accounts",
         "_assets",
         "_markets",
+        "_oracles",
         "_params",
         "_pools",
         "deposited",
@@ -87,6 +92,7 @@ class TxContext:
         self._pools: Pools | None = None
         self._assets: dict[str, AssetSpec] = {}
         self._params: LedgerParams | None = None
+        self._oracles: dict[str, OracleFeed] | None = None
         self.events: list[Event] = []
         #: Changes to the conservation totals, applied on commit.
         self.deposited: dict[str, int] = {}
@@ -119,6 +125,11 @@ class TxContext:
     def put_asset(self, asset: AssetSpec) -> None:
         self._assets[asset.id] = asset
 
+    def put_oracle(self, key: str, feed: OracleFeed) -> None:
+        if self._oracles is None:
+            self._oracles = dict(self.state.oracles)
+        self._oracles[key] = feed
+
     def set_params(self, params: LedgerParams) -> None:
         self._params = params
 
@@ -145,6 +156,8 @@ class TxContext:
             if asset_id not in undo.assets:
                 undo.assets[asset_id] = state.assets.get(asset_id, _MISSING)
             state.assets[asset_id] = asset
+        if self._oracles is not None:
+            state.oracles = self._oracles  # the block undo holds the dict from the block's start
         if self._params is not None:
             state.params = self._params  # the block's header undo restores the old params
         if self._pools is not None:
