@@ -54,6 +54,18 @@ class UpdateMarket(Command, frozen=True, tag=True):
         self.market.validate()
 
 
+class SetVolatility(Command, frozen=True, tag=True):
+    """The risk controller's volatility multiplier for a market (WAD, >= 1.0; volatility model)."""
+
+    market: str
+    multiplier: int
+
+    def check(self) -> None:
+        check_range(self.multiplier, f"volatility multiplier of {self.market}")
+        if self.multiplier < 10**18:
+            raise_invalid(f"volatility multiplier of {self.market} must be >= 1.0, got {self.multiplier}")
+
+
 class ConfigureOracle(Command, frozen=True, tag=True):
     """Create or replace the oracle feed of a price key (``feed.asset``); it starts stale."""
 
@@ -159,6 +171,7 @@ AnyCommand = (
     | ListAsset
     | ListMarket
     | UpdateMarket
+    | SetVolatility
     | ConfigureOracle
     | ConfirmOracle
     | OpenAccount
@@ -188,6 +201,7 @@ __all__ = [
     "ListMarket",
     "OpenAccount",
     "SetLedgerParams",
+    "SetVolatility",
     "SettleFunding",
     "Trade",
     "TransferMargin",

@@ -269,6 +269,10 @@ class Engine:
             )
         )
 
+    def _set_volatility(self, ctx: TxContext, c: cmd.SetVolatility) -> None:
+        ctx.market(c.market).vol_multiplier = c.multiplier
+        ctx.emit(ev.VolatilitySet(c.market, c.multiplier))
+
     def _configure_oracle(self, ctx: TxContext, c: cmd.ConfigureOracle) -> None:
         feed = OracleFeed(c.feed)
         ctx.put_oracle(c.feed.asset, feed)
@@ -633,6 +637,7 @@ _HANDLERS: dict[type[cmd.Command], Handler] = {
     cmd.ListAsset: Engine._list_asset,
     cmd.ListMarket: Engine._list_market,
     cmd.UpdateMarket: Engine._update_market,
+    cmd.SetVolatility: Engine._set_volatility,
     cmd.ConfigureOracle: Engine._configure_oracle,
     cmd.ConfirmOracle: Engine._confirm_oracle,
     cmd.OpenAccount: Engine._open_account,

@@ -40,6 +40,11 @@ class MarketUpdated(Event, frozen=True, tag=True):
     liquidation_fee: int
 
 
+class VolatilitySet(Event, frozen=True, tag=True):
+    market: str
+    multiplier: int
+
+
 class OracleConfigured(Event, frozen=True, tag=True):
     asset: str
     aggregator: str
@@ -167,6 +172,7 @@ AnyEvent = (
     | AssetListed
     | MarketListed
     | MarketUpdated
+    | VolatilitySet
     | OracleConfigured
     | OracleStateChanged
     | AccountOpened

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from clearhouse.ledger.errors import MissingPrice, StalePrice
 from clearhouse.ledger.fixedpoint import RAY, WAD
+from clearhouse.ledger.margin_models import FixedMargin
 from clearhouse.ledger.model import Account, LedgerState, MarketState, Position
 
 WAD2 = WAD * WAD
@@ -90,14 +91,29 @@ def collateral_value(balances: dict[str, int], state: LedgerState, price_of: Pri
     return total
 
 
+def margin_fractions(market: MarketState, size: int, price: int) -> tuple[int, int]:
+    """(initial, maintenance) fractions the market's margin model sets for a position of ``size``."""
+    spec = market.spec
+    model = spec.margin_model
+    if type(model) is FixedMargin:
+        return spec.initial_margin, spec.maintenance_margin
+    return model.fractions(
+        spec.initial_margin,
+        spec.maintenance_margin,
+        abs(size) * price // WAD,
+        market.open_interest * price // WAD,
+        market.vol_multiplier,
+    )
+
+
 def position_terms(pos: Position, market: MarketState, price: int) -> tuple[int, int, int]:
     """(value, initial, maintenance) of one position at ``price``: value = upnl - funding owed."""
-    spec = market.spec
     value = unrealised_pnl(pos, price) - funding_owed(pos, market.funding_index)
+    im_fraction, mm_fraction = margin_fractions(market, pos.size, price)
     return (
         value,
-        requirement(pos.size, price, spec.initial_margin),
-        requirement(pos.size, price, spec.maintenance_margin),
+        requirement(pos.size, price, im_fraction),
+        requirement(pos.size, price, mm_fraction),
     )
 
 

@@ -13,6 +13,7 @@ import msgspec
 
 from clearhouse.ledger.errors import InvalidParameters
 from clearhouse.ledger.fixedpoint import WAD, check_non_negative, check_positive
+from clearhouse.ledger.margin_models import AnyMarginModel, FixedMargin
 from clearhouse.oracle.feed import OracleFeed
 
 #: Seconds in the funding period that rates are quoted for (8 hours, as most perp venues).
@@ -65,6 +66,8 @@ class MarketSpec(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     funding_interest: int = 0
     #: |rate| per period <= clamp_factor x (initial - maintenance) (dYdX v4 uses 6.0).
     funding_clamp_factor: int = 6 * WAD
+    #: How initial/maintenance fractions are chosen per position (see margin_models).
+    margin_model: AnyMarginModel = FixedMargin()
 
     def validate(self) -> None:
         name = f"market {self.id}"
@@ -94,6 +97,7 @@ class MarketSpec(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
         check_positive(self.step_size, f"{name} step_size")
         check_positive(self.funding_period, f"{name} funding_period")
         check_non_negative(self.funding_clamp_factor, f"{name} funding_clamp_factor")
+        self.margin_model.validate(self.id, self.initial_margin, self.maintenance_margin)
 
 
 @dataclass(slots=True)
@@ -113,6 +117,8 @@ class MarketState:
     #: Counterpart of realised PnL and settled funding: ``sum(entry_value) + pnl_pool == 0``
     #: up to funding rounding, which only ever adds to the pool.
     pnl_pool: int = 0
+    #: Volatility multiplier (WAD, 1.0 = calm) set by the risk controller; read by the volatility model.
+    vol_multiplier: int = WAD
 
     def clone(self) -> MarketState:
         return MarketState(
@@ -123,6 +129,7 @@ class MarketState:
             self.last_trade_time,
             self.open_interest,
             self.pnl_pool,
+            self.vol_multiplier,
         )
 
 

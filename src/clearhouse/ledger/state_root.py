@@ -47,6 +47,7 @@ def encode_globals(state: LedgerState) -> bytes:
             m.last_trade_time,
             m.open_interest,
             m.pnl_pool,
+            m.vol_multiplier,
         ]
         for mid, m in sorted(state.markets.items())
     ]
