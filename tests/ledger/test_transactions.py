@@ -152,8 +152,9 @@ def test_funding_accrues_through_the_index_and_settles_lazily() -> None:
     # 60/28800 = +0.0025, which the new positions' snapshots already include.)
     events = book.run([c.SettleFunding("alice")], dt=3600)
     accrued = events[0]
+    assert isinstance(accrued, ev.FundingAccrued)
     assert accrued == ev.FundingAccrued(
-        "ETH-PERP", -617 * WAD // 10_000, (25 - 123_400) * RAY // 10_000, 3600
+        "ETH-PERP", 1500 * E, -617 * WAD // 10_000, (25 - 123_400) * RAY // 10_000, 3600
     )
     # alice (long 2) receives 24.68; bob is settled lazily later.
     assert events[1] == ev.FundingSettled("alice", "ETH-PERP", -2468 * E // 100)

@@ -25,6 +25,8 @@ class Block(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     txs: tuple[AnyCommand, ...] = ()
     #: Source reports for the oracle feeds, aggregated before the transactions.
     reports: tuple[SourceReport, ...] = ()
+    #: L2 sequencer status (Aave's sentinel feed); only matters with ``sequencer_grace`` > 0.
+    sequencer_up: bool = True
 
 
 _encoder = msgspec.json.Encoder(order="deterministic")

@@ -139,6 +139,8 @@ class Trade(Command, frozen=True, tag=True):
     taker: Literal["buyer", "seller"] = "buyer"
 
     def check(self) -> None:
+        if self.taker not in ("buyer", "seller"):
+            raise_invalid(f"taker of the {self.market} trade must be 'buyer' or 'seller', got {self.taker!r}")
         check_positive(self.size, f"trade size in {self.market}")
         check_positive(self.price, f"trade price in {self.market}")
 

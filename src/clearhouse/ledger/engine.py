@@ -31,7 +31,7 @@ from clearhouse.ledger.errors import (
     UnknownAsset,
     UnknownMarket,
 )
-from clearhouse.ledger.fixedpoint import RAY, WAD, check_positive
+from clearhouse.ledger.fixedpoint import RAY, WAD, check_positive, check_range
 from clearhouse.ledger.margin import (
     MarginSummary,
     PriceLookup,
@@ -41,12 +41,13 @@ from clearhouse.ledger.margin import (
     health_not_worse,
     isolated_summary,
 )
-from clearhouse.ledger.model import Account, AssetSpec, LedgerState, MarketState, Position
+from clearhouse.ledger.model import Account, AssetSpec, LedgerState, MarketSpec, MarketState, Position
 from clearhouse.ledger.state_root import StateHasher
 from clearhouse.ledger.unit_of_work import BlockUndo, TxContext
+from clearhouse.oracle.errors import OracleActionRefused
 from clearhouse.oracle.feed import OracleFeed
 from clearhouse.oracle.reports import SourceReport
-from clearhouse.oracle.rules import Action, require_allowed
+from clearhouse.oracle.rules import Action, SequencerGrace, require_allowed, twap_divergence_ok
 from clearhouse.oracle.states import OracleState
 
 if TYPE_CHECKING:
@@ -91,13 +92,20 @@ class Engine:
         state = self.state
         self._check_header(block)
         undo = BlockUndo(
-            header=(state.params, state.height, state.time), prices=state.prices, oracles=state.oracles
+            header=(state.params, state.height, state.time, state.sequencer_up, state.sequencer_up_since),
+            prices=state.prices,
+            oracles=state.oracles,
         )
         events: list[ev.Event] = []
         touched: set[str] = set()
         try:
             self._accrue_funding(block.time, undo, events)
             state.height, state.time = block.height, block.time
+            if block.sequencer_up is not state.sequencer_up:
+                state.sequencer_up = block.sequencer_up
+                if block.sequencer_up:
+                    state.sequencer_up_since = block.time
+                events.append(ev.SequencerStatusChanged(block.sequencer_up))
             if state.oracles or block.reports:
                 self._update_oracles(block, events)
             if block.prices:
@@ -146,6 +154,8 @@ class Engine:
                 f"block {block.height}: time {block.time} is not after the last block's {state.time}"
             )
         for key, price in block.prices.items():
+            if not isinstance(key, str):
+                raise InvalidValue(f"block {block.height}: price key {key!r} must be a string")
             if key in state.oracles:
                 raise InvalidValue(
                     f"block {block.height}: {key} is priced by its oracle feed, not set directly"
@@ -167,11 +177,15 @@ class Engine:
             new.last_funding_time = now
             if entry is not None:
                 index_price = entry[0]
-                rate = funding_rate(market, index_price)
+                traded = market.last_trade_price and market.last_trade_time >= market.last_funding_time
+                new.mark = market.mark.copy()
+                mark = new.mark.update(now, index_price, market.last_trade_price if traded else None)
+                new.mark_price = mark.mark
+                rate = funding_rate(market.spec, mark.mark, index_price)
                 delta = rate * index_price * elapsed * RAY // (WAD * WAD * market.spec.funding_period)
                 if delta:
                     new.funding_index += delta
-                    events.append(ev.FundingAccrued(mid, rate, new.funding_index, elapsed))
+                    events.append(ev.FundingAccrued(mid, mark.mark, rate, new.funding_index, elapsed))
             if mid not in undo.markets:
                 undo.markets[mid] = market
             state.markets[mid] = new
@@ -307,14 +321,18 @@ class Engine:
     def _deposit(self, ctx: TxContext, c: cmd.Deposit) -> None:
         self._asset(c.asset, c.amount)
         acct = ctx.account(c.account)
-        acct.balances[c.asset] = acct.balances.get(c.asset, 0) + c.amount
+        acct.balances[c.asset] = check_range(
+            acct.balances.get(c.asset, 0) + c.amount, f"balance of {c.asset} in {c.account}"
+        )
         ctx.deposited[c.asset] = c.amount
         ctx.emit(ev.Deposited(c.account, c.asset, c.amount))
 
     def _deposit_insurance(self, ctx: TxContext, c: cmd.DepositInsurance) -> None:
         self._asset(c.asset, c.amount)
         pools = ctx.pools()
-        pools.insurance[c.asset] = pools.insurance.get(c.asset, 0) + c.amount
+        pools.insurance[c.asset] = check_range(
+            pools.insurance.get(c.asset, 0) + c.amount, f"insurance fund balance of {c.asset}"
+        )
         ctx.deposited[c.asset] = c.amount
         ctx.emit(ev.InsuranceDeposited(c.asset, c.amount))
 
@@ -406,7 +424,7 @@ class Engine:
         buyer, seller = ctx.account(c.buyer), ctx.account(c.seller)
         prices = self.prices()
         prices(spec.oracle)  # a trade needs a fresh index price
-        notional = c.size * c.price // WAD
+        notional = check_range(c.size * c.price // WAD, f"notional of the {c.market} trade")
         fees = {
             "buyer": -((-notional * (spec.taker_fee if c.taker == "buyer" else spec.maker_fee)) // WAD),
             "seller": -((-notional * (spec.taker_fee if c.taker == "seller" else spec.maker_fee)) // WAD),
@@ -418,6 +436,10 @@ class Engine:
             pos, realised[side] = self._fill(ctx, acct, market, delta, notional)
             adds_risk = abs(pos.size) > abs(old_size) or pos.size * old_size < 0
             self._require(Action.OPEN if adds_risk else Action.REDUCE, [spec.oracle])
+            if adds_risk and not self._risk_allowed():
+                raise OracleActionRefused(
+                    f"{side} {acct.id} cannot add risk in {c.market}: sequencer down or in grace period"
+                )
             self._charge(ctx, acct, pos, fees[side])
             after = self._bucket_summary(acct, pos, prices)
             if not after.meets_initial:
@@ -449,8 +471,6 @@ class Engine:
         if c.account == c.liquidator:
             raise SelfTrade(f"account {c.account} cannot close itself out")
         acct, liq = ctx.account(c.account), ctx.account(c.liquidator)
-        if any(p.isolated for m, p in liq.positions.items() if m in acct.positions):
-            raise MarginModeConflict(f"liquidator {c.liquidator} holds an isolated position it would add to")
         prices = self.prices()
         settle = self.state.params.settlement_asset
         if c.market is None:
@@ -462,11 +482,18 @@ class Engine:
                 raise UnknownMarket(f"account {c.account} has no isolated position in {c.market}")
             targets = [c.market]
             before = isolated_summary(self.state, pos, prices)
+        if not targets:
+            raise NotLiquidatable(f"account {c.account} has no cross positions to close out")
+        if any(p.isolated for m, p in liq.positions.items() if m in targets):
+            raise MarginModeConflict(
+                f"liquidator {c.liquidator} holds an isolated position it would add to"
+            )
         self._require(Action.LIQUIDATE, sorted({self.state.markets[m].spec.oracle for m in targets}))
         if not before.liquidatable:
             raise NotLiquidatable(
                 f"account {c.account} has equity {before.equity} >= maintenance {before.maintenance}"
             )
+        self._check_liquidation_guards(c.account, targets, before, prices)
         penalty_due = 0
         for mid in targets:
             market = ctx.market(mid)
@@ -510,6 +537,41 @@ class Engine:
                 f"liquidator {c.liquidator} lacks initial margin to take over {c.account}'s positions "
                 f"(equity {after.equity}, initial {after.initial})"
             )
+
+    def _check_liquidation_guards(
+        self, account: str, markets: list[str], health: MarginSummary, prices: PriceLookup
+    ) -> None:
+        """Aave's sequencer grace period and Drift's oracle/TWAP divergence guard."""
+        state = self.state
+        params = state.params
+        if params.sequencer_grace:
+            sentinel = SequencerGrace(params.sequencer_grace, params.grace_health_threshold)
+            h = health.health if health.health is not None else 0
+            if not sentinel.is_liquidation_allowed(
+                state.time, state.sequencer_up, state.sequencer_up_since, h
+            ):
+                raise OracleActionRefused(
+                    f"close-out of {account} refused: sequencer grace period and health {h} is not "
+                    f"below {params.grace_health_threshold}"
+                )
+        for mid in markets:
+            spec = state.markets[mid].spec
+            if spec.twap_oracle is None:
+                continue
+            index, twap = prices(spec.oracle), prices(spec.twap_oracle)
+            if not twap_divergence_ok(index, twap, spec.max_twap_divergence):
+                raise OracleActionRefused(
+                    f"close-out of {account} refused: {mid} index {index} diverges from its TWAP "
+                    f"{twap} by more than {spec.max_twap_divergence}"
+                )
+
+    def _risk_allowed(self) -> bool:
+        """False while the sequencer is down or inside its grace period (no new risk then)."""
+        state, params = self.state, self.state.params
+        if not params.sequencer_grace:
+            return True
+        sentinel = SequencerGrace(params.sequencer_grace, params.grace_health_threshold)
+        return sentinel.is_borrow_allowed(state.time, state.sequencer_up, state.sequencer_up_since)
 
     # -- building blocks ------------------------------------------------------------------------
 
@@ -618,15 +680,12 @@ class Engine:
         return used
 
 
-def funding_rate(market: MarketState, index_price: int) -> int:
-    """Funding rate per period (WAD): premium of the last trade over the index plus interest, clamped
-    to ``clamp_factor x (initial - maintenance)`` as dYdX v4 does.
+def funding_rate(spec: MarketSpec, mark: int, index_price: int) -> int:
+    """Funding rate per period (WAD): premium of the mark over the index plus interest, clamped to
+    ``clamp_factor x (initial - maintenance)`` as dYdX v4 does.
 
-    The premium counts only a trade made since the last accrual; without one the mark is the index
-    (the oracle layer's mark price replaces this estimate)."""
-    spec = market.spec
-    traded = market.last_trade_price and market.last_trade_time >= market.last_funding_time
-    mark = market.last_trade_price if traded else index_price
+    The mark is the median-of-three estimate (oracle + basis EMA, the venue's last trade since the
+    previous accrual, external median) so one manipulated input cannot move funding alone."""
     premium = (mark - index_price) * WAD // index_price
     cap = spec.funding_clamp_factor * (spec.initial_margin - spec.maintenance_margin) // WAD
     return max(-cap, min(cap, premium + spec.funding_interest))

@@ -60,6 +60,10 @@ class OracleStateChanged(Event, frozen=True, tag=True):
     reason: str
 
 
+class SequencerStatusChanged(Event, frozen=True, tag=True):
+    up: bool
+
+
 class AccountOpened(Event, frozen=True, tag=True):
     account: str
     owner: str
@@ -86,6 +90,7 @@ class MarginTransferred(Event, frozen=True, tag=True):
 
 class FundingAccrued(Event, frozen=True, tag=True):
     market: str
+    mark_price: int
     #: Funding rate per funding period (WAD, signed; > 0 longs pay shorts).
     rate: int
     index: int
@@ -175,6 +180,7 @@ AnyEvent = (
     | VolatilitySet
     | OracleConfigured
     | OracleStateChanged
+    | SequencerStatusChanged
     | AccountOpened
     | Deposited
     | Withdrawn

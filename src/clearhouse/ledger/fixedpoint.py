@@ -158,6 +158,8 @@ def to_fixed(value: str | int | float | Decimal, scale: int = WAD, name: str = "
         raise InvalidValue(f"{name} must be a number or decimal string, got {type(value).__name__}")
     if not dec.is_finite():
         raise InvalidValue(f"{name} must be finite, got {value}")
+    if dec and dec.adjusted() > 100:  # far beyond 2^255 / 1e18; keeps the Decimal math bounded
+        raise ValueOutOfRange(f"{name}={value} is beyond 2^255")
     with localcontext() as ctx:
         ctx.prec = 200
         scaled = (dec * scale).quantize(Decimal(1), rounding=ROUND_HALF_EVEN)

@@ -15,6 +15,7 @@ from clearhouse.ledger.errors import InvalidParameters
 from clearhouse.ledger.fixedpoint import WAD, check_non_negative, check_positive
 from clearhouse.ledger.margin_models import AnyMarginModel, FixedMargin
 from clearhouse.oracle.feed import OracleFeed
+from clearhouse.oracle.mark import MarkPrice
 
 #: Seconds in the funding period that rates are quoted for (8 hours, as most perp venues).
 DEFAULT_FUNDING_PERIOD = 8 * 3600
@@ -68,6 +69,10 @@ class MarketSpec(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     funding_clamp_factor: int = 6 * WAD
     #: How initial/maintenance fractions are chosen per position (see margin_models).
     margin_model: AnyMarginModel = FixedMargin()
+    #: Drift's guard: with a TWAP price key set, close-outs are refused while the index and the TWAP
+    #: diverge by more than ``max_twap_divergence`` (WAD fraction of the TWAP).
+    twap_oracle: str | None = None
+    max_twap_divergence: int = WAD // 10
 
     def validate(self) -> None:
         name = f"market {self.id}"
@@ -98,6 +103,7 @@ class MarketSpec(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
         check_positive(self.funding_period, f"{name} funding_period")
         check_non_negative(self.funding_clamp_factor, f"{name} funding_clamp_factor")
         self.margin_model.validate(self.id, self.initial_margin, self.maintenance_margin)
+        check_positive(self.max_twap_divergence, f"{name} max_twap_divergence")
 
 
 @dataclass(slots=True)
@@ -114,11 +120,16 @@ class MarketState:
     last_trade_time: int = 0
     #: Sum of long sizes (= sum of short sizes).
     open_interest: int = 0
-    #: Counterpart of realised PnL and settled funding: ``sum(entry_value) + pnl_pool == 0``
-    #: up to funding rounding, which only ever adds to the pool.
+    #: Counterpart of realised PnL and settled funding. ``sum(entry_value) + pnl_pool`` equals the
+    #: funding settled so far net of what is still unsettled; adding each position's unsettled
+    #: ``size x (index - snapshot)`` gives the rounding surplus, which is >= 0.
     pnl_pool: int = 0
     #: Volatility multiplier (WAD, 1.0 = calm) set by the risk controller; read by the volatility model.
     vol_multiplier: int = WAD
+    #: Mark price (median of oracle + basis EMA, venue price, external median) and its estimator.
+    #: Only funding accrual mutates the estimator, on a copy, so transaction clones share it.
+    mark_price: int = 0
+    mark: MarkPrice = field(default_factory=MarkPrice)
 
     def clone(self) -> MarketState:
         return MarketState(
@@ -130,6 +141,8 @@ class MarketState:
             self.open_interest,
             self.pnl_pool,
             self.vol_multiplier,
+            self.mark_price,
+            self.mark,
         )
 
 
@@ -196,11 +209,18 @@ class LedgerParams(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     settlement_asset: str = "USDC"
     #: A price older than this (seconds) is stale: no new risk, no withdrawals, no close-outs.
     max_price_age: int = 3600
+    #: L2 sequencer sentinel (Aave v3): for this many seconds after the sequencer comes back up, only
+    #: accounts with health below ``grace_health_threshold`` may be closed out and nothing may add
+    #: risk. 0 disables the sentinel.
+    sequencer_grace: int = 0
+    grace_health_threshold: int = 95 * WAD // 100
 
     def validate(self) -> None:
         if not self.settlement_asset:
             raise InvalidParameters("settlement_asset must be set")
         check_positive(self.max_price_age, "max_price_age")
+        check_non_negative(self.sequencer_grace, "sequencer_grace")
+        check_positive(self.grace_health_threshold, "grace_health_threshold")
 
 
 @dataclass(slots=True)
@@ -222,3 +242,6 @@ class LedgerState:
     #: Running totals per asset, the left-hand side of the conservation identity.
     deposited: dict[str, int] = field(default_factory=dict)
     withdrawn: dict[str, int] = field(default_factory=dict)
+    #: Sequencer status as last reported by a block, and since when it has been up.
+    sequencer_up: bool = True
+    sequencer_up_since: int = 0

@@ -48,6 +48,8 @@ def encode_globals(state: LedgerState) -> bytes:
             m.open_interest,
             m.pnl_pool,
             m.vol_multiplier,
+            m.mark_price,
+            m.mark.state(),
         ]
         for mid, m in sorted(state.markets.items())
     ]
@@ -57,6 +59,8 @@ def encode_globals(state: LedgerState) -> bytes:
             state.params,
             state.height,
             state.time,
+            state.sequencer_up,
+            state.sequencer_up_since,
             [state.assets[a] for a in sorted(state.assets)],
             markets,
             sorted(state.prices.items()),
@@ -94,11 +98,22 @@ class MerkleTree:
         self._dirty.add(index)
 
     def truncate(self, count: int) -> None:
-        """Drop the leaves at positions >= ``count`` (accounts of a rolled-back block)."""
+        """Drop the leaves at positions >= ``count`` (accounts of a rolled-back block).
+
+        The capacity shrinks back to the smallest power of two holding ``count`` leaves, so the root
+        equals that of a tree that never grew (capacity is always ``next_pow2(count)``).
+        """
+        leaves = self._levels[0]
         for index in range(count, self._count):
-            self._levels[0][index] = _EMPTY
-            self._dirty.add(index)
+            leaves[index] = _EMPTY
+        self._dirty.update(range(count, self._count))
         self._count = min(self._count, count)
+        capacity = 1
+        while capacity < self._count:
+            capacity *= 2
+        if capacity < len(leaves):
+            self._levels = [leaves[:capacity]]
+            self._dirty = set(range(capacity))
 
     def root(self) -> bytes:
         if self._dirty:

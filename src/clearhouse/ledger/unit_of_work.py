@@ -31,7 +31,7 @@ class BlockUndo:
     withdrawn: dict[str, int] | None = None
     prices: dict[str, tuple[int, int]] | None = None
     oracles: dict[str, OracleFeed] | None = None
-    header: tuple[object, int, int] | None = None
+    header: tuple[object, int, int, bool, int] | None = None
 
     def restore(self, state: LedgerState) -> tuple[list[Account], int]:
         """Put every original back.
@@ -62,7 +62,7 @@ class BlockUndo:
         if self.oracles is not None:
             state.oracles = self.oracles
         if self.header is not None:
-            params, state.height, state.time = self.header
+            params, state.height, state.time, state.sequencer_up, state.sequencer_up_since = self.header
             state.params = params  # type: ignore[assignment]
         return restored, len(state.accounts)
 

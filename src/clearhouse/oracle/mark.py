@@ -17,7 +17,6 @@ from typing import Any
 
 import msgspec
 
-from clearhouse.ledger.errors import InvalidValue
 from clearhouse.ledger.fixedpoint import check_positive
 from clearhouse.oracle.averages import ExponentialAverage
 from clearhouse.oracle.errors import UpdateOutOfOrder
@@ -65,9 +64,9 @@ class MarkPrice:
             self._basis.record(now, venue - oracle)
         self._time = now
         basis = self._basis.value(now) or 0
-        first = oracle + basis
-        if first <= 0:
-            raise InvalidValue(f"oracle + basis = {first} is not positive")
+        # After a crash the smoothed basis can exceed the new oracle price; the estimate is floored at
+        # one unit instead of failing, since the mark feeds funding every block (and funding is clamped).
+        first = max(oracle + basis, 1)
         ext = None
         if external:
             for p in external:

@@ -1,0 +1,207 @@
+"""Risk-scan benchmark: float scan per tick (numba and numpy), incremental mirror sync per block,
+and the same health computation in a plain Python loop and in the exact integer path, as ratios.
+
+    python -m benchmarks.scan                  # 10k and 100k accounts, M = 10
+    python -m benchmarks.scan --accounts 10000 100000 1000000
+    python -m benchmarks.scan --quick          # smoke run
+
+Big books are synthetic columnar arrays (positions on ~3 of M markets per account, ~5% isolated).
+Prints a table and writes ``bench-results/scan.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from rich.console import Console
+from rich.table import Table
+
+from clearhouse.ledger import commands as c
+from clearhouse.ledger.block import Block
+from clearhouse.ledger.engine import Engine
+from clearhouse.ledger.fixedpoint import WAD
+from clearhouse.ledger.margin import cross_summary
+from clearhouse.ledger.model import AssetSpec, LedgerParams, MarketSpec
+from clearhouse.risk.columnar import ColumnarBook
+from clearhouse.risk.scan import HAVE_NUMBA, _kernel_python_row, price_keys, scan, warm_up
+
+E = WAD
+
+
+def synthetic(n: int, m: int, seed: int = 7) -> tuple[ColumnarBook, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    size = np.zeros((n, m))
+    rows = np.arange(n)
+    for _ in range(3):
+        size[rows, rng.integers(0, m, n)] = rng.normal(0.0, 5.0, n)
+    px = np.linspace(10.0, 3000.0, m)
+    entry = size * px * (1.0 + rng.normal(0.0, 0.05, (n, m)))
+    iso = (rng.random((n, m)) < 0.05) & (size != 0)
+    book = ColumnarBook.from_arrays(
+        markets=tuple(f"M{i}-PERP" for i in range(m)),
+        oracles=tuple(f"M{i}" for i in range(m)),
+        assets=("ETH", "USDC"),
+        settlement="USDC",
+        im_frac=np.full(m, 0.1),
+        mm_frac=np.full(m, 0.05),
+        funding=rng.normal(0.0, 1.0, m),
+        haircut=np.array([0.9, 1.0]),
+        size=size,
+        entry=entry,
+        snapshot=rng.normal(0.0, 1.0, (n, m)) * (size != 0),
+        margin=np.where(iso, np.abs(size) * px * 0.1, 0.0),
+        isolated=iso,
+        balances=np.c_[rng.random(n) * 10.0, rng.random(n) * 20_000.0 - 2_000.0],
+    )
+    prices = np.array([2000.0 if k == "ETH" else px[int(k[1:])] for k in price_keys(book)])
+    return book, prices
+
+
+def best_of(fn: Any, repeat: int) -> float:
+    times = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return min(times)
+
+
+def engine_book(n: int, m: int, seed: int = 3) -> tuple[Engine, list[Block]]:
+    """A real engine with n accounts, m markets and positions, plus blocks of 1,000 trades."""
+    rng = np.random.default_rng(seed)
+    engine = Engine()
+    genesis: list[c.AnyCommand] = [
+        c.SetLedgerParams(LedgerParams("USDC", max_price_age=10**9)),
+        c.ListAsset(AssetSpec("USDC", decimals=6)),
+    ]
+    genesis += [c.ListMarket(MarketSpec(f"M{i}-PERP", f"M{i}", E // 10, E // 20)) for i in range(m)]
+    prices = {f"M{i}": 100 * E for i in range(m)}
+    engine.apply_block(Block(1, 1, prices, tuple(genesis)))
+    txs: list[c.AnyCommand] = []
+    for i in range(n):
+        txs += [c.OpenAccount(f"a{i:07d}", f"{i:064x}"), c.Deposit(f"a{i:07d}", "USDC", 100_000 * E)]
+    engine.apply_block(Block(2, 2, {}, tuple(txs)))
+    blocks = []
+    for h in range(3, 8):
+        trades: list[c.AnyCommand] = []
+        for _ in range(1000):
+            a, b = rng.choice(n, 2, replace=False)
+            mk = int(rng.integers(0, m))
+            size = int(rng.integers(1, 100)) * E
+            trades.append(c.Trade(f"M{mk}-PERP", f"a{a:07d}", f"a{b:07d}", size, 100 * E))
+        blocks.append(Block(h, h, {}, tuple(trades)))
+    return engine, blocks
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--accounts", type=int, nargs="+", default=[10_000, 100_000])
+    ap.add_argument("--markets", type=int, default=10)
+    ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--out", default="bench-results/scan.json")
+    args = ap.parse_args()
+    sizes = [2_000, 10_000] if args.quick else args.accounts
+    m = args.markets
+    console = Console()
+    compile_s = warm_up()
+    results: dict[str, Any] = {
+        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "numba": HAVE_NUMBA},
+        "markets": m,
+        "numba_warmup_s": compile_s,
+        "scan": [],
+    }
+    table = Table(title=f"risk scan, M = {m} markets, {os.cpu_count()} cores")
+    for col in ("accounts", "numba ms/tick", "numpy ms/tick", "numpy/numba", "candidates"):
+        table.add_column(col, justify="right")
+    for n in sizes:
+        book, prices = synthetic(n, m)
+        repeat = 5 if n <= 100_000 else 3
+        t_nb = float("nan")
+        if HAVE_NUMBA:
+            t_nb = best_of(lambda b=book, p=prices: scan(b, p, backend="numba"), repeat)
+        t_np = best_of(lambda b=book, p=prices: scan(b, p, backend="numpy"), repeat)
+        cands = len(scan(book, prices).candidates)
+        results["scan"].append({"accounts": n, "numba_s": t_nb, "numpy_s": t_np, "candidates": cands})
+        table.add_row(f"{n:,}", f"{t_nb * 1e3:.1f}", f"{t_np * 1e3:.1f}", f"{t_np / t_nb:.1f}x", f"{cands:,}")
+        del book
+    console.print(table)
+
+    # Baselines on a subset: plain Python float loop and the exact integer path vs the scan.
+    n_sub = 2_000 if args.quick else 10_000
+    engine, blocks = engine_book(n_sub, m)
+    for blk in blocks[:2]:
+        engine.apply_block(blk)
+    state = engine.state
+    mirror = ColumnarBook.from_state(state)
+    iprices = {k: v for k, (v, _) in state.prices.items()}
+    t_scan = best_of(lambda: scan(mirror, iprices), 5)
+    mp = [iprices[k] / WAD for k in mirror.oracles]
+    ap_ = [1.0 for _ in mirror.assets]
+
+    def python_loop() -> None:
+        size, entry, snap, cross, bal = (
+            mirror.size.tolist(), mirror.entry.tolist(), mirror.snapshot.tolist(),
+            mirror.cross.tolist(), mirror.balances.tolist(),
+        )  # fmt: skip
+        fund, mm, hc = mirror.funding.tolist(), mirror.mm_frac.tolist(), mirror.haircut.tolist()
+        for i in range(mirror.n):
+            _kernel_python_row(size[i], entry[i], snap[i], cross[i], bal[i], mp, fund, mm, ap_, hc)
+
+    def exact() -> None:
+        lookup = iprices.__getitem__
+
+        def price_of(k: str) -> int:
+            return WAD if k == "USDC" else lookup(k)
+
+        for acct in state.accounts.values():
+            cross_summary(state, acct, price_of)
+
+    t_py = best_of(python_loop, 2)
+    t_ex = best_of(exact, 2)
+
+    # Incremental sync per block of 1,000 trades vs a full rebuild.
+    sync_times = []
+    for blk in blocks[2:]:
+        engine.apply_block(blk)
+        touched = {t.buyer for t in blk.txs if isinstance(t, c.Trade)}
+        touched |= {t.seller for t in blk.txs if isinstance(t, c.Trade)}
+        t0 = time.perf_counter()
+        mirror.sync(engine.state, touched)
+        sync_times.append(time.perf_counter() - t0)
+    t_sync = min(sync_times)
+    t_rebuild = best_of(lambda: ColumnarBook.from_state(engine.state), 2)
+    assert mirror.equals(ColumnarBook.from_state(engine.state))
+    results["baselines"] = {
+        "accounts": n_sub,
+        "scan_s": t_scan,
+        "python_loop_s": t_py,
+        "exact_int_s": t_ex,
+        "python_over_scan": t_py / t_scan,
+        "exact_over_scan": t_ex / t_scan,
+        "sync_per_1000_trades_s": t_sync,
+        "rebuild_s": t_rebuild,
+    }
+    t2 = Table(title=f"same health computation, {n_sub:,} engine accounts (positions on {m} markets)")
+    for col in ("path", "ms", "x scan"):
+        t2.add_column(col, justify="right")
+    t2.add_row("scan (default backend)", f"{t_scan * 1e3:.2f}", "1.0")
+    t2.add_row("plain Python float loop", f"{t_py * 1e3:.1f}", f"{t_py / t_scan:.0f}")
+    t2.add_row("exact integer (ledger.margin)", f"{t_ex * 1e3:.1f}", f"{t_ex / t_scan:.0f}")
+    t2.add_row("mirror sync, 1,000 trades", f"{t_sync * 1e3:.2f}", "")
+    t2.add_row("mirror full rebuild", f"{t_rebuild * 1e3:.1f}", "")
+    console.print(t2)
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(results, indent=2))
+    console.print(f"wrote {out}")
+
+
+if __name__ == "__main__":
+    main()

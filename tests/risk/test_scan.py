@@ -1,0 +1,146 @@
+"""Worked examples and refusals of the fast scan, and candidate ordering."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from risk_helpers import RAY, E, add_account, empty_state
+
+from clearhouse.ledger.errors import InvalidValue, MissingPrice
+from clearhouse.ledger.margin import cross_summary, fresh_price_lookup, isolated_summary
+from clearhouse.ledger.model import Position
+from clearhouse.risk.columnar import ColumnarBook
+from clearhouse.risk.scan import (
+    HAVE_NUMBA,
+    ScanInvalidPrice,
+    ScanMissingPrice,
+    order_candidates,
+    price_keys,
+    scan,
+)
+
+BACKENDS = ["numpy", "numba"] if HAVE_NUMBA else ["numpy"]
+PRICES = {"ETH": 2000 * E, "BTC": 40_000 * E}
+
+
+def worked_state():  # type: ignore[no-untyped-def]
+    state = empty_state()
+    state.markets["ETH-PERP"].funding_index = 5 * RAY  # 5 USDC per ETH accrued since snapshot 0
+    # alice: 1000 USDC, long 1 ETH from 2000. equity = 1000 - 5 (funding) = 995, MM = 100: healthy.
+    add_account(state, "alice", {"USDC": 1000 * E}, [Position("ETH-PERP", E, 2000 * E)])
+    # bob: 100 USDC, long 1 ETH entered at 2010: equity = 100 - 10 - 5 = 85 < MM 100: liquidatable.
+    add_account(state, "bob", {"USDC": 100 * E}, [Position("ETH-PERP", E, 2010 * E)])
+    # carol: 0.05 ETH collateral (x2000 x0.9 = 90) + 15 USDC, short 1 ETH at 2000 (snapshot 5: no
+    # funding owed): equity = 105, MM = 100: healthy, health 1.05.
+    add_account(
+        state, "carol", {"ETH": 5 * E // 100, "USDC": 15 * E}, [Position("ETH-PERP", -E, -2000 * E, 5 * RAY)]
+    )
+    # dave: exactly at the boundary (equity == MM): NOT liquidatable, but must be a candidate (slack).
+    add_account(state, "dave", {"USDC": 105 * E}, [Position("ETH-PERP", E, 2000 * E)])
+    # erin: isolated long 0.5 BTC at 40000 with margin 400: equity = 400, MM = 20000 x 2.5% = 500.
+    add_account(
+        state, "erin", {"USDC": 10 * E}, [Position("BTC-PERP", E // 2, 20_000 * E, 0, True, 400 * E)]
+    )
+    # frank: bad debt left after a bankruptcy, no positions: equity -3 < MM 0: liquidatable.
+    add_account(state, "frank", {"USDC": -3 * E})
+    return state
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_worked_example(backend: str) -> None:
+    state = worked_state()
+    book = ColumnarBook.from_state(state)
+    res = scan(book, PRICES, backend=backend)  # type: ignore[arg-type]
+    row = book.row_of
+    assert res.equity[row["alice"]] == pytest.approx(995.0)
+    assert res.maintenance[row["alice"]] == pytest.approx(100.0)
+    assert res.initial[row["alice"]] == pytest.approx(200.0)
+    assert res.equity[row["bob"]] == pytest.approx(85.0)
+    assert res.equity[row["carol"]] == pytest.approx(105.0)
+    assert res.health[row["carol"]] == pytest.approx(1.05)
+    assert res.health[row["frank"]] == -math.inf
+    assert res.iso_equity[row["erin"], book.markets.index("BTC-PERP")] == pytest.approx(400.0)
+    assert res.iso_maintenance[row["erin"], book.markets.index("BTC-PERP")] == pytest.approx(500.0)
+    # lowest health first: frank (-inf), bob (0.85), dave (1.0); alice and carol are not nominated.
+    assert res.candidates == ("frank", "bob", "dave")
+    assert res.isolated_candidates == (("erin", "BTC-PERP"),)
+    assert res.isolated_health[0] == pytest.approx(0.8)
+    # cross-check with the exact integer path
+    lookup = fresh_price_lookup(state)
+    exact = {a: cross_summary(state, acct, lookup).liquidatable for a, acct in state.accounts.items()}
+    assert {a for a, liq in exact.items() if liq} == {"bob", "frank"}
+    assert isolated_summary(state, state.accounts["erin"].positions["BTC-PERP"], lookup).liquidatable
+
+
+def test_price_array_form_matches_dict() -> None:
+    book = ColumnarBook.from_state(worked_state())
+    keys = price_keys(book)
+    assert keys == ("BTC", "ETH")
+    arr = np.array([40_000.0, 2000.0])
+    assert scan(book, arr).candidates == scan(book, PRICES).candidates
+
+
+@pytest.mark.parametrize(
+    "prices",
+    [
+        {"ETH": 2000 * E},  # BTC missing
+        {"ETH": 2000 * E, "BTC": 0},
+        {"ETH": 2000 * E, "BTC": -1},
+        {"ETH": 2000 * E, "BTC": 2**255},
+        {"ETH": 2000 * E, "BTC": float("nan")},
+        {"ETH": 2000 * E, "BTC": 40_000.0},  # float in the integer-WAD form
+        {"ETH": 2000 * E, "BTC": True},
+        np.array([math.nan, 2000.0]),
+        np.array([40_000.0, -1.0]),
+        np.array([40_000.0, math.inf]),
+        np.array([40_000.0, 0.0]),
+        np.array([40_000.0]),
+        np.array([40_000, 2000]),  # int array: units ambiguous, refused
+    ],
+)
+def test_bad_prices_are_refused(prices: object) -> None:
+    book = ColumnarBook.from_state(worked_state())
+    with pytest.raises((ScanMissingPrice, ScanInvalidPrice)) as info:
+        scan(book, prices)  # type: ignore[arg-type]
+    assert isinstance(info.value, MissingPrice | InvalidValue)
+
+
+def test_bad_margin_refused() -> None:
+    book = ColumnarBook.from_state(worked_state())
+    with pytest.raises(InvalidValue):
+        scan(book, PRICES, margin=math.nan)
+    with pytest.raises(InvalidValue):
+        scan(book, PRICES, abs_tolerance=-1.0)
+
+
+def test_order_candidates_small_set_is_sorted_by_health_then_key() -> None:
+    assert order_candidates(["c", "a", "b"], [0.5, 0.9, 0.5], height=7) == ["b", "c", "a"]
+
+
+def test_order_candidates_rotation_is_deterministic_and_starvation_free() -> None:
+    ids = [f"acct{i:03d}" for i in range(40)]
+    healths = [0.5 + i / 100 for i in range(40)]
+    cap = 6
+    seen: set[str] = set()
+    for height in range(20):
+        picked = order_candidates(ids, healths, height, cap)
+        assert picked == order_candidates(list(reversed(ids)), list(reversed(healths)), height, cap)
+        assert len(picked) == cap
+        assert picked[:3] == ["acct000", "acct001", "acct002"]  # the 3 most underwater always first
+        assert [healths[ids.index(p)] for p in picked] == sorted(healths[ids.index(p)] for p in picked)
+        seen.update(picked)
+    # 37 others, 3 rotating slots: everyone is served within ceil(37 / 3) = 13 blocks
+    assert seen == set(ids)
+
+
+def test_order_candidates_pairs_and_bad_input() -> None:
+    pairs = [("b", "ETH-PERP"), ("a", "ETH-PERP"), ("a", "BTC-PERP")]
+    assert order_candidates(pairs, [1.0, 1.0, 1.0], 0) == sorted(pairs)
+    with pytest.raises(InvalidValue):
+        order_candidates(["a"], [math.nan], 0)
+    with pytest.raises(InvalidValue):
+        order_candidates(["a"], [1.0], 0, cap=0)
+    with pytest.raises(InvalidValue):
+        order_candidates(["a", "b"], [1.0], 0)
