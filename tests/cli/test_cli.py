@@ -53,3 +53,24 @@ def test_verify_rejects_a_truncated_journal(tmp_path: Path) -> None:
 
 def test_verify_of_a_missing_file_exits_non_zero(tmp_path: Path) -> None:
     assert runner.invoke(app, ["verify", str(tmp_path / "nope.sqlite")]).exit_code == 2
+
+
+def test_risk_views_of_a_journal(tmp_path: Path) -> None:
+    journal = tmp_path / "demo.sqlite"
+    assert runner.invoke(app, ["demo", "--journal", str(journal), "--quiet"]).exit_code == 0
+    out = tmp_path / "risk.json"
+    result = runner.invoke(app, ["risk", str(journal), "--json", str(out)])
+    assert result.exit_code == 0, result.output
+    import json
+
+    views = json.loads(out.read_text())
+    assert views["height"] == 9
+    by_account = {row["account"]: row for row in views["accounts"]}
+    # alice is long 5 ETH-PERP and healthy: a liquidation price below the 1815 index, none above.
+    alice = by_account["alice"]
+    assert not alice["liquidatable"]
+    liq = alice["liquidation_prices"]["ETH-PERP"]
+    assert liq["above"] is None and 0 < float(liq["below"]) < 1815
+    # bob is short 5: liquidated above the index.
+    assert float(by_account["bob"]["liquidation_prices"]["ETH-PERP"]["above"]) > 1815
+    assert views["markets"]["ETH-PERP"]["open_interest"] == "5.000"

@@ -97,5 +97,35 @@ def verify(
     raise typer.Exit(1)
 
 
+@app.command()
+def risk(
+    journal: str = typer.Argument(
+        ..., help="Journal location to replay (SQLite path, sqlite:///, postgresql://)."
+    ),
+    json_out: Path | None = typer.Option(None, "--json", help="Also write the views as JSON here."),
+) -> None:
+    """Risk views of the state a journal ends in: per account, per position, per market."""
+    from clearhouse.cli.risk_report import risk_tables, risk_views
+    from clearhouse.journal.replay import verify_journal
+    from clearhouse.journal.store import open_store
+
+    if "://" not in journal and not Path(journal).exists():
+        console.print(f"[red]no journal at {journal}[/]")
+        raise typer.Exit(2)
+    with open_store(journal, verify=False) as store:
+        report, engine = verify_journal(store)
+    if not report.ok:
+        console.print(f"[red]journal fails verification at block {report.bad_height}: {report.reason}[/]")
+        raise typer.Exit(1)
+    views = risk_views(engine.state)
+    for table in risk_tables(views):
+        console.print(table)
+    if json_out is not None:
+        import json
+
+        json_out.write_text(json.dumps(views, indent=2))
+        console.print(f"wrote {json_out}")
+
+
 if __name__ == "__main__":  # pragma: no cover
     app()

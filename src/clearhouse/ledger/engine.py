@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from clearhouse.ledger import commands as cmd
 from clearhouse.ledger import events as ev
 from clearhouse.ledger.block import Block, encode_block, encode_events
+from clearhouse.ledger.enforcement import CandidateScanner, ExactScanner, confirm, select_targets
 from clearhouse.ledger.errors import (
     AlreadyExists,
     BlockOutOfOrder,
@@ -25,6 +26,7 @@ from clearhouse.ledger.errors import (
     InsufficientMargin,
     InvalidParameters,
     InvalidValue,
+    LiquidationCapReached,
     MarginModeConflict,
     NotLiquidatable,
     SelfTrade,
@@ -70,9 +72,19 @@ Handler = Callable[["Engine", TxContext, Any], None]
 class Engine:
     """The deterministic state machine. It never reads the clock, the network or a random source."""
 
-    def __init__(self, journal: JournalStore | None = None, state: LedgerState | None = None) -> None:
+    def __init__(
+        self,
+        journal: JournalStore | None = None,
+        state: LedgerState | None = None,
+        scanner: CandidateScanner | None = None,
+    ) -> None:
         self.state = state if state is not None else LedgerState()
         self.journal = journal
+        #: Any scanner that never misses gives identical blocks (see ledger.enforcement).
+        self.scanner: CandidateScanner = scanner if scanner is not None else ExactScanner()
+        #: Accounts changed since the scanner last looked (its mirror syncs them).
+        self._unscanned: set[str] = set(self.state.accounts)
+        self._liquidations = 0
         self._hasher = StateHasher()
         self._hasher.update(self.state.accounts.values())
         self._prev_hash = "00" * 32
@@ -98,6 +110,7 @@ class Engine:
         )
         events: list[ev.Event] = []
         touched: set[str] = set()
+        self._liquidations = 0
         try:
             self._accrue_funding(block.time, undo, events)
             state.height, state.time = block.height, block.time
@@ -123,6 +136,8 @@ class Engine:
                     continue
                 touched.update(ctx.commit())
                 events.extend(ctx.events)
+            if state.params.enforcement != "off":
+                self._enforce(undo, events, touched)
             self._hasher.update(state.accounts[a] for a in sorted(touched))
             root = self._hasher.root(state)
             block_bytes = encode_block(block)
@@ -137,7 +152,10 @@ class Engine:
             restored, count = undo.restore(state)
             self._hasher.truncate(count)
             self._hasher.update(restored)
+            self._unscanned.update(touched)
+            self._unscanned.update(a.id for a in restored)
             raise
+        self._unscanned.update(touched)
         return BlockResult(block.height, root, tuple(events), block_bytes, events_bytes)
 
     def state_root(self) -> str:
@@ -189,6 +207,32 @@ class Engine:
             if mid not in undo.markets:
                 undo.markets[mid] = market
             state.markets[mid] = new
+
+    def _enforce(self, undo: BlockUndo, events: list[ev.Event], touched: set[str]) -> None:
+        """Step 4: scan -> exact check -> order and cap -> report or close out against the backstop."""
+        state = self.state
+        params = state.params
+        self._unscanned.update(touched)
+        changed = frozenset(a for a in self._unscanned if a in state.accounts)
+        candidates = self.scanner.candidates(state, changed)
+        self._unscanned.clear()
+        room = params.max_liquidations_per_block - self._liquidations
+        if not candidates or room <= 0:
+            return
+        confirmed = confirm(state, candidates, self.prices())
+        for target in select_targets(confirmed, state.height, room):
+            aid, mid = target.target
+            if params.enforcement == "report":
+                events.append(ev.BelowMaintenance(aid, mid, target.equity, target.maintenance))
+                continue
+            ctx = TxContext(state, undo)
+            try:
+                self._close_out(ctx, cmd.CloseOut(aid, params.backstop_liquidator, mid))
+            except ClearhouseError as err:
+                events.append(ev.EnforcementFailed(aid, mid, err.code, str(err)))
+                continue
+            touched.update(ctx.commit())
+            events.extend(ctx.events)
 
     def _update_oracles(self, block: Block, events: list[ev.Event]) -> None:
         """Step 1 of a block: every feed aggregates its new reports (or none) at the block's time.
@@ -468,6 +512,9 @@ class Engine:
         )
 
     def _close_out(self, ctx: TxContext, c: cmd.CloseOut) -> None:
+        cap = self.state.params.max_liquidations_per_block
+        if self._liquidations >= cap:
+            raise LiquidationCapReached(f"block {self.state.height} already enforced {cap} close-outs")
         if c.account == c.liquidator:
             raise SelfTrade(f"account {c.account} cannot close itself out")
         acct, liq = ctx.account(c.account), ctx.account(c.liquidator)
@@ -485,9 +532,7 @@ class Engine:
         if not targets:
             raise NotLiquidatable(f"account {c.account} has no cross positions to close out")
         if any(p.isolated for m, p in liq.positions.items() if m in targets):
-            raise MarginModeConflict(
-                f"liquidator {c.liquidator} holds an isolated position it would add to"
-            )
+            raise MarginModeConflict(f"liquidator {c.liquidator} holds an isolated position it would add to")
         self._require(Action.LIQUIDATE, sorted({self.state.markets[m].spec.oracle for m in targets}))
         if not before.liquidatable:
             raise NotLiquidatable(
@@ -537,6 +582,7 @@ class Engine:
                 f"liquidator {c.liquidator} lacks initial margin to take over {c.account}'s positions "
                 f"(equity {after.equity}, initial {after.initial})"
             )
+        self._liquidations += 1
 
     def _check_liquidation_guards(
         self, account: str, markets: list[str], health: MarginSummary, prices: PriceLookup

@@ -92,6 +92,12 @@ class NotLiquidatable(ClearhouseError):
     code = "not_liquidatable"
 
 
+class LiquidationCapReached(ClearhouseError):
+    """The block already enforced ``max_liquidations_per_block`` close-outs."""
+
+    code = "liquidation_cap_reached"
+
+
 class SelfTrade(ClearhouseError):
     code = "self_trade"
 

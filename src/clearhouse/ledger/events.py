@@ -140,6 +140,24 @@ class CloseOutPenaltyCharged(Event, frozen=True, tag=True):
     insurance_share: int
 
 
+class BelowMaintenance(Event, frozen=True, tag=True):
+    """Step 4 found (scan) and confirmed (exact check) an account or isolated position to enforce."""
+
+    account: str
+    market: str | None
+    equity: int
+    maintenance: int
+
+
+class EnforcementFailed(Event, frozen=True, tag=True):
+    """The backstop close-out of a confirmed target failed (e.g. the backstop lacks margin)."""
+
+    account: str
+    market: str | None
+    code: str
+    message: str
+
+
 class CollateralSeized(Event, frozen=True, tag=True):
     account: str
     asset: str
@@ -190,6 +208,8 @@ AnyEvent = (
     | Traded
     | PositionClosedOut
     | CloseOutPenaltyCharged
+    | BelowMaintenance
+    | EnforcementFailed
     | CollateralSeized
     | InsuranceFundUsed
     | InsuranceDeposited

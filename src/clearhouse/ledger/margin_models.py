@@ -35,6 +35,10 @@ class MarginModelConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True,
         """(initial, maintenance) fractions for a position of ``notional`` (both WAD)."""
         return initial, maintenance
 
+    def max_maintenance(self, maintenance: int, vol_multiplier: int) -> int:
+        """The largest maintenance fraction any position can get now (for conservative screening)."""
+        return maintenance
+
 
 class FixedMargin(MarginModelConfig, frozen=True, tag="fixed"):
     """The market's base fractions for every position."""
@@ -71,6 +75,9 @@ class TieredMargin(MarginModelConfig, frozen=True, tag="tiered"):
                     f"[{prev.maintenance_margin}, initial_margin)"
                 )
             prev = tier
+
+    def max_maintenance(self, maintenance: int, vol_multiplier: int) -> int:
+        return max(maintenance, self.tiers[-1].maintenance_margin)
 
     def fractions(
         self, initial: int, maintenance: int, notional: int, oi_notional: int, vol_multiplier: int
@@ -117,6 +124,9 @@ class VolatilityMargin(MarginModelConfig, frozen=True, tag="volatility"):
                 f"market {market}: margin_model.max_initial {self.max_initial} must be in "
                 f"[initial_margin, 1e18]"
             )
+
+    def max_maintenance(self, maintenance: int, vol_multiplier: int) -> int:
+        return -((-maintenance * max(vol_multiplier, WAD)) // WAD)
 
     def fractions(
         self, initial: int, maintenance: int, notional: int, oi_notional: int, vol_multiplier: int

@@ -8,6 +8,7 @@ market objects are mutable but are only ever changed on a per-transaction clone 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Literal
 
 import msgspec
 
@@ -214,6 +215,12 @@ class LedgerParams(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     #: risk. 0 disables the sentinel.
     sequencer_grace: int = 0
     grace_health_threshold: int = 95 * WAD // 100
+    #: Step 4 of every block: "off"; "report" (emit BelowMaintenance for each account the scan and the
+    #: exact check find, for keepers); "backstop" (close them out against ``backstop_liquidator``).
+    enforcement: Literal["off", "report", "backstop"] = "off"
+    backstop_liquidator: str = ""
+    #: Cap on close-outs per block, permissionless ones included (dYdX: 50).
+    max_liquidations_per_block: int = 50
 
     def validate(self) -> None:
         if not self.settlement_asset:
@@ -221,6 +228,9 @@ class LedgerParams(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
         check_positive(self.max_price_age, "max_price_age")
         check_non_negative(self.sequencer_grace, "sequencer_grace")
         check_positive(self.grace_health_threshold, "grace_health_threshold")
+        check_positive(self.max_liquidations_per_block, "max_liquidations_per_block")
+        if self.enforcement == "backstop" and not self.backstop_liquidator:
+            raise InvalidParameters("enforcement = 'backstop' needs backstop_liquidator")
 
 
 @dataclass(slots=True)

@@ -1,0 +1,117 @@
+"""Step 4 of a block: find accounts below maintenance, confirm exactly, order, cap, enforce.
+
+The engine asks a :class:`CandidateScanner` (a port) for a *superset* of the accounts that may be
+below maintenance. Any scanner that never misses gives the same result, because the exact integer
+check decides and the order is derived from exact healths only: the pure-Python :class:`ExactScanner`
+(the reference, used by replay) and the vectorised columnar scan in :mod:`clearhouse.risk.scanner`
+are interchangeable. Candidates are ordered most underwater first with a deterministic rotation so no
+account starves, and at most ``max_liquidations_per_block`` are acted on per block (dYdX uses 50).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
+from fractions import Fraction
+from typing import Protocol, TypeVar
+
+from clearhouse.ledger.errors import MissingPrice, StalePrice
+from clearhouse.ledger.margin import PriceLookup, cross_summary, fresh_price_lookup, isolated_summary
+from clearhouse.ledger.model import LedgerState
+
+#: A liquidation target: (account, None) for the cross bucket, (account, market) for an isolated one.
+Target = tuple[str, str | None]
+
+
+class CandidateScanner(Protocol):
+    """Returns a superset of the targets below maintenance at the state's current prices."""
+
+    def candidates(self, state: LedgerState, touched: Collection[str]) -> Sequence[Target]: ...
+
+
+class ExactScanner:
+    """Every account with positions, exact integers: O(accounts) Python, the reference scanner."""
+
+    def candidates(self, state: LedgerState, touched: Collection[str]) -> Sequence[Target]:
+        price_of = fresh_price_lookup(state)
+        found: list[Target] = []
+        for aid in sorted(state.accounts):
+            account = state.accounts[aid]
+            if not account.positions:
+                continue
+            try:
+                has_cross = any(not p.isolated and p.size for p in account.positions.values())
+                if has_cross and cross_summary(state, account, price_of).liquidatable:
+                    found.append((aid, None))
+                for mid in sorted(account.positions):
+                    pos = account.positions[mid]
+                    if pos.isolated and pos.size and isolated_summary(state, pos, price_of).liquidatable:
+                        found.append((aid, mid))
+            except (MissingPrice, StalePrice):
+                continue  # nothing can be enforced without a fresh price
+        return found
+
+
+@dataclass(frozen=True, slots=True)
+class Confirmed:
+    target: Target
+    equity: int
+    maintenance: int
+
+    @property
+    def health(self) -> Fraction:
+        return Fraction(self.equity, self.maintenance)
+
+
+def confirm(state: LedgerState, candidates: Sequence[Target], price_of: PriceLookup) -> list[Confirmed]:
+    """The candidates the exact check finds below maintenance (deduplicated)."""
+    out: list[Confirmed] = []
+    for aid, mid in sorted(set(candidates), key=lambda t: (t[0], t[1] or "")):
+        account = state.accounts.get(aid)
+        if account is None:
+            continue
+        try:
+            if mid is None:
+                if not any(not p.isolated and p.size for p in account.positions.values()):
+                    continue
+                summary = cross_summary(state, account, price_of)
+            else:
+                pos = account.positions.get(mid)
+                if pos is None or not pos.isolated or not pos.size:
+                    continue
+                summary = isolated_summary(state, pos, price_of)
+        except (MissingPrice, StalePrice):
+            continue
+        if summary.liquidatable:
+            out.append(Confirmed((aid, mid), summary.equity, summary.maintenance))
+    return out
+
+
+K = TypeVar("K")
+
+
+def rotate_by_health(items: Sequence[tuple[Fraction | float, K]], height: int, cap: int) -> list[K]:
+    """At most ``cap`` keys, lowest health first, with a rotation that starves no one.
+
+    The ``ceil(cap / 2)`` lowest ``(health, key)`` always go first; the other ``floor(cap / 2)`` slots
+    are a window over the remaining keys (sorted by key) starting at ``(height x slots) mod len`` and
+    wrapping, so a key that stays a candidate is chosen within ``ceil(len / slots)`` blocks. No hashing,
+    no randomness: the same inputs give the same list on every machine.
+    """
+    ranked = sorted(items, key=lambda hk: (hk[0], hk[1]))
+    if len(ranked) <= cap:
+        return [k for _, k in ranked]
+    slots = cap // 2
+    head = ranked[: cap - slots]
+    rest = sorted(ranked[cap - slots :], key=lambda hk: hk[1])  # type: ignore[arg-type,return-value]
+    start = (height * slots) % len(rest) if slots else 0
+    window = [rest[(start + i) % len(rest)] for i in range(slots)]
+    return [k for _, k in sorted(head + window, key=lambda hk: (hk[0], hk[1]))]
+
+
+def select_targets(confirmed: Sequence[Confirmed], height: int, cap: int) -> list[Confirmed]:
+    """Order exactly-confirmed targets most underwater first, rotate, and cap."""
+    by_target = {c.target: c for c in confirmed}
+    keyed = [(c.health, (c.target[0], c.target[1] or "")) for c in confirmed]
+    chosen = rotate_by_health(keyed, height, cap)
+    return [by_target[(aid, mid or None)] for aid, mid in chosen]
