@@ -102,7 +102,9 @@ def _check_exp_decrease(
 def test_stairstep_exp_decrease(top: int, tolerance: int, pct: int, step: int) -> None:
     """abaci.t.sol test_stairstep_exp_decrease: $50m and $1e-7 tops, five cut/step pairs, 10 minutes."""
     percent_decrease = RAY - pct  # dss: RAY - 1.1234567890E27 / 100
-    _check_exp_decrease(StairstepExponentialDecrease(), percent_decrease, step, top, percent_decrease, tolerance)
+    _check_exp_decrease(
+        StairstepExponentialDecrease(), percent_decrease, step, top, percent_decrease, tolerance
+    )
 
 
 def test_continuous_exp_decrease() -> None:
@@ -158,7 +160,11 @@ def test_linear_tau_zero_is_zero() -> None:
 
 
 def test_protocol() -> None:
-    curves: list[Abacus] = [LinearDecrease(10), StairstepExponentialDecrease(1, RAY), ExponentialDecrease(RAY)]
+    curves: list[Abacus] = [
+        LinearDecrease(10),
+        StairstepExponentialDecrease(1, RAY),
+        ExponentialDecrease(RAY),
+    ]
     assert all(isinstance(c, Abacus) for c in curves)
 
 

@@ -22,9 +22,21 @@ from clearhouse.liquidation.maker.errors import (
 from clearhouse.liquidation.maker.events import Kick, Take
 from clearhouse.liquidation.maker.uint import rmul, rpow
 
-from .dss_setup import ALI, BOB, CHE, ILK, ME, START, World, auction_reset_setup, dss_clip_world, ether, rad
+from .dss_setup import (
+    ALI,
+    BOB,
+    CHE,
+    ILK,
+    ME,
+    START,
+    World,
+    auction_reset_setup,
+    dss_clip_world,
+    ether,
+    rad,
+    take_setup,
+)
 from .dss_setup import ray as ray_
-from .dss_setup import take_setup
 
 
 def assert_sale_gone(w: World, sale_id: int = 1) -> None:
@@ -126,7 +138,7 @@ def test_take_zero_usr() -> None:
 
 @pytest.mark.parametrize("amt", [25 * WAD, 22 * WAD])
 def test_take_over_and_at_tab(amt: int) -> None:
-    """clip.t.sol test_take_over_tab (amt 25) and test_take_at_tab (amt 22): pay 110, get 22, 18 back to me."""
+    """clip.t.sol test_take_over_tab (amt 25) and test_take_at_tab (amt 22): pay 110, get 22, 18 back."""
     w = take_setup()
     res = w.clip.take(1, amt, ray_(5 * WAD), ALI, START)
     assert w.vat.gem_of(ILK, ALI) == 22 * WAD

@@ -118,7 +118,9 @@ def test_bark_partial_liquidation_exceeds_limit_to_avoid_dusty_remnant(which: st
 
 @pytest.mark.parametrize("which", ["hole", "Hole"])
 def test_bark_partial_liquidation_does_not_exceed_limit_if_remnant_is_nondusty(which: str) -> None:
-    """dog.t.sol test_bark_partial_liquidation_{dirt,Dirt}_does_not_exceed_{hole,Hole}_if_remnant_is_nondusty."""
+    """dog.t.sol test_bark_partial_liquidation_{dirt,Dirt}_does_not_exceed_{hole,Hole}_if_remnant_is_nondusty
+
+    (both variants)."""
     d = DogWorld()
     dust = 200
     d.vat.file_ilk(ILK, "dust", dust * RAD)
@@ -166,7 +168,9 @@ def test_bark_dusty_vault_dusty_room() -> None:
 
 @pytest.mark.parametrize("which", ["hole", "Hole"])
 def test_bark_do_not_create_dusty_auction(which: str) -> None:
-    """dog.t.sol test_bark_do_not_create_dusty_auction_hole / _Hole: Dog/dusty-auction-from-partial-liquidation."""
+    """dog.t.sol test_bark_do_not_create_dusty_auction_hole / _Hole.
+
+    Reverts Dog/dusty-auction-from-partial-liquidation and changes nothing."""
     d = DogWorld()
     dust = 300
     d.vat.file_ilk(ILK, "dust", dust * RAD)

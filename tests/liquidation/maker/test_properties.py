@@ -49,7 +49,9 @@ class Auction:
     lot0: int
 
 
-def make_auction(calc: Abacus, tab: int, lot: int, top_feed: int, chost: int, tail: int, cusp: int) -> Auction:
+def make_auction(
+    calc: Abacus, tab: int, lot: int, top_feed: int, chost: int, tail: int, cusp: int
+) -> Auction:
     vat = VatLite()
     vat.init_ilk(ILK)
     dog = Dog(vat)
@@ -93,8 +95,8 @@ curves = st.one_of(
 )
 
 step = st.tuples(
-    st.sampled_from(["take", "take", "take", "redo", "wait"]),
-    st.integers(0, 2_000),  # seconds to wait first
+    st.sampled_from(["take", "take", "take", "redo", "redo", "wait"]),
+    st.one_of(st.just(0), st.integers(0, 60), st.integers(0, 2_000)),  # seconds to wait first
     st.one_of(  # amt: a percentage of the lot left, or a raw number
         st.integers(0, 100).map(lambda p: ("pct", p)),
         st.integers(0, 100).map(lambda p: ("pct", p)),
@@ -210,7 +212,15 @@ def test_random_take_histories(
 
 
 def _std() -> Auction:
-    return make_auction(StairstepExponentialDecrease(1, RAY - 10**25), 110 * RAD, 40 * WAD, 5 * RAY, 22 * RAD, 3600, 3 * 10**26)
+    return make_auction(
+        StairstepExponentialDecrease(1, RAY - 10**25),
+        110 * RAD,
+        40 * WAD,
+        5 * RAY,
+        22 * RAD,
+        3600,
+        3 * 10**26,
+    )
 
 
 def _assert_rejected(a: Auction, err: type[ClearhouseError], fn: Any, *args: Any, **kw: Any) -> None:
