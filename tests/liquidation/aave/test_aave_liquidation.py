@@ -276,3 +276,29 @@ def test_self_liquidation_only_pays_the_fee() -> None:
     assert pool.atoken_balance("u", "WETH") == E18 - 2_125_000_000_000_000
     assert pool.variable_debt("u", "DAI") == 1700 * E18
     assert pool.position("u", "WETH").using_as_collateral
+
+
+def test_protocol_fee_capped_to_remaining_scaled_balance() -> None:
+    """The "1 wei imprecision" branch: after the collateral transfer the user's scaled balance is smaller
+    than ``fee.rayDiv(index)``, so the fee becomes ``scaledBalance.rayMul(index)`` (here 0)."""
+    pool = AavePool()
+    pool.add_reserve(ReserveConfig("C", 0, 100, 8000, 8250, 10500, 10000, liquidity_index=11 * 10**26))
+    pool.add_reserve(ReserveConfig("D", 0, 100, 0, 0, 0))
+    pool.set_position("u", "C", scaled_atoken=15)  # 15 * 1.1 = 16.5 -> 17 (half up)
+    pool.set_position("u", "D", scaled_variable_debt=30)
+    # collateral 1700, 1700.percentMul(8250) = 1403 (1402.5 half up); HF = 1403 / 3000
+    assert pool.account_data("u").health_factor == 467_666_666_666_666_667
+    r = liquidation_call(pool, "C", "D", "u", UINT256_MAX, True, "liq")
+    q = r.quote
+    # base 30, max 31.5 -> 32 > 17: the whole balance; debt needed 17.percentDiv(10500) = 16.19 -> 16
+    assert (q.base_collateral, q.max_collateral, q.insufficient_collateral) == (30, 32, True)
+    assert r.debt_repaid == 16
+    # bonus part 17 - 17.percentDiv(10500) = 1, fee 100 % of it = 1; 16 to the liquidator
+    assert (q.protocol_fee, q.collateral_to_liquidator) == (1, 16)
+    # transfer: 16.rayDiv(1.1) = 14.55 -> 15 scaled: the user has 0 left, 1.rayDiv(1.1) = 1 > 0: cap
+    assert r.collateral_scaled_moved == 15
+    assert (r.protocol_fee, r.fee_scaled_moved) == (0, 0)
+    assert pool.atoken_balance("treasury", "C") == 0
+    assert pool.atoken_balance("liq", "C") == 17  # 15 * 1.1 = 16.5 -> 17: one wei above the nominal 16
+    assert ReserveUsedAsCollateralDisabled("C", "u") in r.events  # 16 + 1 == 17, checked before the cap
+    assert pool.variable_debt("u", "D") == 14

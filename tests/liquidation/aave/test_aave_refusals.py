@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import replace
 
 import pytest
 
@@ -218,7 +217,7 @@ def test_sentinel_checked_before_health_factor() -> None:
 @pytest.mark.parametrize("asset", ["WETH", "DAI"])
 def test_inactive_or_paused_reserve(field: str, value: bool, error: type[AaveError], asset: str) -> None:
     pool = _underwater(hf_between_095_and_1=False)
-    pool.reserves[asset] = replace(pool.reserves[asset], **{field: value})
+    pool.update_reserve(asset, **{field: value})
     _refused(pool, lambda: liquidation_call(pool, "WETH", "DAI", "u", E18, False, "liq"), error)
 
 
