@@ -261,11 +261,12 @@ def snapshot(engine: Engine) -> Snapshot:
 def conservation_gap(state: LedgerState, asset: str) -> int:
     """``deposited - withdrawn - (everything the ledger holds of asset)``; 0 when conserved.
 
-    Holdings: account balances, the insurance fund and fee pool, and for the settlement asset also
+    Holdings: account balances, the insurance fund, fee and backstop pools, and for the settlement asset also
     isolated position margins and every market's PnL pool (the counterpart of realised PnL/funding).
     """
     held = sum(a.balances.get(asset, 0) for a in state.accounts.values())
     held += state.pools.insurance.get(asset, 0) + state.pools.fees.get(asset, 0)
+    held += state.pools.backstop.get(asset, 0)
     if asset == state.params.settlement_asset:
         held += sum(p.margin for a in state.accounts.values() for p in a.positions.values())
         held += sum(m.pnl_pool for m in state.markets.values())

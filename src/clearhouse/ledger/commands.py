@@ -158,6 +158,25 @@ class CloseOut(Command, frozen=True, tag=True):
     market: str | None = None
 
 
+class Liquidate(Command, frozen=True, tag=True):
+    """Permissionless liquidation of one position (``market``, or the one with the largest
+    maintenance requirement) of an account below maintenance, by the market's mechanism."""
+
+    account: str
+    liquidator: str
+    market: str | None = None
+
+
+class DepositBackstop(Command, frozen=True, tag=True):
+    """Fund the backstop pool (it enters the ledger as a deposit)."""
+
+    asset: str
+    amount: int
+
+    def check(self) -> None:
+        check_positive(self.amount, "backstop deposit amount")
+
+
 class DepositInsurance(Command, frozen=True, tag=True):
     """Seed or top up the insurance fund from outside (the amount enters the ledger as a deposit)."""
 
@@ -183,6 +202,8 @@ AnyCommand = (
     | Trade
     | SettleFunding
     | CloseOut
+    | Liquidate
+    | DepositBackstop
     | DepositInsurance
 )
 
@@ -198,7 +219,9 @@ __all__ = [
     "ConfigureOracle",
     "ConfirmOracle",
     "Deposit",
+    "DepositBackstop",
     "DepositInsurance",
+    "Liquidate",
     "ListAsset",
     "ListMarket",
     "OpenAccount",

@@ -98,6 +98,24 @@ class LiquidationCapReached(ClearhouseError):
     code = "liquidation_cap_reached"
 
 
+class LiquidationCooldown(ClearhouseError):
+    """A large position was partly liquidated too recently (stepwise closing)."""
+
+    code = "liquidation_cooldown"
+
+
+class AdlUnavailable(ClearhouseError):
+    """Auto-deleveraging found no profitable opposite position to close against."""
+
+    code = "adl_unavailable"
+
+
+class WithdrawalsGated(ClearhouseError):
+    """Withdrawals are paused for a number of blocks after a socialised loss."""
+
+    code = "withdrawals_gated"
+
+
 class SelfTrade(ClearhouseError):
     code = "self_trade"
 

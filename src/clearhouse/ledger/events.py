@@ -140,6 +140,59 @@ class CloseOutPenaltyCharged(Event, frozen=True, tag=True):
     insurance_share: int
 
 
+class PositionLiquidated(Event, frozen=True, tag=True):
+    """A (partial) liquidation: ``closed`` of the position went at ``fill_price`` (or, via ADL or the
+    vault, at the bankruptcy price); ``stages`` is the lifecycle path through the loss waterfall."""
+
+    account: str
+    liquidator: str
+    market: str
+    disposal: str
+    closed: int
+    remaining: int
+    oracle_price: int
+    fill_price: int
+    bankruptcy_quote: int
+    fill_quote: int
+    insurance_fee: int
+    shortfall: int
+    stages: tuple[str, ...]
+
+
+class BackstopPoolUsed(Event, frozen=True, tag=True):
+    account: str
+    asset: str
+    amount: int
+
+
+class BackstopDeposited(Event, frozen=True, tag=True):
+    asset: str
+    amount: int
+
+
+class PositionDeleveraged(Event, frozen=True, tag=True):
+    """ADL: ``counterparty``'s opposite position reduced by ``size`` at the bankruptcy price."""
+
+    account: str
+    counterparty: str
+    market: str
+    size: int
+    quote: int
+
+
+class BadDebtSocialised(Event, frozen=True, tag=True):
+    """A shortfall spread over the opposite side's positions (their cost basis), pro rata to size."""
+
+    account: str
+    market: str
+    amount: int
+    positions: int
+
+
+class WithdrawalsGated(Event, frozen=True, tag=True):
+    until_height: int
+
+
 class BelowMaintenance(Event, frozen=True, tag=True):
     """Step 4 found (scan) and confirmed (exact check) an account or isolated position to enforce."""
 
@@ -209,6 +262,12 @@ AnyEvent = (
     | PositionClosedOut
     | CloseOutPenaltyCharged
     | BelowMaintenance
+    | PositionLiquidated
+    | BackstopPoolUsed
+    | BackstopDeposited
+    | PositionDeleveraged
+    | BadDebtSocialised
+    | WithdrawalsGated
     | EnforcementFailed
     | CollateralSeized
     | InsuranceFundUsed

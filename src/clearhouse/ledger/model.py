@@ -15,6 +15,7 @@ import msgspec
 from clearhouse.ledger.errors import InvalidParameters
 from clearhouse.ledger.fixedpoint import WAD, check_non_negative, check_positive
 from clearhouse.ledger.margin_models import AnyMarginModel, FixedMargin
+from clearhouse.liquidation.perp import LiquidationConfig
 from clearhouse.oracle.feed import OracleFeed
 from clearhouse.oracle.mark import MarkPrice
 
@@ -74,6 +75,8 @@ class MarketSpec(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     #: diverge by more than ``max_twap_divergence`` (WAD fraction of the TWAP).
     twap_oracle: str | None = None
     max_twap_divergence: int = WAD // 10
+    #: Liquidation mechanism: sizing, prices, disposal path and loss waterfall (``Liquidate``).
+    liquidation: LiquidationConfig = LiquidationConfig()
 
     def validate(self) -> None:
         name = f"market {self.id}"
@@ -105,6 +108,7 @@ class MarketSpec(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
         check_non_negative(self.funding_clamp_factor, f"{name} funding_clamp_factor")
         self.margin_model.validate(self.id, self.initial_margin, self.maintenance_margin)
         check_positive(self.max_twap_divergence, f"{name} max_twap_divergence")
+        self.liquidation.validate(self.id)
 
 
 @dataclass(slots=True)
@@ -158,10 +162,18 @@ class Position:
     isolated: bool = False
     #: Collateral held by an isolated position (settlement asset); always 0 for cross positions.
     margin: int = 0
+    #: Time of the last (partial) liquidation, for the stepwise cooldown.
+    last_liquidation: int = 0
 
     def clone(self) -> Position:
         return Position(
-            self.market, self.size, self.entry_value, self.funding_snapshot, self.isolated, self.margin
+            self.market,
+            self.size,
+            self.entry_value,
+            self.funding_snapshot,
+            self.isolated,
+            self.margin,
+            self.last_liquidation,
         )
 
     @property
@@ -192,15 +204,30 @@ class Account:
 
 @dataclass(slots=True)
 class Pools:
-    """Protocol-owned balances per asset: the insurance fund and the fee pool; bad debt recorded."""
+    """Protocol-owned balances per asset and the loss waterfall's state."""
 
     insurance: dict[str, int] = field(default_factory=dict)
     fees: dict[str, int] = field(default_factory=dict)
     #: Deficit no stage absorbed, per asset (still visible as negative account balances).
     bad_debt: dict[str, int] = field(default_factory=dict)
+    #: Backstop pool (after the insurance fund in the waterfall), per asset.
+    backstop: dict[str, int] = field(default_factory=dict)
+    #: Insurance paid out in the current block (for the per-block cap) and the block it refers to.
+    insurance_used_height: int = 0
+    insurance_used: int = 0
+    #: Withdrawals are refused up to and including this height (set after socialised loss).
+    withdrawals_gated_until: int = 0
 
     def clone(self) -> Pools:
-        return Pools(dict(self.insurance), dict(self.fees), dict(self.bad_debt))
+        return Pools(
+            dict(self.insurance),
+            dict(self.fees),
+            dict(self.bad_debt),
+            dict(self.backstop),
+            self.insurance_used_height,
+            self.insurance_used,
+            self.withdrawals_gated_until,
+        )
 
 
 class LedgerParams(msgspec.Struct, frozen=True, forbid_unknown_fields=True):

@@ -23,7 +23,7 @@ _encoder = msgspec.json.Encoder(order="deterministic")
 def encode_account(account: Account) -> bytes:
     """Canonical bytes of one account (sorted keys, decimal integers)."""
     positions = [
-        [p.market, p.size, p.entry_value, p.funding_snapshot, p.isolated, p.margin]
+        [p.market, p.size, p.entry_value, p.funding_snapshot, p.isolated, p.margin, p.last_liquidation]
         for _, p in sorted(account.positions.items())
     ]
     return _encoder.encode(
@@ -67,6 +67,8 @@ def encode_globals(state: LedgerState) -> bytes:
             sorted(pools.insurance.items()),
             sorted(pools.fees.items()),
             sorted(pools.bad_debt.items()),
+            sorted(pools.backstop.items()),
+            [pools.insurance_used_height, pools.insurance_used, pools.withdrawals_gated_until],
             sorted(state.deposited.items()),
             sorted(state.withdrawn.items()),
             [[k, hashlib.sha256(f.encode_state()).hexdigest()] for k, f in sorted(state.oracles.items())],
