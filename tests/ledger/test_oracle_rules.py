@@ -152,3 +152,66 @@ def test_oracle_blocks_replay_from_the_journal(tmp_path) -> None:  # type: ignor
     assert v.store is not None
     report, replayed = verify_journal(v.store)
     assert report.ok and report.final_root == v.engine.state_root() == replayed.state_root()
+
+
+# -- Aave's sequencer sentinel and Drift's TWAP divergence guard, through blocks -------------------
+
+
+def sentinel_venue(**market_overrides: object) -> Engine:
+    import msgspec
+
+    from .builders import ETH_PERP, PARAMS, genesis_engine
+
+    params = msgspec.structs.replace(PARAMS, sequencer_grace=3600)
+    market = msgspec.structs.replace(ETH_PERP, **market_overrides)
+    prices = {"ETH": 2000 * E, "ETH-TWAP": 2000 * E}
+    engine = genesis_engine(params=params, markets=(market,), prices=prices)
+    s = engine.state
+    # carol: 2000 USDC, long 9 ETH at 2000 (IM 1800 after the 9 USDC taker fee... 0.05%: 9)
+    engine.apply_block(
+        Block(s.height + 1, s.time + 60, prices, (c.Trade("ETH-PERP", "carol", "keeper", 9 * E, 2000 * E),))
+    )
+    return engine
+
+
+def apply(
+    engine: Engine, txs: tuple[c.AnyCommand, ...], prices: dict[str, int], up: bool = True
+) -> list[ev.Event]:
+    s = engine.state
+    return list(engine.apply_block(Block(s.height + 1, s.time + 600, prices, txs, sequencer_up=up)).events)
+
+
+def test_sequencer_grace_allows_only_deep_liquidations_and_no_new_risk() -> None:
+    engine = sentinel_venue()
+    apply(engine, (), {"ETH": 2000 * E}, up=False)
+    events = apply(engine, (), {"ETH": 2000 * E}, up=True)
+    assert ev.SequencerStatusChanged(True) in events
+    # ETH 1812: carol's equity 1991 - 1692 = 299 vs MM 815.4: health 0.37 < 0.95 -> allowed even in grace.
+    # ETH 1890: equity 1001 vs MM 850.5: healthy. ETH 1870: equity 821 vs MM 841.5: health 0.976.
+    assert codes(apply(engine, (c.CloseOut("carol", "keeper"),), {"ETH": 1870 * E})) == [
+        "oracle_action_refused"
+    ]
+    assert codes(apply(engine, (c.Trade("ETH-PERP", "alice", "bob", E, 1870 * E),), {"ETH": 1870 * E})) == [
+        "oracle_action_refused"
+    ]
+    events = apply(engine, (c.CloseOut("carol", "keeper"),), {"ETH": 1812 * E})
+    assert any(isinstance(e, ev.PositionClosedOut) for e in events)
+
+
+def test_sequencer_grace_ends_after_the_period() -> None:
+    engine = sentinel_venue()
+    apply(engine, (), {"ETH": 2000 * E}, up=False)
+    apply(engine, (), {"ETH": 2000 * E}, up=True)
+    for _ in range(6):
+        apply(engine, (), {"ETH": 2000 * E})  # 6 x 600 s = the 3600 s grace
+    events = apply(engine, (c.CloseOut("carol", "keeper"),), {"ETH": 1870 * E})
+    assert any(isinstance(e, ev.PositionClosedOut) for e in events)
+
+
+def test_liquidation_refused_while_index_and_twap_diverge() -> None:
+    engine = sentinel_venue(twap_oracle="ETH-TWAP", max_twap_divergence=E // 20)
+    # index 1800 vs TWAP 2000: 10% apart > 5% -> refused although carol is below maintenance
+    refused = apply(engine, (c.CloseOut("carol", "keeper"),), {"ETH": 1800 * E, "ETH-TWAP": 2000 * E})
+    assert codes(refused) == ["oracle_action_refused"]
+    allowed = apply(engine, (c.CloseOut("carol", "keeper"),), {"ETH": 1800 * E, "ETH-TWAP": 1850 * E})
+    assert any(isinstance(e, ev.PositionClosedOut) for e in allowed)
