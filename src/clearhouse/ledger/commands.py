@@ -13,7 +13,7 @@ import msgspec
 
 from clearhouse.ledger.errors import InvalidValue
 from clearhouse.ledger.fixedpoint import check_positive, check_range
-from clearhouse.ledger.model import AssetSpec, LedgerParams, MarketSpec
+from clearhouse.ledger.model import AssetSpec, LedgerParams, MarketSpec, VaultTypeSpec
 from clearhouse.oracle.config import FeedConfig
 
 
@@ -187,6 +187,137 @@ class DepositInsurance(Command, frozen=True, tag=True):
         check_positive(self.amount, "insurance deposit amount")
 
 
+# -- debt positions (Maker vaults) and their auctions: see docs/liquidation.md ---------------------------
+
+
+class ListVaultType(Command, frozen=True, tag=True):
+    vault_type: VaultTypeSpec
+
+    def check(self) -> None:
+        self.vault_type.validate()
+
+
+class UpdateVaultType(Command, frozen=True, tag=True):
+    """Replace a vault type's parameters (fees accrue at the old ``duty`` up to now first); its id and
+    collateral stay."""
+
+    vault_type: VaultTypeSpec
+
+    def check(self) -> None:
+        self.vault_type.validate()
+
+
+class SetDebtLimit(Command, frozen=True, tag=True):
+    """The Dog's ``Hole``: most debt + penalty under Dutch auction at once (settlement WAD; 0 = none)."""
+
+    hole: int
+
+    def check(self) -> None:
+        check_range(self.hole, "debt limit hole")
+        if self.hole < 0:
+            raise_invalid(f"debt limit hole must be >= 0, got {self.hole}")
+
+
+class _VaultAmount(Command, frozen=True):
+    account: str
+    vault_type: str
+    amount: int
+
+    def check(self) -> None:
+        check_positive(self.amount, f"{type(self).__name__} amount for {self.account} {self.vault_type}")
+
+
+class Lock(_VaultAmount, frozen=True, tag=True):
+    """Move ``amount`` collateral from the account's balance into its vault (opens it if needed)."""
+
+
+class Free(_VaultAmount, frozen=True, tag=True):
+    """Move ``amount`` collateral from the vault back to the balance; the vault must stay safe."""
+
+
+class Draw(_VaultAmount, frozen=True, tag=True):
+    """Borrow ``amount`` of the settlement asset against the vault (minted into the balance)."""
+
+
+class Wipe(_VaultAmount, frozen=True, tag=True):
+    """Repay up to ``amount`` of the vault's debt from the balance (the repaid amount is burned)."""
+
+
+class Bark(Command, frozen=True, tag=True):
+    """Permissionless liquidation of an unsafe vault by its type's disposal path. ``amount`` is the debt
+    the keeper repays under ``fixed_discount`` (0 = the most allowed); ignored by auctions."""
+
+    account: str
+    vault_type: str
+    keeper: str
+    amount: int = 0
+
+    def check(self) -> None:
+        check_range(self.amount, f"bark amount for {self.account}")
+        if self.amount < 0:
+            raise_invalid(f"bark amount for {self.account} must be >= 0, got {self.amount}")
+        if self.account == self.keeper:
+            from clearhouse.ledger.errors import SelfTrade
+
+            raise SelfTrade(f"account {self.account} cannot liquidate its own vault")
+
+
+class TakeAuction(Command, frozen=True, tag=True):
+    """clip.sol ``take``: buy up to ``amount`` collateral (WAD) of a Dutch auction at its current price if
+    that is at most ``max_price`` (RAY, settlement per unit of collateral)."""
+
+    auction: int
+    amount: int
+    max_price: int
+    taker: str
+
+    def check(self) -> None:
+        check_positive(self.amount, f"take amount in auction {self.auction}")
+        check_range(self.max_price, f"max price in auction {self.auction}")
+        if self.max_price < 0:
+            raise_invalid(f"max price in auction {self.auction} must be >= 0")
+
+
+class RedoAuction(Command, frozen=True, tag=True):
+    """clip.sol ``redo``: restart a Dutch auction past ``tail`` or below ``cusp`` from the oracle price."""
+
+    auction: int
+    keeper: str
+
+
+class Tend(Command, frozen=True, tag=True):
+    """flip.sol ``tend``: bid ``bid`` (settlement WAD) for the whole ``lot``."""
+
+    auction: int
+    bidder: str
+    lot: int
+    bid: int
+
+    def check(self) -> None:
+        check_range(self.bid, f"bid in auction {self.auction}")
+        check_range(self.lot, f"lot in auction {self.auction}")
+        if self.bid < 0 or self.lot <= 0:
+            raise_invalid(f"bid {self.bid} must be >= 0 and lot {self.lot} > 0 in auction {self.auction}")
+
+
+class Dent(Tend, frozen=True, tag=True):
+    """flip.sol ``dent``: accept less collateral ``lot`` for the full ``bid == tab``."""
+
+
+class Deal(Command, frozen=True, tag=True):
+    """flip.sol ``deal``: settle a finished English auction (anyone may call)."""
+
+    auction: int
+    keeper: str
+
+
+class Tick(Command, frozen=True, tag=True):
+    """flip.sol ``tick``: restart an English auction that ended without a bid."""
+
+    auction: int
+    keeper: str
+
+
 AnyCommand = (
     SetLedgerParams
     | ListAsset
@@ -205,6 +336,20 @@ AnyCommand = (
     | Liquidate
     | DepositBackstop
     | DepositInsurance
+    | ListVaultType
+    | UpdateVaultType
+    | SetDebtLimit
+    | Lock
+    | Free
+    | Draw
+    | Wipe
+    | Bark
+    | TakeAuction
+    | RedoAuction
+    | Tend
+    | Dent
+    | Deal
+    | Tick
 )
 
 
@@ -214,22 +359,36 @@ def raise_invalid(message: str) -> NoReturn:
 
 __all__ = [
     "AnyCommand",
+    "Bark",
     "CloseOut",
     "Command",
     "ConfigureOracle",
     "ConfirmOracle",
+    "Deal",
+    "Dent",
     "Deposit",
     "DepositBackstop",
     "DepositInsurance",
+    "Draw",
+    "Free",
     "Liquidate",
     "ListAsset",
     "ListMarket",
+    "ListVaultType",
+    "Lock",
     "OpenAccount",
+    "RedoAuction",
+    "SetDebtLimit",
     "SetLedgerParams",
     "SetVolatility",
     "SettleFunding",
+    "TakeAuction",
+    "Tend",
+    "Tick",
     "Trade",
     "TransferMargin",
     "UpdateMarket",
+    "UpdateVaultType",
+    "Wipe",
     "Withdraw",
 ]

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from clearhouse.ledger import commands as cmd
 from clearhouse.ledger import events as ev
+from clearhouse.ledger import vaults
 from clearhouse.ledger.block import Block, encode_block, encode_events
 from clearhouse.ledger.enforcement import CandidateScanner, ExactScanner, confirm, select_targets
 from clearhouse.ledger.errors import (
@@ -1043,4 +1044,18 @@ _HANDLERS: dict[type[cmd.Command], Handler] = {
     cmd.CloseOut: Engine._close_out,
     cmd.Liquidate: Engine._liquidate,
     cmd.DepositBackstop: Engine._deposit_backstop,
+    cmd.ListVaultType: vaults.list_vault_type,
+    cmd.UpdateVaultType: vaults.update_vault_type,
+    cmd.SetDebtLimit: vaults.set_debt_limit,
+    cmd.Lock: vaults.lock,
+    cmd.Free: vaults.free,
+    cmd.Draw: vaults.draw,
+    cmd.Wipe: vaults.wipe,
+    cmd.Bark: vaults.bark,
+    cmd.TakeAuction: vaults.take_auction,
+    cmd.RedoAuction: vaults.redo_auction,
+    cmd.Tend: vaults.tend,
+    cmd.Dent: vaults.dent,
+    cmd.Deal: vaults.deal,
+    cmd.Tick: vaults.tick,
 }

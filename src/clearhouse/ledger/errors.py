@@ -38,6 +38,28 @@ class UnknownMarket(ClearhouseError):
     code = "unknown_market"
 
 
+class UnknownVaultType(ClearhouseError):
+    code = "unknown_vault_type"
+
+
+class VaultUnsafe(ClearhouseError):
+    """A Draw or Free that would leave a vault below its liquidation ratio (``Vat/not-safe``)."""
+
+    code = "vault_unsafe"
+
+
+class VaultDusty(ClearhouseError):
+    """A vault debt left between 0 and ``dust`` (``Vat/dust``)."""
+
+    code = "vault_dusty"
+
+
+class DebtCeilingExceeded(ClearhouseError):
+    """A Draw beyond the vault type's debt ceiling (``Vat/ceiling-exceeded``)."""
+
+    code = "debt_ceiling_exceeded"
+
+
 class AlreadyExists(ClearhouseError):
     """An account, asset or market id that is already taken."""
 

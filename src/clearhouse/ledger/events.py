@@ -243,6 +243,180 @@ class TransactionRejected(Event, frozen=True, tag=True):
     message: str
 
 
+# -- debt positions and auctions -----------------------------------------------------------------------
+
+
+class VaultTypeListed(Event, frozen=True, tag=True):
+    vault_type: str
+    collateral: str
+    mat: int
+    line: int
+    disposal: str
+
+
+class VaultTypeUpdated(Event, frozen=True, tag=True):
+    vault_type: str
+    mat: int
+    line: int
+    disposal: str
+
+
+class DebtLimitSet(Event, frozen=True, tag=True):
+    hole: int
+
+
+class StabilityFeeAccrued(Event, frozen=True, tag=True):
+    """jug.drip: ``rate`` (RAY) grew by ``delta_rate`` over ``elapsed`` s; ``minted`` (settlement WAD,
+    rounded down from ``Art x delta_rate``) went to the insurance fund (the surplus buffer)."""
+
+    vault_type: str
+    rate: int
+    delta_rate: int
+    elapsed: int
+    minted: int
+
+
+class CollateralLocked(Event, frozen=True, tag=True):
+    account: str
+    vault_type: str
+    amount: int
+    ink: int
+
+
+class CollateralFreed(Event, frozen=True, tag=True):
+    account: str
+    vault_type: str
+    amount: int
+    ink: int
+
+
+class DebtDrawn(Event, frozen=True, tag=True):
+    """``amount`` minted to the account; normalised debt grew by ``dart`` to ``art``."""
+
+    account: str
+    vault_type: str
+    amount: int
+    dart: int
+    art: int
+
+
+class DebtRepaid(Event, frozen=True, tag=True):
+    """``amount`` burned from the account; normalised debt fell by ``dart`` to ``art``."""
+
+    account: str
+    vault_type: str
+    amount: int
+    dart: int
+    art: int
+
+
+class VaultBarked(Event, frozen=True, tag=True):
+    """A vault was liquidated: ``dink`` collateral and ``dart`` normalised debt (``due`` rad) left it."""
+
+    account: str
+    vault_type: str
+    keeper: str
+    disposal: str
+    dink: int
+    dart: int
+    due: int
+    auction: int
+
+
+class AuctionKicked(Event, frozen=True, tag=True):
+    auction: int
+    kind: str
+    vault_type: str
+    owner: str
+    lot: int
+    tab: int
+    top: int
+    end: int
+
+
+class KeeperIncentivePaid(Event, frozen=True, tag=True):
+    """clip.sol's ``suck``: ``amount`` paid to the keeper, ``from_fund`` of it by the insurance fund and
+    ``minted`` (recorded as bad debt) when the fund was short."""
+
+    auction: int
+    keeper: str
+    amount: int
+    from_fund: int
+    minted: int
+
+
+class AuctionTaken(Event, frozen=True, tag=True):
+    """A Dutch take: ``owe`` rad raised at ``price`` (RAY) for ``slice``; the taker paid ``paid`` WAD."""
+
+    auction: int
+    taker: str
+    price: int
+    owe: int
+    paid: int
+    slice: int
+    tab: int
+    lot: int
+
+
+class AuctionRedone(Event, frozen=True, tag=True):
+    auction: int
+    keeper: str
+    top: int
+    coin: int
+
+
+class AuctionBid(Event, frozen=True, tag=True):
+    """An English bid (``tend`` or ``dent``); ``refunded`` went back to the previous bidder and
+    ``returned`` collateral to the vault owner (dent)."""
+
+    auction: int
+    bidder: str
+    phase: str
+    lot: int
+    bid: int
+    refunded: int
+    returned: int
+
+
+class AuctionRestarted(Event, frozen=True, tag=True):
+    auction: int
+    end: int
+
+
+class AuctionEnded(Event, frozen=True, tag=True):
+    """An auction ended: ``winner`` got ``lot`` (English ``deal``), ``refund`` collateral went back to the
+    owner, ``recovered`` settlement repaid debt, ``surplus`` went to the insurance fund (penalty),
+    ``bad_debt`` of the vault's debt was not recovered."""
+
+    auction: int
+    kind: str
+    winner: str
+    lot: int
+    refund: int
+    recovered: int
+    surplus: int
+    bad_debt: int
+
+
+class AuctionTransition(Event, frozen=True, tag=True):
+    auction: int
+    action: str
+    before: str
+    after: str
+
+
+class VaultTakenOver(Event, frozen=True, tag=True):
+    """Fixed-discount liquidation: the keeper repaid ``repay`` and took ``seize`` collateral at ``price``
+    (WAD, oracle x (1 - bonus))."""
+
+    account: str
+    vault_type: str
+    keeper: str
+    repay: int
+    seize: int
+    price: int
+
+
 AnyEvent = (
     LedgerParamsSet
     | AssetListed
@@ -274,4 +448,22 @@ AnyEvent = (
     | InsuranceDeposited
     | BadDebtRecorded
     | TransactionRejected
+    | VaultTypeListed
+    | VaultTypeUpdated
+    | DebtLimitSet
+    | StabilityFeeAccrued
+    | CollateralLocked
+    | CollateralFreed
+    | DebtDrawn
+    | DebtRepaid
+    | VaultBarked
+    | AuctionKicked
+    | KeeperIncentivePaid
+    | AuctionTaken
+    | AuctionRedone
+    | AuctionBid
+    | AuctionRestarted
+    | AuctionEnded
+    | AuctionTransition
+    | VaultTakenOver
 )

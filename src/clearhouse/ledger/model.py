@@ -13,9 +13,10 @@ from typing import Literal
 import msgspec
 
 from clearhouse.ledger.errors import InvalidParameters
-from clearhouse.ledger.fixedpoint import WAD, check_non_negative, check_positive
+from clearhouse.ledger.fixedpoint import RAY, WAD, check_non_negative, check_positive
 from clearhouse.ledger.margin_models import AnyMarginModel, FixedMargin
 from clearhouse.liquidation.perp import LiquidationConfig
+from clearhouse.liquidation.vault import AnyDisposal, DutchAuction
 from clearhouse.oracle.feed import OracleFeed
 from clearhouse.oracle.mark import MarkPrice
 
@@ -181,6 +182,117 @@ class Position:
         return self.size == 0 and self.margin == 0 and self.entry_value == 0
 
 
+class VaultTypeSpec(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """A vault type (Maker ``ilk``, e.g. ``ETH-A``): collateral, risk parameters and disposal path.
+
+    Units follow dss where dss has them: ``mat`` and ``duty`` are RAY, ``chop`` WAD. Amounts of the
+    settlement asset (``dust``, ``line``) are WAD like every ledger amount (dss keeps them in rad)."""
+
+    id: str
+    #: Asset locked as collateral.
+    collateral: str
+    #: Liquidation ratio (RAY, >= 1): safe while ``ink x price / mat >= art x rate``.
+    mat: int
+    #: Debt ceiling of the type (settlement WAD): ``Art x rate <= line``.
+    line: int
+    #: Price key of the collateral ("" = the collateral asset id).
+    oracle: str = ""
+    #: Liquidation penalty (WAD, >= 1): the auction must raise ``debt x chop``.
+    chop: int = WAD
+    #: Smallest non-zero debt a vault may carry (settlement WAD).
+    dust: int = 0
+    #: Stability fee per second (RAY, >= 1), compounded into ``rate`` (jug.drip / vat.fold).
+    duty: int = RAY
+    disposal: AnyDisposal = DutchAuction(tail=3600, tau=3600)
+
+    @property
+    def price_key(self) -> str:
+        return self.oracle or self.collateral
+
+    def validate(self) -> None:
+        name = f"vault type {self.id}"
+        if not self.id or not self.id.isascii():
+            raise InvalidParameters(f"vault type id {self.id!r} must be a non-empty ASCII identifier")
+        if not self.collateral:
+            raise InvalidParameters(f"{name}: collateral must be set")
+        if type(self.mat) is not int or self.mat < RAY:
+            raise InvalidParameters(f"{name}: mat {self.mat} must be >= 1.0 (RAY)")
+        if type(self.chop) is not int or self.chop < WAD:
+            raise InvalidParameters(f"{name}: chop {self.chop} must be >= 1.0 (WAD)")
+        if type(self.duty) is not int or self.duty < RAY:
+            raise InvalidParameters(f"{name}: duty {self.duty} must be >= 1.0 (RAY)")
+        check_non_negative(self.line, f"{name} line")
+        check_non_negative(self.dust, f"{name} dust")
+        self.disposal.validate(f"{name} disposal")
+
+
+@dataclass(slots=True)
+class VaultType:
+    """A listed vault type: its spec plus the accumulated rate (``fold``) and totals."""
+
+    spec: VaultTypeSpec
+    #: Cumulative debt per unit of normalised debt (RAY); starts at 1.
+    rate: int = RAY
+    #: Time the rate was last accrued to (jug ``rho``).
+    rho: int = 0
+    #: Total normalised debt of all vaults of the type (vat ``Art``).
+    art: int = 0
+    #: Debt + penalty of this type under Dutch auction (dog ``dirt``, rad).
+    dirt: int = 0
+
+    def clone(self) -> VaultType:
+        return VaultType(self.spec, self.rate, self.rho, self.art, self.dirt)
+
+
+class Vault(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """One account's debt position of one vault type (vat ``urn``): ``ink`` collateral locked (WAD) and
+    ``art`` normalised debt (WAD); the debt is ``art x rate`` (rad)."""
+
+    ink: int = 0
+    art: int = 0
+
+
+class Auction(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """An open auction of a vault's collateral. It holds ``lot`` collateral (and, English, the high
+    ``bid`` in escrow) until it ends.
+
+    Dutch (clip.sol units): ``tab`` rad still to raise, ``top`` ray, ``tic`` start time.
+    English (flip.sol): ``tab`` settlement WAD to raise, ``bid`` WAD held, ``guy`` the high bidder
+    (``""`` = none), ``tic`` the bid's expiry (0 = no bid), ``end`` the auction's end.
+    ``debt`` (rad) is the vault debt not yet recovered; what is left of it when the auction ends is
+    bad debt."""
+
+    id: int
+    kind: str
+    vault_type: str
+    #: Account whose vault was liquidated (receives leftover collateral).
+    owner: str
+    lot: int
+    tab: int
+    debt: int
+    tic: int
+    top: int = 0
+    end: int = 0
+    bid: int = 0
+    guy: str = ""
+
+
+@dataclass(slots=True)
+class DebtState:
+    """Globals of the debt positions: the Dog's ``Hole``/``Dirt`` and the open auctions."""
+
+    #: Most debt + penalty under Dutch auction at once (rad); 0 = no limit.
+    hole: int = 0
+    #: Debt + penalty under Dutch auction now (rad).
+    dirt: int = 0
+    #: Ids are 1, 2, ... in kick order.
+    kicks: int = 0
+    auctions: dict[int, Auction] = field(default_factory=dict)
+
+    def clone(self) -> DebtState:
+        return DebtState(self.hole, self.dirt, self.kicks, dict(self.auctions))
+
+
 @dataclass(slots=True)
 class Account:
     """An account owned by a public key: cross collateral per asset and positions per market."""
@@ -191,6 +303,8 @@ class Account:
     index: int
     balances: dict[str, int] = field(default_factory=dict)
     positions: dict[str, Position] = field(default_factory=dict)
+    #: Debt positions (Maker vaults) per vault type: separate buckets, never part of perp margin.
+    vaults: dict[str, Vault] = field(default_factory=dict)
 
     def clone(self) -> Account:
         return Account(
@@ -199,6 +313,7 @@ class Account:
             self.index,
             dict(self.balances),
             {m: p.clone() for m, p in self.positions.items()},
+            dict(self.vaults),
         )
 
 
@@ -279,6 +394,12 @@ class LedgerState:
     #: Running totals per asset, the left-hand side of the conservation identity.
     deposited: dict[str, int] = field(default_factory=dict)
     withdrawn: dict[str, int] = field(default_factory=dict)
+    #: Vault types by id, the debt globals, and the settlement asset minted (Draw, stability fees,
+    #: keeper incentives without cover) and burned (Wipe, auction proceeds repaying debt).
+    vault_types: dict[str, VaultType] = field(default_factory=dict)
+    debt: DebtState = field(default_factory=DebtState)
+    drawn: dict[str, int] = field(default_factory=dict)
+    repaid: dict[str, int] = field(default_factory=dict)
     #: Sequencer status as last reported by a block, and since when it has been up.
     sequencer_up: bool = True
     sequencer_up_since: int = 0

@@ -26,9 +26,17 @@ def encode_account(account: Account) -> bytes:
         [p.market, p.size, p.entry_value, p.funding_snapshot, p.isolated, p.margin, p.last_liquidation]
         for _, p in sorted(account.positions.items())
     ]
-    return _encoder.encode(
-        [account.id, account.owner, account.index, sorted(account.balances.items()), positions]
-    )
+    fields: list[object] = [
+        account.id,
+        account.owner,
+        account.index,
+        sorted(account.balances.items()),
+        positions,
+    ]
+    if account.vaults:
+        # Debt positions extend the leaf only when present: roots of perp-only ledgers are unchanged.
+        fields.append([[t, v.ink, v.art] for t, v in sorted(account.vaults.items())])
+    return _encoder.encode(fields)
 
 
 def account_leaf(account: Account) -> bytes:
@@ -54,6 +62,19 @@ def encode_globals(state: LedgerState) -> bytes:
         for mid, m in sorted(state.markets.items())
     ]
     pools = state.pools
+    extension: list[object] = []
+    debt = state.debt
+    if state.vault_types or debt.auctions or debt.kicks or debt.hole or state.drawn or state.repaid:
+        # Debt positions extend the globals only once used: roots of perp-only ledgers are unchanged.
+        extension = [
+            [
+                [vid, vt.spec, vt.rate, vt.rho, vt.art, vt.dirt]
+                for vid, vt in sorted(state.vault_types.items())
+            ],
+            [debt.hole, debt.dirt, debt.kicks, [debt.auctions[i] for i in sorted(debt.auctions)]],
+            sorted(state.drawn.items()),
+            sorted(state.repaid.items()),
+        ]
     return _encoder.encode(
         [
             state.params,
@@ -72,6 +93,7 @@ def encode_globals(state: LedgerState) -> bytes:
             sorted(state.deposited.items()),
             sorted(state.withdrawn.items()),
             [[k, hashlib.sha256(f.encode_state()).hexdigest()] for k, f in sorted(state.oracles.items())],
+            *extension,
         ]
     )
 

@@ -11,9 +11,18 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from clearhouse.ledger.errors import UnknownAccount, UnknownMarket
+from clearhouse.ledger.errors import UnknownAccount, UnknownMarket, UnknownVaultType
 from clearhouse.ledger.events import Event
-from clearhouse.ledger.model import Account, AssetSpec, LedgerParams, LedgerState, MarketState, Pools
+from clearhouse.ledger.model import (
+    Account,
+    AssetSpec,
+    DebtState,
+    LedgerParams,
+    LedgerState,
+    MarketState,
+    Pools,
+    VaultType,
+)
 from clearhouse.oracle.feed import OracleFeed
 
 _MISSING = object()
@@ -26,6 +35,10 @@ class BlockUndo:
     accounts: dict[str, object] = field(default_factory=dict)
     markets: dict[str, object] = field(default_factory=dict)
     assets: dict[str, object] = field(default_factory=dict)
+    vault_types: dict[str, object] = field(default_factory=dict)
+    debt: DebtState | None = None
+    drawn: dict[str, int] | None = None
+    repaid: dict[str, int] | None = None
     pools: Pools | None = None
     deposited: dict[str, int] | None = None
     withdrawn: dict[str, int] | None = None
@@ -44,6 +57,7 @@ class BlockUndo:
             (state.accounts, self.accounts),
             (state.markets, self.markets),
             (state.assets, self.assets),
+            (state.vault_types, self.vault_types),
         )
         for table, originals in tables:
             for key, original in originals.items():
@@ -53,6 +67,12 @@ class BlockUndo:
                     table[key] = original
         if self.pools is not None:
             state.pools = self.pools
+        if self.debt is not None:
+            state.debt = self.debt
+        if self.drawn is not None:
+            state.drawn = self.drawn
+        if self.repaid is not None:
+            state.repaid = self.repaid
         if self.deposited is not None:
             state.deposited = self.deposited
         if self.withdrawn is not None:
@@ -73,12 +93,16 @@ class TxContext:
     __slots__ = (
         "_accounts",
         "_assets",
+        "_debt",
         "_markets",
         "_oracles",
         "_params",
         "_pools",
+        "_vault_types",
         "deposited",
+        "drawn",
         "events",
+        "repaid",
         "state",
         "undo",
         "withdrawn",
@@ -97,6 +121,10 @@ class TxContext:
         #: Changes to the conservation totals, applied on commit.
         self.deposited: dict[str, int] = {}
         self.withdrawn: dict[str, int] = {}
+        self.drawn: dict[str, int] = {}
+        self.repaid: dict[str, int] = {}
+        self._vault_types: dict[str, VaultType] = {}
+        self._debt: DebtState | None = None
 
     def account(self, account_id: str) -> Account:
         acct = self._accounts.get(account_id)
@@ -118,6 +146,33 @@ class TxContext:
                 raise UnknownMarket(f"unknown market {market_id!r}")
             market = self._markets[market_id] = committed.clone()
         return market
+
+    def vault_type(self, type_id: str) -> VaultType:
+        vt = self._vault_types.get(type_id)
+        if vt is None:
+            committed = self.state.vault_types.get(type_id)
+            if committed is None:
+                raise UnknownVaultType(f"unknown vault type {type_id!r}")
+            vt = self._vault_types[type_id] = committed.clone()
+        return vt
+
+    def put_vault_type(self, vt: VaultType) -> None:
+        self._vault_types[vt.spec.id] = vt
+
+    def debt(self) -> DebtState:
+        if self._debt is None:
+            self._debt = self.state.debt.clone()
+        return self._debt
+
+    def mint(self, asset: str, amount: int) -> None:
+        """Record ``amount`` of ``asset`` created (drawn) for the conservation identity."""
+        if amount:
+            self.drawn[asset] = self.drawn.get(asset, 0) + amount
+
+    def burn(self, asset: str, amount: int) -> None:
+        """Record ``amount`` of ``asset`` destroyed (repaid)."""
+        if amount:
+            self.repaid[asset] = self.repaid.get(asset, 0) + amount
 
     def put_market(self, market: MarketState) -> None:
         self._markets[market.spec.id] = market
@@ -156,6 +211,22 @@ class TxContext:
             if asset_id not in undo.assets:
                 undo.assets[asset_id] = state.assets.get(asset_id, _MISSING)
             state.assets[asset_id] = asset
+        for type_id, vt in self._vault_types.items():
+            if type_id not in undo.vault_types:
+                undo.vault_types[type_id] = state.vault_types.get(type_id, _MISSING)
+            state.vault_types[type_id] = vt
+        if self._debt is not None:
+            if undo.debt is None:
+                undo.debt = state.debt
+            state.debt = self._debt
+        if self.drawn:
+            if undo.drawn is None:
+                undo.drawn = state.drawn
+            state.drawn = _add(state.drawn, self.drawn)
+        if self.repaid:
+            if undo.repaid is None:
+                undo.repaid = state.repaid
+            state.repaid = _add(state.repaid, self.repaid)
         if self._oracles is not None:
             state.oracles = self._oracles  # the block undo holds the dict from the block's start
         if self._params is not None:

@@ -63,6 +63,10 @@ __all__ = [
     "SaleStatus",
     "TakeCallback",
     "TakeResult",
+    "kick_incentive",
+    "redo_incentive",
+    "sale_status",
+    "take_amounts",
 ]
 
 ADDRESS_ZERO = "0x0000000000000000000000000000000000000000"
@@ -243,10 +247,7 @@ class Clipper:
 
     def _status(self, tic: int, top: int, now: int) -> tuple[bool, int]:
         """clip.sol ``status``: ``(done, price)``."""
-        dur = sub(now, tic)
-        price = self.calc.price(top, dur)
-        done = dur > self.tail or rdiv(price, top) < self.cusp
-        return done, price
+        return sale_status(self.calc, tic, top, now, self.tail, self.cusp)
 
     def get_status(self, sale_id: int, now: int) -> SaleStatus:
         """clip.sol ``getStatus(id)`` at time ``now``.
@@ -277,9 +278,7 @@ class Clipper:
 
     def _incentive(self, tab: int) -> tuple[bool, int]:
         """``(pay, coin)``: dss sucks ``add(tip, wmul(tab, chip))`` iff ``tip > 0 || chip > 0``."""
-        if self.tip > 0 or self.chip > 0:
-            return True, add(self.tip, wmul(tab, self.chip))
-        return False, 0
+        return kick_incentive(self.tip, self.chip, tab)
 
     # --- auction ---
     def kick(self, tab: int, lot: int, usr: str, kpr: str, feed_price: int, now: int) -> int:
@@ -331,11 +330,7 @@ class Clipper:
             top = rmul(feed_price, self.buf)
             if top == 0:
                 raise ClipperZeroTopPrice(f"feed_price={feed_price} buf={self.buf}")
-            pay, coin = False, 0
-            if self.tip > 0 or self.chip > 0:
-                chost = self.chost
-                if sale.tab >= chost and mul(sale.lot, feed_price) >= chost:
-                    pay, coin = self._incentive(sale.tab)
+            pay, coin = redo_incentive(self.tip, self.chip, self.chost, sale.tab, sale.lot, feed_price)
             with atomic(self, self.vat):
                 self.sales[sale_id] = replace(sale, tic=now & UINT96_MAX, top=top)
                 if pay:
@@ -377,18 +372,7 @@ class Clipper:
                 raise ClipperTooExpensive(f"price={price} > max={max_price}")
 
             lot, tab = sale.lot, sale.tab
-            slice_ = umin(lot, amt)
-            owe = mul(slice_, price)
-            if owe > tab:
-                owe = tab
-                slice_ = div(owe, price)
-            elif owe < tab and slice_ < lot:
-                chost = self.chost
-                if tab - owe < chost:
-                    if not tab > chost:
-                        raise ClipperNoPartialPurchase(f"tab={tab} <= chost={chost}")
-                    owe = tab - chost
-                    slice_ = div(owe, price)
+            owe, slice_ = take_amounts(lot, tab, amt, price, self.chost)
             tab = tab - owe
             lot = lot - slice_
 
@@ -454,3 +438,49 @@ class Clipper:
             self.sales[last] = replace(self.sales[last], pos=index)
         self.active.pop()
         del self.sales[sale_id]
+
+
+# --- pure arithmetic of clip.sol, shared with the ledger's Dutch auctions (clearhouse.ledger.vaults) ---
+
+
+def sale_status(calc: Abacus, tic: int, top: int, now: int, tail: int, cusp: int) -> tuple[bool, int]:
+    """clip.sol ``status``: ``(done, price)`` with ``dur = now - tic``, ``price = calc.price(top, dur)`` and
+    ``done = dur > tail || rdiv(price, top) < cusp``."""
+    dur = sub(now, tic)
+    price = calc.price(top, dur)
+    done = dur > tail or rdiv(price, top) < cusp
+    return done, price
+
+
+def take_amounts(lot: int, tab: int, amt: int, price: int, chost: int) -> tuple[int, int]:
+    """clip.sol ``take`` sizing: ``(owe [rad], slice [wad])`` for buying up to ``amt`` at ``price`` [ray].
+
+    ``slice = min(lot, amt)``, ``owe = slice * price``; if ``owe > tab`` the buyer pays just ``tab`` and
+    gets ``tab / price``; otherwise a partial purchase may not leave ``0 < tab - owe < chost``: it is cut
+    down to leave exactly ``chost``, or refused (``Clipper/no-partial-purchase``) when ``tab <= chost``.
+    """
+    slice_ = umin(lot, amt)
+    owe = mul(slice_, price)
+    if owe > tab:
+        owe = tab
+        slice_ = div(owe, price)
+    elif owe < tab and slice_ < lot and tab - owe < chost:
+        if not tab > chost:
+            raise ClipperNoPartialPurchase(f"tab={tab} <= chost={chost}")
+        owe = tab - chost
+        slice_ = div(owe, price)
+    return owe, slice_
+
+
+def kick_incentive(tip: int, chip: int, tab: int) -> tuple[bool, int]:
+    """``(pay, coin)``: clip.sol sucks ``coin = add(tip, wmul(tab, chip))`` iff ``tip > 0 || chip > 0``."""
+    if tip > 0 or chip > 0:
+        return True, add(tip, wmul(tab, chip))
+    return False, 0
+
+
+def redo_incentive(tip: int, chip: int, chost: int, tab: int, lot: int, feed_price: int) -> tuple[bool, int]:
+    """clip.sol ``redo`` incentive: paid only if ``tab >= chost`` and ``lot * feed_price >= chost``."""
+    if (tip > 0 or chip > 0) and tab >= chost and mul(lot, feed_price) >= chost:
+        return kick_incentive(tip, chip, tab)
+    return False, 0

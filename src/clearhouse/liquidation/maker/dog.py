@@ -38,7 +38,7 @@ from clearhouse.liquidation.maker.events import Bark, Digs, Fess
 from clearhouse.liquidation.maker.uint import WAD, add, div, mul, sub, uint, umin
 from clearhouse.liquidation.maker.vat import VatLite
 
-__all__ = ["Dog", "DogIlk"]
+__all__ = ["Dog", "DogIlk", "bark_amounts"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,17 +126,7 @@ class Dog:
                 f"Hole={self.Hole} Dirt={self.Dirt} hole={milk.hole} dirt={milk.dirt}"
             )
         room = umin(self.Hole - self.Dirt, milk.hole - milk.dirt)
-        dart = umin(art, div(div(mul(room, WAD), rate), milk.chop))
-        if art > dart:
-            if mul(art - dart, rate) < dust:
-                dart = art  # leftover would be dusty: take the whole vault
-            elif not mul(dart, rate) >= dust:
-                raise DogDustyAuctionFromPartialLiquidation(f"dart*rate={dart * rate} < dust={dust}")
-        dink = mul(ink, dart) // art
-        if not dink > 0:
-            raise DogNullAuction(f"ink={ink} dart={dart} art={art}")
-        if not (dart <= 2**255 and dink <= 2**255):
-            raise DogOverflow()
+        dart, dink = bark_amounts(ink, art, rate, dust, milk.chop, room)
         clip = milk.clip
         if clip is None:
             raise DogNoClip(f"no clip filed for {ilk!r}")
@@ -161,3 +151,23 @@ class Dog:
         self.Dirt = new_dirt_total
         self.ilks[ilk] = replace(milk, dirt=new_dirt)
         self.vat.emit(Digs(ilk, rad))
+
+
+def bark_amounts(ink: int, art: int, rate: int, dust: int, chop: int, room: int) -> tuple[int, int]:
+    """dog.sol ``bark`` sizing: ``(dart, dink)`` to liquidate given the ``room`` [rad] under Hole/hole.
+
+    ``dart = min(art, room * WAD / rate / chop)``; a remnant with ``(art - dart) * rate < dust`` takes the
+    whole vault, otherwise ``dart * rate >= dust`` is required; ``dink = ink * dart / art > 0``.
+    """
+    dart = umin(art, div(div(mul(room, WAD), rate), chop))
+    if art > dart:
+        if mul(art - dart, rate) < dust:
+            dart = art  # leftover would be dusty: take the whole vault
+        elif not mul(dart, rate) >= dust:
+            raise DogDustyAuctionFromPartialLiquidation(f"dart*rate={dart * rate} < dust={dust}")
+    dink = mul(ink, dart) // art
+    if not dink > 0:
+        raise DogNullAuction(f"ink={ink} dart={dart} art={art}")
+    if not (dart <= 2**255 and dink <= 2**255):
+        raise DogOverflow()
+    return dart, dink

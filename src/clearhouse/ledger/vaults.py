@@ -1,0 +1,684 @@
+"""Debt positions (Maker vaults) and their disposal paths, applied by the engine.
+
+Handlers for ``ListVaultType``, ``UpdateVaultType``, ``SetDebtLimit``, ``Lock``, ``Free``, ``Draw``,
+``Wipe``, ``Bark``, ``TakeAuction``, ``RedoAuction``, ``Tend``, ``Dent``, ``Deal`` and ``Tick``
+(registered in :mod:`clearhouse.ledger.engine`). The arithmetic of the Dutch auction is that of
+:mod:`clearhouse.liquidation.maker` (dss units inside the auction: ``tab`` rad, ``lot`` wad, prices ray);
+the English auction and the fixed discount are in :mod:`clearhouse.liquidation.vault`.
+
+Units at the edge: every token movement is WAD. A rad amount paid by a taker is rounded up to WAD
+(``ceil(owe / RAY)``); debt written off as bad debt is rounded up too; fees minted to the surplus buffer
+and keeper incentives are rounded down. Conservation per asset (docs/concepts.md)::
+
+    deposited - withdrawn + drawn - repaid = balances + pools + vault ink + auction lots (+ English bids)
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from clearhouse.ledger import commands as cmd
+from clearhouse.ledger import events as ev
+from clearhouse.ledger.errors import (
+    AlreadyExists,
+    DebtCeilingExceeded,
+    InsufficientBalance,
+    InsufficientMargin,
+    InvalidParameters,
+    InvalidValue,
+    LiquidationCapReached,
+    NotLiquidatable,
+    UnknownAsset,
+    VaultDusty,
+    VaultUnsafe,
+)
+from clearhouse.ledger.fixedpoint import RAY, WAD, rpow
+from clearhouse.ledger.margin import cross_summary
+from clearhouse.ledger.model import Account, Auction, DebtState, Vault, VaultType
+from clearhouse.ledger.unit_of_work import TxContext
+from clearhouse.liquidation.maker.clipper import kick_incentive, redo_incentive, sale_status, take_amounts
+from clearhouse.liquidation.maker.dog import bark_amounts
+from clearhouse.liquidation.maker.errors import (
+    ClipperTooExpensive,
+    ClipperZeroTopPrice,
+    DogLiquidationLimitHit,
+)
+from clearhouse.liquidation.maker.lifecycle import SaleAction, SaleState, check_allowed, check_result
+from clearhouse.liquidation.vault import (
+    DutchAuction,
+    EnglishAction,
+    EnglishAuction,
+    EnglishState,
+    FixedDiscount,
+    FlipperNotFinished,
+    IllegalAuctionTransition,
+    UnknownAuction,
+    WrongAuctionKind,
+    check_dent,
+    check_english,
+    check_tend,
+    english_state,
+    fixed_discount_amounts,
+)
+from clearhouse.oracle.errors import OracleActionRefused
+from clearhouse.oracle.rules import Action
+
+if TYPE_CHECKING:
+    from clearhouse.ledger.engine import Engine
+
+BLN = 10**9
+DUTCH = "dutch"
+ENGLISH = "english"
+
+
+def _ceil_div(a: int, b: int) -> int:
+    return -(-a // b)
+
+
+def spot(price: int, mat: int) -> int:
+    """dss spotter ``poke`` with ``par = 1``: ``rdiv(rdiv(val x BLN, par), mat)`` [ray], rounded down."""
+    return price * BLN * RAY // mat
+
+
+def vault_debt(vault: Vault, rate: int) -> int:
+    """The vault's debt in settlement WAD, rounded up."""
+    return _ceil_div(vault.art * rate, RAY)
+
+
+def _disposal_name(vt: VaultType) -> str:
+    tag = type(vt.spec.disposal).__struct_config__.tag
+    return str(tag)
+
+
+# -- helpers ------------------------------------------------------------------------------------------
+
+
+def drip(engine: Engine, ctx: TxContext, type_id: str) -> VaultType:
+    """jug.drip + vat.fold: compound ``rate`` to now; mint the fee income (``Art x delta_rate``, rounded
+    down to WAD) into the insurance fund, which is the surplus buffer."""
+    vt = ctx.vault_type(type_id)
+    now = engine.state.time
+    if now > vt.rho:
+        elapsed = now - vt.rho
+        new_rate = rpow(vt.spec.duty, elapsed, RAY) * vt.rate // RAY
+        delta = new_rate - vt.rate
+        vt.rho = now
+        if delta:
+            vt.rate = new_rate
+            minted = vt.art * delta // RAY
+            if minted:
+                settle = engine.state.params.settlement_asset
+                pools = ctx.pools()
+                pools.insurance[settle] = pools.insurance.get(settle, 0) + minted
+                ctx.mint(settle, minted)
+            ctx.emit(ev.StabilityFeeAccrued(type_id, new_rate, delta, elapsed, minted))
+    return vt
+
+
+def _pay(acct: Account, asset: str, amount: int, what: str) -> None:
+    balance = acct.balances.get(asset, 0)
+    if balance < amount:
+        raise InsufficientBalance(
+            f"account {acct.id} holds {balance} {asset}, cannot pay {amount} for {what}"
+        )
+    acct.balances[asset] = balance - amount
+
+
+def _credit(acct: Account, asset: str, amount: int) -> None:
+    if amount:
+        acct.balances[asset] = acct.balances.get(asset, 0) + amount
+
+
+def _keep_cross_margin(engine: Engine, acct: Account, what: str) -> None:
+    """A balance that backs perp positions may only shrink while the cross bucket keeps initial margin."""
+    if any(not p.isolated and p.size for p in acct.positions.values()) or any(
+        v < 0 for v in acct.balances.values()
+    ):
+        engine._require(Action.WITHDRAW, engine._margin_keys(acct))
+        after = cross_summary(engine.state, acct, engine.prices())
+        if not after.meets_initial:
+            raise InsufficientMargin(
+                f"{what} leaves account {acct.id} with cross equity {after.equity} "
+                f"below initial {after.initial}"
+            )
+
+
+def _price(engine: Engine, vt: VaultType, action: Action) -> int:
+    key = vt.spec.price_key
+    engine._require(action, [key])
+    return engine.prices()(key)
+
+
+def _check_safe(vault: Vault, rate: int, price: int, vt: VaultType, what: str) -> None:
+    if vault.art and vault.ink * spot(price, vt.spec.mat) < vault.art * rate:
+        raise VaultUnsafe(
+            f"{what}: vault {vt.spec.id} with ink {vault.ink} and art {vault.art} at rate {rate} is below "
+            f"mat {vt.spec.mat} at price {price}"
+        )
+
+
+def _check_dust(vault: Vault, rate: int, vt: VaultType, what: str) -> None:
+    if vault.art and vault.art * rate < vt.spec.dust * RAY:
+        raise VaultDusty(f"{what}: debt {vault.art * rate} rad of {vt.spec.id} is below dust {vt.spec.dust}")
+
+
+def _store(acct: Account, type_id: str, vault: Vault) -> None:
+    if vault.ink == 0 and vault.art == 0:
+        acct.vaults.pop(type_id, None)
+    else:
+        acct.vaults[type_id] = vault
+
+
+def _write_off(engine: Engine, ctx: TxContext, account: str, debt_rad: int) -> int:
+    """Record unrecovered debt (rad) as bad debt, rounded up to WAD."""
+    bad = _ceil_div(debt_rad, RAY)
+    if bad:
+        settle = engine.state.params.settlement_asset
+        pools = ctx.pools()
+        pools.bad_debt[settle] = pools.bad_debt.get(settle, 0) + bad
+        ctx.emit(ev.BadDebtRecorded(account, settle, bad))
+    return bad
+
+
+def _settle_proceeds(engine: Engine, ctx: TxContext, paid: int, debt_rad: int) -> tuple[int, int, int]:
+    """Split ``paid`` (WAD) raised against ``debt_rad``: burn what repays debt, the rest (penalty) to the
+    insurance fund. Returns ``(recovered_rad, burned, surplus)``."""
+    recovered = min(paid * RAY, debt_rad)
+    burned = min(paid, _ceil_div(recovered, RAY))
+    surplus = paid - burned
+    settle = engine.state.params.settlement_asset
+    ctx.burn(settle, burned)
+    if surplus:
+        pools = ctx.pools()
+        pools.insurance[settle] = pools.insurance.get(settle, 0) + surplus
+    return recovered, burned, surplus
+
+
+def _pay_incentive(engine: Engine, ctx: TxContext, auction: int, keeper: Account, amount: int) -> None:
+    """clip.sol's ``suck``: the insurance fund pays; what it lacks is minted and recorded as bad debt."""
+    if not amount:
+        return
+    settle = engine.state.params.settlement_asset
+    pools = ctx.pools()
+    from_fund = min(pools.insurance.get(settle, 0), amount)
+    pools.insurance[settle] = pools.insurance.get(settle, 0) - from_fund
+    minted = amount - from_fund
+    if minted:
+        ctx.mint(settle, minted)
+        pools.bad_debt[settle] = pools.bad_debt.get(settle, 0) + minted
+        ctx.emit(ev.BadDebtRecorded(keeper.id, settle, minted))
+    _credit(keeper, settle, amount)
+    ctx.emit(ev.KeeperIncentivePaid(auction, keeper.id, amount, from_fund, minted))
+
+
+def _count_liquidation(engine: Engine) -> None:
+    cap = engine.state.params.max_liquidations_per_block
+    if engine._liquidations >= cap:
+        raise LiquidationCapReached(f"block {engine.state.height} already enforced {cap} liquidations")
+
+
+# -- governance -------------------------------------------------------------------------------------
+
+
+def list_vault_type(engine: Engine, ctx: TxContext, c: cmd.ListVaultType) -> None:
+    spec = c.vault_type
+    state = engine.state
+    if spec.id in state.vault_types:
+        raise AlreadyExists(f"vault type {spec.id} is already listed")
+    for asset in (spec.collateral, state.params.settlement_asset):
+        if asset not in state.assets:
+            raise UnknownAsset(f"vault type {spec.id}: asset {asset} is not listed")
+    if spec.collateral == state.params.settlement_asset:
+        raise InvalidParameters(f"vault type {spec.id}: collateral cannot be the settlement asset")
+    ctx.put_vault_type(VaultType(spec, rho=state.time))
+    ctx.emit(
+        ev.VaultTypeListed(
+            spec.id, spec.collateral, spec.mat, spec.line, str(spec.disposal.__struct_config__.tag)
+        )
+    )
+
+
+def update_vault_type(engine: Engine, ctx: TxContext, c: cmd.UpdateVaultType) -> None:
+    spec = c.vault_type
+    vt = drip(engine, ctx, spec.id)
+    if (spec.collateral, spec.price_key) != (vt.spec.collateral, vt.spec.price_key):
+        raise InvalidParameters(f"vault type {spec.id}: collateral and oracle cannot change")
+    if type(spec.disposal) is not type(vt.spec.disposal) and any(
+        a.vault_type == spec.id for a in engine.state.debt.auctions.values()
+    ):
+        raise InvalidParameters(f"vault type {spec.id}: disposal kind cannot change while auctions are open")
+    vt.spec = spec
+    ctx.emit(ev.VaultTypeUpdated(spec.id, spec.mat, spec.line, _disposal_name(vt)))
+
+
+def set_debt_limit(engine: Engine, ctx: TxContext, c: cmd.SetDebtLimit) -> None:
+    ctx.debt().hole = c.hole * RAY
+    ctx.emit(ev.DebtLimitSet(c.hole))
+
+
+# -- vault operations -------------------------------------------------------------------------------
+
+
+def lock(engine: Engine, ctx: TxContext, c: cmd.Lock) -> None:
+    vt = ctx.vault_type(c.vault_type)
+    asset = vt.spec.collateral
+    engine._asset(asset, c.amount)
+    acct = ctx.account(c.account)
+    _pay(acct, asset, c.amount, f"locking into {c.vault_type}")
+    _keep_cross_margin(engine, acct, f"locking {c.amount} {asset}")
+    old = acct.vaults.get(c.vault_type, Vault())
+    vault = Vault(old.ink + c.amount, old.art)
+    acct.vaults[c.vault_type] = vault
+    ctx.emit(ev.CollateralLocked(c.account, c.vault_type, c.amount, vault.ink))
+
+
+def free(engine: Engine, ctx: TxContext, c: cmd.Free) -> None:
+    vt = drip(engine, ctx, c.vault_type)
+    asset = vt.spec.collateral
+    engine._asset(asset, c.amount)
+    acct = ctx.account(c.account)
+    old = acct.vaults.get(c.vault_type, Vault())
+    if old.ink < c.amount:
+        raise InsufficientBalance(
+            f"vault {c.vault_type} of {c.account} holds {old.ink}, cannot free {c.amount}"
+        )
+    vault = Vault(old.ink - c.amount, old.art)
+    if vault.art:
+        _check_safe(vault, vt.rate, _price(engine, vt, Action.WITHDRAW), vt, f"freeing {c.amount}")
+    _store(acct, c.vault_type, vault)
+    _credit(acct, asset, c.amount)
+    ctx.emit(ev.CollateralFreed(c.account, c.vault_type, c.amount, vault.ink))
+
+
+def draw(engine: Engine, ctx: TxContext, c: cmd.Draw) -> None:
+    vt = drip(engine, ctx, c.vault_type)
+    settle = engine.state.params.settlement_asset
+    engine._asset(settle, c.amount)
+    price = _price(engine, vt, Action.OPEN)
+    if not engine._risk_allowed():
+        raise OracleActionRefused(f"{c.account} cannot draw: sequencer down or in grace period")
+    acct = ctx.account(c.account)
+    old = acct.vaults.get(c.vault_type, Vault())
+    dart = _ceil_div(c.amount * RAY, vt.rate)  # debt rounds up
+    vault = Vault(old.ink, old.art + dart)
+    if (vt.art + dart) * vt.rate > vt.spec.line * RAY:
+        raise DebtCeilingExceeded(
+            f"drawing {c.amount} from {c.vault_type} exceeds its ceiling {vt.spec.line} "
+            f"(debt would be {(vt.art + dart) * vt.rate} rad)"
+        )
+    _check_dust(vault, vt.rate, vt, f"drawing {c.amount}")
+    _check_safe(vault, vt.rate, price, vt, f"drawing {c.amount}")
+    vt.art += dart
+    acct.vaults[c.vault_type] = vault
+    _credit(acct, settle, c.amount)
+    ctx.mint(settle, c.amount)
+    ctx.emit(ev.DebtDrawn(c.account, c.vault_type, c.amount, dart, vault.art))
+
+
+def wipe(engine: Engine, ctx: TxContext, c: cmd.Wipe) -> None:
+    vt = drip(engine, ctx, c.vault_type)
+    settle = engine.state.params.settlement_asset
+    engine._asset(settle, c.amount)
+    acct = ctx.account(c.account)
+    old = acct.vaults.get(c.vault_type, Vault())
+    if not old.art:
+        raise InsufficientBalance(f"vault {c.vault_type} of {c.account} has no debt to repay")
+    full = vault_debt(old, vt.rate)
+    if c.amount >= full:
+        dart, charge = old.art, full
+    else:
+        dart = c.amount * RAY // vt.rate  # credit rounds down
+        if dart == 0:
+            raise InvalidValue(f"repaying {c.amount} of {c.vault_type} repays no normalised debt")
+        charge = _ceil_div(dart * vt.rate, RAY)
+    vault = Vault(old.ink, old.art - dart)
+    _check_dust(vault, vt.rate, vt, f"repaying {c.amount}")
+    _pay(acct, settle, charge, f"repaying {c.vault_type}")
+    _keep_cross_margin(engine, acct, f"repaying {charge} of {c.vault_type}")
+    vt.art -= dart
+    _store(acct, c.vault_type, vault)
+    ctx.burn(settle, charge)
+    ctx.emit(ev.DebtRepaid(c.account, c.vault_type, charge, dart, vault.art))
+
+
+# -- liquidation ------------------------------------------------------------------------------------
+
+
+def bark(engine: Engine, ctx: TxContext, c: cmd.Bark) -> None:
+    """Liquidate an unsafe vault (``ink x spot < art x rate``) by its type's disposal path."""
+    _count_liquidation(engine)
+    vt = drip(engine, ctx, c.vault_type)
+    acct, keeper = ctx.account(c.account), ctx.account(c.keeper)
+    vault = acct.vaults.get(c.vault_type)
+    if vault is None or not vault.art:
+        raise NotLiquidatable(f"account {c.account} has no debt in {c.vault_type}")
+    price = _price(engine, vt, Action.LIQUIDATE)
+    sp = spot(price, vt.spec.mat)
+    if not (sp > 0 and vault.ink * sp < vault.art * vt.rate):
+        raise NotLiquidatable(
+            f"Dog/not-unsafe: vault {c.vault_type} of {c.account} ink*spot {vault.ink * sp} >= "
+            f"art*rate {vault.art * vt.rate}"
+        )
+    cfg = vt.spec.disposal
+    if isinstance(cfg, DutchAuction):
+        _bark_dutch(engine, ctx, cfg, vt, acct, keeper, vault, price)
+    elif isinstance(cfg, EnglishAuction):
+        _bark_english(engine, ctx, cfg, vt, acct, keeper, vault)
+    else:
+        _take_over(engine, ctx, cfg, vt, acct, keeper, vault, price, sp, c.amount)
+    engine._liquidations += 1
+
+
+def _bark_dutch(
+    engine: Engine,
+    ctx: TxContext,
+    cfg: DutchAuction,
+    vt: VaultType,
+    acct: Account,
+    keeper: Account,
+    vault: Vault,
+    price: int,
+) -> None:
+    """dog.sol ``bark`` then clip.sol ``kick``."""
+    debt = ctx.debt()
+    spec, rate = vt.spec, vt.rate
+    whole = _ceil_div(vault.art * rate * spec.chop, WAD)  # room enough for the whole vault
+    hole_total = debt.hole if debt.hole else debt.dirt + whole
+    hole = cfg.hole * RAY if cfg.hole else vt.dirt + whole
+    if not (hole_total > debt.dirt and hole > vt.dirt):
+        raise DogLiquidationLimitHit(
+            f"Hole={debt.hole} Dirt={debt.dirt} hole={cfg.hole * RAY} dirt={vt.dirt}"
+        )
+    room = min(hole_total - debt.dirt, hole - vt.dirt)
+    dart, dink = bark_amounts(vault.ink, vault.art, rate, spec.dust * RAY, spec.chop, room)
+    due = dart * rate
+    tab = due * spec.chop // WAD
+    feed = price * BLN
+    top = feed * cfg.buf // RAY
+    if top == 0:
+        raise ClipperZeroTopPrice(f"feed_price={feed} buf={cfg.buf}")
+    _store(acct, spec.id, Vault(vault.ink - dink, vault.art - dart))
+    vt.art -= dart
+    vt.dirt += tab
+    debt.dirt += tab
+    now = engine.state.time
+    auction_id = debt.kicks + 1
+    check_allowed(SaleState.ABSENT, SaleAction.KICK, auction_id)
+    debt.kicks = auction_id
+    auction = Auction(auction_id, DUTCH, spec.id, acct.id, dink, tab, due, now, top=top)
+    debt.auctions[auction_id] = auction
+    ctx.emit(ev.VaultBarked(acct.id, spec.id, keeper.id, "dutch_auction", dink, dart, due, auction_id))
+    ctx.emit(ev.AuctionKicked(auction_id, DUTCH, spec.id, acct.id, dink, tab, top, 0))
+    _, coin = kick_incentive(cfg.tip * RAY, cfg.chip, tab)
+    _pay_incentive(engine, ctx, auction_id, keeper, coin // RAY)
+    after = _dutch_state(engine, debt, auction_id, cfg)
+    check_result(SaleState.ABSENT, SaleAction.KICK, after, auction_id)
+    ctx.emit(ev.AuctionTransition(auction_id, "kick", "absent", after.value))
+
+
+def _bark_english(
+    engine: Engine,
+    ctx: TxContext,
+    cfg: EnglishAuction,
+    vt: VaultType,
+    acct: Account,
+    keeper: Account,
+    vault: Vault,
+) -> None:
+    """cat.sol ``bite`` (the whole vault) then flip.sol ``kick``: ``tab = art x rate x chop``."""
+    debt = ctx.debt()
+    due = vault.art * vt.rate
+    tab = _ceil_div(due * vt.spec.chop, WAD * RAY)
+    acct.vaults.pop(vt.spec.id)
+    vt.art -= vault.art
+    auction_id = debt.kicks + 1
+    check_english(EnglishState.ABSENT, EnglishAction.KICK, auction_id)
+    debt.kicks = auction_id
+    end = engine.state.time + cfg.tau
+    debt.auctions[auction_id] = Auction(
+        auction_id, ENGLISH, vt.spec.id, acct.id, vault.ink, tab, due, 0, end=end
+    )
+    ctx.emit(
+        ev.VaultBarked(
+            acct.id, vt.spec.id, keeper.id, "english_auction", vault.ink, vault.art, due, auction_id
+        )
+    )
+    ctx.emit(ev.AuctionKicked(auction_id, ENGLISH, vt.spec.id, acct.id, vault.ink, tab, 0, end))
+    ctx.emit(ev.AuctionTransition(auction_id, "kick", "absent", "open"))
+
+
+def _take_over(
+    engine: Engine,
+    ctx: TxContext,
+    cfg: FixedDiscount,
+    vt: VaultType,
+    acct: Account,
+    keeper: Account,
+    vault: Vault,
+    price: int,
+    sp: int,
+    amount: int,
+) -> None:
+    """Fixed discount: the keeper repays debt and receives collateral at ``price x (1 - bonus)``."""
+    settle = engine.state.params.settlement_asset
+    rate = vt.rate
+    debt = vault_debt(vault, rate)
+    repay, seize = fixed_discount_amounts(
+        cfg, vault.ink, debt, price, (vault.ink * sp, vault.art * rate), amount
+    )
+    dart = vault.art if repay >= debt else repay * RAY // rate
+    if dart == 0 or repay == 0:
+        raise InvalidValue(f"a takeover of {repay} repays no debt of {vt.spec.id} for {acct.id}")
+    left = Vault(vault.ink - seize, vault.art - dart)
+    if left.ink:
+        _check_dust(left, rate, vt, f"taking over {repay}")
+    _pay(keeper, settle, repay, f"taking over {acct.id} {vt.spec.id}")
+    _keep_cross_margin(engine, keeper, f"taking over {acct.id} {vt.spec.id}")
+    ctx.burn(settle, repay)
+    _credit(keeper, vt.spec.collateral, seize)
+    vt.art -= dart
+    ctx.emit(ev.VaultBarked(acct.id, vt.spec.id, keeper.id, "fixed_discount", seize, dart, dart * rate, 0))
+    ctx.emit(
+        ev.VaultTakenOver(acct.id, vt.spec.id, keeper.id, repay, seize, price * (WAD - cfg.bonus) // WAD)
+    )
+    if left.ink == 0 and left.art:
+        _write_off(engine, ctx, acct.id, left.art * rate)  # no collateral left: the rest is bad debt
+        vt.art -= left.art
+        left = Vault()
+    _store(acct, vt.spec.id, left)
+
+
+# -- Dutch auction ------------------------------------------------------------------------------------
+
+
+def _dutch_state(engine: Engine, debt: DebtState, auction_id: int, cfg: DutchAuction) -> SaleState:
+    a = debt.auctions.get(auction_id)
+    if a is None:
+        return SaleState.DONE if 0 < auction_id <= debt.kicks else SaleState.ABSENT
+    done, _ = sale_status(cfg.calc(), a.tic, a.top, engine.state.time, cfg.tail, cfg.cusp)
+    return SaleState.NEEDS_REDO if done else SaleState.ACTIVE
+
+
+def _auction(
+    engine: Engine, ctx: TxContext, auction_id: int, kind: str
+) -> tuple[Auction | None, VaultType | None]:
+    debt = ctx.debt()
+    a = debt.auctions.get(auction_id)
+    if a is None:
+        if not 0 < auction_id <= debt.kicks:
+            raise UnknownAuction(f"no auction {auction_id}")
+        return None, None
+    if a.kind != kind:
+        raise WrongAuctionKind(f"auction {auction_id} is a {a.kind} auction, not {kind}")
+    return a, ctx.vault_type(a.vault_type)
+
+
+def _dutch_cfg(vt: VaultType | None, auction_id: int) -> DutchAuction:
+    cfg = vt.spec.disposal if vt is not None else DutchAuction(tail=1, tau=1)
+    if not isinstance(cfg, DutchAuction):
+        raise WrongAuctionKind(f"auction {auction_id}: its vault type no longer uses a Dutch auction")
+    return cfg
+
+
+def take_auction(engine: Engine, ctx: TxContext, c: cmd.TakeAuction) -> None:
+    """clip.sol ``take`` through :func:`take_amounts`; the taker pays ``ceil(owe / RAY)``."""
+    a, vt = _auction(engine, ctx, c.auction, DUTCH)
+    cfg = _dutch_cfg(vt, c.auction)
+    debt = ctx.debt()
+    before = _dutch_state(engine, debt, c.auction, cfg)
+    check_allowed(before, SaleAction.TAKE, c.auction)
+    assert a is not None and vt is not None
+    now = engine.state.time
+    _, price = sale_status(cfg.calc(), a.tic, a.top, now, cfg.tail, cfg.cusp)
+    if c.max_price < price:
+        raise ClipperTooExpensive(f"price={price} > max={c.max_price}")
+    chost = vt.spec.dust * RAY * vt.spec.chop // WAD
+    owe, slice_ = take_amounts(a.lot, a.tab, c.amount, price, chost)
+    paid = _ceil_div(owe, RAY)
+    settle = engine.state.params.settlement_asset
+    taker = ctx.account(c.taker)
+    _pay(taker, settle, paid, f"auction {c.auction}")
+    _credit(taker, vt.spec.collateral, slice_)
+    _keep_cross_margin(engine, taker, f"paying {paid} in auction {c.auction}")
+    recovered, _, surplus = _settle_proceeds(engine, ctx, paid, a.debt)
+    tab, lot, left = a.tab - owe, a.lot - slice_, a.debt - recovered
+    dug = tab + owe if lot == 0 else owe
+    debt.dirt -= dug
+    vt.dirt -= dug
+    ctx.emit(ev.AuctionTaken(c.auction, c.taker, price, owe, paid, slice_, tab, lot))
+    if lot == 0 or tab == 0:
+        owner = ctx.account(a.owner)
+        refund = lot if tab == 0 else 0
+        _credit(owner, vt.spec.collateral, refund)
+        bad = _write_off(engine, ctx, a.owner, left)
+        del debt.auctions[c.auction]
+        ctx.emit(ev.AuctionEnded(c.auction, DUTCH, c.taker, slice_, refund, recovered, surplus, bad))
+        after = SaleState.DONE
+    else:
+        debt.auctions[c.auction] = Auction(a.id, a.kind, a.vault_type, a.owner, lot, tab, left, a.tic, a.top)
+        after = _dutch_state(engine, debt, c.auction, cfg)
+    check_result(before, SaleAction.TAKE, after, c.auction)
+    ctx.emit(ev.AuctionTransition(c.auction, "take", before.value, after.value))
+
+
+def redo_auction(engine: Engine, ctx: TxContext, c: cmd.RedoAuction) -> None:
+    """clip.sol ``redo``: restart from ``top = feed x buf``; incentive only for a non-dusty sale."""
+    a, vt = _auction(engine, ctx, c.auction, DUTCH)
+    cfg = _dutch_cfg(vt, c.auction)
+    debt = ctx.debt()
+    before = _dutch_state(engine, debt, c.auction, cfg)
+    check_allowed(before, SaleAction.REDO, c.auction)
+    assert a is not None and vt is not None
+    keeper = ctx.account(c.keeper)
+    feed = _price(engine, vt, Action.LIQUIDATE) * BLN
+    top = feed * cfg.buf // RAY
+    if top == 0:
+        raise ClipperZeroTopPrice(f"feed_price={feed} buf={cfg.buf}")
+    chost = vt.spec.dust * RAY * vt.spec.chop // WAD
+    _, coin = redo_incentive(cfg.tip * RAY, cfg.chip, chost, a.tab, a.lot, feed)
+    now = engine.state.time
+    debt.auctions[c.auction] = Auction(a.id, a.kind, a.vault_type, a.owner, a.lot, a.tab, a.debt, now, top)
+    ctx.emit(ev.AuctionRedone(c.auction, c.keeper, top, coin // RAY))
+    _pay_incentive(engine, ctx, c.auction, keeper, coin // RAY)
+    after = _dutch_state(engine, debt, c.auction, cfg)
+    check_result(before, SaleAction.REDO, after, c.auction)
+    ctx.emit(ev.AuctionTransition(c.auction, "redo", before.value, after.value))
+
+
+# -- English auction ----------------------------------------------------------------------------------
+
+
+def _english(
+    engine: Engine, ctx: TxContext, auction_id: int
+) -> tuple[Auction | None, EnglishAuction, EnglishState]:
+    a, vt = _auction(engine, ctx, auction_id, ENGLISH)
+    if a is None or vt is None:
+        return None, EnglishAuction(), EnglishState.DEALT
+    cfg = vt.spec.disposal
+    if not isinstance(cfg, EnglishAuction):
+        raise WrongAuctionKind(f"auction {auction_id}: its vault type no longer uses an English auction")
+    state = english_state(True, a.bid, a.tab, bool(a.guy), a.tic, a.end, engine.state.time)
+    return a, cfg, state
+
+
+def _english_after(engine: Engine, a: Auction) -> EnglishState:
+    return english_state(True, a.bid, a.tab, bool(a.guy), a.tic, a.end, engine.state.time)
+
+
+def _transition(
+    ctx: TxContext, a_id: int, action: EnglishAction, before: EnglishState, after: EnglishState
+) -> None:
+    if after not in check_english(before, action, a_id):
+        raise IllegalAuctionTransition(f"auction {a_id}: {action} from {before} reached {after}")
+    ctx.emit(ev.AuctionTransition(a_id, action.value, before.value, after.value))
+
+
+def tend(engine: Engine, ctx: TxContext, c: cmd.Tend) -> None:
+    a, cfg, before = _english(engine, ctx, c.auction)
+    check_english(before, EnglishAction.TEND, c.auction)
+    assert a is not None
+    check_tend(cfg, a.lot, a.tab, a.bid, bool(a.guy), c.lot, c.bid)
+    settle = engine.state.params.settlement_asset
+    refunded = a.bid if a.guy else 0
+    if a.guy:
+        _credit(ctx.account(a.guy), settle, refunded)
+    bidder = ctx.account(c.bidder)
+    _pay(bidder, settle, c.bid, f"bidding in auction {c.auction}")
+    _keep_cross_margin(engine, bidder, f"bidding {c.bid} in auction {c.auction}")
+    new = Auction(a.id, a.kind, a.vault_type, a.owner, a.lot, a.tab, a.debt, engine.state.time + cfg.ttl,
+                  end=a.end, bid=c.bid, guy=c.bidder)  # fmt: skip
+    ctx.debt().auctions[c.auction] = new
+    ctx.emit(ev.AuctionBid(c.auction, c.bidder, "tend", c.lot, c.bid, refunded, 0))
+    _transition(ctx, c.auction, EnglishAction.TEND, before, _english_after(engine, new))
+
+
+def dent(engine: Engine, ctx: TxContext, c: cmd.Dent) -> None:
+    a, cfg, before = _english(engine, ctx, c.auction)
+    check_english(before, EnglishAction.DENT, c.auction)
+    assert a is not None
+    check_dent(cfg, a.lot, a.tab, a.bid, c.lot, c.bid)
+    settle = engine.state.params.settlement_asset
+    _credit(ctx.account(a.guy), settle, a.bid)
+    bidder = ctx.account(c.bidder)
+    _pay(bidder, settle, c.bid, f"bidding in auction {c.auction}")
+    _keep_cross_margin(engine, bidder, f"bidding {c.bid} in auction {c.auction}")
+    returned = a.lot - c.lot
+    vt = ctx.vault_type(a.vault_type)
+    _credit(ctx.account(a.owner), vt.spec.collateral, returned)
+    new = Auction(a.id, a.kind, a.vault_type, a.owner, c.lot, a.tab, a.debt, engine.state.time + cfg.ttl,
+                  end=a.end, bid=c.bid, guy=c.bidder)  # fmt: skip
+    ctx.debt().auctions[c.auction] = new
+    ctx.emit(ev.AuctionBid(c.auction, c.bidder, "dent", c.lot, c.bid, a.bid, returned))
+    _transition(ctx, c.auction, EnglishAction.DENT, before, _english_after(engine, new))
+
+
+def deal(engine: Engine, ctx: TxContext, c: cmd.Deal) -> None:
+    """flip.sol ``deal``: the winner takes the lot; the bid repays debt, the rest is penalty income."""
+    a, _, before = _english(engine, ctx, c.auction)
+    check_english(before, EnglishAction.DEAL, c.auction)
+    assert a is not None
+    now = engine.state.time
+    if not (a.tic < now or a.end < now):
+        raise FlipperNotFinished(f"auction {c.auction}: tic {a.tic} and end {a.end} are not before {now}")
+    vt = ctx.vault_type(a.vault_type)
+    ctx.account(c.keeper)
+    _credit(ctx.account(a.guy), vt.spec.collateral, a.lot)
+    recovered, _, surplus = _settle_proceeds(engine, ctx, a.bid, a.debt)
+    bad = _write_off(engine, ctx, a.owner, a.debt - recovered)
+    del ctx.debt().auctions[c.auction]
+    ctx.emit(ev.AuctionEnded(c.auction, ENGLISH, a.guy, a.lot, 0, recovered, surplus, bad))
+    _transition(ctx, c.auction, EnglishAction.DEAL, before, EnglishState.DEALT)
+
+
+def tick(engine: Engine, ctx: TxContext, c: cmd.Tick) -> None:
+    a, cfg, before = _english(engine, ctx, c.auction)
+    check_english(before, EnglishAction.TICK, c.auction)
+    assert a is not None
+    now = engine.state.time
+    if not a.end < now:
+        raise FlipperNotFinished(f"auction {c.auction}: end {a.end} is not before {now}")
+    ctx.account(c.keeper)
+    new = Auction(a.id, a.kind, a.vault_type, a.owner, a.lot, a.tab, a.debt, 0, end=now + cfg.tau)
+    ctx.debt().auctions[c.auction] = new
+    ctx.emit(ev.AuctionRestarted(c.auction, new.end))
+    _transition(ctx, c.auction, EnglishAction.TICK, before, _english_after(engine, new))
