@@ -19,6 +19,10 @@ app = typer.Typer(
 )
 console = Console()
 
+from clearhouse.cli.simulate import simulate  # noqa: E402
+
+app.command()(simulate)
+
 
 @app.command()
 def demo(

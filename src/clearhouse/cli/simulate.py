@@ -1,0 +1,160 @@
+"""``clearhouse simulate``: run a stress scenario through the engine and write its report."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa  # type: ignore[import-untyped]
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+console = Console()
+
+#: Paths whose timeseries and events go into the parquet files (the others: summaries only).
+MAX_TABLE_PATHS = 20
+
+
+def _tag(table: pa.Table, path: int, seed: int) -> pa.Table:
+    table = table.add_column(0, "seed", pa.array([seed] * table.num_rows, pa.int64()))
+    return table.add_column(0, "path", pa.array([path] * table.num_rows, pa.int64()))
+
+
+def summary_table(agg: dict[str, Any], first: dict[str, Any]) -> Table:
+    t = Table(title=f"{first['scenario']} — {agg['paths']} path(s)", show_header=True)
+    t.add_column("metric")
+    t.add_column("value", justify="right")
+
+    def row(name: str, value: Any) -> None:
+        t.add_row(name, f"{value:,.2f}" if isinstance(value, float) else str(value))
+
+    row("bad debt total (first path)", first["bad_debt"]["total"])
+    row("  recorded by the engine", first["bad_debt"]["recorded"])
+    row("  negative equity left open", first["bad_debt"]["unrealised"])
+    for q, v in agg["var_bad_debt"].items():
+        row(f"VaR bad debt {q}", v)
+    for q, v in agg["lar_liquidated_notional"].items():
+        row(f"LaR liquidated notional {q}", v)
+    row("liquidations (positions)", first["liquidations"]["positions"])
+    row("liquidated notional", first["liquidations"]["notional"])
+    row("max accounts below maintenance", first["liquidations"]["max_below_maintenance"])
+    row("liquidation delay p50 (s)", first["liquidation_delay_s"]["p50"])
+    row("liquidation delay p95 (s)", first["liquidation_delay_s"]["p95"])
+    row("breaches never enforced", first["liquidation_delay_s"]["never_enforced"])
+    row(
+        "insurance fund start → min",
+        f"{first['insurance_fund']['start']:,.0f} → {first['insurance_fund']['min']:,.0f}",
+    )
+    k = first["keepers"]
+    row("keeper txs sent / ok / failed", f"{k['sent']} / {k['succeeded']} / {k['failed']}")
+    row("keeper profit after gas", k["profit"])
+    row("trader top-ups landed", first["traders"]["topups_landed"])
+    row(
+        "allowed / used leverage",
+        f"{first['capital_efficiency']['allowed_leverage']:.2f}x / "
+        f"{first['capital_efficiency']['used_leverage']:.2f}x",
+    )
+    row("conservation holds", agg["conservation_ok"])
+    return t
+
+
+def simulate(
+    scenario: str = typer.Argument(
+        "black_thursday", help="Built-in scenario name or path to a scenario TOML file."
+    ),
+    paths: int = typer.Option(1, "--paths", "-n", min=1, help="Number of paths (seeds seed, seed+1, ...)."),
+    out: Path = typer.Option(Path("clearhouse-out"), "--out", "-o", help="Output directory."),
+    seed: int | None = typer.Option(None, "--seed", help="First seed (default: the scenario's)."),
+    accounts: int | None = typer.Option(None, "--accounts", help="Override population.accounts."),
+    horizon: str | None = typer.Option(None, "--horizon", help="Override the horizon, e.g. '6h'."),
+    quantile: list[float] = typer.Option([0.95, 0.99], "--quantile", "-q", help="VaR / LaR quantiles."),
+    list_builtin: bool = typer.Option(False, "--list", help="List the built-in scenarios and exit."),
+) -> None:
+    """Run a stress scenario through the engine: summary.json, timeseries/events parquet, report.html."""
+    from clearhouse.lab.metrics import aggregate
+    from clearhouse.lab.report import write_outputs
+    from clearhouse.lab.runner import SequentialExecutor, run_paths
+    from clearhouse.lab.scenario import ScenarioError, builtin_names, load_scenario
+
+    if list_builtin:
+        for name in builtin_names():
+            console.print(name)
+        return
+    for q in quantile:
+        if not 0 < q < 1:
+            console.print(f"[red]--quantile {q} must be in (0, 1)[/]")
+            raise typer.Exit(2)
+    overrides: dict[str, Any] = {}
+    if accounts is not None:
+        overrides["population.accounts"] = accounts
+    if horizon is not None:
+        overrides["horizon"] = horizon
+    try:
+        sc = load_scenario(scenario, overrides)  # validate everything before anything runs
+    except ScenarioError as err:
+        console.print(f"[red]invalid scenario:[/] {err}")
+        raise typer.Exit(2) from None
+    first_seed = sc.spec.seed if seed is None else seed
+    seeds = [first_seed + i for i in range(paths)]
+    console.print(
+        f"[bold]{sc.name}[/]: {sc.spec.population.accounts} accounts, {sc.n_blocks} blocks of "
+        f"{sc.block_time} s, {paths} path(s), seeds {seeds[0]}..{seeds[-1]}"
+    )
+    summaries: list[dict[str, Any]] = []
+    ts_tables: list[pa.Table] = []
+    ev_tables: list[pa.Table] = []
+    started = time.perf_counter()
+    try:
+        with Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=console,
+            transient=False,
+        ) as progress:
+            all_paths = progress.add_task("paths", total=paths)
+            blocks = progress.add_task("blocks", total=sc.n_blocks)
+
+            def on_block(done: int, total: int) -> None:
+                if done % 50 == 0 or done == total:
+                    progress.update(blocks, completed=done, total=total)
+
+            executor = SequentialExecutor(on_block=on_block)
+            outcomes = run_paths(
+                scenario, seeds, overrides=overrides, executor=executor, keep_tables=MAX_TABLE_PATHS
+            )
+            for i, outcome in enumerate(outcomes):
+                summaries.append(outcome.summary)
+                if outcome.timeseries is not None:
+                    ts_tables.append(_tag(outcome.timeseries, i, outcome.seed))
+                if outcome.events is not None:
+                    ev_tables.append(_tag(outcome.events, i, outcome.seed))
+                progress.update(all_paths, advance=1)
+                if i + 1 < paths:
+                    progress.reset(blocks, total=sc.n_blocks)
+        agg = aggregate(summaries, tuple(quantile))
+        doc = {
+            "scenario": sc.name,
+            "description": sc.spec.description,
+            "source": scenario,
+            "overrides": overrides,
+            "aggregate": agg,
+            "paths": summaries,
+        }
+        write_outputs(out, doc, ts_tables, ev_tables)
+    except KeyboardInterrupt:
+        console.print("[yellow]interrupted: no outputs written[/]")
+        raise typer.Exit(130) from None
+    elapsed = time.perf_counter() - started
+    console.print(summary_table(agg, summaries[0]))
+    console.print(
+        f"wrote {out}/summary.json, timeseries.parquet, events.parquet, report.html ({elapsed:.1f} s)"
+    )
+    if not agg["conservation_ok"]:
+        console.print("[red]conservation failed[/]: " + json.dumps([s["conservation"] for s in summaries]))
+        raise typer.Exit(1)

@@ -1,0 +1,180 @@
+"""Risk metrics of a path and across paths (formulas in ``docs/metrics.md``).
+
+Per path (:func:`path_summary`): bad debt (recorded by the engine, unrealised at the end, total),
+liquidations and their notional, insurance fund path, liquidation delay from breach to enforcement,
+keeper profit and failed transactions, trader top-ups, ADL / socialised volume and slippage (0 until
+those mechanisms exist), capital efficiency. Across paths (:func:`aggregate`): Value at Risk and
+Liquidations at Risk at chosen quantiles. Amounts are settlement units (floats) for reading; the
+exact integers stay in the engine and the events table.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from clearhouse.ledger.fixedpoint import WAD
+
+if TYPE_CHECKING:
+    from clearhouse.lab.runner import _PathFacts
+
+DEFAULT_QUANTILES: tuple[float, ...] = (0.95, 0.99)
+
+
+def _r(x: float, places: int = 6) -> float:
+    """Round for the summary (keeps summary.json stable and readable)."""
+    return float(round(float(x), places))
+
+
+def _stats(values: Sequence[float]) -> dict[str, float | int]:
+    if not values:
+        return {"count": 0, "mean": 0.0, "p50": 0.0, "p95": 0.0, "max": 0.0}
+    a = np.asarray(values, dtype=np.float64)
+    return {
+        "count": int(a.size),
+        "mean": _r(a.mean()),
+        "p50": _r(np.quantile(a, 0.5)),
+        "p95": _r(np.quantile(a, 0.95)),
+        "max": _r(a.max()),
+    }
+
+
+def path_summary(f: _PathFacts) -> dict[str, Any]:
+    sc = f.scenario
+    state = f.engine.state
+    settle = sc.params.settlement_asset
+    ts = f.timeseries
+    bt = sc.block_time
+    recorded = state.pools.bad_debt.get(settle, 0) / WAD
+    unrealised = f.unrealised / WAD
+    insurance = np.asarray(ts.column("insurance_fund").to_numpy(), dtype=np.float64)
+    liqs = int(np.asarray(ts.column("liquidations").to_numpy()).sum())
+    liq_notional = float(np.asarray(ts.column("liquidated_notional").to_numpy()).sum())
+    below = np.asarray(ts.column("below_maintenance").to_numpy())
+
+    # capital efficiency at the opening (notional-weighted)
+    traders = f.population.traders
+    markets = {m.id: m for m in sc.markets}
+    notional = np.array([t.notional for t in traders], dtype=np.float64)
+    collateral = np.array([t.collateral_value for t in traders], dtype=np.float64)
+    allowed = np.array([WAD / markets[t.market].initial_margin for t in traders], dtype=np.float64)
+    total_n = float(notional.sum())
+    cap_eff = {
+        "allowed_leverage": _r((notional * allowed).sum() / total_n) if total_n else 0.0,
+        "used_leverage": _r(total_n / float(collateral.sum())) if collateral.sum() else 0.0,
+        "mean_account_leverage": _r(float((notional / collateral).mean())) if len(traders) else 0.0,
+    }
+
+    keepers = f.agents.keepers
+    kstats = {
+        "count": len(keepers),
+        "sent": sum(k.stats.sent for k in keepers),
+        "succeeded": sum(k.stats.succeeded for k in keepers),
+        "failed": sum(k.stats.failed for k in keepers),
+        "never_included": sum(k.stats.never_included for k in keepers),
+        "capped_bids": sum(k.stats.capped_bids for k in keepers),
+        "declined_unprofitable": sum(k.stats.declined_unprofitable for k in keepers),
+        "declined_capital": sum(k.stats.declined_capital for k in keepers),
+        "rewards": _r(sum(k.stats.rewards for k in keepers)),
+        "gas_cost": _r(sum(k.stats.gas_cost for k in keepers)),
+        "profit": _r(sum(k.stats.profit for k in keepers)),
+        "per_keeper_profit": [_r(k.stats.profit) for k in keepers],
+    }
+    by_backstop = 0
+    # close-outs by the backstop are the liquidations not done by keepers
+    by_backstop = (
+        max(0, liqs - sum(k.stats.succeeded for k in keepers))
+        if sc.spec.ledger.enforcement == "backstop"
+        else 0
+    )
+
+    prices: dict[str, dict[str, float]] = {}
+    for j, a in enumerate(sc.priced_assets):
+        col = f.path_f[:, j]
+        prices[a] = {"start": _r(col[0]), "min": _r(col.min()), "max": _r(col.max()), "end": _r(col[-1])}
+    stale_blocks = {
+        a: int(sum(1 for v in ts.column(f"oracle_state_{a}").to_pylist() if v != "fresh"))
+        for a in sorted(sc.feeds)
+    }
+    delays_s = [d * bt for d in f.delays_blocks]
+    return {
+        "scenario": sc.name,
+        "seed": f.seed,
+        "blocks": sc.n_blocks,
+        "block_time_s": bt,
+        "horizon_s": sc.horizon,
+        "accounts": len(traders),
+        "enforcement": sc.spec.ledger.enforcement,
+        "state_root": f.state_root,
+        "prices": prices,
+        "oracle_not_fresh_blocks": stale_blocks,
+        "bad_debt": {
+            "recorded": _r(recorded),
+            "unrealised": _r(unrealised),
+            "total": _r(recorded + unrealised),
+        },
+        "insurance_fund": {
+            "start": _r(f.insurance_start / WAD),
+            "min": _r(insurance.min()) if insurance.size else 0.0,
+            "end": _r(insurance[-1]) if insurance.size else 0.0,
+        },
+        "liquidations": {
+            "positions": liqs,
+            "accounts": f.liquidated_accounts,
+            "notional": _r(liq_notional),
+            "by_backstop": by_backstop,
+            "max_below_maintenance": int(below.max()) if below.size else 0,
+        },
+        "liquidation_delay_s": {
+            **_stats(delays_s),
+            "never_enforced": f.unenforced,
+            "recovered": f.recovered,
+        },
+        "keepers": kstats,
+        "traders": {
+            "topups_sent": f.agents.topups_sent,
+            "topups_landed": f.agents.topups_landed,
+            "topup_volume": _r(f.agents.topup_volume),
+            "topups_never_included": f.agents.never_included_topups,
+        },
+        "adl_volume": 0.0,
+        "socialised_loss": 0.0,
+        "slippage": 0.0,
+        "capital_efficiency": cap_eff,
+        "opening_trades_rejected": f.opening_rejected,
+        "conservation": f.conservation,
+    }
+
+
+def var(values: Sequence[float], q: float) -> float:
+    """The ``q`` quantile of per-path losses (higher = worse), linear interpolation."""
+    if not values:
+        return 0.0
+    return _r(float(np.quantile(np.asarray(values, dtype=np.float64), q)))
+
+
+def aggregate(
+    summaries: Sequence[dict[str, Any]], quantiles: Sequence[float] = DEFAULT_QUANTILES
+) -> dict[str, Any]:
+    """VaR (total bad debt) and LaR (liquidated notional) at ``quantiles`` across paths, and means."""
+    bad = [s["bad_debt"]["total"] for s in summaries]
+    liq = [s["liquidations"]["notional"] for s in summaries]
+    ins = [s["insurance_fund"]["min"] for s in summaries]
+    profit = [s["keepers"]["profit"] for s in summaries]
+    out: dict[str, Any] = {
+        "paths": len(summaries),
+        "seeds": [s["seed"] for s in summaries],
+        "quantiles": list(quantiles),
+        "var_bad_debt": {f"q{q:g}": var(bad, q) for q in quantiles},
+        "lar_liquidated_notional": {f"q{q:g}": var(liq, q) for q in quantiles},
+        "mean_bad_debt": _r(float(np.mean(bad))) if bad else 0.0,
+        "max_bad_debt": _r(max(bad)) if bad else 0.0,
+        "mean_liquidated_notional": _r(float(np.mean(liq))) if liq else 0.0,
+        "insurance_fund_min": _r(min(ins)) if ins else 0.0,
+        "mean_keeper_profit": _r(float(np.mean(profit))) if profit else 0.0,
+        "paths_with_bad_debt": sum(1 for b in bad if b > 0),
+        "conservation_ok": all(all(s["conservation"].values()) for s in summaries),
+    }
+    return out

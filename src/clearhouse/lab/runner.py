@@ -1,0 +1,625 @@
+"""Drive the engine through a scenario, block by block, and record what happened.
+
+One path: the price model draws the external prices for every block of the horizon (``to_wad`` once);
+set-up blocks list the assets, markets and oracle feeds, open and fund the accounts, warm the feeds up
+(a one-hour ``delay`` feed needs an hour of reports) and open the population's positions against the
+market maker; then for every path block
+
+1. the oracle: direct block prices, or one report per source to the asset's feed (with noise,
+   manipulations and outages) — so a delayed or stale oracle is the engine's own oracle layer;
+2. the agents' transactions that land in this block (keepers' close-outs, unwinds, top-ups);
+3. ``Engine.apply_block`` — the same engine as the node and verify;
+4. observation: the engine's scan (kept by :class:`LabScanner`) confirmed exactly, events, pools;
+   a timeseries row; the agents decide and send transactions for later blocks.
+
+Same scenario + seed → identical blocks, events, state root and summary. The journal is in memory
+(``Engine(journal=None)``) unless a store is passed.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol, TypeVar
+
+import msgspec
+import numpy as np
+import pyarrow as pa  # type: ignore[import-untyped]
+
+from clearhouse.lab.agents import Agents, PendingTx
+from clearhouse.lab.population import Population, build_population
+from clearhouse.lab.prices import to_wad
+from clearhouse.lab.scenario import Scenario, ScenarioError, load_scenario
+from clearhouse.ledger import commands as c
+from clearhouse.ledger import events as ev
+from clearhouse.ledger.block import Block
+from clearhouse.ledger.enforcement import Confirmed, ExactScanner, Target, confirm
+from clearhouse.ledger.engine import BlockResult, Engine
+from clearhouse.ledger.errors import InvalidValue, MissingPrice
+from clearhouse.ledger.fixedpoint import WAD, to_fixed
+from clearhouse.ledger.margin import cross_summary, isolated_summary
+from clearhouse.ledger.model import LedgerState
+from clearhouse.oracle.config import DelayConfig
+from clearhouse.oracle.reports import SourceReport
+from clearhouse.oracle.states import OracleState
+from clearhouse.risk.columnar import ColumnarBook
+from clearhouse.risk.scan import ScanResult, scan
+
+_json = msgspec.json.Encoder(order="deterministic")
+
+
+class LabScanner:
+    """The columnar scan as the engine's candidate scanner, keeping the last result for the lab.
+
+    Same screening as :class:`clearhouse.risk.scanner.ColumnarScanner` (conservative maintenance
+    fractions, exact fallback without usable prices); the engine's exact check still decides.
+    """
+
+    def __init__(self) -> None:
+        self.book: ColumnarBook | None = None
+        self.last: ScanResult | None = None
+        self._exact = ExactScanner()
+
+    def candidates(self, state: LedgerState, touched: Collection[str]) -> Sequence[Target]:
+        if self.book is None:
+            self.book = ColumnarBook.from_state(state)
+        else:
+            self.book.sync(state, touched)
+        book = self.book
+        book.mm_frac = np.array(
+            [
+                state.markets[m].spec.margin_model.max_maintenance(
+                    state.markets[m].spec.maintenance_margin, state.markets[m].vol_multiplier
+                )
+                / WAD
+                for m in book.markets
+            ],
+            dtype=np.float64,
+        )
+        prices = {key: price for key, (price, _) in state.prices.items()}
+        prices[state.params.settlement_asset] = WAD
+        try:
+            result = scan(book, prices)
+        except (MissingPrice, InvalidValue):
+            self.last = None
+            return self._exact.candidates(state, touched)
+        self.last = result
+        found: list[Target] = [(aid, None) for aid in result.candidates]
+        found.extend((aid, mid) for aid, mid in result.isolated_candidates)
+        return found
+
+
+@dataclass
+class PathResult:
+    """Everything one path produced; ``summary`` is small and JSON-ready (see ``metrics``)."""
+
+    scenario: str
+    seed: int
+    summary: dict[str, Any]
+    timeseries: pa.Table
+    events: pa.Table
+    state_root: str
+    engine: Engine | None = field(default=None, repr=False)
+
+
+# ----------------------------------------------------------------------------- oracle inputs
+
+
+def warmup_blocks(scenario: Scenario) -> int:
+    """Blocks of reports before the opening trades, so every feed is fresh when positions open."""
+    longest = 0
+    for feed in scenario.feeds.values():
+        delay = sum(p.delay for p in feed.policies if isinstance(p, DelayConfig))
+        longest = max(longest, delay)
+    return -(-longest // scenario.block_time) + 2
+
+
+class OracleInputs:
+    """Source reports (or direct prices) per block from the path, deterministic per seed."""
+
+    def __init__(self, scenario: Scenario, seed: int) -> None:
+        self.scenario = scenario
+        self.assets = scenario.priced_assets
+        self.col = {a: j for j, a in enumerate(self.assets)}
+        self.rng = np.random.Generator(np.random.PCG64([seed, 2]))
+        self.direct = [
+            a for a in self.assets if a not in scenario.feeds and a != scenario.params.settlement_asset
+        ]
+        self.feeds = sorted(scenario.feeds)
+
+    def block_inputs(
+        self, s: int, time: int, row_f: np.ndarray, row_w: list[int]
+    ) -> tuple[dict[str, int], tuple[SourceReport, ...]]:
+        prices = {a: row_w[self.col[a]] for a in self.direct}
+        reports: list[SourceReport] = []
+        for asset in self.feeds:
+            table = self.scenario.spec.assets[asset]
+            feed = self.scenario.feeds[asset]
+            j = self.col[asset]
+            z = self.rng.standard_normal(len(feed.sources)) if table.source_noise > 0 else None
+            for i, source in enumerate(feed.sources):
+                if any(
+                    o.start <= s
+                    and (o.end is None or s < o.end)
+                    and (o.sources is None or source in o.sources)
+                    for o in table.outages
+                ):
+                    continue
+                factor = 1.0
+                for m in table.manipulations:
+                    if m.source == source and m.start <= s < m.start + m.duration:
+                        share = min(1.0, (s - m.start) / m.ramp) if m.ramp else 1.0
+                        factor *= m.factor**share
+                if z is None and factor == 1.0:
+                    price = row_w[j]
+                else:
+                    noisy = (
+                        float(row_f[j])
+                        * factor
+                        * (1.0 + table.source_noise * float(z[i]) if z is not None else 1.0)
+                    )
+                    price = to_fixed(max(noisy, 1e-18), WAD, f"report of {asset} from {source}")
+                reports.append(SourceReport(source, asset, max(price, 1), time))
+        return prices, tuple(reports)
+
+
+# ----------------------------------------------------------------------------- the path
+
+
+def _conservation(state: LedgerState) -> dict[str, bool]:
+    """deposited − withdrawn = Σ balances + insurance + fees (+ isolated margins + PnL pools)."""
+    settle = state.params.settlement_asset
+    out: dict[str, bool] = {}
+    for asset in sorted(state.assets):
+        lhs = state.deposited.get(asset, 0) - state.withdrawn.get(asset, 0)
+        rhs = sum(a.balances.get(asset, 0) for a in state.accounts.values())
+        rhs += state.pools.insurance.get(asset, 0) + state.pools.fees.get(asset, 0)
+        if asset == settle:
+            rhs += sum(p.margin for a in state.accounts.values() for p in a.positions.values() if p.isolated)
+            rhs += sum(m.pnl_pool for m in state.markets.values())
+        out[asset] = lhs == rhs
+    return out
+
+
+def _any_price(state: LedgerState) -> Callable[[str], int]:
+    settle = state.params.settlement_asset
+
+    def lookup(key: str) -> int:
+        if key == settle:
+            return WAD
+        entry = state.prices.get(key)
+        if entry is None:
+            raise MissingPrice(f"no price for {key}")
+        return entry[0]
+
+    return lookup
+
+
+def unrealised_bad_debt(state: LedgerState, accounts: Iterable[str]) -> int:
+    """Σ max(0, −equity) over buckets still holding positions, at the last prices (stale or not)."""
+    price_of = _any_price(state)
+    total = 0
+    for aid in accounts:
+        acct = state.accounts[aid]
+        if any(not p.isolated and p.size for p in acct.positions.values()):
+            total += max(0, -cross_summary(state, acct, price_of).equity)
+        for pos in acct.positions.values():
+            if pos.isolated and pos.size:
+                total += max(0, -isolated_summary(state, pos, price_of).equity)
+    return total
+
+
+def run_path(
+    scenario: Scenario,
+    seed: int | None = None,
+    *,
+    on_block: Callable[[int, int], None] | None = None,
+    keep_engine: bool = False,
+) -> PathResult:
+    """Run one path of ``scenario`` (``seed`` defaults to the scenario's) through the engine."""
+    from clearhouse.lab.metrics import path_summary
+
+    seed = scenario.spec.seed if seed is None else seed
+    bt = scenario.block_time
+    n = scenario.n_blocks
+    offsets = np.arange(n, dtype=np.int64) * bt
+    path_f = np.asarray(scenario.price_model.path(offsets, seed), dtype=np.float64)
+    path_w = to_wad(path_f)
+    assets = scenario.priced_assets
+    col = {a: j for j, a in enumerate(assets)}
+    p0 = {a: float(path_f[0, j]) for a, j in col.items()}
+    pop = build_population(scenario, seed, p0)
+    warm = warmup_blocks(scenario)
+    start = scenario.spec.start_time
+    if start < (warm + 2) * bt:
+        raise ScenarioError(scenario.file, "start_time", f"must be >= {(warm + 2) * bt} to fit the warm-up")
+
+    scanner = LabScanner()
+    engine = Engine(scanner=scanner)
+    oracle_in = OracleInputs(scenario, seed)
+    settle = scenario.params.settlement_asset
+    events_rows: list[tuple[int, int, str, str | None, str | None, float, str]] = []
+
+    def apply(phase_block: int, time: int, s: int, row: int, txs: Sequence[c.AnyCommand]) -> BlockResult:
+        prices, reports = oracle_in.block_inputs(s, time, path_f[row], path_w[row])
+        if engine.state.height == 0:
+            reports = ()  # the feeds are configured by the first block's transactions
+        block = Block(engine.state.height + 1, time, prices, tuple(txs), reports)
+        result = engine.apply_block(block)
+        for e in result.events:
+            events_rows.append(_event_row(phase_block, s, e))
+        return result
+
+    # -- set-up and warm-up (before the path: negative simulation seconds) ----------------------
+    opening_rejected = 0
+    for j in range(warm + 1):
+        s = -(warm + 1 - j) * bt
+        txs: list[c.AnyCommand] = []
+        if j == 0:
+            txs = [*pop.setup, *pop.deposits]
+        elif j == warm:
+            for key in sorted(scenario.feeds):
+                feed = engine.state.oracles[key]
+                if feed.state is not OracleState.FRESH:
+                    raise ScenarioError(
+                        scenario.file,
+                        f"assets.{key}.oracle",
+                        f"is {feed.state.value} after {warm} warm-up blocks; positions cannot open",
+                    )
+            prices = {k: p for k, (p, _) in engine.state.prices.items()}
+            txs = pop.opening(prices)
+        result = apply(-(warm + 1 - j), start + s, s, 0, txs)
+        if j == 0 or j == warm:
+            bad = [e for e in result.events if isinstance(e, ev.TransactionRejected)]
+            if j == 0 and bad:
+                raise ScenarioError(scenario.file, "", f"set-up transaction rejected: {bad[0].message}")
+            opening_rejected += len(bad)
+
+    trader_ids = [t.id for t in pop.traders]
+    book = scanner.book
+    assert book is not None
+    pop_rows = np.array([book.row_of[a] for a in trader_ids], dtype=np.int64)
+    agents = Agents(scenario, pop.traders, n)
+    resp_rows_arr = np.array(
+        [book.row_of[t.id] for t in pop.traders if t.responsive and not t.isolated], dtype=np.int64
+    )
+    resp_iso = {t.id for t in pop.traders if t.responsive and t.isolated}
+    threshold = scenario.spec.population.add_margin.threshold
+    pop_set = set(trader_ids)
+    report_mode = scenario.params.enforcement == "report"
+    cap = scenario.params.max_liquidations_per_block
+
+    ts = _Timeseries(assets, sorted(scenario.feeds))
+    breach: dict[Target, int] = {}
+    delays: list[int] = []
+    recovered = 0
+    liquidated_accounts: set[str] = set()
+    market_ids = sorted(engine.state.markets)
+    insurance_start = engine.state.pools.insurance.get(settle, 0)
+
+    for k in range(n):
+        s = int(offsets[k])
+        time = start + s
+        due: list[PendingTx] = agents.due(k)
+        result = apply(k, time, s, k, [tx.command for tx in due])
+        state = engine.state
+
+        rejected: set[int] = set()
+        rewards: dict[tuple[str, str], int] = {}
+        n_liq = 0
+        liq_notional = 0
+        bad_debt_block = 0
+        closed: list[tuple[str, str]] = []
+        for e in result.events:
+            if isinstance(e, ev.TransactionRejected):
+                rejected.add(e.tx_index)
+            elif isinstance(e, ev.PositionClosedOut):
+                if e.account in pop_set:
+                    n_liq += 1
+                    liq_notional += e.notional
+                    closed.append((e.account, e.market))
+            elif isinstance(e, ev.CloseOutPenaltyCharged):
+                rewards[(e.liquidator, e.account)] = (
+                    rewards.get((e.liquidator, e.account), 0) + e.liquidator_reward
+                )
+            elif isinstance(e, ev.BadDebtRecorded):
+                bad_debt_block += e.amount
+        prices_now = {key: p for key, (p, _) in state.prices.items()}
+        agents.settle_results(due, rejected, rewards, agents.gas_token_price(prices_now))
+
+        closed_targets: set[Target] = set()
+        for aid, mid in closed:
+            liquidated_accounts.add(aid)
+            pair: tuple[Target, Target] = ((aid, mid), (aid, None))
+            for target in pair:
+                closed_targets.add(target)
+                if target in breach:
+                    delays.append(k - breach.pop(target))
+                    break
+
+        # observation. Keepers see the engine's exact reports (BelowMaintenance, enforcement =
+        # "report", capped and rotated by the engine) or, with a backstop, the scan's most underwater
+        # candidates confirmed exactly. Breach bookkeeping screens every account with the scan.
+        last = scanner.last
+        if report_mode:
+            confirmed = [
+                Confirmed((e.account, e.market), e.equity, e.maintenance)
+                for e in result.events
+                if isinstance(e, ev.BelowMaintenance) and e.account in pop_set
+            ]
+        else:
+            if last is not None:
+                cands: list[Target] = [(a, None) for a in last.candidates[:cap]]
+                cands += [(a, m) for a, m in last.isolated_candidates[:cap]]
+            else:
+                cands = list(ExactScanner().candidates(state, ()))
+            confirmed = [x for x in confirm(state, cands, engine.prices()) if x.target[0] in pop_set]
+        confirmed.sort(key=lambda x: (x.health, x.target[0], x.target[1] or ""))
+        if last is not None:
+            below = (last.maintenance[pop_rows] > 0) & (last.health[pop_rows] < 1.0)
+            now_targets: set[Target] = set()
+            for r in pop_rows[below].tolist():
+                now_targets.add((book.account_ids[r], None))
+            for slot in np.flatnonzero(last.iso_health < 1.0).tolist():
+                aid = book.account_ids[int(last.iso_rows[slot])]
+                if aid in pop_set:
+                    now_targets.add((aid, book.markets[int(last.iso_cols[slot])]))
+        else:
+            now_targets = {
+                x.target for x in confirm(state, ExactScanner().candidates(state, ()), engine.prices())
+            }
+        now_targets -= closed_targets
+        for target in now_targets:
+            breach.setdefault(target, k)
+        for target in [t for t in breach if t not in now_targets]:
+            # no longer below maintenance without a close-out: recovered (price or a top-up)
+            del breach[target]
+            recovered += 1
+
+        warned: list[tuple[str, str | None, float, float]] = []
+        within10 = 0
+        neg_equity = 0.0
+        total_collateral = 0.0
+        if last is not None:
+            h = last.health[pop_rows]
+            mm = last.maintenance[pop_rows]
+            within10 = int(np.count_nonzero((mm > 0) & (h >= 1.0) & (h < 1.1)))
+            within10 += int(np.count_nonzero((last.iso_health >= 1.0) & (last.iso_health < 1.1)))
+            neg_equity = float(np.clip(-last.equity[pop_rows], 0, None).sum()) + float(
+                np.clip(-last.iso_equity, 0, None).sum()
+            )
+            if resp_rows_arr.size or resp_iso:
+                hr = last.health[resp_rows_arr]
+                low = (last.maintenance[resp_rows_arr] > 0) & (hr < threshold)
+                for row in resp_rows_arr[low].tolist():
+                    warned.append(
+                        (book.account_ids[row], None, float(last.equity[row]), float(last.maintenance[row]))
+                    )
+                for slot in np.flatnonzero(last.iso_health < threshold).tolist():
+                    aid = book.account_ids[int(last.iso_rows[slot])]
+                    if aid in resp_iso:
+                        warned.append(
+                            (
+                                aid,
+                                book.markets[int(last.iso_cols[slot])],
+                                float(last.iso_equity[slot]),
+                                float(last.iso_maintenance[slot]),
+                            )
+                        )
+            pvec = np.array(
+                [1.0 if a == settle else prices_now.get(a, 0) / WAD for a in book.assets], dtype=np.float64
+            )
+            total_collateral = float((book.balances[pop_rows] * pvec[None, :]).sum())
+        agents.observe(k, engine, confirmed, warned)
+
+        oi = 0.0
+        for mid in market_ids:
+            m = state.markets[mid]
+            oi += m.open_interest / WAD * prices_now.get(m.spec.oracle, 0) / WAD
+        ts.add(
+            block=k,
+            time=s,
+            external=path_f[k],
+            oracle={a: prices_now.get(a) for a in assets},
+            oracle_state={a: state.oracles[a].state.value for a in scenario.feeds},
+            total_collateral=total_collateral,
+            open_interest=oi,
+            below_maintenance=len(now_targets),
+            within_10pct=within10,
+            liquidations=n_liq,
+            liquidated_notional=liq_notional / WAD,
+            bad_debt=state.pools.bad_debt.get(settle, 0) / WAD,
+            negative_equity=neg_equity,
+            insurance_fund=state.pools.insurance.get(settle, 0) / WAD,
+            keeper_profit=sum(kp.stats.profit for kp in agents.keepers),
+            keeper_txs=sum(1 for tx in due if tx.kind == "closeout"),
+            keeper_failed=sum(1 for i, tx in enumerate(due) if tx.kind == "closeout" and i in rejected),
+            gas_price_gwei=agents.gas_price(k) / 1e9,
+        )
+        if on_block is not None:
+            on_block(k + 1, n)
+
+    state = engine.state
+    timeseries = ts.table()
+    events = pa.table(
+        {
+            "block": pa.array([r[0] for r in events_rows], pa.int64()),
+            "time": pa.array([r[1] for r in events_rows], pa.int64()),
+            "type": pa.array([r[2] for r in events_rows], pa.string()),
+            "account": pa.array([r[3] for r in events_rows], pa.string()),
+            "market": pa.array([r[4] for r in events_rows], pa.string()),
+            "amount": pa.array([r[5] for r in events_rows], pa.float64()),
+            "json": pa.array([r[6] for r in events_rows], pa.string()),
+        }
+    )
+    root = engine.state_root()
+    ctx = _PathFacts(
+        scenario=scenario,
+        seed=seed,
+        population=pop,
+        engine=engine,
+        timeseries=timeseries,
+        delays_blocks=delays,
+        unenforced=len(breach),
+        recovered=recovered,
+        liquidated_accounts=len(liquidated_accounts),
+        agents=agents,
+        opening_rejected=opening_rejected,
+        insurance_start=insurance_start,
+        unrealised=unrealised_bad_debt(state, trader_ids),
+        conservation=_conservation(state),
+        state_root=root,
+        path_f=path_f,
+    )
+    summary = path_summary(ctx)
+    return PathResult(scenario.name, seed, summary, timeseries, events, root, engine if keep_engine else None)
+
+
+@dataclass
+class _PathFacts:
+    """What :func:`clearhouse.lab.metrics.path_summary` reads."""
+
+    scenario: Scenario
+    seed: int
+    population: Population
+    engine: Engine
+    timeseries: pa.Table
+    delays_blocks: list[int]
+    unenforced: int
+    recovered: int
+    liquidated_accounts: int
+    agents: Agents
+    opening_rejected: int
+    insurance_start: int
+    unrealised: int
+    conservation: dict[str, bool]
+    state_root: str
+    path_f: np.ndarray
+
+
+_AMOUNT_FIELDS = ("amount", "notional", "penalty", "paid", "equity")
+
+
+def _event_row(block: int, s: int, e: ev.Event) -> tuple[int, int, str, str | None, str | None, float, str]:
+    account = getattr(e, "account", None)
+    market = getattr(e, "market", None)
+    amount = math.nan
+    for name in _AMOUNT_FIELDS:
+        v = getattr(e, name, None)
+        if isinstance(v, int):
+            amount = v / WAD
+            break
+    return (block, s, type(e).__name__, account, market, amount, _json.encode(e).decode())
+
+
+class _Timeseries:
+    def __init__(self, assets: Sequence[str], feeds: Sequence[str]) -> None:
+        self.assets = list(assets)
+        self.feeds = list(feeds)
+        self.cols: dict[str, list[Any]] = {}
+
+    def add(self, **row: Any) -> None:
+        flat: dict[str, Any] = {}
+        for key, value in row.items():
+            if key == "external":
+                for j, a in enumerate(self.assets):
+                    flat[f"external_{a}"] = float(value[j])
+            elif key == "oracle":
+                for a in self.assets:
+                    p = value[a]
+                    flat[f"oracle_{a}"] = math.nan if p is None else p / WAD
+            elif key == "oracle_state":
+                for a in self.feeds:
+                    flat[f"oracle_state_{a}"] = value[a]
+            else:
+                flat[key] = value
+        for key, value in flat.items():
+            self.cols.setdefault(key, []).append(value)
+
+    def table(self) -> pa.Table:
+        return pa.table(self.cols)
+
+
+# ----------------------------------------------------------------------------- many paths
+
+
+@dataclass(frozen=True)
+class PathTask:
+    """Parameters shipped to a worker: the scenario by reference, the seed, what to bring back."""
+
+    source: str
+    overrides: tuple[tuple[str, Any], ...]
+    seed: int
+    keep_tables: bool = False
+
+
+@dataclass
+class PathOutcome:
+    """What comes back from a worker: the small summary, the tables only when asked for."""
+
+    seed: int
+    summary: dict[str, Any]
+    timeseries: pa.Table | None = None
+    events: pa.Table | None = None
+
+
+_CACHE: dict[tuple[str, str], Scenario] = {}
+
+
+def scenario_for(task: PathTask) -> Scenario:
+    key = (task.source, _json.encode(dict(task.overrides)).decode())
+    if key not in _CACHE:
+        _CACHE[key] = load_scenario(task.source, dict(task.overrides))
+    return _CACHE[key]
+
+
+def run_task(task: PathTask, on_block: Callable[[int, int], None] | None = None) -> PathOutcome:
+    """Run one :class:`PathTask` (in this process or a worker)."""
+    result = run_path(scenario_for(task), task.seed, on_block=on_block)
+    if task.keep_tables:
+        return PathOutcome(task.seed, result.summary, result.timeseries, result.events)
+    return PathOutcome(task.seed, result.summary)
+
+
+R = TypeVar("R")
+
+
+class Executor(Protocol):
+    """Anything with ``map`` in order (``concurrent.futures`` executors qualify)."""
+
+    def map(
+        self, fn: Callable[[PathTask], PathOutcome], tasks: Iterable[PathTask]
+    ) -> Iterator[PathOutcome]: ...
+
+
+class SequentialExecutor:
+    """Paths one after the other in this process; reports block progress of the current path."""
+
+    def __init__(self, on_block: Callable[[int, int], None] | None = None) -> None:
+        self.on_block = on_block
+
+    def map(self, fn: Callable[[PathTask], PathOutcome], tasks: Iterable[PathTask]) -> Iterator[PathOutcome]:
+        for task in tasks:
+            if fn is run_task:
+                yield run_task(task, self.on_block)
+            else:
+                yield fn(task)
+
+
+def run_paths(
+    source: str,
+    seeds: Sequence[int],
+    *,
+    overrides: dict[str, Any] | None = None,
+    executor: Executor | None = None,
+    keep_tables: int = 1,
+) -> Iterator[PathOutcome]:
+    """Run ``source`` (built-in name or TOML path) once per seed; yields outcomes in seed order.
+
+    The first ``keep_tables`` paths bring their timeseries and events back (for the report); the
+    others only their summary. Another executor (processes, Dask) only needs ``map``.
+    """
+    ov = tuple(sorted((overrides or {}).items()))
+    tasks = [PathTask(source, ov, s, i < keep_tables) for i, s in enumerate(seeds)]
+    yield from (executor or SequentialExecutor()).map(run_task, tasks)

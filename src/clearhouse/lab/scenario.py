@@ -1,0 +1,640 @@
+"""TOML scenario files: a market, a population, a stress and the agents, validated before any run.
+
+A scenario is parsed with :mod:`tomllib`, converted into frozen :mod:`msgspec` structs (human
+numbers: ``0.1``, ``"0.005"``, ``2_000``) and then checked as a whole: every plug-in name is known,
+every parameter is consistent, every CSV a model reads exists and has its columns. Every problem
+raises :class:`ScenarioError` whose message names the file and the field path, e.g.
+``scenario.toml: population.leverage.max must be > min (10.0), got 5.0``. Nothing runs until a
+scenario validates; the validated :class:`Scenario` holds the engine objects built from it (asset and
+market specs, oracle feed configs, ledger parameters), the price model and the network model.
+
+The full annotated format is in ``docs/scenarios.md``. Built-in scenarios live in
+``clearhouse/lab/builtin/*.toml`` and are read with :mod:`importlib.resources`.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import tomllib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any, Literal, TypeVar
+
+import msgspec
+
+from clearhouse.lab.network import NetworkConfig, NetworkModel
+from clearhouse.lab.prices import PriceModel, price_model_from_table
+from clearhouse.ledger.errors import ClearhouseError, InvalidParameters
+from clearhouse.ledger.fixedpoint import WAD, to_fixed
+from clearhouse.ledger.margin_models import AnyMarginModel
+from clearhouse.ledger.model import AssetSpec, LedgerParams, MarketSpec
+from clearhouse.oracle.config import FeedConfig, feed_config_from_dict
+
+#: Account id of the market maker every opening trade is matched against.
+MARKET_MAKER = "mm"
+#: Account id of the backstop liquidator (``ledger.enforcement = "backstop"``).
+BACKSTOP = "backstop"
+#: Percentile names of the network's gas model.
+GasLevel = Literal["p30", "p60", "p90", "max"]
+
+
+class ScenarioError(InvalidParameters):
+    """A scenario that cannot run; the message names the file and the field path."""
+
+    code = "scenario"
+
+    def __init__(self, file: str, field: str, message: str) -> None:
+        text = f"{file}: {message}" if not field else f"{file}: {field} {message}"
+        super().__init__(text)
+        self.file = file
+        self.field = field
+
+
+# ----------------------------------------------------------------------------- raw structs
+
+
+class _S(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """Base of the scenario structs."""
+
+
+class DistSpec(_S, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """A distribution of a positive quantity, clipped to ``[min, max]``.
+
+    ``fixed`` (``value``), ``uniform`` / ``loguniform`` on ``[min, max]``, or ``lognormal`` with
+    ``median`` (default: the geometric mean of the bounds) and log-volatility ``sigma``.
+    """
+
+    dist: Literal["fixed", "uniform", "loguniform", "lognormal"] = "lognormal"
+    min: float = 0.0
+    max: float = 0.0
+    value: float | None = None
+    median: float | None = None
+    sigma: float = 0.5
+
+
+class AddMarginSpec(_S, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """Traders who top up their collateral when warned (health below ``threshold``)."""
+
+    #: Share of the accounts that respond at all (0 = nobody adds margin).
+    share: float = 0.0
+    #: Health (equity / maintenance) below which a responsive trader deposits.
+    threshold: float = 1.3
+    #: Health the deposit aims to restore.
+    target: float = 2.0
+    #: Total a trader can add over the run, as a multiple of its initial collateral.
+    capital: float = 1.0
+    #: Blocks between seeing the warning and sending the deposit.
+    latency_blocks: int = 5
+    #: Highest gas price (gwei) a trader pays; ``None`` = the deposit always lands after the latency.
+    gas_cap_gwei: float | None = None
+
+
+class PopulationSpec(_S, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    accounts: int
+    #: Collateral value per account in settlement units (e.g. USD).
+    collateral: DistSpec
+    #: Leverage = position notional / collateral value at the opening price.
+    leverage: DistSpec
+    long_share: float = 0.5
+    isolated_share: float = 0.0
+    #: Market -> weight (default: equal over all markets).
+    markets: dict[str, float] = {}
+    #: Asset -> share of the collateral value deposited in it (default: all settlement asset).
+    collateral_mix: dict[str, float] = {}
+    add_margin: AddMarginSpec = AddMarginSpec()
+    #: Settlement capital of the market maker (default: the population's total notional).
+    market_maker_capital: float | None = None
+
+
+class KeeperSpec(_S, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """Keepers; a list gives per-keeper values (keeper ``i`` takes item ``i mod len``)."""
+
+    count: int = 3
+    latency_blocks: int | list[int] = 1
+    gas_cap_gwei: float | list[float] = 1000.0
+    #: Settlement collateral each keeper holds to take positions over.
+    capital: float | list[float] = 1_000_000.0
+    #: Minimum expected profit after gas (settlement units) to send a close-out; a negative value is
+    #: a protocol keeper willing to pay that much gas per close-out to clear insolvent accounts.
+    profit_threshold: float | list[float] = 0.0
+    #: Gas percentile a keeper bids (capped at its gas cap).
+    gas_bid: GasLevel = "p90"
+    #: Gas a close-out uses when it succeeds / when it reverts.
+    gas_limit: int = 500_000
+    failed_gas_limit: int = 100_000
+    #: Asset whose price converts gas (wei) into settlement units; ``gas_token_price`` if unpriced.
+    gas_token: str = "ETH"
+    gas_token_price: float | None = None
+    #: Sell positions taken over back to the market maker at the oracle price in the next block.
+    unwind: bool = True
+    #: Close-outs one keeper sends per block at most.
+    max_per_block: int = 20
+
+
+class LedgerSpec(_S, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    settlement_asset: str = "USDC"
+    max_price_age: int = 3600
+    #: "keepers": the engine only reports accounts below maintenance, keepers must act;
+    #: "backstop": the engine also closes them out against a backstop account.
+    enforcement: Literal["keepers", "backstop"] = "keepers"
+    max_liquidations_per_block: int = 50
+    #: Initial insurance fund (settlement units).
+    insurance_fund: float = 0.0
+    #: Settlement capital of the backstop liquidator (``enforcement = "backstop"``).
+    backstop_capital: float = 0.0
+
+
+class ManipulationSpec(_S, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """One oracle source reports ``factor`` × the true price on ``[start, start + duration)``; with
+    ``ramp`` > 0 the factor grows geometrically from 1 to ``factor`` over the first ``ramp`` seconds."""
+
+    source: str
+    factor: float
+    start: int
+    duration: int
+    ramp: int = 0
+
+
+class OutageSpec(_S, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """No reports from ``sources`` (default: all) on ``[start, end)`` (``end`` omitted: forever)."""
+
+    start: int
+    end: int | None = None
+    sources: list[str] | None = None
+
+
+class AssetTable(_S, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    decimals: int = 18
+    haircut: float = 1.0
+    #: Oracle feed config (``clearhouse.oracle.config.feed_config_from_dict``); omitted: the block
+    #: sets the price directly from the path.
+    oracle: dict[str, Any] | None = None
+    #: Relative standard deviation of each source's report around the path price.
+    source_noise: float = 0.0
+    manipulations: list[ManipulationSpec] = []
+    outages: list[OutageSpec] = []
+
+
+class MarketTable(_S, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    oracle: str
+    initial_margin: float
+    maintenance_margin: float
+    taker_fee: float = 0.0
+    maker_fee: float = 0.0
+    liquidation_fee: float = 0.0
+    liquidator_share: float = 0.5
+    step_size: float = 0.001
+    funding_interest: float = 0.0
+    funding_clamp_factor: float = 6.0
+    margin_model: dict[str, Any] = {}
+
+
+class ScenarioSpec(_S, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    name: str
+    description: str = ""
+    seed: int = 0
+    #: Seconds, or a string such as "48h", "90m", "6d".
+    horizon: int | str
+    block_time: int = 60
+    #: Engine time (epoch seconds) of the first block of the stress path.
+    start_time: int = 1_700_000_000
+    ledger: LedgerSpec = LedgerSpec()
+    assets: dict[str, AssetTable]
+    markets: dict[str, MarketTable]
+    prices: dict[str, Any]
+    population: PopulationSpec
+    keepers: KeeperSpec = KeeperSpec()
+    network: dict[str, Any] = {}
+
+
+# ----------------------------------------------------------------------------- validated scenario
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """A validated scenario and everything built from it."""
+
+    spec: ScenarioSpec
+    file: str
+    base_dir: Path | None
+    price_model: PriceModel
+    network: NetworkModel
+    assets: tuple[AssetSpec, ...]
+    markets: tuple[MarketSpec, ...]
+    feeds: dict[str, FeedConfig]
+    params: LedgerParams
+    horizon: int
+    #: Raw table the scenario was validated from (for overrides and the summary).
+    raw: dict[str, Any]
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+    @property
+    def block_time(self) -> int:
+        return self.spec.block_time
+
+    @property
+    def n_blocks(self) -> int:
+        """Blocks of the stress path (the warm-up and set-up blocks come before it)."""
+        return self.horizon // self.spec.block_time + 1
+
+    @property
+    def priced_assets(self) -> tuple[str, ...]:
+        """Price keys the path drives, in the price model's column order."""
+        return tuple(self.price_model.assets)
+
+
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def parse_duration(value: int | str, file: str, field: str) -> int:
+    if isinstance(value, int) and not isinstance(value, bool):
+        seconds = value
+    else:
+        m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smhd])\s*", str(value))
+        if m is None:
+            raise ScenarioError(file, field, f"must be seconds or a duration like '48h', got {value!r}")
+        seconds = round(float(m.group(1)) * _UNITS[m.group(2)])
+    if seconds <= 0:
+        raise ScenarioError(file, field, f"must be > 0, got {value!r}")
+    return seconds
+
+
+def _wad(value: float | str, file: str, field: str) -> int:
+    try:
+        return to_fixed(value, WAD, field)
+    except ClearhouseError as exc:
+        raise ScenarioError(file, field, f"is not a usable number: {exc}") from None
+
+
+def _msgspec_path(exc: msgspec.ValidationError) -> tuple[str, str]:
+    text = str(exc)
+    m = re.search(r" - at `\$\.?(.*)`$", text)
+    if m is None:
+        return "", text
+    path = m.group(1)
+    path = re.sub(r"\['([^']*)'\]", r".\1", path).lstrip(".")
+    return path, text[: m.start()]
+
+
+T = TypeVar("T")
+
+
+def _guard(file: str, field: str, build: Callable[[], T]) -> T:
+    """Run ``build`` and turn any ledger/lab/oracle error into a :class:`ScenarioError` at ``field``."""
+    try:
+        return build()
+    except ScenarioError:
+        raise
+    except ClearhouseError as exc:
+        raise ScenarioError(file, f"{field}:", str(exc)) from None
+    except msgspec.ValidationError as exc:
+        sub, msg = _msgspec_path(exc)
+        raise ScenarioError(file, f"{field}.{sub}:" if sub else f"{field}:", msg) from None
+
+
+def _check_dist(d: DistSpec, file: str, field: str, *, lo: float = 0.0) -> None:
+    def finite(v: float, name: str) -> None:
+        if not math.isfinite(v):
+            raise ScenarioError(file, f"{field}.{name}", f"must be finite, got {v}")
+
+    if d.dist == "fixed":
+        if d.value is None:
+            raise ScenarioError(file, f"{field}.value", "is required for dist = 'fixed'")
+        finite(d.value, "value")
+        if d.value <= lo:
+            raise ScenarioError(file, f"{field}.value", f"must be > {lo}, got {d.value}")
+        return
+    finite(d.min, "min")
+    finite(d.max, "max")
+    if d.min <= lo:
+        raise ScenarioError(file, f"{field}.min", f"must be > {lo}, got {d.min}")
+    if d.max <= d.min:
+        raise ScenarioError(file, f"{field}.max", f"must be > min ({d.min}), got {d.max}")
+    if d.dist == "lognormal":
+        finite(d.sigma, "sigma")
+        if d.sigma < 0:
+            raise ScenarioError(file, f"{field}.sigma", f"must be >= 0, got {d.sigma}")
+        if d.median is not None and not d.min <= d.median <= d.max:
+            raise ScenarioError(file, f"{field}.median", f"must be within [min, max], got {d.median}")
+
+
+def dist_max(d: DistSpec) -> float:
+    return d.value if d.dist == "fixed" and d.value is not None else d.max
+
+
+def _margin_model(table: Mapping[str, Any], file: str, field: str) -> AnyMarginModel:
+    data: dict[str, Any] = dict(table) if table else {"name": "fixed"}
+    name = data.get("name", "fixed")
+    data["name"] = name
+    if name == "tiered":
+        tiers = data.get("tiers")
+        if not isinstance(tiers, list):
+            raise ScenarioError(file, f"{field}.tiers", "must be a list of [notional, initial, maintenance]")
+        conv = []
+        for i, tier in enumerate(tiers):
+            if not isinstance(tier, list) or len(tier) != 3:
+                raise ScenarioError(file, f"{field}.tiers[{i}]", "must be [notional, initial, maintenance]")
+            conv.append([_wad(v, file, f"{field}.tiers[{i}]") for v in tier])
+        data["tiers"] = conv
+    for key in ("lower_cap", "upper_cap", "max_initial"):
+        if key in data:
+            data[key] = _wad(data[key], file, f"{field}.{key}")
+    model: AnyMarginModel = _guard(
+        file,
+        field,
+        lambda: msgspec.convert(data, AnyMarginModel),
+    )
+    return model
+
+
+# ----------------------------------------------------------------------------- loading
+
+
+def builtin_names() -> list[str]:
+    """Names of the built-in scenarios (``clearhouse/lab/builtin/*.toml``)."""
+    root = resources.files("clearhouse.lab") / "builtin"
+    return sorted(p.name.removesuffix(".toml") for p in root.iterdir() if p.name.endswith(".toml"))
+
+
+def read_table(name_or_path: str) -> tuple[dict[str, Any], str, Path | None]:
+    """The raw TOML table of a built-in name or a file path, its display name and base directory."""
+    path = Path(name_or_path)
+    if path.suffix == ".toml" or path.exists():
+        if not path.is_file():
+            raise ScenarioError(str(path), "", "no such scenario file")
+        try:
+            with open(path, "rb") as fh:
+                return tomllib.load(fh), path.name, path.resolve().parent
+        except tomllib.TOMLDecodeError as exc:
+            raise ScenarioError(path.name, "", f"is not valid TOML: {exc}") from None
+    names = builtin_names()
+    if name_or_path not in names:
+        raise ScenarioError(
+            name_or_path, "", f"is neither a scenario file nor a built-in scenario; built-ins: {names}"
+        )
+    text = (resources.files("clearhouse.lab") / "builtin" / f"{name_or_path}.toml").read_text()
+    return tomllib.loads(text), f"{name_or_path}.toml", None
+
+
+def load_scenario(name_or_path: str, overrides: Mapping[str, Any] | None = None) -> Scenario:
+    """Load and validate a built-in scenario by name or a TOML file by path.
+
+    ``overrides`` maps dotted field paths to values applied to the raw table before validation, e.g.
+    ``{"population.accounts": 200, "horizon": "6h"}``.
+    """
+    table, file, base_dir = read_table(name_or_path)
+    for dotted, value in (overrides or {}).items():
+        set_path(table, dotted, value)
+    return validate(table, file, base_dir)
+
+
+def set_path(table: dict[str, Any], dotted: str, value: Any) -> None:
+    node = table
+    keys = dotted.split(".")
+    for key in keys[:-1]:
+        node = node.setdefault(key, {})
+    node[keys[-1]] = value
+
+
+def validate(table: Mapping[str, Any], file: str = "scenario.toml", base_dir: Path | None = None) -> Scenario:
+    """Validate a raw scenario table; build the engine objects, the price and the network models."""
+    try:
+        spec = msgspec.convert(dict(table), ScenarioSpec)
+    except msgspec.ValidationError as exc:
+        path, msg = _msgspec_path(exc)
+        raise ScenarioError(file, f"{path}:" if path else "", msg) from None
+    horizon = parse_duration(spec.horizon, file, "horizon")
+    if spec.block_time <= 0:
+        raise ScenarioError(file, "block_time", f"must be > 0, got {spec.block_time}")
+    if horizon < spec.block_time:
+        raise ScenarioError(file, "horizon", f"must be at least one block_time ({spec.block_time} s)")
+    if spec.seed < 0:
+        raise ScenarioError(file, "seed", f"must be >= 0, got {spec.seed}")
+    if spec.start_time < 0:
+        raise ScenarioError(file, "start_time", f"must be >= 0, got {spec.start_time}")
+
+    led = spec.ledger
+    settle = led.settlement_asset
+    if settle not in spec.assets:
+        raise ScenarioError(file, "ledger.settlement_asset", f"{settle!r} is not in [assets]")
+    if spec.assets[settle].oracle is not None:
+        raise ScenarioError(file, f"assets.{settle}.oracle", "the settlement asset is valued at 1; no oracle")
+    if led.max_price_age <= 0:
+        raise ScenarioError(file, "ledger.max_price_age", f"must be > 0, got {led.max_price_age}")
+    if led.max_liquidations_per_block <= 0:
+        raise ScenarioError(file, "ledger.max_liquidations_per_block", "must be > 0")
+    if led.insurance_fund < 0:
+        raise ScenarioError(file, "ledger.insurance_fund", f"must be >= 0, got {led.insurance_fund}")
+    if led.enforcement == "backstop" and led.backstop_capital <= 0:
+        raise ScenarioError(file, "ledger.backstop_capital", "must be > 0 with enforcement = 'backstop'")
+    params = LedgerParams(
+        settlement_asset=settle,
+        max_price_age=led.max_price_age,
+        enforcement="report" if led.enforcement == "keepers" else "backstop",
+        backstop_liquidator=BACKSTOP if led.enforcement == "backstop" else "",
+        max_liquidations_per_block=led.max_liquidations_per_block,
+    )
+    _guard(file, "ledger", params.validate)
+
+    # assets and oracle feeds
+    assets: list[AssetSpec] = []
+    feeds: dict[str, FeedConfig] = {}
+    for aid in sorted(spec.assets):
+        a = spec.assets[aid]
+        f = f"assets.{aid}"
+        if not 0 <= a.haircut <= 1:
+            raise ScenarioError(file, f"{f}.haircut", f"must be in [0, 1], got {a.haircut}")
+        asset = AssetSpec(aid, a.decimals, _wad(a.haircut, file, f"{f}.haircut"))
+        _guard(file, f, asset.validate)
+        assets.append(asset)
+        if a.source_noise < 0 or not math.isfinite(a.source_noise):
+            raise ScenarioError(file, f"{f}.source_noise", f"must be finite and >= 0, got {a.source_noise}")
+        if a.oracle is None:
+            if a.manipulations or a.outages:
+                raise ScenarioError(file, f"{f}.manipulations", "needs an [assets.X.oracle] feed")
+            continue
+        oracle: dict[str, Any] = a.oracle
+
+        def build_feed(oracle: dict[str, Any] = oracle, aid: str = aid) -> FeedConfig:
+            return feed_config_from_dict(oracle, aid)
+
+        feed = _guard(file, f"{f}.oracle", build_feed)
+        feeds[aid] = feed
+        for i, m in enumerate(a.manipulations):
+            g = f"{f}.manipulations[{i}]"
+            if m.source not in feed.sources:
+                raise ScenarioError(file, f"{g}.source", f"{m.source!r} is not one of {list(feed.sources)}")
+            if not (m.factor > 0 and math.isfinite(m.factor)):
+                raise ScenarioError(file, f"{g}.factor", f"must be finite and > 0, got {m.factor}")
+            if m.ramp < 0 or m.ramp > m.duration:
+                raise ScenarioError(file, f"{g}.ramp", f"must be in [0, duration], got {m.ramp}")
+            if m.duration <= 0:
+                raise ScenarioError(file, f"{g}.duration", f"must be > 0, got {m.duration}")
+        for i, o in enumerate(a.outages):
+            g = f"{f}.outages[{i}]"
+            if o.end is not None and o.end <= o.start:
+                raise ScenarioError(file, f"{g}.end", f"must be > start ({o.start}), got {o.end}")
+            for s in o.sources or ():
+                if s not in feed.sources:
+                    raise ScenarioError(file, f"{g}.sources", f"{s!r} is not one of {list(feed.sources)}")
+
+    # markets
+    if not spec.markets:
+        raise ScenarioError(file, "markets", "needs at least one market")
+    markets: list[MarketSpec] = []
+    for mid in sorted(spec.markets):
+        mt = spec.markets[mid]
+        f = f"markets.{mid}"
+        if mt.oracle == settle or mt.oracle not in spec.assets:
+            raise ScenarioError(file, f"{f}.oracle", f"{mt.oracle!r} must be a listed non-settlement asset")
+        if mt.maintenance_margin >= mt.initial_margin:
+            raise ScenarioError(
+                file,
+                f"{f}.maintenance_margin",
+                f"must be < initial_margin ({mt.initial_margin}), got {mt.maintenance_margin}",
+            )
+        model = _margin_model(mt.margin_model, file, f"{f}.margin_model")
+        market = MarketSpec(
+            id=mid,
+            oracle=mt.oracle,
+            initial_margin=_wad(mt.initial_margin, file, f"{f}.initial_margin"),
+            maintenance_margin=_wad(mt.maintenance_margin, file, f"{f}.maintenance_margin"),
+            taker_fee=_wad(mt.taker_fee, file, f"{f}.taker_fee"),
+            maker_fee=_wad(mt.maker_fee, file, f"{f}.maker_fee"),
+            liquidation_fee=_wad(mt.liquidation_fee, file, f"{f}.liquidation_fee"),
+            liquidator_share=_wad(mt.liquidator_share, file, f"{f}.liquidator_share"),
+            step_size=_wad(mt.step_size, file, f"{f}.step_size"),
+            funding_interest=_wad(mt.funding_interest, file, f"{f}.funding_interest"),
+            funding_clamp_factor=_wad(mt.funding_clamp_factor, file, f"{f}.funding_clamp_factor"),
+            margin_model=model,
+        )
+        _guard(file, f, market.validate)
+        markets.append(market)
+
+    # price model
+    prices_table = dict(spec.prices)
+    if "model" not in prices_table:
+        raise ScenarioError(file, "prices.model", "is required (gbm, merton, garch, waypoints, replay)")
+    price_model = _guard(file, "prices", lambda: price_model_from_table(prices_table, base_dir=base_dir))
+    priced = set(price_model.assets)
+    for aid in sorted(spec.assets):
+        if aid != settle and aid not in priced:
+            raise ScenarioError(
+                file, "prices.assets", f"has no path for asset {aid!r} (model assets: {sorted(priced)})"
+            )
+
+    # network
+    net_table = dict(spec.network)
+    if "block_time" in net_table and net_table["block_time"] != spec.block_time:
+        raise ScenarioError(
+            file, "network.block_time", f"must equal block_time ({spec.block_time}) or be omitted"
+        )
+    net_table["block_time"] = spec.block_time
+    net_table.setdefault("genesis_time", 0)
+    net_table.setdefault("gas", {"source": "parametric", "base_gwei": 20.0})
+
+    def _network() -> NetworkModel:
+        return NetworkModel(msgspec.convert(net_table, NetworkConfig), base_dir)
+
+    network = _guard(file, "network", _network)
+
+    # population
+    pop = spec.population
+    if pop.accounts <= 0:
+        raise ScenarioError(file, "population.accounts", f"must be > 0, got {pop.accounts}")
+    _check_dist(pop.collateral, file, "population.collateral")
+    _check_dist(pop.leverage, file, "population.leverage")
+    for name in ("long_share", "isolated_share"):
+        v = getattr(pop, name)
+        if not 0 <= v <= 1:
+            raise ScenarioError(file, f"population.{name}", f"must be in [0, 1], got {v}")
+    for mid, w in pop.markets.items():
+        if mid not in spec.markets:
+            raise ScenarioError(file, f"population.markets.{mid}", "is not a market of the scenario")
+        if w < 0:
+            raise ScenarioError(file, f"population.markets.{mid}", f"weight must be >= 0, got {w}")
+    if pop.markets and sum(pop.markets.values()) <= 0:
+        raise ScenarioError(file, "population.markets", "weights must not all be 0")
+    for aid, w in pop.collateral_mix.items():
+        if aid not in spec.assets:
+            raise ScenarioError(file, f"population.collateral_mix.{aid}", "is not a listed asset")
+        if w < 0:
+            raise ScenarioError(file, f"population.collateral_mix.{aid}", f"must be >= 0, got {w}")
+        if w > 0 and spec.assets[aid].haircut == 0:
+            raise ScenarioError(file, f"population.collateral_mix.{aid}", "asset has haircut 0")
+    if pop.collateral_mix and sum(pop.collateral_mix.values()) <= 0:
+        raise ScenarioError(file, "population.collateral_mix", "weights must not all be 0")
+    used = [mk for mk in markets if not pop.markets or pop.markets.get(mk.id, 0) > 0]
+    lev_max = dist_max(pop.leverage)
+    for mk in used:
+        allowed = WAD / mk.initial_margin
+        if lev_max > allowed:
+            raise ScenarioError(
+                file,
+                "population.leverage.max",
+                f"({lev_max}) exceeds 1 / initial_margin of {mk.id} ({allowed:g}x)",
+            )
+    am = pop.add_margin
+    if not 0 <= am.share <= 1:
+        raise ScenarioError(file, "population.add_margin.share", f"must be in [0, 1], got {am.share}")
+    if am.target <= am.threshold:
+        raise ScenarioError(
+            file, "population.add_margin.target", f"must be > threshold ({am.threshold}), got {am.target}"
+        )
+    if am.threshold <= 1:
+        raise ScenarioError(file, "population.add_margin.threshold", f"must be > 1, got {am.threshold}")
+    if am.capital < 0 or am.latency_blocks < 0:
+        raise ScenarioError(file, "population.add_margin", "capital and latency_blocks must be >= 0")
+    if pop.market_maker_capital is not None and pop.market_maker_capital <= 0:
+        raise ScenarioError(file, "population.market_maker_capital", "must be > 0")
+
+    # keepers
+    k = spec.keepers
+    if k.count < 0:
+        raise ScenarioError(file, "keepers.count", f"must be >= 0, got {k.count}")
+    for name in ("latency_blocks", "gas_cap_gwei", "capital"):
+        value = getattr(k, name)
+        values = value if isinstance(value, list) else [value]
+        if not values:
+            raise ScenarioError(file, f"keepers.{name}", "must not be an empty list")
+        for v in values:
+            if v < 0 or (name != "latency_blocks" and not math.isfinite(v)):
+                raise ScenarioError(file, f"keepers.{name}", f"must be finite and >= 0, got {v}")
+    thresholds = k.profit_threshold if isinstance(k.profit_threshold, list) else [k.profit_threshold]
+    if not thresholds or not all(math.isfinite(v) for v in thresholds):
+        raise ScenarioError(file, "keepers.profit_threshold", "must be finite number(s)")
+    if k.gas_limit <= 0 or k.failed_gas_limit < 0:
+        raise ScenarioError(file, "keepers.gas_limit", "must be > 0 (failed_gas_limit >= 0)")
+    if k.max_per_block <= 0:
+        raise ScenarioError(file, "keepers.max_per_block", f"must be > 0, got {k.max_per_block}")
+    if k.count and k.gas_token not in priced and k.gas_token_price is None:
+        raise ScenarioError(
+            file, "keepers.gas_token_price", f"is required: gas token {k.gas_token!r} has no price path"
+        )
+    if k.count == 0 and led.enforcement == "keepers":
+        pass  # allowed: nobody enforces, which is itself a scenario (everything goes bad debt)
+
+    return Scenario(
+        spec=spec,
+        file=file,
+        base_dir=base_dir,
+        price_model=price_model,
+        network=network,
+        assets=tuple(assets),
+        markets=tuple(markets),
+        feeds=feeds,
+        params=params,
+        horizon=horizon,
+        raw=dict(table),
+    )
+
+
+def per_keeper(value: Any, i: int) -> Any:
+    """Keeper ``i``'s value of a scalar-or-list keeper field."""
+    return value[i % len(value)] if isinstance(value, list) else value

@@ -1,0 +1,105 @@
+"""Scenario files are refused before any run, with the file and the field path in the message."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from clearhouse.lab.scenario import ScenarioError, builtin_names, load_scenario, read_table, validate
+
+
+def base() -> dict[str, Any]:
+    table, _, _ = read_table("black_thursday")
+    return copy.deepcopy(table)
+
+
+def refused(table: dict[str, Any]) -> str:
+    with pytest.raises(ScenarioError) as info:
+        validate(table, "scenario.toml")
+    return str(info.value)
+
+
+def test_builtin_default_validates() -> None:
+    sc = load_scenario("black_thursday")
+    assert sc.name == "black_thursday"
+    assert sc.feeds["ETH"].policies[0].name == "delay"
+    assert "black_thursday" in builtin_names()
+
+
+def test_leverage_bounds_named() -> None:
+    t = base()
+    t["population"]["leverage"]["max"] = 1.0
+    assert refused(t).startswith("scenario.toml: population.leverage.max must be > min")
+
+
+def test_leverage_above_initial_margin_named() -> None:
+    t = base()
+    t["population"]["leverage"]["max"] = 25.0
+    msg = refused(t)
+    assert "population.leverage.max" in msg and "ETH-PERP" in msg
+
+
+def test_unknown_field_and_type_named() -> None:
+    t = base()
+    t["population"]["acounts"] = 3
+    assert "population" in refused(t) and "acounts" in refused(t)
+    t = base()
+    t["population"]["accounts"] = "many"
+    assert "population.accounts" in refused(t)
+
+
+def test_unknown_plugins_named() -> None:
+    t = base()
+    t["prices"]["model"] = "brownian"
+    assert "prices" in refused(t) and "brownian" in refused(t)
+    t = base()
+    t["assets"]["ETH"]["oracle"]["aggregator"] = {"name": "mean"}
+    assert "assets.ETH.oracle" in refused(t)
+    t = base()
+    t["markets"]["ETH-PERP"]["margin_model"] = {"name": "magic"}
+    assert "markets.ETH-PERP.margin_model" in refused(t)
+    t = base()
+    t["network"]["gas"] = {"source": "carrier-pigeon"}
+    assert "network" in refused(t)
+
+
+def test_inconsistent_parameters_named() -> None:
+    t = base()
+    t["markets"]["ETH-PERP"]["maintenance_margin"] = 0.2
+    assert "markets.ETH-PERP.maintenance_margin must be < initial_margin" in refused(t)
+    t = base()
+    t["ledger"]["settlement_asset"] = "DAI"
+    assert "ledger.settlement_asset" in refused(t)
+    t = base()
+    t["assets"]["ETH"]["manipulations"] = [{"source": "nobody", "factor": 24, "start": 0, "duration": 60}]
+    assert "assets.ETH.manipulations[0].source" in refused(t)
+    t = base()
+    t["population"]["add_margin"]["target"] = 1.1
+    assert "population.add_margin.target" in refused(t)
+    t = base()
+    t["horizon"] = "two days"
+    assert "horizon" in refused(t)
+
+
+def test_csv_missing_column_refused_before_run(tmp_path: Path) -> None:
+    csv = tmp_path / "eth.csv"
+    csv.write_text("time,open\n2020-03-12T00:00:00,194\n2020-03-12T01:00:00,190\n")
+    t = base()
+    t["prices"] = {
+        "model": "replay",
+        "series": [{"asset": "ETH", "file": str(csv), "time": "time", "time_unit": "iso", "price": "close"}],
+    }
+    msg = refused(t)
+    assert "prices" in msg and "eth.csv" in msg and "close" in msg
+
+
+def test_file_name_in_message(tmp_path: Path) -> None:
+    f = tmp_path / "my_stress.toml"
+    f.write_text('name = "x"\nhorizon = "1h"\n')
+    with pytest.raises(ScenarioError, match=r"my_stress\.toml"):
+        load_scenario(str(f))
+    with pytest.raises(ScenarioError, match="built-in"):
+        load_scenario("no_such_scenario")
