@@ -6,7 +6,9 @@ and the same health computation in a plain Python loop and in the exact integer 
     python -m benchmarks.scan --quick          # smoke run
 
 Big books are synthetic columnar arrays (positions on ~3 of M markets per account, ~5% isolated).
-Prints a table and writes ``bench-results/scan.json``.
+Prints a table and writes ``bench-results/scan.json``. Scan times are the best of several ticks (the
+JSON also has medians); the candidates' id tuples are built lazily and timed separately
+(``candidate_ids_s``).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import argparse
 import json
 import os
 import platform
+import statistics
 import time
 from pathlib import Path
 from typing import Any
@@ -64,13 +67,17 @@ def synthetic(n: int, m: int, seed: int = 7) -> tuple[ColumnarBook, np.ndarray]:
     return book, prices
 
 
-def best_of(fn: Any, repeat: int) -> float:
+def timings(fn: Any, repeat: int) -> list[float]:
     times = []
     for _ in range(repeat):
         t0 = time.perf_counter()
         fn()
         times.append(time.perf_counter() - t0)
-    return min(times)
+    return times
+
+
+def best_of(fn: Any, repeat: int) -> float:
+    return min(timings(fn, repeat))
 
 
 def engine_book(n: int, m: int, seed: int = 3) -> tuple[Engine, list[Block]]:
@@ -122,13 +129,31 @@ def main() -> None:
         table.add_column(col, justify="right")
     for n in sizes:
         book, prices = synthetic(n, m)
-        repeat = 5 if n <= 100_000 else 3
-        t_nb = float("nan")
+        repeat = 9 if n <= 100_000 else 7
+        ts_nb = [float("nan")]
         if HAVE_NUMBA:
-            t_nb = best_of(lambda b=book, p=prices: scan(b, p, backend="numba"), repeat)
-        t_np = best_of(lambda b=book, p=prices: scan(b, p, backend="numpy"), repeat)
-        cands = len(scan(book, prices).candidates)
-        results["scan"].append({"accounts": n, "numba_s": t_nb, "numpy_s": t_np, "candidates": cands})
+            ts_nb = timings(lambda b=book, p=prices: scan(b, p, backend="numba"), repeat)
+        ts_np = timings(lambda b=book, p=prices: scan(b, p, backend="numpy"), max(3, repeat // 2))
+        t_nb, t_np = min(ts_nb), min(ts_np)
+        res = scan(book, prices)
+        t0 = time.perf_counter()  # ids / healths of candidates are built lazily, on first access
+        cands, iso_cands = len(res.candidates), len(res.isolated_candidates)
+        _ = (res.candidate_health, res.isolated_health)
+        t_ids = time.perf_counter() - t0
+        results["scan"].append(
+            {
+                "accounts": n,
+                "numba_s": t_nb,
+                "numpy_s": t_np,
+                "candidates": cands,
+                "isolated_candidates": iso_cands,
+                "candidate_ids_s": t_ids,
+                "numba_median_s": statistics.median(ts_nb),
+                "numpy_median_s": statistics.median(ts_np),
+                "numba_accounts_per_s": n / t_nb,
+            }
+        )
+        del res
         table.add_row(f"{n:,}", f"{t_nb * 1e3:.1f}", f"{t_np * 1e3:.1f}", f"{t_np / t_nb:.1f}x", f"{cands:,}")
         del book
     console.print(table)
@@ -176,6 +201,7 @@ def main() -> None:
         mirror.sync(engine.state, touched)
         sync_times.append(time.perf_counter() - t0)
     t_sync = min(sync_times)
+    n_touched = len(touched)
     t_rebuild = best_of(lambda: ColumnarBook.from_state(engine.state), 2)
     assert mirror.equals(ColumnarBook.from_state(engine.state))
     results["baselines"] = {
@@ -186,6 +212,7 @@ def main() -> None:
         "python_over_scan": t_py / t_scan,
         "exact_over_scan": t_ex / t_scan,
         "sync_per_1000_trades_s": t_sync,
+        "sync_touched_accounts": n_touched,
         "rebuild_s": t_rebuild,
     }
     t2 = Table(title=f"same health computation, {n_sub:,} engine accounts (positions on {m} markets)")

@@ -61,8 +61,12 @@ def test_worked_example(backend: str) -> None:
     assert res.equity[row["carol"]] == pytest.approx(105.0)
     assert res.health[row["carol"]] == pytest.approx(1.05)
     assert res.health[row["frank"]] == -math.inf
-    assert res.iso_equity[row["erin"], book.markets.index("BTC-PERP")] == pytest.approx(400.0)
-    assert res.iso_maintenance[row["erin"], book.markets.index("BTC-PERP")] == pytest.approx(500.0)
+    slot = res.iso_slot(row["erin"], book.markets.index("BTC-PERP"))
+    assert slot is not None and res.iso_slot(row["erin"], book.markets.index("ETH-PERP")) is None
+    assert res.iso_rows.tolist() == [row["erin"]]  # only isolated positions have slots
+    assert res.iso_equity[slot] == pytest.approx(400.0)
+    assert res.iso_maintenance[slot] == pytest.approx(500.0)
+    assert res.iso_health[slot] == pytest.approx(0.8)
     # lowest health first: frank (-inf), bob (0.85), dave (1.0); alice and carol are not nominated.
     assert res.candidates == ("frank", "bob", "dave")
     assert res.isolated_candidates == (("erin", "BTC-PERP"),)
@@ -144,3 +148,83 @@ def test_order_candidates_pairs_and_bad_input() -> None:
         order_candidates(["a"], [1.0], 0, cap=0)
     with pytest.raises(InvalidValue):
         order_candidates(["a", "b"], [1.0], 0)
+
+
+@pytest.mark.skipif(not HAVE_NUMBA, reason="needs numba")
+def test_backends_agree_on_a_synthetic_book() -> None:
+    """Fused numba kernel == numpy fallback: candidates, order, sparse isolated slots, values."""
+    rng = np.random.default_rng(11)
+    n, m = 3000, 7
+    size = np.where(rng.random((n, m)) < 0.35, rng.normal(0.0, 5.0, (n, m)), 0.0)
+    px = np.linspace(10.0, 3000.0, m)
+    entry = size * px * (1.0 + rng.normal(0.0, 0.05, (n, m)))
+    iso = rng.random((n, m)) < 0.15
+    iso[:5] = True  # rows whose every market is isolated, some with size 0 (margin only)
+    book = ColumnarBook.from_arrays(
+        markets=tuple(f"M{i}-PERP" for i in range(m)),
+        oracles=tuple(f"M{i}" for i in range(m)),
+        assets=("ETH", "USDC"),
+        settlement="USDC",
+        im_frac=np.full(m, 0.1),
+        mm_frac=np.full(m, 0.05),
+        funding=rng.normal(0.0, 1.0, m),
+        haircut=np.array([0.9, 1.0]),
+        size=size,
+        entry=entry,
+        snapshot=rng.normal(0.0, 1.0, (n, m)) * (size != 0),
+        margin=np.where(iso, np.abs(size) * px * 0.1 + 1.0, 0.0),
+        isolated=iso,
+        balances=np.c_[rng.random(n) * 10.0, rng.random(n) * 20_000.0 - 2_000.0],
+    )
+    prices = np.array([2000.0 if k == "ETH" else px[int(k[1:])] for k in price_keys(book)])
+    a = scan(book, prices, backend="numba")
+    b = scan(book, prices, backend="numpy")
+    assert len(a.candidates) > 10 and len(a.isolated_candidates) > 10
+    assert a.candidates == b.candidates
+    assert a.isolated_candidates == b.isolated_candidates
+    assert np.array_equal(a.candidate_rows, b.candidate_rows)
+    rows, cols = np.nonzero(iso)
+    for r in (a, b):
+        assert np.array_equal(r.iso_rows, rows) and np.array_equal(r.iso_cols, cols)
+        assert list(r.candidate_health) == sorted(r.candidate_health)
+        assert list(r.isolated_health) == sorted(r.isolated_health)
+    for x, y in [
+        (a.equity, b.equity), (a.initial, b.initial), (a.maintenance, b.maintenance),
+        (a.tolerance, b.tolerance), (a.iso_equity, b.iso_equity),
+        (a.iso_maintenance, b.iso_maintenance), (a.iso_tolerance, b.iso_tolerance),
+    ]:  # fmt: skip
+        np.testing.assert_allclose(x, y, rtol=1e-12, atol=1e-9)
+    np.testing.assert_array_equal(np.isinf(a.iso_health), np.isinf(b.iso_health))
+
+
+def test_candidate_ids_survive_a_later_sync() -> None:
+    """Candidate ids are built lazily from the mirror's id list; appending rows does not shift them."""
+    state = worked_state()
+    book = ColumnarBook.from_state(state)
+    res = scan(book, PRICES)
+    add_account(state, "zed", {"USDC": -1 * E})
+    book.sync(state, ["zed"])
+    assert res.candidates == ("frank", "bob", "dave")
+    assert scan(book, PRICES).candidates == ("frank", "zed", "bob", "dave")
+
+
+@pytest.mark.skipif(not HAVE_NUMBA, reason="the numpy fallback allocates fresh outputs")
+def test_output_buffers_are_recycled_only_when_unreferenced() -> None:
+    """The per-row output block is reused only once the previous result and all its views are gone."""
+    book = ColumnarBook.from_state(worked_state())
+    first = scan(book, PRICES)
+    expected = first.equity.copy()
+    block_id = id(book.scan_workspace)
+    second = scan(book, PRICES)  # `first` alive: a new block
+    assert id(book.scan_workspace) != block_id
+    np.testing.assert_array_equal(first.equity, expected)
+    view = second.health[1:]
+    del first, second
+    block_id = id(book.scan_workspace)
+    third = scan(book, PRICES)  # a view of `second` alive: a new block
+    assert id(book.scan_workspace) != block_id
+    del view, third
+    block_id = id(book.scan_workspace)
+    fourth = scan(book, PRICES, margin=0.0)  # nothing alive: recycled, and fully rewritten
+    assert id(book.scan_workspace) == block_id
+    np.testing.assert_array_equal(fourth.equity, expected)

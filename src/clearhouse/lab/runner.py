@@ -19,7 +19,7 @@ Same scenario + seed → identical blocks, events, state root and summary. The j
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
 
@@ -36,58 +36,20 @@ from clearhouse.ledger import events as ev
 from clearhouse.ledger.block import Block
 from clearhouse.ledger.enforcement import Confirmed, ExactScanner, Target, confirm
 from clearhouse.ledger.engine import BlockResult, Engine
-from clearhouse.ledger.errors import InvalidValue, MissingPrice
+from clearhouse.ledger.errors import MissingPrice
 from clearhouse.ledger.fixedpoint import WAD, to_fixed
 from clearhouse.ledger.margin import cross_summary, isolated_summary
 from clearhouse.ledger.model import LedgerState
 from clearhouse.oracle.config import DelayConfig
 from clearhouse.oracle.reports import SourceReport
 from clearhouse.oracle.states import OracleState
-from clearhouse.risk.columnar import ColumnarBook
-from clearhouse.risk.scan import ScanResult, scan
+from clearhouse.risk.scanner import ColumnarScanner
 
 _json = msgspec.json.Encoder(order="deterministic")
 
 
-class LabScanner:
-    """The columnar scan as the engine's candidate scanner, keeping the last result for the lab.
-
-    Same screening as :class:`clearhouse.risk.scanner.ColumnarScanner` (conservative maintenance
-    fractions, exact fallback without usable prices); the engine's exact check still decides.
-    """
-
-    def __init__(self) -> None:
-        self.book: ColumnarBook | None = None
-        self.last: ScanResult | None = None
-        self._exact = ExactScanner()
-
-    def candidates(self, state: LedgerState, touched: Collection[str]) -> Sequence[Target]:
-        if self.book is None:
-            self.book = ColumnarBook.from_state(state)
-        else:
-            self.book.sync(state, touched)
-        book = self.book
-        book.mm_frac = np.array(
-            [
-                state.markets[m].spec.margin_model.max_maintenance(
-                    state.markets[m].spec.maintenance_margin, state.markets[m].vol_multiplier
-                )
-                / WAD
-                for m in book.markets
-            ],
-            dtype=np.float64,
-        )
-        prices = {key: price for key, (price, _) in state.prices.items()}
-        prices[state.params.settlement_asset] = WAD
-        try:
-            result = scan(book, prices)
-        except (MissingPrice, InvalidValue):
-            self.last = None
-            return self._exact.candidates(state, touched)
-        self.last = result
-        found: list[Target] = [(aid, None) for aid in result.candidates]
-        found.extend((aid, mid) for aid, mid in result.isolated_candidates)
-        return found
+#: The lab screens with the engine's columnar scanner and charts its last result.
+LabScanner = ColumnarScanner
 
 
 @dataclass

@@ -29,9 +29,12 @@ loss, the float error scales with ``T``, not with ``MM``. Isolated positions use
 from __future__ import annotations
 
 import math
+import sys
+import threading
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Literal, TypeVar
 
 import numpy as np
@@ -39,7 +42,7 @@ from numpy.typing import NDArray
 
 from clearhouse.ledger.errors import InvalidValue, MissingPrice
 from clearhouse.ledger.fixedpoint import MAX_ABS, WAD
-from clearhouse.risk.columnar import B1, F64, ColumnarBook
+from clearhouse.risk.columnar import B1, F64, I64, U8, ColumnarBook
 
 try:  # numba is an optional dependency (extra "fast")
     from numba import njit
@@ -119,31 +122,71 @@ def price_vectors(
 
 
 # -- kernels ------------------------------------------------------------------------------------
-# Both kernels return (equity, initial, maintenance, magnitude) for the cross bucket (n,) and
-# (equity, maintenance, magnitude) for each isolated slot (n, M). They evaluate the same expressions;
-# the numba one sums sequentially, numpy pairwise; both are within the gamma_k bound.
+# Both kernels evaluate the same expressions in the same order (per market, ``P*mm``, ``P*im`` and
+# ``P + |F|`` are formed once per tick) and return the same tuple:
+#
+#   per row (n,):        equity, initial, maintenance, health, tolerance
+#   cross candidates:    mirror rows (int64, ascending)
+#   per isolated slot:   row, column (int64, row-major order), equity, maintenance, health, tolerance
+#   isolated candidates: indices into the slot arrays (int64, ascending)
+#
+# Sums differ only in order (numba sequential, numpy ``bincount`` sequential / pairwise); every order is
+# within the gamma_k bound. The numba path builds no (n x M) temporary; the numpy fallback only a
+# boolean occupancy mask, and evaluates just the cells that hold a position.
+
+KernelOut = tuple[F64, F64, F64, F64, F64, I64, I64, I64, F64, F64, F64, F64, I64]
+
+
+def _per_market(mprice: F64, funding: F64, im: F64, mm: F64) -> tuple[F64, F64, F64]:
+    """Per-tick constants: ``P*mm``, ``P*im`` and ``P + |F|`` per market."""
+    return mprice * mm, mprice * im, mprice + np.abs(funding)
+
+
+def _row_sum(rows: I64, weights: F64, n: int) -> F64:
+    """Per-row sums of ``weights`` (sequential per row, inside the gamma_k bound)."""
+    out: F64 = np.bincount(rows, weights=weights, minlength=n).astype(np.float64, copy=False)
+    return out
 
 
 def _kernel_numpy(
     size: F64, entry: F64, snap: F64, margin: F64, iso: B1, cross: B1, bal: F64,
     mprice: F64, funding: F64, im: F64, mm: F64, aprice: F64, haircut: F64,
-) -> tuple[F64, F64, F64, F64, F64, F64, F64]:  # fmt: skip
-    absz = np.abs(size)
-    value = size * mprice - entry - size * (funding - snap)
-    notional = absz * mprice
-    mmr = notional * mm
-    imr = notional * im
-    mag = absz * (mprice + np.abs(funding) + np.abs(snap)) + np.abs(entry) + mmr
-    weight = np.where(bal > 0.0, aprice * haircut, aprice)
-    coll = bal * weight
-    equity = coll.sum(axis=1) + np.where(cross, value, 0.0).sum(axis=1)
-    initial = np.where(cross, imr, 0.0).sum(axis=1)
-    maint = np.where(cross, mmr, 0.0).sum(axis=1)
-    magnitude = np.abs(coll).sum(axis=1) + np.where(cross, mag, 0.0).sum(axis=1)
-    iso_equity = np.where(iso, margin + value, 0.0)
-    iso_maint = np.where(iso, mmr, 0.0)
-    iso_mag = np.where(iso, np.abs(margin) + mag, 0.0)
-    return equity, initial, maint, magnitude, iso_equity, iso_maint, iso_mag
+    rel: float, absol: float, g2: float, slack: float, g2_iso: float, slack_iso: float,
+) -> KernelOut:  # fmt: skip
+    n, m = size.shape
+    pmm, pim, pmag = _per_market(mprice, funding, im, mm)
+    coll = bal * np.where(bal > 0.0, aprice * haircut, aprice)
+    live = np.flatnonzero((cross | iso).reshape(-1))
+    rows, cols = np.divmod(live, max(m, 1))
+    s = size.reshape(-1)[live]
+    e = entry.reshape(-1)[live]
+    sn = snap.reshape(-1)[live]
+    absz = np.abs(s)
+    value = s * mprice[cols] - e - s * (funding[cols] - sn)
+    mmr = absz * pmm[cols]
+    pm = absz * (pmag[cols] + np.abs(sn)) + np.abs(e) + mmr
+    cr = cross.reshape(-1)[live]
+    rc = rows[cr]
+    equity = coll.sum(axis=1) + _row_sum(rc, value[cr], n)
+    initial = _row_sum(rc, (absz * pim[cols])[cr], n)
+    maint = _row_sum(rc, mmr[cr], n)
+    mag = np.abs(coll).sum(axis=1) + _row_sum(rc, pm[cr], n)
+    tol = maint * rel + absol + g2 * mag + slack
+    health = _health(equity, maint)
+    cand = np.flatnonzero(equity < maint + tol)
+
+    io = iso.reshape(-1)[live]
+    iso_rows, iso_cols = rows[io], cols[io]
+    iso_margin = margin.reshape(-1)[live[io]]
+    iso_eq = iso_margin + value[io]
+    iso_mm = mmr[io]
+    iso_tol = iso_mm * rel + absol + g2_iso * (np.abs(iso_margin) + pm[io]) + slack_iso
+    iso_health = _health(iso_eq, iso_mm)
+    iso_cand = np.flatnonzero(iso_eq < iso_mm + iso_tol)
+    return (
+        equity, initial, maint, health, tol, cand,
+        iso_rows, iso_cols, iso_eq, iso_mm, iso_health, iso_tol, iso_cand,
+    )  # fmt: skip
 
 
 def _kernel_python_row(
@@ -167,20 +210,36 @@ def _kernel_python_row(
 
 if HAVE_NUMBA:
 
-    @njit(cache=True)
-    def _kernel_numba(
-        size: F64, entry: F64, snap: F64, margin: F64, iso: B1, cross: B1, bal: F64,
+    @njit(cache=True, error_model="numpy", nogil=True)
+    def _kernel_numba_into(
+        size: F64, entry: F64, snap: F64, margin: F64, iso: U8, cross: U8, bal: F64,
         mprice: F64, funding: F64, im: F64, mm: F64, aprice: F64, haircut: F64,
-    ) -> tuple[F64, F64, F64, F64, F64, F64, F64]:  # fmt: skip
+        rel: float, absol: float, g2: float, slack: float, g2_iso: float, slack_iso: float,
+        equity: F64, initial: F64, maint: F64, health: F64, tol: F64, cand: I64,
+        iso_rows: I64, iso_cols: I64, iso_eq: F64, iso_mm: F64, iso_health: F64, iso_tol: F64,
+        iso_cand: I64, sink: F64,
+    ) -> tuple[int, int, int]:  # fmt: skip
+        """One pass over the accounts, writing into caller-allocated arrays (numpy allocates large
+        arrays on huge pages; numba's allocator would page-fault every scan). Returns the number of
+        cross candidates, isolated slots and isolated candidates written.
+
+        The cross sums are branch-free (a branch on the flag mispredicts ~30 % of cells): every cell
+        is evaluated with its inputs multiplied by its 0/1 cross flag. This is exact: ``x * 1 == x``,
+        and with inputs ``+-0`` (finite prices) every term is ``+-0``, and adding a zero does not round,
+        so each sum equals the sum over the cross cells alone; the error bound is unchanged. Flags
+        are read through uint8 views of the mirror's bool arrays (converting numba booleans to float
+        measured ~2x slower for the whole loop).
+        """
         n, m = size.shape
         na = bal.shape[1]
-        equity = np.zeros(n)
-        initial = np.zeros(n)
-        maint = np.zeros(n)
-        magnitude = np.zeros(n)
-        iso_equity = np.zeros((n, m))
-        iso_maint = np.zeros((n, m))
-        iso_mag = np.zeros((n, m))
+        pmm = mprice * mm
+        pim = mprice * im
+        pmag = mprice + np.abs(funding)
+        wpos = aprice * haircut
+        iso_j = np.empty(m + 1, dtype=np.int64)  # per-row scratch: the row's isolated columns
+        nc = 0
+        ni = 0
+        nic = 0
         for i in range(n):
             eq = 0.0
             imt = 0.0
@@ -188,44 +247,147 @@ if HAVE_NUMBA:
             mag = 0.0
             for a in range(na):
                 b = bal[i, a]
-                c = b * (aprice[a] * haircut[a]) if b > 0.0 else b * aprice[a]
+                c = b * (wpos[a] if b > 0.0 else aprice[a])
                 eq += c
                 mag += abs(c)
+            # ``margin`` is only needed for isolated cells, i.e. at a sparse, irregular subset of rows:
+            # loaded only there, every load is a cache miss (~17 ms per 1M accounts). Touching one
+            # element per row (a store into the caller's ``sink``, so it cannot be optimised away)
+            # keeps the hardware prefetcher streaming the array (~2 ms).
+            if m:
+                sink[0] = margin[i, 0]
+            k = 0
             for j in range(m):
-                s = size[i, j]
-                if not (cross[i, j] or iso[i, j]):
-                    continue
+                cf = np.float64(cross[i, j])  # 1.0 for a cross position, else 0.0
+                s = size[i, j] * cf
+                e = entry[i, j] * cf
+                sn = snap[i, j] * cf
                 absz = abs(s)
-                value = s * mprice[j] - entry[i, j] - s * (funding[j] - snap[i, j])
-                notional = absz * mprice[j]
-                mmr = notional * mm[j]
-                pmag = absz * (mprice[j] + abs(funding[j]) + abs(snap[i, j])) + abs(entry[i, j]) + mmr
-                if cross[i, j]:
-                    eq += value
-                    imt += notional * im[j]
-                    mmt += mmr
-                    mag += pmag
-                if iso[i, j]:
-                    iso_equity[i, j] = margin[i, j] + value
-                    iso_maint[i, j] = mmr
-                    iso_mag[i, j] = abs(margin[i, j]) + pmag
+                value = s * mprice[j] - e - s * (funding[j] - sn)
+                mmr = absz * pmm[j]
+                pm = absz * (pmag[j] + abs(sn)) + abs(e) + mmr
+                eq += value
+                imt += absz * pim[j]
+                mmt += mmr
+                mag += pm
+                iso_j[k] = j  # branch-free compaction of the isolated columns
+                # ``& 1``: even a malformed bool buffer (bytes other than 0/1) cannot push k past m
+                # or the slot count past count_nonzero(iso), so no write goes out of bounds.
+                k += iso[i, j] & 1
+            for q in range(k):  # rare: the row's isolated slots, all operands already in L1
+                j = iso_j[q]
+                mg = margin[i, j]
+                s = size[i, j]
+                e = entry[i, j]
+                sn = snap[i, j]
+                absz = abs(s)
+                value = s * mprice[j] - e - s * (funding[j] - sn)
+                mmr = absz * pmm[j]
+                pm = absz * (pmag[j] + abs(sn)) + abs(e) + mmr
+                ieq = mg + value
+                itol = mmr * rel + absol + g2_iso * (abs(mg) + pm) + slack_iso
+                iso_rows[ni] = i
+                iso_cols[ni] = j
+                iso_eq[ni] = ieq
+                iso_mm[ni] = mmr
+                iso_health[ni] = ieq / mmr if mmr > 0.0 else (np.inf if ieq >= 0.0 else -np.inf)
+                iso_tol[ni] = itol
+                if ieq < mmr + itol:
+                    iso_cand[nic] = ni
+                    nic += 1
+                ni += 1
+            t = mmt * rel + absol + g2 * mag + slack
             equity[i] = eq
             initial[i] = imt
             maint[i] = mmt
-            magnitude[i] = mag
-        return equity, initial, maint, magnitude, iso_equity, iso_maint, iso_mag
+            health[i] = eq / mmt if mmt > 0.0 else (np.inf if eq >= 0.0 else -np.inf)
+            tol[i] = t
+            if eq < mmt + t:
+                cand[nc] = i
+                nc += 1
+        return nc, ni, nic
+
+
+_WORKSPACE_LOCK = threading.Lock()
+
+
+class _Holder:
+    scan_workspace: F64 | None = None
+
+
+def _idle_refs() -> int:
+    """``sys.getrefcount(block)`` for a block referenced only by its holder and one local, taken in
+    the same way as in :func:`_row_outputs` (calibrated, as the interpreter's own references to an
+    argument vary by Python version)."""
+    holder = _Holder()
+    holder.scan_workspace = np.empty((5, 1))
+    block = holder.scan_workspace
+    return sys.getrefcount(block)
+
+
+_IDLE_REFS = _idle_refs()
+
+
+def _row_outputs(book: ColumnarBook, n: int) -> tuple[F64, F64, F64, F64, F64]:
+    """Five fresh-or-recycled (n,) float64 arrays: equity, initial, maintenance, health, tolerance.
+
+    A fresh 40 MB block per scan at 1M accounts costs ~15 ms in page faults (glibc returns freed
+    blocks to the OS, so every scan faults them in again). The block is kept on the book and reused
+    when nothing else references it any more, i.e. the previous result and every view of its arrays
+    are gone (CPython refcount; views hold a reference to their base). Otherwise a new block is made.
+    """
+    with _WORKSPACE_LOCK:
+        block = book.scan_workspace
+        if block is None or block.shape != (5, n) or sys.getrefcount(block) != _IDLE_REFS:
+            block = np.empty((5, n))
+            book.scan_workspace = block
+        out = (block[0], block[1], block[2], block[3], block[4])
+    return out
+
+
+def _kernel_numba(
+    size: F64, entry: F64, snap: F64, margin: F64, iso: B1, cross: B1, bal: F64,
+    mprice: F64, funding: F64, im: F64, mm: F64, aprice: F64, haircut: F64,
+    rel: float, absol: float, g2: float, slack: float, g2_iso: float, slack_iso: float,
+    out: tuple[F64, F64, F64, F64, F64] | None = None,
+) -> KernelOut:  # fmt: skip
+    """Allocate the outputs (O(1) numpy calls; per-row ones may be given) and run the compiled pass."""
+    n = size.shape[0]
+    k = int(np.count_nonzero(iso))  # exact number of isolated slots
+    equity, initial, maint, health, tol = (np.empty(n) for _ in range(5)) if out is None else out
+    cand = np.empty(n, dtype=np.int64)  # only the first nc pages are ever touched
+    iso_rows, iso_cols, iso_cand = (np.empty(k, dtype=np.int64) for _ in range(3))
+    iso_eq, iso_mm, iso_health, iso_tol = (np.empty(k) for _ in range(4))
+    nc, ni, nic = _kernel_numba_into(
+        size, entry, snap, margin, iso.view(np.uint8), cross.view(np.uint8), bal,
+        mprice, funding, im, mm, aprice, haircut, rel, absol, g2, slack, g2_iso, slack_iso,
+        equity, initial, maint, health, tol, cand,
+        iso_rows, iso_cols, iso_eq, iso_mm, iso_health, iso_tol, iso_cand, np.zeros(1),
+    )  # fmt: skip
+    if ni != k:  # pragma: no cover - only with a malformed bool buffer (bytes other than 0 / 1)
+        raise InvalidValue(f"risk scan: {ni} isolated slots found, {k} counted (corrupt mirror)")
+    return (
+        equity, initial, maint, health, tol, cand[:nc].copy(),
+        iso_rows, iso_cols, iso_eq, iso_mm, iso_health, iso_tol, iso_cand[:nic],
+    )  # fmt: skip
 
 
 # -- scan ---------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class ScanResult:
-    """Approximate margin of every row of the mirror, and the nominated candidates.
+    """Approximate margin of every row of the mirror and of every isolated slot, and the candidates.
 
-    Arrays are indexed by mirror row (``book.account_ids``); values are float64 in WAD units.
+    Per-row arrays are indexed by mirror row (``book.account_ids``); values are float64 in WAD units.
     ``health`` is ``equity / maintenance`` (``+inf`` / ``-inf`` when nothing is required).
     ``tolerance`` is the per-row slack the candidate test allowed beyond ``maintenance``.
+    Isolated positions are sparse: slot ``k`` is ``(iso_rows[k], iso_cols[k])`` (mirror row, market
+    column), slots in row-major order; :meth:`iso_slot` finds one.
+
+    Candidates are kept as ordered index arrays (``candidate_rows``, ``isolated_candidate_slots``);
+    the id tuples ``candidates`` / ``isolated_candidates`` and their healths are built on first access
+    (Python objects, ~0.5 us each) and cached, so a scan's cost does not include them.
     """
 
     equity: F64
@@ -233,16 +395,47 @@ class ScanResult:
     maintenance: F64
     health: F64
     tolerance: F64
+    iso_rows: I64
+    iso_cols: I64
     iso_equity: F64
     iso_maintenance: F64
     iso_health: F64
-    #: Cross candidates, most underwater (lowest health) first, ties by mirror row.
-    candidates: tuple[str, ...]
-    candidate_health: tuple[float, ...]
-    #: Isolated (account, market) candidates, lowest health first, ties by (row, market column).
-    isolated_candidates: tuple[tuple[str, str], ...]
-    isolated_health: tuple[float, ...]
+    iso_tolerance: F64
+    #: Cross candidate rows, most underwater (lowest health) first, ties by mirror row.
+    candidate_rows: I64
+    #: Isolated candidate slots, lowest health first, ties by (row, market column).
+    isolated_candidate_slots: I64
     backend: str
+    account_ids: Sequence[str] = field(repr=False)
+    markets: tuple[str, ...] = field(repr=False)
+
+    @cached_property
+    def candidates(self) -> tuple[str, ...]:
+        """Cross candidates (account ids), most underwater first, ties by mirror row."""
+        ids = self.account_ids
+        return tuple([ids[i] for i in self.candidate_rows.tolist()])
+
+    @cached_property
+    def candidate_health(self) -> tuple[float, ...]:
+        return tuple(self.health[self.candidate_rows].tolist())
+
+    @cached_property
+    def isolated_candidates(self) -> tuple[tuple[str, str], ...]:
+        """Isolated (account, market) candidates, lowest health first, ties by (row, column)."""
+        ids, markets, slots = self.account_ids, self.markets, self.isolated_candidate_slots
+        rows, cols = self.iso_rows[slots].tolist(), self.iso_cols[slots].tolist()
+        return tuple([(ids[r], markets[c]) for r, c in zip(rows, cols, strict=True)])
+
+    @cached_property
+    def isolated_health(self) -> tuple[float, ...]:
+        return tuple(self.iso_health[self.isolated_candidate_slots].tolist())
+
+    def iso_slot(self, row: int, col: int) -> int | None:
+        """Index of the isolated slot at (mirror row, market column), or None if there is none."""
+        lo = int(np.searchsorted(self.iso_rows, row, side="left"))
+        hi = int(np.searchsorted(self.iso_rows, row, side="right"))
+        hits = np.flatnonzero(self.iso_cols[lo:hi] == col)
+        return lo + int(hits[0]) if hits.size else None
 
 
 def _health(equity: F64, maint: F64) -> F64:
@@ -259,7 +452,11 @@ def scan(
     abs_tolerance: float = 0.0,
     backend: Backend = "auto",
 ) -> ScanResult:
-    """Screen every account and isolated position of ``book`` at ``prices`` (see module docstring)."""
+    """Screen every account and isolated position of ``book`` at ``prices`` (see module docstring).
+
+    Work proportional to the number of accounts happens in one kernel pass; Python touches only the
+    candidates (ordering and ids).
+    """
     for name, extra in (("margin", margin), ("abs_tolerance", abs_tolerance)):
         if not (math.isfinite(extra) and extra >= 0.0):
             raise InvalidValue(f"scan {name} {extra!r} must be finite and >= 0")
@@ -268,41 +465,43 @@ def scan(
         backend = "numba" if HAVE_NUMBA else "numpy"
     if backend == "numba" and not HAVE_NUMBA:
         raise InvalidValue("numba backend requested but numba is not installed")
-    kernel = _kernel_numba if backend == "numba" else _kernel_numpy
     n_markets, n_assets = len(book.markets), len(book.assets)
-    equity, initial, maint, mag, iso_eq, iso_mm, iso_mag = kernel(
+    g2 = 2.0 * gamma(n_markets + n_assets + 8)
+    slack = (n_assets + 3 * n_markets + 1) * INT_UNIT
+    args = (
         book.size, book.entry, book.snapshot, book.margin, book.isolated, book.cross, book.balances,
         mprice, book.funding, book.im_frac, book.mm_frac, aprice, book.haircut,
+        float(margin), float(abs_tolerance), g2, slack, 2.0 * gamma(10), 5 * INT_UNIT,
     )  # fmt: skip
-    g = gamma(n_markets + n_assets + 8)
-    tol = maint * margin + abs_tolerance + 2.0 * g * mag + (n_assets + 3 * n_markets + 1) * INT_UNIT
-    health = _health(equity, maint)
-    flagged = np.flatnonzero(equity < maint + tol)
-    order = flagged[np.lexsort((flagged, health[flagged]))]
-    ids = book.account_ids
-
-    iso_tol = iso_mm * margin + abs_tolerance + 2.0 * gamma(10) * iso_mag + 5 * INT_UNIT
-    iso_health = _health(iso_eq, iso_mm)
-    iso_health = np.where(book.isolated, iso_health, np.nan)
-    rows, cols = np.nonzero(book.isolated & (iso_eq < iso_mm + iso_tol))
-    iso_order = np.lexsort((cols, rows, iso_health[rows, cols]))
-    rows, cols = rows[iso_order], cols[iso_order]
+    numba = backend == "numba"
+    res = _kernel_numba(*args, out=_row_outputs(book, book.n)) if numba else _kernel_numpy(*args)
+    (
+        equity, initial, maint, health, tol, cand,
+        iso_rows, iso_cols, iso_eq, iso_mm, iso_health, iso_tol, iso_cand,
+    ) = res  # fmt: skip
+    # Both index arrays come out ascending (row-major), so a stable sort on health alone gives the
+    # documented tie order (row, then market column).
+    order = cand[np.argsort(health[cand], kind="stable")]
+    iso_order = iso_cand[np.argsort(iso_health[iso_cand], kind="stable")]
     return ScanResult(
         equity=equity,
         initial=initial,
         maintenance=maint,
         health=health,
         tolerance=tol,
+        iso_rows=iso_rows,
+        iso_cols=iso_cols,
         iso_equity=iso_eq,
         iso_maintenance=iso_mm,
         iso_health=iso_health,
-        candidates=tuple(ids[i] for i in order.tolist()),
-        candidate_health=tuple(health[order].tolist()),
-        isolated_candidates=tuple(
-            (ids[r], book.markets[c]) for r, c in zip(rows.tolist(), cols.tolist(), strict=True)
-        ),
-        isolated_health=tuple(iso_health[rows, cols].tolist()),
+        iso_tolerance=iso_tol,
+        candidate_rows=order,
+        isolated_candidate_slots=iso_order,
         backend=backend,
+        # Rows are only ever appended to (sync) or the list is replaced (rebuild), so the ids of the
+        # rows scanned here stay valid for this result.
+        account_ids=book.account_ids,
+        markets=book.markets,
     )
 
 
@@ -312,9 +511,9 @@ def warm_up() -> float:
         return 0.0
     t0 = time.perf_counter()
     z = np.zeros((1, 1))
-    b = np.zeros((1, 1), dtype=np.bool_)
+    b = np.ones((1, 1), dtype=np.bool_)
     v = np.ones(1)
-    _kernel_numba(z, z, z, z, b, b, z, v, v, v, v, v, v)
+    _kernel_numba(z, z, z, z, b, b, z, v, v, v, v, v, v, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0)
     return time.perf_counter() - t0
 
 

@@ -18,7 +18,7 @@ from clearhouse.ledger.errors import InvalidValue, MissingPrice
 from clearhouse.ledger.fixedpoint import WAD
 from clearhouse.ledger.model import LedgerState
 from clearhouse.risk.columnar import ColumnarBook
-from clearhouse.risk.scan import scan
+from clearhouse.risk.scan import ScanResult, scan
 
 
 class ColumnarScanner:
@@ -26,6 +26,8 @@ class ColumnarScanner:
 
     def __init__(self) -> None:
         self.book: ColumnarBook | None = None
+        #: The last vectorised screening (None after a fallback), for drivers that chart it.
+        self.last: ScanResult | None = None
         self._exact = ExactScanner()
         #: How many scans fell back to the exact path (missing or invalid prices).
         self.fallbacks = 0
@@ -53,7 +55,9 @@ class ColumnarScanner:
             result = scan(book, prices)
         except (MissingPrice, InvalidValue):
             self.fallbacks += 1
+            self.last = None
             return self._exact.candidates(state, touched)
+        self.last = result
         found: list[Target] = [(aid, None) for aid in result.candidates]
         found.extend((aid, mid) for aid, mid in result.isolated_candidates)
         return found
