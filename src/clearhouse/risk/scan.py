@@ -40,6 +40,7 @@ from typing import Literal, TypeVar
 import numpy as np
 from numpy.typing import NDArray
 
+from clearhouse.ledger.enforcement import rotate_by_health
 from clearhouse.ledger.errors import InvalidValue, MissingPrice
 from clearhouse.ledger.fixedpoint import MAX_ABS, WAD
 from clearhouse.risk.columnar import B1, F64, I64, U8, ColumnarBook
@@ -540,16 +541,4 @@ def order_candidates(
         raise InvalidValue(f"{len(candidates)} candidates but {len(hs)} healths")
     if any(math.isnan(h) for h in hs):
         raise InvalidValue("candidate health is NaN")
-    ranked = sorted(zip(hs, candidates, strict=True), key=lambda hk: (hk[0], hk[1]))
-    if len(ranked) <= cap:
-        return [k for _, k in ranked]
-    slots = cap // 2
-    head = ranked[: cap - slots]
-    rest = sorted(ranked[cap - slots :], key=lambda hk: hk[1])
-    if slots:
-        start = (height * slots) % len(rest)
-        window = [rest[(start + i) % len(rest)] for i in range(min(slots, len(rest)))]
-    else:
-        window = []
-    chosen = sorted(head + window, key=lambda hk: (hk[0], hk[1]))
-    return [k for _, k in chosen]
+    return rotate_by_health(list(zip(hs, candidates, strict=True)), height, cap)
