@@ -131,5 +131,23 @@ def risk(
         console.print(f"wrote {json_out}")
 
 
+@app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+def bench(
+    ctx: typer.Context,
+    name: str = typer.Argument(..., help="ledger | scan | liquidation | oracle | lab"),
+) -> None:
+    """Run a benchmark from the repository's benchmarks/ (from the repository root); extra options
+    go to it, e.g. ``clearhouse bench scan --accounts 100000 --markets 10``."""
+    import runpy
+    import sys
+
+    if not (Path.cwd() / "benchmarks" / f"{name}.py").exists():
+        console.print(f"[red]no benchmarks/{name}.py here: run from the repository root[/]")
+        raise typer.Exit(2)
+    sys.path.insert(0, str(Path.cwd()))
+    sys.argv = [f"benchmarks.{name}", *ctx.args]
+    runpy.run_module(f"benchmarks.{name}", run_name="__main__")
+
+
 if __name__ == "__main__":  # pragma: no cover
     app()
