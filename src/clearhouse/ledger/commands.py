@@ -167,6 +167,34 @@ class Liquidate(Command, frozen=True, tag=True):
     market: str | None = None
 
 
+class ConfigureAmm(Command, frozen=True, tag=True):
+    """Set a market's constant-product pool: virtual reserves and the account holding its inventory."""
+
+    market: str
+    account: str
+    base_reserve: int
+    quote_reserve: int
+
+    def check(self) -> None:
+        check_positive(self.base_reserve, f"AMM base reserve of {self.market}")
+        check_positive(self.quote_reserve, f"AMM quote reserve of {self.market}")
+
+
+class SwapAmm(Command, frozen=True, tag=True):
+    """Trade ``size`` (> 0 buy, < 0 sell) with the market's pool, refused beyond ``limit_price``."""
+
+    account: str
+    market: str
+    size: int
+    limit_price: int
+
+    def check(self) -> None:
+        check_range(self.size, f"AMM swap size in {self.market}")
+        if self.size == 0:
+            raise_invalid(f"AMM swap size in {self.market} must be non-zero")
+        check_positive(self.limit_price, f"AMM swap limit price in {self.market}")
+
+
 class DepositBackstop(Command, frozen=True, tag=True):
     """Fund the backstop pool (it enters the ledger as a deposit)."""
 
@@ -334,6 +362,8 @@ AnyCommand = (
     | SettleFunding
     | CloseOut
     | Liquidate
+    | ConfigureAmm
+    | SwapAmm
     | DepositBackstop
     | DepositInsurance
     | ListVaultType
@@ -362,6 +392,7 @@ __all__ = [
     "Bark",
     "CloseOut",
     "Command",
+    "ConfigureAmm",
     "ConfigureOracle",
     "ConfirmOracle",
     "Deal",
@@ -382,6 +413,7 @@ __all__ = [
     "SetLedgerParams",
     "SetVolatility",
     "SettleFunding",
+    "SwapAmm",
     "TakeAuction",
     "Tend",
     "Tick",

@@ -34,6 +34,7 @@ from clearhouse.ledger.errors import (
     MarginModeConflict,
     NotLiquidatable,
     SelfTrade,
+    SlippageExceeded,
     UnknownAsset,
     UnknownMarket,
     WithdrawalsGated,
@@ -59,6 +60,7 @@ from clearhouse.liquidation.perp import (
     Lifecycle,
     LiquidationConfig,
     Stage,
+    amm_quote,
     bankruptcy_quote,
     fillable_price,
     size_to_close,
@@ -498,21 +500,9 @@ class Engine:
             before_pos = acct.positions.get(c.market)
             old_size = before_pos.size if before_pos is not None else 0
             pos, realised[side] = self._fill(ctx, acct, market, delta, notional)
-            adds_risk = abs(pos.size) > abs(old_size) or pos.size * old_size < 0
-            self._require(Action.OPEN if adds_risk else Action.REDUCE, [spec.oracle])
-            if adds_risk and not self._risk_allowed():
-                raise OracleActionRefused(
-                    f"{side} {acct.id} cannot add risk in {c.market}: sequencer down or in grace period"
-                )
+            self._check_fill_risk(acct, pos, old_size, spec.oracle, f"{side} {acct.id}", c.market)
             self._charge(ctx, acct, pos, fees[side])
-            after = self._bucket_summary(acct, pos, prices)
-            if not after.meets_initial:
-                reduce_only = abs(pos.size) <= abs(old_size) and pos.size * old_size >= 0
-                if not (reduce_only and health_not_worse(self._committed_summary(acct, pos, prices), after)):
-                    raise InsufficientMargin(
-                        f"trade of {c.size} {c.market} at {c.price} leaves {side} {acct.id} with equity "
-                        f"{after.equity} below initial requirement {after.initial}"
-                    )
+            self._check_fill_margin(acct, pos, old_size, prices, f"trade of {c.size} {c.market} at {c.price}")
             self._drop_if_empty(acct, pos)
         market.last_trade_price = c.price
         market.last_trade_time = self.state.time
@@ -646,9 +636,16 @@ class Engine:
         size, sign = pos.size, (1 if pos.size > 0 else -1)
         mm_closed = requirement(closed, price, mmf)
         bq = bankruptcy_quote(size, closed, price, mm_closed, before.equity, before.maintenance)
-        taker = ctx.account(cfg.vault_account) if vault else liq
+        amm = cfg.disposal == "amm" and not vault
+        taker = ctx.account(cfg.vault_account) if vault else (self._pool(ctx, market) if amm else liq)
         # Quote the account receives (< 0: pays), rounded against it: down for a sale, up for a purchase.
-        fill_quote = bq if vault else (closed * fill // WAD if sign > 0 else (-closed * fill) // WAD)
+        if vault:
+            fill_quote = bq
+        elif amm:
+            pool_quote = amm_quote(market.amm_base, market.amm_quote, -sign * closed)
+            fill_quote = pool_quote if sign > 0 else -pool_quote
+        else:
+            fill_quote = closed * fill // WAD if sign > 0 else (-closed * fill) // WAD
         shortfall = max(bq - fill_quote, 0)
         settle = state.params.settlement_asset
         available = self._insurance_room(ctx, cfg, c.account) + (
@@ -669,9 +666,12 @@ class Engine:
                 raise MarginModeConflict(f"{taker.id} holds an isolated position in {mid}")
             if any(p.isolated for m, p in liq.positions.items() if m == mid) and not vault:
                 raise MarginModeConflict(f"liquidator {c.liquidator} holds an isolated position in {mid}")
-            pos, _ = self._fill(ctx, acct, market, -sign * closed, abs(fill_quote))
-            taker_pos, _ = self._fill(ctx, taker, market, sign * closed, abs(fill_quote))
-            self._drop_if_empty(taker, taker_pos)
+            if amm:
+                pos = self._amm_fill(ctx, market, acct, -sign * closed, abs(fill_quote))
+            else:
+                pos, _ = self._fill(ctx, acct, market, -sign * closed, abs(fill_quote))
+                taker_pos, _ = self._fill(ctx, taker, market, sign * closed, abs(fill_quote))
+                self._drop_if_empty(taker, taker_pos)
             life.advance(Stage.FILLED)
             if shortfall:
                 self._absorb_shortfall(ctx, life, cfg, acct, pos, market, shortfall, sign)
@@ -681,7 +681,7 @@ class Engine:
                 pools = ctx.pools()
                 pools.insurance[settle] = pools.insurance.get(settle, 0) + fee
             taker_id = taker.id
-            if not vault:
+            if not vault and not amm:
                 after = cross_summary(state, liq, prices)
                 if not after.meets_initial:
                     raise InsufficientMargin(
@@ -698,7 +698,7 @@ class Engine:
             acct.positions.pop(mid, None)
         self._liquidations += 1
         fill_price = abs(fill_quote) * WAD // closed
-        disposal = "vault" if vault else ("adl" if taker_id == "adl" else "keeper_takeover")
+        disposal = "vault" if vault else "adl" if taker_id == "adl" else "amm" if amm else "keeper_takeover"
         ctx.emit(
             ev.PositionLiquidated(
                 c.account, taker_id, mid, disposal, closed, abs(size) - closed, price, fill_price, bq,
@@ -915,6 +915,74 @@ class Engine:
             return isolated_summary(self.state, pos, prices)
         return cross_summary(self.state, acct, prices)
 
+    def _check_fill_risk(
+        self, acct: Account, pos: Position, old_size: int, oracle: str, who: str, market: str
+    ) -> None:
+        """Oracle rule and sequencer sentinel for a fill: adding risk needs ``open``, else ``reduce``."""
+        adds_risk = abs(pos.size) > abs(old_size) or pos.size * old_size < 0
+        self._require(Action.OPEN if adds_risk else Action.REDUCE, [oracle])
+        if adds_risk and not self._risk_allowed():
+            raise OracleActionRefused(f"{who} cannot add risk in {market}: sequencer down or in grace period")
+
+    def _check_fill_margin(
+        self, acct: Account, pos: Position, old_size: int, prices: PriceLookup, what: str
+    ) -> None:
+        """After a fill the bucket keeps initial margin, or the fill only reduced the position and
+        health did not fall (dYdX's rule)."""
+        after = self._bucket_summary(acct, pos, prices)
+        if after.meets_initial:
+            return
+        reduce_only = abs(pos.size) <= abs(old_size) and pos.size * old_size >= 0
+        if not (reduce_only and health_not_worse(self._committed_summary(acct, pos, prices), after)):
+            raise InsufficientMargin(
+                f"{what} leaves {acct.id} with equity {after.equity} below initial "
+                f"requirement {after.initial}"
+            )
+
+    def _configure_amm(self, ctx: TxContext, c: cmd.ConfigureAmm) -> None:
+        market = ctx.market(c.market)
+        ctx.account(c.account)  # must exist
+        market.amm_account, market.amm_base, market.amm_quote = c.account, c.base_reserve, c.quote_reserve
+        ctx.emit(ev.AmmConfigured(c.market, c.account, c.base_reserve, c.quote_reserve))
+
+    def _pool(self, ctx: TxContext, market: MarketState) -> Account:
+        if not market.amm_account:
+            raise InvalidParameters(f"market {market.spec.id} has no AMM pool (ConfigureAmm)")
+        return ctx.account(market.amm_account)
+
+    def _amm_fill(
+        self, ctx: TxContext, market: MarketState, acct: Account, size: int, quote: int
+    ) -> Position:
+        """Fill ``size`` (the account's side) against the pool for ``quote``; move the reserves."""
+        pool = self._pool(ctx, market)
+        pos, _ = self._fill(ctx, acct, market, size, quote)
+        pool_pos, _ = self._fill(ctx, pool, market, -size, quote)
+        self._drop_if_empty(pool, pool_pos)
+        market.amm_base -= size
+        market.amm_quote += quote if size > 0 else -quote
+        return pos
+
+    def _swap_amm(self, ctx: TxContext, c: cmd.SwapAmm) -> None:
+        market = ctx.market(c.market)
+        pool = self._pool(ctx, market)
+        if c.account == pool.id:
+            raise SelfTrade(f"the pool {pool.id} cannot swap with itself")
+        acct = ctx.account(c.account)
+        prices = self.prices()
+        prices(market.spec.oracle)
+        quote = amm_quote(market.amm_base, market.amm_quote, c.size)
+        if c.size > 0 and quote * WAD > c.limit_price * c.size:
+            raise SlippageExceeded(f"buying {c.size} costs {quote}, above limit {c.limit_price}")
+        if c.size < 0 and quote * WAD < c.limit_price * -c.size:
+            raise SlippageExceeded(f"selling {-c.size} brings {quote}, below limit {c.limit_price}")
+        old = acct.positions[c.market].size if c.market in acct.positions else 0
+        pos = self._amm_fill(ctx, market, acct, c.size, quote)
+        self._check_fill_risk(acct, pos, old, market.spec.oracle, acct.id, c.market)
+        self._check_fill_margin(acct, pos, old, prices, f"AMM swap of {c.size} {c.market}")
+        self._drop_if_empty(acct, pos)
+        price_after = market.amm_quote * WAD // market.amm_base
+        ctx.emit(ev.AmmSwapped(c.account, c.market, c.size, quote, price_after))
+
     def _committed_summary(self, acct: Account, pos: Position, prices: PriceLookup) -> MarginSummary:
         """The bucket's margin before this transaction: the committed state is untouched by clones."""
         committed = self.state.accounts[acct.id]
@@ -1043,6 +1111,8 @@ _HANDLERS: dict[type[cmd.Command], Handler] = {
     cmd.Trade: Engine._trade,
     cmd.CloseOut: Engine._close_out,
     cmd.Liquidate: Engine._liquidate,
+    cmd.ConfigureAmm: Engine._configure_amm,
+    cmd.SwapAmm: Engine._swap_amm,
     cmd.DepositBackstop: Engine._deposit_backstop,
     cmd.ListVaultType: vaults.list_vault_type,
     cmd.UpdateVaultType: vaults.update_vault_type,

@@ -138,6 +138,12 @@ class WithdrawalsGated(ClearhouseError):
     code = "withdrawals_gated"
 
 
+class SlippageExceeded(ClearhouseError):
+    """A pool trade whose average price is beyond the caller's limit."""
+
+    code = "slippage_exceeded"
+
+
 class SelfTrade(ClearhouseError):
     code = "self_trade"
 

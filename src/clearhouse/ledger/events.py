@@ -159,6 +159,23 @@ class PositionLiquidated(Event, frozen=True, tag=True):
     stages: tuple[str, ...]
 
 
+class AmmConfigured(Event, frozen=True, tag=True):
+    market: str
+    account: str
+    base_reserve: int
+    quote_reserve: int
+
+
+class AmmSwapped(Event, frozen=True, tag=True):
+    """A trade with the pool (``size`` > 0: the account bought); ``price_after`` = quote / base."""
+
+    account: str
+    market: str
+    size: int
+    quote: int
+    price_after: int
+
+
 class BackstopPoolUsed(Event, frozen=True, tag=True):
     account: str
     asset: str
@@ -438,6 +455,8 @@ AnyEvent = (
     | BelowMaintenance
     | PositionLiquidated
     | BackstopPoolUsed
+    | AmmConfigured
+    | AmmSwapped
     | BackstopDeposited
     | PositionDeleveraged
     | BadDebtSocialised

@@ -136,6 +136,11 @@ class MarketState:
     #: Only funding accrual mutates the estimator, on a copy, so transaction clones share it.
     mark_price: int = 0
     mark: MarkPrice = field(default_factory=MarkPrice)
+    #: Constant-product pool the market can sell liquidations into (``ConfigureAmm``): virtual base
+    #: and quote reserves (price = quote / base) and the account holding the pool's inventory.
+    amm_account: str = ""
+    amm_base: int = 0
+    amm_quote: int = 0
 
     def clone(self) -> MarketState:
         return MarketState(
@@ -149,6 +154,9 @@ class MarketState:
             self.vol_multiplier,
             self.mark_price,
             self.mark,
+            self.amm_account,
+            self.amm_base,
+            self.amm_quote,
         )
 
 

@@ -58,6 +58,7 @@ def encode_globals(state: LedgerState) -> bytes:
             m.vol_multiplier,
             m.mark_price,
             m.mark.state(),
+            *([m.amm_account, m.amm_base, m.amm_quote] if m.amm_account else []),
         ]
         for mid, m in sorted(state.markets.items())
     ]

@@ -35,7 +35,9 @@ class LiquidationConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True)
     #: ``keeper_takeover``: the caller takes the closed size at the fillable price.
     #: ``backstop_vault``: below ``vault_health`` the vault account takes the whole bucket over at the
     #: bankruptcy price (Hyperliquid's liquidator vault); above it, keeper takeover.
-    disposal: Literal["keeper_takeover", "backstop_vault"] = "keeper_takeover"
+    #: ``amm``: the closed size is sold into the market's constant-product pool (``ConfigureAmm``)
+    #: at the pool's price with its price impact; the caller is only the trigger.
+    disposal: Literal["keeper_takeover", "backstop_vault", "amm"] = "keeper_takeover"
     #: dYdX's bankruptcy adjustment (BA) and spread-to-maintenance-margin ratio (SMMR).
     bankruptcy_adjustment: int = WAD
     spread_to_mmr: int = WAD
@@ -120,6 +122,19 @@ def fillable_price(size: int, price: int, mmf: int, tnc: int, tmmr: int, ba: int
     if size > 0:
         return price - (-(-spread_num // scale))  # the long sells lower: round the discount up
     return price + (-(-spread_num // scale))
+
+
+def amm_quote(base: int, quote: int, size: int) -> int:
+    """Quote for trading ``size`` base with a constant-product pool (``base x quote = k``).
+
+    ``size > 0`` buys from the pool: pays ``ceil(quote x size / (base - size))``; ``size < 0`` sells
+    into it: receives ``floor(quote x |size| / (base + |size|))``. Rounding always favours the pool.
+    """
+    if size > 0:
+        if size >= base:
+            raise InvalidParameters(f"the pool holds {base} base, cannot buy {size}")
+        return -((-quote * size) // (base - size))
+    return quote * -size // (base - size)
 
 
 # -- sizing ------------------------------------------------------------------------------------------
