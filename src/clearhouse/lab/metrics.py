@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from clearhouse.ledger.fixedpoint import WAD
+from clearhouse.ledger.fixedpoint import RAY, WAD
 
 if TYPE_CHECKING:
     from clearhouse.lab.runner import _PathFacts
@@ -99,7 +99,9 @@ def path_summary(f: _PathFacts) -> dict[str, Any]:
         for a in sorted(sc.feeds)
     }
     delays_s = [d * bt for d in f.delays_blocks]
-    return {
+    if f.vaults is not None:
+        unrealised += f.vault_unrealised[0] / WAD
+    out: dict[str, Any] = {
         "scenario": sc.name,
         "seed": f.seed,
         "blocks": sc.n_blocks,
@@ -145,6 +147,99 @@ def path_summary(f: _PathFacts) -> dict[str, Any]:
         "capital_efficiency": cap_eff,
         "opening_trades_rejected": f.opening_rejected,
         "conservation": f.conservation,
+    }
+    if f.vaults is not None:
+        out["vaults"] = vault_summary(f)
+    return out
+
+
+def vault_summary(f: _PathFacts) -> dict[str, Any]:
+    """The ``vaults`` block of a path summary (formulas in ``docs/metrics.md``, "Vaults")."""
+    va = f.vaults
+    assert va is not None
+    state = f.engine.state
+    settle = f.scenario.params.settlement_asset
+    records = sorted(va.log.auctions.values(), key=lambda r: r.id)
+    ended = [r for r in records if r.end_time is not None]
+    debt_liquidated = sum(r.due for r in records) / RAY / WAD
+    recovered = sum(r.recovered for r in ended) / RAY / WAD
+    ended_debt = sum(r.due for r in ended) / RAY / WAD
+    paid = sum(r.paid for r in ended if r.kind == "english") + sum(
+        r.paid for r in records if r.kind == "dutch"
+    )
+    sold = [r for r in records if r.sold]
+    sold_value = sum(r.sold_value for r in sold)
+    sold_paid = sum(r.paid for r in sold) / WAD
+    discounts = [1.0 - r.paid / WAD / r.sold_value for r in sold if r.sold_value > 0]
+    repay = sum(t[0] for t in va.log.takeovers) / WAD
+    seize_value = sum(t[2] for t in va.log.takeovers)
+    auction_bad = sum(r.bad_debt for r in ended) / WAD
+    minted = sum(r.incentives_minted for r in records) / WAD
+    zero = [r for r in ended if r.zero_bid_win]
+    durations = [float(r.end_time - r.kick_time) for r in ended if r.end_time is not None]
+    shortfall, under, unsafe = f.vault_unrealised
+    ks = va.keepers
+    by_kind: dict[str, int] = {}
+    for k in ks:
+        for kind, count in k.stats.by_kind.items():
+            by_kind[kind] = by_kind.get(kind, 0) + count
+    vault_debt_end = sum(vt.art * vt.rate for vt in state.vault_types.values()) / RAY / WAD
+    return {
+        "vaults": len(va.owner_ids),
+        "debt_start": _r(f.timeseries.column("vault_debt")[0].as_py()) if f.timeseries.num_rows else 0.0,
+        "debt_end": _r(vault_debt_end),
+        "auctions": {
+            "kicked": len(records),
+            "ended": len(ended),
+            "open_at_end": len(records) - len(ended),
+            "english": sum(1 for r in records if r.kind == "english"),
+            "dutch": sum(1 for r in records if r.kind == "dutch"),
+            "bids": sum(r.bids for r in records),
+            "redos": sum(r.redos for r in records),
+        },
+        "takeovers": len(va.log.takeovers),
+        "debt_liquidated": _r(debt_liquidated + repay),
+        "dai_recovered": _r(recovered + repay),
+        "recovery_ratio": _r((recovered + repay) / (ended_debt + repay)) if ended_debt + repay else 0.0,
+        "dai_paid": _r(paid / WAD + repay),
+        "penalty_income": _r(sum(r.surplus for r in ended) / WAD),
+        "collateral_sold": _r(sum(r.sold for r in sold) / WAD + sum(t[1] for t in va.log.takeovers) / WAD),
+        "collateral_sold_value": _r(sold_value + seize_value),
+        "average_discount": _r(1.0 - (sold_paid + repay) / (sold_value + seize_value))
+        if sold_value + seize_value
+        else 0.0,
+        "discount_per_auction": _stats(discounts),
+        "collateral_refunded": _r(sum(r.refund for r in ended) / WAD),
+        "bad_debt": {
+            "auctions": _r(auction_bad),
+            "incentives_minted": _r(minted),
+            "recorded": _r(state.pools.bad_debt.get(settle, 0) / WAD),
+            "unrealised": _r(shortfall / WAD),
+            "total": _r(auction_bad + minted + shortfall / WAD),
+        },
+        "debt_under_auction_end": _r(under / WAD),
+        "unsafe_vaults_end": unsafe,
+        "zero_bid_wins": len(zero),
+        "zero_bid_debt": _r(sum(r.due for r in zero) / RAY / WAD),
+        "zero_bid_collateral_value": _r(sum(r.sold_value for r in zero)),
+        "auction_duration_s": _stats(durations),
+        "system_surplus_end": _r(
+            (state.pools.insurance.get(settle, 0) - state.pools.bad_debt.get(settle, 0)) / WAD
+        ),
+        "keepers": {
+            "count": len(ks),
+            "sent": sum(k.stats.sent for k in ks),
+            "succeeded": sum(k.stats.succeeded for k in ks),
+            "failed": sum(k.stats.failed for k in ks),
+            "never_included": sum(k.stats.never_included for k in ks),
+            "capped_bids": sum(k.stats.capped_bids for k in ks),
+            "declined_unprofitable": sum(k.stats.declined_unprofitable for k in ks),
+            "declined_capital": sum(k.stats.declined_capital for k in ks),
+            "by_kind": dict(sorted(by_kind.items())),
+            "gas_cost": _r(sum(k.stats.gas_cost for k in ks)),
+            "incentives": _r(sum(r.incentives for r in records) / WAD),
+            "wins": {k.id: sum(1 for r in ended if r.winner == k.id) for k in ks},
+        },
     }
 
 

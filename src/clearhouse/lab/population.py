@@ -121,6 +121,9 @@ def build_population(scenario: Scenario, seed: int, p0: dict[str, float]) -> Pop
     weights = np.array(
         [pop.markets.get(m, 0.0) if pop.markets else 1.0 for m in market_ids], dtype=np.float64
     )
+    if n == 0:  # a vault-only scenario: no perp traders
+        weights = np.ones(1)
+        market_ids = [""]
     weights /= weights.sum()
     mix_assets = sorted(pop.collateral_mix) if pop.collateral_mix else [settle]
     mix = np.array([pop.collateral_mix.get(a, 0.0) if pop.collateral_mix else 1.0 for a in mix_assets])

@@ -31,6 +31,7 @@ from clearhouse.lab.agents import Agents, PendingTx
 from clearhouse.lab.population import Population, build_population
 from clearhouse.lab.prices import to_wad
 from clearhouse.lab.scenario import Scenario, ScenarioError, load_scenario
+from clearhouse.lab.vault_agents import VaultAgents, VaultPopulation, build_vault_population
 from clearhouse.ledger import commands as c
 from clearhouse.ledger import events as ev
 from clearhouse.ledger.block import Block
@@ -129,19 +130,35 @@ class OracleInputs:
 # ----------------------------------------------------------------------------- the path
 
 
-def _conservation(state: LedgerState) -> dict[str, bool]:
-    """deposited − withdrawn = Σ balances + insurance + fees (+ isolated margins + PnL pools)."""
+def conservation_gaps(state: LedgerState) -> dict[str, int]:
+    """Per asset ``deposited − withdrawn + drawn − repaid − held`` (0 when conserved), where held is
+    Σ balances + insurance + fees + backstop + Σ vault ink + Σ auction lots (+ for the settlement
+    asset Σ isolated margins + Σ PnL pools + Σ English bids in escrow)."""
     settle = state.params.settlement_asset
-    out: dict[str, bool] = {}
+    out: dict[str, int] = {}
     for asset in sorted(state.assets):
         lhs = state.deposited.get(asset, 0) - state.withdrawn.get(asset, 0)
+        lhs += state.drawn.get(asset, 0) - state.repaid.get(asset, 0)
         rhs = sum(a.balances.get(asset, 0) for a in state.accounts.values())
         rhs += state.pools.insurance.get(asset, 0) + state.pools.fees.get(asset, 0)
+        rhs += state.pools.backstop.get(asset, 0)
+        for vid, vt in state.vault_types.items():
+            if vt.spec.collateral == asset:
+                rhs += sum(a.vaults[vid].ink for a in state.accounts.values() if vid in a.vaults)
+        for auction in state.debt.auctions.values():
+            if state.vault_types[auction.vault_type].spec.collateral == asset:
+                rhs += auction.lot
         if asset == settle:
             rhs += sum(p.margin for a in state.accounts.values() for p in a.positions.values() if p.isolated)
             rhs += sum(m.pnl_pool for m in state.markets.values())
-        out[asset] = lhs == rhs
+            rhs += sum(a.bid for a in state.debt.auctions.values() if a.kind == "english")
+        out[asset] = lhs - rhs
     return out
+
+
+def _conservation(state: LedgerState) -> dict[str, bool]:
+    """The engine's conservation identity per asset (:func:`conservation_gaps` is 0)."""
+    return {asset: gap == 0 for asset, gap in conservation_gaps(state).items()}
 
 
 def _any_price(state: LedgerState) -> Callable[[str], int]:
@@ -192,6 +209,9 @@ def run_path(
     col = {a: j for j, a in enumerate(assets)}
     p0 = {a: float(path_f[0, j]) for a, j in col.items()}
     pop = build_population(scenario, seed, p0)
+    vpop: VaultPopulation | None = (
+        build_vault_population(scenario, seed, p0) if scenario.vault_types else None
+    )
     warm = warmup_blocks(scenario)
     start = scenario.spec.start_time
     if start < (warm + 2) * bt:
@@ -220,6 +240,8 @@ def run_path(
         txs: list[c.AnyCommand] = []
         if j == 0:
             txs = [*pop.setup, *pop.deposits]
+            if vpop is not None:
+                txs = [*pop.setup, *vpop.setup, *pop.deposits, *vpop.deposits]
         elif j == warm:
             for key in sorted(scenario.feeds):
                 feed = engine.state.oracles[key]
@@ -231,6 +253,8 @@ def run_path(
                     )
             prices = {k: p for k, (p, _) in engine.state.prices.items()}
             txs = pop.opening(prices)
+            if vpop is not None:
+                txs += vpop.opening(prices)
         result = apply(-(warm + 1 - j), start + s, s, 0, txs)
         if j == 0 or j == warm:
             bad = [e for e in result.events if isinstance(e, ev.TransactionRejected)]
@@ -243,6 +267,8 @@ def run_path(
     assert book is not None
     pop_rows = np.array([book.row_of[a] for a in trader_ids], dtype=np.int64)
     agents = Agents(scenario, pop.traders, n)
+    vagents = VaultAgents(scenario, vpop, n) if vpop is not None else None
+    vts = _Timeseries([], [])
     resp_rows_arr = np.array(
         [book.row_of[t.id] for t in pop.traders if t.responsive and not t.isolated], dtype=np.int64
     )
@@ -264,10 +290,20 @@ def run_path(
         s = int(offsets[k])
         time = start + s
         due: list[PendingTx] = agents.due(k)
-        result = apply(k, time, s, k, [tx.command for tx in due])
+        vdue = vagents.due(k) if vagents is not None else []
+        result = apply(k, time, s, k, [tx.command for tx in due] + [tx.command for tx in vdue])
         state = engine.state
 
         rejected: set[int] = set()
+        if vagents is not None:
+            first = len(due)
+            vrejected = {
+                e.tx_index - first
+                for e in result.events
+                if isinstance(e, ev.TransactionRejected) and e.tx_index >= first
+            }
+            vagents.settle_results(vdue, vrejected, path_f[k])
+            vagents.record(k, s, result.events, path_f[k], engine)
         rewards: dict[tuple[str, str], int] = {}
         n_liq = 0
         liq_notional = 0
@@ -374,6 +410,9 @@ def run_path(
             )
             total_collateral = float((book.balances[pop_rows] * pvec[None, :]).sum())
         agents.observe(k, engine, confirmed, warned)
+        if vagents is not None:
+            vagents.observe(k, engine, path_w[k], path_f[k])
+            vts.add(**vagents.row(engine))
 
         oi = 0.0
         for mid in market_ids:
@@ -404,6 +443,9 @@ def run_path(
 
     state = engine.state
     timeseries = ts.table()
+    if vagents is not None:
+        for name, column in vts.table().to_pydict().items():
+            timeseries = timeseries.append_column(name, pa.array(column))
     events = pa.table(
         {
             "block": pa.array([r[0] for r in events_rows], pa.int64()),
@@ -433,6 +475,8 @@ def run_path(
         conservation=_conservation(state),
         state_root=root,
         path_f=path_f,
+        vaults=vagents,
+        vault_unrealised=vagents.unrealised(engine, path_w[-1]) if vagents is not None else (0, 0, 0),
     )
     summary = path_summary(ctx)
     return PathResult(scenario.name, seed, summary, timeseries, events, root, engine if keep_engine else None)
@@ -458,6 +502,9 @@ class _PathFacts:
     conservation: dict[str, bool]
     state_root: str
     path_f: np.ndarray
+    vaults: VaultAgents | None = None
+    #: (shortfall WAD, debt under auction WAD, unsafe vaults) at the end
+    vault_unrealised: tuple[int, int, int] = (0, 0, 0)
 
 
 _AMOUNT_FIELDS = ("amount", "notional", "penalty", "paid", "equity")

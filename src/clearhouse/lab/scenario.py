@@ -28,9 +28,10 @@ import msgspec
 from clearhouse.lab.network import NetworkConfig, NetworkModel
 from clearhouse.lab.prices import PriceModel, price_model_from_table
 from clearhouse.ledger.errors import ClearhouseError, InvalidParameters
-from clearhouse.ledger.fixedpoint import WAD, to_fixed
+from clearhouse.ledger.fixedpoint import RAY, WAD, to_fixed
 from clearhouse.ledger.margin_models import AnyMarginModel
-from clearhouse.ledger.model import AssetSpec, LedgerParams, MarketSpec
+from clearhouse.ledger.model import AssetSpec, LedgerParams, MarketSpec, VaultTypeSpec
+from clearhouse.liquidation.vault import AnyDisposal, DutchAuction, EnglishAuction, FixedDiscount
 from clearhouse.oracle.config import FeedConfig, feed_config_from_dict
 
 #: Account id of the market maker every opening trade is matched against.
@@ -192,6 +193,116 @@ class MarketTable(_S, frozen=True, kw_only=True, forbid_unknown_fields=True):
     margin_model: dict[str, Any] = {}
 
 
+class DisposalTable(_S, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """How a vault type's collateral is sold (``docs/liquidation.md``, "Debt positions").
+
+    ``english_auction`` (flip.sol, 2020): ``beg``, ``ttl``, ``tau``. ``dutch_auction`` (clip.sol,
+    Liquidations 2.0): ``buf``, ``tail``, ``cusp``, ``chip``, ``tip``, ``hole``, ``curve`` with ``tau``
+    (linear), ``step`` + ``cut`` (stairstep) or ``cut`` (exponential, per second). ``fixed_discount``
+    (Aave-style takeover): ``bonus``, ``close_factor``, ``full_below_health``. Human numbers; durations
+    in seconds or "6h"."""
+
+    kind: Literal["english_auction", "dutch_auction", "fixed_discount"]
+    beg: float | None = None
+    ttl: int | str | None = None
+    tau: int | str | None = None
+    buf: float | None = None
+    tail: int | str | None = None
+    cusp: float | None = None
+    chip: float | None = None
+    tip: float | None = None
+    hole: float | None = None
+    curve: Literal["linear", "stairstep", "exponential"] | None = None
+    step: int | str | None = None
+    cut: float | None = None
+    bonus: float | None = None
+    close_factor: float | None = None
+    full_below_health: float | None = None
+
+
+class VaultTypeTable(_S, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """A vault type (Maker ``ilk``)."""
+
+    collateral: str
+    #: Price key ("" = the collateral asset).
+    oracle: str = ""
+    #: Liquidation ratio (>= 1): safe while collateral value / mat >= debt.
+    mat: float
+    #: Liquidation penalty (>= 1): auctions raise debt × chop.
+    chop: float = 1.0
+    #: Smallest non-zero debt of a vault (settlement units).
+    dust: float = 0.0
+    #: Debt ceiling of the type (settlement units).
+    line: float
+    #: Annual stability fee (0.02 = 2 % a year), compounded per second.
+    stability_fee: float = 0.0
+    disposal: DisposalTable
+
+
+class VaultPopulationSpec(_S, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """Vault owners: each locks collateral worth ``ratio × debt`` at the opening price and draws ``debt``."""
+
+    count: int
+    #: Vault type -> weight (default: equal).
+    types: dict[str, float] = {}
+    #: Collateralisation ratio (collateral value / debt) at the opening oracle price; > mat.
+    ratio: DistSpec
+    #: Debt drawn per vault (settlement units); >= the type's dust.
+    debt: DistSpec
+
+
+class ZeroBidderSpec(_S, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """The March 2020 bot: bids 0 on every English auction, with a high gas cap."""
+
+    gas_cap_gwei: float = 5000.0
+    latency_blocks: int = 1
+    #: Settlement capital (Dutch takes only: an English zero bid needs none).
+    capital: float = 0.0
+    #: Discount to the external price it requires to take in a Dutch auction.
+    discount: float = 0.3
+    #: Also bark unsafe vaults (paying gas to start the auctions it bids 0 on).
+    bark: bool = True
+
+
+class VaultKeeperSpec(_S, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """Vault keepers; a list gives per-keeper values (keeper ``i`` takes item ``i mod len``)."""
+
+    count: int = 3
+    latency_blocks: int | list[int] = 1
+    gas_cap_gwei: float | list[float] = 1000.0
+    #: Settlement capital each keeper holds to bid with.
+    capital: float | list[float] = 1_000_000.0
+    #: Discount to the external price a keeper requires: it values collateral at external × (1 − d).
+    discount: float | list[float] = 0.05
+    #: Minimum expected profit after gas (settlement units) to send a transaction.
+    profit_threshold: float | list[float] = 0.0
+    gas_bid: GasLevel = "p90"
+    #: Gas of an accepted / a reverted auction transaction (bark, take, tend, deal, ...).
+    gas_limit: int = 300_000
+    failed_gas_limit: int = 50_000
+    #: Sell collateral won at the external price (withdraw + deposit) to recycle the capital.
+    sell_collateral: bool = True
+    #: Transactions one keeper sends per block at most.
+    max_per_block: int = 20
+    zero_bidder: ZeroBidderSpec | None = None
+
+
+class VaultsSpec(_S, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """Debt positions (Maker vaults), their owners and their keepers."""
+
+    #: The Dog's ``Hole``: most debt + penalty under Dutch auction at once (settlement; 0 = no limit).
+    debt_limit: float = 0.0
+    types: dict[str, VaultTypeTable]
+    population: VaultPopulationSpec
+    keepers: VaultKeeperSpec = VaultKeeperSpec()
+
+
+#: The population of a vault-only scenario (no perp traders).
+EMPTY_POPULATION = PopulationSpec(
+    accounts=0, collateral=DistSpec(dist="fixed", value=1.0), leverage=DistSpec(dist="fixed", value=1.0)
+)
+
+
 class ScenarioSpec(_S, frozen=True, kw_only=True, forbid_unknown_fields=True):
     name: str
     description: str = ""
@@ -203,11 +314,14 @@ class ScenarioSpec(_S, frozen=True, kw_only=True, forbid_unknown_fields=True):
     start_time: int = 1_700_000_000
     ledger: LedgerSpec = LedgerSpec()
     assets: dict[str, AssetTable]
-    markets: dict[str, MarketTable]
+    #: Perp markets; may be empty when the scenario has [vaults].
+    markets: dict[str, MarketTable] = {}
     prices: dict[str, Any]
-    population: PopulationSpec
+    #: Perp traders; may be omitted when the scenario has [vaults].
+    population: PopulationSpec = EMPTY_POPULATION
     keepers: KeeperSpec = KeeperSpec()
     network: dict[str, Any] = {}
+    vaults: VaultsSpec | None = None
 
 
 # ----------------------------------------------------------------------------- validated scenario
@@ -229,6 +343,8 @@ class Scenario:
     horizon: int
     #: Raw table the scenario was validated from (for overrides and the summary).
     raw: dict[str, Any]
+    #: Vault types built from [vaults.types] (empty without vaults).
+    vault_types: tuple[VaultTypeSpec, ...] = ()
 
     @property
     def name(self) -> str:
@@ -404,6 +520,7 @@ def set_path(table: dict[str, Any], dotted: str, value: Any) -> None:
 
 def validate(table: Mapping[str, Any], file: str = "scenario.toml", base_dir: Path | None = None) -> Scenario:
     """Validate a raw scenario table; build the engine objects, the price and the network models."""
+    _prevalidate_vault_types(table, file)
     try:
         spec = msgspec.convert(dict(table), ScenarioSpec)
     except msgspec.ValidationError as exc:
@@ -485,7 +602,11 @@ def validate(table: Mapping[str, Any], file: str = "scenario.toml", base_dir: Pa
                     raise ScenarioError(file, f"{g}.sources", f"{s!r} is not one of {list(feed.sources)}")
 
     # markets
-    if not spec.markets:
+    if spec.vaults is None:
+        for required in ("markets", "population"):
+            if required not in table:
+                raise ScenarioError(file, "", f"Object missing required field `{required}`")
+    if not spec.markets and spec.vaults is None:
         raise ScenarioError(file, "markets", "needs at least one market")
     markets: list[MarketSpec] = []
     for mid in sorted(spec.markets):
@@ -546,7 +667,7 @@ def validate(table: Mapping[str, Any], file: str = "scenario.toml", base_dir: Pa
 
     # population
     pop = spec.population
-    if pop.accounts <= 0:
+    if pop.accounts < 0 or (pop.accounts == 0 and (spec.vaults is None or spec.markets)):
         raise ScenarioError(file, "population.accounts", f"must be > 0, got {pop.accounts}")
     _check_dist(pop.collateral, file, "population.collateral")
     _check_dist(pop.leverage, file, "population.leverage")
@@ -619,6 +740,7 @@ def validate(table: Mapping[str, Any], file: str = "scenario.toml", base_dir: Pa
         )
     if k.count == 0 and led.enforcement == "keepers":
         pass  # allowed: nobody enforces, which is itself a scenario (everything goes bad debt)
+    vault_types = _validate_vaults(spec, file, priced) if spec.vaults is not None else ()
 
     return Scenario(
         spec=spec,
@@ -632,9 +754,245 @@ def validate(table: Mapping[str, Any], file: str = "scenario.toml", base_dir: Pa
         params=params,
         horizon=horizon,
         raw=dict(table),
+        vault_types=vault_types,
     )
 
 
 def per_keeper(value: Any, i: int) -> Any:
     """Keeper ``i``'s value of a scalar-or-list keeper field."""
     return value[i % len(value)] if isinstance(value, list) else value
+
+
+# ----------------------------------------------------------------------------- vaults
+
+SECONDS_PER_YEAR = 365 * 86400
+
+_DISPOSAL_FIELDS: dict[str, tuple[str, ...]] = {
+    "english_auction": ("beg", "ttl", "tau"),
+    "dutch_auction": ("buf", "tail", "cusp", "chip", "tip", "hole", "curve", "tau", "step", "cut"),
+    "fixed_discount": ("bonus", "close_factor", "full_below_health"),
+}
+_ALL_DISPOSAL_FIELDS = sorted({f for fs in _DISPOSAL_FIELDS.values() for f in fs})
+
+
+def _fixed(value: float, scale: int, file: str, field: str, *, lo: float | None = 0.0) -> int:
+    if not math.isfinite(value):
+        raise ScenarioError(file, field, f"must be finite, got {value}")
+    if lo is not None and value < lo:
+        raise ScenarioError(file, field, f"must be >= {lo}, got {value}")
+    try:
+        return to_fixed(value, scale, field)
+    except ClearhouseError as exc:
+        raise ScenarioError(file, field, f"is not a usable number: {exc}") from None
+
+
+def annual_to_duty(fee: float) -> int:
+    """Per-second RAY factor ``(1 + fee) ** (1 / year)`` (jug ``duty``), rounded half-even."""
+    from decimal import Decimal, localcontext
+
+    with localcontext() as ctx:
+        ctx.prec = 60
+        per_second = (Decimal(repr(1.0 + fee)).ln() / SECONDS_PER_YEAR).exp()
+        return int((per_second * RAY).to_integral_value())
+
+
+def _disposal(d: DisposalTable, file: str, field: str) -> AnyDisposal:
+    for name in _ALL_DISPOSAL_FIELDS:
+        if getattr(d, name) is not None and name not in _DISPOSAL_FIELDS[d.kind]:
+            raise ScenarioError(
+                file, f"{field}.{name}", f"is not a parameter of {d.kind} ({list(_DISPOSAL_FIELDS[d.kind])})"
+            )
+
+    def dur(name: str) -> int | None:
+        v = getattr(d, name)
+        return None if v is None else parse_duration(v, file, f"{field}.{name}")
+
+    out: AnyDisposal
+    if d.kind == "english_auction":
+        kw: dict[str, Any] = {}
+        if d.beg is not None:
+            kw["beg"] = _fixed(d.beg, WAD, file, f"{field}.beg", lo=1.0)
+        for name in ("ttl", "tau"):
+            v = dur(name)
+            if v is not None:
+                kw[name] = v
+        out = EnglishAuction(**kw)
+    elif d.kind == "dutch_auction":
+        tail = dur("tail")
+        if tail is None:
+            raise ScenarioError(file, f"{field}.tail", "is required for dutch_auction")
+        curve = d.curve or "linear"
+        kw = {"tail": tail, "curve": curve}
+        if d.buf is not None:
+            kw["buf"] = _fixed(d.buf, RAY, file, f"{field}.buf", lo=1.0)
+        if d.cusp is not None:
+            if not 0 <= d.cusp < 1:
+                raise ScenarioError(file, f"{field}.cusp", f"must be in [0, 1), got {d.cusp}")
+            kw["cusp"] = _fixed(d.cusp, RAY, file, f"{field}.cusp")
+        for name, scale in (("chip", WAD), ("tip", WAD), ("hole", WAD)):
+            v = getattr(d, name)
+            if v is not None:
+                kw[name] = _fixed(v, scale, file, f"{field}.{name}")
+        if curve == "linear":
+            tau = dur("tau")
+            if tau is None:
+                raise ScenarioError(file, f"{field}.tau", "is required for curve = 'linear'")
+            kw["tau"] = tau
+        else:
+            if d.tau is not None:
+                raise ScenarioError(file, f"{field}.tau", f"is only used by curve = 'linear', not {curve!r}")
+            if d.cut is None:
+                raise ScenarioError(file, f"{field}.cut", f"is required for curve = {curve!r}")
+            if not 0 < d.cut <= 1:
+                raise ScenarioError(file, f"{field}.cut", f"must be in (0, 1], got {d.cut}")
+            kw["cut"] = _fixed(d.cut, RAY, file, f"{field}.cut")
+            if curve == "stairstep":
+                step = dur("step")
+                if step is None:
+                    raise ScenarioError(file, f"{field}.step", "is required for curve = 'stairstep'")
+                kw["step"] = step
+            elif d.step is not None:
+                raise ScenarioError(file, f"{field}.step", "is only used by curve = 'stairstep'")
+        out = DutchAuction(**kw)
+    else:
+        kw = {}
+        for name in ("bonus", "close_factor", "full_below_health"):
+            v = getattr(d, name)
+            if v is not None:
+                kw[name] = _fixed(v, WAD, file, f"{field}.{name}")
+        if d.bonus is not None and not d.bonus < 1:
+            raise ScenarioError(file, f"{field}.bonus", f"must be < 1, got {d.bonus}")
+        if d.close_factor is not None and not 0 < d.close_factor <= 1:
+            raise ScenarioError(file, f"{field}.close_factor", f"must be in (0, 1], got {d.close_factor}")
+        out = FixedDiscount(**kw)
+    _guard(file, field, lambda: out.validate(field))
+    return out
+
+
+def _prevalidate_vault_types(table: Mapping[str, Any], file: str) -> None:
+    """Convert each ``[vaults.types.X]`` on its own so a type error names ``X`` (msgspec reports
+    dictionary keys as ``[...]``)."""
+    vaults = table.get("vaults")
+    types = vaults.get("types") if isinstance(vaults, Mapping) else None
+    if not isinstance(types, Mapping):
+        return
+    for tid, t in types.items():
+        try:
+            msgspec.convert(t, VaultTypeTable)
+        except msgspec.ValidationError as exc:
+            sub, msg = _msgspec_path(exc)
+            field = f"vaults.types.{tid}.{sub}:" if sub else f"vaults.types.{tid}:"
+            raise ScenarioError(file, field, msg) from None
+
+
+def _validate_vaults(spec: ScenarioSpec, file: str, priced: set[str]) -> tuple[VaultTypeSpec, ...]:
+    vs = spec.vaults
+    assert vs is not None
+    settle = spec.ledger.settlement_asset
+    if vs.debt_limit < 0 or not math.isfinite(vs.debt_limit):
+        raise ScenarioError(file, "vaults.debt_limit", f"must be finite and >= 0, got {vs.debt_limit}")
+    if not vs.types:
+        raise ScenarioError(file, "vaults.types", "needs at least one vault type")
+    types: list[VaultTypeSpec] = []
+    for tid in sorted(vs.types):
+        t = vs.types[tid]
+        f = f"vaults.types.{tid}"
+        if t.collateral == settle or t.collateral not in spec.assets:
+            raise ScenarioError(
+                file, f"{f}.collateral", f"{t.collateral!r} must be a listed non-settlement asset"
+            )
+        key = t.oracle or t.collateral
+        if key not in priced:
+            raise ScenarioError(file, f"{f}.oracle", f"{key!r} has no price path")
+        if not t.mat >= 1:
+            raise ScenarioError(file, f"{f}.mat", f"must be >= 1, got {t.mat}")
+        if not t.chop >= 1:
+            raise ScenarioError(file, f"{f}.chop", f"must be >= 1, got {t.chop}")
+        if not 0 <= t.stability_fee < 10:
+            raise ScenarioError(file, f"{f}.stability_fee", f"must be in [0, 10), got {t.stability_fee}")
+        if not t.line > 0:
+            raise ScenarioError(file, f"{f}.line", f"must be > 0, got {t.line}")
+        vt = VaultTypeSpec(
+            id=tid,
+            collateral=t.collateral,
+            oracle=t.oracle,
+            mat=_fixed(t.mat, RAY, file, f"{f}.mat"),
+            line=_fixed(t.line, WAD, file, f"{f}.line"),
+            chop=_fixed(t.chop, WAD, file, f"{f}.chop"),
+            dust=_fixed(t.dust, WAD, file, f"{f}.dust"),
+            duty=annual_to_duty(t.stability_fee),
+            disposal=_disposal(t.disposal, file, f"{f}.disposal"),
+        )
+        _guard(file, f, vt.validate)
+        types.append(vt)
+    by_id = {v.id: v for v in types}
+
+    vp = vs.population
+    if vp.count <= 0:
+        raise ScenarioError(file, "vaults.population.count", f"must be > 0, got {vp.count}")
+    for tid, w in vp.types.items():
+        if tid not in by_id:
+            raise ScenarioError(file, f"vaults.population.types.{tid}", "is not a vault type of the scenario")
+        if not (w >= 0 and math.isfinite(w)):
+            raise ScenarioError(file, f"vaults.population.types.{tid}", f"weight must be >= 0, got {w}")
+    if vp.types and sum(vp.types.values()) <= 0:
+        raise ScenarioError(file, "vaults.population.types", "weights must not all be 0")
+    _check_dist(vp.ratio, file, "vaults.population.ratio", lo=1.0)
+    _check_dist(vp.debt, file, "vaults.population.debt")
+    used = [v for v in types if not vp.types or vp.types.get(v.id, 0) > 0]
+    ratio_min = vp.ratio.value if vp.ratio.dist == "fixed" and vp.ratio.value is not None else vp.ratio.min
+    debt_min = vp.debt.value if vp.debt.dist == "fixed" and vp.debt.value is not None else vp.debt.min
+    for v in used:
+        mat = v.mat / RAY
+        if ratio_min < mat * 1.01:
+            raise ScenarioError(
+                file,
+                "vaults.population.ratio.min"
+                if vp.ratio.dist != "fixed"
+                else "vaults.population.ratio.value",
+                f"({ratio_min}) must be at least 1.01 × mat of {v.id} ({mat * 1.01:g}) so vaults open safe",
+            )
+        if debt_min * WAD < v.dust:
+            raise ScenarioError(
+                file,
+                "vaults.population.debt.min" if vp.debt.dist != "fixed" else "vaults.population.debt.value",
+                f"({debt_min}) is below the dust of {v.id} ({v.dust / WAD:g})",
+            )
+
+    vk = vs.keepers
+    if vk.count < 0:
+        raise ScenarioError(file, "vaults.keepers.count", f"must be >= 0, got {vk.count}")
+    for name in ("latency_blocks", "gas_cap_gwei", "capital", "discount", "profit_threshold"):
+        value = getattr(vk, name)
+        values = value if isinstance(value, list) else [value]
+        if not values:
+            raise ScenarioError(file, f"vaults.keepers.{name}", "must not be an empty list")
+        for v in values:
+            if not math.isfinite(v):
+                raise ScenarioError(file, f"vaults.keepers.{name}", f"must be finite, got {v}")
+            if name != "profit_threshold" and v < 0:
+                raise ScenarioError(file, f"vaults.keepers.{name}", f"must be >= 0, got {v}")
+            if name == "discount" and not v < 1:
+                raise ScenarioError(file, "vaults.keepers.discount", f"must be < 1, got {v}")
+    if vk.gas_limit <= 0 or vk.failed_gas_limit < 0:
+        raise ScenarioError(file, "vaults.keepers.gas_limit", "must be > 0 (failed_gas_limit >= 0)")
+    if vk.max_per_block <= 0:
+        raise ScenarioError(file, "vaults.keepers.max_per_block", f"must be > 0, got {vk.max_per_block}")
+    zb = vk.zero_bidder
+    if zb is not None:
+        if not (zb.gas_cap_gwei >= 0 and math.isfinite(zb.gas_cap_gwei)):
+            raise ScenarioError(file, "vaults.keepers.zero_bidder.gas_cap_gwei", "must be finite and >= 0")
+        if zb.latency_blocks < 0:
+            raise ScenarioError(file, "vaults.keepers.zero_bidder.latency_blocks", "must be >= 0")
+        if not (zb.capital >= 0 and math.isfinite(zb.capital)):
+            raise ScenarioError(file, "vaults.keepers.zero_bidder.capital", "must be finite and >= 0")
+        if not 0 <= zb.discount < 1:
+            raise ScenarioError(
+                file, "vaults.keepers.zero_bidder.discount", f"must be in [0, 1), got {zb.discount}"
+            )
+    k = spec.keepers
+    if (vk.count or zb is not None) and k.gas_token not in priced and k.gas_token_price is None:
+        raise ScenarioError(
+            file, "keepers.gas_token_price", f"is required: gas token {k.gas_token!r} has no price path"
+        )
+    return tuple(types)
