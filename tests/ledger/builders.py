@@ -264,8 +264,9 @@ def conservation_gap(state: LedgerState, asset: str) -> int:
     ``drawn``/``repaid`` are what debt positions minted (Draw, stability fees, uncovered keeper
     incentives) and burned (Wipe, auction proceeds and takeovers repaying debt). Holdings: account
     balances, the insurance fund, fee and backstop pools, collateral locked in vaults, collateral in open
-    auctions, and for the settlement asset also isolated position margins, every market's PnL pool (the
-    counterpart of realised PnL/funding) and the bids held by open English auctions.
+    auctions, the stability pool's collateral, and for the settlement asset also the stability pool's
+    deposits, isolated position margins, every market's PnL pool (the counterpart of realised PnL/funding)
+    and the bids held by open English auctions.
     """
     held = sum(a.balances.get(asset, 0) for a in state.accounts.values())
     held += state.pools.insurance.get(asset, 0) + state.pools.fees.get(asset, 0)
@@ -276,7 +277,10 @@ def conservation_gap(state: LedgerState, asset: str) -> int:
     for auction in state.debt.auctions.values():
         if state.vault_types[auction.vault_type].spec.collateral == asset:
             held += auction.lot
+    sp = state.stability_pool
+    held += sp.collateral.get(asset, 0)
     if asset == state.params.settlement_asset:
+        held += sp.deposits
         held += sum(p.margin for a in state.accounts.values() for p in a.positions.values())
         held += sum(m.pnl_pool for m in state.markets.values())
         held += sum(a.bid for a in state.debt.auctions.values() if a.kind == "english")

@@ -346,6 +346,31 @@ class Tick(Command, frozen=True, tag=True):
     keeper: str
 
 
+class ProvideToSP(Command, frozen=True, tag=True):
+    """Liquity ``provideToSP``: move ``amount`` of the settlement asset from the balance into the stability
+    pool; collateral gains earned so far are paid out and the deposit restarts at its compounded value
+    plus ``amount``."""
+
+    account: str
+    amount: int
+
+    def check(self) -> None:
+        check_positive(self.amount, f"stability pool deposit of {self.account}")
+
+
+class WithdrawFromSP(Command, frozen=True, tag=True):
+    """Liquity ``withdrawFromSP``: take ``min(amount, compounded deposit)`` back to the balance and every
+    collateral gain; ``amount == 0`` only claims the gains."""
+
+    account: str
+    amount: int
+
+    def check(self) -> None:
+        check_range(self.amount, f"stability pool withdrawal of {self.account}")
+        if self.amount < 0:
+            raise_invalid(f"stability pool withdrawal of {self.account} must be >= 0, got {self.amount}")
+
+
 AnyCommand = (
     SetLedgerParams
     | ListAsset
@@ -380,6 +405,8 @@ AnyCommand = (
     | Dent
     | Deal
     | Tick
+    | ProvideToSP
+    | WithdrawFromSP
 )
 
 
@@ -408,6 +435,7 @@ __all__ = [
     "ListVaultType",
     "Lock",
     "OpenAccount",
+    "ProvideToSP",
     "RedoAuction",
     "SetDebtLimit",
     "SetLedgerParams",
@@ -423,4 +451,5 @@ __all__ = [
     "UpdateVaultType",
     "Wipe",
     "Withdraw",
+    "WithdrawFromSP",
 ]

@@ -1128,4 +1128,6 @@ _HANDLERS: dict[type[cmd.Command], Handler] = {
     cmd.Dent: vaults.dent,
     cmd.Deal: vaults.deal,
     cmd.Tick: vaults.tick,
+    cmd.ProvideToSP: vaults.provide_to_sp,
+    cmd.WithdrawFromSP: vaults.withdraw_from_sp,
 }

@@ -434,6 +434,84 @@ class VaultTakenOver(Event, frozen=True, tag=True):
     price: int
 
 
+class StabilityPoolProvided(Event, frozen=True, tag=True):
+    """``amount`` entered the stability pool; the depositor's compounded deposit was ``compounded`` and is
+    now ``deposit``."""
+
+    account: str
+    amount: int
+    compounded: int
+    deposit: int
+
+
+class StabilityPoolWithdrawn(Event, frozen=True, tag=True):
+    """``amount`` left the stability pool for the depositor's balance; ``deposit`` is what stays."""
+
+    account: str
+    amount: int
+    compounded: int
+    deposit: int
+
+
+class StabilityPoolGainPaid(Event, frozen=True, tag=True):
+    """Collateral earned by a deposit (Liquity's ETH gain) paid to the depositor's balance."""
+
+    account: str
+    asset: str
+    amount: int
+
+
+class StabilityPoolOffset(Event, frozen=True, tag=True):
+    """A vault's ``debt`` was cancelled against the pool and its ``collateral`` went to the pool
+    (``keeper_reward`` of it to the keeper). ``p``, ``scale``, ``epoch``, ``s`` are the pool's running
+    product and sum after it."""
+
+    account: str
+    vault_type: str
+    keeper: str
+    debt: int
+    collateral: int
+    keeper_reward: int
+    deposits: int
+    p: int
+    scale: int
+    epoch: int
+    s: int
+
+
+class StabilityPoolBypassed(Event, frozen=True, tag=True):
+    """The pool could not absorb the vault (``reason``); its fallback disposal path ran instead."""
+
+    account: str
+    vault_type: str
+    debt: int
+    deposits: int
+    reason: str
+
+
+class StabilityPoolDustSwept(Event, frozen=True, tag=True):
+    """The last depositor left: rounding dust no deposit can claim went to the insurance fund."""
+
+    asset: str
+    amount: int
+
+
+class VaultLiquidatedAave(Event, frozen=True, tag=True):
+    """Aave v3 liquidation of a vault: health factor (WAD) before, close factor (bps), the debt the keeper
+    repaid, the collateral it received, the protocol fee (collateral, to the insurance fund) and whether
+    the insufficient-collateral branch was taken."""
+
+    account: str
+    vault_type: str
+    keeper: str
+    health_factor: int
+    close_factor: int
+    repay: int
+    seize: int
+    protocol_fee: int
+    insufficient_collateral: bool
+
+
 AnyEvent = (
     LedgerParamsSet
     | AssetListed
@@ -485,4 +563,11 @@ AnyEvent = (
     | AuctionEnded
     | AuctionTransition
     | VaultTakenOver
+    | StabilityPoolProvided
+    | StabilityPoolWithdrawn
+    | StabilityPoolGainPaid
+    | StabilityPoolOffset
+    | StabilityPoolBypassed
+    | StabilityPoolDustSwept
+    | VaultLiquidatedAave
 )

@@ -16,7 +16,8 @@ from clearhouse.ledger.errors import InvalidParameters
 from clearhouse.ledger.fixedpoint import RAY, WAD, check_non_negative, check_positive
 from clearhouse.ledger.margin_models import AnyMarginModel, FixedMargin
 from clearhouse.liquidation.perp import LiquidationConfig
-from clearhouse.liquidation.vault import AnyDisposal, DutchAuction
+from clearhouse.liquidation.stability_pool import SpDeposit, StabilityPoolState
+from clearhouse.liquidation.vault import AaveLiquidation, AnyDisposal, DutchAuction, StabilityPool
 from clearhouse.oracle.feed import OracleFeed
 from clearhouse.oracle.mark import MarkPrice
 
@@ -232,6 +233,14 @@ class VaultTypeSpec(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
         check_non_negative(self.line, f"{name} line")
         check_non_negative(self.dust, f"{name} dust")
         self.disposal.validate(f"{name} disposal")
+        for path in (self.disposal, getattr(self.disposal, "fallback", None)):
+            if isinstance(path, AaveLiquidation) and path.liquidation_threshold * self.mat < 10**4 * RAY:
+                # Aave's ltv <= liquidationThreshold, with mat as 1 / ltv: a vault drawn safe has HF >= 1.
+                raise InvalidParameters(
+                    f"{name}: Aave liquidation threshold {path.liquidation_threshold} bps is below 1 / mat"
+                )
+        if isinstance(self.disposal, StabilityPool) and isinstance(self.disposal.fallback, StabilityPool):
+            raise InvalidParameters(f"{name}: a stability pool cannot fall back to itself")
 
 
 @dataclass(slots=True)
@@ -313,6 +322,8 @@ class Account:
     positions: dict[str, Position] = field(default_factory=dict)
     #: Debt positions (Maker vaults) per vault type: separate buckets, never part of perp margin.
     vaults: dict[str, Vault] = field(default_factory=dict)
+    #: Stability pool deposit and its snapshots (Liquity), if any.
+    sp: SpDeposit | None = None
 
     def clone(self) -> Account:
         return Account(
@@ -322,6 +333,7 @@ class Account:
             dict(self.balances),
             {m: p.clone() for m, p in self.positions.items()},
             dict(self.vaults),
+            self.sp,
         )
 
 
@@ -411,3 +423,5 @@ class LedgerState:
     #: Sequencer status as last reported by a block, and since when it has been up.
     sequencer_up: bool = True
     sequencer_up_since: int = 0
+    #: Liquity-style stability pool (settlement deposits, collateral gains, running P and S).
+    stability_pool: StabilityPoolState = field(default_factory=StabilityPoolState)

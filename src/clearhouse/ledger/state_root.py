@@ -33,9 +33,12 @@ def encode_account(account: Account) -> bytes:
         sorted(account.balances.items()),
         positions,
     ]
-    if account.vaults:
+    if account.vaults or account.sp is not None:
         # Debt positions extend the leaf only when present: roots of perp-only ledgers are unchanged.
         fields.append([[t, v.ink, v.art] for t, v in sorted(account.vaults.items())])
+    if account.sp is not None:
+        d = account.sp
+        fields.append([d.initial, d.p, d.scale, d.epoch, [list(s) for s in d.sums]])
     return _encoder.encode(fields)
 
 
@@ -65,7 +68,10 @@ def encode_globals(state: LedgerState) -> bytes:
     pools = state.pools
     extension: list[object] = []
     debt = state.debt
-    if state.vault_types or debt.auctions or debt.kicks or debt.hole or state.drawn or state.repaid:
+    sp = state.stability_pool
+    sp_used = sp.used()
+    used = state.vault_types or debt.auctions or debt.kicks or debt.hole or state.drawn or state.repaid
+    if used or sp_used:
         # Debt positions extend the globals only once used: roots of perp-only ledgers are unchanged.
         extension = [
             [
@@ -76,6 +82,8 @@ def encode_globals(state: LedgerState) -> bytes:
             sorted(state.drawn.items()),
             sorted(state.repaid.items()),
         ]
+        if sp_used:
+            extension.append(sp.encode())
     return _encoder.encode(
         [
             state.params,

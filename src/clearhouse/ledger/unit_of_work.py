@@ -23,6 +23,7 @@ from clearhouse.ledger.model import (
     Pools,
     VaultType,
 )
+from clearhouse.liquidation.stability_pool import StabilityPoolState
 from clearhouse.oracle.feed import OracleFeed
 
 _MISSING = object()
@@ -45,6 +46,7 @@ class BlockUndo:
     prices: dict[str, tuple[int, int]] | None = None
     oracles: dict[str, OracleFeed] | None = None
     header: tuple[object, int, int, bool, int] | None = None
+    stability_pool: StabilityPoolState | None = None
 
     def restore(self, state: LedgerState) -> tuple[list[Account], int]:
         """Put every original back.
@@ -69,6 +71,8 @@ class BlockUndo:
             state.pools = self.pools
         if self.debt is not None:
             state.debt = self.debt
+        if self.stability_pool is not None:
+            state.stability_pool = self.stability_pool
         if self.drawn is not None:
             state.drawn = self.drawn
         if self.repaid is not None:
@@ -98,6 +102,7 @@ class TxContext:
         "_oracles",
         "_params",
         "_pools",
+        "_sp",
         "_vault_types",
         "deposited",
         "drawn",
@@ -125,6 +130,7 @@ class TxContext:
         self.repaid: dict[str, int] = {}
         self._vault_types: dict[str, VaultType] = {}
         self._debt: DebtState | None = None
+        self._sp: StabilityPoolState | None = None
 
     def account(self, account_id: str) -> Account:
         acct = self._accounts.get(account_id)
@@ -163,6 +169,11 @@ class TxContext:
         if self._debt is None:
             self._debt = self.state.debt.clone()
         return self._debt
+
+    def stability_pool(self) -> StabilityPoolState:
+        if self._sp is None:
+            self._sp = self.state.stability_pool.clone()
+        return self._sp
 
     def mint(self, asset: str, amount: int) -> None:
         """Record ``amount`` of ``asset`` created (drawn) for the conservation identity."""
@@ -219,6 +230,10 @@ class TxContext:
             if undo.debt is None:
                 undo.debt = state.debt
             state.debt = self._debt
+        if self._sp is not None:
+            if undo.stability_pool is None:
+                undo.stability_pool = state.stability_pool
+            state.stability_pool = self._sp
         if self.drawn:
             if undo.drawn is None:
                 undo.drawn = state.drawn

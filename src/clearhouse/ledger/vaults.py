@@ -1,16 +1,19 @@
 """Debt positions (Maker vaults) and their disposal paths, applied by the engine.
 
 Handlers for ``ListVaultType``, ``UpdateVaultType``, ``SetDebtLimit``, ``Lock``, ``Free``, ``Draw``,
-``Wipe``, ``Bark``, ``TakeAuction``, ``RedoAuction``, ``Tend``, ``Dent``, ``Deal`` and ``Tick``
-(registered in :mod:`clearhouse.ledger.engine`). The arithmetic of the Dutch auction is that of
-:mod:`clearhouse.liquidation.maker` (dss units inside the auction: ``tab`` rad, ``lot`` wad, prices ray);
-the English auction and the fixed discount are in :mod:`clearhouse.liquidation.vault`.
+``Wipe``, ``Bark``, ``TakeAuction``, ``RedoAuction``, ``Tend``, ``Dent``, ``Deal``, ``Tick``,
+``ProvideToSP`` and ``WithdrawFromSP`` (registered in :mod:`clearhouse.ledger.engine`). The arithmetic of
+the Dutch auction is that of :mod:`clearhouse.liquidation.maker` (dss units inside the auction: ``tab``
+rad, ``lot`` wad, prices ray); the English auction and the fixed discount are in
+:mod:`clearhouse.liquidation.vault`; the stability pool's running product and sums in
+:mod:`clearhouse.liquidation.stability_pool`; the Aave path calls :mod:`clearhouse.liquidation.aave`.
 
 Units at the edge: every token movement is WAD. A rad amount paid by a taker is rounded up to WAD
 (``ceil(owe / RAY)``); debt written off as bad debt is rounded up too; fees minted to the surplus buffer
 and keeper incentives are rounded down. Conservation per asset (docs/concepts.md)::
 
     deposited - withdrawn + drawn - repaid = balances + pools + vault ink + auction lots (+ English bids)
+                                           + stability pool deposits and collateral
 """
 
 from __future__ import annotations
@@ -36,6 +39,9 @@ from clearhouse.ledger.fixedpoint import RAY, WAD, rpow
 from clearhouse.ledger.margin import cross_summary
 from clearhouse.ledger.model import Account, Auction, DebtState, Vault, VaultType
 from clearhouse.ledger.unit_of_work import TxContext
+from clearhouse.liquidation.aave.account import AavePool, ReserveConfig
+from clearhouse.liquidation.aave.liquidation import PriceOracleSentinel, liquidation_call
+from clearhouse.liquidation.aave.math import UINT256_MAX
 from clearhouse.liquidation.maker.clipper import kick_incentive, redo_incentive, sale_status, take_amounts
 from clearhouse.liquidation.maker.dog import bark_amounts
 from clearhouse.liquidation.maker.errors import (
@@ -44,7 +50,18 @@ from clearhouse.liquidation.maker.errors import (
     DogLiquidationLimitHit,
 )
 from clearhouse.liquidation.maker.lifecycle import SaleAction, SaleState, check_allowed, check_result
+from clearhouse.liquidation.stability_pool import (
+    StabilityPoolInsufficient,
+    StabilityPoolPrecisionLoss,
+    StabilityPoolState,
+    collateral_gains,
+    compounded_deposit,
+    compute_offset,
+    snapshot,
+)
 from clearhouse.liquidation.vault import (
+    AaveLiquidation,
+    AnyDisposal,
     DutchAuction,
     EnglishAction,
     EnglishAuction,
@@ -52,8 +69,10 @@ from clearhouse.liquidation.vault import (
     FixedDiscount,
     FlipperNotFinished,
     IllegalAuctionTransition,
+    StabilityPool,
     UnknownAuction,
     WrongAuctionKind,
+    auction_config,
     check_dent,
     check_english,
     check_tend,
@@ -243,7 +262,7 @@ def update_vault_type(engine: Engine, ctx: TxContext, c: cmd.UpdateVaultType) ->
     vt = drip(engine, ctx, spec.id)
     if (spec.collateral, spec.price_key) != (vt.spec.collateral, vt.spec.price_key):
         raise InvalidParameters(f"vault type {spec.id}: collateral and oracle cannot change")
-    if type(spec.disposal) is not type(vt.spec.disposal) and any(
+    if type(auction_config(spec.disposal)) is not type(auction_config(vt.spec.disposal)) and any(
         a.vault_type == spec.id for a in engine.state.debt.auctions.values()
     ):
         raise InvalidParameters(f"vault type {spec.id}: disposal kind cannot change while auctions are open")
@@ -354,19 +373,39 @@ def bark(engine: Engine, ctx: TxContext, c: cmd.Bark) -> None:
         raise NotLiquidatable(f"account {c.account} has no debt in {c.vault_type}")
     price = _price(engine, vt, Action.LIQUIDATE)
     sp = spot(price, vt.spec.mat)
-    if not (sp > 0 and vault.ink * sp < vault.art * vt.rate):
+    cfg = vt.spec.disposal
+    # The Aave path has its own trigger (health factor < 1 by its liquidation threshold).
+    if not isinstance(cfg, AaveLiquidation) and not (sp > 0 and vault.ink * sp < vault.art * vt.rate):
         raise NotLiquidatable(
             f"Dog/not-unsafe: vault {c.vault_type} of {c.account} ink*spot {vault.ink * sp} >= "
             f"art*rate {vault.art * vt.rate}"
         )
-    cfg = vt.spec.disposal
+    _dispose(engine, ctx, cfg, vt, acct, keeper, vault, price, sp, c.amount)
+    engine._liquidations += 1
+
+
+def _dispose(
+    engine: Engine,
+    ctx: TxContext,
+    cfg: AnyDisposal,
+    vt: VaultType,
+    acct: Account,
+    keeper: Account,
+    vault: Vault,
+    price: int,
+    sp: int,
+    amount: int,
+) -> None:
     if isinstance(cfg, DutchAuction):
         _bark_dutch(engine, ctx, cfg, vt, acct, keeper, vault, price)
     elif isinstance(cfg, EnglishAuction):
         _bark_english(engine, ctx, cfg, vt, acct, keeper, vault)
+    elif isinstance(cfg, FixedDiscount):
+        _take_over(engine, ctx, cfg, vt, acct, keeper, vault, price, sp, amount)
+    elif isinstance(cfg, StabilityPool):
+        _bark_stability_pool(engine, ctx, cfg, vt, acct, keeper, vault, price, sp, amount)
     else:
-        _take_over(engine, ctx, cfg, vt, acct, keeper, vault, price, sp, c.amount)
-    engine._liquidations += 1
+        _bark_aave(engine, ctx, cfg, vt, acct, keeper, vault, price, amount)
 
 
 def _bark_dutch(
@@ -514,7 +553,7 @@ def _auction(
 
 
 def _dutch_cfg(vt: VaultType | None, auction_id: int) -> DutchAuction:
-    cfg = vt.spec.disposal if vt is not None else DutchAuction(tail=1, tau=1)
+    cfg = auction_config(vt.spec.disposal) if vt is not None else DutchAuction(tail=1, tau=1)
     if not isinstance(cfg, DutchAuction):
         raise WrongAuctionKind(f"auction {auction_id}: its vault type no longer uses a Dutch auction")
     return cfg
@@ -594,7 +633,7 @@ def _english(
     a, vt = _auction(engine, ctx, auction_id, ENGLISH)
     if a is None or vt is None:
         return None, EnglishAuction(), EnglishState.DEALT
-    cfg = vt.spec.disposal
+    cfg = auction_config(vt.spec.disposal)
     if not isinstance(cfg, EnglishAuction):
         raise WrongAuctionKind(f"auction {auction_id}: its vault type no longer uses an English auction")
     state = english_state(True, a.bid, a.tab, bool(a.guy), a.tic, a.end, engine.state.time)
@@ -682,3 +721,230 @@ def tick(engine: Engine, ctx: TxContext, c: cmd.Tick) -> None:
     ctx.debt().auctions[c.auction] = new
     ctx.emit(ev.AuctionRestarted(c.auction, new.end))
     _transition(ctx, c.auction, EnglishAction.TICK, before, _english_after(engine, new))
+
+
+# -- stability pool (Liquity) -------------------------------------------------------------------------
+
+
+def _bark_stability_pool(
+    engine: Engine,
+    ctx: TxContext,
+    cfg: StabilityPool,
+    vt: VaultType,
+    acct: Account,
+    keeper: Account,
+    vault: Vault,
+    price: int,
+    sp: int,
+    amount: int,
+) -> None:
+    """Liquity ``offset``: cancel the vault's whole debt against the pool's deposits (burned) and move its
+    whole collateral (less ``keeper_share``) to the pool. A pool holding less than the debt, or an offset
+    that would lose ``P``'s precision, hands the vault to ``cfg.fallback`` or is refused."""
+    settle = engine.state.params.settlement_asset
+    rate = vt.rate
+    debt = vault_debt(vault, rate)
+    pool = ctx.stability_pool()
+    reward = vault.ink * cfg.keeper_share // WAD
+    coll = vault.ink - reward
+    try:
+        if pool.deposits < debt:
+            raise StabilityPoolInsufficient(
+                f"stability pool holds {pool.deposits} {settle}, less than the {debt} debt of "
+                f"{acct.id} {vt.spec.id}"
+            )
+        offset = compute_offset(pool, vt.spec.collateral, debt, coll)
+    except (StabilityPoolInsufficient, StabilityPoolPrecisionLoss) as err:
+        if cfg.fallback is None:
+            raise
+        ctx.emit(ev.StabilityPoolBypassed(acct.id, vt.spec.id, debt, pool.deposits, err.code))
+        _dispose(engine, ctx, cfg.fallback, vt, acct, keeper, vault, price, sp, amount)
+        return
+    offset.apply(pool)
+    ctx.burn(settle, debt)
+    acct.vaults.pop(vt.spec.id)
+    vt.art -= vault.art
+    _credit(keeper, vt.spec.collateral, reward)
+    ctx.emit(
+        ev.VaultBarked(
+            acct.id, vt.spec.id, keeper.id, "stability_pool", vault.ink, vault.art, vault.art * rate, 0
+        )
+    )
+    ctx.emit(
+        ev.StabilityPoolOffset(
+            acct.id,
+            vt.spec.id,
+            keeper.id,
+            debt,
+            coll,
+            reward,
+            pool.deposits,
+            pool.p,
+            pool.scale,
+            pool.epoch,
+            offset.new_s,
+        )
+    )
+
+
+def _sp_claim(ctx: TxContext, acct: Account) -> tuple[StabilityPoolState, int]:
+    """Pay a depositor's collateral gains; return the pool and the compounded deposit."""
+    pool = ctx.stability_pool()
+    dep = acct.sp
+    if dep is None:
+        return pool, 0
+    for asset, gain in collateral_gains(pool, dep):
+        held = pool.collateral.get(asset, 0)
+        paid = min(gain, held)  # never binds: the sum of gains is at most what the pool holds
+        pool.collateral[asset] = held - paid
+        _credit(acct, asset, paid)
+        ctx.emit(ev.StabilityPoolGainPaid(acct.id, asset, paid))
+    return pool, compounded_deposit(pool, dep)
+
+
+def _sp_restart(pool: StabilityPoolState, acct: Account, deposit: int) -> None:
+    """``_updateDepositAndSnapshots``: the deposit restarts at ``deposit`` from the current P and S."""
+    had = acct.sp is not None
+    acct.sp = snapshot(pool, deposit)
+    pool.depositors += (acct.sp is not None) - had
+
+
+def provide_to_sp(engine: Engine, ctx: TxContext, c: cmd.ProvideToSP) -> None:
+    settle = engine.state.params.settlement_asset
+    engine._asset(settle, c.amount)
+    acct = ctx.account(c.account)
+    _pay(acct, settle, c.amount, "a stability pool deposit")
+    _keep_cross_margin(engine, acct, f"depositing {c.amount} into the stability pool")
+    pool, compounded = _sp_claim(ctx, acct)
+    pool.deposits += c.amount
+    _sp_restart(pool, acct, compounded + c.amount)
+    ctx.emit(ev.StabilityPoolProvided(c.account, c.amount, compounded, compounded + c.amount))
+
+
+def withdraw_from_sp(engine: Engine, ctx: TxContext, c: cmd.WithdrawFromSP) -> None:
+    settle = engine.state.params.settlement_asset
+    engine._asset(settle, c.amount)
+    acct = ctx.account(c.account)
+    if acct.sp is None:
+        raise InsufficientBalance(f"account {c.account} has no stability pool deposit")
+    pool, compounded = _sp_claim(ctx, acct)
+    amount = min(c.amount, compounded, pool.deposits)  # the last bound never binds (see _sp_claim)
+    pool.deposits -= amount
+    _credit(acct, settle, amount)
+    _sp_restart(pool, acct, compounded - amount)
+    ctx.emit(ev.StabilityPoolWithdrawn(c.account, amount, compounded, compounded - amount))
+    if pool.depositors == 0:
+        _sweep_dust(engine, ctx, pool)
+
+
+def _sweep_dust(engine: Engine, ctx: TxContext, pool: StabilityPoolState) -> None:
+    """No deposit is left: what the pool still holds is rounding no one can claim -> insurance fund."""
+    settle = engine.state.params.settlement_asset
+    pools = ctx.pools()
+    leftovers = [(settle, pool.deposits), *sorted(pool.collateral.items())]
+    for asset, amount in leftovers:
+        if amount:
+            pools.insurance[asset] = pools.insurance.get(asset, 0) + amount
+            ctx.emit(ev.StabilityPoolDustSwept(asset, amount))
+    pool.deposits = 0
+    pool.collateral = {}
+
+
+# -- Aave v3 ------------------------------------------------------------------------------------------
+
+
+def aave_prices(cfg: AaveLiquidation, price: int) -> tuple[int, int]:
+    """``(collateral, settlement)`` prices in Aave's base currency (``10**base_decimals`` = 1 unit of
+    settlement): the ledger's WAD price rounded down, and exactly one unit for the settlement asset."""
+    base = 10**cfg.base_decimals
+    return price * base // WAD, base
+
+
+def aave_pool(
+    cfg: AaveLiquidation, vt: VaultType, settle: str, owner: str, vault: Vault, price: int
+) -> AavePool:
+    """The vault as a one-user Aave pool: ``ink`` supplied (18 decimals, collateral enabled), its debt
+    (``ceil(art x rate)``, WAD) borrowed variable; indices 1 RAY since the vault's ``rate`` already holds
+    the interest."""
+    coll_price, debt_price = aave_prices(cfg, price)
+    if coll_price == 0:
+        raise InvalidValue(f"{vt.spec.id}: price {price} is 0 in Aave base units (1e-{cfg.base_decimals})")
+    ltv = 10**4 * RAY // vt.spec.mat
+    pool = AavePool()
+    pool.add_reserve(cfg.reserve(vt.spec.collateral, coll_price, ltv))
+    pool.add_reserve(ReserveConfig(settle, 18, debt_price, 0, 0, 0))
+    pool.set_position(owner, vt.spec.collateral, scaled_atoken=vault.ink, using_as_collateral=True)
+    pool.set_position(owner, settle, scaled_variable_debt=vault_debt(vault, vt.rate), borrowing=True)
+    return pool
+
+
+def _bark_aave(
+    engine: Engine,
+    ctx: TxContext,
+    cfg: AaveLiquidation,
+    vt: VaultType,
+    acct: Account,
+    keeper: Account,
+    vault: Vault,
+    price: int,
+    amount: int,
+) -> None:
+    """``Pool.liquidationCall(collateral, settlement, owner, amount or max, receiveAToken=false)`` on the
+    vault seen as an Aave position: exact health factor, close factor, validation (sentinel included, from
+    the ledger's sequencer grace), ``_calculateAvailableCollateralToLiquidate`` with the protocol fee.
+    The keeper pays the repaid debt (burned), receives the collateral; the fee goes to the insurance fund.
+    A vault left with debt and no collateral is written off as bad debt."""
+    state = engine.state
+    settle = state.params.settlement_asset
+    rate = vt.rate
+    debt = vault_debt(vault, rate)
+    pool = aave_pool(cfg, vt, settle, acct.id, vault, price)
+    params = state.params
+    sentinel = (
+        PriceOracleSentinel(state.sequencer_up, state.sequencer_up_since, params.sequencer_grace)
+        if params.sequencer_grace
+        else None
+    )
+    result = liquidation_call(
+        pool,
+        vt.spec.collateral,
+        settle,
+        acct.id,
+        amount if amount else UINT256_MAX,
+        False,
+        keeper.id,
+        now=state.time,
+        sentinel=sentinel,
+    )
+    repay, seize, fee = result.debt_repaid, result.collateral_to_liquidator, result.protocol_fee
+    dart = vault.art if repay >= debt else repay * RAY // rate
+    if dart == 0:
+        raise InvalidValue(f"an Aave liquidation of {repay} repays no normalised debt of {vt.spec.id}")
+    left = Vault(vault.ink - seize - fee, vault.art - dart)
+    _pay(keeper, settle, repay, f"liquidating {acct.id} {vt.spec.id}")
+    _keep_cross_margin(engine, keeper, f"liquidating {acct.id} {vt.spec.id}")
+    ctx.burn(settle, repay)
+    _credit(keeper, vt.spec.collateral, seize)
+    if fee:
+        pools = ctx.pools()
+        pools.insurance[vt.spec.collateral] = pools.insurance.get(vt.spec.collateral, 0) + fee
+    vt.art -= dart
+    ctx.emit(ev.VaultBarked(acct.id, vt.spec.id, keeper.id, "aave", seize + fee, dart, dart * rate, 0))
+    ctx.emit(
+        ev.VaultLiquidatedAave(
+            acct.id,
+            vt.spec.id,
+            keeper.id,
+            result.health_factor_before,
+            result.close_factor,
+            repay,
+            seize,
+            fee,
+            result.quote.insufficient_collateral,
+        )
+    )
+    if left.ink == 0 and left.art:
+        _write_off(engine, ctx, acct.id, left.art * rate)  # no collateral left: the rest is bad debt
+        vt.art -= left.art
+        left = Vault()
+    _store(acct, vt.spec.id, left)

@@ -1,6 +1,6 @@
 """Disposal of debt positions (Maker vaults): configuration, pure arithmetic and auction lifecycles.
 
-The engine (:mod:`clearhouse.ledger.vaults`) applies what these functions compute. Three disposal paths,
+The engine (:mod:`clearhouse.ledger.vaults`) applies what these functions compute. Five disposal paths,
 chosen per vault type (``VaultTypeSpec.disposal``):
 
 * :class:`DutchAuction` -- Maker Liquidations 2.0 (dog.sol / clip.sol / abaci.sol). The sizing, the
@@ -11,7 +11,11 @@ chosen per vault type (``VaultTypeSpec.disposal``):
 * :class:`EnglishAuction` -- Maker's 2020 ``flip.sol``: ``tend`` (DAI bids rising toward ``tab`` by at
   least ``beg``), ``dent`` (collateral falling for the full ``tab``), ``ttl`` per bid, ``tau`` per auction,
   ``deal`` to settle, ``tick`` to restart an auction that ended without a bid;
-* :class:`FixedDiscount` -- an Aave-style keeper takeover at ``oracle x (1 - bonus)`` up to a close factor.
+* :class:`FixedDiscount` -- an Aave-style keeper takeover at ``oracle x (1 - bonus)`` up to a close factor;
+* :class:`StabilityPool` -- Liquity's stability pool absorbs the debt and receives the collateral, pro
+  rata to deposits (:mod:`clearhouse.liquidation.stability_pool`), with an optional fallback path;
+* :class:`AaveLiquidation` -- Aave v3.0.2's ``liquidationCall`` arithmetic (close factor, bonus,
+  protocol fee, insufficient collateral) by the exact functions of :mod:`clearhouse.liquidation.aave`.
 
 Lifecycles are explicit transition tables (:data:`DUTCH_TRANSITIONS` reuses the Clipper's table;
 :data:`ENGLISH_TRANSITIONS`); any other pair raises the typed error of its rejection table.
@@ -22,7 +26,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from enum import StrEnum
 from types import MappingProxyType
-from typing import Final, Literal
+from typing import TYPE_CHECKING, Final, Literal
 
 import msgspec
 
@@ -38,19 +42,26 @@ from clearhouse.liquidation.maker.lifecycle import REJECTIONS as DUTCH_REJECTION
 from clearhouse.liquidation.maker.lifecycle import TRANSITIONS as DUTCH_TRANSITIONS
 from clearhouse.liquidation.maker.lifecycle import SaleAction, SaleState
 
+if TYPE_CHECKING:
+    from clearhouse.liquidation.aave.account import ReserveConfig as AaveReserveConfig
+
 __all__ = [
     "DUTCH_REJECTIONS",
     "DUTCH_TRANSITIONS",
     "ENGLISH_REJECTIONS",
     "ENGLISH_TRANSITIONS",
+    "AaveLiquidation",
     "AnyDisposal",
     "DutchAuction",
     "EnglishAction",
     "EnglishAuction",
     "EnglishState",
+    "FallbackDisposal",
     "FixedDiscount",
     "SaleAction",
     "SaleState",
+    "StabilityPool",
+    "auction_config",
     "check_dent",
     "check_english",
     "check_tend",
@@ -136,7 +147,84 @@ class FixedDiscount(
         check_non_negative(self.full_below_health, f"{name}.full_below_health")
 
 
-AnyDisposal = DutchAuction | EnglishAuction | FixedDiscount
+class AaveLiquidation(msgspec.Struct, frozen=True, forbid_unknown_fields=True, tag="aave", tag_field="kind"):
+    """Aave v3 (3.0.2) liquidation of a vault by a keeper, by the exact math of
+    :mod:`clearhouse.liquidation.aave`. Percentages in basis points (1e4 = 100 %).
+
+    Trigger: the vault's Aave health factor ``ink x price x liquidation_threshold / debt`` (WAD, computed
+    as ``GenericLogic`` does in base-currency units) is below 1. The keeper repays at most 50 % of the debt
+    (100 % below a health factor of 0.95), receives collateral worth ``repaid x liquidation_bonus``; the
+    ``protocol_fee`` share of the bonus part goes to the insurance fund. The reserve parameters are
+    checked as ``PoolConfigurator`` 3.0.2 does (``threshold x bonus <= 100 %``, bonus > 100 %)."""
+
+    liquidation_threshold: int = 8250
+    liquidation_bonus: int = 10500
+    protocol_fee: int = 1000
+    #: ``AaveOracle`` base-currency decimals (8 on the v3 markets: ``1e8`` = 1 unit of settlement).
+    base_decimals: int = 8
+
+    def validate(self, name: str) -> None:
+        from clearhouse.liquidation.aave.errors import InvalidReserveParams
+
+        if not 0 <= self.base_decimals <= 18:
+            raise InvalidParameters(f"{name}.base_decimals {self.base_decimals} must be in [0, 18]")
+        if self.liquidation_threshold == 0:
+            raise InvalidParameters(f"{name}.liquidation_threshold must be > 0 (the vault is collateral)")
+        try:
+            self.reserve("collateral", 10**self.base_decimals, 0)
+        except InvalidReserveParams as err:
+            raise InvalidParameters(f"{name}: {err}") from err
+
+    def reserve(self, asset: str, price: int, ltv: int) -> AaveReserveConfig:
+        """The collateral reserve as :class:`clearhouse.liquidation.aave.ReserveConfig` (18 decimals:
+        ledger amounts are WAD; indices 1 RAY: no Aave interest, the vault's ``rate`` is applied first)."""
+        from clearhouse.liquidation.aave.account import ReserveConfig
+
+        return ReserveConfig(
+            asset,
+            18,
+            price,
+            min(ltv, self.liquidation_threshold),
+            self.liquidation_threshold,
+            self.liquidation_bonus,
+            self.protocol_fee,
+        )
+
+
+#: Paths a :class:`StabilityPool` can fall back to when the pool is short.
+FallbackDisposal = DutchAuction | EnglishAuction | FixedDiscount | AaveLiquidation
+
+
+class StabilityPool(
+    msgspec.Struct, frozen=True, forbid_unknown_fields=True, tag="stability_pool", tag_field="kind"
+):
+    """Liquity's stability pool (:mod:`clearhouse.liquidation.stability_pool`): the vault's whole debt is
+    cancelled against the pool's deposits and its whole collateral goes to the pool, shared pro rata.
+
+    When the pool holds less than the vault's debt (or the offset would lose ``P``'s precision), ``Bark``
+    uses ``fallback`` if set, else it is refused with ``stability_pool_insufficient``. ``keeper_share``
+    (WAD) of the collateral goes to the keeper instead of the pool (Liquity: 0.5 % gas compensation;
+    default 0, the pool gets everything)."""
+
+    fallback: FallbackDisposal | None = None
+    keeper_share: int = 0
+
+    def validate(self, name: str) -> None:
+        check_non_negative(self.keeper_share, f"{name}.keeper_share")
+        if self.keeper_share >= WAD:
+            raise InvalidParameters(f"{name}.keeper_share must be below 1.0 (WAD)")
+        if self.fallback is not None:
+            self.fallback.validate(f"{name}.fallback")
+
+
+AnyDisposal = DutchAuction | EnglishAuction | FixedDiscount | StabilityPool | AaveLiquidation
+
+
+def auction_config(disposal: AnyDisposal) -> AnyDisposal:
+    """The path that runs auctions for a type: the stability pool's fallback, else the disposal itself."""
+    if isinstance(disposal, StabilityPool) and disposal.fallback is not None:
+        return disposal.fallback
+    return disposal
 
 
 # -- English auction (flip.sol) ----------------------------------------------------------------------

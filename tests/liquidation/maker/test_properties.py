@@ -6,7 +6,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, event, given, settings
+from hypothesis import HealthCheck, assume, event, given, settings
 from hypothesis import strategies as st
 
 from clearhouse.ledger.errors import ClearhouseError, InvalidValue
@@ -129,6 +129,9 @@ def test_random_take_histories(
     steps: list[tuple[str, int, tuple[str, int], str, int]],
 ) -> None:
     feed = max(1, tab * value_pct // (100 * lot))
+    # kick computes top = rmul(feed, buf); a feed beyond 2^256 / RAY reverts on chain as here, which is
+    # not the property under test (an ilk with such a price could never be kicked).
+    assume(feed * 2 * RAY < 2**256)
     a = make_auction(calc, tab, lot, feed, tab * chost_pct // 100, tail, cusp)
     clip, vat, dog = a.clip, a.vat, a.dog
     gem_total = vat.total_gem(ILK)
