@@ -20,8 +20,10 @@ app = typer.Typer(
 console = Console()
 
 from clearhouse.cli.simulate import simulate  # noqa: E402
+from clearhouse.cli.sweep import sweep  # noqa: E402
 
 app.command()(simulate)
+app.command()(sweep)
 
 
 @app.command()

@@ -73,11 +73,24 @@ def simulate(
     horizon: str | None = typer.Option(None, "--horizon", help="Override the horizon, e.g. '6h'."),
     quantile: list[float] = typer.Option([0.95, 0.99], "--quantile", "-q", help="VaR / LaR quantiles."),
     list_builtin: bool = typer.Option(False, "--list", help="List the built-in scenarios and exit."),
+    executor: str | None = typer.Option(
+        None,
+        "--executor",
+        "-e",
+        help="inprocess | processes | dask (default: processes for --paths > 1, dask with --scheduler).",
+    ),
+    workers: int | None = typer.Option(
+        None, "--workers", "-w", help="Worker processes (processes) or LocalCluster workers (dask)."
+    ),
+    scheduler: str | None = typer.Option(
+        None, "--scheduler", help="Address of a running Dask scheduler, e.g. tcp://host:8786."
+    ),
 ) -> None:
     """Run a stress scenario through the engine: summary.json, timeseries/events parquet, report.html."""
+    from clearhouse.lab.executors import EXECUTOR_KINDS, make_executor
     from clearhouse.lab.metrics import aggregate
     from clearhouse.lab.report import write_outputs
-    from clearhouse.lab.runner import SequentialExecutor, run_paths
+    from clearhouse.lab.runner import run_paths
     from clearhouse.lab.scenario import ScenarioError, builtin_names, load_scenario
 
     if list_builtin:
@@ -88,6 +101,15 @@ def simulate(
         if not 0 < q < 1:
             console.print(f"[red]--quantile {q} must be in (0, 1)[/]")
             raise typer.Exit(2)
+    if executor is not None and executor not in EXECUTOR_KINDS:
+        console.print(f"[red]--executor {executor!r} must be one of {', '.join(EXECUTOR_KINDS)}[/]")
+        raise typer.Exit(2)
+    if workers is not None and workers < 1:
+        console.print(f"[red]--workers must be >= 1, got {workers}[/]")
+        raise typer.Exit(2)
+    if scheduler and executor not in (None, "dask"):
+        console.print(f"[red]--scheduler needs --executor dask, got {executor}[/]")
+        raise typer.Exit(2)
     overrides: dict[str, Any] = {}
     if accounts is not None:
         overrides["population.accounts"] = accounts
@@ -118,25 +140,42 @@ def simulate(
             transient=False,
         ) as progress:
             all_paths = progress.add_task("paths", total=paths)
-            blocks = progress.add_task("blocks", total=sc.n_blocks)
+            kind = executor or ("dask" if scheduler else ("processes" if paths > 1 else "inprocess"))
+            blocks = progress.add_task("blocks", total=sc.n_blocks) if kind == "inprocess" else None
 
             def on_block(done: int, total: int) -> None:
-                if done % 50 == 0 or done == total:
+                if blocks is not None and (done % 50 == 0 or done == total):
                     progress.update(blocks, completed=done, total=total)
 
-            executor = SequentialExecutor(on_block=on_block)
-            outcomes = run_paths(
-                scenario, seeds, overrides=overrides, executor=executor, keep_tables=MAX_TABLE_PATHS
-            )
-            for i, outcome in enumerate(outcomes):
-                summaries.append(outcome.summary)
-                if outcome.timeseries is not None:
-                    ts_tables.append(_tag(outcome.timeseries, i, outcome.seed))
-                if outcome.events is not None:
-                    ev_tables.append(_tag(outcome.events, i, outcome.seed))
-                progress.update(all_paths, advance=1)
-                if i + 1 < paths:
+            def on_batch(done: int, total: int) -> None:
+                progress.update(all_paths, completed=done, total=total)
+                if blocks is not None and done < total:
                     progress.reset(blocks, total=sc.n_blocks)
+
+            try:
+                ex = make_executor(
+                    kind,
+                    paths=paths,
+                    workers=workers,
+                    scheduler=scheduler,
+                    on_batch=on_batch,
+                    on_block=on_block,
+                )
+            except (OSError, TimeoutError, ValueError) as err:
+                progress.stop()
+                console.print(f"[red]cannot start the {kind} executor:[/] {err}")
+                raise typer.Exit(2) from None
+            with ex:
+                progress.console.print(f"executor: {ex.describe()}")
+                outcomes = run_paths(
+                    scenario, seeds, overrides=overrides, executor=ex, keep_tables=MAX_TABLE_PATHS
+                )
+                for i, outcome in enumerate(outcomes):
+                    summaries.append(outcome.summary)
+                    if outcome.timeseries is not None:
+                        ts_tables.append(_tag(outcome.timeseries, i, outcome.seed))
+                    if outcome.events is not None:
+                        ev_tables.append(_tag(outcome.events, i, outcome.seed))
         agg = aggregate(summaries, tuple(quantile))
         doc = {
             "scenario": sc.name,

@@ -1,6 +1,6 @@
 """Outputs of a simulation: summary.json, timeseries.parquet, events.parquet and a self-contained
 report.html (matplotlib PNGs embedded as base64), written to a temporary directory and moved into
-place only when complete."""
+place only when complete; and the sweep report (frontier of bad debt vs capital efficiency)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import json
 import os
 import shutil
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -142,29 +142,17 @@ def render_html(summary: dict[str, Any], ts: pa.Table | None) -> str:
     return "\n".join(parts)
 
 
-def write_outputs(
-    out: Path,
-    summary: dict[str, Any],
-    timeseries: Sequence[pa.Table],
-    events: Sequence[pa.Table],
-) -> None:
-    """Write the four outputs to a temporary directory next to ``out``, then move it into place.
+def write_atomically(out: Path, fill: Callable[[Path], None]) -> None:
+    """Let ``fill`` write into a temporary directory next to ``out``, then move it into place.
 
-    An interruption before the final rename leaves ``out`` as it was (and no partial directory)."""
+    An interruption or error before the final rename leaves ``out`` as it was (and no partial
+    directory); an existing ``out`` is replaced only once the new one is complete."""
     out = out.resolve()
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
     tmp.chmod(0o755)
     try:
-        (tmp / "summary.json").write_text(json.dumps(summary, indent=2, sort_keys=True) + "\n")
-        if timeseries:
-            pq.write_table(
-                pa.concat_tables(timeseries, promote_options="default"), tmp / "timeseries.parquet"
-            )
-        if events:
-            pq.write_table(pa.concat_tables(events, promote_options="default"), tmp / "events.parquet")
-        first_ts = timeseries[0] if timeseries else None
-        (tmp / "report.html").write_text(render_html(summary, first_ts))
+        fill(tmp)
         old: Path | None = None
         if out.exists():
             old = out.parent / f".{out.name}.old-{os.getpid()}"
@@ -175,3 +163,135 @@ def write_outputs(
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+
+
+def write_outputs(
+    out: Path,
+    summary: dict[str, Any],
+    timeseries: Sequence[pa.Table],
+    events: Sequence[pa.Table],
+) -> None:
+    """Write the four outputs to a temporary directory next to ``out``, then move it into place.
+
+    An interruption before the final rename leaves ``out`` as it was (and no partial directory)."""
+
+    def fill(tmp: Path) -> None:
+        (tmp / "summary.json").write_text(json.dumps(summary, indent=2, sort_keys=True) + "\n")
+        if timeseries:
+            pq.write_table(
+                pa.concat_tables(timeseries, promote_options="default"), tmp / "timeseries.parquet"
+            )
+        if events:
+            pq.write_table(pa.concat_tables(events, promote_options="default"), tmp / "events.parquet")
+        first_ts = timeseries[0] if timeseries else None
+        (tmp / "report.html").write_text(render_html(summary, first_ts))
+
+    write_atomically(out, fill)
+
+
+# ----------------------------------------------------------------------------- sweeps
+
+
+def frontier_png(doc: dict[str, Any]) -> str:
+    """Scatter of every sweep point, risk against capital efficiency, Pareto frontier highlighted."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fr = doc["frontier"]
+    eff_key = fr["efficiency"].removeprefix("capital_efficiency.")
+    pts = doc["points"]
+    xs = np.array([p["metrics"]["capital_efficiency"][eff_key] for p in pts], dtype=np.float64)
+    ys = np.array([_metric(p["metrics"], fr["risk"]) for p in pts], dtype=np.float64)
+    on = np.array([bool(p["pareto"]) for p in pts])
+    fig, ax = plt.subplots(figsize=(10, 5.5))
+    ax.scatter(xs[~on], ys[~on], color="tab:gray", alpha=0.7, label="dominated")
+    order = np.argsort(xs[on], kind="stable")
+    ax.plot(xs[on][order], ys[on][order], color="tab:red", lw=1.5, drawstyle="steps-post")
+    ax.scatter(xs[on], ys[on], color="tab:red", s=60, zorder=3, label="Pareto frontier")
+    for p, x, y in zip(pts, xs, ys, strict=True):
+        ax.annotate(str(p["name"]), (x, y), textcoords="offset points", xytext=(4, 4), fontsize=7)
+    ax.set_xlabel(f"{fr['efficiency']} (higher: more capital-efficient)")
+    ax.set_ylabel(f"{fr['risk']} (lower: less bad debt)")
+    ax.grid(alpha=0.3)
+    ax.legend(loc="best")
+    ax.set_title(f"{doc['name']}: bad debt vs capital efficiency ({len(pts)} points)")
+    return _png(fig)
+
+
+def _metric(metrics: dict[str, Any], dotted: str) -> float:
+    node: Any = metrics
+    for key in dotted.split(".", 1):  # quantile keys hold dots: q0.95
+        node = node[key]
+    return float(node)
+
+
+def _cell(v: Any) -> str:
+    if isinstance(v, float):
+        return f"{v:,.6g}"
+    if isinstance(v, (dict, list)):
+        return json.dumps(v)
+    return str(v)
+
+
+def render_sweep_html(doc: dict[str, Any]) -> str:
+    """Self-contained sweep report: the frontier plot and one table row per point."""
+    title = html.escape(str(doc.get("name", "")))
+    pts = doc["points"]
+    q_keys = [f"q{q:g}" for q in doc["quantiles"]]
+    params: list[str] = []
+    for p in pts:
+        params.extend(k for k in p["parameters"] if k not in params)
+    head = [
+        "point",
+        *params,
+        "paths",
+        "mean bad debt",
+        *(f"VaR {q}" for q in q_keys),
+        *(f"LaR {q}" for q in q_keys),
+        "allowed lev.",
+        "used lev.",
+        "paths with bad debt",
+        "insurance min",
+        "conservation",
+        "frontier",
+    ]
+    parts = [
+        "<!doctype html><html><head><meta charset='utf-8'>",
+        f"<title>clearhouse sweep report: {title}</title>",
+        "<style>body{font-family:system-ui,sans-serif;max-width:1200px;margin:2em auto;color:#222}"
+        "table{border-collapse:collapse;font-size:13px}td,th{border:1px solid #ccc;padding:2px 8px;"
+        "text-align:right}td:first-child{text-align:left}tr.pareto{background:#fde8e8}"
+        "img{max-width:100%}h2{margin-top:1.6em}</style></head><body>",
+        f"<h1>Sweep report: {title}</h1>",
+        f"<p>{html.escape(str(doc.get('description', '')))}</p>",
+        f"<p>{html.escape(doc['kind'])} sweep from <code>{html.escape(doc['file'])}</code>, "
+        f"{len(pts)} point(s); every point runs the same seeds. Frontier: minimise "
+        f"<code>{html.escape(doc['frontier']['risk'])}</code>, maximise "
+        f"<code>{html.escape(doc['frontier']['efficiency'])}</code> (docs/metrics.md).</p>",
+        "<h2>Bad debt vs capital efficiency</h2>",
+        f"<img alt='frontier' src='data:image/png;base64,{frontier_png(doc)}'>",
+        "<h2>Points</h2><table><tr>" + "".join(f"<th>{html.escape(h)}</th>" for h in head) + "</tr>",
+    ]
+    for p in pts:
+        m = p["metrics"]
+        ce = m["capital_efficiency"]
+        cells = [
+            p["name"],
+            *(p["parameters"].get(k, "") for k in params),
+            m["paths"],
+            m["mean_bad_debt"],
+            *(m["var_bad_debt"][q] for q in q_keys),
+            *(m["lar_liquidated_notional"][q] for q in q_keys),
+            ce["allowed_leverage"],
+            ce["used_leverage"],
+            m["paths_with_bad_debt"],
+            m["insurance_fund_min"],
+            m["conservation_ok"],
+            "yes" if p["pareto"] else "",
+        ]
+        cls = " class='pareto'" if p["pareto"] else ""
+        parts.append(f"<tr{cls}>" + "".join(f"<td>{html.escape(_cell(c))}</td>" for c in cells) + "</tr>")
+    parts.append("</table></body></html>")
+    return "\n".join(parts)

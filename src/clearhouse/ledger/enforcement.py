@@ -16,6 +16,7 @@ from fractions import Fraction
 from typing import Protocol, TypeVar
 
 from clearhouse.ledger.errors import MissingPrice, StalePrice
+from clearhouse.ledger.fixedpoint import WAD
 from clearhouse.ledger.margin import PriceLookup, cross_summary, fresh_price_lookup, isolated_summary
 from clearhouse.ledger.model import LedgerState
 
@@ -59,8 +60,9 @@ class Confirmed:
     maintenance: int
 
     @property
-    def health(self) -> Fraction:
-        return Fraction(self.equity, self.maintenance)
+    def health(self) -> int:
+        """Equity / maintenance in WAD, rounded down (ties are broken by target id)."""
+        return self.equity * WAD // self.maintenance
 
 
 def confirm(state: LedgerState, candidates: Sequence[Target], price_of: PriceLookup) -> list[Confirmed]:
@@ -90,7 +92,7 @@ def confirm(state: LedgerState, candidates: Sequence[Target], price_of: PriceLoo
 K = TypeVar("K")
 
 
-def rotate_by_health(items: Sequence[tuple[Fraction | float, K]], height: int, cap: int) -> list[K]:
+def rotate_by_health(items: Sequence[tuple[Fraction | float | int, K]], height: int, cap: int) -> list[K]:
     """At most ``cap`` keys, lowest health first, with a rotation that starves no one.
 
     The ``ceil(cap / 2)`` lowest ``(health, key)`` always go first; the other ``floor(cap / 2)`` slots
