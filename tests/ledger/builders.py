@@ -31,6 +31,7 @@ from typing import TypeVar
 from clearhouse.ledger import commands as c
 from clearhouse.ledger import events as ev
 from clearhouse.ledger.block import Block
+from clearhouse.ledger.conservation import conservation_gap
 from clearhouse.ledger.engine import BlockResult, Engine
 from clearhouse.ledger.fixedpoint import RAY, WAD, to_fixed
 from clearhouse.ledger.model import AssetSpec, LedgerParams, LedgerState, MarketSpec, Position
@@ -256,37 +257,6 @@ def snapshot(engine: Engine) -> Snapshot:
 
 
 # -- invariants ------------------------------------------------------------------------------------
-
-
-def conservation_gap(state: LedgerState, asset: str) -> int:
-    """``deposited - withdrawn + drawn - repaid - (everything the ledger holds of asset)``; 0 when conserved.
-
-    ``drawn``/``repaid`` are what debt positions minted (Draw, stability fees, uncovered keeper
-    incentives) and burned (Wipe, auction proceeds and takeovers repaying debt). Holdings: account
-    balances, the insurance fund, fee and backstop pools, collateral locked in vaults, collateral in open
-    auctions, the stability pool's collateral, and for the settlement asset also the stability pool's
-    deposits, isolated position margins, every market's PnL pool (the counterpart of realised PnL/funding)
-    and the bids held by open English auctions.
-    """
-    held = sum(a.balances.get(asset, 0) for a in state.accounts.values())
-    held += state.pools.insurance.get(asset, 0) + state.pools.fees.get(asset, 0)
-    held += state.pools.backstop.get(asset, 0)
-    for vid, vt in state.vault_types.items():
-        if vt.spec.collateral == asset:
-            held += sum(a.vaults[vid].ink for a in state.accounts.values() if vid in a.vaults)
-    for auction in state.debt.auctions.values():
-        if state.vault_types[auction.vault_type].spec.collateral == asset:
-            held += auction.lot
-    sp = state.stability_pool
-    held += sp.collateral.get(asset, 0)
-    if asset == state.params.settlement_asset:
-        held += sp.deposits
-        held += sum(p.margin for a in state.accounts.values() for p in a.positions.values())
-        held += sum(m.pnl_pool for m in state.markets.values())
-        held += sum(a.bid for a in state.debt.auctions.values() if a.kind == "english")
-    supply = state.deposited.get(asset, 0) - state.withdrawn.get(asset, 0)
-    supply += state.drawn.get(asset, 0) - state.repaid.get(asset, 0)
-    return supply - held
 
 
 def market_positions(state: LedgerState, market: str) -> list[Position]:
