@@ -13,6 +13,8 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from clearhouse.cli.options import executor_kind
+
 console = Console()
 
 #: Paths whose timeseries and events go into the parquet files (the others: summaries only).
@@ -87,7 +89,7 @@ def simulate(
     ),
 ) -> None:
     """Run a stress scenario through the engine: summary.json, timeseries/events parquet, report.html."""
-    from clearhouse.lab.executors import EXECUTOR_KINDS, make_executor
+    from clearhouse.lab.executors import make_executor
     from clearhouse.lab.metrics import aggregate
     from clearhouse.lab.report import write_outputs
     from clearhouse.lab.runner import run_paths
@@ -101,15 +103,7 @@ def simulate(
         if not 0 < q < 1:
             console.print(f"[red]--quantile {q} must be in (0, 1)[/]")
             raise typer.Exit(2)
-    if executor is not None and executor not in EXECUTOR_KINDS:
-        console.print(f"[red]--executor {executor!r} must be one of {', '.join(EXECUTOR_KINDS)}[/]")
-        raise typer.Exit(2)
-    if workers is not None and workers < 1:
-        console.print(f"[red]--workers must be >= 1, got {workers}[/]")
-        raise typer.Exit(2)
-    if scheduler and executor not in (None, "dask"):
-        console.print(f"[red]--scheduler needs --executor dask, got {executor}[/]")
-        raise typer.Exit(2)
+    executor_kind(console, executor, workers, scheduler, 1)  # refuse bad options before loading
     overrides: dict[str, Any] = {}
     if accounts is not None:
         overrides["population.accounts"] = accounts
@@ -140,7 +134,7 @@ def simulate(
             transient=False,
         ) as progress:
             all_paths = progress.add_task("paths", total=paths)
-            kind = executor or ("dask" if scheduler else ("processes" if paths > 1 else "inprocess"))
+            kind = executor_kind(console, executor, workers, scheduler, paths)
             blocks = progress.add_task("blocks", total=sc.n_blocks) if kind == "inprocess" else None
 
             def on_block(done: int, total: int) -> None:

@@ -11,6 +11,8 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from clearhouse.cli.options import executor_kind
+
 console = Console()
 
 
@@ -58,18 +60,10 @@ def sweep(
     dry_run: bool = typer.Option(False, "--dry-run", help="Validate and list the points; run nothing."),
 ) -> None:
     """Run a parameter sweep: sweep.json, sweep.parquet and report.html with the risk frontier."""
-    from clearhouse.lab.executors import EXECUTOR_KINDS, make_executor
+    from clearhouse.lab.executors import make_executor
     from clearhouse.lab.sweep import SweepError, load_sweep, run_sweep, write_sweep_outputs
 
-    if executor is not None and executor not in EXECUTOR_KINDS:
-        console.print(f"[red]--executor {executor!r} must be one of {', '.join(EXECUTOR_KINDS)}[/]")
-        raise typer.Exit(2)
-    if workers is not None and workers < 1:
-        console.print(f"[red]--workers must be >= 1, got {workers}[/]")
-        raise typer.Exit(2)
-    if scheduler and executor not in (None, "dask"):
-        console.print(f"[red]--scheduler needs --executor dask, got {executor}[/]")
-        raise typer.Exit(2)
+    executor_kind(console, executor, workers, scheduler, 1)  # refuse bad options before loading
     try:
         sw = load_sweep(file, paths=paths, seed=seed)  # every point validated before anything runs
     except SweepError as err:
@@ -85,7 +79,7 @@ def sweep(
             console.print(f"  {p.index:>4}  {p.name}  [dim]{p.scenario} seeds {p.seeds[0]}..{p.seeds[-1]}[/]")
         return
     started = time.perf_counter()
-    kind = executor or ("dask" if scheduler else ("processes" if n > 1 else "inprocess"))
+    kind = executor_kind(console, executor, workers, scheduler, n)
     try:
         with Progress(
             TextColumn("{task.description}"),
