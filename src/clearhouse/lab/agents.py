@@ -109,6 +109,9 @@ class Agents:
             for i in range(spec.count)
         ]
         self.markets: dict[str, MarketSpec] = {m.id: m for m in scenario.markets}
+        #: Markets with a [liquidation] table: keepers send ``Liquidate`` (the market's disposal);
+        #: the others the simple ``CloseOut``.
+        self.liquidate = {mid for mid, t in scenario.spec.markets.items() if t.liquidation is not None}
         self.settle = scenario.params.settlement_asset
         self.settle_unit = next(a.unit for a in scenario.assets if a.id == self.settle)
         self.queue: dict[int, list[PendingTx]] = defaultdict(list)
@@ -260,14 +263,17 @@ class Agents:
                 notional, penalty, im = self._target_terms(engine, target, prices)
                 if notional == 0:
                     continue
-                share = self.markets[
-                    sorted(
-                        m
-                        for m, p in engine.state.accounts[target[0]].positions.items()
-                        if p.size and ((target[1] is None and not p.isolated) or m == target[1])
-                    )[0]
-                ].liquidator_share
+                first = sorted(
+                    m
+                    for m, p in engine.state.accounts[target[0]].positions.items()
+                    if p.size and ((target[1] is None and not p.isolated) or m == target[1])
+                )[0]
+                share = self.markets[first].liquidator_share
                 reward = min(penalty, max(conf.equity, 0)) * share // WAD / WAD
+                liquidate = first in self.liquidate
+                if liquidate and self.markets[first].liquidation.disposal == "amm":
+                    # the pool takes the position; the caller only triggers and earns nothing
+                    reward, im = 0.0, 0
                 cost = spec.gas_limit * offered / 1e18 * gas_token
                 if reward - cost < k.profit_threshold:
                     k.stats.declined_unprofitable += 1
@@ -280,7 +286,11 @@ class Agents:
                     k.stats.capped_bids += 1
                 land = self.network.landing_block(offered, send_time)
                 self.seq += 1
-                closeout = c.CloseOut(target[0], liquidator=k.id, market=target[1])
+                closeout: c.AnyCommand = (
+                    c.Liquidate(target[0], liquidator=k.id, market=target[1])
+                    if liquidate
+                    else c.CloseOut(target[0], liquidator=k.id, market=target[1])
+                )
                 k.stats.sent += 1
                 if land is None or land >= self.n_blocks:
                     k.stats.never_included += 1

@@ -150,7 +150,114 @@ def path_summary(f: _PathFacts) -> dict[str, Any]:
     }
     if f.vaults is not None:
         out["vaults"] = vault_summary(f)
+    out["liquidations"]["by_market"] = {
+        m: {"positions": n, "notional": _r(v / WAD)} for m, (n, v) in f.liquidations_by_market.items()
+    }
+    if sc.amms:
+        out["amm"] = amm_summary(f)
+        if f.arbitrageurs is not None:
+            out["arbitrageurs"] = f.arbitrageurs.summary()
+        # forced sales into a pool: the gap between the oracle notional and what the pool paid
+        out["slippage"] = _r(sum(out["amm"]["pools"][m]["slippage"] for m in out["amm"]["pools"]))
     return out
+
+
+def amm_summary(f: _PathFacts) -> dict[str, Any]:
+    """The ``amm`` block: per pool its price path against the external price, the liquidations sold
+    into it, and which feeds read it (formulas in ``docs/metrics.md``, "AMM pools and contagion")."""
+    sc = f.scenario
+    ts = f.timeseries
+    pools: dict[str, Any] = {}
+    markets = {m.id: m for m in sc.markets}
+    col = {a: j for j, a in enumerate(sc.priced_assets)}
+    names = set(ts.column_names)
+    for pool in sc.amms:
+        mid = pool.market
+        name = f"amm_price_{mid}"
+        if name not in names:
+            continue
+        price = np.asarray(ts.column(name).to_numpy(), dtype=np.float64)
+        ext = f.path_f[:, col[markets[mid].oracle]]
+        gap = price / ext - 1.0
+        events = ts.num_rows
+        volume = f.amm_volume.get(mid, 0) / WAD
+        pools[mid] = {
+            "account": pool.account,
+            "pool_price": {
+                "start": _r(price[0]) if events else 0.0,
+                "min": _r(price.min()) if events else 0.0,
+                "end": _r(price[-1]) if events else 0.0,
+            },
+            "external_min": _r(ext.min()),
+            "min_ratio_to_external_min": _r(price.min() / ext.min()) if events and ext.min() > 0 else 0.0,
+            "gap": {
+                "min": _r(gap.min()) if events else 0.0,
+                "max": _r(gap.max()) if events else 0.0,
+                "mean_abs": _r(np.abs(gap).mean()) if events else 0.0,
+                "final": _r(gap[-1]) if events else 0.0,
+            },
+            "liquidation_volume": _r(volume),
+            "shortfall": _r(f.amm_shortfall.get(mid, 0) / WAD),
+            "slippage": _r(f.amm_slippage.get(mid, 0) / WAD),
+        }
+    return {
+        "pools": pools,
+        "linked_feeds": {k: list(v) for k, v in sorted(sc.amm_links.items())},
+        "linked_markets": list(f.linked_markets),
+        "amm_sources": f.amm_sources,
+    }
+
+
+def venue2(summary: dict[str, Any]) -> dict[str, float | int]:
+    """Liquidations, liquidated notional and bad debt of the venues reading a pool (``contagion``):
+    every vault type plus the perp markets whose oracle reads a pool."""
+    liqs = 0
+    notional = 0.0
+    bad = 0.0
+    v = summary.get("vaults")
+    if v is not None:
+        liqs += int(v["auctions"]["kicked"]) + int(v["takeovers"])
+        notional += float(v["debt_liquidated"])
+        bad += float(v["bad_debt"]["total"])
+    by_market = summary["liquidations"].get("by_market", {})
+    for mid in summary.get("amm", {}).get("linked_markets", []):
+        m = by_market.get(mid)
+        if m is not None:
+            liqs += int(m["positions"])
+            notional += float(m["notional"])
+    return {"liquidations": liqs, "liquidated_notional": _r(notional), "bad_debt": _r(bad)}
+
+
+def contagion_summary(with_pool: dict[str, Any], external: dict[str, Any]) -> dict[str, Any]:
+    """The ``contagion`` block: venue 2 (oracle reading the pool) against the same path with those
+    sources reporting the external price; ``amplification_ratio`` = liquidated notional with / without
+    (``None`` when the baseline liquidated nothing)."""
+    a, b = venue2(with_pool), venue2(external)
+    pools = with_pool.get("amm", {}).get("pools", {})
+    ratio = (
+        _r(float(a["liquidated_notional"]) / float(b["liquidated_notional"]))
+        if b["liquidated_notional"]
+        else None
+    )
+    return {
+        "linked_feeds": with_pool.get("amm", {}).get("linked_feeds", {}),
+        "venue2_with_pool_oracle": a,
+        "venue2_with_external_oracle": b,
+        "amplification_ratio": ratio,
+        "extra_liquidations": int(a["liquidations"]) - int(b["liquidations"]),
+        "extra_bad_debt": _r(float(a["bad_debt"]) - float(b["bad_debt"])),
+        "pool_price_min": {m: p["pool_price"]["min"] for m, p in pools.items()},
+        "external_min": {m: p["external_min"] for m, p in pools.items()},
+        "baseline_pool_price_min": {
+            m: p["pool_price"]["min"] for m, p in external.get("amm", {}).get("pools", {}).items()
+        },
+        "path_bad_debt_total": {
+            "with_pool_oracle": with_pool["bad_debt"]["total"],
+            "with_external_oracle": external["bad_debt"]["total"],
+        },
+        "conservation_ok": all(with_pool["conservation"].values()) and all(external["conservation"].values()),
+        "baseline_state_root": external["state_root"],
+    }
 
 
 def vault_summary(f: _PathFacts) -> dict[str, Any]:

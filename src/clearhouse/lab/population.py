@@ -15,7 +15,7 @@ from decimal import ROUND_DOWN, ROUND_HALF_EVEN, ROUND_UP, Decimal
 
 import numpy as np
 
-from clearhouse.lab.scenario import BACKSTOP, MARKET_MAKER, DistSpec, Scenario, per_keeper
+from clearhouse.lab.scenario import BACKSTOP, MARKET_MAKER, AmmPool, DistSpec, Scenario, per_keeper
 from clearhouse.ledger import commands as c
 from clearhouse.ledger.fixedpoint import WAD, to_fixed
 from clearhouse.ledger.model import AssetSpec, MarketSpec
@@ -35,6 +35,23 @@ def owner_key(account: str) -> str:
 
 def keeper_id(i: int) -> str:
     return f"keeper-{i:02d}"
+
+
+def arbitrageur_id(i: int) -> str:
+    return f"arb-{i:02d}"
+
+
+def amm_reserves(pool: AmmPool, price: float, base_decimals: int = 18) -> tuple[int, int]:
+    """``(base, quote)`` reserves (WAD) of a pool at the opening ``price``: the missing one of the
+    declared depths makes the pool price equal ``price``."""
+    if pool.base is not None:
+        base = to_units(pool.base, base_decimals)
+        quote = to_units(pool.quote if pool.quote is not None else pool.base * price, 18)
+    else:
+        assert pool.quote is not None
+        quote = to_units(pool.quote, 18)
+        base = to_units(pool.quote / price, base_decimals)
+    return max(base, 1), max(quote, 1)
 
 
 def draw(rng: np.random.Generator, d: DistSpec, n: int) -> np.ndarray:
@@ -200,6 +217,8 @@ def build_population(scenario: Scenario, seed: int, p0: dict[str, float]) -> Pop
     special += keepers
     if spec.ledger.enforcement == "backstop":
         special.append(BACKSTOP)
+    arbs = [arbitrageur_id(i) for i in range(spec.arbitrageurs.count)]
+    special += [p.account for p in scenario.amms] + arbs
     setup += [c.OpenAccount(a, owner_key(a)) for a in special]
     setup += [c.OpenAccount(t.id, owner_key(t.id)) for t in traders]
     if spec.ledger.insurance_fund > 0:
@@ -208,6 +227,15 @@ def build_population(scenario: Scenario, seed: int, p0: dict[str, float]) -> Pop
         )
 
     funding: list[c.AnyCommand] = [c.Deposit(MARKET_MAKER, settle, mm_amount)]
+    for pool in scenario.amms:
+        base, quote = amm_reserves(pool, p0[markets[pool.market].oracle])
+        setup.append(c.ConfigureAmm(pool.market, pool.account, base, quote))
+        capital = pool.capital if pool.capital is not None else quote / WAD
+        funding.append(c.Deposit(pool.account, settle, to_units(capital, assets[settle].decimals)))
+    for i, a in enumerate(arbs):
+        cap = float(per_keeper(spec.arbitrageurs.capital, i))
+        if cap > 0:
+            funding.append(c.Deposit(a, settle, to_units(cap, assets[settle].decimals)))
     for i, k in enumerate(keepers):
         cap = float(per_keeper(spec.keepers.capital, i))
         if cap > 0:

@@ -19,22 +19,24 @@ Same scenario + seed → identical blocks, events, state root and summary. The j
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol, TypeVar
+from typing import Any, Literal, Protocol, TypeVar
 
 import msgspec
 import numpy as np
 import pyarrow as pa  # type: ignore[import-untyped]
 
 from clearhouse.lab.agents import Agents, PendingTx
+from clearhouse.lab.arbitrage import Arbitrageurs, ArbTx, pool_price
 from clearhouse.lab.population import Population, build_population
 from clearhouse.lab.prices import to_wad
-from clearhouse.lab.scenario import Scenario, ScenarioError, load_scenario
+from clearhouse.lab.scenario import AMM_SOURCE, Scenario, ScenarioError, load_scenario
 from clearhouse.lab.vault_agents import VaultAgents, VaultPopulation, build_vault_population
 from clearhouse.ledger import commands as c
 from clearhouse.ledger import events as ev
 from clearhouse.ledger.block import Block
+from clearhouse.ledger.conservation import conservation_gaps as conservation_gaps
 from clearhouse.ledger.enforcement import Confirmed, ExactScanner, Target, confirm
 from clearhouse.ledger.engine import BlockResult, Engine
 from clearhouse.ledger.errors import MissingPrice
@@ -48,6 +50,9 @@ from clearhouse.risk.scanner import ColumnarScanner
 
 _json = msgspec.json.Encoder(order="deterministic")
 
+
+#: How ``amm:<market>`` oracle sources report: the pool price, or the external price (baseline).
+AmmSourceMode = Literal["pool", "external"]
 
 #: The lab screens with the engine's columnar scanner and charts its last result.
 LabScanner = ColumnarScanner
@@ -81,8 +86,11 @@ def warmup_blocks(scenario: Scenario) -> int:
 class OracleInputs:
     """Source reports (or direct prices) per block from the path, deterministic per seed."""
 
-    def __init__(self, scenario: Scenario, seed: int) -> None:
+    def __init__(self, scenario: Scenario, seed: int, amm_sources: AmmSourceMode = "pool") -> None:
         self.scenario = scenario
+        #: ``pool``: an ``amm:<market>`` source reports the pool price; ``external``: the path price
+        #: (the no-contagion baseline of the same path).
+        self.amm_sources = amm_sources
         self.assets = scenario.priced_assets
         self.col = {a: j for j, a in enumerate(self.assets)}
         self.rng = np.random.Generator(np.random.PCG64([seed, 2]))
@@ -92,12 +100,19 @@ class OracleInputs:
         self.feeds = sorted(scenario.feeds)
 
     def block_inputs(
-        self, s: int, time: int, row_f: np.ndarray, row_w: list[int]
+        self,
+        s: int,
+        time: int,
+        row_f: np.ndarray,
+        row_w: list[int],
+        pools: Mapping[str, int] | None = None,
     ) -> tuple[dict[str, int], tuple[SourceReport, ...]]:
+        """Direct prices and source reports of a block; ``pools`` are the AMM pool prices (WAD) of
+        the engine state before the block, read by ``amm:<market>`` sources."""
         prices = {a: row_w[self.col[a]] for a in self.direct}
         reports: list[SourceReport] = []
         for asset in self.feeds:
-            table = self.scenario.spec.assets[asset]
+            table = self.scenario.feed_table(asset)
             feed = self.scenario.feeds[asset]
             j = self.col[asset]
             z = self.rng.standard_normal(len(feed.sources)) if table.source_noise > 0 else None
@@ -114,7 +129,11 @@ class OracleInputs:
                     if m.source == source and m.start <= s < m.start + m.duration:
                         share = min(1.0, (s - m.start) / m.ramp) if m.ramp else 1.0
                         factor *= m.factor**share
-                if z is None and factor == 1.0:
+                if source.startswith(AMM_SOURCE):
+                    pool = (pools or {}).get(source.removeprefix(AMM_SOURCE))
+                    base = row_w[j] if self.amm_sources == "external" or not pool else pool
+                    price = base if factor == 1.0 else to_fixed(base / WAD * factor, WAD, source)
+                elif z is None and factor == 1.0:
                     price = row_w[j]
                 else:
                     noisy = (
@@ -128,32 +147,6 @@ class OracleInputs:
 
 
 # ----------------------------------------------------------------------------- the path
-
-
-def conservation_gaps(state: LedgerState) -> dict[str, int]:
-    """Per asset ``deposited − withdrawn + drawn − repaid − held`` (0 when conserved), where held is
-    Σ balances + insurance + fees + backstop + Σ vault ink + Σ auction lots (+ for the settlement
-    asset Σ isolated margins + Σ PnL pools + Σ English bids in escrow)."""
-    settle = state.params.settlement_asset
-    out: dict[str, int] = {}
-    for asset in sorted(state.assets):
-        lhs = state.deposited.get(asset, 0) - state.withdrawn.get(asset, 0)
-        lhs += state.drawn.get(asset, 0) - state.repaid.get(asset, 0)
-        rhs = sum(a.balances.get(asset, 0) for a in state.accounts.values())
-        rhs += state.pools.insurance.get(asset, 0) + state.pools.fees.get(asset, 0)
-        rhs += state.pools.backstop.get(asset, 0)
-        for vid, vt in state.vault_types.items():
-            if vt.spec.collateral == asset:
-                rhs += sum(a.vaults[vid].ink for a in state.accounts.values() if vid in a.vaults)
-        for auction in state.debt.auctions.values():
-            if state.vault_types[auction.vault_type].spec.collateral == asset:
-                rhs += auction.lot
-        if asset == settle:
-            rhs += sum(p.margin for a in state.accounts.values() for p in a.positions.values() if p.isolated)
-            rhs += sum(m.pnl_pool for m in state.markets.values())
-            rhs += sum(a.bid for a in state.debt.auctions.values() if a.kind == "english")
-        out[asset] = lhs - rhs
-    return out
 
 
 def _conservation(state: LedgerState) -> dict[str, bool]:
@@ -195,15 +188,23 @@ def run_path(
     *,
     on_block: Callable[[int, int], None] | None = None,
     keep_engine: bool = False,
+    amm_sources: AmmSourceMode = "pool",
+    baseline: bool | None = None,
 ) -> PathResult:
-    """Run one path of ``scenario`` (``seed`` defaults to the scenario's) through the engine."""
-    from clearhouse.lab.metrics import path_summary
+    """Run one path of ``scenario`` (``seed`` defaults to the scenario's) through the engine.
+
+    With feeds reading an AMM pool (``amm:<market>`` sources), ``amm_sources = "external"`` makes
+    those sources report the external price instead (everything else identical), and ``baseline``
+    (default: the scenario's ``[contagion] baseline``) runs that variant too and adds the
+    comparison to the summary (``contagion``, ``docs/metrics.md``).
+    """
+    from clearhouse.lab.metrics import contagion_summary, path_summary
 
     seed = scenario.spec.seed if seed is None else seed
     bt = scenario.block_time
     n = scenario.n_blocks
     offsets = np.arange(n, dtype=np.int64) * bt
-    path_f = np.asarray(scenario.price_model.path(offsets, seed), dtype=np.float64)
+    path_f = extended_path(scenario, offsets, seed)
     path_w = to_wad(path_f)
     assets = scenario.priced_assets
     col = {a: j for j, a in enumerate(assets)}
@@ -219,12 +220,21 @@ def run_path(
 
     scanner = LabScanner()
     engine = Engine(scanner=scanner)
-    oracle_in = OracleInputs(scenario, seed)
+    oracle_in = OracleInputs(scenario, seed, amm_sources)
     settle = scenario.params.settlement_asset
     events_rows: list[tuple[int, int, str, str | None, str | None, float, str]] = []
+    pool_markets = sorted(p.market for p in scenario.amms)
+
+    def pools_now() -> dict[str, int]:
+        out: dict[str, int] = {}
+        for mid in pool_markets:
+            m = engine.state.markets.get(mid)
+            if m is not None and m.amm_account and m.amm_base > 0:
+                out[mid] = pool_price(m.amm_base, m.amm_quote)
+        return out
 
     def apply(phase_block: int, time: int, s: int, row: int, txs: Sequence[c.AnyCommand]) -> BlockResult:
-        prices, reports = oracle_in.block_inputs(s, time, path_f[row], path_w[row])
+        prices, reports = oracle_in.block_inputs(s, time, path_f[row], path_w[row], pools_now())
         if engine.state.height == 0:
             reports = ()  # the feeds are configured by the first block's transactions
         block = Block(engine.state.height + 1, time, prices, tuple(txs), reports)
@@ -268,7 +278,14 @@ def run_path(
     pop_rows = np.array([book.row_of[a] for a in trader_ids], dtype=np.int64)
     agents = Agents(scenario, pop.traders, n)
     vagents = VaultAgents(scenario, vpop, n) if vpop is not None else None
+    arbs = Arbitrageurs(scenario, n) if scenario.amms else None
     vts = _Timeseries([], [])
+    ats = _Timeseries([], [])
+    amm_volume: dict[str, int] = dict.fromkeys(pool_markets, 0)
+    amm_shortfall: dict[str, int] = dict.fromkeys(pool_markets, 0)
+    amm_slippage: dict[str, int] = dict.fromkeys(pool_markets, 0)
+    linked_markets = {m.id for m in scenario.markets if m.oracle in scenario.amm_links}
+    liq_by_market: dict[str, list[int]] = {}
     resp_rows_arr = np.array(
         [book.row_of[t.id] for t in pop.traders if t.responsive and not t.isolated], dtype=np.int64
     )
@@ -291,16 +308,31 @@ def run_path(
         time = start + s
         due: list[PendingTx] = agents.due(k)
         vdue = vagents.due(k) if vagents is not None else []
-        result = apply(k, time, s, k, [tx.command for tx in due] + [tx.command for tx in vdue])
+        adue: list[ArbTx] = arbs.due(k) if arbs is not None else []
+        result = apply(
+            k,
+            time,
+            s,
+            k,
+            [tx.command for tx in due] + [tx.command for tx in vdue] + [tx.command for tx in adue],
+        )
         state = engine.state
 
         rejected: set[int] = set()
+        if arbs is not None:
+            first = len(due) + len(vdue)
+            arejected = {
+                e.tx_index - first
+                for e in result.events
+                if isinstance(e, ev.TransactionRejected) and e.tx_index >= first
+            }
+            arbs.settle_results(adue, arejected, result.events, path_f[k])
         if vagents is not None:
             first = len(due)
             vrejected = {
                 e.tx_index - first
                 for e in result.events
-                if isinstance(e, ev.TransactionRejected) and e.tx_index >= first
+                if isinstance(e, ev.TransactionRejected) and first <= e.tx_index < first + len(vdue)
             }
             vagents.settle_results(vdue, vrejected, path_f[k])
             vagents.record(k, s, result.events, path_f[k], engine)
@@ -317,6 +349,22 @@ def run_path(
                     n_liq += 1
                     liq_notional += e.notional
                     closed.append((e.account, e.market))
+                    liq_by_market.setdefault(e.market, [0, 0])[0] += 1
+                    liq_by_market[e.market][1] += e.notional
+            elif isinstance(e, ev.PositionLiquidated):
+                notional = e.closed * e.oracle_price // WAD
+                if e.account in pop_set:
+                    n_liq += 1
+                    liq_notional += notional
+                    closed.append((e.account, e.market))
+                    liq_by_market.setdefault(e.market, [0, 0])[0] += 1
+                    liq_by_market[e.market][1] += notional
+                if e.disposal == "amm" and e.market in amm_volume:
+                    amm_volume[e.market] += notional
+                    amm_shortfall[e.market] += e.shortfall
+                    amm_slippage[e.market] += max(
+                        0, notional - e.fill_quote if e.fill_quote > 0 else -e.fill_quote - notional
+                    )
             elif isinstance(e, ev.CloseOutPenaltyCharged):
                 rewards[(e.liquidator, e.account)] = (
                     rewards.get((e.liquidator, e.account), 0) + e.liquidator_reward
@@ -413,6 +461,13 @@ def run_path(
         if vagents is not None:
             vagents.observe(k, engine, path_w[k], path_f[k])
             vts.add(**vagents.row(engine))
+        if arbs is not None:
+            arbs.observe(k, engine, path_w[k], path_f[k])
+            arow: dict[str, Any] = {}
+            for mid, p in pools_now().items():
+                arow[f"amm_price_{mid}"] = p / WAD
+            arow.update(arbs.row())
+            ats.add(**arow)
 
         oi = 0.0
         for mid in market_ids:
@@ -446,6 +501,9 @@ def run_path(
     if vagents is not None:
         for name, column in vts.table().to_pydict().items():
             timeseries = timeseries.append_column(name, pa.array(column))
+    if arbs is not None:
+        for name, column in ats.table().to_pydict().items():
+            timeseries = timeseries.append_column(name, pa.array(column))
     events = pa.table(
         {
             "block": pa.array([r[0] for r in events_rows], pa.int64()),
@@ -477,9 +535,32 @@ def run_path(
         path_f=path_f,
         vaults=vagents,
         vault_unrealised=vagents.unrealised(engine, path_w[-1]) if vagents is not None else (0, 0, 0),
+        arbitrageurs=arbs,
+        amm_volume=amm_volume,
+        amm_shortfall=amm_shortfall,
+        amm_slippage=amm_slippage,
+        liquidations_by_market={m: (v[0], v[1]) for m, v in sorted(liq_by_market.items())},
+        linked_markets=tuple(sorted(linked_markets)),
+        amm_sources=amm_sources,
     )
     summary = path_summary(ctx)
+    if baseline is None:
+        baseline = scenario.spec.contagion.baseline
+    if baseline and scenario.amm_links and amm_sources == "pool":
+        base = run_path(scenario, seed, amm_sources="external", baseline=False)
+        summary["contagion"] = contagion_summary(summary, base.summary)
     return PathResult(scenario.name, seed, summary, timeseries, events, root, engine if keep_engine else None)
+
+
+def extended_path(scenario: Scenario, offsets: np.ndarray, seed: int) -> np.ndarray:
+    """The price model's path with a copy of the asset column for every extra [feeds] key
+    (column order :attr:`Scenario.priced_assets`)."""
+    path = np.asarray(scenario.price_model.path(offsets, seed), dtype=np.float64)
+    if not scenario.derived:
+        return path
+    col = {a: j for j, a in enumerate(scenario.price_model.assets)}
+    extra = [path[:, col[scenario.derived[key]]] for key in sorted(scenario.derived)]
+    return np.column_stack([path, *extra])
 
 
 @dataclass
@@ -505,6 +586,17 @@ class _PathFacts:
     vaults: VaultAgents | None = None
     #: (shortfall WAD, debt under auction WAD, unsafe vaults) at the end
     vault_unrealised: tuple[int, int, int] = (0, 0, 0)
+    arbitrageurs: Arbitrageurs | None = None
+    #: Per pooled market: notional of liquidations sold into the pool, their shortfall (WAD).
+    amm_volume: dict[str, int] = field(default_factory=dict)
+    amm_shortfall: dict[str, int] = field(default_factory=dict)
+    #: Per pooled market: Σ |oracle notional − fill quote| of liquidations filled worse than the oracle.
+    amm_slippage: dict[str, int] = field(default_factory=dict)
+    #: Per market: (liquidations of population accounts, their notional WAD).
+    liquidations_by_market: dict[str, tuple[int, int]] = field(default_factory=dict)
+    #: Perp markets whose oracle reads a pool.
+    linked_markets: tuple[str, ...] = ()
+    amm_sources: str = "pool"
 
 
 _AMOUNT_FIELDS = ("amount", "notional", "penalty", "paid", "equity")

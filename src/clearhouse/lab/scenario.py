@@ -18,7 +18,7 @@ import math
 import re
 import tomllib
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Any, Literal, TypeVar
@@ -31,6 +31,7 @@ from clearhouse.ledger.errors import ClearhouseError, InvalidParameters
 from clearhouse.ledger.fixedpoint import RAY, WAD, to_fixed
 from clearhouse.ledger.margin_models import AnyMarginModel
 from clearhouse.ledger.model import AssetSpec, LedgerParams, MarketSpec, VaultTypeSpec
+from clearhouse.liquidation.perp import LiquidationConfig
 from clearhouse.liquidation.vault import AnyDisposal, DutchAuction, EnglishAuction, FixedDiscount
 from clearhouse.oracle.config import FeedConfig, feed_config_from_dict
 
@@ -179,6 +180,20 @@ class AssetTable(_S, frozen=True, kw_only=True, forbid_unknown_fields=True):
     outages: list[OutageSpec] = []
 
 
+class AmmTable(_S, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """A market's constant-product pool (``ConfigureAmm``): price = quote / base.
+
+    Give the depth as ``base_reserve`` (base units) and/or ``quote_reserve`` (settlement units); the
+    missing one is set from the opening path price so the pool opens at the market price."""
+
+    #: Account holding the pool's inventory (default ``amm-<market>``).
+    account: str = ""
+    base_reserve: float | None = None
+    quote_reserve: float | None = None
+    #: Settlement collateral deposited into the pool account (default: the quote reserve).
+    capital: float | None = None
+
+
 class MarketTable(_S, frozen=True, kw_only=True, forbid_unknown_fields=True):
     oracle: str
     initial_margin: float
@@ -191,6 +206,58 @@ class MarketTable(_S, frozen=True, kw_only=True, forbid_unknown_fields=True):
     funding_interest: float = 0.0
     funding_clamp_factor: float = 6.0
     margin_model: dict[str, Any] = {}
+    #: Liquidation mechanism (``clearhouse.liquidation.perp.LiquidationConfig``, human numbers);
+    #: omitted: keepers use the simple ``CloseOut``. ``disposal = "amm"`` sells into ``[amm]``.
+    liquidation: dict[str, Any] | None = None
+    #: Constant-product pool of the market (``ConfigureAmm``).
+    amm: AmmTable | None = None
+
+
+class FeedTable(_S, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """An extra price key with its own oracle feed, priced around ``asset``'s path (e.g. a lending
+    venue's oracle). A source named ``amm:<market>`` reports that market's pool price, read by the
+    runner from the engine state each block (contagion, ``docs/scenarios.md``)."""
+
+    #: Listed non-settlement asset whose external (path) price the sources report around.
+    asset: str
+    oracle: dict[str, Any]
+    source_noise: float = 0.0
+    manipulations: list[ManipulationSpec] = []
+    outages: list[OutageSpec] = []
+
+
+class ArbitrageurSpec(_S, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """Arbitrageurs trading AMM pools back toward the external price with ``SwapAmm`` (a list gives
+    per-arbitrageur values: arbitrageur ``i`` takes item ``i mod len``)."""
+
+    count: int = 0
+    #: Settlement collateral each holds (margins its pool positions).
+    capital: float | list[float] = 100_000.0
+    #: Smallest relative gap ``|pool / external − 1|`` beyond the fee it trades on.
+    threshold: float | list[float] = 0.01
+    latency_blocks: int | list[int] = 1
+    gas_cap_gwei: float | list[float] = 1000.0
+    gas_bid: GasLevel = "p90"
+    gas_limit: int = 200_000
+    failed_gas_limit: int = 50_000
+    #: Cost of the hedge on the external market, × notional (the pool itself charges no fee).
+    fee: float = 0.0
+    #: Minimum expected profit after gas and fee (settlement units).
+    min_profit: float = 0.0
+    #: Largest notional of one swap (settlement units; default: only the capital limits it).
+    max_trade: float | None = None
+    #: Close the pool position against the market maker at the oracle price in the next block
+    #: (the hedge on the external market), freeing the margin.
+    unwind: bool = True
+    #: Pools (markets) they watch (default: every market with an [amm]).
+    markets: list[str] = []
+
+
+class ContagionSpec(_S, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """With feeds reading a pool: also run the path with those sources reporting the external price
+    and report the amplification (summary ``contagion``)."""
+
+    baseline: bool = True
 
 
 class DisposalTable(_S, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -322,6 +389,10 @@ class ScenarioSpec(_S, frozen=True, kw_only=True, forbid_unknown_fields=True):
     keepers: KeeperSpec = KeeperSpec()
     network: dict[str, Any] = {}
     vaults: VaultsSpec | None = None
+    #: Extra price keys with their own feeds (e.g. read from an AMM pool).
+    feeds: dict[str, FeedTable] = {}
+    arbitrageurs: ArbitrageurSpec = ArbitrageurSpec()
+    contagion: ContagionSpec = ContagionSpec()
 
 
 # ----------------------------------------------------------------------------- validated scenario
@@ -345,6 +416,12 @@ class Scenario:
     raw: dict[str, Any]
     #: Vault types built from [vaults.types] (empty without vaults).
     vault_types: tuple[VaultTypeSpec, ...] = ()
+    #: AMM pools built from [markets.X.amm] (reserves still in human units; see :class:`AmmPool`).
+    amms: tuple[AmmPool, ...] = ()
+    #: Extra price keys ([feeds.K]) -> the asset whose path they follow.
+    derived: Mapping[str, str] = field(default_factory=dict)
+    #: Feed key -> markets whose pool price one of its sources reports (``amm:<market>``).
+    amm_links: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
     @property
     def name(self) -> str:
@@ -361,8 +438,27 @@ class Scenario:
 
     @property
     def priced_assets(self) -> tuple[str, ...]:
-        """Price keys the path drives, in the price model's column order."""
-        return tuple(self.price_model.assets)
+        """Price keys the path drives: the price model's columns, then the extra [feeds] keys
+        (sorted), each a copy of its asset's column (the runner appends them)."""
+        return (*self.price_model.assets, *sorted(self.derived))
+
+    def feed_table(self, key: str) -> AssetTable | FeedTable:
+        """The table holding ``key``'s feed options (noise, manipulations, outages)."""
+        return self.spec.feeds[key] if key in self.spec.feeds else self.spec.assets[key]
+
+
+@dataclass(frozen=True)
+class AmmPool:
+    """A market's pool as the scenario declares it; the population turns it into ``ConfigureAmm``
+    (the missing reserve from the opening price)."""
+
+    market: str
+    account: str
+    #: Base reserve (base units) / quote reserve (settlement units); at least one is set.
+    base: float | None
+    quote: float | None
+    #: Settlement collateral of the pool account.
+    capital: float | None
 
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -438,6 +534,91 @@ def _check_dist(d: DistSpec, file: str, field: str, *, lo: float = 0.0) -> None:
             raise ScenarioError(file, f"{field}.sigma", f"must be >= 0, got {d.sigma}")
         if d.median is not None and not d.min <= d.median <= d.max:
             raise ScenarioError(file, f"{field}.median", f"must be within [min, max], got {d.median}")
+
+
+def _check_feed_events(file: str, f: str, a: AssetTable | FeedTable, feed: FeedConfig) -> None:
+    """Manipulations and outages of a feed name its sources and are well-formed."""
+    for i, m in enumerate(a.manipulations):
+        g = f"{f}.manipulations[{i}]"
+        if m.source not in feed.sources:
+            raise ScenarioError(file, f"{g}.source", f"{m.source!r} is not one of {list(feed.sources)}")
+        if not (m.factor > 0 and math.isfinite(m.factor)):
+            raise ScenarioError(file, f"{g}.factor", f"must be finite and > 0, got {m.factor}")
+        if m.ramp < 0 or m.ramp > m.duration:
+            raise ScenarioError(file, f"{g}.ramp", f"must be in [0, duration], got {m.ramp}")
+        if m.duration <= 0:
+            raise ScenarioError(file, f"{g}.duration", f"must be > 0, got {m.duration}")
+    for i, o in enumerate(a.outages):
+        g = f"{f}.outages[{i}]"
+        if o.end is not None and o.end <= o.start:
+            raise ScenarioError(file, f"{g}.end", f"must be > start ({o.start}), got {o.end}")
+        for src in o.sources or ():
+            if src not in feed.sources:
+                raise ScenarioError(file, f"{g}.sources", f"{src!r} is not one of {list(feed.sources)}")
+
+
+#: Prefix of an oracle source that reports a market's AMM pool price (``amm:ETH-PERP``).
+AMM_SOURCE = "amm:"
+#: LiquidationConfig fields given as human numbers (converted to WAD).
+_LIQUIDATION_WAD_FIELDS = (
+    "bankruptcy_adjustment",
+    "spread_to_mmr",
+    "max_fee",
+    "buffer",
+    "dust_notional",
+    "full_below_health",
+    "step_notional",
+    "step_fraction",
+    "vault_health",
+    "insurance_cap_per_block",
+    "insurance_cap_per_account",
+)
+#: Account ids the lab uses for its own agents; a pool account may not take one.
+_RESERVED_PREFIXES = ("acct-", "keeper-", "vault-", "vkeeper-", "arb-")
+
+
+def _liquidation(table: Mapping[str, Any], file: str, field: str, market: str) -> LiquidationConfig:
+    data = dict(table)
+    for key in _LIQUIDATION_WAD_FIELDS:
+        if key in data:
+            v = data[key]
+            if isinstance(v, bool) or not isinstance(v, int | float | str):
+                raise ScenarioError(file, f"{field}.{key}", f"must be a number, got {v!r}")
+            data[key] = _wad(v, file, f"{field}.{key}")
+    try:
+        cfg = msgspec.convert(data, LiquidationConfig)
+    except msgspec.ValidationError as exc:
+        sub, msg = _msgspec_path(exc)
+        raise ScenarioError(file, f"{field}.{sub}:" if sub else f"{field}:", msg) from None
+    _guard(file, field, lambda: cfg.validate(market))
+    return cfg
+
+
+def _amm_pool(mid: str, t: AmmTable, file: str, field: str) -> AmmPool:
+    account = t.account or f"amm-{mid}"
+    if account in (MARKET_MAKER, BACKSTOP, "zero-bidder") or account.startswith(_RESERVED_PREFIXES):
+        raise ScenarioError(file, f"{field}.account", f"{account!r} is reserved for the lab's own accounts")
+    if t.base_reserve is None and t.quote_reserve is None:
+        raise ScenarioError(file, f"{field}.base_reserve", "or quote_reserve is required (the pool's depth)")
+    for name in ("base_reserve", "quote_reserve", "capital"):
+        v = getattr(t, name)
+        if v is not None and not (math.isfinite(v) and v > 0):
+            raise ScenarioError(file, f"{field}.{name}", f"must be finite and > 0, got {v}")
+    return AmmPool(mid, account, t.base_reserve, t.quote_reserve, t.capital)
+
+
+def _prevalidate_markets(table: Mapping[str, Any], file: str) -> None:
+    """Convert each ``[markets.X]`` on its own so a type error names ``X``."""
+    markets = table.get("markets")
+    if not isinstance(markets, Mapping):
+        return
+    for mid, t in markets.items():
+        try:
+            msgspec.convert(t, MarketTable)
+        except msgspec.ValidationError as exc:
+            sub, msg = _msgspec_path(exc)
+            field = f"markets.{mid}.{sub}:" if sub else f"markets.{mid}:"
+            raise ScenarioError(file, field, msg) from None
 
 
 def dist_max(d: DistSpec) -> float:
@@ -521,6 +702,7 @@ def set_path(table: dict[str, Any], dotted: str, value: Any) -> None:
 def validate(table: Mapping[str, Any], file: str = "scenario.toml", base_dir: Path | None = None) -> Scenario:
     """Validate a raw scenario table; build the engine objects, the price and the network models."""
     _prevalidate_vault_types(table, file)
+    _prevalidate_markets(table, file)
     try:
         spec = msgspec.convert(dict(table), ScenarioSpec)
     except msgspec.ValidationError as exc:
@@ -583,23 +765,27 @@ def validate(table: Mapping[str, Any], file: str = "scenario.toml", base_dir: Pa
 
         feed = _guard(file, f"{f}.oracle", build_feed)
         feeds[aid] = feed
-        for i, m in enumerate(a.manipulations):
-            g = f"{f}.manipulations[{i}]"
-            if m.source not in feed.sources:
-                raise ScenarioError(file, f"{g}.source", f"{m.source!r} is not one of {list(feed.sources)}")
-            if not (m.factor > 0 and math.isfinite(m.factor)):
-                raise ScenarioError(file, f"{g}.factor", f"must be finite and > 0, got {m.factor}")
-            if m.ramp < 0 or m.ramp > m.duration:
-                raise ScenarioError(file, f"{g}.ramp", f"must be in [0, duration], got {m.ramp}")
-            if m.duration <= 0:
-                raise ScenarioError(file, f"{g}.duration", f"must be > 0, got {m.duration}")
-        for i, o in enumerate(a.outages):
-            g = f"{f}.outages[{i}]"
-            if o.end is not None and o.end <= o.start:
-                raise ScenarioError(file, f"{g}.end", f"must be > start ({o.start}), got {o.end}")
-            for s in o.sources or ():
-                if s not in feed.sources:
-                    raise ScenarioError(file, f"{g}.sources", f"{s!r} is not one of {list(feed.sources)}")
+        _check_feed_events(file, f, a, feed)
+
+    # extra price keys ([feeds.K]): their own feeds around an asset's path
+    derived: dict[str, str] = {}
+    for key in sorted(spec.feeds):
+        ft = spec.feeds[key]
+        f = f"feeds.{key}"
+        if key in spec.assets:
+            raise ScenarioError(file, f, "is an asset; give its feed under [assets.X.oracle]")
+        if ft.asset == settle or ft.asset not in spec.assets:
+            raise ScenarioError(file, f"{f}.asset", f"{ft.asset!r} must be a listed non-settlement asset")
+        if ft.source_noise < 0 or not math.isfinite(ft.source_noise):
+            raise ScenarioError(file, f"{f}.source_noise", f"must be finite and >= 0, got {ft.source_noise}")
+        table_k: dict[str, Any] = ft.oracle
+
+        def build_derived(oracle: dict[str, Any] = table_k, key: str = key) -> FeedConfig:
+            return feed_config_from_dict(oracle, key)
+
+        feeds[key] = _guard(file, f"{f}.oracle", build_derived)
+        _check_feed_events(file, f, ft, feeds[key])
+        derived[key] = ft.asset
 
     # markets
     if spec.vaults is None:
@@ -609,11 +795,14 @@ def validate(table: Mapping[str, Any], file: str = "scenario.toml", base_dir: Pa
     if not spec.markets and spec.vaults is None:
         raise ScenarioError(file, "markets", "needs at least one market")
     markets: list[MarketSpec] = []
+    amms: list[AmmPool] = []
     for mid in sorted(spec.markets):
         mt = spec.markets[mid]
         f = f"markets.{mid}"
-        if mt.oracle == settle or mt.oracle not in spec.assets:
-            raise ScenarioError(file, f"{f}.oracle", f"{mt.oracle!r} must be a listed non-settlement asset")
+        if mt.oracle == settle or (mt.oracle not in spec.assets and mt.oracle not in derived):
+            raise ScenarioError(
+                file, f"{f}.oracle", f"{mt.oracle!r} must be a listed non-settlement asset or a [feeds] key"
+            )
         if mt.maintenance_margin >= mt.initial_margin:
             raise ScenarioError(
                 file,
@@ -635,15 +824,49 @@ def validate(table: Mapping[str, Any], file: str = "scenario.toml", base_dir: Pa
             funding_clamp_factor=_wad(mt.funding_clamp_factor, file, f"{f}.funding_clamp_factor"),
             margin_model=model,
         )
+        if mt.liquidation is not None:
+            liq = _liquidation(mt.liquidation, file, f"{f}.liquidation", mid)
+            market = msgspec.structs.replace(market, liquidation=liq)
+            if liq.disposal == "amm" and mt.amm is None:
+                raise ScenarioError(
+                    file, f"{f}.amm", "is required: liquidation.disposal = 'amm' sells into the market's pool"
+                )
+        if mt.amm is not None:
+            amms.append(_amm_pool(mid, mt.amm, file, f"{f}.amm"))
         _guard(file, f, market.validate)
         markets.append(market)
+    pool_accounts = [p.account for p in amms]
+    for p in amms:
+        if pool_accounts.count(p.account) > 1:
+            raise ScenarioError(
+                file, f"markets.{p.market}.amm.account", f"{p.account!r} is used by two pools"
+            )
+    # sources reading a pool: amm:<market> with an [amm]
+    amm_links: dict[str, tuple[str, ...]] = {}
+    pooled = {p.market for p in amms}
+    for key in sorted(feeds):
+        linked = []
+        for src in feeds[key].sources:
+            if not src.startswith(AMM_SOURCE):
+                continue
+            mid = src.removeprefix(AMM_SOURCE)
+            if mid not in pooled:
+                where = f"feeds.{key}" if key in derived else f"assets.{key}"
+                raise ScenarioError(
+                    file,
+                    f"{where}.oracle.sources",
+                    f"{src!r} reads the pool of {mid!r}, which is not a market with an [amm] table",
+                )
+            linked.append(mid)
+        if linked:
+            amm_links[key] = tuple(linked)
 
     # price model
     prices_table = dict(spec.prices)
     if "model" not in prices_table:
         raise ScenarioError(file, "prices.model", "is required (gbm, merton, garch, waypoints, replay)")
     price_model = _guard(file, "prices", lambda: price_model_from_table(prices_table, base_dir=base_dir))
-    priced = set(price_model.assets)
+    priced = set(price_model.assets) | set(derived)
     for aid in sorted(spec.assets):
         if aid != settle and aid not in priced:
             raise ScenarioError(
@@ -741,6 +964,7 @@ def validate(table: Mapping[str, Any], file: str = "scenario.toml", base_dir: Pa
     if k.count == 0 and led.enforcement == "keepers":
         pass  # allowed: nobody enforces, which is itself a scenario (everything goes bad debt)
     vault_types = _validate_vaults(spec, file, priced) if spec.vaults is not None else ()
+    _validate_arbitrageurs(spec, file, pooled, priced)
 
     return Scenario(
         spec=spec,
@@ -755,7 +979,44 @@ def validate(table: Mapping[str, Any], file: str = "scenario.toml", base_dir: Pa
         horizon=horizon,
         raw=dict(table),
         vault_types=vault_types,
+        amms=tuple(amms),
+        derived=derived,
+        amm_links=amm_links,
     )
+
+
+def _validate_arbitrageurs(spec: ScenarioSpec, file: str, pooled: set[str], priced: set[str]) -> None:
+    ar = spec.arbitrageurs
+    if ar.count < 0:
+        raise ScenarioError(file, "arbitrageurs.count", f"must be >= 0, got {ar.count}")
+    if ar.count == 0:
+        return
+    if not pooled:
+        raise ScenarioError(file, "arbitrageurs.count", "needs a market with an [markets.X.amm] pool")
+    for mid in ar.markets:
+        if mid not in pooled:
+            raise ScenarioError(file, "arbitrageurs.markets", f"{mid!r} is not a market with an [amm] pool")
+    for name in ("capital", "threshold", "latency_blocks", "gas_cap_gwei"):
+        value = getattr(ar, name)
+        values = value if isinstance(value, list) else [value]
+        if not values:
+            raise ScenarioError(file, f"arbitrageurs.{name}", "must not be an empty list")
+        for v in values:
+            if not (math.isfinite(v) and v >= 0):
+                raise ScenarioError(file, f"arbitrageurs.{name}", f"must be finite and >= 0, got {v}")
+    if ar.gas_limit <= 0 or ar.failed_gas_limit < 0:
+        raise ScenarioError(file, "arbitrageurs.gas_limit", "must be > 0 (failed_gas_limit >= 0)")
+    if not (math.isfinite(ar.fee) and 0 <= ar.fee < 1):
+        raise ScenarioError(file, "arbitrageurs.fee", f"must be in [0, 1), got {ar.fee}")
+    if not math.isfinite(ar.min_profit):
+        raise ScenarioError(file, "arbitrageurs.min_profit", f"must be finite, got {ar.min_profit}")
+    if ar.max_trade is not None and not (math.isfinite(ar.max_trade) and ar.max_trade > 0):
+        raise ScenarioError(file, "arbitrageurs.max_trade", f"must be finite and > 0, got {ar.max_trade}")
+    k = spec.keepers
+    if k.gas_token not in priced and k.gas_token_price is None:
+        raise ScenarioError(
+            file, "keepers.gas_token_price", f"is required: gas token {k.gas_token!r} has no price path"
+        )
 
 
 def per_keeper(value: Any, i: int) -> Any:
