@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
-from typing import Any, ClassVar, NamedTuple
+from typing import Any, ClassVar, NamedTuple, Self
 
 from clearhouse.oracle.averages import ExponentialAverage, TimeWeightedAverage
 from clearhouse.oracle.config import (
@@ -172,40 +172,62 @@ def build_cross_section(config: CrossSectionConfig) -> Aggregator:
     return agg
 
 
-class Twap(Aggregator):
-    """Time-weighted arithmetic mean of ``inner``'s price over ``window`` s (zero-order hold).
+class _Smoothed(Aggregator):
+    """An average over time of an ``inner`` cross-section aggregator's price (TWAP, EMA).
 
-    ``TWAP(now) = (∫ p dt over [now - window, now]) // window`` with ``p`` piecewise constant from
-    each update; the price recorded at ``now`` has zero weight until time passes. Refuses whenever
-    the inner aggregator refuses (a TWAP never carries a stale price forward).
+    Refuses whenever the inner aggregator refuses: a smoothed price never carries a stale price
+    forward. Subclasses say how a price is recorded and read back (:meth:`_smooth`).
     """
 
-    name = "twap"
+    _avg: TimeWeightedAverage | ExponentialAverage
 
-    def __init__(self, config: TwapConfig) -> None:
+    def __init__(self, config: TwapConfig | GeometricTwapConfig | EmaConfig) -> None:
         self.config = config
         self.inner = build_cross_section(config.inner)
-        self._avg = TimeWeightedAverage(config.window)
+
+    def _smooth(self, now: int, price: int) -> int | Refused:
+        raise NotImplementedError
 
     def aggregate(self, now: int, reports: Sequence[SourceReport]) -> Aggregate | Refused:
         res = self.inner.aggregate(now, reports)
         if isinstance(res, Refused):
             return res
-        self._avg.record(now, res.price)
-        avg = self._avg.average(now)
-        assert avg is not None
-        return Aggregate(avg, res.time, None, res.sources)
+        price = self._smooth(now, res.price)
+        if isinstance(price, Refused):
+            return price
+        return Aggregate(price, res.time, None, res.sources)
 
     def state(self) -> list[Any]:
         return self._avg.state()
 
-    def copy(self) -> Twap:
-        new = Twap.__new__(Twap)
+    def copy(self) -> Self:
+        new = type(self).__new__(type(self))
         new.config, new.inner, new._avg = self.config, self.inner, self._avg.copy()
         return new
 
 
-class GeometricTwap(Aggregator):
+class Twap(_Smoothed):
+    """Time-weighted arithmetic mean of ``inner``'s price over ``window`` s (zero-order hold).
+
+    ``TWAP(now) = (∫ p dt over [now - window, now]) // window`` with ``p`` piecewise constant from
+    each update; the price recorded at ``now`` has zero weight until time passes.
+    """
+
+    name = "twap"
+
+    def __init__(self, config: TwapConfig) -> None:
+        super().__init__(config)
+        self._avg = TimeWeightedAverage(config.window)
+
+    def _smooth(self, now: int, price: int) -> int | Refused:
+        assert isinstance(self._avg, TimeWeightedAverage)
+        self._avg.record(now, price)
+        avg = self._avg.average(now)
+        assert avg is not None
+        return avg
+
+
+class GeometricTwap(_Smoothed):
     """Time-weighted *geometric* mean (Uniswap v3 tick TWAP without the 1 bp tick grid).
 
     Records ``ln(p)`` at scale 1e36 (integer ``atanh`` series), averages it like :class:`Twap`
@@ -218,32 +240,21 @@ class GeometricTwap(Aggregator):
     name = "geometric_twap"
 
     def __init__(self, config: GeometricTwapConfig) -> None:
-        self.config = config
-        self.inner = build_cross_section(config.inner)
+        super().__init__(config)
         self._avg = TimeWeightedAverage(config.window)
 
-    def aggregate(self, now: int, reports: Sequence[SourceReport]) -> Aggregate | Refused:
-        res = self.inner.aggregate(now, reports)
-        if isinstance(res, Refused):
-            return res
-        self._avg.record(now, ln_one(res.price * _WAD_TO_ONE))
+    def _smooth(self, now: int, price: int) -> int | Refused:
+        assert isinstance(self._avg, TimeWeightedAverage)
+        self._avg.record(now, ln_one(price * _WAD_TO_ONE))
         mean_ln = self._avg.average(now)
         assert mean_ln is not None
-        price = (exp_one(mean_ln) + _WAD_TO_ONE // 2) // _WAD_TO_ONE
-        if price <= 0:
+        geometric = (exp_one(mean_ln) + _WAD_TO_ONE // 2) // _WAD_TO_ONE
+        if geometric <= 0:
             return Refused("geometric mean underflows one WAD unit")
-        return Aggregate(price, res.time, None, res.sources)
-
-    def state(self) -> list[Any]:
-        return self._avg.state()
-
-    def copy(self) -> GeometricTwap:
-        new = GeometricTwap.__new__(GeometricTwap)
-        new.config, new.inner, new._avg = self.config, self.inner, self._avg.copy()
-        return new
+        return geometric
 
 
-class Ema(Aggregator):
+class Ema(_Smoothed):
     """Continuous-time EMA of ``inner``'s price with half-life ``half_life`` s (zero-order hold).
 
     ``ema += (p_held - ema) * (1 - 2^(-dt / half_life))`` where ``p_held`` is the previous update's
@@ -253,23 +264,12 @@ class Ema(Aggregator):
     name = "ema"
 
     def __init__(self, config: EmaConfig) -> None:
-        self.config = config
-        self.inner = build_cross_section(config.inner)
+        super().__init__(config)
         self._avg = ExponentialAverage(config.half_life)
 
-    def aggregate(self, now: int, reports: Sequence[SourceReport]) -> Aggregate | Refused:
-        res = self.inner.aggregate(now, reports)
-        if isinstance(res, Refused):
-            return res
-        self._avg.record(now, res.price)
+    def _smooth(self, now: int, price: int) -> int | Refused:
+        assert isinstance(self._avg, ExponentialAverage)
+        self._avg.record(now, price)
         value = self._avg.value()
         assert value is not None
-        return Aggregate(value, res.time, None, res.sources)
-
-    def state(self) -> list[Any]:
-        return self._avg.state()
-
-    def copy(self) -> Ema:
-        new = Ema.__new__(Ema)
-        new.config, new.inner, new._avg = self.config, self.inner, self._avg.copy()
-        return new
+        return value
