@@ -117,3 +117,37 @@ def select_targets(confirmed: Sequence[Confirmed], height: int, cap: int) -> lis
     keyed = [(c.health, (c.target[0], c.target[1] or "")) for c in confirmed]
     chosen = rotate_by_health(keyed, height, cap)
     return [by_target[(aid, mid or None)] for aid, mid in chosen]
+
+
+def unsafe_vaults(state: LedgerState, price_of: PriceLookup) -> list[tuple[int, tuple[str, str]]]:
+    """Every vault below its liquidation ratio, as ``(health, (account, vault type))``.
+
+    ``health = ink x spot / (art x rate)`` in WAD (rounded down), with the type's rate projected to the
+    block time exactly as ``drip`` will compound it. Exact integers over all vaults: vault books are
+    small next to perp books. Aave-path types (their own health-factor trigger) are left to keepers.
+    """
+    from clearhouse.ledger.fixedpoint import RAY, rpow
+    from clearhouse.ledger.vaults import spot
+    from clearhouse.liquidation.vault import AaveLiquidation
+
+    out: list[tuple[int, tuple[str, str]]] = []
+    for vid in sorted(state.vault_types):
+        vt = state.vault_types[vid]
+        if isinstance(vt.spec.disposal, AaveLiquidation):
+            continue
+        try:
+            price = price_of(vt.spec.price_key)
+        except (MissingPrice, StalePrice):
+            continue
+        rate = vt.rate
+        if state.time > vt.rho:
+            rate = rpow(vt.spec.duty, state.time - vt.rho, RAY) * rate // RAY
+        sp = spot(price, vt.spec.mat)
+        for aid in sorted(state.accounts):
+            vault = state.accounts[aid].vaults.get(vid)
+            if vault is None or not vault.art:
+                continue
+            debt = vault.art * rate
+            if vault.ink * sp < debt:
+                out.append((vault.ink * sp * WAD // debt, (aid, vid)))
+    return out

@@ -19,7 +19,14 @@ from clearhouse.ledger import commands as cmd
 from clearhouse.ledger import events as ev
 from clearhouse.ledger import vaults
 from clearhouse.ledger.block import Block, encode_block, encode_events
-from clearhouse.ledger.enforcement import CandidateScanner, ExactScanner, confirm, select_targets
+from clearhouse.ledger.enforcement import (
+    CandidateScanner,
+    ExactScanner,
+    confirm,
+    rotate_by_health,
+    select_targets,
+    unsafe_vaults,
+)
 from clearhouse.ledger.errors import (
     AdlUnavailable,
     AlreadyExists,
@@ -236,6 +243,8 @@ class Engine:
         candidates = self.scanner.candidates(state, changed)
         self._unscanned.clear()
         room = params.max_liquidations_per_block - self._liquidations
+        if state.vault_types and room > 0:
+            room -= self._enforce_vaults(undo, events, touched, room)
         if not candidates or room <= 0:
             return
         confirmed = confirm(state, candidates, self.prices())
@@ -252,6 +261,27 @@ class Engine:
                 continue
             touched.update(ctx.commit())
             events.extend(ctx.events)
+
+    def _enforce_vaults(self, undo: BlockUndo, events: list[ev.Event], touched: set[str], room: int) -> int:
+        """Step 4 for debt positions: unsafe vaults, lowest health first with the same rotation,
+        reported (``VaultBelowSafety``) or barked by the backstop liquidator. Returns how many."""
+        state, params = self.state, self.state.params
+        unsafe = unsafe_vaults(state, self.prices())
+        chosen = rotate_by_health(unsafe, state.height, room)
+        health = {target: h for h, target in unsafe}
+        for aid, vid in chosen:
+            if params.enforcement == "report":
+                events.append(ev.VaultBelowSafety(aid, vid, health[(aid, vid)]))
+                continue
+            ctx = TxContext(state, undo)
+            try:
+                vaults.bark(self, ctx, cmd.Bark(aid, vid, params.backstop_liquidator))
+            except ClearhouseError as err:
+                events.append(ev.EnforcementFailed(aid, vid, err.code, str(err)))
+                continue
+            touched.update(ctx.commit())
+            events.extend(ctx.events)
+        return len(chosen)
 
     def _update_oracles(self, block: Block, events: list[ev.Event]) -> None:
         """Step 1 of a block: every feed aggregates its new reports (or none) at the block's time.

@@ -219,6 +219,14 @@ class BelowMaintenance(Event, frozen=True, tag=True):
     maintenance: int
 
 
+class VaultBelowSafety(Event, frozen=True, tag=True):
+    """Step 4 found a vault below its liquidation ratio; ``health`` = ink x spot / debt (WAD)."""
+
+    account: str
+    vault_type: str
+    health: int
+
+
 class EnforcementFailed(Event, frozen=True, tag=True):
     """The backstop close-out of a confirmed target failed (e.g. the backstop lacks margin)."""
 
@@ -531,6 +539,7 @@ AnyEvent = (
     | PositionClosedOut
     | CloseOutPenaltyCharged
     | BelowMaintenance
+    | VaultBelowSafety
     | PositionLiquidated
     | BackstopPoolUsed
     | AmmConfigured
