@@ -99,6 +99,36 @@ def plots(ts: pa.Table, title: str) -> list[tuple[str, str]]:
     ax.set_xlabel("hours")
     ax.set_title(f"Keeper activity (cumulative profit at the end: {col['keeper_profit'][-1]:,.0f})")
     out.append(("Keeper activity", _png(fig)))
+
+    if "vault_debt" in col:
+        fig, ax = plt.subplots(figsize=(10, 3.5))
+        ax.plot(hours, col["vaults_unsafe"], label="vaults below their ratio", color="tab:red")
+        ax.plot(hours, col["auctions_open"], label="auctions open", color="tab:blue")
+        ax.set_ylabel("count")
+        ax2 = ax.twinx()
+        ax2.plot(hours, col["debt_under_auction"], color="tab:orange", ls="--", label="debt under auction")
+        ax2.plot(hours, col["vault_bad_debt"], color="tab:purple", label="vault bad debt (cumulative)")
+        ax2.set_ylabel("settlement units")
+        lines = ax.get_legend_handles_labels()
+        lines2 = ax2.get_legend_handles_labels()
+        ax.legend(lines[0] + lines2[0], lines[1] + lines2[1], loc="upper left")
+        ax.set_xlabel("hours")
+        ax.set_title(f"Vaults and auctions (zero-bid wins: {int(col['zero_bid_wins'][-1])})")
+        out.append(("Vaults and auctions", _png(fig)))
+
+    pools = [n.removeprefix("amm_price_") for n in ts.column_names if n.startswith("amm_price_")]
+    if pools:
+        fig, ax = plt.subplots(figsize=(10, 3.5))
+        for market in pools:
+            ax.plot(hours, col[f"amm_price_{market}"], label=f"{market} pool price")
+        for a in assets:
+            ax.plot(hours, col[f"external_{a}"], ls=":", label=f"{a} external")
+        ax.set_xlabel("hours")
+        ax.set_ylabel("price")
+        ax.grid(alpha=0.3)
+        ax.legend(loc="best")
+        ax.set_title("AMM pools: forced sales and arbitrage against the external price")
+        out.append(("AMM pools", _png(fig)))
     return out
 
 
