@@ -12,12 +12,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from fractions import Fraction
 from typing import TYPE_CHECKING, Any
 
 from clearhouse.ledger import commands as cmd
 from clearhouse.ledger import events as ev
-from clearhouse.ledger import vaults
+from clearhouse.ledger import liquidate, vaults
 from clearhouse.ledger.block import Block, encode_block, encode_events
 from clearhouse.ledger.enforcement import (
     CandidateScanner,
@@ -28,7 +27,6 @@ from clearhouse.ledger.enforcement import (
     unsafe_vaults,
 )
 from clearhouse.ledger.errors import (
-    AdlUnavailable,
     AlreadyExists,
     BlockOutOfOrder,
     ClearhouseError,
@@ -37,18 +35,15 @@ from clearhouse.ledger.errors import (
     InvalidParameters,
     InvalidValue,
     LiquidationCapReached,
-    LiquidationCooldown,
     MarginModeConflict,
     NotLiquidatable,
     SelfTrade,
-    SlippageExceeded,
     UnknownAsset,
     UnknownMarket,
     WithdrawalsGated,
 )
 from clearhouse.ledger.fixedpoint import RAY, WAD, check_positive, check_range
 from clearhouse.ledger.margin import (
-    WAD2,
     MarginSummary,
     PriceLookup,
     cross_summary,
@@ -56,22 +51,10 @@ from clearhouse.ledger.margin import (
     funding_owed,
     health_not_worse,
     isolated_summary,
-    margin_fractions,
-    requirement,
-    unrealised_pnl,
 )
 from clearhouse.ledger.model import Account, AssetSpec, LedgerState, MarketSpec, MarketState, Position
 from clearhouse.ledger.state_root import StateHasher
 from clearhouse.ledger.unit_of_work import BlockUndo, TxContext
-from clearhouse.liquidation.perp import (
-    Lifecycle,
-    LiquidationConfig,
-    Stage,
-    amm_quote,
-    bankruptcy_quote,
-    fillable_price,
-    size_to_close,
-)
 from clearhouse.oracle.errors import OracleActionRefused
 from clearhouse.oracle.feed import OracleFeed
 from clearhouse.oracle.reports import SourceReport
@@ -624,285 +607,6 @@ class Engine:
             )
         self._liquidations += 1
 
-    def _liquidate(self, ctx: TxContext, c: cmd.Liquidate) -> None:
-        """Liquidate one position by its market's mechanism (see clearhouse.liquidation.perp)."""
-        state = self.state
-        cap = state.params.max_liquidations_per_block
-        if self._liquidations >= cap:
-            raise LiquidationCapReached(f"block {state.height} already enforced {cap} liquidations")
-        if c.account == c.liquidator:
-            raise SelfTrade(f"account {c.account} cannot liquidate itself")
-        acct, liq = ctx.account(c.account), ctx.account(c.liquidator)
-        prices = self.prices()
-        mid = c.market if c.market is not None else self._largest_position(acct, prices)
-        pos = acct.positions.get(mid) if mid is not None else None
-        if mid is None or pos is None or not pos.size:
-            raise NotLiquidatable(f"account {c.account} has no position to liquidate in {c.market}")
-        market = ctx.market(mid)
-        spec, cfg = market.spec, market.spec.liquidation
-        before = self._bucket_summary(acct, pos, prices)
-        self._require(Action.LIQUIDATE, [spec.oracle])
-        if not before.liquidatable:
-            raise NotLiquidatable(
-                f"account {c.account} has equity {before.equity} >= maintenance {before.maintenance}"
-            )
-        self._check_liquidation_guards(c.account, [mid], before, prices)
-        life = Lifecycle()
-        price = prices(spec.oracle)
-        imf, mmf = margin_fractions(market, pos.size, price)
-        tnc, tmmr = before.equity, before.maintenance
-        vault = cfg.disposal == "backstop_vault" and tnc * WAD < cfg.vault_health * tmmr
-        fill = fillable_price(pos.size, price, mmf, tnc, tmmr, cfg.bankruptcy_adjustment, cfg.spread_to_mmr)
-        if vault or pos.size * price // WAD == 0:
-            closed = abs(pos.size)
-        else:
-            closed = size_to_close(cfg, pos.size, price, fill, imf, tnc, before.initial, tmmr, spec.step_size)
-        large = abs(pos.size) * price // WAD > cfg.step_notional
-        if large and pos.last_liquidation and state.time - pos.last_liquidation < cfg.cooldown:
-            raise LiquidationCooldown(
-                f"{c.account} {mid} was liquidated at {pos.last_liquidation}; cooldown {cfg.cooldown}s"
-            )
-        life.advance(Stage.SIZED)
-        size, sign = pos.size, (1 if pos.size > 0 else -1)
-        mm_closed = requirement(closed, price, mmf)
-        bq = bankruptcy_quote(size, closed, price, mm_closed, before.equity, before.maintenance)
-        amm = cfg.disposal == "amm" and not vault
-        taker = ctx.account(cfg.vault_account) if vault else (self._pool(ctx, market) if amm else liq)
-        # Quote the account receives (< 0: pays), rounded against it: down for a sale, up for a purchase.
-        if vault:
-            fill_quote = bq
-        elif amm:
-            pool_quote = amm_quote(market.amm_base, market.amm_quote, -sign * closed)
-            fill_quote = pool_quote if sign > 0 else -pool_quote
-        else:
-            fill_quote = closed * fill // WAD if sign > 0 else (-closed * fill) // WAD
-        shortfall = max(bq - fill_quote, 0)
-        settle = state.params.settlement_asset
-        available = self._insurance_room(ctx, cfg, c.account) + (
-            ctx.pools().backstop.get(settle, 0) if cfg.use_backstop_pool else 0
-        )
-        fee = 0
-        if shortfall > available and cfg.adl != "off" and not vault:
-            life.advance(Stage.ADL)
-            remaining = self._deleverage(ctx, acct, market, closed, bq, cfg.adl)
-            if remaining:
-                raise AdlUnavailable(
-                    f"ADL found no profitable opposite position for {remaining} of {c.account} {mid}"
-                )
-            fill_quote, shortfall = bq, 0
-            taker_id = "adl"
-        else:
-            if taker.id != c.liquidator and any(p.isolated for m, p in taker.positions.items() if m == mid):
-                raise MarginModeConflict(f"{taker.id} holds an isolated position in {mid}")
-            if any(p.isolated for m, p in liq.positions.items() if m == mid) and not vault:
-                raise MarginModeConflict(f"liquidator {c.liquidator} holds an isolated position in {mid}")
-            if amm:
-                pos = self._amm_fill(ctx, market, acct, -sign * closed, abs(fill_quote))
-            else:
-                pos, _ = self._fill(ctx, acct, market, -sign * closed, abs(fill_quote))
-                taker_pos, _ = self._fill(ctx, taker, market, sign * closed, abs(fill_quote))
-                self._drop_if_empty(taker, taker_pos)
-            life.advance(Stage.FILLED)
-            if shortfall:
-                self._absorb_shortfall(ctx, life, cfg, acct, pos, market, shortfall, sign)
-            elif fill_quote > bq:
-                fee = min(fill_quote - bq, -((-closed * price * cfg.max_fee) // WAD2))
-                self._debit(acct, pos, fee)
-                pools = ctx.pools()
-                pools.insurance[settle] = pools.insurance.get(settle, 0) + fee
-            taker_id = taker.id
-            if not vault and not amm:
-                after = cross_summary(state, liq, prices)
-                if not after.meets_initial:
-                    raise InsufficientMargin(
-                        f"liquidator {c.liquidator} lacks initial margin for {closed} of {mid} "
-                        f"(equity {after.equity}, initial {after.initial})"
-                    )
-        life.advance(Stage.SETTLED)
-        pos = acct.positions.get(mid) or pos
-        pos.last_liquidation = state.time
-        if pos.isolated and not pos.size and pos.margin > 0:
-            acct.balances[settle] = acct.balances.get(settle, 0) + pos.margin
-            pos.margin = 0
-        if pos.is_empty or (not pos.size and not pos.isolated):
-            acct.positions.pop(mid, None)
-        self._liquidations += 1
-        fill_price = abs(fill_quote) * WAD // closed
-        disposal = "vault" if vault else "adl" if taker_id == "adl" else "amm" if amm else "keeper_takeover"
-        ctx.emit(
-            ev.PositionLiquidated(
-                c.account, taker_id, mid, disposal, closed, abs(size) - closed, price, fill_price, bq,
-                fill_quote, fee, shortfall, tuple(str(s) for s in life.path),
-            )
-        )  # fmt: skip
-
-    def _largest_position(self, acct: Account, prices: PriceLookup) -> str | None:
-        """The position with the largest maintenance requirement (ties: market id)."""
-        best: tuple[int, str] | None = None
-        for mid in sorted(acct.positions):
-            pos = acct.positions[mid]
-            if not pos.size:
-                continue
-            market = self.state.markets[mid]
-            price = prices(market.spec.oracle)
-            mm = requirement(pos.size, price, margin_fractions(market, pos.size, price)[1])
-            if best is None or mm > best[0]:
-                best = (mm, mid)
-        return None if best is None else best[1]
-
-    def _insurance_room(self, ctx: TxContext, cfg: LiquidationConfig, account: str) -> int:
-        """What the insurance fund may still pay for this account in this block (caps applied)."""
-        pools = ctx.pools()
-        settle = self.state.params.settlement_asset
-        room = pools.insurance.get(settle, 0)
-        if cfg.insurance_cap_per_block:
-            used = pools.insurance_used if pools.insurance_used_height == self.state.height else 0
-            room = min(room, max(cfg.insurance_cap_per_block - used, 0))
-        if cfg.insurance_cap_per_account:
-            room = min(room, cfg.insurance_cap_per_account)
-        return max(room, 0)
-
-    def _absorb_shortfall(
-        self,
-        ctx: TxContext,
-        life: Lifecycle,
-        cfg: LiquidationConfig,
-        acct: Account,
-        pos: Position,
-        market: MarketState,
-        shortfall: int,
-        side: int,
-    ) -> None:
-        """Waterfall after a fill beyond bankruptcy: insurance fund -> backstop pool -> socialised
-        over the opposite side -> recorded bad debt (plus a withdrawal gate when losses spread)."""
-        settle = self.state.params.settlement_asset
-        pools = ctx.pools()
-        left = shortfall
-        paid = min(left, self._insurance_room(ctx, cfg, acct.id))
-        if paid:
-            life.advance(Stage.INSURANCE)
-            pools.insurance[settle] -= paid
-            if pools.insurance_used_height != self.state.height:
-                pools.insurance_used_height, pools.insurance_used = self.state.height, 0
-            pools.insurance_used += paid
-            self._credit(acct, pos, paid)
-            ctx.emit(ev.InsuranceFundUsed(acct.id, settle, paid))
-            left -= paid
-        if left and cfg.use_backstop_pool and pools.backstop.get(settle, 0):
-            life.advance(Stage.BACKSTOP)
-            paid = min(left, pools.backstop[settle])
-            pools.backstop[settle] -= paid
-            self._credit(acct, pos, paid)
-            ctx.emit(ev.BackstopPoolUsed(acct.id, settle, paid))
-            left -= paid
-        if left and cfg.socialise:
-            spread = self._socialise(ctx, acct, market, left, side)
-            if spread:
-                life.advance(Stage.SOCIALISED)
-                self._credit(acct, pos, spread)
-                market.pnl_pool -= spread
-                left -= spread
-        if left:
-            life.advance(Stage.BAD_DEBT)
-            pools.bad_debt[settle] = pools.bad_debt.get(settle, 0) + left
-            ctx.emit(ev.BadDebtRecorded(acct.id, settle, left))
-        if (left or Stage.SOCIALISED in life.path) and cfg.withdrawal_gate_blocks:
-            until = self.state.height + cfg.withdrawal_gate_blocks
-            if until > pools.withdrawals_gated_until:
-                pools.withdrawals_gated_until = until
-                ctx.emit(ev.WithdrawalsGated(until))
-
-    def _opposite_positions(self, ctx: TxContext, acct: Account, market: MarketState, side: int) -> list[str]:
-        mid = market.spec.id
-        return [
-            aid
-            for aid in sorted(self.state.accounts)
-            if aid != acct.id
-            and (p := self.state.accounts[aid].positions.get(mid)) is not None
-            and p.size * side < 0
-        ]
-
-    def _socialise(self, ctx: TxContext, acct: Account, market: MarketState, amount: int, side: int) -> int:
-        """Spread ``amount`` over the side opposite ``side`` pro rata to size, through their cost basis
-        (Drift's socialised loss applied directly: one O(positions) pass only when it happens).
-        Returns what was spread."""
-        holders = self._opposite_positions(ctx, acct, market, side)
-        if not holders:
-            return 0
-        positions = [ctx.account(h).positions[market.spec.id] for h in holders]
-        total = sum(abs(p.size) for p in positions)
-        spread = 0
-        for i, p in enumerate(positions):
-            share = amount - spread if i == len(positions) - 1 else amount * abs(p.size) // total
-            p.entry_value += share
-            spread += share
-        ctx.emit(ev.BadDebtSocialised(acct.id, market.spec.id, spread, len(positions)))
-        return spread
-
-    def _deleverage(
-        self, ctx: TxContext, acct: Account, market: MarketState, closed: int, bq: int, ranking: str
-    ) -> int:
-        """ADL: close ``closed`` of the account's position against profitable opposite positions at the
-        bankruptcy quote ``bq``; rank by profit x leverage (Hyperliquid) or pro rata. Returns the size
-        that found no counterparty."""
-        mid = market.spec.id
-        pos = acct.positions[mid]
-        sign = 1 if pos.size > 0 else -1
-        prices = self.prices()
-        price = prices(market.spec.oracle)
-        ranked: list[tuple[Fraction, str]] = []
-        for aid in self._opposite_positions(ctx, acct, market, sign):
-            other = self.state.accounts[aid]
-            opp = other.positions[mid]
-            pnl = unrealised_pnl(opp, price)
-            if pnl <= 0:
-                continue
-            equity = self._bucket_summary(other, opp, prices).equity
-            notional = abs(opp.size) * price // WAD
-            score = (
-                Fraction(pnl * notional, max(equity, 1) ** 2) if ranking == "profit_leverage" else Fraction(0)
-            )
-            ranked.append((score, aid))
-        ranked.sort(key=lambda x: (-x[0], x[1]))
-        if ranking == "pro_rata":
-            avail = sum(abs(self.state.accounts[a].positions[mid].size) for _, a in ranked)
-            sizes = {
-                a: (closed * abs(self.state.accounts[a].positions[mid].size) // avail if avail else 0)
-                for _, a in ranked
-            }
-            if ranked and avail >= closed:
-                sizes[ranked[0][1]] += closed - sum(sizes.values())
-        left, quote_left = closed, abs(bq)
-        fills: list[tuple[str, int]] = []
-        for _, aid in ranked:
-            if not left:
-                break
-            opp_size = abs(self.state.accounts[aid].positions[mid].size)
-            take = min(left, opp_size if ranking != "pro_rata" else sizes[aid])
-            if take:
-                fills.append((aid, take))
-                left -= take
-        if left:
-            return left
-        for i, (aid, take) in enumerate(fills):
-            quote = quote_left if i == len(fills) - 1 else abs(bq) * take // closed
-            quote_left -= quote
-            other = ctx.account(aid)
-            other_pos, _ = self._fill(ctx, other, market, sign * take, quote)
-            self._drop_if_empty(other, other_pos)
-            ctx.emit(ev.PositionDeleveraged(acct.id, aid, mid, take, quote))
-        self._fill(ctx, acct, market, -sign * closed, abs(bq))
-        return 0
-
-    def _deposit_backstop(self, ctx: TxContext, c: cmd.DepositBackstop) -> None:
-        self._asset(c.asset, c.amount)
-        pools = ctx.pools()
-        pools.backstop[c.asset] = check_range(
-            pools.backstop.get(c.asset, 0) + c.amount, f"backstop pool balance of {c.asset}"
-        )
-        ctx.deposited[c.asset] = c.amount
-        ctx.emit(ev.BackstopDeposited(c.asset, c.amount))
-
     def _check_liquidation_guards(
         self, account: str, markets: list[str], health: MarginSummary, prices: PriceLookup
     ) -> None:
@@ -968,50 +672,6 @@ class Engine:
                 f"{what} leaves {acct.id} with equity {after.equity} below initial "
                 f"requirement {after.initial}"
             )
-
-    def _configure_amm(self, ctx: TxContext, c: cmd.ConfigureAmm) -> None:
-        market = ctx.market(c.market)
-        ctx.account(c.account)  # must exist
-        market.amm_account, market.amm_base, market.amm_quote = c.account, c.base_reserve, c.quote_reserve
-        ctx.emit(ev.AmmConfigured(c.market, c.account, c.base_reserve, c.quote_reserve))
-
-    def _pool(self, ctx: TxContext, market: MarketState) -> Account:
-        if not market.amm_account:
-            raise InvalidParameters(f"market {market.spec.id} has no AMM pool (ConfigureAmm)")
-        return ctx.account(market.amm_account)
-
-    def _amm_fill(
-        self, ctx: TxContext, market: MarketState, acct: Account, size: int, quote: int
-    ) -> Position:
-        """Fill ``size`` (the account's side) against the pool for ``quote``; move the reserves."""
-        pool = self._pool(ctx, market)
-        pos, _ = self._fill(ctx, acct, market, size, quote)
-        pool_pos, _ = self._fill(ctx, pool, market, -size, quote)
-        self._drop_if_empty(pool, pool_pos)
-        market.amm_base -= size
-        market.amm_quote += quote if size > 0 else -quote
-        return pos
-
-    def _swap_amm(self, ctx: TxContext, c: cmd.SwapAmm) -> None:
-        market = ctx.market(c.market)
-        pool = self._pool(ctx, market)
-        if c.account == pool.id:
-            raise SelfTrade(f"the pool {pool.id} cannot swap with itself")
-        acct = ctx.account(c.account)
-        prices = self.prices()
-        prices(market.spec.oracle)
-        quote = amm_quote(market.amm_base, market.amm_quote, c.size)
-        if c.size > 0 and quote * WAD > c.limit_price * c.size:
-            raise SlippageExceeded(f"buying {c.size} costs {quote}, above limit {c.limit_price}")
-        if c.size < 0 and quote * WAD < c.limit_price * -c.size:
-            raise SlippageExceeded(f"selling {-c.size} brings {quote}, below limit {c.limit_price}")
-        old = acct.positions[c.market].size if c.market in acct.positions else 0
-        pos = self._amm_fill(ctx, market, acct, c.size, quote)
-        self._check_fill_risk(acct, pos, old, market.spec.oracle, acct.id, c.market)
-        self._check_fill_margin(acct, pos, old, prices, f"AMM swap of {c.size} {c.market}")
-        self._drop_if_empty(acct, pos)
-        price_after = market.amm_quote * WAD // market.amm_base
-        ctx.emit(ev.AmmSwapped(c.account, c.market, c.size, quote, price_after))
 
     def _committed_summary(self, acct: Account, pos: Position, prices: PriceLookup) -> MarginSummary:
         """The bucket's margin before this transaction: the committed state is untouched by clones."""
@@ -1140,10 +800,10 @@ _HANDLERS: dict[type[cmd.Command], Handler] = {
     cmd.SettleFunding: Engine._settle_funding_cmd,
     cmd.Trade: Engine._trade,
     cmd.CloseOut: Engine._close_out,
-    cmd.Liquidate: Engine._liquidate,
-    cmd.ConfigureAmm: Engine._configure_amm,
-    cmd.SwapAmm: Engine._swap_amm,
-    cmd.DepositBackstop: Engine._deposit_backstop,
+    cmd.Liquidate: liquidate.liquidate,
+    cmd.ConfigureAmm: liquidate.configure_amm,
+    cmd.SwapAmm: liquidate.swap_amm,
+    cmd.DepositBackstop: liquidate.deposit_backstop,
     cmd.ListVaultType: vaults.list_vault_type,
     cmd.UpdateVaultType: vaults.update_vault_type,
     cmd.SetDebtLimit: vaults.set_debt_limit,
