@@ -534,10 +534,30 @@ class Engine:
             )
         )
 
-    def _close_out(self, ctx: TxContext, c: cmd.CloseOut) -> None:
+    def check_liquidation_room(self) -> None:
+        """Refuse one more close-out/liquidation/bark once the block's cap is used up."""
         cap = self.state.params.max_liquidations_per_block
         if self._liquidations >= cap:
-            raise LiquidationCapReached(f"block {self.state.height} already enforced {cap} close-outs")
+            raise LiquidationCapReached(f"block {self.state.height} already enforced {cap} liquidations")
+
+    def count_liquidation(self) -> None:
+        """Record one enforced liquidation against the block's cap (call when it will commit)."""
+        self._liquidations += 1
+
+    def check_enforceable(
+        self, account: str, before: MarginSummary, markets: list[str], prices: PriceLookup
+    ) -> None:
+        """The common gate of every perp enforcement: the oracle rule allows ``liquidate``, the bucket is
+        below maintenance, and the sequencer-grace and TWAP-divergence guards pass."""
+        self._require(Action.LIQUIDATE, sorted({self.state.markets[m].spec.oracle for m in markets}))
+        if not before.liquidatable:
+            raise NotLiquidatable(
+                f"account {account} has equity {before.equity} >= maintenance {before.maintenance}"
+            )
+        self._check_liquidation_guards(account, markets, before, prices)
+
+    def _close_out(self, ctx: TxContext, c: cmd.CloseOut) -> None:
+        self.check_liquidation_room()
         if c.account == c.liquidator:
             raise SelfTrade(f"account {c.account} cannot close itself out")
         acct, liq = ctx.account(c.account), ctx.account(c.liquidator)
@@ -556,12 +576,7 @@ class Engine:
             raise NotLiquidatable(f"account {c.account} has no cross positions to close out")
         if any(p.isolated for m, p in liq.positions.items() if m in targets):
             raise MarginModeConflict(f"liquidator {c.liquidator} holds an isolated position it would add to")
-        self._require(Action.LIQUIDATE, sorted({self.state.markets[m].spec.oracle for m in targets}))
-        if not before.liquidatable:
-            raise NotLiquidatable(
-                f"account {c.account} has equity {before.equity} >= maintenance {before.maintenance}"
-            )
-        self._check_liquidation_guards(c.account, targets, before, prices)
+        self.check_enforceable(c.account, before, targets, prices)
         penalty_due = 0
         for mid in targets:
             market = ctx.market(mid)
@@ -605,7 +620,7 @@ class Engine:
                 f"liquidator {c.liquidator} lacks initial margin to take over {c.account}'s positions "
                 f"(equity {after.equity}, initial {after.initial})"
             )
-        self._liquidations += 1
+        self.count_liquidation()
 
     def _check_liquidation_guards(
         self, account: str, markets: list[str], health: MarginSummary, prices: PriceLookup

@@ -16,7 +16,6 @@ from clearhouse.ledger.errors import (
     AdlUnavailable,
     InsufficientMargin,
     InvalidParameters,
-    LiquidationCapReached,
     LiquidationCooldown,
     MarginModeConflict,
     NotLiquidatable,
@@ -43,7 +42,6 @@ from clearhouse.liquidation.perp import (
     fillable_price,
     size_to_close,
 )
-from clearhouse.oracle.rules import Action
 
 if TYPE_CHECKING:
     from clearhouse.ledger.engine import Engine
@@ -52,9 +50,7 @@ if TYPE_CHECKING:
 def liquidate(engine: Engine, ctx: TxContext, c: cmd.Liquidate) -> None:
     """Liquidate one position by its market's mechanism (see clearhouse.liquidation.perp)."""
     state = engine.state
-    cap = state.params.max_liquidations_per_block
-    if engine._liquidations >= cap:
-        raise LiquidationCapReached(f"block {state.height} already enforced {cap} liquidations")
+    engine.check_liquidation_room()
     if c.account == c.liquidator:
         raise SelfTrade(f"account {c.account} cannot liquidate itself")
     acct, liq = ctx.account(c.account), ctx.account(c.liquidator)
@@ -66,12 +62,7 @@ def liquidate(engine: Engine, ctx: TxContext, c: cmd.Liquidate) -> None:
     market = ctx.market(mid)
     spec, cfg = market.spec, market.spec.liquidation
     before = engine._bucket_summary(acct, pos, prices)
-    engine._require(Action.LIQUIDATE, [spec.oracle])
-    if not before.liquidatable:
-        raise NotLiquidatable(
-            f"account {c.account} has equity {before.equity} >= maintenance {before.maintenance}"
-        )
-    engine._check_liquidation_guards(c.account, [mid], before, prices)
+    engine.check_enforceable(c.account, before, [mid], prices)
     life = Lifecycle()
     price = prices(spec.oracle)
     imf, mmf = margin_fractions(market, pos.size, price)
@@ -151,7 +142,7 @@ def liquidate(engine: Engine, ctx: TxContext, c: cmd.Liquidate) -> None:
         pos.margin = 0
     if pos.is_empty or (not pos.size and not pos.isolated):
         acct.positions.pop(mid, None)
-    engine._liquidations += 1
+    engine.count_liquidation()
     fill_price = abs(fill_quote) * WAD // closed
     disposal = "vault" if vault else "adl" if taker_id == "adl" else "amm" if amm else "keeper_takeover"
     ctx.emit(

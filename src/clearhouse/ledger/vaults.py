@@ -29,7 +29,6 @@ from clearhouse.ledger.errors import (
     InsufficientMargin,
     InvalidParameters,
     InvalidValue,
-    LiquidationCapReached,
     NotLiquidatable,
     UnknownAsset,
     VaultDusty,
@@ -230,12 +229,6 @@ def _pay_incentive(engine: Engine, ctx: TxContext, auction: int, keeper: Account
     ctx.emit(ev.KeeperIncentivePaid(auction, keeper.id, amount, from_fund, minted))
 
 
-def _count_liquidation(engine: Engine) -> None:
-    cap = engine.state.params.max_liquidations_per_block
-    if engine._liquidations >= cap:
-        raise LiquidationCapReached(f"block {engine.state.height} already enforced {cap} liquidations")
-
-
 # -- governance -------------------------------------------------------------------------------------
 
 
@@ -365,7 +358,7 @@ def wipe(engine: Engine, ctx: TxContext, c: cmd.Wipe) -> None:
 
 def bark(engine: Engine, ctx: TxContext, c: cmd.Bark) -> None:
     """Liquidate an unsafe vault (``ink x spot < art x rate``) by its type's disposal path."""
-    _count_liquidation(engine)
+    engine.check_liquidation_room()
     vt = drip(engine, ctx, c.vault_type)
     acct, keeper = ctx.account(c.account), ctx.account(c.keeper)
     vault = acct.vaults.get(c.vault_type)
@@ -381,7 +374,7 @@ def bark(engine: Engine, ctx: TxContext, c: cmd.Bark) -> None:
             f"art*rate {vault.art * vt.rate}"
         )
     _dispose(engine, ctx, cfg, vt, acct, keeper, vault, price, sp, c.amount)
-    engine._liquidations += 1
+    engine.count_liquidation()
 
 
 def _dispose(
