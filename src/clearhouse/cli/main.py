@@ -24,6 +24,7 @@ from clearhouse.cli.sweep import sweep  # noqa: E402
 
 app.command()(simulate)
 app.command()(sweep)
+from clearhouse.cli import keys as _keys  # noqa: E402, F401  (registers `clearhouse keys`)
 
 
 @app.command()
