@@ -150,4 +150,7 @@ def test_same_envelope_signs_to_the_same_bytes() -> None:
     # ed25519 is deterministic: one envelope, one signature, one hash.
     a, b = signed(), signed()
     assert encode_signed(a) == encode_signed(b)
-    assert sign(ALICE, Withdraw("alice", "USD", 10**18), chain_id=CHAIN, nonce=NOW_MS, good_til_block=HEIGHT + 5) == a
+    assert (
+        sign(ALICE, Withdraw("alice", "USD", 10**18), chain_id=CHAIN, nonce=NOW_MS, good_til_block=HEIGHT + 5)
+        == a
+    )

@@ -66,7 +66,9 @@ def new(
     except KeyFileError as err:
         console.print(f"[red]{err}[/]")
         raise typer.Exit(1) from None
-    console.print(f"key [bold]{name}[/] written to {path} (mode 0600{', sealed' if secret else ''})")
+    console.print(
+        f"key [bold]{name}[/] written to {path} (mode 0600{', sealed' if secret else ''})", soft_wrap=True
+    )
     console.print(f"public key: [bold green]{key.public_hex}[/]", soft_wrap=True)
 
 
@@ -83,7 +85,10 @@ def show(
     except KeyFileError as err:
         console.print(f"[red]{err}[/]")
         raise typer.Exit(1) from None
-    console.print(f"key [bold]{name}[/] at {path} ({'sealed with a passphrase' if sealed else 'not sealed'})")
+    console.print(
+        f"key [bold]{name}[/] at {path} ({'sealed with a passphrase' if sealed else 'not sealed'})",
+        soft_wrap=True,
+    )
     console.print(f"public key: [bold green]{public}[/]", soft_wrap=True)
 
 
