@@ -154,3 +154,24 @@ def test_same_envelope_signs_to_the_same_bytes() -> None:
         sign(ALICE, Withdraw("alice", "USD", 10**18), chain_id=CHAIN, nonce=NOW_MS, good_til_block=HEIGHT + 5)
         == a
     )
+
+
+def test_regression_vector_of_docs_auth_md() -> None:
+    """Signature-format stability: this digest was produced by the implementation once and is quoted in
+    docs/auth.md. If it changes, every signature made before stops verifying (bump the domain instead)."""
+    from clearhouse.auth.keys import KeyPair
+
+    k = KeyPair.from_seed(bytes([1]) * 32)
+    s = sign(
+        k,
+        Withdraw("alice", "USDC", 250 * 10**18),
+        chain_id="clearhouse-devnet",
+        nonce=1733240000000,
+        good_til_block=120,
+    )
+    assert k.public_hex == "8a88e3dd7409f195fd52db2d3cba5d72ca6709bf1d94121bf3748801b40f6f5c"
+    assert len(canonical_bytes(s.envelope)) == 266
+    assert (
+        signing_digest(s.envelope).hex() == "beeb5d20d353d37c14c54cebd8798589f7f46d3462d615acea75375f829df91e"
+    )
+    assert verify(s, "clearhouse-devnet") == signing_digest(s.envelope)

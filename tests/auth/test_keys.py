@@ -119,3 +119,13 @@ def test_garbage_and_missing_files_are_refused(tmp_path: Path) -> None:
 def test_seed_length_is_checked() -> None:
     with pytest.raises(KeyFileError):
         KeyPair.from_seed(b"short")
+
+
+def test_rfc8032_test_vector_1() -> None:
+    """A key file's seed is the RFC 8032 secret key: the standard's first vector (empty message)."""
+    key = KeyPair.from_seed(bytes.fromhex("9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60"))
+    assert key.public_hex == "d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a"
+    assert key.sign(b"").hex() == (
+        "e5564300c360ac729086e2cc806e828a84877f1eb8e5d974d873e065224901555fb8821590a33bacc61e39701cf9b46b"
+        "d25bf5f0595bbe24655141438e7a100b"
+    )
