@@ -146,7 +146,7 @@ def test_both_expiries_must_hold_and_one_is_required() -> None:
         check_expiry(None, None, HEIGHT, NOW_MS)
 
 
-@settings(max_examples=60)
+@settings(max_examples=60, deadline=None)  # signs and verifies: keep load spikes from failing it
 @given(
     st.lists(st.tuples(st.integers(1, 4), in_window), max_size=25),
     st.sampled_from(["replay", "stale", "ahead", "expired", "far", "chain", "badsig"]),

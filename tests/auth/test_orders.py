@@ -11,6 +11,7 @@ from clearhouse.auth.envelope import TX_DOMAIN, domain_digest
 from clearhouse.auth.errors import (
     BadSignature,
     Expired,
+    MalformedEnvelope,
     OffGrid,
     OrderMismatch,
     Overfill,
@@ -27,6 +28,8 @@ from clearhouse.auth.orders import (
     Order,
     SignedOrder,
     check_fill,
+    decode_signed_order,
+    encode_signed_order,
     order_id,
     sign_order,
     to_trade,
@@ -213,3 +216,12 @@ def test_client_id_distinguishes_identical_orders() -> None:
 def test_a_checked_fill_becomes_the_engines_trade() -> None:
     f = fill(1, 1995, taker="seller")
     assert to_trade(f, BUY, SELL) == Trade("ETH-PERP", "alice", "bob", WAD, 1995 * WAD, "seller")
+
+
+def test_signed_orders_decode_only_from_canonical_bytes() -> None:
+    wire = encode_signed_order(sign_order(BUY, ALICE))
+    assert verify_order(decode_signed_order(wire), CHAIN) == order_id(BUY)
+    for bad in (wire.replace(b'"side":', b'"side": '), wire.replace(b'"buy"', b'"b\\u0075y"'), wire[:-1]):
+        assert bad != wire
+        with pytest.raises(MalformedEnvelope):
+            decode_signed_order(bad)

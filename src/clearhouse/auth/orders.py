@@ -36,6 +36,7 @@ from clearhouse.auth.envelope import (
 )
 from clearhouse.auth.errors import (
     Expired,
+    MalformedEnvelope,
     OffGrid,
     OrderMismatch,
     Overfill,
@@ -116,6 +117,23 @@ class Fill(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
 
 
 _encoder = msgspec.json.Encoder(order="deterministic")
+_signed_order_decoder = msgspec.json.Decoder(SignedOrder)
+
+
+def encode_signed_order(signed: SignedOrder) -> bytes:
+    """Canonical wire / journal bytes of a signed order."""
+    return _encoder.encode(signed)
+
+
+def decode_signed_order(data: bytes) -> SignedOrder:
+    """Decode wire bytes; refuse anything but the canonical encoding (:class:`MalformedEnvelope`)."""
+    try:
+        signed = _signed_order_decoder.decode(data)
+    except msgspec.DecodeError as err:
+        raise MalformedEnvelope(f"not a signed order: {err}") from None
+    if encode_signed_order(signed) != bytes(data):
+        raise MalformedEnvelope("signed order is not in canonical encoding")
+    return signed
 
 
 def order_id(order: Order) -> bytes:
@@ -269,6 +287,8 @@ __all__ = [
     "check_fill",
     "check_grid",
     "check_not_expired",
+    "decode_signed_order",
+    "encode_signed_order",
     "order_id",
     "sign_order",
     "to_trade",
