@@ -12,6 +12,7 @@ from clearhouse.auth.authorization import (
     AuthorizeKey,
     AuthorizeReporter,
     AuthRegistry,
+    MatchedFill,
     RevokeKey,
     RevokeReporter,
     Rule,
@@ -27,7 +28,7 @@ from clearhouse.ledger.model import AssetSpec
 from .helpers import ADMIN, ALICE, BOB, MALLORY, key
 
 A, B, M, ADM = ALICE.public_hex, BOB.public_hex, MALLORY.public_hex, ADMIN.public_hex
-AUTH_COMMANDS = {AuthorizeKey, RevokeKey, AuthorizeReporter, RevokeReporter}
+AUTH_COMMANDS = {AuthorizeKey, RevokeKey, AuthorizeReporter, RevokeReporter, MatchedFill}
 
 
 def test_every_command_type_is_classified_and_nothing_else_is() -> None:

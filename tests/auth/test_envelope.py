@@ -175,3 +175,19 @@ def test_regression_vector_of_docs_auth_md() -> None:
         signing_digest(s.envelope).hex() == "beeb5d20d353d37c14c54cebd8798589f7f46d3462d615acea75375f829df91e"
     )
     assert verify(s, "clearhouse-devnet") == signing_digest(s.envelope)
+
+
+def test_envelopes_carry_the_auth_commands_and_decode_them_back() -> None:
+    from clearhouse.auth.commands import AuthorizeKey, MatchedFill
+    from clearhouse.auth.orders import Fill, Order, sign_order
+
+    order = Order(CHAIN, "alice", "ETH-PERP", "buy", 10**18, 2000 * 10**18, 1, good_til_block=HEIGHT)
+    sell = Order(CHAIN, "bob", "ETH-PERP", "sell", 10**18, 2000 * 10**18, 1, good_til_block=HEIGHT)
+    fill = MatchedFill(
+        sign_order(order, ALICE), sign_order(sell, BOB), Fill("ETH-PERP", 10**18, 2000 * 10**18, "buyer")
+    )
+    for cmd in (AuthorizeKey("alice", BOB.public_hex), fill):
+        s = signed(command=cmd)
+        back = decode_signed(encode_signed(s))
+        assert back == s and type(back.envelope.command) is type(cmd)
+        verify(back, CHAIN)

@@ -7,7 +7,7 @@ from typing import Any
 import msgspec
 import pytest
 
-from clearhouse.auth.envelope import TX_DOMAIN, domain_digest
+from clearhouse.auth.envelope import TX_DOMAIN
 from clearhouse.auth.errors import (
     BadSignature,
     Expired,
@@ -35,6 +35,7 @@ from clearhouse.auth.orders import (
     to_trade,
     verify_order,
 )
+from clearhouse.auth.signing import domain_digest
 from clearhouse.ledger.commands import Trade
 from clearhouse.ledger.errors import InvalidValue
 from clearhouse.ledger.fixedpoint import WAD

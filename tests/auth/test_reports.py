@@ -6,9 +6,10 @@ import msgspec
 import pytest
 
 from clearhouse.auth.authorization import AuthorizeReporter, registry
-from clearhouse.auth.envelope import TX_DOMAIN, domain_digest
+from clearhouse.auth.envelope import TX_DOMAIN
 from clearhouse.auth.errors import BadSignature, Unauthorized
 from clearhouse.auth.reports import ReportSignature, report_digest, sign_report, verify_report
+from clearhouse.auth.signing import domain_digest
 from clearhouse.oracle.reports import SourceReport
 
 from .helpers import ADMIN, BOB, CHAIN, MALLORY

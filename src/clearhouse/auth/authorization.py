@@ -15,10 +15,10 @@ Every command type has exactly one :class:`Rule` in :data:`RULES` (a test checks
 * ``KEEPER`` — permissionless enforcement (Liquidate, CloseOut, Bark, auction takes and bids, …): anyone
   may send it, but the account it pays or debits (``liquidator`` / ``keeper`` / ``taker`` / ``bidder``)
   must be the signer's own;
-* ``PERMISSIONLESS`` — ``SettleFunding``: only realises what is owed, pays no one;
+* ``PERMISSIONLESS`` — ``SettleFunding`` (only realises what is owed, pays no one) and ``MatchedFill``
+  (the consent is in the two signed orders it carries; :func:`clearhouse.auth.clearing.clear_fill`);
 * ``MATCHED`` — ``Trade``: never authorised from one signature; a trade clears only as a fill that
-  carries both parties' signed orders (:meth:`AuthRegistry.authorize_order` for each, then
-  :func:`clearhouse.auth.orders.check_fill`).
+  carries both parties' signed orders (a ``MatchedFill``).
 
 Oracle reports are accepted from a source only when signed by the key whitelisted for that source of
 that feed. Every refusal raises :class:`~clearhouse.ledger.errors.Unauthorized` and changes nothing; the
@@ -33,54 +33,19 @@ from dataclasses import dataclass
 
 import msgspec
 
-from clearhouse.auth.envelope import check_public_key
+from clearhouse.auth.commands import (
+    MAX_SUBKEYS,
+    AuthorizeKey,
+    AuthorizeReporter,
+    MatchedFill,
+    RevokeKey,
+    RevokeReporter,
+    check_key,
+)
 from clearhouse.ledger import commands as c
 from clearhouse.ledger.errors import AlreadyExists, InvalidValue, Unauthorized, UnknownAccount
 
 AUTH_DOMAIN = b"clearhouse/auth/v1\x00"
-#: Most sub-keys one account may authorise at once (keeps the state per account bounded).
-MAX_SUBKEYS = 8
-
-
-# -- the commands that manage keys (to be added to AnyCommand when the engine integrates auth) -------------
-
-
-class AuthorizeKey(c.Command, frozen=True, tag=True):
-    """The owner of ``account`` lets ``key`` act for it (trade, withdraw, move margin; not manage keys)."""
-
-    account: str
-    key: str
-
-    def check(self) -> None:
-        _check_key(self.key, f"sub-key of {self.account}")
-
-
-class RevokeKey(c.Command, frozen=True, tag=True):
-    """The owner of ``account`` withdraws ``key``'s right to act for it, effective immediately."""
-
-    account: str
-    key: str
-
-    def check(self) -> None:
-        _check_key(self.key, f"sub-key of {self.account}")
-
-
-class AuthorizeReporter(c.Command, frozen=True, tag=True):
-    """Admin: reports of ``source`` for ``feed`` must be signed by ``key`` (replaces a previous key)."""
-
-    feed: str
-    source: str
-    key: str
-
-    def check(self) -> None:
-        _check_key(self.key, f"reporter key of {self.feed}/{self.source}")
-
-
-class RevokeReporter(c.Command, frozen=True, tag=True):
-    """Admin: no key may report for ``source`` of ``feed`` any more."""
-
-    feed: str
-    source: str
 
 
 class Rule(enum.Enum):
@@ -137,6 +102,8 @@ RULES: dict[type[c.Command], Permission] = {
     c.ProvideToSP: _OWNER,
     c.WithdrawFromSP: _OWNER,
     c.Trade: Permission(Rule.MATCHED),
+    # anyone may submit a fill: both parties' consent is in their signed orders (see auth.clearing)
+    MatchedFill: Permission(Rule.PERMISSIONLESS),
     # permissionless enforcement, paid to (or paid by) the caller's own account
     c.SettleFunding: Permission(Rule.PERMISSIONLESS),
     c.CloseOut: Permission(Rule.KEEPER, "liquidator"),
@@ -157,14 +124,6 @@ def permission(command: c.Command) -> Permission:
         return RULES[type(command)]
     except KeyError:
         raise Unauthorized(f"command {type(command).__name__} has no authorization rule") from None
-
-
-def _check_key(key: str, what: str) -> str:
-    try:
-        check_public_key(key)
-    except InvalidValue as err:
-        raise InvalidValue(f"{what}: {err}") from None
-    return key
 
 
 class AccountKeys(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -294,7 +253,7 @@ class AuthRegistry(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
 
 def registry(admins: tuple[str, ...] | list[str] = ()) -> AuthRegistry:
     """An empty registry with the given admin keys (validated, sorted, unique)."""
-    keys = sorted({_check_key(k, "admin key") for k in admins})
+    keys = sorted({check_key(k, "admin key") for k in admins})
     return AuthRegistry(tuple(keys))
 
 
@@ -314,6 +273,7 @@ __all__ = [
     "AuthRegistry",
     "AuthorizeKey",
     "AuthorizeReporter",
+    "MatchedFill",
     "Permission",
     "RevokeKey",
     "RevokeReporter",

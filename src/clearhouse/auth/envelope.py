@@ -17,22 +17,24 @@ Nothing here reads the clock or holds state; expiry and nonces are judged in :mo
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable, Sequence
 from concurrent.futures import Executor
 
 import msgspec
-import nacl.exceptions
-import nacl.signing
 
-from clearhouse.auth.errors import BadSignature, MalformedEnvelope, WrongChain
-from clearhouse.auth.keys import PUBLIC_KEY_BYTES, SIGNATURE_BYTES, KeyPair
-from clearhouse.ledger.commands import AnyCommand
+from clearhouse.auth.commands import TxCommand
+from clearhouse.auth.errors import MalformedEnvelope, WrongChain
+from clearhouse.auth.keys import KeyPair
+from clearhouse.auth.signing import (
+    check_chain_id,
+    check_public_key,
+    check_u64,
+    domain_digest,
+    verify_signature,
+)
 from clearhouse.ledger.errors import ClearhouseError, InvalidValue
 
 TX_DOMAIN = b"clearhouse/tx/v1\x00"
-U64_MAX = 2**64 - 1
-MAX_CHAIN_ID = 64
 
 
 class Envelope(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -47,7 +49,7 @@ class Envelope(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     #: Lower-case hex of the signer's 32-byte ed25519 public key.
     signer: str
     nonce: int
-    command: AnyCommand
+    command: TxCommand
     good_til_block: int | None = None
     good_til_time: int | None = None
 
@@ -55,13 +57,13 @@ class Envelope(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
         """Stateless validation of the envelope's own fields (and of its command's)."""
         check_chain_id(self.chain_id)
         check_public_key(self.signer)
-        _u64(self.nonce, "nonce")
+        check_u64(self.nonce, "nonce")
         if self.good_til_block is None and self.good_til_time is None:
             raise InvalidValue(f"envelope of {self.signer[:16]}… needs good_til_block or good_til_time")
         if self.good_til_block is not None:
-            _u64(self.good_til_block, "good_til_block")
+            check_u64(self.good_til_block, "good_til_block")
         if self.good_til_time is not None:
-            _u64(self.good_til_time, "good_til_time")
+            check_u64(self.good_til_time, "good_til_time")
         self.command.check()
 
 
@@ -73,37 +75,6 @@ class SignedEnvelope(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
 
 _encoder = msgspec.json.Encoder(order="deterministic")
 _signed_decoder = msgspec.json.Decoder(SignedEnvelope)
-
-
-def _u64(value: int, name: str) -> int:
-    if type(value) is not int or not 0 <= value <= U64_MAX:
-        raise InvalidValue(f"{name} must be an integer in [0, 2^64), got {value!r}")
-    return value
-
-
-def check_chain_id(chain_id: str) -> bytes:
-    """The chain id's bytes: 1-64 printable ASCII characters."""
-    if not isinstance(chain_id, str) or not 0 < len(chain_id) <= MAX_CHAIN_ID:
-        raise InvalidValue(f"chain id must be 1-{MAX_CHAIN_ID} characters, got {chain_id!r}")
-    if not (chain_id.isascii() and chain_id.isprintable()):
-        raise InvalidValue(f"chain id must be printable ASCII, got {chain_id!r}")
-    return chain_id.encode()
-
-
-def check_public_key(key: str) -> bytes:
-    """The 32 bytes of a lower-case hex public key (one spelling per key, so one hash per envelope)."""
-    if not isinstance(key, str) or len(key) != 2 * PUBLIC_KEY_BYTES or key != key.lower():
-        raise InvalidValue(f"public key must be {2 * PUBLIC_KEY_BYTES} lower-case hex digits, got {key!r}")
-    try:
-        return bytes.fromhex(key)
-    except ValueError:
-        raise InvalidValue(f"public key {key!r} is not hex") from None
-
-
-def domain_digest(domain: bytes, chain_id: str, payload: bytes) -> bytes:
-    """``sha256(domain || u8(len(chain_id)) || chain_id || payload)`` (shared with signed orders)."""
-    chain = check_chain_id(chain_id)
-    return hashlib.sha256(domain + bytes([len(chain)]) + chain + payload).digest()
 
 
 def canonical_bytes(envelope: Envelope) -> bytes:
@@ -125,7 +96,7 @@ def sign_envelope(envelope: Envelope, key: KeyPair) -> SignedEnvelope:
 
 def sign(
     key: KeyPair,
-    command: AnyCommand,
+    command: TxCommand,
     *,
     chain_id: str,
     nonce: int,
@@ -135,21 +106,6 @@ def sign(
     """Build and sign the envelope of ``command`` from ``key``."""
     env = Envelope(chain_id, key.public_hex, nonce, command, good_til_block, good_til_time)
     return sign_envelope(env, key)
-
-
-def verify_signature(signer: str, digest: bytes, signature: str, what: str = "envelope") -> None:
-    """Raise :class:`BadSignature` unless ``signature`` (hex) is ``signer``'s over ``digest``."""
-    try:
-        key = bytes.fromhex(signer)
-        sig = bytes.fromhex(signature)
-    except (ValueError, TypeError):
-        raise BadSignature(f"{what} signer or signature is not hex") from None
-    if len(key) != PUBLIC_KEY_BYTES or len(sig) != SIGNATURE_BYTES or signature != signature.lower():
-        raise BadSignature(f"{what} of {signer[:16]}…: malformed key or signature")
-    try:
-        nacl.signing.VerifyKey(key).verify(digest, sig)
-    except (nacl.exceptions.BadSignatureError, nacl.exceptions.CryptoError, ValueError):
-        raise BadSignature(f"{what} of {signer[:16]}… does not verify") from None
 
 
 def verify(signed: SignedEnvelope, chain_id: str) -> bytes:
@@ -225,15 +181,11 @@ __all__ = [
     "SignedEnvelope",
     "VerifyResult",
     "canonical_bytes",
-    "check_chain_id",
-    "check_public_key",
     "decode_signed",
-    "domain_digest",
     "encode_signed",
     "sign",
     "sign_envelope",
     "signing_digest",
     "verify",
     "verify_many",
-    "verify_signature",
 ]

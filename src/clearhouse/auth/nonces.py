@@ -24,8 +24,9 @@ import struct
 
 import msgspec
 
-from clearhouse.auth.envelope import Envelope, SignedEnvelope, check_public_key, verify
+from clearhouse.auth.envelope import Envelope, SignedEnvelope, verify
 from clearhouse.auth.errors import Expired, NonceOutOfWindow, NonceReused
+from clearhouse.auth.signing import check_public_key
 from clearhouse.ledger.errors import InvalidValue
 
 DAY_MS = 86_400_000

@@ -27,13 +27,6 @@ from typing import Literal
 
 import msgspec
 
-from clearhouse.auth.envelope import (
-    U64_MAX,
-    check_chain_id,
-    check_public_key,
-    domain_digest,
-    verify_signature,
-)
 from clearhouse.auth.errors import (
     Expired,
     MalformedEnvelope,
@@ -48,6 +41,13 @@ from clearhouse.auth.errors import (
     WrongChain,
 )
 from clearhouse.auth.keys import KeyPair
+from clearhouse.auth.signing import (
+    U64_MAX,
+    check_chain_id,
+    check_public_key,
+    domain_digest,
+    verify_signature,
+)
 from clearhouse.ledger.commands import Trade
 from clearhouse.ledger.errors import InvalidValue
 from clearhouse.ledger.fixedpoint import WAD, check_non_negative, check_positive

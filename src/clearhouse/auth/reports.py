@@ -14,8 +14,8 @@ from typing import Protocol
 import msgspec
 
 from clearhouse.auth.authorization import AuthRegistry
-from clearhouse.auth.envelope import check_public_key, domain_digest, verify_signature
 from clearhouse.auth.keys import KeyPair
+from clearhouse.auth.signing import check_public_key, domain_digest, verify_signature
 
 REPORT_DOMAIN = b"clearhouse/report/v1\x00"
 
