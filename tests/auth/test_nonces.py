@@ -48,11 +48,15 @@ def test_a_nonce_is_never_accepted_twice_and_the_set_stays_bounded(nonces: list[
     ever: set[int] = set()
     for n in nonces:
         before = book.encode()
+        # The rule stated over the whole history: unused, and above the cap-th highest used once that many.
+        model_accepts = n not in ever and (len(ever) < cap or n > sorted(ever)[-cap])
         try:
             book = book.accept(SIGNER, n, NOW_MS, rules)
         except NonceReused:
+            assert not model_accepts
             assert book.encode() == before
             continue
+        assert model_accepts
         assert n not in ever, f"nonce {n} accepted twice"
         ever.add(n)
         window = book.window(SIGNER)
