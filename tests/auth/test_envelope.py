@@ -191,3 +191,36 @@ def test_envelopes_carry_the_auth_commands_and_decode_them_back() -> None:
         back = decode_signed(encode_signed(s))
         assert back == s and type(back.envelope.command) is type(cmd)
         verify(back, CHAIN)
+
+
+def test_libsodium_verification_releases_the_gil() -> None:
+    """What makes a thread pool in verify_many worth having: while one thread verifies, another Python
+    thread runs. With a 50 s switch interval the interpreter never forces a hand-over, so the main
+    thread only gets the GIL back when the verifying thread releases it inside the C call."""
+    import sys
+    import threading
+    import time
+
+    s = signed()
+    digest, sig = signing_digest(s.envelope), bytes.fromhex(s.signature)
+    vk = nacl.signing.VerifyKey(ALICE.public_key)
+    done = threading.Event()
+
+    def work() -> None:
+        for _ in range(1500):
+            vk.verify(digest, sig)
+        done.set()
+
+    old = sys.getswitchinterval()
+    sys.setswitchinterval(50.0)
+    try:
+        worker = threading.Thread(target=work)
+        worker.start()
+        ticks = 0
+        while not done.is_set():
+            ticks += 1
+            time.sleep(0)
+        worker.join()
+    finally:
+        sys.setswitchinterval(old)
+    assert ticks > 100
