@@ -224,3 +224,19 @@ def test_libsodium_verification_releases_the_gil() -> None:
     finally:
         sys.setswitchinterval(old)
     assert ticks > 100
+
+
+def test_huge_numbers_are_refused_with_typed_errors() -> None:
+    from clearhouse.ledger.errors import ValueOutOfRange
+
+    wire = encode_signed(signed())
+    beyond_2_255 = decode_signed(wire.replace(b'"amount":1000000000000000000', b'"amount":' + b"9" * 80))
+    with pytest.raises(ValueOutOfRange):
+        verify(beyond_2_255, CHAIN)
+    with pytest.raises(MalformedEnvelope, match="out of range"):
+        decode_signed(wire.replace(b'"amount":1000000000000000000', b'"amount":' + b"9" * 100_000))
+    with pytest.raises(InvalidValue, match="nonce"):
+        verify(
+            decode_signed(wire.replace(f'"nonce":{NOW_MS}'.encode(), b'"nonce":' + str(2**64).encode())),
+            CHAIN,
+        )
