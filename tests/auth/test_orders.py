@@ -6,6 +6,8 @@ from typing import Any
 
 import msgspec
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from clearhouse.auth.envelope import TX_DOMAIN
 from clearhouse.auth.errors import (
@@ -226,3 +228,54 @@ def test_signed_orders_decode_only_from_canonical_bytes() -> None:
         assert bad != wire
         with pytest.raises(MalformedEnvelope):
             decode_signed_order(bad)
+
+
+@given(
+    st.lists(
+        st.tuples(st.integers(1, 3000), st.integers(1950_00, 2050_00), st.sampled_from(["buyer", "seller"])),
+        max_size=30,
+    ),
+    st.integers(1, 4000),
+    st.integers(1, 4000),
+)
+def test_accepted_fills_never_break_a_limit_the_band_or_an_orders_size(
+    fills: list[tuple[int, int, str]], buy_size: int, sell_size: int
+) -> None:
+    buy = msgspec.structs.replace(BUY, size=buy_size * STEP)
+    sell = msgspec.structs.replace(SELL, size=sell_size * STEP)
+    filled = (0, 0)
+    for size, cents, taker in fills:
+        f = Fill("ETH-PERP", size * STEP, cents * TICK, taker)  # type: ignore[arg-type]
+        try:
+            after = check(f, buy=buy, sell=sell, filled=filled)
+        except (PriceLimitExceeded, Overfill, PriceOutsideBand):
+            continue
+        assert sell.limit_price <= f.price <= buy.limit_price
+        assert abs(f.price - INDEX) * 20 <= INDEX  # ±5 %
+        assert after == (filled[0] + f.size, filled[1] + f.size)
+        filled = after
+    assert filled[0] <= buy.size and filled[1] <= sell.size
+    # whatever remains is exactly fillable once more and no further
+    rest = min(buy.size - filled[0], sell.size - filled[1])
+    if rest:
+        assert check(Fill("ETH-PERP", rest, 1995 * WAD, "buyer"), buy=buy, sell=sell, filled=filled)
+    with pytest.raises(Overfill):
+        check(Fill("ETH-PERP", rest + STEP, 1995 * WAD, "buyer"), buy=buy, sell=sell, filled=filled)
+
+
+def test_boundaries_are_exact_to_the_last_unit() -> None:
+    """With a grid of 1 every comparison is visible to one wei: the limits, the remaining size, the band."""
+    unit: dict[str, Any] = {"tick_size": 1, "step_size": 1}
+    buy = msgspec.structs.replace(BUY, limit_price=2000 * WAD + 7, size=WAD + 3)
+    sell = msgspec.structs.replace(SELL, limit_price=1990 * WAD + 1, size=5 * WAD)
+    assert check(Fill("ETH-PERP", WAD + 3, 2000 * WAD + 7, "buyer"), buy=buy, sell=sell, **unit)
+    with pytest.raises(PriceLimitExceeded):
+        check(Fill("ETH-PERP", WAD, 2000 * WAD + 8, "buyer"), buy=buy, sell=sell, **unit)
+    with pytest.raises(PriceLimitExceeded):
+        check(Fill("ETH-PERP", WAD, 1990 * WAD, "buyer"), buy=buy, sell=sell, **unit)
+    with pytest.raises(Overfill):
+        check(Fill("ETH-PERP", WAD + 4, 1995 * WAD, "buyer"), buy=buy, sell=sell, **unit)
+    band = WAD // 400  # 5 * WAD from an index of 2000 * WAD
+    assert check(Fill("ETH-PERP", WAD, 1995 * WAD, "buyer"), buy=buy, sell=sell, band=band, **unit)
+    with pytest.raises(PriceOutsideBand):
+        check(Fill("ETH-PERP", WAD, 1995 * WAD - 1, "buyer"), buy=buy, sell=sell, band=band, **unit)
