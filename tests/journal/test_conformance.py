@@ -26,7 +26,8 @@ from clearhouse.journal.rows import (
     make_row,
     row_hash,
 )
-from clearhouse.journal.store import JournalStore, open_store
+from clearhouse.journal import open_store
+from clearhouse.journal.store import JournalStore
 from clearhouse.ledger.errors import JournalError
 
 if TYPE_CHECKING:
@@ -556,7 +557,7 @@ def test_package_imports_without_psycopg() -> None:
         "import sys\n"
         "sys.modules['psycopg'] = None  # any 'import psycopg' now fails\n"
         "import clearhouse.journal.store, clearhouse.journal.postgres, clearhouse.journal.sqlite\n"
-        "from clearhouse.journal.store import open_store\n"
+        "from clearhouse.journal import open_store\n"
         "s = open_store('memory:'); s.close()\n"
         "try:\n"
         "    clearhouse.journal.postgres.PostgresJournalStore('postgresql://x')\n"
