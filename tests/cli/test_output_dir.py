@@ -99,7 +99,7 @@ def test_a_marked_folder_with_a_users_extra_file_is_refused(tmp_path: Path) -> N
     out = tmp_path / "out"
     write_atomically(out, _fill({"summary.json": "{}", "report.html": "old"}))
     (out / "notes.txt").write_text("mine")
-    with pytest.raises(OutputDirError, match="notes.txt"):
+    with pytest.raises(OutputDirError, match=r"notes\.txt"):
         write_atomically(out, _fill({"summary.json": "{}"}))
     assert (out / "notes.txt").read_text() == "mine" and (out / "report.html").read_text() == "old"
 

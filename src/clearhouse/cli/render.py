@@ -13,12 +13,25 @@ from clearhouse.ledger.events import Event
 from clearhouse.ledger.fixedpoint import fmt
 from clearhouse.ledger.margin import isolated_summary
 
-#: Event fields shown in WAD units; the funding index is RAY.
+#: Event fields shown in WAD units, except: the funding index is RAY; durations are seconds; the plain
+#: ones are counts, ids, heights and timestamps.
 _RAY_FIELDS = {"index"}
-_PLAIN_FIELDS = {"elapsed", "index_position", "decimals"}
+_SECONDS_FIELDS = {"elapsed", "max_price_age"}
+_PLAIN_FIELDS = {
+    "index_position",
+    "decimals",
+    "auction",
+    "end",
+    "epoch",
+    "positions",
+    "tx_index",
+    "until_height",
+}
 
 
 def _show(name: str, value: object) -> str:
+    if isinstance(value, int) and not isinstance(value, bool) and name in _SECONDS_FIELDS:
+        return f"{value:,} s"
     if isinstance(value, bool) or not isinstance(value, int) or name in _PLAIN_FIELDS:
         return str(value)
     return fmt(value, 10**27 if name in _RAY_FIELDS else 10**18, 6 if name in _RAY_FIELDS else 4)
