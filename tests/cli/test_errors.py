@@ -137,3 +137,13 @@ def test_sweep_table_keeps_long_point_names(tmp_path: Path) -> None:
     for name in names:
         assert name in first_cells
     assert "…" not in console.file.getvalue()  # type: ignore[attr-defined]
+
+
+def test_event_text_is_shown_literally() -> None:
+    from clearhouse.cli.render import events_table
+    from clearhouse.ledger.events import TransactionRejected
+
+    event = TransactionRejected(0, "Deposit", "unknown_asset", "'DAI' is not in [assets] [bold]x[/bold]")
+    console = Console(file=io.StringIO(), width=300)
+    console.print(events_table([(1, event)]))
+    assert "'DAI' is not in [assets] [bold]x[/bold]" in console.file.getvalue()  # type: ignore[attr-defined]

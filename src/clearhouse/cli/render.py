@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 import msgspec
+from rich.markup import escape
 from rich.table import Table
 
 from clearhouse.ledger.engine import Engine
@@ -45,7 +46,7 @@ def events_table(events: Iterable[tuple[int, Event]]) -> Table:
     for height, event in events:
         fields = msgspec.structs.asdict(event)
         details = ", ".join(f"{k}={_show(k, v)}" for k, v in fields.items())
-        table.add_row(str(height), type(event).__name__, details)
+        table.add_row(str(height), type(event).__name__, escape(details))  # literal: lists, ids
     return table
 
 
@@ -76,7 +77,7 @@ def accounts_table(engine: Engine) -> Table:
             )
         except ClearhouseError as err:
             cells = ("?", "?", type(err).__name__)
-        table.add_row(aid, balances or "-", "\n".join(positions) or "-", *cells)
+        table.add_row(escape(aid), escape(balances or "-"), escape("\n".join(positions) or "-"), *cells)
     return table
 
 

@@ -117,6 +117,8 @@ def sweep(
         fail("interrupted: no outputs written", 130)
     except OutputDirError as err:  # something appeared at the output path during the run
         fail(str(err))
+    except OSError as err:  # disk full, permissions: nothing was put in place
+        fail(f"cannot write the outputs to {out}: {err}", 1)
     console.print(points_table(doc))
     console.print(
         f"wrote {out}/sweep.json, sweep.parquet, report.html ({time.perf_counter() - started:.1f} s)",
