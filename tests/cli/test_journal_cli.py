@@ -225,3 +225,9 @@ def test_postgres_verify_is_read_only_and_refuses_a_missing_journal() -> None:
     finally:
         with psycopg.connect(dsn, autocommit=True) as con:
             con.execute(f"DROP TABLE IF EXISTS {table}, {table}_head")
+
+
+def test_verify_of_an_unreachable_postgresql_server_is_one_line() -> None:
+    pytest.importorskip("psycopg")
+    result = runner.invoke(app, ["verify", "postgresql://nobody@127.0.0.1:1/none?connect_timeout=2"])
+    _one_line_error(result, 2, "cannot connect")

@@ -119,9 +119,13 @@ class PostgresJournalStore(JournalStore):
         self._q_len = q("SELECT COALESCE(MAX(height), 0) FROM {}").format(rows_t)
 
         # autocommit: every transaction is an explicit conn.transaction() block, nothing is left open.
-        self._conn: psycopg.Connection[TupleRow] = psycopg.connect(
-            dsn, autocommit=True, connect_timeout=connect_timeout_s
-        )
+        try:
+            self._conn: psycopg.Connection[TupleRow] = psycopg.connect(
+                dsn, autocommit=True, connect_timeout=connect_timeout_s
+            )
+        except psycopg.Error as exc:
+            detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise JournalError(f"cannot connect to the PostgreSQL journal: {detail}") from exc
         self._closed = False
         try:
             if read_only:
