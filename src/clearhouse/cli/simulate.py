@@ -183,13 +183,14 @@ def simulate(
             "aggregate": agg,
             "paths": summaries,
         }
-        write_outputs(out, doc, ts_tables, ev_tables)
+        try:
+            write_outputs(out, doc, ts_tables, ev_tables)
+        except OutputDirError as err:  # something appeared at the output path during the run
+            fail(str(err))
+        except OSError as err:  # disk full, permissions: nothing was put in place
+            fail(f"cannot write the outputs to {out}: {err}", 1)
     except KeyboardInterrupt:
         fail("interrupted: no outputs written", 130)
-    except OutputDirError as err:  # something appeared at the output path during the run
-        fail(str(err))
-    except OSError as err:  # disk full, permissions: nothing was put in place
-        fail(f"cannot write the outputs to {out}: {err}", 1)
     elapsed = time.perf_counter() - started
     console.print(summary_table(agg, summaries[0]))
     console.print(

@@ -112,13 +112,14 @@ def sweep(
             with ex:
                 progress.console.print(f"executor: {ex.describe()}")
                 doc = run_sweep(sw, ex)
-        write_sweep_outputs(out, doc)
+        try:
+            write_sweep_outputs(out, doc)
+        except OutputDirError as err:  # something appeared at the output path during the run
+            fail(str(err))
+        except OSError as err:  # disk full, permissions: nothing was put in place
+            fail(f"cannot write the outputs to {out}: {err}", 1)
     except KeyboardInterrupt:
         fail("interrupted: no outputs written", 130)
-    except OutputDirError as err:  # something appeared at the output path during the run
-        fail(str(err))
-    except OSError as err:  # disk full, permissions: nothing was put in place
-        fail(f"cannot write the outputs to {out}: {err}", 1)
     console.print(points_table(doc))
     console.print(
         f"wrote {out}/sweep.json, sweep.parquet, report.html ({time.perf_counter() - started:.1f} s)",
