@@ -78,7 +78,8 @@ def check_output_dir(out: Path) -> None:
             f"output folder {out} is not empty and is not a clearhouse output (no valid {MARKER}); "
             "refusing to write into it: choose a new or empty folder"
         )
-    foreign = [e for e in entries if e not in listed and e != MARKER and not e.startswith(_TMP_PREFIX)]
+    ours = {MARKER, f"{MARKER}.tmp"}  # the marker, and its replacement if a write was cut short
+    foreign = [e for e in entries if e not in listed and e not in ours and not e.startswith(_TMP_PREFIX)]
     if foreign:
         raise OutputDirError(
             f"output folder {out} holds files clearhouse did not write ({_shown(foreign)}); "
