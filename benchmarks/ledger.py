@@ -24,7 +24,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from clearhouse.journal.store import open_store
+from clearhouse.journal import open_store
 from clearhouse.ledger import commands as c
 from clearhouse.ledger.block import Block
 from clearhouse.ledger.engine import Engine

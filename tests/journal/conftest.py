@@ -20,7 +20,8 @@ import pytest
 
 from clearhouse.journal.memory import MemoryJournalStore
 from clearhouse.journal.rows import GENESIS_HASH, JournalRow, make_row
-from clearhouse.journal.store import JournalStore, open_store
+from clearhouse.journal import open_store
+from clearhouse.journal.store import JournalStore
 
 POSTGRES_DSN_ENV = "CLEARHOUSE_TEST_POSTGRES_DSN"
 POSTGRES_SKIP_REASON = "set CLEARHOUSE_TEST_POSTGRES_DSN to run the PostgreSQL journal tests"

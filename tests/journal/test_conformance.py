@@ -26,7 +26,8 @@ from clearhouse.journal.rows import (
     make_row,
     row_hash,
 )
-from clearhouse.journal.store import JournalStore, open_store
+from clearhouse.journal import open_store
+from clearhouse.journal.store import JournalStore
 from clearhouse.ledger.errors import JournalError
 
 if TYPE_CHECKING:
@@ -556,7 +557,7 @@ def test_package_imports_without_psycopg() -> None:
         "import sys\n"
         "sys.modules['psycopg'] = None  # any 'import psycopg' now fails\n"
         "import clearhouse.journal.store, clearhouse.journal.postgres, clearhouse.journal.sqlite\n"
-        "from clearhouse.journal.store import open_store\n"
+        "from clearhouse.journal import open_store\n"
         "s = open_store('memory:'); s.close()\n"
         "try:\n"
         "    clearhouse.journal.postgres.PostgresJournalStore('postgresql://x')\n"
@@ -565,3 +566,39 @@ def test_package_imports_without_psycopg() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
     assert out.stdout.strip() == "lazy"
+
+
+class TestReadOnlyOpen:
+    """``open_store(..., read_only=True)``: what ``verify`` and ``risk`` use; creates nothing."""
+
+    def test_reads_a_journal_a_writer_holds_open_and_refuses_to_append(self, tmp_path: Path) -> None:
+        from clearhouse.journal.rows import make_row
+
+        path = tmp_path / "j.sqlite"
+        writer = open_store(str(path))
+        try:
+            row = make_row(1, b"{}", b"[]", "11" * 32, "00" * 32)
+            writer.append(row)  # the writer keeps its connection: the -wal file exists
+            with open_store(str(path), read_only=True) as reader:
+                assert reader.read_only and len(reader) == 1 and reader.verify_chain().ok
+                with pytest.raises(JournalError, match="read-only"):
+                    reader.append(make_row(2, b"{}", b"[]", "11" * 32, row.row_hash))
+            writer.append(make_row(2, b"{}", b"[]", "11" * 32, row.row_hash))
+        finally:
+            writer.close()
+
+    def test_a_cleanly_closed_journal_is_read_without_creating_files(self, tmp_path: Path) -> None:
+        from clearhouse.journal.rows import make_row
+
+        path = tmp_path / "j.sqlite"
+        with open_store(str(path)) as s:
+            s.append(make_row(1, b"{}", b"[]", "11" * 32, "00" * 32))
+        before = sorted(p.name for p in tmp_path.iterdir())
+        with open_store(str(path), read_only=True) as reader:
+            assert len(reader) == 1
+        assert sorted(p.name for p in tmp_path.iterdir()) == before == ["j.sqlite"]
+
+    def test_a_missing_file_is_not_created(self, tmp_path: Path) -> None:
+        with pytest.raises(JournalError, match="no journal"):
+            open_store(str(tmp_path / "nope.sqlite"), read_only=True)
+        assert list(tmp_path.iterdir()) == []

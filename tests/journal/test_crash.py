@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from clearhouse.journal.store import open_store
+from clearhouse.journal import open_store
 
 pytestmark = pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="needs POSIX SIGKILL")
 
@@ -26,7 +26,7 @@ SRC = Path(__file__).resolve().parents[2] / "src"
 CHILD = r"""
 import hashlib, sys
 from clearhouse.journal.rows import GENESIS_HASH, make_row
-from clearhouse.journal.store import open_store
+from clearhouse.journal import open_store
 
 path, batch = sys.argv[1], int(sys.argv[2])
 

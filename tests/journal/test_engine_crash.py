@@ -17,14 +17,14 @@ from pathlib import Path
 import pytest
 
 from clearhouse.journal.replay import verify_journal
-from clearhouse.journal.store import open_store
+from clearhouse.journal import open_store
 
 pytestmark = pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="needs POSIX SIGKILL")
 
 CHILD = r"""
 import sys
 from clearhouse.demo.session import session_blocks
-from clearhouse.journal.store import open_store
+from clearhouse.journal import open_store
 from clearhouse.ledger import commands as c
 from clearhouse.ledger.block import Block
 from clearhouse.ledger.engine import Engine

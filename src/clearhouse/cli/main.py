@@ -2,22 +2,28 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from clearhouse.cli.errors import fail
 from clearhouse.cli.render import accounts_table, events_table, protocol_table
 from clearhouse.ledger.errors import ClearhouseError
 from clearhouse.ledger.events import Event
+
+if TYPE_CHECKING:
+    from clearhouse.journal.store import JournalStore
 
 app = typer.Typer(
     help="clearhouse: deterministic margin, liquidation and settlement for derivative markets.",
     no_args_is_help=True,
     add_completion=False,
 )
-console = Console()
+console = Console(soft_wrap=True)
 
 from clearhouse.cli.simulate import simulate  # noqa: E402
 from clearhouse.cli.sweep import sweep  # noqa: E402
@@ -26,29 +32,75 @@ app.command()(simulate)
 app.command()(sweep)
 from clearhouse.cli import keys as _keys  # noqa: E402, F401  (registers `clearhouse keys`)
 
+_LOCATION_HELP = (
+    "Journal location: a path, sqlite:///relative/path, sqlite:////absolute/path, postgresql://... "
+    "(see docs/journal.md)"
+)
+_HEX64 = re.compile(r"[0-9a-f]{64}")
+
+
+def _open_read_only(journal: str) -> JournalStore:
+    """Open an existing journal for reading only; one-line error and exit 2 for anything else."""
+    from clearhouse.journal import open_store, sqlite_path
+    from clearhouse.journal.store import NotAJournal
+
+    path = sqlite_path(journal)
+    if path is not None and not Path(path).exists():
+        fail(f"no journal at {journal}")
+    try:
+        return open_store(journal, verify=False, read_only=True)
+    except NotAJournal as err:
+        fail(str(err))
+    except ClearhouseError as err:
+        fail(f"cannot open journal {journal}: {err}")
+
+
+def _clear_for_demo(journal: str, overwrite: bool) -> None:
+    """Refuse to touch anything at ``journal`` that is not a clearhouse journal; replace a SQLite
+    journal only with ``--overwrite``."""
+    from clearhouse.journal import sqlite_path
+
+    path = sqlite_path(journal)
+    if path is None or not Path(path).exists():
+        return
+    if Path(path).is_dir():
+        fail(f"{journal} is a folder, not a journal")
+    with _open_read_only(journal) as store:
+        blocks = len(store)
+    if not overwrite:
+        fail(
+            f"{journal} already holds a clearhouse journal ({blocks} blocks); pass --overwrite to replace it"
+        )
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{path}{suffix}").unlink(missing_ok=True)
+
 
 @app.command()
 def demo(
-    journal: str = typer.Option(
-        "clearhouse-demo.sqlite",
-        "--journal",
-        "-j",
-        help="Journal location: a SQLite path, sqlite:///path, postgresql://... or memory:",
+    journal: str = typer.Option("clearhouse-demo.sqlite", "--journal", "-j", help=_LOCATION_HELP),
+    overwrite: bool = typer.Option(
+        False,
+        "--overwrite/--no-overwrite",
+        help="Replace an existing clearhouse SQLite journal; anything else is never replaced.",
     ),
-    overwrite: bool = typer.Option(True, help="Replace an existing SQLite journal file."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Print only the final state root."),
 ) -> None:
     """Run the scripted market session through the engine and journal every block."""
     from clearhouse.demo.session import session_blocks
-    from clearhouse.journal.store import open_store
+    from clearhouse.journal import open_store
     from clearhouse.ledger.engine import Engine
 
-    path = Path(journal.removeprefix("sqlite:///"))
-    if overwrite and "://" not in journal.replace("sqlite:///", "") and journal != "memory:":
-        for suffix in ("", "-wal", "-shm"):
-            Path(f"{path}{suffix}").unlink(missing_ok=True)
-    store = open_store(journal)
+    _clear_for_demo(journal, overwrite)
     try:
+        store = open_store(journal)
+    except ClearhouseError as err:
+        fail(f"cannot open journal {journal}: {err}")
+    try:
+        if len(store):
+            fail(
+                f"journal {journal} already holds {len(store)} blocks and the session starts at block 1: "
+                "use a new location (--overwrite replaces SQLite files only)"
+            )
         engine = Engine(journal=store)
         all_events: list[tuple[int, Event]] = []
         for block in session_blocks():
@@ -58,32 +110,44 @@ def demo(
             console.print(events_table(all_events))
             console.print(accounts_table(engine))
             console.print(protocol_table(engine))
-            console.print(f"journal: [bold]{journal}[/] ({len(store)} blocks)")
-        console.print(f"final state root: [bold green]{engine.state_root()}[/]", soft_wrap=True)
+            console.print(f"journal: [bold]{journal}[/] ({len(store)} blocks)", markup=False)
+        console.print(f"final state root: {engine.state_root()}")
     finally:
         store.close()
 
 
+def _failed(height: int, reason: str, verified: int) -> None:
+    fail(f"FAILED at block {height}: {reason}; {verified} blocks verified before it", 1)
+
+
 @app.command()
 def verify(
-    journal: str = typer.Argument(..., help="Journal location (SQLite path, sqlite:///, postgresql://)."),
+    journal: str = typer.Argument(..., help=_LOCATION_HELP),
+    expect_root: str | None = typer.Option(
+        None, "--expect-root", help="State root (64 hex) the journal must end in, from an independent record."
+    ),
+    expect_height: int | None = typer.Option(
+        None, "--expect-height", min=1, help="Height the journal must end at, from an independent record."
+    ),
 ) -> None:
     """Replay a journal from genesis; check every state root and the hash chain.
 
-    Exits 0 and prints the final root if the journal is intact; exits 1 naming the first bad block.
+    Opens the journal read-only. Exits 0 and prints the final root if the journal is intact (and matches
+    --expect-root/--expect-height); exits 1 naming the first bad block; 2 if it is not a journal.
     """
     from clearhouse.journal.replay import verify_journal
-    from clearhouse.journal.store import open_store
 
-    if "://" not in journal and journal != "memory:" and not Path(journal).exists():
-        console.print(f"[red]no journal at {journal}[/]")
-        raise typer.Exit(2)
-    try:
-        store = open_store(journal, verify=False)
-    except ClearhouseError as err:
-        console.print(f"[red]cannot open journal: {err}[/]")
-        raise typer.Exit(1) from None
-    with store:
+    if expect_root is not None:
+        expect_root = expect_root.lower()
+        if not _HEX64.fullmatch(expect_root):
+            fail(f"--expect-root must be 64 hex characters, got {expect_root!r}")
+    roots: dict[int, str] = {}
+
+    def on_root(height: int, root: str) -> None:
+        if height == expect_height or root == expect_root:
+            roots.setdefault(height, root)
+
+    with _open_read_only(journal) as store:
         total = len(store)
         with Progress(
             TextColumn("replaying"),
@@ -94,44 +158,64 @@ def verify(
             transient=True,
         ) as progress:
             task = progress.add_task("replay", total=total)
-            report, _ = verify_journal(store, progress=lambda h: progress.update(task, completed=h))
-    if report.ok:
-        console.print(f"[green]OK[/] {report.blocks} blocks verified")
-        console.print(f"final state root: [bold]{report.final_root}[/]", soft_wrap=True)
-        return
-    console.print(f"[red]FAILED[/] at block {report.bad_height}: {report.reason}")
-    console.print(f"{report.blocks} blocks verified before it")
-    raise typer.Exit(1)
+            report, _ = verify_journal(
+                store, progress=lambda h: progress.update(task, completed=h), on_root=on_root
+            )
+    if not report.ok:
+        _failed(report.bad_height or report.blocks + 1, report.reason, report.blocks)
+    n = report.blocks
+    if n == 0:
+        fail(f"FAILED: {journal} is a clearhouse journal with no blocks; there is nothing to verify", 1)
+    if expect_height is not None and n != expect_height:
+        if n < expect_height:
+            _failed(n + 1, f"missing: the journal ends at block {n}, --expect-height is {expect_height}", n)
+        _failed(
+            expect_height + 1,
+            f"unexpected: the journal goes on to block {n}, --expect-height is {expect_height}",
+            expect_height,
+        )
+    if expect_root is not None and report.final_root != expect_root:
+        seen = [h for h, r in sorted(roots.items()) if r == expect_root]
+        if seen:
+            h = seen[-1]
+            _failed(
+                h + 1, f"unexpected: the expected root is the root after block {h}, the journal goes on", h
+            )
+        _failed(n, f"state root {report.final_root} is not the expected root {expect_root}", n - 1)
+    console.print(f"OK {n} blocks verified" + (" (root and height as expected)" if expect_root else ""))
+    console.print(f"final state root: {report.final_root}")
 
 
 @app.command()
 def risk(
-    journal: str = typer.Argument(
-        ..., help="Journal location to replay (SQLite path, sqlite:///, postgresql://)."
-    ),
-    json_out: Path | None = typer.Option(None, "--json", help="Also write the views as JSON here."),
+    journal: str = typer.Argument(..., help=_LOCATION_HELP),
+    json_out: Path | None = typer.Option(None, "--json", help="Also write the views as JSON to this file."),
 ) -> None:
     """Risk views of the state a journal ends in: per account, per position, per market."""
     from clearhouse.cli.risk_report import risk_tables, risk_views
     from clearhouse.journal.replay import verify_journal
-    from clearhouse.journal.store import open_store
 
-    if "://" not in journal and not Path(journal).exists():
-        console.print(f"[red]no journal at {journal}[/]")
-        raise typer.Exit(2)
-    with open_store(journal, verify=False) as store:
+    if json_out is not None and json_out.is_dir():
+        fail(f"--json {json_out} is a folder; give a file name")
+    if json_out is not None and not json_out.parent.is_dir():
+        fail(f"--json {json_out}: folder {json_out.parent} does not exist")
+    with _open_read_only(journal) as store:
         report, engine = verify_journal(store)
     if not report.ok:
-        console.print(f"[red]journal fails verification at block {report.bad_height}: {report.reason}[/]")
-        raise typer.Exit(1)
+        _failed(report.bad_height or report.blocks + 1, report.reason, report.blocks)
+    if report.blocks == 0:
+        fail(f"{journal} is a clearhouse journal with no blocks; there is no state to show", 1)
     views = risk_views(engine.state)
     for table in risk_tables(views):
         console.print(table)
     if json_out is not None:
         import json
 
-        json_out.write_text(json.dumps(views, indent=2))
-        console.print(f"wrote {json_out}")
+        try:
+            json_out.write_text(json.dumps(views, indent=2))
+        except OSError as err:
+            fail(f"cannot write {json_out}: {err}", 1)
+        console.print(f"wrote {json_out}", markup=False)
 
 
 @app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
@@ -145,8 +229,7 @@ def bench(
     import sys
 
     if not (Path.cwd() / "benchmarks" / f"{name}.py").exists():
-        console.print(f"[red]no benchmarks/{name}.py here: run from the repository root[/]")
-        raise typer.Exit(2)
+        fail(f"no benchmarks/{name}.py here: run from the repository root")
     sys.path.insert(0, str(Path.cwd()))
     sys.argv = [f"benchmarks.{name}", *ctx.args]
     runpy.run_module(f"benchmarks.{name}", run_name="__main__")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 import msgspec
+from rich.markup import escape
 from rich.table import Table
 
 from clearhouse.ledger.engine import Engine
@@ -13,12 +14,25 @@ from clearhouse.ledger.events import Event
 from clearhouse.ledger.fixedpoint import fmt
 from clearhouse.ledger.margin import isolated_summary
 
-#: Event fields shown in WAD units; the funding index is RAY.
+#: Event fields shown in WAD units, except: the funding index is RAY; durations are seconds; the plain
+#: ones are counts, ids, heights and timestamps.
 _RAY_FIELDS = {"index"}
-_PLAIN_FIELDS = {"elapsed", "index_position", "decimals"}
+_SECONDS_FIELDS = {"elapsed", "max_price_age"}
+_PLAIN_FIELDS = {
+    "index_position",
+    "decimals",
+    "auction",
+    "end",
+    "epoch",
+    "positions",
+    "tx_index",
+    "until_height",
+}
 
 
 def _show(name: str, value: object) -> str:
+    if isinstance(value, int) and not isinstance(value, bool) and name in _SECONDS_FIELDS:
+        return f"{value:,} s"
     if isinstance(value, bool) or not isinstance(value, int) or name in _PLAIN_FIELDS:
         return str(value)
     return fmt(value, 10**27 if name in _RAY_FIELDS else 10**18, 6 if name in _RAY_FIELDS else 4)
@@ -32,7 +46,7 @@ def events_table(events: Iterable[tuple[int, Event]]) -> Table:
     for height, event in events:
         fields = msgspec.structs.asdict(event)
         details = ", ".join(f"{k}={_show(k, v)}" for k, v in fields.items())
-        table.add_row(str(height), type(event).__name__, details)
+        table.add_row(str(height), type(event).__name__, escape(details))  # literal: lists, ids
     return table
 
 
@@ -63,7 +77,7 @@ def accounts_table(engine: Engine) -> Table:
             )
         except ClearhouseError as err:
             cells = ("?", "?", type(err).__name__)
-        table.add_row(aid, balances or "-", "\n".join(positions) or "-", *cells)
+        table.add_row(escape(aid), escape(balances or "-"), escape("\n".join(positions) or "-"), *cells)
     return table
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from rich.markup import escape
 from rich.table import Table
 
 from clearhouse.ledger.errors import ClearhouseError
@@ -84,14 +85,14 @@ def risk_tables(views: dict[str, Any]) -> list[Table]:
         accounts.add_column(col, justify="left" if col in {"account", "bucket"} else "right")
     for row in views["accounts"]:
         if "error" in row:
-            accounts.add_row(row["account"], "-", row["error"], "", "", "", "")
+            accounts.add_row(escape(row["account"]), "-", escape(row["error"]), "", "", "", "")
             continue
         liq = ", ".join(
             f"{m} {v['below'] or '-'} / {v['above'] or '-'}" for m, v in row["liquidation_prices"].items()
         )
         flag = " [red]LIQ[/]" if row["liquidatable"] else ""
         accounts.add_row(
-            row["account"],
+            escape(row["account"]),
             row["bucket"],
             row["equity"],
             row["maintenance"],

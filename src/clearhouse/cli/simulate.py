@@ -13,7 +13,8 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from clearhouse.cli.options import executor_kind
+from clearhouse.cli.errors import fail
+from clearhouse.cli.options import check_output, check_seeds, executor_kind
 
 console = Console()
 
@@ -91,6 +92,7 @@ def simulate(
     """Run a stress scenario through the engine: summary.json, timeseries/events parquet, report.html."""
     from clearhouse.lab.executors import make_executor
     from clearhouse.lab.metrics import aggregate
+    from clearhouse.lab.output_dir import OutputDirError
     from clearhouse.lab.report import write_outputs
     from clearhouse.lab.runner import run_paths
     from clearhouse.lab.scenario import ScenarioError, builtin_names, load_scenario
@@ -101,9 +103,11 @@ def simulate(
         return
     for q in quantile:
         if not 0 < q < 1:
-            console.print(f"[red]--quantile {q} must be in (0, 1)[/]")
-            raise typer.Exit(2)
-    executor_kind(console, executor, workers, scheduler, 1)  # refuse bad options before loading
+            fail(f"--quantile {q} must be in (0, 1)")
+    executor_kind(executor, workers, scheduler, paths)  # refuse bad options before loading
+    if seed is not None:
+        check_seeds(seed, paths)
+    check_output(out)
     overrides: dict[str, Any] = {}
     if accounts is not None:
         overrides["population.accounts"] = accounts
@@ -112,13 +116,14 @@ def simulate(
     try:
         sc = load_scenario(scenario, overrides)  # validate everything before anything runs
     except ScenarioError as err:
-        console.print(f"[red]invalid scenario:[/] {err}")
-        raise typer.Exit(2) from None
+        fail(f"invalid scenario: {err}")
     first_seed = sc.spec.seed if seed is None else seed
+    check_seeds(first_seed, paths, "--seed" if seed is not None else "the scenario's seed")
     seeds = [first_seed + i for i in range(paths)]
     console.print(
-        f"[bold]{sc.name}[/]: {sc.spec.population.accounts} accounts, {sc.n_blocks} blocks of "
-        f"{sc.block_time} s, {paths} path(s), seeds {seeds[0]}..{seeds[-1]}"
+        f"{sc.name}: {sc.spec.population.accounts} accounts, {sc.n_blocks} blocks of "
+        f"{sc.block_time} s, {paths} path(s), seeds {seeds[0]}..{seeds[-1]}",
+        markup=False,
     )
     summaries: list[dict[str, Any]] = []
     ts_tables: list[pa.Table] = []
@@ -134,7 +139,7 @@ def simulate(
             transient=False,
         ) as progress:
             all_paths = progress.add_task("paths", total=paths)
-            kind = executor_kind(console, executor, workers, scheduler, paths)
+            kind = executor_kind(executor, workers, scheduler, paths)
             blocks = progress.add_task("blocks", total=sc.n_blocks) if kind == "inprocess" else None
 
             def on_block(done: int, total: int) -> None:
@@ -155,10 +160,9 @@ def simulate(
                     on_batch=on_batch,
                     on_block=on_block,
                 )
-            except (OSError, TimeoutError, ValueError) as err:
+            except (OSError, TimeoutError, ValueError, ImportError) as err:
                 progress.stop()
-                console.print(f"[red]cannot start the {kind} executor:[/] {err}")
-                raise typer.Exit(2) from None
+                fail(f"cannot start the {kind} executor: {err}")
             with ex:
                 progress.console.print(f"executor: {ex.describe()}")
                 outcomes = run_paths(
@@ -179,15 +183,19 @@ def simulate(
             "aggregate": agg,
             "paths": summaries,
         }
-        write_outputs(out, doc, ts_tables, ev_tables)
+        try:
+            write_outputs(out, doc, ts_tables, ev_tables)
+        except OutputDirError as err:  # something appeared at the output path during the run
+            fail(str(err))
+        except OSError as err:  # disk full, permissions: nothing was put in place
+            fail(f"cannot write the outputs to {out}: {err}", 1)
     except KeyboardInterrupt:
-        console.print("[yellow]interrupted: no outputs written[/]")
-        raise typer.Exit(130) from None
+        fail("interrupted: no outputs written", 130)
     elapsed = time.perf_counter() - started
     console.print(summary_table(agg, summaries[0]))
     console.print(
-        f"wrote {out}/summary.json, timeseries.parquet, events.parquet, report.html ({elapsed:.1f} s)"
+        f"wrote {out}/summary.json, timeseries.parquet, events.parquet, report.html ({elapsed:.1f} s)",
+        markup=False,
     )
     if not agg["conservation_ok"]:
-        console.print("[red]conservation failed[/]: " + json.dumps([s["conservation"] for s in summaries]))
-        raise typer.Exit(1)
+        fail("conservation failed: " + json.dumps([s["conservation"] for s in summaries]), 1)

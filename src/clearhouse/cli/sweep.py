@@ -11,7 +11,8 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from clearhouse.cli.options import executor_kind
+from clearhouse.cli.errors import fail
+from clearhouse.cli.options import MAX_SEED, check_output, check_seeds, executor_kind
 
 console = Console()
 
@@ -20,7 +21,7 @@ def points_table(doc: dict[str, Any]) -> Table:
     fr = doc["frontier"]
     q = f"q{max(doc['quantiles']):g}"
     t = Table(title=f"{doc['name']} — {len(doc['points'])} point(s), frontier marked *")
-    t.add_column("point")
+    t.add_column("point", overflow="fold", min_width=12)  # names are the parameters: never truncate
     t.add_column("mean bad debt", justify="right")
     t.add_column(f"VaR {q}", justify="right")
     t.add_column(f"LaR {q}", justify="right")
@@ -61,25 +62,35 @@ def sweep(
 ) -> None:
     """Run a parameter sweep: sweep.json, sweep.parquet and report.html with the risk frontier."""
     from clearhouse.lab.executors import make_executor
+    from clearhouse.lab.output_dir import OutputDirError
     from clearhouse.lab.sweep import SweepError, load_sweep, run_sweep, write_sweep_outputs
 
-    executor_kind(console, executor, workers, scheduler, 1)  # refuse bad options before loading
+    executor_kind(executor, workers, scheduler, 2)  # refuse bad options before loading
+    if seed is not None:
+        check_seeds(seed, paths or 1)
+    if not dry_run:
+        check_output(out)
     try:
         sw = load_sweep(file, paths=paths, seed=seed)  # every point validated before anything runs
     except SweepError as err:
-        console.print(f"[red]invalid sweep:[/] {err}")
-        raise typer.Exit(2) from None
+        fail(f"invalid sweep: {err}")
+    for p in sw.points:
+        if min(p.seeds) < 0 or max(p.seeds) > MAX_SEED:
+            fail(f"point {p.name}: seeds {p.seeds[0]}..{p.seeds[-1]} leave [0, 2^63 - 1]")
     n = sw.n_tasks
     console.print(
-        f"[bold]{sw.spec.name or file.stem}[/]: {sw.spec.kind} sweep, {len(sw.points)} point(s) × "
-        f"{len(sw.points[0].seeds)} path(s) = {n} paths"
+        f"{sw.spec.name or file.stem}: {sw.spec.kind} sweep, {len(sw.points)} point(s) × "
+        f"{len(sw.points[0].seeds)} path(s) = {n} paths",
+        markup=False,
     )
     if dry_run:
         for p in sw.points:
-            console.print(f"  {p.index:>4}  {p.name}  [dim]{p.scenario} seeds {p.seeds[0]}..{p.seeds[-1]}[/]")
+            console.print(
+                f"  {p.index:>4}  {p.name}  {p.scenario} seeds {p.seeds[0]}..{p.seeds[-1]}", markup=False
+            )
         return
     started = time.perf_counter()
-    kind = executor_kind(console, executor, workers, scheduler, n)
+    kind = executor_kind(executor, workers, scheduler, n)
     try:
         with Progress(
             TextColumn("{task.description}"),
@@ -95,21 +106,24 @@ def sweep(
 
             try:
                 ex = make_executor(kind, paths=n, workers=workers, scheduler=scheduler, on_batch=on_batch)
-            except (OSError, TimeoutError, ValueError) as err:
+            except (OSError, TimeoutError, ValueError, ImportError) as err:
                 progress.stop()
-                console.print(f"[red]cannot start the {kind} executor:[/] {err}")
-                raise typer.Exit(2) from None
+                fail(f"cannot start the {kind} executor: {err}")
             with ex:
                 progress.console.print(f"executor: {ex.describe()}")
                 doc = run_sweep(sw, ex)
-        write_sweep_outputs(out, doc)
+        try:
+            write_sweep_outputs(out, doc)
+        except OutputDirError as err:  # something appeared at the output path during the run
+            fail(str(err))
+        except OSError as err:  # disk full, permissions: nothing was put in place
+            fail(f"cannot write the outputs to {out}: {err}", 1)
     except KeyboardInterrupt:
-        console.print("[yellow]interrupted: no outputs written[/]")
-        raise typer.Exit(130) from None
+        fail("interrupted: no outputs written", 130)
     console.print(points_table(doc))
     console.print(
-        f"wrote {out}/sweep.json, sweep.parquet, report.html ({time.perf_counter() - started:.1f} s)"
+        f"wrote {out}/sweep.json, sweep.parquet, report.html ({time.perf_counter() - started:.1f} s)",
+        markup=False,
     )
     if not all(p["metrics"]["conservation_ok"] for p in doc["points"]):
-        console.print("[red]conservation failed on some point[/]")
-        raise typer.Exit(1)
+        fail("conservation failed on some point", 1)

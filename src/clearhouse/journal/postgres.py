@@ -17,8 +17,10 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 from clearhouse.journal.rows import GENESIS_HASH, ROW_FORMAT, ChainReport, JournalRow, check_next
 from clearhouse.journal.store import (
     JournalStore,
+    NotAJournal,
     damaged_head_error,
     parse_head_record,
+    read_only_error,
     row_from_record,
     verify_with_head,
 )
@@ -52,6 +54,9 @@ class PostgresJournalStore(JournalStore):
     """Journal in two tables, ``<table>`` (rows) and ``<table>_head``, optionally inside ``schema``.
 
     The schema and tables are created on first use. One connection, shared by threads under a lock.
+
+    ``read_only=True`` creates nothing: the session is set to ``default_transaction_read_only`` before
+    any query, the tables must already exist (else :class:`NotAJournal`), and ``append`` refuses.
     """
 
     def __init__(
@@ -62,6 +67,7 @@ class PostgresJournalStore(JournalStore):
         table: str = "journal",
         page_size: int = 500,
         connect_timeout_s: int = 10,
+        read_only: bool = False,
     ) -> None:
         import psycopg
         from psycopg import sql
@@ -73,6 +79,7 @@ class PostgresJournalStore(JournalStore):
         self._page_size = page_size
         self._lock = threading.RLock()
         self._closed = True
+        self._read_only = read_only
 
         def ident(name: str) -> sql.Identifier:
             return sql.Identifier(self._schema, name) if self._schema else sql.Identifier(name)
@@ -112,29 +119,63 @@ class PostgresJournalStore(JournalStore):
         self._q_len = q("SELECT COALESCE(MAX(height), 0) FROM {}").format(rows_t)
 
         # autocommit: every transaction is an explicit conn.transaction() block, nothing is left open.
-        self._conn: psycopg.Connection[TupleRow] = psycopg.connect(
-            dsn, autocommit=True, connect_timeout=connect_timeout_s
-        )
+        try:
+            self._conn: psycopg.Connection[TupleRow] = psycopg.connect(
+                dsn, autocommit=True, connect_timeout=connect_timeout_s
+            )
+        except psycopg.Error as exc:
+            detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise JournalError(f"cannot connect to the PostgreSQL journal: {detail}") from exc
         self._closed = False
         try:
-            self._setup()
+            if read_only:
+                self._check_journal()
+            else:
+                self._setup()
         except BaseException:
             self.close()
             raise
 
     @classmethod
-    def from_url(cls, url: str) -> PostgresJournalStore:
+    def from_url(cls, url: str, *, read_only: bool = False) -> PostgresJournalStore:
         """Open from a ``postgresql://`` URL, taking ``journal_table=[schema.]table`` out of its query."""
         parts = urlsplit(url)
         params = parse_qsl(parts.query, keep_blank_values=True)
         chosen = [v for k, v in params if k == TABLE_PARAM]
         if not chosen:
-            return cls(url)
+            return cls(url, read_only=read_only)
         if len(chosen) > 1:
             raise JournalError(f"{TABLE_PARAM} is given more than once in the journal location")
         dsn = urlunsplit(parts._replace(query=urlencode([(k, v) for k, v in params if k != TABLE_PARAM])))
         schema, _, table = chosen[0].rpartition(".")
-        return cls(dsn, schema=schema or None, table=table)
+        return cls(dsn, schema=schema or None, table=table, read_only=read_only)
+
+    @property
+    def read_only(self) -> bool:
+        return self._read_only
+
+    def _check_journal(self) -> None:
+        """Read-only open: every later statement runs read-only; the tables must exist already."""
+        with self._lock, self._conn.cursor() as cur:
+            cur.execute("SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY")
+            cur.execute(
+                "SELECT to_regclass(%s), to_regclass(%s)", (self._qualified, self._qualified + "_head")
+            )
+            found = cur.fetchone()
+            if found is None or found[0] is None or found[1] is None:
+                raise NotAJournal(
+                    f"not a clearhouse journal: no tables {self._qualified} and {self._qualified}_head"
+                )
+            try:
+                cur.execute(self._q_format)
+                fmt = cur.fetchone()
+            except Exception as exc:  # psycopg errors: a table of that name with other columns
+                raise NotAJournal(f"not a clearhouse journal: {self._qualified}_head ({exc})") from exc
+        if fmt is not None and fmt[0] != ROW_FORMAT:
+            raise JournalError(
+                f"PostgreSQL journal {self._qualified} uses row format {fmt[0]!r}; "
+                f"this code reads {ROW_FORMAT!r}"
+            )
 
     def _setup(self) -> None:
         with self._lock, self._conn.transaction(), self._conn.cursor() as cur:
@@ -193,6 +234,8 @@ class PostgresJournalStore(JournalStore):
 
         with self._lock:
             self._check_open()
+            if self._read_only:
+                raise read_only_error(self)
             try:
                 with self._conn.transaction(), self._conn.cursor() as cur:
                     height, hash_ = self._head_for_append(cur)

@@ -22,6 +22,9 @@ from clearhouse.ledger.errors import ClearhouseError, JournalError
 
 @dataclass(frozen=True, slots=True)
 class VerifyReport:
+    """``blocks`` rows verified; on failure they are the rows before ``bad_height`` (always
+    ``bad_height - 1``), so every failure reads "FAILED at block N, N - 1 verified before it"."""
+
     ok: bool
     blocks: int
     final_root: str | None
@@ -30,9 +33,14 @@ class VerifyReport:
 
 
 def verify_journal(
-    store: JournalStore, progress: Callable[[int], None] | None = None
+    store: JournalStore,
+    progress: Callable[[int], None] | None = None,
+    on_root: Callable[[int, str], None] | None = None,
 ) -> tuple[VerifyReport, Engine]:
-    """Replay ``store`` from genesis; return the report and the engine in its replayed state."""
+    """Replay ``store`` from genesis; return the report and the engine in its replayed state.
+
+    ``on_root(height, state_root)`` is called for every row that replayed correctly (an operator's
+    anchor, ``verify --expect-root``, may name a root before the end)."""
     engine = Engine()
     prev_hash = GENESIS_HASH
     expected = 1
@@ -70,13 +78,19 @@ def verify_journal(
             root = result.state_root
             prev_hash = row.row_hash
             expected += 1
+            if on_root is not None:
+                on_root(row.height, root)
             if progress is not None:
                 progress(row.height)
     except JournalError as err:
         return bad(expected, str(err))
     chain = store.verify_chain()
     if not chain.ok:
-        return bad(chain.bad_height or expected, f"{chain.fault}: {chain.detail}")
+        # The head-record checks can distrust rows that replayed (a missing head record distrusts all).
+        height = chain.bad_height or expected
+        trusted = min(expected - 1, height - 1)
+        kept = root if trusted == expected - 1 else None
+        return VerifyReport(False, trusted, kept, height, f"{chain.fault}: {chain.detail}"), engine
     return VerifyReport(True, expected - 1, root), engine
 
 

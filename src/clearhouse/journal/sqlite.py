@@ -12,13 +12,17 @@ import sqlite3
 import threading
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Literal
+from urllib.parse import quote
 
 from clearhouse.journal.rows import GENESIS_HASH, ROW_FORMAT, ChainReport, JournalRow, check_next
 from clearhouse.journal.store import (
     JournalStore,
+    NotAJournal,
     damaged_head_error,
     parse_head_record,
+    read_only_error,
     row_from_record,
     verify_with_head,
 )
@@ -54,6 +58,13 @@ class SqliteJournalStore(JournalStore):
     """Journal in one SQLite file (tables ``journal_rows`` and ``journal_head``).
 
     The connection is shared by threads under a lock; open one store per process.
+
+    ``read_only=True`` opens an existing journal without writing anything: the file is opened with a
+    ``mode=ro`` URI, no pragma or schema statement runs, and a file that is not a SQLite database or
+    lacks the journal tables raises :class:`NotAJournal`. A WAL journal whose ``-wal`` file is absent
+    (cleanly closed, no writer) is opened ``immutable=1`` as well, because SQLite would otherwise create
+    the ``-wal`` and ``-shm`` companions; a torn read there (a writer starting and checkpointing during
+    the read) shows up as a chain or replay failure, never as a pass.
     """
 
     def __init__(
@@ -63,6 +74,7 @@ class SqliteJournalStore(JournalStore):
         synchronous: Literal["FULL", "NORMAL"] = "FULL",
         page_size: int = 256,
         busy_timeout_s: float = 30.0,
+        read_only: bool = False,
     ) -> None:
         if synchronous not in ("FULL", "NORMAL"):
             raise JournalError(f"synchronous must be FULL or NORMAL, got {synchronous!r}")
@@ -71,20 +83,80 @@ class SqliteJournalStore(JournalStore):
         self._path = os.fspath(path)
         self._page_size = page_size
         self._lock = threading.RLock()
+        self._read_only = read_only
+        target = self._read_only_uri() if read_only else self._path
         try:
             # isolation_level=None: we issue BEGIN/COMMIT ourselves, so one append = one transaction.
             self._conn = sqlite3.connect(
-                self._path, isolation_level=None, check_same_thread=False, timeout=busy_timeout_s
+                target,
+                isolation_level=None,
+                check_same_thread=False,
+                timeout=busy_timeout_s,
+                uri=read_only,
             )
         except sqlite3.Error as exc:
             raise JournalError(f"cannot open SQLite journal at {self._path!r}: {exc}") from exc
         self._closed = False
         try:
-            self._setup(synchronous)
+            if read_only:
+                self._check_journal()
+            else:
+                self._setup(synchronous)
         except BaseException:
             self._conn.close()
             self._closed = True
             raise
+
+    def _read_only_uri(self) -> str:
+        """A ``file:`` URI that opens the file read-only and never creates it or its companions."""
+        path = Path(self._path)
+        if not path.is_file():
+            raise JournalError(f"no journal at {self._path!r}" + (" (a directory)" if path.is_dir() else ""))
+        try:
+            with path.open("rb") as f:
+                header = f.read(100)
+        except OSError as exc:
+            raise JournalError(f"cannot read {self._path!r}: {exc}") from exc
+        if len(header) < 100 or not header.startswith(b"SQLite format 3\x00"):
+            what = "an empty file" if not header else "not a SQLite database"
+            raise NotAJournal(f"not a clearhouse journal: {self._path!r} is {what}")
+        uri = f"file:{quote(str(path.resolve()))}?mode=ro"
+        wal_mode = header[18] == 2 and header[19] == 2
+        if wal_mode and not Path(f"{self._path}-wal").exists():
+            uri += "&immutable=1"
+        return uri
+
+    def _check_journal(self) -> None:
+        """Read-only open: the journal tables with their columns and our row format, or NotAJournal."""
+        try:
+            tables = {
+                name: {col[1] for col in self._conn.execute(f"PRAGMA table_info({name})").fetchall()}
+                for name in ("journal_rows", "journal_head")
+            }
+        except sqlite3.DatabaseError as exc:
+            raise NotAJournal(f"not a clearhouse journal: {self._path!r} ({exc})") from exc
+        want = {
+            "journal_rows": set(_COLUMNS.split(", ")),
+            "journal_head": {"id", "height", "row_hash", "format"},
+        }
+        for name, columns in want.items():
+            if not columns <= tables[name]:
+                raise NotAJournal(
+                    f"not a clearhouse journal: {self._path!r} has no {name} table with the journal columns"
+                )
+        try:
+            found = self._conn.execute("SELECT format FROM journal_head WHERE id = 1").fetchone()
+        except sqlite3.DatabaseError as exc:
+            raise NotAJournal(f"not a clearhouse journal: {self._path!r} ({exc})") from exc
+        if found is not None and found[0] != ROW_FORMAT:
+            raise JournalError(
+                f"SQLite journal at {self._path!r} uses row format {found[0]!r}; "
+                f"this code reads {ROW_FORMAT!r}"
+            )
+
+    @property
+    def read_only(self) -> bool:
+        return self._read_only
 
     def _setup(self, synchronous: str) -> None:
         try:
@@ -121,6 +193,8 @@ class SqliteJournalStore(JournalStore):
         """One write transaction; rolled back on any exception, so a refusal writes nothing."""
         with self._lock:
             self._check_open()
+            if self._read_only:
+                raise read_only_error(self)
             cur = self._conn.cursor()
             cur.execute("BEGIN IMMEDIATE")
             try:

@@ -1,4 +1,7 @@
-"""The journal port: one interface, three stores (memory, SQLite, PostgreSQL) chosen by a location string.
+"""The journal port: one interface for three stores (memory, SQLite, PostgreSQL) and their shared checks.
+
+This module imports none of the stores; :func:`clearhouse.journal.open.open_store` picks one from a
+location string.
 
 Every store keeps a *head record* (height and hash of the last appended row) written in the same
 transaction as the row, so ``verify_chain`` can tell a journal whose tail was deleted from a shorter one.
@@ -22,7 +25,7 @@ from clearhouse.journal.rows import (
 )
 from clearhouse.ledger.errors import JournalError
 
-__all__ = ["JournalStore", "open_store", "row_from_record"]
+__all__ = ["JournalStore", "NotAJournal", "row_from_record"]
 
 
 class JournalStore(ABC):
@@ -73,6 +76,11 @@ class JournalStore(ABC):
     @abstractmethod
     def closed(self) -> bool:
         """Whether :meth:`close` has been called."""
+
+    @property
+    def read_only(self) -> bool:
+        """Whether the store was opened read-only (``append`` refuses)."""
+        return False
 
     def __bool__(self) -> bool:
         # A store is a handle, not a container: an empty but open journal must not test false.
@@ -173,52 +181,13 @@ def damaged_head_error(head_height: int, head_hash: str, stored_hash: str | None
     )
 
 
-def open_store(location: str, *, verify: bool = True) -> JournalStore:
-    """Open the journal at ``location``.
+class NotAJournal(JournalError):
+    """The location holds something that is not a clearhouse journal (raised by read-only opens, which
+    must never turn a foreign file into a journal)."""
 
-    - ``"memory:"``: a fresh in-memory journal (tests, short simulations);
-    - a filesystem path, or ``"sqlite:///path"`` (``sqlite:////abs/path`` for an absolute path, as in
-      SQLAlchemy): SQLite;
-    - ``"postgresql://..."`` or ``"postgres://..."``: PostgreSQL; an optional ``journal_table=[schema.]table``
-      query parameter picks the table (default ``journal`` in the connection's search path).
+    code = "not_a_journal"
 
-    With ``verify`` (the default) the chain is checked before the store is returned and a broken chain
-    raises :class:`JournalError`, so nothing appends onto a damaged journal. Pass ``verify=False`` to
-    inspect a damaged journal or when the caller replays it anyway.
-    """
-    if not isinstance(location, str) or not location.strip():
-        raise JournalError(f"journal location must be a non-empty string, got {location!r}")
-    store: JournalStore
-    if location == "memory:":
-        from clearhouse.journal.memory import MemoryJournalStore
 
-        store = MemoryJournalStore()
-    elif location.startswith(("postgresql://", "postgres://")):
-        from clearhouse.journal.postgres import PostgresJournalStore
-
-        store = PostgresJournalStore.from_url(location)
-    elif location.startswith("sqlite:"):
-        if not location.startswith("sqlite:///") or len(location) == len("sqlite:///"):
-            raise JournalError(
-                f"SQLite journal location must look like sqlite:///relative/path or sqlite:////abs/path, "
-                f"got {location!r}"
-            )
-        from clearhouse.journal.sqlite import SqliteJournalStore
-
-        store = SqliteJournalStore(location[len("sqlite:///") :])
-    elif "://" in location or (location.endswith(":") and ":" not in location[:-1]):
-        # "scheme://..." we don't know, or a bare "name:" (a typo of memory:) — not a file to create.
-        raise JournalError(
-            f"unknown journal location {location!r}: use memory:, a path, sqlite:///path or postgresql://..."
-        )
-    else:
-        from clearhouse.journal.sqlite import SqliteJournalStore
-
-        store = SqliteJournalStore(location)
-    if verify:
-        try:
-            store.verify_chain().raise_if_bad()
-        except BaseException:
-            store.close()
-            raise
-    return store
+def read_only_error(store: JournalStore) -> JournalError:
+    """The refusal a store opened with ``read_only=True`` gives to ``append``."""
+    return JournalError(f"{store!r} was opened read-only; nothing can be appended")

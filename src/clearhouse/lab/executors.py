@@ -26,10 +26,14 @@ Same scenario + seeds → the same per-path summaries, byte for byte, on every e
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import importlib
 import math
 import multiprocessing
 import os
+import signal
+import threading
 import tomllib
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
@@ -135,6 +139,36 @@ def make_batches(tasks: Sequence[PathTask], size: int) -> list[Batch]:
     return batches
 
 
+# ----------------------------------------------------------------------------- Ctrl-C
+#
+# Ctrl-C reaches the whole foreground process group, workers included. Workers ignore it (no worker
+# tracebacks); the parent gets the KeyboardInterrupt, cancels what is pending and *aborts* its workers
+# (terminates them instead of waiting for running batches), so the command exits at once.
+
+#: Seconds an abort waits for a worker or a Dask cluster to stop before giving up on it.
+ABORT_TIMEOUT_S = 3.0
+
+
+def _ignore_sigint() -> None:
+    """Pool worker initializer: Ctrl-C is the parent's to handle."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+@contextlib.contextmanager
+def _children_ignore_sigint() -> Iterator[None]:
+    """Processes started inside inherit an ignored SIGINT (kept across exec, and Python then leaves it
+    ignored); used for Dask's LocalCluster, whose worker processes take no initializer. Ctrl-C during
+    these few seconds of start-up is ignored."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
 # ----------------------------------------------------------------------------- executors
 
 
@@ -150,13 +184,20 @@ class _Base:
     def close(self) -> None:
         """Release workers (no-op for in-process)."""
 
+    def abort(self) -> None:
+        """Stop at once, dropping running work (after Ctrl-C or an error); default: :meth:`close`."""
+        self.close()
+
     def __enter__(self) -> Self:
         return self
 
     def __exit__(
         self, et: type[BaseException] | None, ev: BaseException | None, tb: TracebackType | None
     ) -> None:
-        self.close()
+        if et is None:
+            self.close()
+        else:
+            self.abort()
 
     def _batches(self, tasks: Iterable[PathTask]) -> list[Batch]:
         items = list(tasks)
@@ -227,7 +268,9 @@ class _Pooled(_Base):
 
 
 def _spawn_pool(workers: int) -> ProcessPoolExecutor:
-    return ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"))
+    return ProcessPoolExecutor(
+        max_workers=workers, mp_context=multiprocessing.get_context("spawn"), initializer=_ignore_sigint
+    )
 
 
 class ProcessExecutor(_Pooled):
@@ -263,6 +306,19 @@ class ProcessExecutor(_Pooled):
             self._pool.shutdown(wait=True, cancel_futures=True)
             self._pool = None
 
+    def abort(self) -> None:
+        """Cancel pending batches and terminate the workers instead of waiting for running ones."""
+        pool, self._pool = self._pool, None
+        if pool is None:
+            return
+        # No public way to stop running workers before Python 3.14 (terminate_workers).
+        procs = list((getattr(pool, "_processes", None) or {}).values())
+        pool.shutdown(wait=False, cancel_futures=True)
+        for proc in procs:
+            proc.terminate()
+        for proc in procs:
+            proc.join(ABORT_TIMEOUT_S)
+
     def describe(self) -> str:
         return f"{self.workers} local process(es)"
 
@@ -286,15 +342,19 @@ class DaskExecutor(_Pooled):
         dist: Any = importlib.import_module("distributed")  # untyped package
         self.address = address
         self._cluster: Any = None
+        self._procs: list[Any] = []  # the LocalCluster's worker processes (multiprocessing children)
         if address is None:
             n = max(1, workers or os.cpu_count() or 1)
-            self._cluster = dist.LocalCluster(
-                n_workers=n,
-                threads_per_worker=1,
-                processes=True,
-                dashboard_address=None,
-                silence_logs=logging.WARNING,
-            )
+            before = set(multiprocessing.active_children())
+            with _children_ignore_sigint():
+                self._cluster = dist.LocalCluster(
+                    n_workers=n,
+                    threads_per_worker=1,
+                    processes=True,
+                    dashboard_address=None,
+                    silence_logs=logging.WARNING,
+                )
+            self._procs = [p for p in multiprocessing.active_children() if p not in before]
             self.client: Any = dist.Client(self._cluster, timeout=timeout)
         else:
             self.client = dist.Client(address, timeout=timeout)
@@ -319,6 +379,40 @@ class DaskExecutor(_Pooled):
         if self._cluster is not None:
             self._cluster.close()
             self._cluster = None
+
+    def abort(self) -> None:
+        """Pending futures were cancelled by ``map``; close the client and our cluster without waiting
+        for running tasks (a remote cluster's workers are not ours to stop)."""
+        import logging
+
+        quiet = [logging.getLogger(name) for name in ("distributed", "tornado")]
+        levels = [log.level for log in quiet]
+        for log in quiet:  # closing mid-task logs worker and comm errors: the interrupt is reported once
+            log.setLevel(logging.CRITICAL)
+        try:
+            # Shutting down after an interrupt: a failure to close cleanly has nobody left to tell.
+            with contextlib.suppress(Exception):
+                self.client.close(timeout=ABORT_TIMEOUT_S)
+            # Workers busy in a task would make the cluster's graceful close (and distributed's own
+            # close at exit) wait for the task: stop the processes this cluster started first, after
+            # telling their nannies not to restart them (the status Nanny.close_gracefully sets).
+            if self._cluster is not None:
+                with contextlib.suppress(Exception):
+                    status = importlib.import_module("distributed.core").Status
+                    for nanny in list(getattr(self._cluster, "workers", {}).values()):
+                        nanny.status = status.closing_gracefully
+            for proc in self._procs:
+                if proc.is_alive():
+                    proc.terminate()
+            for proc in self._procs:
+                proc.join(ABORT_TIMEOUT_S)
+            if self._cluster is not None:
+                with contextlib.suppress(Exception):
+                    self._cluster.close(timeout=ABORT_TIMEOUT_S)
+                self._cluster = None
+        finally:
+            for log, level in zip(quiet, levels, strict=True):
+                log.setLevel(level)
 
     def describe(self) -> str:
         where = self.address or "LocalCluster"

@@ -8,9 +8,6 @@ import base64
 import html
 import io
 import json
-import os
-import shutil
-import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -18,6 +15,8 @@ from typing import Any
 import numpy as np
 import pyarrow as pa  # type: ignore[import-untyped]
 import pyarrow.parquet as pq  # type: ignore[import-untyped]
+
+from clearhouse.lab.output_dir import write_output_dir
 
 
 def _png(fig: Any) -> str:
@@ -173,26 +172,11 @@ def render_html(summary: dict[str, Any], ts: pa.Table | None) -> str:
 
 
 def write_atomically(out: Path, fill: Callable[[Path], None]) -> None:
-    """Let ``fill`` write into a temporary directory next to ``out``, then move it into place.
+    """Let ``fill`` write into a temporary directory, then move the outputs into place.
 
-    An interruption or error before the final rename leaves ``out`` as it was (and no partial
-    directory); an existing ``out`` is replaced only once the new one is complete."""
-    out = out.resolve()
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
-    tmp.chmod(0o755)
-    try:
-        fill(tmp)
-        old: Path | None = None
-        if out.exists():
-            old = out.parent / f".{out.name}.old-{os.getpid()}"
-            out.rename(old)
-        tmp.rename(out)
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+    The policy (new, empty or marked folders only; nothing clearhouse did not write is ever deleted;
+    an interruption leaves nothing that looks complete) is :mod:`clearhouse.lab.output_dir`'s."""
+    write_output_dir(out, fill)
 
 
 def write_outputs(
