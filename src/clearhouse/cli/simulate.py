@@ -39,6 +39,8 @@ def _fmt(value: Any, unit: str, compact: bool = False) -> str:
     if isinstance(value, int):
         return f"{value:,}"
     if isinstance(value, float):
+        if unit == "s" and compact:
+            return f"{value / 3600:,.1f} h" if abs(value) >= 3600 else f"{value:,.0f} s"
         if unit == "s":
             return f"{value:,.0f} s" + (f" ({value / 3600:,.1f} h)" if abs(value) >= 3600 else "")
         if unit == "x":

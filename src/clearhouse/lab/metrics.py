@@ -424,6 +424,8 @@ DISTRIBUTION_ROWS: tuple[tuple[str, str, str], ...] = (
     ("insolvency.peak_uncovered_by_insurance", "  beyond the insurance fund", "$"),
     ("insolvency.value_hours", "value-hours under water", "$·h"),
     ("insolvency.account_hours", "account-hours under water", "h"),
+    ("insolvency.time_insolvent_s", "time with negative equity", "s"),
+    ("insolvency.episodes.longest_s", "longest a bucket was under water", "s"),
     ("losses.insurance_draws.total", "insurance fund draws", "$"),
     ("losses.adl.loss_transferred", "ADL loss to counterparties", "$"),
     ("losses.socialised.total", "socialised loss", "$"),
