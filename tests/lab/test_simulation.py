@@ -84,8 +84,45 @@ def test_keepers_priced_out_by_gas_delay_liquidations_and_raise_bad_debt() -> No
     able = _black_thursday(gas_cap=5000.0)
     assert priced_out["keepers"]["capped_bids"] > 0 and able["keepers"]["capped_bids"] == 0
     assert priced_out["bad_debt"]["total"] > able["bad_debt"]["total"]
-    assert priced_out["liquidation_delay_s"]["never_enforced"] > able["liquidation_delay_s"]["never_enforced"]
+    open_out = priced_out["liquidation_delay_s"]["breaches"]["open_at_horizon"]
+    assert open_out > able["liquidation_delay_s"]["breaches"]["open_at_horizon"]
+    # the censored breaches lengthen the Kaplan-Meier delay beyond the enforced-only one
+    km, enforced = (
+        priced_out["liquidation_delay_s"]["kaplan_meier"],
+        priced_out["liquidation_delay_s"]["enforced_only"],
+    )
+    assert km["p50"] is None or km["p50"] >= enforced["p50"]
     assert priced_out["liquidations"]["positions"] < able["liquidations"]["positions"]
+
+
+def test_insolvency_that_heals_is_reported() -> None:
+    """Negative equity that keepers clear only later (the protocol keeper, once gas falls) leaves no bad
+    debt at the end; the summary must still show how deep and how long it was (issue 9, item 7)."""
+    sc = load_scenario("black_thursday", {"population.accounts": 200, "horizon": "30h"})
+    result = run_path(sc)
+    s = result.summary
+    ts = result.timeseries
+    neg = ts.column("negative_equity").to_pylist()
+    under = ts.column("under_water").to_pylist()
+    ins = s["insolvency"]
+    assert s["bad_debt"]["total"] == 0 and ins["end_negative_equity"] == 0
+    assert ins["peak_negative_equity"] == pytest.approx(max(neg)) and max(neg) > 1000
+    assert ins["value_hours"] == pytest.approx(sum(neg) * 60 / 3600)
+    assert ins["account_hours"] == pytest.approx(sum(under) * 60 / 3600) and ins["account_hours"] > 1
+    assert ins["time_insolvent_s"] == 60 * sum(1 for x in neg if x > 0) > 3600
+    assert ins["episodes"]["longest_s"] > 3600 and ins["buckets_ever_under_water"] > 0
+    # every breach has an outcome and every close-out a class
+    d = s["liquidation_delay_s"]
+    b = d["breaches"]
+    assert b["total"] == b["enforced"] + b["recovered"] + b["open_at_horizon"] > 0
+    co = d["closeouts"]
+    assert co["total"] == s["liquidations"]["positions"] > 0
+    assert co["first_in_breach"] + co["within_block"] + co["further_in_breach"] == co["total"]
+    table = d["table"]
+    assert (
+        sum(table["enforced"]) == b["enforced"]
+        and sum(table["censored"]) == b["recovered"] + b["open_at_horizon"]
+    )
 
 
 def test_run_paths_aggregates_var_and_lar() -> None:
@@ -97,6 +134,16 @@ def test_run_paths_aggregates_var_and_lar() -> None:
     bad = sorted(o.summary["bad_debt"]["total"] for o in outcomes)
     assert bad[0] <= agg["var_bad_debt"]["q0.99"] <= bad[-1]
     assert agg["var_bad_debt"]["q0.5"] == pytest.approx(bad[1])
+    # labelled sections: across paths (with ES and its interval), first path, per venue
+    ids = [sec["id"] for sec in agg["sections"]]
+    assert ids[:3] == ["across_paths", "first_path", "perps"]
+    across = agg["sections"][0]
+    assert across["columns"] == ["mean", "q0.5", "q0.99", "ES q0.5", "ES q0.99"]
+    row = next(r for r in across["rows"] if r["key"] == "bad_debt.total")
+    assert row["values"]["ES q0.99"] == pytest.approx(bad[-1])
+    assert row["ci"]["ES q0.5"] is not None and row["ci"]["ES q0.5"][0] <= row["ci"]["ES q0.5"][1]
+    pooled = agg["liquidation_delay_s"]["breaches"]
+    assert pooled["total"] == sum(o.summary["liquidation_delay_s"]["breaches"]["total"] for o in outcomes)
 
 
 def test_cli_writes_the_four_outputs(tmp_path: Path) -> None:
@@ -112,6 +159,11 @@ def test_cli_writes_the_four_outputs(tmp_path: Path) -> None:
         assert (out / name).is_file(), name
     doc = json.loads((out / "summary.json").read_text())
     assert doc["scenario"] == "black_thursday" and doc["aggregate"]["paths"] == 2
+    titles = [sec["title"] for sec in doc["aggregate"]["sections"]]
+    assert titles[0].startswith("Across 2 path(s)") and titles[1].startswith("First path (seed")
+    for title in titles[:3]:
+        assert title in res.output  # the console shows the same labelled sections
+    assert "ES q0.95" in res.output and "Kaplan–Meier" in res.output
     assert len(doc["paths"]) == 2 and doc["paths"][1]["seed"] == doc["paths"][0]["seed"] + 1
     ts = pq.read_table(out / "timeseries.parquet")
     assert set(ts.column("path").to_pylist()) == {0, 1}

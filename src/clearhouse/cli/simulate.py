@@ -9,9 +9,12 @@ from typing import Any
 
 import pyarrow as pa  # type: ignore[import-untyped]
 import typer
-from rich.console import Console
+from rich import box
+from rich.console import Console, Group
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from rich.text import Text
 
 from clearhouse.cli.errors import fail
 from clearhouse.cli.options import check_output, check_seeds, executor_kind
@@ -27,42 +30,65 @@ def _tag(table: pa.Table, path: int, seed: int) -> pa.Table:
     return table.add_column(0, "path", pa.array([path] * table.num_rows, pa.int64()))
 
 
-def summary_table(agg: dict[str, Any], first: dict[str, Any]) -> Table:
-    t = Table(title=f"{first['scenario']} — {agg['paths']} path(s)", show_header=True)
-    t.add_column("metric")
-    t.add_column("value", justify="right")
+def _fmt(value: Any, unit: str, compact: bool = False) -> str:
+    """One cell: amounts with thousands separators (``compact``: 3.72M, 52.2k), durations in s with
+    hours, ``None`` as not reached (a Kaplan–Meier quantile beyond the data) or a dash."""
+    if value is None:
+        return "not reached" if unit == "s" else "-"
+    if isinstance(value, bool):
+        return "yes" if value else "NO"
+    if isinstance(value, int):
+        return f"{value:,}"
+    if isinstance(value, float):
+        if unit == "s" and compact:
+            return f"{value / 3600:,.1f} h" if abs(value) >= 3600 else f"{value:,.0f} s"
+        if unit == "s":
+            return f"{value:,.0f} s" + (f" ({value / 3600:,.1f} h)" if abs(value) >= 3600 else "")
+        if unit == "x":
+            return f"{value:,.2f}x"
+        if unit == "ratio":
+            return f"{value:,.3f}"
+        if compact and abs(value) >= 1e6:
+            return f"{value / 1e6:,.2f}M"
+        if compact and abs(value) >= 1e4:
+            return f"{value / 1e3:,.1f}k"
+        return f"{value:,.2f}"
+    return str(value)
 
-    def row(name: str, value: Any) -> None:
-        t.add_row(name, f"{value:,.2f}" if isinstance(value, float) else str(value))
 
-    row("bad debt total (first path)", first["bad_debt"]["total"])
-    row("  recorded by the engine", first["bad_debt"]["recorded"])
-    row("  negative equity left open", first["bad_debt"]["unrealised"])
-    for q, v in agg["var_bad_debt"].items():
-        row(f"VaR bad debt {q}", v)
-    for q, v in agg["lar_liquidated_notional"].items():
-        row(f"LaR liquidated notional {q}", v)
-    row("liquidations (positions)", first["liquidations"]["positions"])
-    row("liquidated notional", first["liquidations"]["notional"])
-    row("max accounts below maintenance", first["liquidations"]["max_below_maintenance"])
-    row("liquidation delay p50 (s)", first["liquidation_delay_s"]["p50"])
-    row("liquidation delay p95 (s)", first["liquidation_delay_s"]["p95"])
-    row("breaches never enforced", first["liquidation_delay_s"]["never_enforced"])
-    row(
-        "insurance fund start → min",
-        f"{first['insurance_fund']['start']:,.0f} → {first['insurance_fund']['min']:,.0f}",
-    )
-    k = first["keepers"]
-    row("keeper txs sent / ok / failed", f"{k['sent']} / {k['succeeded']} / {k['failed']}")
-    row("keeper profit after gas", k["profit"])
-    row("trader top-ups landed", first["traders"]["topups_landed"])
-    row(
-        "allowed / used leverage",
-        f"{first['capital_efficiency']['allowed_leverage']:.2f}x / "
-        f"{first['capital_efficiency']['used_leverage']:.2f}x",
-    )
-    row("conservation holds", agg["conservation_ok"])
-    return t
+def _label(row: dict[str, Any]) -> str:
+    unit = row["unit"]
+    return row["label"] if unit in ("count", "s", "x", "ratio", "bool", "") else f"{row['label']} ({unit})"
+
+
+def summary_table(agg: dict[str, Any], first: dict[str, Any]) -> Group:
+    """The console summary: one labelled table per section of ``agg["sections"]`` (across paths, first
+    path, then per venue): the same sections the report shows (``docs/metrics.md``)."""
+    tables: list[Table] = []
+    for section in agg["sections"]:
+        compact = section["id"] == "across_paths"
+        t = Table(
+            title=f"[bold]{escape(section['title'])}[/]",
+            title_justify="left",
+            caption=escape(section["note"]) if section.get("note") else None,
+            caption_justify="left",
+            box=box.SIMPLE_HEAD,
+            pad_edge=False,
+        )
+        t.add_column("metric", min_width=20)
+        for col in section["columns"]:
+            t.add_column(col, justify="right")
+        for row in section["rows"]:
+            cells = []
+            for col in section["columns"]:
+                cell = _fmt(row["values"].get(col), row["unit"], compact)
+                ci = (row.get("ci") or {}).get(col)
+                if ci is not None:
+                    cell += f"\n{_fmt(ci[0], row['unit'], compact)}–{_fmt(ci[1], row['unit'], compact)}"
+                cells.append(escape(cell))
+            t.add_row(escape(_label(row)), *cells)
+        tables.append(t)
+    return Group(Text(f"{first['scenario']}: {agg['paths']} path(s)", style="bold"), *tables)
 
 
 def simulate(

@@ -12,8 +12,10 @@ market maker; then for every path block
 4. observation: the engine's scan (kept by :class:`LabScanner`) confirmed exactly, events, pools;
    a timeseries row; the agents decide and send transactions for later blocks.
 
-Same scenario + seed → identical blocks, events, state root and summary. The journal is in memory
-(``Engine(journal=None)``) unless a store is passed.
+Same scenario + seed → identical blocks, events, state root and summary. The engine runs without a
+journal (``Engine(journal=None)``). What a path observed goes to :class:`~clearhouse.lab.facts.PathFacts`
+(breaches and insolvency through :class:`~clearhouse.lab.breaches.BreachTracker`, the loss waterfall
+through :class:`~clearhouse.lab.losses.LossTally`), which :mod:`clearhouse.lab.metrics` summarises.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol, TypeVar
+from typing import Any, Literal, Protocol
 
 import msgspec
 import numpy as np
@@ -29,7 +31,11 @@ import pyarrow as pa  # type: ignore[import-untyped]
 
 from clearhouse.lab.agents import Agents, PendingTx
 from clearhouse.lab.arbitrage import Arbitrageurs, ArbTx, pool_price
-from clearhouse.lab.population import Population, build_population
+from clearhouse.lab.breaches import BreachTracker
+from clearhouse.lab.facts import PathFacts
+from clearhouse.lab.losses import LossTally
+from clearhouse.lab.metrics import contagion_summary, path_summary
+from clearhouse.lab.population import build_population
 from clearhouse.lab.prices import to_wad
 from clearhouse.lab.scenario import AMM_SOURCE, Scenario, ScenarioError, load_scenario
 from clearhouse.lab.vault_agents import VaultAgents, VaultPopulation, build_vault_population
@@ -198,8 +204,6 @@ def run_path(
     (default: the scenario's ``[contagion] baseline``) runs that variant too and adds the
     comparison to the summary (``contagion``, ``docs/metrics.md``).
     """
-    from clearhouse.lab.metrics import contagion_summary, path_summary
-
     seed = scenario.spec.seed if seed is None else seed
     bt = scenario.block_time
     n = scenario.n_blocks
@@ -224,6 +228,9 @@ def run_path(
     settle = scenario.params.settlement_asset
     events_rows: list[tuple[int, int, str, str | None, str | None, float, str]] = []
     pool_markets = sorted(p.market for p in scenario.amms)
+    losses = LossTally(settle)
+    #: Isolated buckets: an isolated position exists only after a TransferMargin into it.
+    isolated: set[Target] = set()
 
     def pools_now() -> dict[str, int]:
         out: dict[str, int] = {}
@@ -241,6 +248,9 @@ def run_path(
         result = engine.apply_block(block)
         for e in result.events:
             events_rows.append(_event_row(phase_block, s, e))
+            if isinstance(e, ev.MarginTransferred) and e.amount > 0:
+                isolated.add((e.account, e.market))
+        losses.add(result.events)
         return result
 
     # -- set-up and warm-up (before the path: negative simulation seconds) ----------------------
@@ -296,9 +306,7 @@ def run_path(
     cap = scenario.params.max_liquidations_per_block
 
     ts = _Timeseries(assets, sorted(scenario.feeds))
-    breach: dict[Target, int] = {}
-    delays: list[int] = []
-    recovered = 0
+    breaches = BreachTracker()
     liquidated_accounts: set[str] = set()
     market_ids = sorted(engine.state.markets)
     insurance_start = engine.state.pools.insurance.get(settle, 0)
@@ -374,15 +382,9 @@ def run_path(
         prices_now = {key: p for key, (p, _) in state.prices.items()}
         agents.settle_results(due, rejected, rewards, agents.gas_token_price(prices_now))
 
-        closed_targets: set[Target] = set()
         for aid, mid in closed:
             liquidated_accounts.add(aid)
-            pair: tuple[Target, Target] = ((aid, mid), (aid, None))
-            for target in pair:
-                closed_targets.add(target)
-                if target in breach:
-                    delays.append(k - breach.pop(target))
-                    break
+            breaches.liquidated(k, (aid, mid) if (aid, mid) in isolated else (aid, None))
 
         # observation. Keepers see the engine's exact reports (BelowMaintenance, enforcement =
         # "report", capped and rotated by the engine) or, with a backstop, the scan's most underwater
@@ -402,30 +404,31 @@ def run_path(
                 cands = list(ExactScanner().candidates(state, ()))
             confirmed = [x for x in confirm(state, cands, engine.prices()) if x.target[0] in pop_set]
         confirmed.sort(key=lambda x: (x.health, x.target[0], x.target[1] or ""))
+        under_water: set[Target] = set()
         if last is not None:
             below = (last.maintenance[pop_rows] > 0) & (last.health[pop_rows] < 1.0)
             now_targets: set[Target] = set()
             for r in pop_rows[below].tolist():
                 now_targets.add((book.account_ids[r], None))
+            for r in pop_rows[last.equity[pop_rows] < 0].tolist():
+                under_water.add((book.account_ids[r], None))
             for slot in np.flatnonzero(last.iso_health < 1.0).tolist():
                 aid = book.account_ids[int(last.iso_rows[slot])]
                 if aid in pop_set:
-                    now_targets.add((aid, book.markets[int(last.iso_cols[slot])]))
+                    target = (aid, book.markets[int(last.iso_cols[slot])])
+                    now_targets.add(target)
+                    if last.iso_equity[slot] < 0:
+                        under_water.add(target)
         else:
-            now_targets = {
-                x.target for x in confirm(state, ExactScanner().candidates(state, ()), engine.prices())
-            }
-        now_targets -= closed_targets
-        for target in now_targets:
-            breach.setdefault(target, k)
-        for target in [t for t in breach if t not in now_targets]:
-            # no longer below maintenance without a close-out: recovered (price or a top-up)
-            del breach[target]
-            recovered += 1
+            exact = confirm(state, ExactScanner().candidates(state, ()), engine.prices())
+            now_targets = {x.target for x in exact if x.target[0] in pop_set}
+            under_water = {x.target for x in exact if x.target[0] in pop_set and x.equity < 0}
+            neg_exact = sum(-x.equity for x in exact if x.target in under_water)
+        breaches.observe(k, now_targets, under_water)
 
         warned: list[tuple[str, str | None, float, float]] = []
         within10 = 0
-        neg_equity = 0.0
+        neg_equity = 0.0 if last is not None else neg_exact / WAD
         total_collateral = 0.0
         if last is not None:
             h = last.health[pop_rows]
@@ -487,6 +490,7 @@ def run_path(
             liquidated_notional=liq_notional / WAD,
             bad_debt=state.pools.bad_debt.get(settle, 0) / WAD,
             negative_equity=neg_equity,
+            under_water=len(under_water),
             insurance_fund=state.pools.insurance.get(settle, 0) / WAD,
             keeper_profit=sum(kp.stats.profit for kp in agents.keepers),
             keeper_txs=sum(1 for tx in due if tx.kind == "closeout"),
@@ -516,15 +520,15 @@ def run_path(
         }
     )
     root = engine.state_root()
-    ctx = _PathFacts(
+    breaches.finish(n - 1)
+    ctx = PathFacts(
         scenario=scenario,
         seed=seed,
         population=pop,
         engine=engine,
         timeseries=timeseries,
-        delays_blocks=delays,
-        unenforced=len(breach),
-        recovered=recovered,
+        breaches=breaches,
+        losses=losses,
         liquidated_accounts=len(liquidated_accounts),
         agents=agents,
         opening_rejected=opening_rejected,
@@ -561,42 +565,6 @@ def extended_path(scenario: Scenario, offsets: np.ndarray, seed: int) -> np.ndar
     col = {a: j for j, a in enumerate(scenario.price_model.assets)}
     extra = [path[:, col[scenario.derived[key]]] for key in sorted(scenario.derived)]
     return np.column_stack([path, *extra])
-
-
-@dataclass
-class _PathFacts:
-    """What :func:`clearhouse.lab.metrics.path_summary` reads."""
-
-    scenario: Scenario
-    seed: int
-    population: Population
-    engine: Engine
-    timeseries: pa.Table
-    delays_blocks: list[int]
-    unenforced: int
-    recovered: int
-    liquidated_accounts: int
-    agents: Agents
-    opening_rejected: int
-    insurance_start: int
-    unrealised: int
-    conservation: dict[str, bool]
-    state_root: str
-    path_f: np.ndarray
-    vaults: VaultAgents | None = None
-    #: (shortfall WAD, debt under auction WAD, unsafe vaults) at the end
-    vault_unrealised: tuple[int, int, int] = (0, 0, 0)
-    arbitrageurs: Arbitrageurs | None = None
-    #: Per pooled market: notional of liquidations sold into the pool, their shortfall (WAD).
-    amm_volume: dict[str, int] = field(default_factory=dict)
-    amm_shortfall: dict[str, int] = field(default_factory=dict)
-    #: Per pooled market: Σ |oracle notional − fill quote| of liquidations filled worse than the oracle.
-    amm_slippage: dict[str, int] = field(default_factory=dict)
-    #: Per market: (liquidations of population accounts, their notional WAD).
-    liquidations_by_market: dict[str, tuple[int, int]] = field(default_factory=dict)
-    #: Perp markets whose oracle reads a pool.
-    linked_markets: tuple[str, ...] = ()
-    amm_sources: str = "pool"
 
 
 _AMOUNT_FIELDS = ("amount", "notional", "penalty", "paid", "equity")
@@ -683,29 +651,12 @@ def run_task(task: PathTask, on_block: Callable[[int, int], None] | None = None)
     return PathOutcome(task.seed, result.summary)
 
 
-R = TypeVar("R")
-
-
 class Executor(Protocol):
     """Anything with ``map`` in order (``concurrent.futures`` executors qualify)."""
 
     def map(
         self, fn: Callable[[PathTask], PathOutcome], tasks: Iterable[PathTask]
     ) -> Iterator[PathOutcome]: ...
-
-
-class SequentialExecutor:
-    """Paths one after the other in this process; reports block progress of the current path."""
-
-    def __init__(self, on_block: Callable[[int, int], None] | None = None) -> None:
-        self.on_block = on_block
-
-    def map(self, fn: Callable[[PathTask], PathOutcome], tasks: Iterable[PathTask]) -> Iterator[PathOutcome]:
-        for task in tasks:
-            if fn is run_task:
-                yield run_task(task, self.on_block)
-            else:
-                yield fn(task)
 
 
 def run_paths(
@@ -719,8 +670,12 @@ def run_paths(
     """Run ``source`` (built-in name or TOML path) once per seed; yields outcomes in seed order.
 
     The first ``keep_tables`` paths bring their timeseries and events back (for the report); the
-    others only their summary. Another executor (processes, Dask) only needs ``map``.
+    others only their summary. Without an executor the paths run here one after the other; any
+    executor of :mod:`clearhouse.lab.executors` (processes, Dask) only needs ``map``.
     """
     ov = tuple(sorted((overrides or {}).items()))
     tasks = [PathTask(source, ov, s, i < keep_tables) for i, s in enumerate(seeds)]
-    yield from (executor or SequentialExecutor()).map(run_task, tasks)
+    if executor is None:
+        yield from (run_task(task) for task in tasks)
+    else:
+        yield from executor.map(run_task, tasks)
