@@ -10,6 +10,7 @@ fraction: conservative, never a miss. Without a usable price vector it falls bac
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
+from itertools import repeat
 
 import numpy as np
 
@@ -58,6 +59,7 @@ class ColumnarScanner:
             self.last = None
             return self._exact.candidates(state, touched)
         self.last = result
-        found: list[Target] = [(aid, None) for aid in result.candidates]
-        found.extend((aid, mid) for aid, mid in result.isolated_candidates)
+        # C-level pairing (zip), no Python code per candidate: a stressed block has thousands.
+        found: list[Target] = list(zip(result.candidates, repeat(None, len(result.candidates)), strict=True))
+        found.extend(result.isolated_candidates)
         return found
