@@ -52,6 +52,9 @@ class ColumnarScanner:
         settlement = state.params.settlement_asset
         prices = {key: price for key, (price, _) in state.prices.items()}
         prices[settlement] = WAD
+        # Drop the previous result first: while it is alive the scan cannot recycle its output block
+        # (a fresh 5 x n float64 block per block otherwise, page faults at large n).
+        self.last = None
         try:
             result = scan(book, prices)
         except (MissingPrice, InvalidValue):
