@@ -20,6 +20,9 @@ Implementations, each in its own subprocess (peak RSS is that process's ``ru_max
 - ``cadcad``: a cadCAD model (two partial state update blocks: price, then liquidation) run with
   ``Executor(ExecutionContext())`` (its default mode), state in numpy arrays;
 - ``radcad``: the same model with radCAD's defaults (``Simulation(...).run()``);
+  (``pip install "clearhouse[bench]"`` brings cadCAD; radCAD pins numpy<1.26.4 in its metadata, so
+  install it with ``pip install --no-deps radcad fn-py pathos py``; a framework that is missing or
+  fails makes its row say so, with the error);
 - ``engine``: ``clearhouse.ledger.engine.Engine`` with the numba ``ColumnarScanner`` and exact
   backstop enforcement (``enforcement = "backstop"``), through the public API only: one ``Block``
   per step carrying the price, close-outs read from the ``PositionClosedOut`` events.

@@ -139,7 +139,7 @@ def risk(
 )
 def bench(
     ctx: typer.Context,
-    name: str = typer.Argument("", help="ledger | scan | liquidation | oracle | lab"),
+    name: str = typer.Argument("", help="ledger | scan | liquidation | oracle | lab | lab_runner"),
 ) -> None:
     """Run a benchmark from the repository's benchmarks/ (from the repository root); extra options
     go to it, e.g. ``clearhouse bench scan --accounts 100000 --markets 10``;
