@@ -417,7 +417,8 @@ def _profile_text(prof: Any, top: int = 25) -> str:
 
 def calm_numpy(inp: dict[str, Any]) -> dict[str, Any]:
     out = run_numpy(inp, per_step_times=True)
-    assert not out["liquidations"], "calm path liquidated someone"
+    if out["liquidations"]:
+        raise RuntimeError("calm path liquidated someone (numpy)")
     return {"block_median_s": statistics.median(out["step_times"]), "steps_s": out["steps_s"]}
 
 
@@ -435,7 +436,8 @@ def calm_engine(inp: dict[str, Any]) -> dict[str, Any]:
         res = engine.apply_block(Block(height, 60 * (height + 1), {"ETH": int(p) * to_wad}))
         times.append(time.perf_counter() - ts)
         height += 1
-        assert not res.events or all(type(e).__name__ != "PositionClosedOut" for e in res.events)
+        if any(type(e).__name__ == "PositionClosedOut" for e in res.events):
+            raise RuntimeError("calm path liquidated someone (engine)")
     return {"block_median_s": statistics.median(times), "setup_s": setup_s, "steps_s": sum(times)}
 
 
@@ -591,8 +593,9 @@ def main() -> None:
         raise SystemExit(f"baseline or engine failed: {base.get('error') or toy['engine'].get('error')}")
     # Same liquidations (same account ids at the same steps) in every implementation that ran.
     for kind, out in toy.items():
-        if "error" not in out:
-            assert out["liquidations"] == base["liquidations"], f"{kind} liquidated differently from numpy"
+        # an explicit check, not ``assert``: it must hold under ``python -O`` too
+        if "error" not in out and out["liquidations"] != base["liquidations"]:
+            raise SystemExit(f"{kind} closed out different accounts or steps than the numpy loop")
     n_liq = sum(len(ids) for _, ids in base["liquidations"])
 
     def speed(kind: str) -> float | None:
@@ -616,13 +619,18 @@ def main() -> None:
                 else "failed",
             )
         )
+    # The issue states the toy targets at 10k accounts x 1,000 steps and memory at 100k accounts: at
+    # other sizes the rows show the measurement but do not claim met / not met.
+    at_size = n >= 10_000 and steps >= 1_000
+    off_size = "" if at_size else "target is stated at 10,000 accounts x 1,000 steps"
     s_eng = speed("engine")
     targets.append(
         _target_row(
             f"whole toy model, {n:,} accounts (numpy time / engine time)",
             ">= 0.25",
             s_eng,
-            s_eng is not None and s_eng >= 0.25,
+            (s_eng is not None and s_eng >= 0.25) if at_size else None,
+            off_size,
         )
     )
     for kind, aim in (("cadcad", 3.0), ("radcad", 25.0)):
@@ -635,7 +643,11 @@ def main() -> None:
             r = out["steps_s"] / eng["steps_s"]
             targets.append(
                 _target_row(
-                    f"engine vs {kind} default ({kind} time / engine time)", f">= {aim:g}x", r, r >= aim
+                    f"engine vs {kind} default ({kind} time / engine time)",
+                    f">= {aim:g}x",
+                    r,
+                    r >= aim if at_size else None,
+                    off_size,
                 )
             )
     big = max(results["calm"], key=lambda r: r["accounts"]) if results["calm"] else None
@@ -646,8 +658,9 @@ def main() -> None:
                 f"memory, {big['accounts']:,} accounts (engine peak RSS / numpy's)",
                 "<= 3x",
                 mem,
-                mem <= 3.0,
-                f"{big['calm-engine']['peak_rss_mb']:,.0f} vs {big['calm-numpy']['peak_rss_mb']:,.0f} MiB",
+                mem <= 3.0 if big["accounts"] >= 100_000 else None,
+                f"{big['calm-engine']['peak_rss_mb']:,.0f} vs {big['calm-numpy']['peak_rss_mb']:,.0f} MiB"
+                + ("" if big["accounts"] >= 100_000 else "; target is stated at 100,000 accounts"),
             )
         )
     co = eng.get("close_out_s")
@@ -687,7 +700,7 @@ def main() -> None:
     for t in targets:
         m = "-" if t["measured"] is None else f"{t['measured']:.3g}"
         met = "n/a" if t["met"] is None else ("met" if t["met"] else "NOT met")
-        t2.add_row(t["target"], t["aim"], m, met, t["note"][:70])
+        t2.add_row(t["target"], t["aim"], m, met, t["note"][:90])
     console.print(t2)
     if "engine_profile" in results:
         console.print("[bold]engine toy run, cProfile (separate run; times inflated by the profiler)[/]")

@@ -249,7 +249,8 @@ def main() -> None:
     iprices = {k: v for k, (v, _) in state.prices.items()}
     mp = [iprices[k] / WAD for k in mirror.oracles]
     ap_ = [1.0 for _ in mirror.assets]
-    assert python_tick(mirror, mp, ap_) == tick(mirror, iprices).candidates
+    if python_tick(mirror, mp, ap_) != tick(mirror, iprices).candidates:
+        raise SystemExit("the Python loop and the scan name different candidates")
 
     def python_loop() -> None:
         size, entry, snap, cross, bal = (
