@@ -1,19 +1,39 @@
-"""Stress-lab benchmark: engine-driven simulation vs the same model as a bare numpy loop, and Monte
-Carlo paths per second with 1 and 2 worker processes.
+"""Toy-model benchmark: the clearhouse engine against a bare numpy loop, a pure Python loop, cadCAD and
+radCAD on the same accounts and the same price path, with the issue's targets as met / not met rows.
 
-    python -m benchmarks.lab                 # 10k and 100k accounts x 1,000 blocks, MC 8 paths
-    python -m benchmarks.lab --quick         # 10k x 200 and 100k x 50 blocks, MC 4 short paths
-    python -m benchmarks.lab --blocks-100k 300
+    clearhouse bench lab                       # 10k accounts x 1,000 steps; calm blocks at 10k and 100k
+    clearhouse bench lab --quick               # 2k x 200, calm blocks at 10k only, no cadCAD / radCAD
+    clearhouse bench lab --profile             # also print the engine run's top functions (cProfile)
+    clearhouse bench lab --accounts 20000 --steps 2000 --calm-accounts 10000 100000 300000
 
-Case = one path of a synthetic GBM scenario (one ETH perp, cross margin in USDC, 3 keepers, direct
-prices, no oracle feed) run by ``clearhouse.lab.runner.run_path`` through the engine on one core,
-journal in memory. Baseline, in the same run: the same population (same draws) and the same price
-path as a vectorised numpy loop: mark-to-market PnL, equity, maintenance requirement, health counts
-and an immediate close-out of every account below maintenance (penalty, bad debt) — no engine, no
-keepers, no exact integers. Each case runs in its own subprocess; peak memory is that process's
-``ru_maxrss`` (also reported above the RSS right after imports). Blocks/s counts the path blocks
-(set-up and opening blocks excluded and timed separately). Prints a table and writes
-``bench-results/lab.json``.
+The toy model: N accounts, each with collateral and one leveraged ETH perp position (long or short)
+opened at the first price of a GBM path; at every step the price moves, every account whose equity
+``collateral + size x (price - entry)`` is below maintenance ``3 % x |size| x price`` is closed out in
+full at the step's price with a penalty of ``1 %`` of the notional (capped at what equity is left);
+nothing else happens (no fees, no funding, no trading after the opening). Every implementation must
+liquidate the same account ids at the same steps; the benchmark asserts it.
+
+Implementations, each in its own subprocess (peak RSS is that process's ``ru_maxrss``):
+
+- ``numpy``: a bare vectorised numpy loop (the baseline every ratio is against);
+- ``python``: the same loop over Python lists;
+- ``cadcad``: a cadCAD model (two partial state update blocks: price, then liquidation) run with
+  ``Executor(ExecutionContext())`` (its default mode), state in numpy arrays;
+- ``radcad``: the same model with radCAD's defaults (``Simulation(...).run()``);
+  (``pip install "clearhouse[bench]"`` brings cadCAD; radCAD pins numpy<1.26.4 in its metadata, so
+  install it with ``pip install --no-deps radcad fn-py pathos py``; a framework that is missing or
+  fails makes its row say so, with the error);
+- ``engine``: ``clearhouse.ledger.engine.Engine`` with the numba ``ColumnarScanner`` and exact
+  backstop enforcement (``enforcement = "backstop"``), through the public API only: one ``Block``
+  per step carrying the price, close-outs read from the ``PositionClosedOut`` events.
+
+Set-up (opening the accounts) is timed apart; "steps" time only the path. Calm blocks: the same
+model on a path that moves 0.05 % at most (nothing to enforce), per-block median, numpy step vs
+engine block, at each ``--calm-accounts`` size; the memory row compares those two processes at
+100k accounts (both import the same modules, so the fixed import cost is equal). Exact close-out
+cost: in the engine's toy run, (time of the blocks with close-outs - their count x the median calm
+block of the same run) / close-outs. Ratios are measured in the same run; the machine is shared and
+noisy, compare ratios, not absolute times. Prints a table and writes ``bench-results/lab.json``.
 """
 
 from __future__ import annotations
@@ -23,72 +43,413 @@ import json
 import os
 import platform
 import resource
+import statistics
 import subprocess
 import sys
-import tempfile
 import time
-import tomllib
 from pathlib import Path
 from typing import Any
 
-from rich.console import Console
-from rich.table import Table
+import numpy as np
+from numpy.typing import NDArray
 
-#: The synthetic scenario (``{accounts}``, ``{horizon}``, ``{vol}`` filled in).
-SCENARIO = """
-name = "bench_gbm"
-description = "benchmark: GBM, one perp, cross margin in USDC"
-seed = 1
-horizon = {horizon}
-block_time = 60
+P0 = 2000.0
+MAINTENANCE = 0.03
+INITIAL = 0.05
+PENALTY = 0.01
+INSURANCE = 1_000_000.0
+MICRO = 1_000_000  # prices and sizes are integer micro-units, so every implementation sees the same numbers
 
-[ledger]
-settlement_asset = "USDC"
-max_price_age = 3600
-enforcement = "keepers"
-max_liquidations_per_block = 200
-insurance_fund = 1_000_000
-
-[assets.USDC]
-decimals = 6
-
-[assets.ETH]
-decimals = 18
-haircut = 0.9
-
-[markets.ETH-PERP]
-oracle = "ETH"
-initial_margin = 0.10
-maintenance_margin = 0.05
-taker_fee = 0.0005
-liquidation_fee = 0.01
-liquidator_share = 0.5
-
-[prices]
-model = "gbm"
-assets = ["ETH"]
-s0 = 2000.0
-vol = {vol}
-drift = {drift}
-
-[population]
-accounts = {accounts}
-long_share = 0.6
-collateral = {{ dist = "lognormal", median = 5000, sigma = 1.0, min = 100, max = 500000 }}
-leverage = {{ dist = "lognormal", median = 4.0, sigma = 0.5, min = 1.5, max = 9.5 }}
-
-[keepers]
-count = 5
-latency_blocks = [1, 1, 2, 3, 5]
-capital = 50_000_000
-profit_threshold = -10.0
-max_per_block = 100
-gas_token_price = 2000.0
-"""
+Liquidations = list[list[Any]]  # [[step, [account index, ...]], ...], steps ascending, indices ascending
 
 
-def scenario_text(accounts: int, blocks: int, vol: float, drift: float = 0.0) -> str:
-    return SCENARIO.format(accounts=accounts, horizon=(blocks - 1) * 60, vol=vol, drift=drift)
+# ----------------------------------------------------------------------------- the model's inputs
+
+
+def inputs(n: int, steps: int, sigma: float, seed: int, calm: bool = False) -> dict[str, Any]:
+    """Population and price path shared by every implementation (integers in micro-units).
+
+    ``path_u[k]`` is the price of step k in micro-USDC (step 0 opens the positions); ``size_u`` the
+    signed size in micro-ETH; ``collateral`` whole USDC. Calm: the price wiggles by at most 0.05 %.
+    """
+    rng = np.random.default_rng(seed)
+    collateral = np.clip(np.round(5000.0 * rng.lognormal(0.0, 1.0, n)), 100, 500_000).astype(np.int64)
+    leverage = np.clip(5.0 * rng.lognormal(0.0, 0.6, n), 1.5, 19.0)
+    long = rng.random(n) < 0.6
+    p0_u = int(P0 * MICRO)
+    if calm:
+        rel = 0.0005 * np.sin(np.arange(steps + 1) * 0.7)
+        rel[0] = 0.0
+    else:
+        shocks = rng.normal(-0.5 * sigma * sigma, sigma, steps)
+        rel = np.expm1(np.concatenate([[0.0], np.cumsum(shocks)]))
+    path_u = np.round(p0_u * (1.0 + rel)).astype(np.int64)
+    path_u[0] = p0_u
+    size_u = np.floor(leverage * collateral / P0 * MICRO).astype(np.int64)
+    size_u = np.where(long, size_u, -size_u)
+    return {"collateral": collateral, "size_u": size_u, "path_u": path_u}
+
+
+def account_id(i: int) -> str:
+    return f"a{i:07d}"
+
+
+def _liq_record(per_step: dict[int, list[int]]) -> Liquidations:
+    return [[k, sorted(v)] for k, v in sorted(per_step.items()) if v]
+
+
+# ----------------------------------------------------------------------------- implementations
+
+
+def run_numpy(inp: dict[str, Any], per_step_times: bool = False) -> dict[str, Any]:
+    """The baseline: vectorised numpy, one pass over the accounts per step."""
+    size = inp["size_u"] / MICRO
+    bal = inp["collateral"].astype(np.float64)
+    path = inp["path_u"] / MICRO
+    p0 = path[0]
+    open_ = size != 0.0
+    abs_size = np.abs(size)
+    insurance, bad_debt = INSURANCE, 0.0
+    liqs: dict[int, list[int]] = {}
+    times: list[float] = []
+    t0 = time.perf_counter()
+    for k in range(1, len(path)):
+        ts = time.perf_counter()
+        p = path[k]
+        equity = bal + size * (p - p0)
+        below = open_ & (equity < MAINTENANCE * abs_size * p)
+        hit = np.flatnonzero(below)
+        if hit.size:
+            eq = equity[hit]
+            notional = abs_size[hit] * p
+            penalty = np.minimum(notional * PENALTY, np.maximum(eq, 0.0))
+            shortfall = float(np.clip(-eq, 0.0, None).sum())
+            cover = min(insurance, shortfall)
+            insurance, bad_debt = insurance - cover, bad_debt + shortfall - cover
+            bal[hit] = np.maximum(eq - penalty, 0.0)
+            size[hit] = 0.0
+            abs_size[hit] = 0.0
+            open_[hit] = False
+            liqs[k] = hit.tolist()
+        if per_step_times:
+            times.append(time.perf_counter() - ts)
+    elapsed = time.perf_counter() - t0
+    return {"steps_s": elapsed, "step_times": times, "liquidations": _liq_record(liqs), "bad_debt": bad_debt}
+
+
+def run_python(inp: dict[str, Any]) -> dict[str, Any]:
+    """The same model as a plain Python loop over lists."""
+    size = (inp["size_u"] / MICRO).tolist()
+    bal = inp["collateral"].astype(np.float64).tolist()
+    path = (inp["path_u"] / MICRO).tolist()
+    p0 = path[0]
+    n = len(size)
+    is_open = [s != 0.0 for s in size]
+    insurance, bad_debt = INSURANCE, 0.0
+    liqs: dict[int, list[int]] = {}
+    t0 = time.perf_counter()
+    for k in range(1, len(path)):
+        p = path[k]
+        hit: list[int] = []
+        for i in range(n):
+            if not is_open[i]:
+                continue
+            s = size[i]
+            equity = bal[i] + s * (p - p0)
+            if equity < MAINTENANCE * abs(s) * p:
+                penalty = min(abs(s) * p * PENALTY, max(equity, 0.0))
+                if equity < 0.0:
+                    cover = min(insurance, -equity)
+                    insurance -= cover
+                    bad_debt += -equity - cover
+                bal[i] = max(equity - penalty, 0.0)
+                size[i] = 0.0
+                is_open[i] = False
+                hit.append(i)
+        if hit:
+            liqs[k] = hit
+    elapsed = time.perf_counter() - t0
+    return {"steps_s": elapsed, "liquidations": _liq_record(liqs), "bad_debt": bad_debt}
+
+
+def _sim_parts(inp: dict[str, Any]) -> tuple[dict[str, Any], list[dict[str, Any]], NDArray[np.float64]]:
+    """Initial state and partial state update blocks shared by the cadCAD and radCAD models."""
+    path = inp["path_u"] / MICRO
+    p0 = float(path[0])
+    size0 = inp["size_u"] / MICRO
+    initial = {
+        "price": p0,
+        "bal": inp["collateral"].astype(np.float64),
+        "size": size0,
+        "open": size0 != 0.0,
+        "liquidated": (),
+        "insurance": INSURANCE,
+        "bad_debt": 0.0,
+    }
+
+    def p_price(params: Any, substep: Any, history: Any, state: dict[str, Any], **kw: Any) -> dict[str, Any]:
+        return {"price": float(path[state["timestep"] + 1])}
+
+    def s_price(params: Any, substep: Any, history: Any, state: Any, inp_: Any, **kw: Any) -> tuple[str, Any]:
+        return "price", inp_["price"]
+
+    def p_liquidate(
+        params: Any, substep: Any, history: Any, state: dict[str, Any], **kw: Any
+    ) -> dict[str, Any]:
+        p, size, bal = state["price"], state["size"], state["bal"]
+        equity = bal + size * (p - p0)
+        hit = np.flatnonzero(state["open"] & (equity < MAINTENANCE * np.abs(size) * p))
+        eq = equity[hit]
+        penalty = np.minimum(np.abs(size[hit]) * p * PENALTY, np.maximum(eq, 0.0))
+        return {
+            "hit": hit,
+            "new_bal": np.maximum(eq - penalty, 0.0),
+            "shortfall": float(np.clip(-eq, 0, None).sum()),
+        }
+
+    def s_bal(params: Any, substep: Any, history: Any, state: Any, inp_: Any, **kw: Any) -> tuple[str, Any]:
+        bal = state["bal"].copy()
+        bal[inp_["hit"]] = inp_["new_bal"]
+        return "bal", bal
+
+    def s_size(params: Any, substep: Any, history: Any, state: Any, inp_: Any, **kw: Any) -> tuple[str, Any]:
+        size = state["size"].copy()
+        size[inp_["hit"]] = 0.0
+        return "size", size
+
+    def s_open(params: Any, substep: Any, history: Any, state: Any, inp_: Any, **kw: Any) -> tuple[str, Any]:
+        is_open = state["open"].copy()
+        is_open[inp_["hit"]] = False
+        return "open", is_open
+
+    def s_liq(params: Any, substep: Any, history: Any, state: Any, inp_: Any, **kw: Any) -> tuple[str, Any]:
+        return "liquidated", tuple(inp_["hit"].tolist())
+
+    def s_ins(params: Any, substep: Any, history: Any, state: Any, inp_: Any, **kw: Any) -> tuple[str, Any]:
+        return "insurance", state["insurance"] - min(state["insurance"], inp_["shortfall"])
+
+    def s_bad(params: Any, substep: Any, history: Any, state: Any, inp_: Any, **kw: Any) -> tuple[str, Any]:
+        return "bad_debt", state["bad_debt"] + inp_["shortfall"] - min(state["insurance"], inp_["shortfall"])
+
+    blocks = [
+        {"policies": {"price": p_price}, "variables": {"price": s_price}},
+        {
+            "policies": {"liquidate": p_liquidate},
+            "variables": {
+                "bal": s_bal,
+                "size": s_size,
+                "open": s_open,
+                "liquidated": s_liq,
+                "insurance": s_ins,
+                "bad_debt": s_bad,
+            },
+        },
+    ]
+    return initial, blocks, path
+
+
+def _liqs_from_states(rows: list[dict[str, Any]]) -> Liquidations:
+    """Close-outs per timestep from a framework's state records (the liquidation substep's rows)."""
+    per_step: dict[int, list[int]] = {}
+    for row in rows:
+        if row.get("substep") == 2 and row["liquidated"]:
+            per_step[int(row["timestep"])] = list(row["liquidated"])
+    return _liq_record(per_step)
+
+
+def run_cadcad(inp: dict[str, Any]) -> dict[str, Any]:
+    """cadCAD, default execution context (``ExecutionContext()``), one run."""
+    import contextlib
+    import io
+
+    from cadCAD.configuration import Experiment
+    from cadCAD.configuration.utils import config_sim
+    from cadCAD.engine import ExecutionContext, Executor
+
+    initial, blocks, path = _sim_parts(inp)
+    steps = len(path) - 1
+    exp = Experiment()
+    exp.append_model(
+        initial_state=initial,
+        partial_state_update_blocks=blocks,
+        sim_configs=config_sim({"N": 1, "T": range(steps)}),
+    )
+    t0 = time.perf_counter()
+    with contextlib.redirect_stdout(io.StringIO()):  # cadCAD prints a banner and execution info
+        raw, _tensor, _sessions = Executor(exec_context=ExecutionContext(), configs=exp.configs).execute()
+    elapsed = time.perf_counter() - t0
+    last = raw[-1]
+    return {"steps_s": elapsed, "liquidations": _liqs_from_states(raw), "bad_debt": float(last["bad_debt"])}
+
+
+def run_radcad(inp: dict[str, Any]) -> dict[str, Any]:
+    """radCAD with its defaults (``Simulation(model, timesteps).run()``)."""
+    from radcad import Model, Simulation
+
+    initial, blocks, path = _sim_parts(inp)
+    steps = len(path) - 1
+    sim = Simulation(
+        model=Model(initial_state=initial, state_update_blocks=blocks, params={}), timesteps=steps
+    )
+    t0 = time.perf_counter()
+    rows = sim.run()
+    elapsed = time.perf_counter() - t0
+    return {
+        "steps_s": elapsed,
+        "liquidations": _liqs_from_states(rows),
+        "bad_debt": float(rows[-1]["bad_debt"]),
+    }
+
+
+def _engine_setup(inp: dict[str, Any]) -> tuple[Any, int]:
+    """An engine with the toy model's market and accounts, positions opened against a house account
+    that is also the backstop liquidator. Returns (engine, next height)."""
+    from clearhouse.ledger import commands as c
+    from clearhouse.ledger.block import Block
+    from clearhouse.ledger.engine import Engine
+    from clearhouse.ledger.fixedpoint import WAD
+    from clearhouse.ledger.model import AssetSpec, LedgerParams, MarketSpec
+    from clearhouse.risk.scanner import ColumnarScanner
+
+    n = len(inp["size_u"])
+    to_wad = WAD // MICRO
+    p0 = int(inp["path_u"][0]) * to_wad
+    params = LedgerParams(
+        "USDC",
+        max_price_age=10**9,
+        enforcement="backstop",
+        backstop_liquidator="house",
+        max_liquidations_per_block=n + 1,  # never binding: every account below maintenance is closed
+    )
+    market = MarketSpec(
+        "ETH-PERP",
+        "ETH",
+        INITIAL_WAD,
+        MAINTENANCE_WAD,
+        liquidation_fee=PENALTY_WAD,
+        step_size=to_wad,
+        funding_clamp_factor=0,  # no funding in the toy model
+    )
+    engine = Engine(scanner=ColumnarScanner())
+    genesis = (c.SetLedgerParams(params), c.ListAsset(AssetSpec("USDC", decimals=6)), c.ListMarket(market))
+    engine.apply_block(Block(1, 60, {"ETH": p0}, genesis))
+    txs: list[Any] = [c.OpenAccount("house", "00" * 32), c.Deposit("house", "USDC", 10**13 * WAD)]
+    txs.append(c.DepositInsurance("USDC", int(INSURANCE) * WAD))
+    for i, coll in enumerate(inp["collateral"].tolist()):
+        aid = account_id(i)
+        txs += [c.OpenAccount(aid, f"{i + 1:064x}"), c.Deposit(aid, "USDC", coll * WAD)]
+    engine.apply_block(Block(2, 120, {}, tuple(txs)))
+    trades = []
+    for i, s in enumerate(inp["size_u"].tolist()):
+        if s > 0:
+            trades.append(c.Trade("ETH-PERP", account_id(i), "house", s * to_wad, p0))
+        elif s < 0:
+            trades.append(c.Trade("ETH-PERP", "house", account_id(i), -s * to_wad, p0, taker="seller"))
+    res = engine.apply_block(Block(3, 180, {}, tuple(trades)))
+    rejected = [e for e in res.events if type(e).__name__ == "TransactionRejected"]
+    if rejected:
+        raise RuntimeError(f"{len(rejected)} opening trades rejected, first: {rejected[0]}")
+    return engine, 4
+
+
+INITIAL_WAD = 5 * 10**16
+MAINTENANCE_WAD = 3 * 10**16
+PENALTY_WAD = 10**16
+
+
+def run_engine(inp: dict[str, Any], profile: bool = False) -> dict[str, Any]:
+    """The clearhouse engine through its public API, one block per step."""
+    from clearhouse.ledger.block import Block
+    from clearhouse.ledger.events import PositionClosedOut
+    from clearhouse.ledger.fixedpoint import WAD
+
+    t_setup = time.perf_counter()
+    engine, height = _engine_setup(inp)
+    setup_s = time.perf_counter() - t_setup
+    to_wad = WAD // MICRO
+    prices = [int(p) * to_wad for p in inp["path_u"].tolist()]
+    row_of = {account_id(i): i for i in range(len(inp["size_u"]))}
+    liqs: dict[int, list[int]] = {}
+    times: list[float] = []
+    counts: list[int] = []
+    prof = None
+    if profile:
+        import cProfile
+
+        prof = cProfile.Profile()
+        prof.enable()
+    t0 = time.perf_counter()
+    for k in range(1, len(prices)):
+        ts = time.perf_counter()
+        res = engine.apply_block(Block(height, 60 * (height + 1), {"ETH": prices[k]}))
+        times.append(time.perf_counter() - ts)
+        height += 1
+        hit = [row_of[e.account] for e in res.events if type(e) is PositionClosedOut]
+        counts.append(len(hit))
+        if hit:
+            liqs[k] = hit
+    elapsed = time.perf_counter() - t0
+    out: dict[str, Any] = {"steps_s": elapsed, "setup_s": setup_s, "liquidations": _liq_record(liqs)}
+    if prof is not None:
+        prof.disable()
+        out["profile"] = _profile_text(prof)
+    calm = [t for t, c in zip(times, counts, strict=True) if c == 0]
+    calm_median = statistics.median(calm) if calm else float("nan")
+    busy = [(t, c) for t, c in zip(times, counts, strict=True) if c]
+    n_closed = sum(c for _, c in busy)
+    out["calm_block_median_s"] = calm_median
+    out["close_outs"] = n_closed
+    out["close_out_s"] = (sum(t for t, _ in busy) - len(busy) * calm_median) / n_closed if n_closed else None
+    out["bad_debt"] = engine.state.pools.bad_debt.get("USDC", 0) / WAD
+    return out
+
+
+def _profile_text(prof: Any, top: int = 25) -> str:
+    import io
+    import pstats
+
+    buf = io.StringIO()
+    st = pstats.Stats(prof, stream=buf)
+    st.sort_stats("tottime").print_stats(top)
+    st.sort_stats("cumulative").print_stats(top)
+    return buf.getvalue()
+
+
+def calm_numpy(inp: dict[str, Any]) -> dict[str, Any]:
+    out = run_numpy(inp, per_step_times=True)
+    if out["liquidations"]:
+        raise RuntimeError("calm path liquidated someone (numpy)")
+    return {"block_median_s": statistics.median(out["step_times"]), "steps_s": out["steps_s"]}
+
+
+def calm_engine(inp: dict[str, Any]) -> dict[str, Any]:
+    from clearhouse.ledger.block import Block
+    from clearhouse.ledger.fixedpoint import WAD
+
+    t0 = time.perf_counter()
+    engine, height = _engine_setup(inp)
+    setup_s = time.perf_counter() - t0
+    to_wad = WAD // MICRO
+    times = []
+    for p in inp["path_u"].tolist()[1:]:
+        ts = time.perf_counter()
+        res = engine.apply_block(Block(height, 60 * (height + 1), {"ETH": int(p) * to_wad}))
+        times.append(time.perf_counter() - ts)
+        height += 1
+        if any(type(e).__name__ == "PositionClosedOut" for e in res.events):
+            raise RuntimeError("calm path liquidated someone (engine)")
+    return {"block_median_s": statistics.median(times), "setup_s": setup_s, "steps_s": sum(times)}
+
+
+CHILDREN = {
+    "numpy": run_numpy,
+    "python": run_python,
+    "cadcad": run_cadcad,
+    "radcad": run_radcad,
+    "engine": run_engine,
+    "calm-numpy": calm_numpy,
+    "calm-engine": calm_engine,
+}
 
 
 def _rss_mb() -> float:
@@ -96,157 +457,47 @@ def _rss_mb() -> float:
         return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
 
 
-def _maxrss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+def child_main(kind: str, n: int, steps: int, sigma: float, seed: int, profile: bool) -> dict[str, Any]:
+    # Every child imports the engine's modules (numba included), so the fixed import cost is equal.
+    import clearhouse.ledger.engine
+    import clearhouse.risk.scanner  # noqa: F401
+
+    base = _rss_mb()
+    inp = inputs(n, steps, sigma, seed, calm=kind.startswith("calm"))
+    if kind == "engine":
+        from clearhouse.risk.scan import warm_up
+
+        warm_up()
+        out = run_engine(inp, profile=profile)
+    elif kind == "calm-engine":
+        from clearhouse.risk.scan import warm_up
+
+        warm_up()
+        out = calm_engine(inp)
+    else:
+        out = CHILDREN[kind](inp)
+    out.pop("step_times", None)
+    out["rss_after_imports_mb"] = base
+    out["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return out
 
 
-# ----------------------------------------------------------------------------- children
-
-
-def child_engine(accounts: int, blocks: int, vol: float, drift: float) -> dict[str, Any]:
-    from clearhouse.lab.runner import run_path
-    from clearhouse.lab.scenario import validate
-
-    base_rss = _rss_mb()
-    sc = validate(tomllib.loads(scenario_text(accounts, blocks, vol, drift)), "bench_gbm.toml")
-    marks: dict[str, float] = {}
-
-    def on_block(done: int, total: int) -> None:
-        if done == 1:
-            marks["first"] = time.perf_counter()
-        if done == total:
-            marks["last"] = time.perf_counter()
-
-    t0 = time.perf_counter()
-    result = run_path(sc, 1, on_block=on_block)
-    t1 = time.perf_counter()
-    loop_s = marks["last"] - marks["first"]
-    s = result.summary
-    return {
-        "blocks": sc.n_blocks,
-        "setup_s": marks["first"] - t0,
-        "loop_s": loop_s,
-        "total_s": t1 - t0,
-        "blocks_per_s": (sc.n_blocks - 1) / loop_s,
-        "rss_after_imports_mb": base_rss,
-        "peak_rss_mb": _maxrss_mb(),
-        "liquidations": s["liquidations"]["positions"],
-        "max_below_maintenance": s["liquidations"]["max_below_maintenance"],
-        "bad_debt": s["bad_debt"]["total"],
-    }
-
-
-def child_numpy(accounts: int, blocks: int, vol: float, drift: float) -> dict[str, Any]:
-    """The same population and price path as a vectorised numpy loop with a simple close-out rule."""
-    import numpy as np
-
-    import clearhouse.lab.runner  # noqa: F401  (same imports as the engine case: equal fixed RSS)
-    from clearhouse.lab.population import draw
-    from clearhouse.lab.scenario import validate
-
-    base_rss = _rss_mb()
-    sc = validate(tomllib.loads(scenario_text(accounts, blocks, vol, drift)), "bench_gbm.toml")
-    pop = sc.spec.population
-    market = sc.markets[0]
-    imf, mmf = market.initial_margin / 1e18, market.maintenance_margin / 1e18
-    fee, liq_fee = market.taker_fee / 1e18, market.liquidation_fee / 1e18
-    step = market.step_size / 1e18
-    t0 = time.perf_counter()
-    offsets = np.arange(sc.n_blocks, dtype=np.int64) * sc.block_time
-    path = np.asarray(sc.price_model.path(offsets, 1), dtype=np.float64)[:, 0]
-    rng = np.random.Generator(np.random.PCG64([1, 1]))  # the population's draws, same order
-    collateral = draw(rng, pop.collateral, accounts)
-    leverage = draw(rng, pop.leverage, accounts)
-    rng.choice(1, size=accounts, p=[1.0])
-    is_long = rng.random(accounts) < pop.long_share
-    p0 = float(path[0])
-    notional = np.minimum(leverage * collateral, 0.99 * collateral / (imf + fee))
-    size = np.floor(notional / p0 / step) * step
-    size = np.where(is_long, size, -size)
-    balance = collateral - np.abs(size) * p0 * fee
-    entry = np.full(accounts, p0)
-    open_ = size != 0
-    insurance, bad_debt, liq_count, liq_notional = 1_000_000.0, 0.0, 0, 0.0
-    below_max = 0
-    t_first = time.perf_counter()
-    for k in range(1, sc.n_blocks):
-        p = path[k]
-        pnl = size * (p - entry)
-        equity = balance + pnl
-        maint = np.abs(size) * p * mmf
-        health = np.divide(equity, maint, out=np.full(accounts, np.inf), where=maint > 0)
-        below = open_ & (health < 1.0)
-        n_below = int(np.count_nonzero(below))
-        below_max = max(below_max, n_below)
-        _within = int(np.count_nonzero(open_ & (health >= 1.0) & (health < 1.1)))
-        _neg = float(np.clip(-equity[open_], 0, None).sum())
-        if n_below:
-            notl = np.abs(size[below]) * p
-            eq = equity[below]
-            penalty = np.minimum(notl * liq_fee, np.maximum(eq, 0.0))
-            shortfall = np.clip(-eq, 0, None).sum()
-            cover = min(insurance, float(shortfall))
-            insurance -= cover
-            bad_debt += float(shortfall) - cover
-            balance[below] = np.maximum(eq - penalty, 0.0)
-            size[below] = 0.0
-            open_[below] = False
-            liq_count += n_below
-            liq_notional += float(notl.sum())
-    t1 = time.perf_counter()
-    loop_s = t1 - t_first
-    return {
-        "blocks": sc.n_blocks,
-        "setup_s": t_first - t0,
-        "loop_s": loop_s,
-        "total_s": t1 - t0,
-        "blocks_per_s": (sc.n_blocks - 1) / loop_s,
-        "rss_after_imports_mb": base_rss,
-        "peak_rss_mb": _maxrss_mb(),
-        "liquidations": liq_count,
-        "max_below_maintenance": below_max,
-        "bad_debt": bad_debt,
-    }
-
-
-def run_child(kind: str, accounts: int, blocks: int, vol: float, drift: float) -> dict[str, Any]:
-    cmd = [sys.executable, "-m", "benchmarks.lab", "--child", kind, "--accounts", str(accounts)]
-    cmd += ["--blocks", str(blocks), "--vol", str(vol), "--drift", str(drift)]
+def run_child(
+    kind: str, n: int, steps: int, sigma: float, seed: int, profile: bool = False
+) -> dict[str, Any]:
+    cmd = [sys.executable, "-m", "benchmarks.lab", "--child", kind, "--accounts", str(n)]
+    cmd += ["--steps", str(steps), "--sigma", str(sigma), "--seed", str(seed)]
+    if profile:
+        cmd.append("--profile")
     proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
     if proc.returncode != 0:
-        raise RuntimeError(f"{kind} child failed:\n{proc.stderr}")
+        tail = "\n".join(proc.stderr.strip().splitlines()[-6:])
+        return {"error": f"{kind} failed (exit {proc.returncode}): {tail}"}
     out: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
     return out
 
 
-# ----------------------------------------------------------------------------- Monte Carlo
-
-
-def monte_carlo(workers: int, paths: int, accounts: int, blocks: int, vol: float) -> dict[str, Any]:
-    """Paths/s through ``ProcessExecutor(workers)``, pool warmed first (spawn + imports excluded)."""
-    from clearhouse.lab.executors import ProcessExecutor
-    from clearhouse.lab.runner import run_paths
-
-    with tempfile.TemporaryDirectory() as tmp:
-        src = Path(tmp) / "bench_gbm.toml"
-        src.write_text(scenario_text(accounts, blocks, vol))
-        with ProcessExecutor(workers) as ex:
-            warm_start = time.perf_counter()
-            list(run_paths(str(src), list(range(1000, 1000 + workers)), executor=ex, keep_tables=0))
-            warm_s = time.perf_counter() - warm_start
-            start = time.perf_counter()
-            outs = list(run_paths(str(src), list(range(1, paths + 1)), executor=ex, keep_tables=0))
-            elapsed = time.perf_counter() - start
-    assert len(outs) == paths
-    return {
-        "workers": workers,
-        "paths": paths,
-        "accounts": accounts,
-        "blocks": blocks,
-        "seconds": elapsed,
-        "paths_per_s": paths / elapsed,
-        "warm_up_s": warm_s,
-    }
+# ----------------------------------------------------------------------------- report
 
 
 def machine() -> dict[str, Any]:
@@ -258,126 +509,207 @@ def machine() -> dict[str, Any]:
                 break
     except OSError:
         pass
-    mem_gib = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
     return {
         "python": platform.python_version(),
         "platform": platform.platform(),
         "cpu": cpu,
         "cores": os.cpu_count(),
-        "memory_gib": round(mem_gib, 1),
     }
+
+
+def _target_row(
+    name: str, target: str, measured: float | None, ok: bool | None, note: str = ""
+) -> dict[str, Any]:
+    return {"target": name, "aim": target, "measured": measured, "met": ok, "note": note}
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="small sizes for a smoke run")
-    parser.add_argument("--blocks", type=int, default=1000, help="blocks per path (10k case)")
-    parser.add_argument("--blocks-100k", type=int, default=None, help="blocks for the 100k case")
-    parser.add_argument("--vol", type=float, default=0.8, help="annualised GBM volatility")
-    parser.add_argument("--drift", type=float, default=0.0, help="annualised GBM log drift")
-    parser.add_argument("--no-stress", action="store_true", help="skip the 10k stress case")
-    parser.add_argument("--mc-paths", type=int, default=None)
-    parser.add_argument("--out", default="bench-results/lab.json")
-    parser.add_argument("--child", choices=["engine", "numpy"], help=argparse.SUPPRESS)
-    parser.add_argument("--accounts", type=int, default=10_000, help=argparse.SUPPRESS)
-    args = parser.parse_args()
+    ap = argparse.ArgumentParser(prog="clearhouse bench lab", description=(__doc__ or "").split("\n\n")[0])
+    ap.add_argument("--accounts", type=int, default=10_000, help="accounts in the toy run (default 10,000)")
+    ap.add_argument("--steps", type=int, default=1_000, help="price steps in the toy run (default 1,000)")
+    ap.add_argument("--sigma", type=float, default=0.002, help="GBM volatility per step (default 0.002)")
+    ap.add_argument("--seed", type=int, default=1, help="population and path seed")
+    ap.add_argument(
+        "--calm-accounts",
+        type=int,
+        nargs="+",
+        default=[10_000, 100_000],
+        help="account counts for the calm-block rows (the largest one is the memory row)",
+    )
+    ap.add_argument("--calm-blocks", type=int, default=50, help="calm blocks per calm run (default 50)")
+    ap.add_argument(
+        "--skip",
+        nargs="*",
+        default=[],
+        choices=["python", "cadcad", "radcad"],
+        help="implementations to leave out of the toy run",
+    )
+    ap.add_argument(
+        "--profile", action="store_true", help="print the engine toy run's cProfile top functions"
+    )
+    ap.add_argument("--quick", action="store_true", help="smoke run: 2k x 200, calm at 10k, no cadCAD/radCAD")
+    ap.add_argument("--out", default="bench-results/lab.json", help="JSON output path")
+    ap.add_argument("--child", choices=sorted(CHILDREN), help=argparse.SUPPRESS)
+    args = ap.parse_args()
     if args.child:
-        fn = child_engine if args.child == "engine" else child_numpy
-        print(json.dumps(fn(args.accounts, args.blocks, args.vol, args.drift)))
+        out = child_main(args.child, args.accounts, args.steps, args.sigma, args.seed, args.profile)
+        print(json.dumps(out))
         return
 
-    console = Console(width=max(Console().width, 125))
-    blocks_10k = 200 if args.quick else args.blocks
-    blocks_100k = args.blocks_100k or (50 if args.quick else args.blocks)
-    calm = (args.vol, args.drift)
-    cases = [("calm", 10_000, blocks_10k, calm), ("calm", 100_000, blocks_100k, calm)]
-    if not args.no_stress:
-        # a crash: vol 200 %, drift -300 %/yr -> thousands of close-outs, hundreds below maintenance
-        cases.append(("stress", 10_000, blocks_10k, (2.0, -3.0)))
-    results: dict[str, Any] = {"machine": machine(), "cases": [], "monte_carlo": []}
-    for label, accounts, blocks, (vol, drift) in cases:
-        console.print(f"[dim]case {label} {accounts:,} accounts x {blocks:,} blocks ...[/]")
-        eng = run_child("engine", accounts, blocks, vol, drift)
-        bare = run_child("numpy", accounts, blocks, vol, drift)
-        eng_model = eng["peak_rss_mb"] - eng["rss_after_imports_mb"]
-        bare_model = bare["peak_rss_mb"] - bare["rss_after_imports_mb"]
-        results["cases"].append(
-            {
-                "case": label,
-                "vol": vol,
-                "drift": drift,
-                "accounts": accounts,
-                "blocks": blocks,
-                "engine": eng,
-                "numpy": bare,
-                "speed_ratio": eng["blocks_per_s"] / bare["blocks_per_s"],
-                "memory_ratio_peak": eng["peak_rss_mb"] / bare["peak_rss_mb"],
-                "memory_ratio_above_imports": eng_model / max(bare_model, 1.0),
-            }
-        )
-    mc_paths = args.mc_paths or (4 if args.quick else 8)
-    mc_accounts, mc_blocks = (500, 100) if args.quick else (1_000, 200)
-    for w in (1, 2):
-        console.print(f"[dim]Monte Carlo {mc_paths} paths, {w} worker(s) ...[/]")
-        results["monte_carlo"].append(monte_carlo(w, mc_paths, mc_accounts, mc_blocks, args.vol))
-    mc = results["monte_carlo"]
-    results["monte_carlo_speedup_2_vs_1"] = mc[1]["paths_per_s"] / mc[0]["paths_per_s"]
-    results["aim"] = {
-        "speed_ratio_min": 0.25,
-        "memory_ratio_max": 3.0,
-        "met": {
-            f"{c['case']} {c['accounts']}": {
-                "speed": c["speed_ratio"] >= 0.25,
-                "memory_peak": c["memory_ratio_peak"] <= 3.0,
-            }
-            for c in results["cases"]
-        },
-    }
+    from rich.console import Console
+    from rich.table import Table
 
-    table = Table(title="clearhouse stress-lab benchmark (one core, journal in memory)")
-    for col in ("case", "engine", "bare numpy loop (same run)", "ratio"):
-        table.add_column(col, justify="left" if col == "case" else "right")
-    for c in results["cases"]:
-        e, b = c["engine"], c["numpy"]
-        name = f"{c['case']} {c['accounts']:,} acc. x {c['blocks']:,} blocks"
-        table.add_row(
-            f"{name}: blocks/s",
-            f"{e['blocks_per_s']:,.1f}",
-            f"{b['blocks_per_s']:,.0f}",
-            f"{c['speed_ratio']:.4f}",
+    console = Console(width=max(Console().width, 150))
+    n, steps, calm_sizes, skip = args.accounts, args.steps, args.calm_accounts, set(args.skip)
+    if args.quick:
+        n, steps, calm_sizes, skip = 2_000, 200, [10_000], skip | {"cadcad", "radcad"}
+    kinds = ["numpy", "engine", *[k for k in ("python", "cadcad", "radcad") if k not in skip]]
+    results: dict[str, Any] = {
+        "machine": machine(),
+        "accounts": n,
+        "steps": steps,
+        "sigma": args.sigma,
+        "seed": args.seed,
+        "toy": {},
+        "calm": [],
+    }
+    for kind in kinds:
+        console.print(f"[dim]toy model: {kind}, {n:,} accounts x {steps:,} steps ...[/]")
+        results["toy"][kind] = run_child(kind, n, steps, args.sigma, args.seed)
+    if args.profile:  # a separate run: cProfile's overhead must not enter the timed rows
+        console.print("[dim]toy model: engine again, under cProfile ...[/]")
+        prof = run_child("engine", n, steps, args.sigma, args.seed, profile=True)
+        results["engine_profile"] = prof.get("profile") or prof.get("error", "")
+    for size in calm_sizes:
+        console.print(f"[dim]calm blocks: {size:,} accounts x {args.calm_blocks} blocks ...[/]")
+        row = {"accounts": size}
+        for kind in ("calm-numpy", "calm-engine"):
+            row[kind] = run_child(kind, size, args.calm_blocks, args.sigma, args.seed)
+        results["calm"].append(row)
+
+    toy = results["toy"]
+    base = toy["numpy"]
+    if "error" in base or "error" in toy["engine"]:
+        raise SystemExit(f"baseline or engine failed: {base.get('error') or toy['engine'].get('error')}")
+    # Same liquidations (same account ids at the same steps) in every implementation that ran.
+    for kind, out in toy.items():
+        # an explicit check, not ``assert``: it must hold under ``python -O`` too
+        if "error" not in out and out["liquidations"] != base["liquidations"]:
+            raise SystemExit(f"{kind} closed out different accounts or steps than the numpy loop")
+    n_liq = sum(len(ids) for _, ids in base["liquidations"])
+
+    def speed(kind: str) -> float | None:
+        out = toy.get(kind)
+        return None if out is None or "error" in out else base["steps_s"] / out["steps_s"]
+
+    eng = toy["engine"]
+    targets = []
+    for row in results["calm"]:
+        cn, ce = row["calm-numpy"], row["calm-engine"]
+        ok = "error" not in cn and "error" not in ce
+        r = cn["block_median_s"] / ce["block_median_s"] if ok else None
+        targets.append(
+            _target_row(
+                f"calm block, {row['accounts']:,} accounts (numpy step / engine block)",
+                ">= 0.5",
+                r,
+                None if r is None else r >= 0.5,
+                f"engine {ce['block_median_s'] * 1e6:,.0f} us, numpy {cn['block_median_s'] * 1e6:,.0f} us"
+                if ok
+                else "failed",
+            )
         )
-        table.add_row(
-            "  peak RSS (MiB)",
-            f"{e['peak_rss_mb']:,.0f}",
-            f"{b['peak_rss_mb']:,.0f}",
-            f"{c['memory_ratio_peak']:.2f}",
+    # The issue states the toy targets at 10k accounts x 1,000 steps and memory at 100k accounts: at
+    # other sizes the rows show the measurement but do not claim met / not met.
+    at_size = n >= 10_000 and steps >= 1_000
+    off_size = "" if at_size else "target is stated at 10,000 accounts x 1,000 steps"
+    s_eng = speed("engine")
+    targets.append(
+        _target_row(
+            f"whole toy model, {n:,} accounts (numpy time / engine time)",
+            ">= 0.25",
+            s_eng,
+            (s_eng is not None and s_eng >= 0.25) if at_size else None,
+            off_size,
         )
-        table.add_row(
-            "  RSS above imports (MiB)",
-            f"{e['peak_rss_mb'] - e['rss_after_imports_mb']:,.0f}",
-            f"{b['peak_rss_mb'] - b['rss_after_imports_mb']:,.0f}",
-            f"{c['memory_ratio_above_imports']:.2f}",
+    )
+    for kind, aim in (("cadcad", 3.0), ("radcad", 25.0)):
+        out = toy.get(kind)
+        if out is None:
+            targets.append(_target_row(f"engine vs {kind} default", f">= {aim:g}x", None, None, "skipped"))
+        elif "error" in out:
+            targets.append(_target_row(f"engine vs {kind} default", f">= {aim:g}x", None, None, out["error"]))
+        else:
+            r = out["steps_s"] / eng["steps_s"]
+            targets.append(
+                _target_row(
+                    f"engine vs {kind} default ({kind} time / engine time)",
+                    f">= {aim:g}x",
+                    r,
+                    r >= aim if at_size else None,
+                    off_size,
+                )
+            )
+    big = max(results["calm"], key=lambda r: r["accounts"]) if results["calm"] else None
+    if big is not None and "error" not in big["calm-engine"] and "error" not in big["calm-numpy"]:
+        mem = big["calm-engine"]["peak_rss_mb"] / big["calm-numpy"]["peak_rss_mb"]
+        targets.append(
+            _target_row(
+                f"memory, {big['accounts']:,} accounts (engine peak RSS / numpy's)",
+                "<= 3x",
+                mem,
+                mem <= 3.0 if big["accounts"] >= 100_000 else None,
+                f"{big['calm-engine']['peak_rss_mb']:,.0f} vs {big['calm-numpy']['peak_rss_mb']:,.0f} MiB"
+                + ("" if big["accounts"] >= 100_000 else "; target is stated at 100,000 accounts"),
+            )
         )
-        table.add_row("  set-up + opening (s)", f"{e['setup_s']:,.1f}", f"{b['setup_s']:,.2f}", "")
-        table.add_row(
-            "  liquidations / max below MM",
-            f"{e['liquidations']:,} / {e['max_below_maintenance']:,}",
-            f"{b['liquidations']:,} / {b['max_below_maintenance']:,}",
-            "",
+    co = eng.get("close_out_s")
+    targets.append(
+        _target_row(
+            "exact close-out (us, engine toy run)",
+            "<= 15",
+            None if co is None else co * 1e6,
+            None if co is None else co * 1e6 <= 15,
+            f"{eng['close_outs']:,} close-outs",
         )
-    for m in mc:
-        table.add_row(
-            f"Monte Carlo paths/s, {m['workers']} worker(s) ({m['accounts']:,} acc. x {m['blocks']} blocks)",
-            f"{m['paths_per_s']:,.2f}",
-            "",
-            f"{m['paths_per_s'] / mc[0]['paths_per_s']:.2f}",
+    )
+    results["targets"] = targets
+
+    t1 = Table(
+        title=f"toy model, {n:,} accounts x {steps:,} steps, sigma {args.sigma}/step, "
+        f"{n_liq:,} close-outs (identical ids and steps in every implementation)"
+    )
+    for col in ("implementation", "steps (s)", "set-up (s)", "peak RSS (MiB)", "speed vs numpy (same run)"):
+        t1.add_column(col, justify="left" if col == "implementation" else "right")
+    for kind in kinds:
+        out = toy[kind]
+        if "error" in out:
+            t1.add_row(kind, "-", "-", "-", out["error"][:80])
+            continue
+        t1.add_row(
+            kind,
+            f"{out['steps_s']:.3f}",
+            f"{out.get('setup_s', 0.0):.2f}",
+            f"{out['peak_rss_mb']:,.0f}",
+            f"{speed(kind):.4f}",
         )
-    console.print(table)
+    console.print(t1)
+    t2 = Table(title="targets (issue 10, step 6), ratios measured in this run")
+    for col in ("target", "aim", "measured", "met", "note"):
+        t2.add_column(col, justify="left" if col in ("target", "note") else "right")
+    for t in targets:
+        m = "-" if t["measured"] is None else f"{t['measured']:.3g}"
+        met = "n/a" if t["met"] is None else ("met" if t["met"] else "NOT met")
+        t2.add_row(t["target"], t["aim"], m, met, t["note"][:90])
+    console.print(t2)
+    if "engine_profile" in results:
+        console.print("[bold]engine toy run, cProfile (separate run; times inflated by the profiler)[/]")
+        console.print(results["engine_profile"], markup=False, highlight=False)
     console.print(f"machine: {results['machine']}")
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(results, indent=2) + "\n")
-    console.print(f"wrote {out}")
+    path = Path(args.out)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(results, indent=2) + "\n")
+    console.print(f"wrote {path}")
 
 
 if __name__ == "__main__":

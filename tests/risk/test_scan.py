@@ -208,6 +208,29 @@ def test_candidate_ids_survive_a_later_sync() -> None:
     assert scan(book, PRICES).candidates == ("frank", "zed", "bob", "dave")
 
 
+def test_id_array_follows_sync_growth_and_rebuild() -> None:
+    """The object id array the scan indexes into stays equal to ``account_ids`` through appends that
+    grow the capacity and through a rebuild, and an earlier result keeps its own ids."""
+    state = worked_state()
+    book = ColumnarBook.from_state(state)
+    assert book.id_array.tolist() == book.account_ids
+    first = scan(book, PRICES)
+    capacity = book.capacity
+    new_ids = [f"z{i:03d}" for i in range(capacity + 5)]  # forces at least one doubling
+    for aid in new_ids:
+        add_account(state, aid, {"USDC": -1 * E})
+    book.sync(state, new_ids)
+    assert book.capacity > capacity
+    assert book.id_array.tolist() == book.account_ids
+    assert first.candidates == ("frank", "bob", "dave")
+    after = scan(book, PRICES)
+    assert set(new_ids) <= set(after.candidates)
+    assert after.candidates == tuple(book.account_ids[r] for r in after.candidate_rows.tolist())
+    book.rebuild(state)
+    assert book.id_array.tolist() == book.account_ids
+    assert after.candidates == tuple(after.account_ids[r] for r in after.candidate_rows.tolist())
+
+
 @pytest.mark.skipif(not HAVE_NUMBA, reason="the numpy fallback allocates fresh outputs")
 def test_output_buffers_are_recycled_only_when_unreferenced() -> None:
     """The per-row output block is reused only once the previous result and all its views are gone."""

@@ -218,16 +218,23 @@ def risk(
         console.print(f"wrote {json_out}", markup=False)
 
 
-@app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+@app.command(
+    # --help is the benchmark's own: ``clearhouse bench scan --help`` lists the benchmark's flags.
+    context_settings={"allow_extra_args": True, "ignore_unknown_options": True, "help_option_names": []}
+)
 def bench(
     ctx: typer.Context,
-    name: str = typer.Argument(..., help="ledger | scan | liquidation | oracle | lab"),
+    name: str = typer.Argument("", help="ledger | scan | liquidation | oracle | lab | lab_runner"),
 ) -> None:
     """Run a benchmark from the repository's benchmarks/ (from the repository root); extra options
-    go to it, e.g. ``clearhouse bench scan --accounts 100000 --markets 10``."""
+    go to it, e.g. ``clearhouse bench scan --accounts 100000 --markets 10``;
+    ``clearhouse bench NAME --help`` shows the benchmark's flags."""
     import runpy
     import sys
 
+    if not name or name in ("--help", "-h"):
+        console.print(ctx.get_help())
+        raise typer.Exit(0 if name else 2)
     if not (Path.cwd() / "benchmarks" / f"{name}.py").exists():
         fail(f"no benchmarks/{name}.py here: run from the repository root")
     sys.path.insert(0, str(Path.cwd()))

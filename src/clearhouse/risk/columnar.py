@@ -73,6 +73,12 @@ class ColumnarBook:
         self._iso = np.zeros((capacity, m), dtype=np.bool_)
         self._cross = np.zeros((capacity, m), dtype=np.bool_)
         self._bal = np.zeros((capacity, a))
+        self._ids: NDArray[np.object_] = np.empty(capacity, dtype=object)
+
+    def _arrays(self) -> tuple[NDArray[np.generic], ...]:
+        """Every per-row array (the order ``_grow`` copies them in)."""
+        return (self._size, self._entry, self._snap, self._margin, self._iso, self._cross,
+                self._bal, self._ids)  # fmt: skip
 
     @property
     def capacity(self) -> int:
@@ -85,9 +91,9 @@ class ColumnarBook:
         while cap < needed:
             cap *= 2
         n = self.n
-        old = (self._size, self._entry, self._snap, self._margin, self._iso, self._cross, self._bal)
+        old = self._arrays()
         self._alloc(cap)
-        new = (self._size, self._entry, self._snap, self._margin, self._iso, self._cross, self._bal)
+        new = self._arrays()
         for src, dst in zip(old, new, strict=True):
             dst[:n] = src[:n]
 
@@ -127,6 +133,13 @@ class ColumnarBook:
         """Cross collateral balance per asset, in asset units."""
         return self._bal[: self.n]
 
+    @property
+    def id_array(self) -> NDArray[np.object_]:
+        """``account_ids`` as an object array (row -> id), so the scan turns candidate rows into ids
+        with one fancy index instead of a Python loop. Rows below ``n`` are never rewritten: appends
+        go past them and a rebuild allocates a new array, so a view taken by a scan stays valid."""
+        return self._ids[: self.n]
+
     # -- building ---------------------------------------------------------------------------------
 
     @classmethod
@@ -145,6 +158,7 @@ class ColumnarBook:
         self.row_of = {aid: i for i, aid in enumerate(self.account_ids)}
         self.n = len(accounts)
         self._alloc(max(_MIN_CAPACITY, _pow2(self.n)))
+        self._ids[: self.n] = self.account_ids
         self._fill_rows(list(range(self.n)), accounts, fresh=True)
 
     def sync(self, state: LedgerState, account_ids: Iterable[str]) -> None:
@@ -169,6 +183,7 @@ class ColumnarBook:
             for acct in new:
                 self.row_of[acct.id] = self.n
                 self.account_ids.append(acct.id)
+                self._ids[self.n] = acct.id
                 self.n += 1
         row_of = self.row_of
         self._fill_rows([row_of[a.id] for a in touched], touched)
@@ -271,6 +286,7 @@ class ColumnarBook:
         book._bal = np.ascontiguousarray(balances, dtype=np.float64)
         book.n = n
         book.account_ids = [f"a{i:07d}" for i in range(n)]
+        book._ids = np.array(book.account_ids, dtype=object)
         book.row_of = {aid: i for i, aid in enumerate(book.account_ids)}
         return book
 
@@ -282,6 +298,8 @@ class ColumnarBook:
             and self.assets == other.assets
             and self.settlement == other.settlement
             and self.account_ids == other.account_ids
+            and self.id_array.tolist() == self.account_ids
+            and other.id_array.tolist() == other.account_ids
             and self.n == other.n
         )
         if not same_meta:

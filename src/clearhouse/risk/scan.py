@@ -388,7 +388,9 @@ class ScanResult:
 
     Candidates are kept as ordered index arrays (``candidate_rows``, ``isolated_candidate_slots``);
     the id tuples ``candidates`` / ``isolated_candidates`` and their healths are built on first access
-    (Python objects, ~0.5 us each) and cached, so a scan's cost does not include them.
+    and cached. Building them is part of a tick's cost (a driver needs the ids), so it is C-level
+    work only: one fancy index into the mirror's id array and a ``tolist`` / ``zip``, no Python code
+    per candidate (~10-30 ns each).
     """
 
     equity: F64
@@ -409,12 +411,13 @@ class ScanResult:
     backend: str
     account_ids: Sequence[str] = field(repr=False)
     markets: tuple[str, ...] = field(repr=False)
+    #: ``account_ids`` as an object array (the mirror's ``id_array`` when the scan ran).
+    id_array: NDArray[np.object_] = field(repr=False)
 
     @cached_property
     def candidates(self) -> tuple[str, ...]:
         """Cross candidates (account ids), most underwater first, ties by mirror row."""
-        ids = self.account_ids
-        return tuple([ids[i] for i in self.candidate_rows.tolist()])
+        return tuple(self.id_array[self.candidate_rows].tolist())
 
     @cached_property
     def candidate_health(self) -> tuple[float, ...]:
@@ -423,9 +426,10 @@ class ScanResult:
     @cached_property
     def isolated_candidates(self) -> tuple[tuple[str, str], ...]:
         """Isolated (account, market) candidates, lowest health first, ties by (row, column)."""
-        ids, markets, slots = self.account_ids, self.markets, self.isolated_candidate_slots
-        rows, cols = self.iso_rows[slots].tolist(), self.iso_cols[slots].tolist()
-        return tuple([(ids[r], markets[c]) for r, c in zip(rows, cols, strict=True)])
+        slots = self.isolated_candidate_slots
+        ids = self.id_array[self.iso_rows[slots]].tolist()
+        markets = np.array(self.markets, dtype=object)[self.iso_cols[slots]].tolist()
+        return tuple(zip(ids, markets, strict=True))
 
     @cached_property
     def isolated_health(self) -> tuple[float, ...]:
@@ -503,6 +507,7 @@ def scan(
         # rows scanned here stay valid for this result.
         account_ids=book.account_ids,
         markets=book.markets,
+        id_array=book.id_array,
     )
 
 

@@ -10,6 +10,7 @@ fraction: conservative, never a miss. Without a usable price vector it falls bac
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
+from itertools import repeat
 
 import numpy as np
 
@@ -51,6 +52,9 @@ class ColumnarScanner:
         settlement = state.params.settlement_asset
         prices = {key: price for key, (price, _) in state.prices.items()}
         prices[settlement] = WAD
+        # Drop the previous result first: while it is alive the scan cannot recycle its output block
+        # (a fresh 5 x n float64 block per block otherwise, page faults at large n).
+        self.last = None
         try:
             result = scan(book, prices)
         except (MissingPrice, InvalidValue):
@@ -58,6 +62,7 @@ class ColumnarScanner:
             self.last = None
             return self._exact.candidates(state, touched)
         self.last = result
-        found: list[Target] = [(aid, None) for aid in result.candidates]
-        found.extend((aid, mid) for aid, mid in result.isolated_candidates)
+        # C-level pairing (zip), no Python code per candidate: a stressed block has thousands.
+        found: list[Target] = list(zip(result.candidates, repeat(None, len(result.candidates)), strict=True))
+        found.extend(result.isolated_candidates)
         return found

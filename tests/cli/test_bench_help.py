@@ -1,0 +1,22 @@
+"""``clearhouse bench NAME --help`` shows the benchmark's own flags, not the bench command's."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_bench_scan_help_lists_the_benchmarks_flags() -> None:
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
+    code = "from clearhouse.cli.main import app; app()"
+    out = subprocess.run(
+        [sys.executable, "-c", code, "bench", "scan", "--help"],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    assert "--accounts" in out.stdout and "--baseline-accounts" in out.stdout
+    assert "usage: clearhouse bench scan" in out.stdout
