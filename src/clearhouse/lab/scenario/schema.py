@@ -54,8 +54,11 @@ class PopulationSpec(_S, frozen=True, kw_only=True, forbid_unknown_fields=True):
     accounts: int
     #: Collateral value per account in settlement units (e.g. USD).
     collateral: DistSpec
-    #: Leverage = position notional / collateral value at the opening price.
+    #: Leverage = position notional / collateral value at the opening price (what a trader wants;
+    #: independent of the margin rules: one above 1 / initial margin opens at the most allowed).
     leverage: DistSpec
+    #: Market -> its own leverage distribution (default: ``leverage`` for every market).
+    leverage_by_market: dict[str, DistSpec] = {}
     long_share: float = 0.5
     isolated_share: float = 0.0
     #: Market -> weight (default: equal over all markets).

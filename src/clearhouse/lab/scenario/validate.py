@@ -23,7 +23,6 @@ from clearhouse.lab.scenario.model import (
     AmmPool,
     Scenario,
     ScenarioError,
-    dist_max,
     guard,
     msgspec_path,
 )
@@ -51,7 +50,7 @@ def validate(table: Mapping[str, Any], file: str = "scenario.toml", base_dir: Pa
     mk = _check_markets(table, spec, file, feeds, derived)
     price_model, priced = _check_prices(spec, file, base_dir, derived)
     network = _check_network(spec, file, base_dir)
-    _check_population(spec, file, mk.markets)
+    _check_population(spec, file)
     _check_keepers(spec, file, priced)
     vault_types = _validate_vaults(spec, file, priced) if spec.vaults is not None else ()
     _validate_arbitrageurs(spec, file, mk.pooled, priced)
@@ -307,7 +306,9 @@ def _check_network(spec: ScenarioSpec, file: str, base_dir: Path | None) -> Netw
     return network
 
 
-def _check_population(spec: ScenarioSpec, file: str, markets: list[MarketSpec]) -> None:
+def _check_population(spec: ScenarioSpec, file: str) -> None:
+    """Traders are defined without the margin rules: no leverage bound from initial margin here
+    (one above 1 / initial margin opens at the most the market allows, :mod:`clearhouse.lab.population`)."""
     pop = spec.population
     if pop.accounts < 0 or (pop.accounts == 0 and (spec.vaults is None or spec.markets)):
         raise ScenarioError(file, "population.accounts", f"must be > 0, got {pop.accounts}")
@@ -333,16 +334,12 @@ def _check_population(spec: ScenarioSpec, file: str, markets: list[MarketSpec]) 
             raise ScenarioError(file, f"population.collateral_mix.{aid}", "asset has haircut 0")
     if pop.collateral_mix and sum(pop.collateral_mix.values()) <= 0:
         raise ScenarioError(file, "population.collateral_mix", "weights must not all be 0")
-    used = [mk for mk in markets if not pop.markets or pop.markets.get(mk.id, 0) > 0]
-    lev_max = dist_max(pop.leverage)
-    for mk in used:
-        allowed = WAD / mk.initial_margin
-        if lev_max > allowed:
+    for mid, d in sorted(pop.leverage_by_market.items()):
+        if mid not in spec.markets:
             raise ScenarioError(
-                file,
-                "population.leverage.max",
-                f"({lev_max}) exceeds 1 / initial_margin of {mk.id} ({allowed:g}x)",
+                file, f"population.leverage_by_market.{mid}", "is not a market of the scenario"
             )
+        check_dist(d, file, f"population.leverage_by_market.{mid}")
     am = pop.add_margin
     if not 0 <= am.share <= 1:
         raise ScenarioError(file, "population.add_margin.share", f"must be in [0, 1], got {am.share}")
