@@ -15,7 +15,7 @@ from typing import Any
 import msgspec
 
 from clearhouse.lab.network import NetworkConfig, NetworkModel
-from clearhouse.lab.prices import PriceModel, price_model_from_table
+from clearhouse.lab.prices import PriceModel, ReplayModel, price_model_from_table
 from clearhouse.lab.scenario.build import amm_pool, disposal, liquidation_config, margin_model
 from clearhouse.lab.scenario.model import (
     AMM_SOURCE,
@@ -48,7 +48,7 @@ def validate(table: Mapping[str, Any], file: str = "scenario.toml", base_dir: Pa
     assets, feeds = _check_assets(spec, file)
     derived = _check_feeds(spec, file, feeds)
     mk = _check_markets(table, spec, file, feeds, derived)
-    price_model, priced = _check_prices(spec, file, base_dir, derived)
+    price_model, priced = _check_prices(spec, file, base_dir, derived, horizon)
     network = _check_network(spec, file, base_dir)
     _check_population(spec, file)
     _check_keepers(spec, file, priced)
@@ -272,7 +272,7 @@ def _check_markets(
 
 
 def _check_prices(
-    spec: ScenarioSpec, file: str, base_dir: Path | None, derived: dict[str, str]
+    spec: ScenarioSpec, file: str, base_dir: Path | None, derived: dict[str, str], horizon: int
 ) -> tuple[PriceModel, set[str]]:
     """The price model; every non-settlement asset has a path. Returns the model and the priced keys."""
     settle = spec.ledger.settlement_asset
@@ -280,6 +280,10 @@ def _check_prices(
     if "model" not in prices_table:
         raise ScenarioError(file, "prices.model", "is required (gbm, merton, garch, waypoints, replay)")
     price_model = guard(file, "prices", lambda: price_model_from_table(prices_table, base_dir=base_dir))
+    if isinstance(price_model, ReplayModel):
+        # the data cover the whole run (the runner reads offsets 0 .. n_blocks - 1 blocks)
+        last = horizon // spec.block_time * spec.block_time
+        guard(file, "prices", lambda: price_model.check_window(0, last))
     priced = set(price_model.assets) | set(derived)
     for aid in sorted(spec.assets):
         if aid != settle and aid not in priced:
