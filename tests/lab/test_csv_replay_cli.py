@@ -21,7 +21,7 @@ def test_simulate_replays_binance_black_thursday_bars(tmp_path: Path) -> None:
     replay = (
         "[prices]\n"
         'model = "replay"\n'
-        f'series = [{{ asset = "ETH", file = "{csv}", format = "mdd_ohlcv" }}]\n'
+        f'series = [{{ asset = "ETH", file = "{csv}", format = "mdd_ohlcv", allow_gaps = true }}]\n'
         'start = "2020-03-12"\n\n'
     )
     text = re.sub(r"\[prices\]\n.*?\n(?=\[population\])", replay, base, flags=re.S)

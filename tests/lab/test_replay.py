@@ -40,7 +40,7 @@ def test_mdd_replay_reproduces_close_at_every_timestamp() -> None:
         rows = list(csv.DictReader(fh))
     times = np.array([ts(r[""]) for r in rows], dtype=np.int64)
     closes = np.array([float(r["close"]) for r in rows])  # MDD order is open, close, high, low
-    model = replay(path, format="mdd_ohlcv")
+    model = replay(path, format="mdd_ohlcv", allow_gaps=True)  # one 2.5 h maintenance gap
     assert np.array_equal(model.path(times, 0)[:, 0], closes)
     # as-of resampling: the last close at or before t
     mid = model.path(times[:-1] + 900, 0)[:, 0]
@@ -51,7 +51,7 @@ def test_mdd_replay_reproduces_close_at_every_timestamp() -> None:
 
 def test_start_rebases_simulation_time_and_price_column_override() -> None:
     path = data_file(ETH_30M)
-    low = replay(path, format="mdd_ohlcv", price="low", start="2020-03-12T00:00:00Z")
+    low = replay(path, format="mdd_ohlcv", price="low", start="2020-03-12T00:00:00Z", allow_gaps=True)
     assert low.path(np.array([26 * 3600]), 0)[0, 0] == 86.00  # 2020-03-13 02:00 low of the crash
 
 
@@ -61,7 +61,9 @@ def test_mdd_hourly_blank_rows_refused_naming_line_unless_skipped() -> None:
         replay(path, format="mdd_ohlcv")
     assert info.value.file == ETH_1H_MDD and info.value.line == 78  # 2018-01-04 04:00:00,,,,,
     assert "skip_blank" in str(info.value)
-    model = replay(path, format="mdd_ohlcv", skip_blank=True)
+    with pytest.raises(LabDataError, match=r"gap of 118800 s since line 914"):
+        replay(path, format="mdd_ohlcv", skip_blank=True)  # 33 blank hours in a row in 2018
+    model = replay(path, format="mdd_ohlcv", skip_blank=True, allow_gaps=True)
     p = model.path(np.array([ts("2018-01-04 03:00:00"), ts("2018-01-04 04:00:00")]), 0)[:, 0]
     assert p[0] == p[1]  # the blank hour reads the previous close
 
@@ -72,6 +74,18 @@ def test_gap_above_max_refused_naming_line() -> None:
         replay(path, format="mdd_ohlcv", max_gap_seconds=1800)
     assert info.value.line == 165 and "9000 s since line 164" in str(info.value)  # Binance maintenance
     replay(path, format="mdd_ohlcv", max_gap_seconds=3 * 3600)
+
+
+def test_default_max_gap_refuses_the_maintenance_gap_unless_allowed() -> None:
+    """The default max_gap is 4 × the median spacing (2 h for 30-min bars): Binance's 2.5 h
+    maintenance gap is refused until the scenario allows it."""
+    path = data_file(ETH_30M)
+    with pytest.raises(
+        LabDataError, match=r"gap of 9000 s since line 164 exceeds the default max_gap"
+    ) as info:
+        replay(path, format="mdd_ohlcv")
+    assert info.value.line == 165 and "allow_gaps" in str(info.value)
+    replay(path, format="mdd_ohlcv", allow_gaps=True)
 
 
 def test_times_outside_data_are_refused_naming_the_time() -> None:
@@ -90,7 +104,7 @@ def test_other_formats_coinapi_binance_ms_and_trades() -> None:
     t = np.arange(ts("2025-10-10 00:00:00"), ts("2025-10-10 23:59:00") + 1, 60)
     lows = perp.path(t, 0)[:, 0]
     assert lows.min() == 102497.48513403 and t[lows.argmin()] == ts("2025-10-10 21:20:00")
-    trades = replay(data_file(GEMINI_BTC), format="tardis_trades")
+    trades = replay(data_file(GEMINI_BTC), format="tardis_trades", allow_gaps=True)
     assert (
         trades.path(np.array([ts("2025-10-10 19:00:02")]), 0)[0, 0] == 117268.51
     )  # last trade of that second
@@ -103,12 +117,13 @@ def test_two_assets_from_toml_style_table_with_base_dir() -> None:
         {
             "start": "2020-03-12 00:00:00",
             "series": [
-                {"asset": "ETH", "file": path.name, "format": "mdd_ohlcv"},
+                {"asset": "ETH", "file": path.name, "format": "mdd_ohlcv", "allow_gaps": True},
                 {
                     "asset": "BTC",
                     "file": "binance_btcusdt_30m_2020-03-01_2020-03-31.csv",
                     "time": 0,
                     "price": "close",
+                    "allow_gaps": True,
                 },
             ],
         },

@@ -35,11 +35,20 @@ def test_leverage_bounds_named() -> None:
     assert refused(t).startswith("scenario.toml: population.leverage.max must be > min")
 
 
-def test_leverage_above_initial_margin_named() -> None:
+def test_leverage_above_initial_margin_is_a_trader_not_an_error() -> None:
+    """The population does not read the margin rules: leverage above 1 / initial margin validates
+    (the trader opens at the most allowed, tests/lab/test_population.py)."""
     t = base()
     t["population"]["leverage"]["max"] = 25.0
-    msg = refused(t)
-    assert "population.leverage.max" in msg and "ETH-PERP" in msg
+    assert validate(t, "scenario.toml").spec.population.leverage.max == 25.0
+
+
+def test_leverage_by_market_names_the_market() -> None:
+    t = base()
+    t["population"]["leverage_by_market"] = {"NOPE-PERP": {"dist": "fixed", "value": 2.0}}
+    assert refused(t).startswith("scenario.toml: population.leverage_by_market.NOPE-PERP is not a market")
+    t["population"]["leverage_by_market"] = {"ETH-PERP": {"dist": "fixed", "value": float("nan")}}
+    assert "population.leverage_by_market.ETH-PERP.value must be finite" in refused(t)
 
 
 def test_unknown_field_and_type_named() -> None:

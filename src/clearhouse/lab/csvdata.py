@@ -4,8 +4,11 @@ Column mapping reuses :class:`clearhouse.oracle.sources.CsvFormat` (time column 
 for the unnamed first column of the MDD files; ``time_unit`` ``iso``/``s``/``ms``/``us``) and its
 presets and :func:`~clearhouse.oracle.sources.parse_time`. Unlike the oracle's ``read_bars`` (which
 silently skips blank closes), this reader is strict: a blank row is refused with its file and line
-unless the caller asks to skip blank rows, an unparsable cell is always refused, times must not go
-backwards, and a gap between consecutive kept rows above ``max_gap_seconds`` is refused.
+unless the caller asks to skip blank rows, an unparsable cell is always refused, times must be
+strictly increasing (a repeated time is refused unless ``allow_duplicates``, as for trade files
+where several trades share a second), a gap between consecutive kept rows above
+``max_gap_seconds`` is refused, and a file that is not UTF-8 text (a binary file) is refused in one
+line naming it. Prices must lie within ``[MIN_PRICE, MAX_PRICE]``.
 """
 
 from __future__ import annotations
@@ -30,6 +33,11 @@ from clearhouse.oracle.sources import (
     TimeUnit,
     parse_time,
 )
+
+#: Smallest and largest price a data file may hold (settlement units per unit; WAD keeps 18
+#: decimals, and a 1e30 tick is a data error, not a price).
+MIN_PRICE: Final = 1e-12
+MAX_PRICE: Final = 1e15
 
 #: Column-mapping presets by name (for TOML scenarios), the oracle's presets for /work/shared/data.
 CSV_PRESETS: Final[dict[str, CsvFormat]] = {
@@ -61,6 +69,7 @@ def read_columns(
     *,
     skip_blank: bool = False,
     max_gap_seconds: int | None = None,
+    allow_duplicates: bool = False,
 ) -> Columns:
     """Read ``time`` and ``value_columns`` of every row of ``path`` (header on line 1).
 
@@ -72,15 +81,35 @@ def read_columns(
     name = path.name
     if not path.is_file():
         raise LabDataError(str(path), None, "file not found")
+    try:
+        return _read(path, time, time_unit, value_columns, skip_blank, max_gap_seconds, allow_duplicates)
+    except UnicodeDecodeError as exc:
+        raise LabDataError(name, None, f"is not a UTF-8 text CSV (binary data at byte {exc.start})") from None
+    except csv.Error as exc:
+        raise LabDataError(name, None, f"is not a readable CSV ({exc})") from None
+
+
+def _read(
+    path: Path,
+    time: str | int,
+    time_unit: TimeUnit,
+    value_columns: Sequence[str | int],
+    skip_blank: bool,
+    max_gap_seconds: int | None,
+    allow_duplicates: bool,
+) -> Columns:
+    name = path.name
     times: list[int] = []
     lines: list[int] = []
     values: list[list[str]] = [[] for _ in value_columns]
-    with open(path, newline="") as fh:
+    with open(path, newline="", encoding="utf-8") as fh:
         reader = csv.reader(fh)
         try:
             header = next(reader)
         except StopIteration:
             raise LabDataError(name, 1, "empty file, no header") from None
+        if "\x00" in "".join(header):
+            raise LabDataError(name, 1, "is not a text CSV (NUL bytes: a binary file)")
         col = {h.strip(): i for i, h in enumerate(header)}
 
         def index(c: str | int) -> int:
@@ -97,6 +126,8 @@ def read_columns(
         need = max([t_i, *v_i]) + 1
         for row in reader:
             line = reader.line_num
+            if any("\x00" in c for c in row):
+                raise LabDataError(name, line, "is not a text CSV (NUL bytes: a binary file)")
             cells = [row[i].strip() if i < len(row) else "" for i in (t_i, *v_i)]
             if not row or not any(c.strip() for c in row):
                 blank = "blank line"
@@ -119,6 +150,12 @@ def read_columns(
             if times:
                 if t < times[-1]:
                     raise LabDataError(name, line, f"time {cells[0]!r} goes backwards")
+                if t == times[-1] and not allow_duplicates:
+                    raise LabDataError(
+                        name,
+                        line,
+                        f"time {cells[0]!r} repeats line {lines[-1]} (times must be strictly increasing)",
+                    )
                 if max_gap_seconds is not None and t - times[-1] > max_gap_seconds:
                     raise LabDataError(
                         name,
@@ -136,9 +173,10 @@ def read_columns(
 
 
 def parse_floats(
-    cols: Columns, c: int, column: str | int, *, positive: bool = True
+    cols: Columns, c: int, column: str | int, *, positive: bool = True, price: bool = False
 ) -> npt.NDArray[np.float64]:
-    """Value column ``c`` as finite floats (``> 0`` when ``positive``); bad cells name file and line."""
+    """Value column ``c`` as finite floats (``> 0`` when ``positive``, within ``[MIN_PRICE,
+    MAX_PRICE]`` when ``price``); bad cells name file and line."""
     out = np.empty(len(cols.lines), dtype=np.float64)
     for r, text in enumerate(cols.values[c]):
         try:
@@ -152,6 +190,12 @@ def parse_floats(
                 cols.file,
                 cols.lines[r],
                 f"column {column!r} must be finite{' and > 0' if positive else ''}, got {text!r}",
+            )
+        if price and not MIN_PRICE <= v <= MAX_PRICE:
+            raise LabDataError(
+                cols.file,
+                cols.lines[r],
+                f"price {text!r} in column {column!r} is outside [{MIN_PRICE:g}, {MAX_PRICE:g}]",
             )
         out[r] = v
     return out

@@ -5,6 +5,13 @@ scenario and a seed always give the same accounts. Floats (collateral values, le
 integers exactly once, through :class:`decimal.Decimal` of the float's shortest repr, rounded to the
 asset's decimals (deposits) or down to the market's step size (trade sizes). The result is a plan of
 engine commands; the runner puts them into the first blocks.
+
+The traders are defined independently of the margin rules: collateral, market, side and the
+leverage a trader *wants* (``population.leverage``, or ``population.leverage_by_market``) are drawn
+before any margin parameter is read, so a sweep over initial margin compares the same traders. The
+rules act only when a position opens: a trader whose wanted notional needs more than its
+collateral (after haircuts) covers at the market's initial margin plus the taker fee opens at the
+largest size that does (99 % of it, for rounding and price noise), and :attr:`Trader.capped` says so.
 """
 
 from __future__ import annotations
@@ -84,6 +91,24 @@ class Trader:
     #: Adds margin when warned, up to ``topup_capital`` settlement units over the run.
     responsive: bool
     topup_capital: float
+    #: Leverage the trader wants (drawn without reading any margin parameter).
+    leverage: float = 0.0
+    #: The market's initial margin allowed less than ``leverage``: the position opened at the most allowed.
+    capped: bool = False
+
+    def profile(self) -> tuple[object, ...]:
+        """Who the trader is, independent of the margin rules (a sweep compares these)."""
+        return (
+            self.id,
+            self.market,
+            self.size > 0,
+            self.isolated,
+            tuple(sorted(self.deposits.items())),
+            self.collateral_value,
+            self.leverage,
+            self.responsive,
+            self.topup_capital,
+        )
 
 
 @dataclass
@@ -153,8 +178,16 @@ def build_population(scenario: Scenario, seed: int, p0: dict[str, float]) -> Pop
     is_long = rng.random(n) < pop.long_share
     isolated = rng.random(n) < pop.isolated_share
     responsive = rng.random(n) < pop.add_margin.share
+    # per-market leverage from its own stream, so the draws above do not depend on the overrides
+    lev_rng = np.random.Generator(np.random.PCG64([seed, 2]))
+    for mid in sorted(pop.leverage_by_market):
+        own = draw(lev_rng, pop.leverage_by_market[mid], n)
+        if mid in market_ids:
+            pick = market_idx == market_ids.index(mid)
+            leverage[pick] = own[pick]
 
     traders: list[Trader] = []
+    wanted_total = 0.0
     width = len(str(n - 1))
     for i in range(n):
         aid = f"acct-{i:0{width}d}"
@@ -177,9 +210,13 @@ def build_population(scenario: Scenario, seed: int, p0: dict[str, float]) -> Pop
                 if amount > 0:
                     deposits[a] = amount
                     haircut_value += amount / WAD * price * assets[a].haircut / WAD
+        # the margin rules act here, at the opening, never on the draws above
         imf = market.initial_margin / WAD
         fee = market.taker_fee / WAD
-        notional = min(float(leverage[i]) * value, 0.99 * haircut_value / (imf + fee))
+        wanted = float(leverage[i]) * value
+        allowed = 0.99 * haircut_value / (imf + fee)
+        notional = min(wanted, allowed)
+        wanted_total += wanted
         size = to_units(notional / oracle_price, 18, "down")
         size -= size % market.step_size
         if size == 0:
@@ -197,13 +234,13 @@ def build_population(scenario: Scenario, seed: int, p0: dict[str, float]) -> Pop
                 notional=size / WAD * oracle_price,
                 responsive=bool(responsive[i]),
                 topup_capital=value * pop.add_margin.capital if responsive[i] else 0.0,
+                leverage=float(leverage[i]),
+                capped=wanted > allowed,
             )
         )
 
-    total_notional = sum(t.notional for t in traders)
-    mm_capital = (
-        pop.market_maker_capital if pop.market_maker_capital is not None else max(total_notional, 1.0)
-    )
+    # the market maker's default capital is the wanted notional: it does not change with the rules
+    mm_capital = pop.market_maker_capital if pop.market_maker_capital is not None else max(wanted_total, 1.0)
     mm_amount = to_units(mm_capital, assets[settle].decimals)
 
     setup: list[c.AnyCommand] = [

@@ -18,7 +18,7 @@ import math
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, ClassVar, Final, NamedTuple, Protocol
+from typing import Any, ClassVar, Final, Literal, NamedTuple, Protocol
 
 import msgspec
 import numpy as np
@@ -498,8 +498,15 @@ class ReplaySeries(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
     price: str | None = None
     #: Skip blank rows (empty line or empty cell) instead of refusing them.
     skip_blank: bool = False
-    #: Refuse consecutive rows further apart than this, and simulation times this far past the last row.
+    #: ``max_gap``: refuse consecutive rows further apart than this, and simulation times this far
+    #: past the last row. Default: ``GAP_FACTOR`` (4) × the file's median row spacing.
     max_gap_seconds: int | None = None
+    #: Accept any gap between rows (the as-of price holds across it); the end of the data still
+    #: bounds the simulation by ``max_gap``.
+    allow_gaps: bool = False
+    #: Rows sharing a time: ``"refuse"`` (default) or ``"last"`` (the last row at that time wins; the
+    #: default for ``tardis_trades``, where several trades share a second).
+    duplicate_times: Literal["refuse", "last"] | None = None
     #: Seconds added to every row time, e.g. the bar length to stamp a close at the bar's end.
     time_shift: int = 0
 
@@ -513,6 +520,11 @@ class ReplaySeries(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
             raise LabConfigError(f"{f}.format", "give a preset `format` or both `time` and `price` columns")
         if self.max_gap_seconds is not None and self.max_gap_seconds <= 0:
             raise LabConfigError(f"{f}.max_gap_seconds", f"must be > 0, got {self.max_gap_seconds}")
+
+    def duplicates_allowed(self) -> bool:
+        if self.duplicate_times is not None:
+            return self.duplicate_times == "last"
+        return self.format == "tardis_trades"
 
     def columns(self) -> tuple[str | int, TimeUnit, str]:
         """Resolved ``(time column, time unit, price column)``."""
@@ -543,11 +555,42 @@ class ReplayConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
         return parse_start(self.start, "replay.start")
 
 
+#: Default ``max_gap``: this many times the median spacing of a file's rows.
+GAP_FACTOR: Final = 4
+
+
 class _Series(NamedTuple):
     file: str
+    asset: str
     times: I64
     prices: F64
-    max_gap: int | None
+    max_gap: int
+
+
+def _max_gap(s: ReplaySeries, file: str, times: I64, lines: list[int]) -> int:
+    """The series' ``max_gap`` (explicit, or ``GAP_FACTOR`` × median spacing); refuses a gap above
+    it between rows unless ``allow_gaps``."""
+    steps = np.diff(times)
+    positive = steps[steps > 0]
+    if s.max_gap_seconds is not None:
+        limit = s.max_gap_seconds
+    else:
+        limit = GAP_FACTOR * int(np.median(positive)) if positive.size else 0
+    if not s.allow_gaps and steps.size:
+        i = int(np.argmax(steps))
+        if steps[i] > limit:
+            how = (
+                "max_gap_seconds"
+                if s.max_gap_seconds is not None
+                else f"the default max_gap ({GAP_FACTOR} × median spacing)"
+            )
+            raise LabDataError(
+                file,
+                lines[i + 1],
+                f"gap of {int(steps[i])} s since line {lines[i]} exceeds {how}={limit} "
+                f"(series {s.asset}; set max_gap_seconds or allow_gaps = true)",
+            )
+    return limit
 
 
 class ReplayModel:
@@ -567,11 +610,11 @@ class ReplayModel:
                 path = base_dir / path
             time, unit, price = s.columns()
             cols = read_columns(
-                path, time, unit, [price], skip_blank=s.skip_blank, max_gap_seconds=s.max_gap_seconds
+                path, time, unit, [price], skip_blank=s.skip_blank, allow_duplicates=s.duplicates_allowed()
             )
-            self._series.append(
-                _Series(path.name, cols.times + s.time_shift, parse_floats(cols, 0, price), s.max_gap_seconds)
-            )
+            gap = _max_gap(s, path.name, cols.times, cols.lines)
+            prices = parse_floats(cols, 0, price, price=True)
+            self._series.append(_Series(path.name, s.asset, cols.times + s.time_shift, prices, gap))
 
     @property
     def assets(self) -> tuple[str, ...]:
@@ -582,25 +625,34 @@ class ReplayModel:
         s = self._series[self.assets.index(asset)]
         return s.times, s.prices
 
+    def check_window(self, first: int, last: int) -> None:
+        """Refuse simulation times ``[first, last]`` the data do not cover: before the first row, or
+        more than ``max_gap`` after the last (a file shorter than the horizon), naming file and series."""
+        t0, t1 = first + self._origin, last + self._origin
+        for s in self._series:
+            if t0 < s.times[0]:
+                raise LabDataError(
+                    s.file,
+                    None,
+                    f"series {s.asset}: simulation time {first} ({_iso(int(t0))}) is before the first "
+                    f"row ({_iso(int(s.times[0]))}); move start later",
+                )
+            if t1 - s.times[-1] > s.max_gap:
+                raise LabDataError(
+                    s.file,
+                    None,
+                    f"series {s.asset}: simulation time {last} ({_iso(int(t1))}) is more than "
+                    f"max_gap={s.max_gap} s after the last row ({_iso(int(s.times[-1]))}): the file "
+                    f"is shorter than the horizon",
+                )
+
     def path(self, times: npt.ArrayLike, seed: int = 0) -> F64:
-        t = check_times(times) + self._origin
+        t = check_times(times)
+        self.check_window(int(t[0]), int(t[-1]))
+        t = t + self._origin
         out = np.empty((t.size, len(self._series)), dtype=np.float64)
         for j, s in enumerate(self._series):
             idx = np.searchsorted(s.times, t, side="right") - 1
-            if idx[0] < 0:
-                raise LabDataError(
-                    s.file,
-                    None,
-                    f"simulation time {t[0] - self._origin} ({_iso(int(t[0]))}) is before the first "
-                    f"row ({_iso(int(s.times[0]))})",
-                )
-            if s.max_gap is not None and t[-1] - s.times[-1] > s.max_gap:
-                raise LabDataError(
-                    s.file,
-                    None,
-                    f"simulation time {t[-1] - self._origin} ({_iso(int(t[-1]))}) is more than "
-                    f"max_gap_seconds={s.max_gap} after the last row ({_iso(int(s.times[-1]))})",
-                )
             out[:, j] = s.prices[idx]
         return out
 
