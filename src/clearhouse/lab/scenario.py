@@ -205,6 +205,10 @@ class MarketTable(_S, frozen=True, kw_only=True, forbid_unknown_fields=True):
     step_size: float = 0.001
     funding_interest: float = 0.0
     funding_clamp_factor: float = 6.0
+    #: Fills more than this fraction from the index are refused (ledger.price_band).
+    price_band: float = 0.05
+    #: Traded notional per funding interval below which fills do not enter the mark.
+    mark_min_notional: float = 10_000.0
     margin_model: dict[str, Any] = {}
     #: Liquidation mechanism (``clearhouse.liquidation.perp.LiquidationConfig``, human numbers);
     #: omitted: keepers use the simple ``CloseOut``. ``disposal = "amm"`` sells into ``[amm]``.
@@ -823,6 +827,8 @@ def validate(table: Mapping[str, Any], file: str = "scenario.toml", base_dir: Pa
             funding_interest=_wad(mt.funding_interest, file, f"{f}.funding_interest"),
             funding_clamp_factor=_wad(mt.funding_clamp_factor, file, f"{f}.funding_clamp_factor"),
             margin_model=model,
+            price_band=_wad(mt.price_band, file, f"{f}.price_band"),
+            mark_min_notional=_wad(mt.mark_min_notional, file, f"{f}.mark_min_notional"),
         )
         if mt.liquidation is not None:
             liq = _liquidation(mt.liquidation, file, f"{f}.liquidation", mid)
