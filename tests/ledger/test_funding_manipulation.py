@@ -89,23 +89,6 @@ def test_dust_at_the_edge_of_the_band_cannot_move_funding() -> None:
 
 
 # -- properties ---------------------------------------------------------------------------------------
-#
-# The bound. Let I be the index, b the market's price_band, r its funding_interest, C = clamp_factor x
-# (IM - MM) its clamp, S the third party's size and T the time funded over, in K accruals.
-#
-# 1. Every admitted fill lies in [ceil(I (1 - b)), floor(I (1 + b))] (ledger.price_band), so the
-#    interval's size-weighted price does too, the basis EMA of (venue - I) stays in that range less one
-#    unit of rounding, and the mark (floor mean of I + basis and the venue) lies in [I (1 - b) - 1,
-#    I (1 + b)]. Hence |premium| <= b + 2 units and |rate| <= R = min(C, b + |r| + 2).
-# 2. Each accrual moves the funding index by at most R x I x dt x RAY / (WAD^2 x period) + 1, and the
-#    position owes ceil(S x dF / RAY), so over T:
-#        |paid| <= S x I x R x T / (WAD^2 x period) + S x K / RAY + 1.
-#    With the defaults (b = 5 %, C = 30 %) funding can be pushed at most 5 %/8 h by fills of any size,
-#    against the 30 % clamp the attack reached before.
-# 3. Dust: while an interval's traded notional is below mark_min_notional its venue leg is the index,
-#    exactly as if nothing had traded. So dust alone pays the third party exactly what the same history
-#    without the dust pays: premium 0, the interest only (r x S x I x T / period, rounded).
-
 
 INTEREST = W("0.0001")  # 0.01 % per 8 h, so funding is not trivially zero
 SPEC = msgspec.structs.replace(ETH_PERP, funding_interest=INTEREST)
@@ -155,10 +138,16 @@ def attack_txs(trades: list[tuple[bool, int, int]]) -> list[c.AnyCommand]:
 def test_dust_trades_pay_the_third_party_exactly_what_no_trades_pay(
     blocks: list[tuple[int, int, list[tuple[bool, int, int]]]],
 ) -> None:
-    """Any sequence of dust fills by colluders (at most 3 a block of at most 1 ETH, so an interval's
-    admitted notional is at most 3 x 1 x 2500 x 1.05 < 10,000 = mark_min_notional), at any price and
-    with the index moving: the third party's funding equals that of the same blocks without them
-    (bound 3 above), and every admitted fill was inside the band."""
+    """Any sequence of dust fills by the two colluders, at any price, with the index moving: the third
+    party (a 2x long of 10 ETH) pays exactly what it pays over the same blocks with no fills at all.
+
+    Bound: dust means an interval's admitted notional stays below mark_min_notional (here at most 3
+    fills of at most 1 ETH, each inside the band: 3 x 1 x 2500 x 1.05 < 10,000). Then the interval's
+    venue leg is the index, exactly as with no fills, the basis EMA records 0, the mark and the rate are
+    those of the quiet history: premium 0, the interest r only (r x S x I x T / period, rounded as the
+    quiet twin rounds). The general bound from the band and the clamp (next test) holds a fortiori.
+    Every admitted fill is also checked to lie inside the band.
+    """
     attacked, quiet = engine_for(SPEC), engine_for(SPEC)
     for dt, index, trades in blocks:
         result = apply_txs(attacked, attack_txs(trades), prices={"ETH": index}, dt=dt)
@@ -188,8 +177,21 @@ def test_dust_trades_pay_the_third_party_exactly_what_no_trades_pay(
 def test_fills_of_any_size_move_funding_by_at_most_the_band(
     blocks: list[tuple[int, list[tuple[bool, int, int]]]],
 ) -> None:
-    """Colluders' fills of any size (up to 50 ETH, well above mark_min_notional) at any price, with the
-    index held at 2000: the third party pays at most bound 2 above, the band (5 %/8 h), not the clamp."""
+    """Colluders' fills of any size (up to 50 ETH, far above mark_min_notional) at any price, with the
+    index held at I = 2000: the third party's funding stays within the band's bound, not the clamp's.
+
+    Bound. Let b be the price_band, r the funding_interest, C = clamp_factor x (IM - MM) the clamp, S
+    the third party's size, T the time funded over in K accruals.
+    1. Every admitted fill lies in [ceil(I (1 - b)), floor(I (1 + b))] (ledger.price_band); so does the
+       interval's size-weighted price (a floor of a weighted mean), the basis EMA of (venue - I) stays
+       in that range less one unit of rounding, and the mark (floor mean of I + basis and the venue)
+       in [I (1 - b) - 1, I (1 + b)]. Hence |premium| <= b + 2 units, |rate| <= R = min(C, b + |r| + 2).
+    2. Each accrual moves the funding index by at most R x I x dt x RAY / (WAD^2 x period) + 1 and the
+       position owes ceil(S x dF / RAY), so
+           |paid| <= S x I x R x T / (WAD^2 x period) + S x K / RAY + 1.
+    With the defaults (b = 5 %, C = 30 %) R is the band: at most 5 % of notional per 8 h, against the
+    30 % per 8 h the attack reached before the band (a 2x long lost 60 % of its equity in 8 h).
+    """
     engine = engine_for(SPEC)
     before = victim_funding(engine)
     elapsed = accruals = 0
