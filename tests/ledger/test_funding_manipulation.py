@@ -94,10 +94,16 @@ INTEREST = W("0.0001")  # 0.01 % per 8 h, so funding is not trivially zero
 SPEC = msgspec.structs.replace(ETH_PERP, funding_interest=INTEREST)
 VICTIM_SIZE = W(10)
 
+#: A price: absolute (any, up to 200x the index) or relative to the block's index in basis points
+#: (around the band's edges at +-500).
+price_st = st.one_of(
+    st.tuples(st.just("abs"), st.integers(1, 200 * INDEX)),
+    st.tuples(st.just("bps"), st.integers(-600, 600)),
+)
 trade_st = st.tuples(
     st.booleans(),  # which attacker buys
     st.integers(1, 1000),  # size in steps of 0.001 ETH
-    st.one_of(st.integers(1, 200 * INDEX), st.integers(W(1850), W(2150))),  # any price, or near the band
+    price_st,
 )
 
 
@@ -119,10 +125,14 @@ def engine_for(spec: MarketSpec) -> Engine:
     return engine
 
 
-def attack_txs(trades: list[tuple[bool, int, int]]) -> list[c.AnyCommand]:
+Price = tuple[str, int]
+
+
+def attack_txs(trades: list[tuple[bool, int, Price]], index: int) -> list[c.AnyCommand]:
     out: list[c.AnyCommand] = []
-    for first_buys, steps, price in trades:
+    for first_buys, steps, (kind, value) in trades:
         buyer, seller = ATTACKERS if first_buys else ATTACKERS[::-1]
+        price = value if kind == "abs" else index + index * value // 10_000
         out.append(c.Trade(ETH_PERP_ID, buyer, seller, steps * W("0.001"), price))
     return out
 
@@ -136,7 +146,7 @@ def attack_txs(trades: list[tuple[bool, int, int]]) -> list[c.AnyCommand]:
     )
 )
 def test_dust_trades_pay_the_third_party_exactly_what_no_trades_pay(
-    blocks: list[tuple[int, int, list[tuple[bool, int, int]]]],
+    blocks: list[tuple[int, int, list[tuple[bool, int, Price]]]],
 ) -> None:
     """Any sequence of dust fills by the two colluders, at any price, with the index moving: the third
     party (a 2x long of 10 ETH) pays exactly what it pays over the same blocks with no fills at all.
@@ -150,7 +160,7 @@ def test_dust_trades_pay_the_third_party_exactly_what_no_trades_pay(
     """
     attacked, quiet = engine_for(SPEC), engine_for(SPEC)
     for dt, index, trades in blocks:
-        result = apply_txs(attacked, attack_txs(trades), prices={"ETH": index}, dt=dt)
+        result = apply_txs(attacked, attack_txs(trades, index), prices={"ETH": index}, dt=dt)
         apply_txs(quiet, [], prices={"ETH": index}, dt=dt)
         for e in result.events:
             if isinstance(e, ev.Traded):
@@ -166,16 +176,14 @@ def test_dust_trades_pay_the_third_party_exactly_what_no_trades_pay(
     blocks=st.lists(
         st.tuples(
             st.integers(60, 3600),
-            st.lists(
-                st.tuples(st.booleans(), st.integers(1, 50_000), st.integers(1, 200 * INDEX)), max_size=3
-            ),
+            st.lists(st.tuples(st.booleans(), st.integers(1, 50_000), price_st), max_size=3),
         ),
         min_size=1,
         max_size=12,
     )
 )
 def test_fills_of_any_size_move_funding_by_at_most_the_band(
-    blocks: list[tuple[int, list[tuple[bool, int, int]]]],
+    blocks: list[tuple[int, list[tuple[bool, int, Price]]]],
 ) -> None:
     """Colluders' fills of any size (up to 50 ETH, far above mark_min_notional) at any price, with the
     index held at I = 2000: the third party's funding stays within the band's bound, not the clamp's.
@@ -196,7 +204,7 @@ def test_fills_of_any_size_move_funding_by_at_most_the_band(
     before = victim_funding(engine)
     elapsed = accruals = 0
     for dt, trades in blocks:
-        apply_txs(engine, attack_txs(trades), prices={"ETH": INDEX}, dt=dt)
+        apply_txs(engine, attack_txs(trades, INDEX), prices={"ETH": INDEX}, dt=dt)
         elapsed, accruals = elapsed + dt, accruals + 1
     apply_txs(engine, [], prices={"ETH": INDEX})
     elapsed, accruals = elapsed + 60, accruals + 1
