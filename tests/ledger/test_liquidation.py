@@ -215,8 +215,9 @@ def test_adl_closes_against_profitable_shorts_at_the_bankruptcy_price(ranking: s
 
 def test_adl_without_a_profitable_opposite_position_is_refused_and_changes_nothing() -> None:
     engine = venue(msgspec.structs.replace(BASE, adl="profit_leverage"))
-    # bob buys his short back from carol at 800: the only short left (carol's) loses as ETH is above 800.
-    run(engine, (c.Trade("ETH-PERP", "bob", "carol", 10 * E, W(800)),))
+    # bob buys his short back from carol at 800 (the index then: fills must be inside the price band):
+    # the only short left (carol's) loses as ETH is above 800.
+    run(engine, (c.Trade("ETH-PERP", "bob", "carol", 10 * E, W(800)),), W(800))
     accounts = {a: acct.clone() for a, acct in engine.state.accounts.items()}
     events = run(engine, (c.Liquidate("alice", "keeper"),), W(890))
     assert codes(events) == ["adl_unavailable"]

@@ -143,26 +143,31 @@ def test_flipping_trade_closes_then_opens_the_remainder() -> None:
 
 
 def test_funding_accrues_through_the_index_and_settles_lazily() -> None:
-    spec = msgspec.structs.replace(SPEC, funding_interest=8 * WAD // 10_000)
+    # A 10 % price band admits the 1500 fill at index 1600; no minimum notional lets it set the mark.
+    spec = msgspec.structs.replace(
+        SPEC, funding_interest=8 * WAD // 10_000, price_band=WAD // 10, mark_min_notional=0
+    )
     book = Book(spec)
     book.run([c.Trade("ETH-PERP", "alice", "bob", 2 * E, 1500 * E)], prices={"ETH": 1600 * E})
-    # Next block one hour later. Last trade 1500 vs index 1600: premium -6.25%, clamp 6 x 5% = 30%,
-    # rate = -0.0625 + 0.0008 = -0.0617 per 8 h. Index moves by rate x 1600 x 3600/28800 = -12.34 per ETH.
-    # (The trade block itself accrued 60 s of interest at the genesis price first: 0.0008 x 1500 x
-    # 60/28800 = +0.0025, which the new positions' snapshots already include.)
+    # Next block one hour later. The interval's fills (1500) are the venue leg of the mark; the basis
+    # EMA last recorded 0 (the genesis interval had no fills, read as the index) and the -100 recorded
+    # now has no weight yet, so the mark is mean(1600 + 0, 1500) = 1550: premium -3.125%, clamp
+    # 6 x 5% = 30%, rate = -0.03125 + 0.0008 = -0.03045 per 8 h. Index moves by rate x 1600 x
+    # 3600/28800 = -6.09 per ETH. (The trade block itself accrued 60 s of interest at the genesis
+    # price first: 0.0008 x 1500 x 60/28800 = +0.0025, which the new positions' snapshots include.)
     events = book.run([c.SettleFunding("alice")], dt=3600)
     accrued = events[0]
     assert isinstance(accrued, ev.FundingAccrued)
     assert accrued == ev.FundingAccrued(
-        "ETH-PERP", 1500 * E, -617 * WAD // 10_000, (25 - 123_400) * RAY // 10_000, 3600
+        "ETH-PERP", 1550 * E, -3045 * WAD // 100_000, (25 - 60_900) * RAY // 10_000, 3600
     )
-    # alice (long 2) receives 24.68; bob is settled lazily later.
-    assert events[1] == ev.FundingSettled("alice", "ETH-PERP", -2468 * E // 100)
-    assert book.bal("alice") == 997 * E + 2468 * E // 100
-    assert book.state.markets["ETH-PERP"].pnl_pool == -2468 * E // 100
+    # alice (long 2) receives 12.18; bob is settled lazily later.
+    assert events[1] == ev.FundingSettled("alice", "ETH-PERP", -1218 * E // 100)
+    assert book.bal("alice") == 997 * E + 1218 * E // 100
+    assert book.state.markets["ETH-PERP"].pnl_pool == -1218 * E // 100
     # bob owes the same amount until he settles; his equity already counts it.
     bob = book.engine.margin("bob")
-    assert bob.equity == 998 * E + E // 2 + (3000 - 3200) * E - 2468 * E // 100
+    assert bob.equity == 998 * E + E // 2 + (3000 - 3200) * E - 1218 * E // 100
     # Settling both sides at the same index empties the pool but for rounding: the 60 s of interest
     # since (2 x 0.0008 x 1600 x 60/28800 = 0.00533...) is paid rounded up, received rounded down.
     book.run([c.SettleFunding("alice"), c.SettleFunding("bob")])

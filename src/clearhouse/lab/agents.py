@@ -21,6 +21,8 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Literal
 
+import msgspec
+
 from clearhouse.lab.network import GWEI, NetworkModel
 from clearhouse.lab.population import Trader, keeper_id, to_units
 from clearhouse.lab.scenario import MARKET_MAKER, Scenario, per_keeper
@@ -191,9 +193,21 @@ class Agents:
         ``(account, isolated market or None, equity, maintenance)`` below their threshold."""
         prices = _price_lookup(engine)
         if self.keepers:
+            self._requote_unwinds(block + 1, prices)
             self._keepers(block, engine, confirmed, prices)
         if self.responsive:
             self._traders(block, warned)
+
+    def _requote_unwinds(self, land_block: int, prices: dict[str, int]) -> None:
+        """Re-price the unwinds landing in ``land_block`` at the latest index: an unwind is a market
+        order against the market maker, and a fill quoted at an index several blocks old can fall
+        outside the market's price band (``PriceOutOfBand``) after a fast move."""
+        for tx in self.queue.get(land_block, ()):
+            trade = tx.command
+            if tx.kind == "unwind" and isinstance(trade, c.Trade):
+                price = prices.get(self.markets[trade.market].oracle)
+                if price is not None and price != trade.price:
+                    tx.command = msgspec.structs.replace(trade, price=price)
 
     def _target_terms(self, engine: Engine, target: Target, prices: dict[str, int]) -> tuple[int, int, int]:
         """(notional, penalty due, initial margin of the positions) of a target, exact ints."""

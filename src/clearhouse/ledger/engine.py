@@ -53,7 +53,9 @@ from clearhouse.ledger.margin import (
     isolated_summary,
 )
 from clearhouse.ledger.model import Account, AssetSpec, LedgerState, MarketSpec, MarketState, Position
+from clearhouse.ledger.price_band import check_fill_price
 from clearhouse.ledger.state_root import StateHasher
+from clearhouse.ledger.trade_window import record_fill, take_venue_price
 from clearhouse.ledger.unit_of_work import BlockUndo, TxContext
 from clearhouse.oracle.errors import OracleActionRefused
 from clearhouse.oracle.feed import OracleFeed
@@ -204,9 +206,8 @@ class Engine:
             new.last_funding_time = now
             if entry is not None:
                 index_price = entry[0]
-                traded = market.last_trade_price and market.last_trade_time >= market.last_funding_time
                 new.mark = market.mark.copy()
-                mark = new.mark.update(now, index_price, market.last_trade_price if traded else None)
+                mark = new.mark.update(now, index_price, take_venue_price(new, index_price))
                 new.mark_price = mark.mark
                 rate = funding_rate(market.spec, mark.mark, index_price)
                 delta = rate * index_price * elapsed * RAY // (WAD * WAD * market.spec.funding_period)
@@ -502,7 +503,7 @@ class Engine:
             raise InvalidValue(f"size {c.size} is not a multiple of {c.market}'s step {spec.step_size}")
         buyer, seller = ctx.account(c.buyer), ctx.account(c.seller)
         prices = self.prices()
-        prices(spec.oracle)  # a trade needs a fresh index price
+        check_fill_price(c.market, c.price, prices(spec.oracle), spec.price_band)  # fresh index, band
         notional = check_range(c.size * c.price // WAD, f"notional of the {c.market} trade")
         fees = {
             "buyer": -((-notional * (spec.taker_fee if c.taker == "buyer" else spec.maker_fee)) // WAD),
@@ -519,6 +520,7 @@ class Engine:
             self._drop_if_empty(acct, pos)
         market.last_trade_price = c.price
         market.last_trade_time = self.state.time
+        record_fill(market, c.size, c.price)
         ctx.emit(
             ev.Traded(
                 c.market,

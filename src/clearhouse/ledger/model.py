@@ -79,6 +79,11 @@ class MarketSpec(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     max_twap_divergence: int = WAD // 10
     #: Liquidation mechanism: sizing, prices, disposal path and loss waterfall (``Liquidate``).
     liquidation: LiquidationConfig = LiquidationConfig()
+    #: Fills must satisfy ``|price - index| <= price_band x index`` (WAD fraction; ledger.price_band).
+    price_band: int = WAD // 20
+    #: Fills enter the mark only once a funding interval's traded notional (settlement WAD) reaches
+    #: this; below it the venue leg of the mark is the index (oracle.mark.interval_venue_price).
+    mark_min_notional: int = 10_000 * WAD
 
     def validate(self) -> None:
         name = f"market {self.id}"
@@ -111,6 +116,10 @@ class MarketSpec(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
         self.margin_model.validate(self.id, self.initial_margin, self.maintenance_margin)
         check_positive(self.max_twap_divergence, f"{name} max_twap_divergence")
         self.liquidation.validate(self.id)
+        check_positive(self.price_band, f"{name} price_band")
+        if self.price_band > WAD:
+            raise InvalidParameters(f"{name}: price_band {self.price_band} must be in (0, 1] (WAD)")
+        check_non_negative(self.mark_min_notional, f"{name} mark_min_notional")
 
 
 @dataclass(slots=True)
@@ -142,6 +151,10 @@ class MarketState:
     amm_account: str = ""
     amm_base: int = 0
     amm_quote: int = 0
+    #: Fills since the last funding accrual: sum of ``size x price`` (WAD^2) and of sizes (WAD), the
+    #: notional-weighted venue price of the next accrual (oracle.mark.interval_venue_price).
+    interval_value: int = 0
+    interval_size: int = 0
 
     def clone(self) -> MarketState:
         return MarketState(
@@ -158,6 +171,8 @@ class MarketState:
             self.amm_account,
             self.amm_base,
             self.amm_quote,
+            self.interval_value,
+            self.interval_size,
         )
 
 

@@ -62,6 +62,8 @@ def encode_globals(state: LedgerState) -> bytes:
             m.mark_price,
             m.mark.state(),
             *([m.amm_account, m.amm_base, m.amm_quote] if m.amm_account else []),
+            m.interval_value,
+            m.interval_size,
         ]
         for mid, m in sorted(state.markets.items())
     ]

@@ -1,7 +1,10 @@
 """Mark price for perpetuals: the median of three independent estimates.
 
-1. ``oracle + EMA(venue_mid - oracle)``: the index plus a smoothed basis (Hyperliquid: 150 s EMA);
-2. the venue's own price, :func:`venue_price` = median(best bid, best ask, last trade);
+1. ``oracle + EMA(venue - oracle)``: the index plus a smoothed basis (Hyperliquid: 150 s EMA);
+2. the venue's own price: in the ledger :func:`interval_venue_price`, the size-weighted average fill
+   price since the last funding accrual, or the index while that interval's traded notional is below
+   the market's minimum (a dust trade cannot set it); with an order book, :func:`venue_price` =
+   median(best bid, best ask, last trade);
 3. the median of external venues' perp prices.
 
 With three estimates one manipulated input cannot move the mark beyond the other two. With two
@@ -17,7 +20,7 @@ from typing import Any
 
 import msgspec
 
-from clearhouse.ledger.fixedpoint import check_positive
+from clearhouse.ledger.fixedpoint import WAD, check_positive
 from clearhouse.oracle.averages import ExponentialAverage
 from clearhouse.oracle.errors import UpdateOutOfOrder
 from clearhouse.oracle.intmath import median3, median_floor, median_of
@@ -31,6 +34,20 @@ def venue_price(best_bid: int | None, best_ask: int | None, last_trade: int | No
     for p in present:
         check_positive(p, "venue price input")
     return median_floor(sorted(present))
+
+
+def interval_venue_price(value: int, size: int, min_notional: int, index: int) -> int:
+    """The venue leg of the mark for one funding interval, from its fills.
+
+    ``value`` is the sum of ``size x price`` over the interval's fills (WAD^2) and ``size`` the sum of
+    their sizes (WAD). When the traded notional ``value / WAD`` reaches ``min_notional`` the result is
+    the size-weighted average fill price, rounded down (so it lies between the lowest and the highest
+    fill price, inside the price band); otherwise it is ``index``: no fill, or only dust, is read as
+    no premium, and the basis EMA decays toward zero instead of holding the last print.
+    """
+    if size <= 0 or value // WAD < min_notional:
+        return index
+    return value // size
 
 
 class MarkEstimate(msgspec.Struct, frozen=True):

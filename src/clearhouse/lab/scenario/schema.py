@@ -164,6 +164,10 @@ class MarketTable(_S, frozen=True, kw_only=True, forbid_unknown_fields=True):
     step_size: float = 0.001
     funding_interest: float = 0.0
     funding_clamp_factor: float = 6.0
+    #: Fills more than this fraction from the index are refused (ledger.price_band).
+    price_band: float = 0.05
+    #: Traded notional per funding interval below which fills do not enter the mark.
+    mark_min_notional: float = 10_000.0
     margin_model: dict[str, Any] = {}
     #: Liquidation mechanism (``clearhouse.liquidation.perp.LiquidationConfig``, human numbers);
     #: omitted: keepers use the simple ``CloseOut``. ``disposal = "amm"`` sells into ``[amm]``.

@@ -231,6 +231,8 @@ def _check_markets(
             funding_interest=wad(mt.funding_interest, file, f"{f}.funding_interest"),
             funding_clamp_factor=wad(mt.funding_clamp_factor, file, f"{f}.funding_clamp_factor"),
             margin_model=model,
+            price_band=wad(mt.price_band, file, f"{f}.price_band"),
+            mark_min_notional=wad(mt.mark_min_notional, file, f"{f}.mark_min_notional"),
         )
         if mt.liquidation is not None:
             liq = liquidation_config(mt.liquidation, file, f"{f}.liquidation", mid)
