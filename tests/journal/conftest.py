@@ -18,9 +18,9 @@ from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 
+from clearhouse.journal import open_store
 from clearhouse.journal.memory import MemoryJournalStore
 from clearhouse.journal.rows import GENESIS_HASH, JournalRow, make_row
-from clearhouse.journal import open_store
 from clearhouse.journal.store import JournalStore
 
 POSTGRES_DSN_ENV = "CLEARHOUSE_TEST_POSTGRES_DSN"

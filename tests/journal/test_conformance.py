@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from clearhouse.journal import open_store
 from clearhouse.journal.rows import (
     GENESIS_HASH,
     ChainFault,
@@ -26,7 +27,6 @@ from clearhouse.journal.rows import (
     make_row,
     row_hash,
 )
-from clearhouse.journal import open_store
 from clearhouse.journal.store import JournalStore
 from clearhouse.ledger.errors import JournalError
 

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from clearhouse.journal.replay import verify_journal
 from clearhouse.journal import open_store
+from clearhouse.journal.replay import verify_journal
 
 pytestmark = pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="needs POSIX SIGKILL")
 

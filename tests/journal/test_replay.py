@@ -9,9 +9,9 @@ import msgspec
 import pytest
 
 from clearhouse.demo.session import session_blocks
+from clearhouse.journal import open_store
 from clearhouse.journal.replay import resume, verify_journal
 from clearhouse.journal.rows import make_row
-from clearhouse.journal import open_store
 from clearhouse.ledger.block import Block, decode_block, encode_block
 from clearhouse.ledger.engine import Engine
 from clearhouse.ledger.errors import JournalError

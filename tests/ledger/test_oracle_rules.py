@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import pytest
 
-from clearhouse.journal.replay import verify_journal
 from clearhouse.journal import open_store
+from clearhouse.journal.replay import verify_journal
 from clearhouse.ledger import commands as c
 from clearhouse.ledger import events as ev
 from clearhouse.ledger.block import Block
