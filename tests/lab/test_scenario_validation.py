@@ -112,3 +112,25 @@ def test_file_name_in_message(tmp_path: Path) -> None:
         load_scenario(str(f))
     with pytest.raises(ScenarioError, match="built-in"):
         load_scenario("no_such_scenario")
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), float("-inf")])
+def test_non_finite_insurance_fund_is_refused(value: float) -> None:
+    """`insurance_fund = nan` used to run with a fund of 0, and `inf` raised a traceback."""
+    t = base()
+    t["ledger"]["insurance_fund"] = value
+    assert f"ledger.insurance_fund must be finite, got {value}" in refused(t)
+
+
+def test_non_finite_value_in_a_list_is_named() -> None:
+    t = base()
+    t["vaults"] = {"types": [{"spot": float("nan")}]}
+    assert "vaults.types[0].spot must be finite, got nan" in refused(t)
+
+
+def test_collateral_shares_must_sum_to_one() -> None:
+    t = base()
+    t["population"]["collateral_mix"] = {"USDC": 1.0, "ETH": 0.4}
+    assert "population.collateral_mix shares must sum to 1, got 1.4" in refused(t)
+    t["population"]["collateral_mix"] = {"USDC": 0.6, "ETH": 0.4}
+    assert validate(t, "scenario.toml").spec.population.collateral_mix == {"USDC": 0.6, "ETH": 0.4}

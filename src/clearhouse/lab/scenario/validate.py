@@ -40,8 +40,21 @@ from clearhouse.ledger.model import AssetSpec, LedgerParams, MarketSpec, VaultTy
 from clearhouse.oracle.config import FeedConfig, feed_config_from_dict
 
 
+def _check_finite(value: Any, file: str, path: str = "") -> None:
+    """Refuse nan and inf anywhere in the file (TOML allows them), naming the table and field."""
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ScenarioError(file, path, f"must be finite, got {value}")
+    if isinstance(value, Mapping):
+        for key in sorted(value, key=str):
+            _check_finite(value[key], file, f"{path}.{key}" if path else str(key))
+    elif isinstance(value, list | tuple):
+        for i, item in enumerate(value):
+            _check_finite(item, file, f"{path}[{i}]")
+
+
 def validate(table: Mapping[str, Any], file: str = "scenario.toml", base_dir: Path | None = None) -> Scenario:
     """Validate a raw scenario table; build the engine objects, the price and the network models."""
+    _check_finite(table, file)
     spec = _parse(table, file)
     horizon = _check_timing(spec, file)
     params = _check_ledger(spec, file)
@@ -338,8 +351,9 @@ def _check_population(spec: ScenarioSpec, file: str) -> None:
             raise ScenarioError(file, f"population.collateral_mix.{aid}", f"must be >= 0, got {w}")
         if w > 0 and spec.assets[aid].haircut == 0:
             raise ScenarioError(file, f"population.collateral_mix.{aid}", "asset has haircut 0")
-    if pop.collateral_mix and sum(pop.collateral_mix.values()) <= 0:
-        raise ScenarioError(file, "population.collateral_mix", "weights must not all be 0")
+    if pop.collateral_mix and abs(math.fsum(pop.collateral_mix.values()) - 1.0) > 1e-9:
+        total = math.fsum(pop.collateral_mix.values())
+        raise ScenarioError(file, "population.collateral_mix", f"shares must sum to 1, got {total:g}")
     for mid, d in sorted(pop.leverage_by_market.items()):
         if mid not in spec.markets:
             raise ScenarioError(
