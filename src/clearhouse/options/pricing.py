@@ -17,7 +17,6 @@ builder prices a whole scenario grid in one call.
 
 from __future__ import annotations
 
-import enum
 import math
 from typing import NamedTuple
 
@@ -26,18 +25,13 @@ from numpy.typing import ArrayLike, NDArray
 from scipy.optimize import brentq
 from scipy.special import ndtr
 
+from clearhouse.options.instruments import OptionKind
+
 #: Implied-volatility search interval (fractions): 0.0001 % to 2000 %.
 IV_LOWER = 1e-6
 IV_UPPER = 20.0
 
 _INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
-
-
-class OptionKind(enum.StrEnum):
-    """Call or put (a European, cash-settled option)."""
-
-    CALL = "call"
-    PUT = "put"
 
 
 class PricingInputError(ValueError):
