@@ -19,6 +19,8 @@ import math
 from collections.abc import Sequence
 
 import msgspec
+import numpy as np
+from numpy.typing import NDArray
 
 from clearhouse.ledger.fixedpoint import WAD, to_fixed
 from clearhouse.options.instruments import OptionKind
@@ -65,6 +67,22 @@ def _value(kind: OptionKind, spot: float, strike: float, seconds: int, r: float,
     return float(black76(kind, spot * math.exp(r * t), strike, t, r, vol).price)
 
 
+def _values(
+    kind: OptionKind,
+    spots: NDArray[np.float64],
+    strike: float,
+    seconds: int,
+    r: float,
+    vols: NDArray[np.float64],
+) -> NDArray[np.float64]:
+    """``_value`` over arrays of spots and vols (one expiry)."""
+    if seconds <= 0:
+        diff = spots - strike if kind is OptionKind.CALL else strike - spots
+        return np.maximum(diff, 0.0)
+    t = seconds / YEAR_SECONDS
+    return np.asarray(black76(kind, spots * math.exp(r * t), strike, t, r, vols).price, dtype=np.float64)
+
+
 def build_table(
     spec: GridSpec,
     underlying: str,
@@ -77,6 +95,7 @@ def build_table(
     spec.validate()
     scenarios = spec.scenarios()
     s0 = spot / WAD
+    shocks = np.array([sc.spot_shock / WAD for sc in scenarios], dtype=np.float64)
     rows = []
     for q in sorted(quotes, key=lambda q: q.instrument):
         if q.expiry <= as_of:
@@ -84,19 +103,12 @@ def build_table(
         k = q.strike / WAD
         ahead = q.expiry - as_of
         mark = _value(q.kind, s0, k, ahead, r, q.vol)
+        # all scenarios of one option in one vectorised Black-76 call (floats, off-chain)
+        spots = s0 * (1.0 + shocks)
+        vols = np.array([shocked_vol(spec, q.vol, sc.vol, ahead) for sc in scenarios], dtype=np.float64)
         values = tuple(
-            to_fixed(
-                _value(
-                    q.kind,
-                    s0 * (1.0 + sc.spot_shock / WAD),
-                    k,
-                    ahead - spec.look_ahead,
-                    r,
-                    shocked_vol(spec, q.vol, sc.vol, ahead),
-                ),
-                name=f"{q.instrument} scenario value",
-            )
-            for sc in scenarios
+            to_fixed(v, name=f"{q.instrument} scenario value")
+            for v in _values(q.kind, spots, k, ahead - spec.look_ahead, r, vols).tolist()
         )
         rows.append(OptionRow(q.instrument, q.kind, q.strike, q.expiry, to_fixed(mark, name="mark"), values))
     table = ScenarioTable(underlying, spot, as_of, scenarios, tuple(rows))
