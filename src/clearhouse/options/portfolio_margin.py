@@ -294,17 +294,22 @@ class MarginResult(msgspec.Struct, frozen=True):
 
 
 def scenario_pnl_numerators(table: ScenarioTable, portfolio: Portfolio) -> list[int]:
-    """Exact portfolio P&L per scenario, scaled by WAD³ (no rounding yet)."""
-    pnl = [0] * len(table.scenarios)
+    """Exact portfolio P&L per scenario, scaled by WAD³ (no rounding yet).
+
+    ``Σ size × (value − mark)`` is accumulated in WAD² and multiplied by WAD once per scenario (the
+    same integers as multiplying every term, fewer big-integer products).
+    """
+    opt = [0] * len(table.scenarios)
     for pos in portfolio.options:
         check_range(pos.size, "size")
         row = table.row(pos.instrument)
-        for s, value in enumerate(row.values):
-            pnl[s] += pos.size * (value - row.mark) * WAD
+        size, mark = pos.size, row.mark
+        opt = [acc + size * (value - mark) for acc, value in zip(opt, row.values, strict=True)]
+    pnl = [acc * WAD for acc in opt]
     for lin in portfolio.linear:
         check_range(lin.size, "size")
-        for s, scen in enumerate(table.scenarios):
-            pnl[s] += lin.size * lin.price * scen.spot_shock
+        notional = lin.size * lin.price
+        pnl = [acc + notional * scen.spot_shock for acc, scen in zip(pnl, table.scenarios, strict=True)]
     return pnl
 
 
