@@ -9,8 +9,8 @@ Run from the repository root::
 
 **Margin.** 60 listed ETH options (calls and puts, strikes 2100-3900, expiries 7/30/90 days, SVI
 surface) and N accounts holding ``--legs`` of them each (signed sizes in 0.1 ETH steps), half of them
-with a perp too; cash set so that account health (equity / maintenance) is lognormal around ~1.8
-(a few % below 1). A tick = the float screen of every account over the grid
+with a perp too; cash set so that account health (equity / maintenance) is lognormal with median 2
+(~1 % below 1). A tick = the float screen of every account over the grid
 (:func:`clearhouse.risk.portfolio_scan.screen`, table conversion included: ticks cycle through five
 tables at spot 3000 x (1 +- 0.5 %, 1 %)) + the exact integer check of the flagged accounts only
 (``enforce``). The baseline, in the same run, is the exact integer ``portfolio_margin`` of every
@@ -105,7 +105,7 @@ def population(rng: np.random.Generator, n: int, legs: int, table: ScenarioTable
     zero = [OptionsAccount(f"acct{i:06d}", 0, pf) for i, pf in enumerate(books)]
     spec = next(s for s in SPECS.values() if s.scenarios() == table.scenarios)
     res = screen(PortfolioBook.from_accounts(table, zero), spec, table, backend="numpy")
-    health = rng.lognormal(0.6, 0.35, size=n)
+    health = rng.lognormal(0.7, 0.3, size=n)  # median 2.0, ~1 % below 1
     cash = res.maintenance * health - res.equity  # res.equity = the option marks here
     return [
         OptionsAccount(a.id, round(c * 1e6) * 10**12, a.portfolio)
