@@ -102,30 +102,41 @@ def premium(table: ScenarioTable, book: Portfolio) -> int:
     return sum(p.size * table.row(p.instrument).mark for p in book.options) // WAD
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--timing", action="store_true", help="time the exact path per account")
-    args = parser.parse_args()
-    specs: dict[str, AnyGridSpec] = {
-        "SPAN-16": Span16(),
-        "Deribit-style": DeribitStyle(),
-        "Derive-style": DeriveStyle(),
-    }
+SPECS: dict[str, AnyGridSpec] = {
+    "SPAN-16": Span16(),
+    "Deribit-style": DeribitStyle(),
+    "Derive-style": DeriveStyle(),
+}
+
+
+def comparison_table() -> list[str]:
+    """The markdown comparison table of docs/portfolio-margin.md (a test checks the page matches)."""
+    specs = SPECS
     surf = surface()
     tabs = tables(surf, specs)
     any_table = next(iter(tabs.values()))
     header = ["book", "option mark", "fixed MM / IM", *(f"{n} MM / IM" for n in specs)]
-    print("| " + " | ".join(header) + " |")
-    print("|" + "---|" * len(header))
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for name, book in books(surf).items():
         mm, im = fixed_fraction_margin(FixedFractions(), any_table, book)
         cells = [name, fmt(premium(any_table, book), places=2), f"{fmt(mm, places=0)} / {fmt(im, places=0)}"]
         for spec_name, spec in specs.items():
             r = portfolio_margin(spec, tabs[spec_name], book)
             cells.append(f"{fmt(r.maintenance, places=0)} / {fmt(r.initial, places=0)}")
-        print("| " + " | ".join(cells) + " |")
+        lines.append("| " + " | ".join(cells) + " |")
+    return lines
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--timing", action="store_true", help="time the exact path per account")
+    args = parser.parse_args()
+    specs = SPECS
+    surf = surface()
+    for line in comparison_table():
+        print(line)
     if args.timing:
         # 20 options per account: 4 expiries × 5 strikes of calls, random-ish signed sizes
         listed = [(OptionKind.CALL, 2600 + 200 * i, d) for i in range(5) for d in (7, 30, 90)]
