@@ -208,3 +208,38 @@ def test_refuses_a_table_of_another_spec_or_listing() -> None:
         screen(book, SPECS["span16"], tab, backend="gpu")  # type: ignore[arg-type]
     with pytest.raises(InvalidValue):
         screen(book, SPECS["span16"], tab, margin=-1.0)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    base=st.lists(portfolios, min_size=0, max_size=6),
+    changes=st.lists(st.tuples(st.integers(0, 9), portfolios, st.integers(-(10**24), 10**24)), max_size=6),
+)
+def test_update_equals_a_rebuild(base: list[Portfolio], changes: list[tuple[int, Portfolio, int]]) -> None:
+    tab = table("span16")
+    accounts = [OptionsAccount(f"a{i}", WAD, pf) for i, pf in enumerate(base)]
+    book = PortfolioBook.from_accounts(tab, accounts)
+    book.matrix  # noqa: B018 - a cached matrix must be dropped by update
+    touched: dict[str, OptionsAccount] = {}
+    for k, pf, cash in changes:
+        touched[f"a{k}"] = OptionsAccount(f"a{k}", cash, pf)
+    book.update(tab, list(touched.values()))
+    merged = [touched.pop(a.id, a) for a in accounts] + list(touched.values())
+    rebuilt = PortfolioBook.from_accounts(tab, merged)
+    assert book.account_ids == rebuilt.account_ids
+    for name in ("indptr", "indices", "sizes", "cash", "lin", "net_short", "short_total"):
+        assert np.array_equal(getattr(book, name), getattr(rebuilt, name)), name
+    assert book.max_legs == rebuilt.max_legs
+    spec = SPECS["span16"]
+    a, b = screen(book, spec, tab, backend="numpy"), screen(rebuilt, spec, tab, backend="numpy")
+    assert a.candidates == b.candidates and np.array_equal(a.maintenance, b.maintenance)
+
+
+def test_duplicate_ids_are_refused() -> None:
+    tab = table("span16")
+    dup = [OptionsAccount("a", 0, Portfolio()), OptionsAccount("a", 1, Portfolio())]
+    with pytest.raises(InvalidValue):
+        PortfolioBook.from_accounts(tab, dup)
+    book = PortfolioBook.from_accounts(tab, dup[:1])
+    with pytest.raises(InvalidValue):
+        book.update(tab, dup)

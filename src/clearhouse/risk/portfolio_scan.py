@@ -131,12 +131,44 @@ def _position_aggregates(table: ScenarioTable, portfolio: Portfolio) -> tuple[in
     return lin, sum(max(-v, 0) for v in net.values()), short_total
 
 
+def _convert(
+    table: ScenarioTable, accounts: Sequence[OptionsAccount]
+) -> tuple[I64, I64, F64, tuple[F64, F64, F64, F64]]:
+    """Per account: leg count, legs (column, float size), and (cash, lin, net_short, short_total)."""
+    col = {row.instrument: j for j, row in enumerate(table.options)}
+    counts: list[int] = []
+    indices: list[int] = []
+    sizes: list[float] = []
+    cash, lin, net_short, short_total = [], [], [], []
+    for acct in accounts:
+        pf = acct.portfolio
+        for o in pf.options:
+            check_range(o.size, "size")
+            indices.append(col[table.row(o.instrument).instrument])
+            sizes.append(o.size / WAD)
+        counts.append(len(pf.options))
+        check_range(acct.cash, "cash")
+        lin_i, ns, st = _position_aggregates(table, pf)
+        cash.append(acct.cash / WAD)
+        lin.append(lin_i / (WAD * WAD))
+        net_short.append(ns / WAD)
+        short_total.append(st / WAD)
+    scalars = tuple(np.array(v, dtype=np.float64) for v in (cash, lin, net_short, short_total))
+    return (
+        np.array(counts, dtype=np.int64),
+        np.array(indices, dtype=np.int64),
+        np.array(sizes, dtype=np.float64),
+        (scalars[0], scalars[1], scalars[2], scalars[3]),
+    )
+
+
 @dataclass
 class PortfolioBook:
     """Float64 mirror of the options accounts of one underlying: legs in CSR form, per-account scalars.
 
     Columns are the table's option rows (sorted ids). Every float is ``int / WAD`` (correctly rounded).
-    Positions change rarely compared to prices: build once, :meth:`update` the rows of touched accounts.
+    Positions change rarely compared to prices: build once, :meth:`update` the rows of touched accounts
+    (e.g. the engine's per-block touched set; a superset is fine).
     """
 
     instruments: tuple[str, ...]
@@ -163,39 +195,62 @@ class PortfolioBook:
 
     @classmethod
     def from_accounts(cls, table: ScenarioTable, accounts: Sequence[OptionsAccount]) -> PortfolioBook:
+        """Build the mirror of ``accounts`` (rows in the given order, ids unique)."""
         instruments = tuple(r.instrument for r in table.options)
-        col = {name: j for j, name in enumerate(instruments)}
-        indptr = [0]
-        indices: list[int] = []
-        sizes: list[float] = []
-        cash, lin, net_short, short_total = [], [], [], []
-        max_legs = 0
-        for acct in accounts:
-            pf = acct.portfolio
-            for o in pf.options:
-                check_range(o.size, "size")
-                indices.append(col[table.row(o.instrument).instrument])
-                sizes.append(o.size / WAD)
-            indptr.append(len(indices))
-            max_legs = max(max_legs, len(pf.options))
-            check_range(acct.cash, "cash")
-            lin_i, ns, st = _position_aggregates(table, pf)
-            cash.append(acct.cash / WAD)
-            lin.append(lin_i / (WAD * WAD))
-            net_short.append(ns / WAD)
-            short_total.append(st / WAD)
+        counts, indices, sizes, scalars = _convert(table, accounts)
+        ids = [a.id for a in accounts]
+        if len(set(ids)) != len(ids):
+            raise InvalidValue("portfolio book: account ids must be unique")
+        indptr = np.zeros(len(accounts) + 1, dtype=np.int64)
+        np.cumsum(counts, out=indptr[1:])
         return cls(
-            instruments,
-            [a.id for a in accounts],
-            np.array(indptr, dtype=np.int64),
-            np.array(indices, dtype=np.int64),
-            np.array(sizes, dtype=np.float64),
-            np.array(cash, dtype=np.float64),
-            np.array(lin, dtype=np.float64),
-            np.array(net_short, dtype=np.float64),
-            np.array(short_total, dtype=np.float64),
-            max_legs,
+            instruments, ids, indptr, indices, sizes, *scalars, int(counts.max(initial=0))
         )
+
+    def update(self, table: ScenarioTable, accounts: Sequence[OptionsAccount]) -> None:
+        """Replace the rows of ``accounts`` already in the book, append the others (in the given order).
+
+        Python work only for the touched accounts; the leg arrays are spliced with a fixed number of
+        numpy calls (O(legs in the book)). The result equals :meth:`from_accounts` on the merged list
+        (tested).
+        """
+        if tuple(r.instrument for r in table.options) != self.instruments:
+            raise InvalidParameters("portfolio book: the table lists other options: rebuild the book")
+        ids = [a.id for a in accounts]
+        if len(set(ids)) != len(ids):
+            raise InvalidValue("portfolio book: account ids must be unique")
+        row_of = self.row_of
+        new_ids = [i for i in ids if i not in row_of]
+        n_old, n_new = self.n, self.n + len(new_ids)
+        rows = np.array([row_of.get(i, -1) for i in ids], dtype=np.int64)
+        rows[rows < 0] = np.arange(n_old, n_new, dtype=np.int64)
+        counts, indices, sizes, scalars = _convert(table, accounts)
+        old_counts = np.diff(self.indptr)
+        old_leg_rows = np.repeat(np.arange(n_old, dtype=np.int64), old_counts)
+        touched = np.zeros(n_new, dtype=np.bool_)
+        touched[rows] = True
+        keep = ~touched[old_leg_rows]
+        leg_rows = np.concatenate([old_leg_rows[keep], np.repeat(rows, counts)])
+        order = np.argsort(leg_rows, kind="stable")  # kept legs first, each row's new legs in order
+        self.indices = np.concatenate([self.indices[keep], indices])[order]
+        self.sizes = np.concatenate([self.sizes[keep], sizes])[order]
+        per_row = np.bincount(leg_rows, minlength=n_new)
+        self.indptr = np.zeros(n_new + 1, dtype=np.int64)
+        np.cumsum(per_row, out=self.indptr[1:])
+        for name, values in zip(("cash", "lin", "net_short", "short_total"), scalars, strict=True):
+            col = np.concatenate([getattr(self, name), np.zeros(n_new - n_old)])
+            col[rows] = values
+            setattr(self, name, col)
+        self.account_ids.extend(new_ids)
+        self.max_legs = int(per_row.max(initial=0))
+        for cached in ("matrix", "abs_matrix", "id_array"):
+            self.__dict__.pop(cached, None)
+        for i, ident in enumerate(new_ids):
+            row_of[ident] = n_old + i
+
+    @cached_property
+    def row_of(self) -> dict[str, int]:
+        return {ident: i for i, ident in enumerate(self.account_ids)}
 
     @cached_property
     def matrix(self) -> sparse.csr_matrix:
