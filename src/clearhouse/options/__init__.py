@@ -10,4 +10,7 @@ Self-contained modules, not yet wired into the engine:
 * :mod:`~clearhouse.options.portfolio_margin` — scenario-grid portfolio margin (float table, exact
   margin arithmetic);
 * :mod:`~clearhouse.options.greeks` — per-account Greeks and distance to liquidation (floats).
+
+The float screen of every account over the grid (never missing a liquidation the exact check would
+find) is :mod:`clearhouse.risk.portfolio_scan`; the design and figures are in docs/portfolio-margin.md.
 """
