@@ -65,14 +65,19 @@ def render_html(
         ("fan charts", f"{len(tables)} path(s) with a timeseries" + ("" if len(tables) == len(paths) else
                                                                       f" (the first {len(tables)})")),
         ("settlement asset", settle),
-        ("conservation", "holds on every path" if agg.get("conservation_ok") else "FAILED (see summary.json)"),
+        ("conservation", "holds on every path" if agg.get("conservation_ok") else "FAILED (summary.json)"),
     ]
     if parameters:
-        facts[1:1] = [("horizon", f"{fmt_param('horizon', parameters.get('horizon'))}, blocks of "
-                                  f"{parameters.get('block_time')} s")]
+        horizon = fmt_param("horizon", parameters.get("horizon"))
+        facts[1:1] = [("horizon", f"{horizon}, blocks of {parameters.get('block_time')} s")]
     if summary.get("overrides"):
-        facts.append(("overrides", ", ".join(f"{k} = {fmt_param(k, v)}" for k, v in summary["overrides"].items())))
-    nav = ["<a href='#losses'>Losses</a>", "<a href='#over-time'>Over time</a>", "<a href='#sections'>Summary</a>"]
+        overrides = summary["overrides"].items()
+        facts.append(("overrides", ", ".join(f"{k} = {fmt_param(k, v)}" for k, v in overrides)))
+    nav = [
+        "<a href='#losses'>Losses</a>",
+        "<a href='#over-time'>Over time</a>",
+        "<a href='#sections'>Summary</a>",
+    ]
     if parameters:
         nav.append("<a href='#parameters'>Parameters</a>")
     nav.append("<a href='#first-path'>Every metric of path 0</a>")
@@ -169,7 +174,9 @@ def _sweep_unit(doc: Mapping[str, Any]) -> str:
     return "units"
 
 
-def render_sweep_html(doc: Mapping[str, Any], scenarios: Mapping[str, Mapping[str, Any]] | None = None) -> str:
+def render_sweep_html(
+    doc: Mapping[str, Any], scenarios: Mapping[str, Mapping[str, Any]] | None = None
+) -> str:
     """The sweep report: the frontier (risk vs capital efficiency, point names on the plot), the bad
     debt of every path per point, one table row per point, and each base scenario's parameters
     (``scenarios``: source -> ``msgspec.to_builtins`` of its spec with the sweep's common overrides)."""

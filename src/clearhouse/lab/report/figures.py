@@ -5,6 +5,7 @@ specs (``{"dtype": "f4", "bdata": base64}``): compact in the file and decoded by
 from __future__ import annotations
 
 import base64
+import itertools
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -77,7 +78,9 @@ class Paths:
             cols[name] = stack(
                 [np.asarray(t.column(name).to_numpy(zero_copy_only=False), dtype=np.float64) for t in tables]
             )
-        seeds = tuple(int(t.column("seed")[0].as_py()) if "seed" in t.column_names else i for i, t in enumerate(tables))
+        seeds = tuple(
+            int(t.column("seed")[0].as_py()) if "seed" in t.column_names else i for i, t in enumerate(tables)
+        )
         return cls(hours=cols["time"][0] / 3600.0, columns=cols, seeds=seeds)
 
     @property
@@ -177,7 +180,14 @@ def pool_figure(p: Paths, market: str, assets: Sequence[str], unit: str) -> Figu
     ext = [a for a in assets if p.has(f"external_{a}")]
     for a in ext:
         data.append(
-            _line(p.hours, p.columns[f"external_{a}"][0], f"{a} external, path 0", SECOND, unit, line={"dash": "dot"})
+            _line(
+                p.hours,
+                p.columns[f"external_{a}"][0],
+                f"{a} external, path 0",
+                SECOND,
+                unit,
+                line={"dash": "dot"},
+            )
         )
     log = wants_log(pool, *(p.columns[f"external_{a}"][0] for a in ext))
     title = f"AMM pool {market}: pool price across paths vs the external price"
@@ -196,13 +206,17 @@ def timeseries_figures(tables: Sequence[pa.Table], settle: str) -> list[tuple[st
         )
         out.append((f"price-{a}", caption, price_figure(p, a, settle)))
     specs = [
-        ("insurance_fund", "Insurance fund", settle, False, "insurance fund (settlement asset) after each block"),
-        ("bad_debt", "Bad debt recorded (cumulative)", settle, False, "pools.bad_debt: close-out deficits nobody covered"),
+        ("insurance_fund", "Insurance fund", settle, False, "the insurance fund after each block"),
+        ("bad_debt", "Bad debt recorded (cumulative)", settle, False,
+         "pools.bad_debt: close-out deficits nobody covered"),
         ("negative_equity", "Negative equity still open (uncovered)", settle, False,
          "Σ max(0, −equity) of open buckets: insolvency not yet enforced; it may heal"),
-        ("liquidations", "Liquidations (cumulative close-outs)", "count", True, "close-outs of population accounts so far"),
-        ("liquidated_notional", "Liquidated notional (cumulative)", settle, True, "Σ notional closed out so far"),
-        ("below_maintenance", "Buckets below maintenance", "count", False, "buckets with health < 1 after each block"),
+        ("liquidations", "Liquidations (cumulative close-outs)", "count", True,
+         "close-outs of population accounts so far"),
+        ("liquidated_notional", "Liquidated notional (cumulative)", settle, True,
+         "Σ notional closed out so far"),
+        ("below_maintenance", "Buckets below maintenance", "count", False,
+         "buckets with health < 1 after each block"),
         ("gas_price_gwei", "Gas price p60", "gwei", False, "p60 of the block interval's gas price"),
         ("keeper_profit", "Keeper profit (cumulative)", settle, False, "rewards − gas of the keepers so far"),
         ("vault_bad_debt", "Vault bad debt (cumulative)", settle, False, "auctions + minted incentives"),
@@ -228,7 +242,7 @@ def loss_histogram(values: Sequence[float], agg: Mapping[str, Any], unit: str) -
     bins = int(min(40, max(5, math.ceil(math.sqrt(max(1, v.size))))))
     counts, edges = np.histogram(v, bins=bins)
     centres = (edges[:-1] + edges[1:]) / 2
-    labels = [f"{amount(float(a))} – {amount(float(b))} {unit}" for a, b in zip(edges[:-1], edges[1:], strict=True)]
+    labels = [f"{amount(float(a))} – {amount(float(b))} {unit}" for a, b in itertools.pairwise(edges)]
     data: list[dict[str, Any]] = [
         {
             "type": "bar",
@@ -258,7 +272,8 @@ def loss_histogram(values: Sequence[float], agg: Mapping[str, Any], unit: str) -
                 "hovertemplate": f"{name}: %{{x:,.4~r}} {unit}<extra></extra>",
             }
         )
-    lay = layout(f"Loss across {v.size} path(s): total bad debt per path", "paths", x_title=f"bad debt ({unit})")
+    title = f"Loss across {v.size} path(s): total bad debt per path"
+    lay = layout(title, "paths", x_title=f"bad debt ({unit})")
     lay["hovermode"] = "closest"
     lay["bargap"] = 0.05
     return {"data": data, "layout": lay}

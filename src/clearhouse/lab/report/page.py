@@ -47,7 +47,7 @@ def esc(text: Any) -> str:
 @lru_cache(maxsize=1)
 def plotly_js() -> str:
     """The plotly.js bundle shipped inside the ``plotly`` Python package (offline; read once)."""
-    from plotly.offline import get_plotlyjs
+    from plotly.offline import get_plotlyjs  # type: ignore[import-untyped]
 
     return str(get_plotlyjs())
 
@@ -125,7 +125,8 @@ def parameter_tables(parameters: Mapping[str, Any]) -> str:
     parts = ["<div class='params'>"]
     for title, rows in grouped(parameters):
         cells = "".join(
-            f"<tr><td><code>{esc(k) if k else '(empty)'}</code></td><td>{esc(fmt_param(f'{title}.{k}', v))}</td></tr>"
+            f"<tr><td><code>{esc(k) if k else '(empty)'}</code></td>"
+            f"<td>{esc(fmt_param(f'{title}.{k}', v))}</td></tr>"
             for k, v in rows
         )
         parts.append(f"<section><h3>[{esc(title)}]</h3><table>{cells}</table></section>")

@@ -67,7 +67,9 @@ def fan(matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 def wants_log(*arrays: np.ndarray) -> bool:
     """Log axis when every finite value is positive and max / min > :data:`LOG_RATIO` (a price falling
     by orders of magnitude); linear otherwise (zeros or negatives cannot go on a log axis)."""
-    vals = np.concatenate([np.asarray(a, dtype=np.float64).ravel() for a in arrays]) if arrays else np.array([])
+    if not arrays:
+        return False
+    vals = np.concatenate([np.asarray(a, dtype=np.float64).ravel() for a in arrays])
     vals = vals[np.isfinite(vals)]
     if vals.size == 0 or vals.min() <= 0:
         return False
