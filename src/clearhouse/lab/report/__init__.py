@@ -217,7 +217,9 @@ def render_sweep_html(
         plot("frontier", frontier_figure(doc, risk, eff, unit), "red: the Pareto frontier (no point is "
              "both safer and more capital-efficient); grey: dominated points"),
         plot("sweep-paths", sweep_box_figure(doc, unit), "bad_debt.total of every path of each point"),
-        "<h2>Points</h2><table><tr>" + "".join(f"<th>{esc(h)}</th>" for h in head) + "</tr>",
+        "<h2>Points</h2><div class='scroll'><table><tr>"
+        + "".join(f"<th>{esc(h)}</th>" for h in head)
+        + "</tr>",
     ]
     for p in pts:
         m = p["metrics"]
@@ -242,7 +244,7 @@ def render_sweep_html(
             f"<td{'' if i < 2 + len(params) else ' class=num'}>{esc(c)}</td>" for i, c in enumerate(cells)
         )
         body.append(f"<tr{cls}>{tds}</tr>")
-    body.append("</table>")
+    body.append("</table></div>")
     for source, parameters in (scenarios or {}).items():
         body.append(f"<h2>Base scenario <code>{esc(source)}</code>: parameters before each point's own "
                     "overrides</h2>")

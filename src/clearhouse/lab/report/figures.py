@@ -39,7 +39,10 @@ def typed(a: np.ndarray) -> dict[str, str]:
     return {"dtype": "f4", "bdata": base64.b64encode(arr.tobytes()).decode()}
 
 
-def layout(title: str, y_title: str, *, log: bool = False, x_title: str = "hours") -> dict[str, Any]:
+def layout(
+    title: str, y_title: str, *, log: bool = False, x_title: str = "hours", nonnegative: bool = False
+) -> dict[str, Any]:
+    """Shared layout: white template, unified hover, d3 ticks with separators and no exponent."""
     return {
         "title": {"text": title, "x": 0.01, "xanchor": "left"},
         "template": "plotly_white",
@@ -51,7 +54,7 @@ def layout(title: str, y_title: str, *, log: bool = False, x_title: str = "hours
         "yaxis": {
             "title": {"text": y_title + (" (log scale)" if log else "")},
             "type": "log" if log else "linear",
-            **({} if log else {"rangemode": "tozero"}),
+            **({"rangemode": "nonnegative"} if nonnegative and not log else {}),
             "tickformat": ",~r",
             "exponentformat": "none",
         },
@@ -151,7 +154,12 @@ def fan_figure(p: Paths, column: str, title: str, unit: str, *, cumulate: bool =
     if cumulate:
         m = cumulative(m)
     log = wants_log(m)
-    return {"data": fan_traces(p.hours, m, unit, p.seeds[0]), "layout": layout(title, unit, log=log)}
+    finite = m[np.isfinite(m)]
+    nonneg = bool(finite.size == 0 or finite.min() >= 0)
+    return {
+        "data": fan_traces(p.hours, m, unit, p.seeds[0]),
+        "layout": layout(title, unit, log=log, nonnegative=nonneg),
+    }
 
 
 def price_figure(p: Paths, asset: str, unit: str) -> Figure:

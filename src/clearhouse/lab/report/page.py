@@ -36,6 +36,7 @@ td.label{white-space:pre}
 .facts td:first-child{font-weight:600}
 tr.pareto td{background:#fdecec}
 nav a{margin-right:1em}
+.scroll{overflow-x:auto}
 code{background:#f3f3f3;padding:0 3px}
 """
 
@@ -116,7 +117,7 @@ def section_table(section: Mapping[str, Any]) -> str:
     note = f"<p class='note'>{esc(section['note'])}</p>" if section.get("note") else ""
     return (
         f"<h3 id='section-{esc(section['id'])}'>{esc(section['title'])}</h3>"
-        f"<table>{head}{''.join(body)}</table>{note}"
+        f"<div class='scroll'><table>{head}{''.join(body)}</table></div>{note}"
     )
 
 
