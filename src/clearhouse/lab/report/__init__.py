@@ -20,7 +20,6 @@ from clearhouse.lab.output_dir import write_output_dir
 from clearhouse.lab.report.figures import (
     frontier_figure,
     loss_histogram,
-    point_label,
     sweep_box_figure,
     timeseries_figures,
 )
@@ -211,8 +210,8 @@ def render_sweep_html(
         f"<p>{esc(doc.get('description', ''))}</p>",
         f"<p>{esc(doc['kind'])} sweep from <code>{esc(doc['file'])}</code>, {len(pts)} point(s); every "
         f"point runs the same seeds. Frontier: minimise <code>{esc(fr['risk'])}</code>, maximise "
-        f"<code>{esc(fr['efficiency'])}</code> (docs/metrics.md). Points named <code>#i</code> on the "
-        "plot are listed in the table below; hover a point for its parameters.</p>",
+        f"<code>{esc(fr['efficiency'])}</code> (docs/metrics.md). Long point names appear as "
+        "<code>#i</code> on the plots (the table below lists them); hover a point for its parameters.</p>",
         "<h2>Bad debt vs capital efficiency</h2>",
         plot("frontier", frontier_figure(doc, risk, eff, unit), "red: the Pareto frontier (no point is "
              "both safer and more capital-efficient); grey: dominated points"),
@@ -225,7 +224,7 @@ def render_sweep_html(
         m = p["metrics"]
         ce = m["capital_efficiency"]
         cells = [
-            f"#{p['index']}" + (f" ({point_label(p)})" if point_label(p) != f"#{p['index']}" else ""),
+            f"#{p['index']}",
             p["name"],
             *(fmt_param(k, p["parameters"][k]) if k in p["parameters"] else "" for k in params),
             f"{m['paths']:,}",

@@ -5,6 +5,7 @@ specs (``{"dtype": "f4", "bdata": base64}``): compact in the file and decoded by
 from __future__ import annotations
 
 import base64
+import html
 import itertools
 import math
 from collections.abc import Mapping, Sequence
@@ -291,10 +292,20 @@ def loss_histogram(values: Sequence[float], agg: Mapping[str, Any], unit: str) -
 
 
 def point_label(point: Mapping[str, Any]) -> str:
-    """A name short enough to sit next to its marker; longer names get ``#index`` (the table below
-    the plot maps indices to names)."""
+    """A point's name as it sits next to its marker: grid names (``a=1,b=2``) one parameter per line;
+    a name with a part longer than 36 characters (or more than 4 parts) becomes ``#index`` (the table
+    below the plot maps indices to names, hovering shows the name)."""
     name = str(point["name"])
-    return name if len(name) <= 28 else f"#{point['index']}"
+    parts = name.split(",")
+    if len(parts) <= 4 and all(len(part) <= 36 for part in parts):
+        return "<br>".join(html.escape(part) for part in parts)
+    return f"#{point['index']}"
+
+
+def _padded(values: Sequence[float], below: float, above: float) -> list[float]:
+    lo, hi = float(min(values)), float(max(values))
+    span = hi - lo or abs(hi) or 1.0
+    return [lo - below * span, hi + above * span]
 
 
 def frontier_figure(doc: Mapping[str, Any], risk: Sequence[float], eff: Sequence[float], unit: str) -> Figure:
@@ -304,8 +315,10 @@ def frontier_figure(doc: Mapping[str, Any], risk: Sequence[float], eff: Sequence
     on = [bool(p["pareto"]) for p in pts]
 
     def hover(p: Mapping[str, Any]) -> str:
-        params = "<br>".join(f"{k} = {fmt_param(k, v)}" for k, v in p["parameters"].items())
-        return f"<b>{p['name']}</b><br>{params}"
+        params = "<br>".join(
+            html.escape(f"{k} = {fmt_param(k, v)}") for k, v in p["parameters"].items()
+        )
+        return f"<b>{html.escape(str(p['name']))}</b><br>{params}"
 
     data: list[dict[str, Any]] = []
     for flag, name, color, size in ((False, "dominated", "#888", 9), (True, "Pareto frontier", FIRST, 12)):
@@ -335,7 +348,8 @@ def frontier_figure(doc: Mapping[str, Any], risk: Sequence[float], eff: Sequence
                 "y": [risk[i] for i in sel],
                 "text": [point_label(pts[i]) for i in sel],
                 "textposition": "top right",
-                "textfont": {"size": 11},
+                "textfont": {"size": 12},
+                "cliponaxis": False,
                 "marker": {"color": color, "size": size},
                 "customdata": [hover(pts[i]) for i in sel],
                 "hovertemplate": "%{customdata}<br>efficiency %{x:,.3f}<br>risk %{y:,.4~r} "
@@ -349,7 +363,11 @@ def frontier_figure(doc: Mapping[str, Any], risk: Sequence[float], eff: Sequence
         x_title=f"{fr['efficiency']} (higher: more capital-efficient)",
     )
     lay["hovermode"] = "closest"
-    lay["height"] = 480
+    lay["height"] = 520
+    # room right of and above the markers for their names
+    lay["xaxis"]["range"] = _padded(eff, 0.06, 0.35)
+    lay["yaxis"]["range"] = _padded(risk, 0.08, 0.2)
+    lay["yaxis"].pop("rangemode", None)
     return {"data": data, "layout": lay}
 
 
@@ -367,10 +385,11 @@ def sweep_box_figure(doc: Mapping[str, Any], unit: str) -> Figure:
                 "boxpoints": "all",
                 "jitter": 0.3,
                 "marker": {"color": FIRST if p["pareto"] else "#666", "size": 5},
-                "hovertemplate": f"{p['name']}<br>%{{y:,.4~r}} {unit}<extra></extra>",
+                "hovertemplate": f"{html.escape(str(p['name']))}<br>%{{y:,.4~r}} {unit}<extra></extra>",
             }
         )
     lay = layout("Bad debt per path, per point", f"bad debt ({unit})", x_title="point")
+    lay["xaxis"] = {"title": {"text": "point"}, "type": "category"}
     lay["hovermode"] = "closest"
     lay["showlegend"] = False
     return {"data": data, "layout": lay}
