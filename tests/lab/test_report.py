@@ -19,7 +19,7 @@ from clearhouse.lab.executors import InProcessExecutor
 from clearhouse.lab.metrics import aggregate
 from clearhouse.lab.report import render_html, render_sweep_html
 from clearhouse.lab.report.figures import loss_histogram, point_label, timeseries_figures
-from clearhouse.lab.report.fmt import amount, fmt_param, fmt_value, sig
+from clearhouse.lab.report.fmt import amount, fmt_param, fmt_short, fmt_value, sig
 from clearhouse.lab.report.page import plotly_js
 from clearhouse.lab.report.params import grouped
 from clearhouse.lab.report.series import (
@@ -74,6 +74,13 @@ def test_amounts_have_separators_and_two_decimals() -> None:
 )
 def test_section_cells(value: Any, unit: str, key: str, text: str) -> None:
     assert fmt_value(value, unit, key) == text
+
+
+def test_confidence_bounds_are_compact() -> None:
+    assert fmt_short(5_266_199.96, "USDC") == "5,266,199.96"  # the row label carries the unit
+    assert fmt_short(545_100.0, "s") == "151.4 h"
+    assert fmt_short(34.0, "s") == "34 s"
+    assert fmt_short(3.6912, "x") == "3.69×"
 
 
 def test_parameters_read_as_written() -> None:

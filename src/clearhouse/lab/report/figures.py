@@ -32,6 +32,8 @@ BAND = "rgba(31,119,180,0.18)"
 MEDIAN = "#1f77b4"
 FIRST = "#d62728"
 SECOND = "#ff7f0e"
+#: Further reference lines (external prices next to a pool price).
+OTHERS = ("#ff7f0e", "#2ca02c", "#9467bd", "#8c564b", "#e377c2")
 
 
 def typed(a: np.ndarray) -> dict[str, str]:
@@ -187,13 +189,13 @@ def pool_figure(p: Paths, market: str, assets: Sequence[str], unit: str) -> Figu
     pool = p.columns[f"amm_price_{market}"]
     data = fan_traces(p.hours, pool, unit, p.seeds[0], "pool, ")
     ext = [a for a in assets if p.has(f"external_{a}")]
-    for a in ext:
+    for i, a in enumerate(ext):
         data.append(
             _line(
                 p.hours,
                 p.columns[f"external_{a}"][0],
                 f"{a} external, path 0",
-                SECOND,
+                OTHERS[i % len(OTHERS)],
                 unit,
                 line={"dash": "dot"},
             )

@@ -83,6 +83,18 @@ def fmt_value(value: Any, unit: str, key: str = "") -> str:
     return f"{amount(value)} {unit}"
 
 
+def fmt_short(value: Any, unit: str) -> str:
+    """A compact cell (a confidence bound next to its value): no asset suffix (the row label has the
+    unit), durations in hours from an hour up: ``fmt_short(545100.0, "s") == '151.4 h'``."""
+    if isinstance(value, int | float) and not isinstance(value, bool) and unit not in PLAIN_UNITS:
+        return amount(value)
+    if unit == "s" and isinstance(value, int | float) and abs(value) >= 3600:
+        return f"{value / 3600:,.1f} h"
+    if unit == "s" and isinstance(value, int | float):
+        return f"{value:,.0f} s"
+    return fmt_value(value, unit)
+
+
 def fmt_param(key: str, value: Any) -> str:
     """A scenario parameter as written, but readable: ``5000000.0`` -> ``5,000,000``, ``1e-05`` ->
     ``0.00001``; seeds and epoch times keep their digits ungrouped; lists stay lists."""

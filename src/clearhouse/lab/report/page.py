@@ -9,7 +9,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from functools import lru_cache
 from typing import Any
 
-from clearhouse.lab.report.fmt import fmt_param, fmt_value
+from clearhouse.lab.report.fmt import fmt_param, fmt_short, fmt_value
 from clearhouse.lab.report.params import grouped
 
 #: Plot options: no plotly logo, no link to plotly's cloud; PNG export stays (it runs in the browser).
@@ -110,7 +110,7 @@ def section_table(section: Mapping[str, Any]) -> str:
             text = esc(fmt_value(row["values"].get(col), row["unit"], row["key"]))
             ci = (row.get("ci") or {}).get(col)
             if ci is not None:
-                lo, hi = (fmt_value(x, row["unit"]) for x in ci)
+                lo, hi = (fmt_short(x, row["unit"]) for x in ci)
                 text += f"<br><span class='ci'>95 % CI {esc(lo)} – {esc(hi)}</span>"
             cells.append(f"<td class='num'>{text}</td>")
         body.append(f"<tr><td class='label'>{esc(_label(row))}</td>{''.join(cells)}</tr>")
