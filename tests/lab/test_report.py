@@ -345,3 +345,22 @@ def test_sweep_report_is_offline() -> None:
     rest = _assert_offline_and_readable(render_sweep_html(doc, params))
     assert "38,689,500.00" in rest and "initial_margin=0.1" in rest
     assert "Base scenario <code>black_thursday</code>" in rest
+
+
+def test_non_finite_numbers_become_gaps_not_invalid_json() -> None:
+    from clearhouse.lab.report.page import plot
+
+    fig = {"data": [{"type": "scatter", "x": [1.0, 2.0], "y": [float("nan"), float("inf")]}], "layout": {}}
+    assert '"y":[null,null]' in plot("p", fig)
+
+
+def test_a_report_bug_does_not_lose_the_run(tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    import clearhouse.lab.report as report
+
+    def broken(*_: Any) -> str:
+        raise RuntimeError("bug in the report")
+
+    monkeypatch.setattr(report, "render_html", broken)
+    report.write_outputs(tmp_path / "out", {"paths": []}, [], [])
+    assert json.loads((tmp_path / "out" / "summary.json").read_text()) == {"paths": []}
+    assert "bug in the report" in (tmp_path / "out" / "report.html").read_text()

@@ -148,7 +148,15 @@ def write_outputs(
             )
         if events:
             pq.write_table(pa.concat_tables(events, promote_options="default"), tmp / "events.parquet")
-        (tmp / "report.html").write_text(render_html(summary, timeseries, parameters), encoding="utf-8")
+        try:
+            page = render_html(summary, timeseries, parameters)
+        except Exception as err:  # a report bug must not cost the run's data: summary.json is written
+            page = document(
+                "clearhouse stress report: not rendered",
+                [f"<h1>The report could not be rendered</h1><p><code>{esc(repr(err))}</code></p>"
+                 "<p>summary.json, timeseries.parquet and events.parquet are complete.</p>"],
+            )
+        (tmp / "report.html").write_text(page, encoding="utf-8")
 
     write_atomically(out, fill)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import html
 import json
+import math
 from collections.abc import Iterable, Mapping, Sequence
 from functools import lru_cache
 from typing import Any
@@ -53,10 +54,21 @@ def plotly_js() -> str:
     return str(get_plotlyjs())
 
 
+def _finite(obj: Any) -> Any:
+    """NaN and infinities as ``null`` (plotly draws a gap); JSON has no literal for them."""
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {k: _finite(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [_finite(v) for v in obj]
+    return obj
+
+
 def _json(obj: Any) -> str:
     """JSON safe inside a ``<script>`` element."""
     return (
-        json.dumps(obj, separators=(",", ":"), allow_nan=False)
+        json.dumps(_finite(obj), separators=(",", ":"), allow_nan=False)
         .replace("</", "<\\/")
         .replace("\u2028", "\\u2028")
         .replace("\u2029", "\\u2029")
