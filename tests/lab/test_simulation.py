@@ -169,7 +169,8 @@ def test_cli_writes_the_four_outputs(tmp_path: Path) -> None:
     assert set(ts.column("path").to_pylist()) == {0, 1}
     assert "external_ETH" in ts.column_names and "oracle_ETH" in ts.column_names
     html = (out / "report.html").read_text()
-    assert html.count("data:image/png;base64,") == 5
+    assert "Plotly.newPlot(\"loss-histogram\"" in html and "Plotly.newPlot(\"ts-price-ETH\"" in html
+    assert "[markets.ETH-PERP]" in html  # the full parameter table
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".out.")]  # no temp dirs left
     # an invalid scenario is refused before running, naming the field
     res = CliRunner().invoke(app, ["simulate", "--accounts", "0", "--out", str(tmp_path / "bad")])

@@ -131,7 +131,8 @@ scenario = "scenarios/mine.toml"
     assert table.num_rows == 3 and "mean_bad_debt" in table.column_names
     assert "param.markets.MNGO-PERP.maintenance_margin" in table.column_names
     html = (out / "report.html").read_text()
-    assert html.count("data:image/png;base64,") == 1 and "Frontier" in html
+    assert 'Plotly.newPlot("frontier"' in html and "Frontier" in html
+    assert "Base scenario <code>mango</code>" in html and "Base scenario <code>mine.toml</code>" in html
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".out.")]
     # --dry-run validates and lists without writing
     res = CliRunner().invoke(_app(), ["sweep", str(path), "--dry-run", "--out", str(tmp_path / "dry")])

@@ -7,6 +7,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import pyarrow as pa  # type: ignore[import-untyped]
 import typer
 from rich import box
@@ -210,7 +211,7 @@ def simulate(
             "paths": summaries,
         }
         try:
-            write_outputs(out, doc, ts_tables, ev_tables)
+            write_outputs(out, doc, ts_tables, ev_tables, parameters=msgspec.to_builtins(sc.spec))
         except OutputDirError as err:  # something appeared at the output path during the run
             fail(str(err))
         except OSError as err:  # disk full, permissions: nothing was put in place

@@ -63,7 +63,7 @@ def sweep(
     """Run a parameter sweep: sweep.json, sweep.parquet and report.html with the risk frontier."""
     from clearhouse.lab.executors import make_executor
     from clearhouse.lab.output_dir import OutputDirError
-    from clearhouse.lab.sweep import SweepError, load_sweep, run_sweep, write_sweep_outputs
+    from clearhouse.lab.sweep import SweepError, base_parameters, load_sweep, run_sweep, write_sweep_outputs
 
     executor_kind(executor, workers, scheduler, 2)  # refuse bad options before loading
     if seed is not None:
@@ -113,7 +113,7 @@ def sweep(
                 progress.console.print(f"executor: {ex.describe()}")
                 doc = run_sweep(sw, ex)
         try:
-            write_sweep_outputs(out, doc)
+            write_sweep_outputs(out, doc, base_parameters(sw))
         except OutputDirError as err:  # something appeared at the output path during the run
             fail(str(err))
         except OSError as err:  # disk full, permissions: nothing was put in place

@@ -465,8 +465,22 @@ def sweep_table(doc: Mapping[str, Any]) -> pa.Table:
     return table
 
 
-def write_sweep_outputs(out: Path, doc: dict[str, Any]) -> None:
-    """``sweep.json``, ``sweep.parquet`` and ``report.html`` into ``out``, atomically."""
+def base_parameters(sweep: Sweep) -> dict[str, dict[str, Any]]:
+    """Each distinct base scenario of the points with the sweep's common overrides, as plain data
+    (every field, defaults included) for the report's parameter tables; keyed as ``points[].source``."""
+    out: dict[str, dict[str, Any]] = {}
+    for p in sweep.points:
+        key = p.source if p.source in builtin_names() else Path(p.source).name
+        if key not in out:
+            out[key] = msgspec.to_builtins(load_scenario(p.source, sweep.spec.overrides).spec)
+    return out
+
+
+def write_sweep_outputs(
+    out: Path, doc: dict[str, Any], scenarios: Mapping[str, Mapping[str, Any]] | None = None
+) -> None:
+    """``sweep.json``, ``sweep.parquet`` and ``report.html`` into ``out``, atomically (``scenarios``:
+    :func:`base_parameters`, shown in the report)."""
     import pyarrow.parquet as pq  # type: ignore[import-untyped]
 
     from clearhouse.lab.report import render_sweep_html, write_atomically
@@ -474,6 +488,6 @@ def write_sweep_outputs(out: Path, doc: dict[str, Any]) -> None:
     def fill(tmp: Path) -> None:
         (tmp / "sweep.json").write_text(json.dumps(doc, indent=2, sort_keys=True) + "\n")
         pq.write_table(sweep_table(doc), tmp / "sweep.parquet")
-        (tmp / "report.html").write_text(render_sweep_html(doc))
+        (tmp / "report.html").write_text(render_sweep_html(doc, scenarios), encoding="utf-8")
 
     write_atomically(out, fill)
