@@ -19,7 +19,8 @@ from clearhouse.lab.prices import ColumnsModel, ReplayModel, WaypointModel, repl
 from clearhouse.lab.runner import run_path
 from clearhouse.lab.scenario import ScenarioError, load_scenario, read_table, validate
 from clearhouse.lab.scenario.datafiles import DATA_DIR_ENV, default_data_dir
-from tests.lab.conftest import DATA_DIR
+
+from .conftest import DATA_DIR
 
 #: Built-in -> (asset, data file, time column, price column, time shift, start) of its replay.
 REAL: dict[str, tuple[str, str, str, str, int, str]] = {

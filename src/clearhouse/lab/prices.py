@@ -8,8 +8,9 @@ IEEE operations (:mod:`clearhouse.lab.detmath`), so a seed gives bit-identical p
 running the same NumPy random stream. Prices enter the engine once, through :func:`to_wad`.
 
 Models (formulas in ``docs/price-models.md``): ``gbm``, ``merton``, ``garch``, ``replay``,
-``waypoints`` and ``columns`` (several of them side by side). Configs are frozen :mod:`msgspec` structs validated on construction; a bad value raises
-:class:`~clearhouse.lab.errors.LabConfigError` naming the field (``"gbm.vol"``).
+``waypoints`` and ``columns`` (several of them side by side). Configs are frozen :mod:`msgspec`
+structs validated on construction; a bad value raises :class:`~clearhouse.lab.errors.LabConfigError`
+naming the field (``"gbm.vol"``).
 """
 
 from __future__ import annotations

@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -304,7 +305,9 @@ def _check_prices(
     settle = spec.ledger.settlement_asset
     prices_table = dict(spec.prices)
     if "model" not in prices_table:
-        raise ScenarioError(file, "prices.model", "is required (gbm, merton, garch, waypoints, replay, columns)")
+        raise ScenarioError(
+            file, "prices.model", "is required (gbm, merton, garch, waypoints, replay, columns)"
+        )
     fallback = prices_table.pop("fallback", None)
     source = f"prices: {prices_table['model']}"
     model_dir = base_dir
@@ -323,7 +326,7 @@ def _check_prices(
     # the data cover the whole run (the runner reads offsets 0 .. n_blocks - 1 blocks)
     last = horizon // spec.block_time * spec.block_time
     for replay in replays_of(price_model):
-        guard(file, "prices", lambda r=replay: r.check_window(0, last))  # type: ignore[misc]
+        guard(file, "prices", partial(replay.check_window, 0, last))
     priced = set(price_model.assets) | set(derived)
     for aid in sorted(spec.assets):
         if aid != settle and aid not in priced:
