@@ -45,7 +45,7 @@ REAL: dict[str, tuple[str, str, str, str, int, str]] = {
     ),
     "cascade_2025_10_10": (
         "BTC", "binance_cm_btcusd_perp_markprice_1m_2025-10-10.csv", "open_time", "open", 0,
-        "2025-10-10 19:30",
+        "2025-10-10 19:50",
     ),
 }
 
@@ -184,6 +184,6 @@ def test_cascade_columns_model_keeps_thin_on_waypoints(data_dir: Path) -> None:
     sc = load_scenario("cascade_2025_10_10")
     assert isinstance(sc.price_model, ColumnsModel)
     assert sc.price_model.assets == ("BTC", "ETH", "THIN")
-    p = sc.price_model.path(np.array([0, 4800, 6600]), 0)
+    p = sc.price_model.path(np.array([0, 3600, 5400]), 0)
     # THIN follows its waypoints: 0.80 at 20:50, -70 % (beta 4.67 × -15 %) at 21:20
     assert p[1, 2] == pytest.approx(0.80) and p[2, 2] == pytest.approx(0.80 * (1 + 4.6667 * -0.15))
