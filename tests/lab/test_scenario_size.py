@@ -105,3 +105,16 @@ def test_simulate_cli_refuses_in_one_line(tmp_path: Path, monkeypatch: pytest.Mo
     text = result.output + (result.stderr if result.stderr_bytes is not None else "")
     assert "population.accounts makes the run too large" in text and "Traceback" not in text
     assert not out.exists() or not any(out.iterdir())
+
+
+def test_a_toml_float_population_is_refused_for_its_size_not_its_type(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv(MEMORY_LIMIT_ENV, raising=False)
+    t = base()
+    t["population"]["accounts"] = 1e8  # `accounts = 1e8` in TOML is a float
+    with pytest.raises(ScenarioError, match=r"population\.accounts makes the run too large: .*100,000,000"):
+        validate(t, "scenario.toml")
+    t["population"]["accounts"] = 2000.0  # a float that fits is still a type error, named
+    with pytest.raises(ScenarioError, match=r"population\.accounts"):
+        validate(t, "scenario.toml")

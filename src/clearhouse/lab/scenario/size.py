@@ -12,10 +12,12 @@ The limit is :data:`MEMORY_FRACTION` of physical memory (``os.sysconf``), or the
 
 from __future__ import annotations
 
+import math
 import os
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Final
+from typing import Any, Final
 
 from clearhouse.lab.scenario.model import ScenarioError
 from clearhouse.lab.scenario.schema import ScenarioSpec
@@ -49,10 +51,14 @@ class SizeEstimate:
 
 def estimate(spec: ScenarioSpec, horizon: int, paths: int = 1) -> SizeEstimate:
     """Peak bytes of ``paths`` paths of ``spec`` (``horizon`` in seconds), at most one per core at once."""
-    blocks = horizon // spec.block_time + 1
-    accounts = spec.population.accounts
     vaults = spec.vaults.population.count if spec.vaults is not None else 0
-    assets = max(1, len(spec.assets))
+    return _estimate(
+        horizon // spec.block_time + 1, spec.population.accounts, vaults, len(spec.assets), paths
+    )
+
+
+def _estimate(blocks: int, accounts: int, vaults: int, n_assets: int, paths: int) -> SizeEstimate:
+    assets = max(1, n_assets)
     terms = {
         "population.accounts": accounts * BYTES_PER_ACCOUNT,
         "vaults.population.count": vaults * BYTES_PER_VAULT,
@@ -90,7 +96,39 @@ def human_bytes(n: float) -> str:
 
 def check_size(spec: ScenarioSpec, horizon: int, file: str, paths: int = 1) -> SizeEstimate:
     """Refuse a run whose estimate exceeds the limit, naming the field with the largest term."""
-    est = estimate(spec, horizon, paths)
+    return _check(estimate(spec, horizon, paths), file)
+
+
+def precheck_raw(table: Mapping[str, Any], file: str, paths: int = 1) -> None:
+    """The same check on the raw table, before its types are checked, so ``accounts = 1e8`` (a TOML
+    float) is refused for its size rather than its type. Values that are not plain numbers are
+    left to the typed validation."""
+
+    def number(node: Any, *keys: str) -> float | None:
+        for k in keys:
+            if not isinstance(node, Mapping) or k not in node:
+                return None
+            node = node[k]
+        ok = isinstance(node, int | float) and not isinstance(node, bool) and math.isfinite(node)
+        return float(node) if ok else None
+
+    block_time = number(table, "block_time") or 60.0
+    horizon: float | None = number(table, "horizon")
+    raw = table.get("horizon")
+    if horizon is None and isinstance(raw, str):
+        m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smhd])\s*", raw)
+        horizon = float(m.group(1)) * {"s": 1, "m": 60, "h": 3600, "d": 86400}[m.group(2)] if m else None
+    if block_time <= 0:
+        return
+    blocks = int((horizon or 0) // block_time) + 1
+    accounts = int(max(0.0, number(table, "population", "accounts") or 0.0))
+    vaults = int(max(0.0, number(table, "vaults", "population", "count") or 0.0))
+    assets = table.get("assets")
+    n_assets = len(assets) if isinstance(assets, Mapping) else 1
+    _check(_estimate(blocks, accounts, vaults, n_assets, paths), file)
+
+
+def _check(est: SizeEstimate, file: str) -> SizeEstimate:
     limit, how = memory_limit()
     if est.total > limit:
         raise ScenarioError(

@@ -36,7 +36,7 @@ from clearhouse.lab.scenario.schema import (
     ScenarioSpec,
     VaultTypeTable,
 )
-from clearhouse.lab.scenario.size import check_size
+from clearhouse.lab.scenario.size import check_size, precheck_raw
 from clearhouse.lab.scenario.units import annual_to_duty, fixed, parse_duration, wad
 from clearhouse.ledger.fixedpoint import RAY, WAD
 from clearhouse.ledger.model import AssetSpec, LedgerParams, MarketSpec, VaultTypeSpec
@@ -63,6 +63,7 @@ def validate(
     ``paths``: how many paths will run, for the memory estimate (:mod:`.size`) made before anything
     else is built."""
     _check_finite(table, file)
+    precheck_raw(table, file, paths)
     spec = _parse(table, file)
     horizon = _check_timing(spec, file)
     check_size(spec, horizon, file, paths)
