@@ -15,6 +15,8 @@ from typing import Any
 import numpy as np
 import pytest
 
+from clearhouse.lab.errors import LabDataError
+from clearhouse.lab.network import CsvGas, CsvGasConfig
 from clearhouse.lab.prices import ColumnsModel, ReplayModel, WaypointModel, replays_of
 from clearhouse.lab.runner import run_path
 from clearhouse.lab.scenario import ScenarioError, load_scenario, read_table, validate
@@ -187,3 +189,17 @@ def test_cascade_columns_model_keeps_thin_on_waypoints(data_dir: Path) -> None:
     p = sc.price_model.path(np.array([0, 3600, 5400]), 0)
     # THIN follows its waypoints: 0.80 at 20:50, -70 % (beta 4.67 × -15 %) at 21:20
     assert p[1, 2] == pytest.approx(0.80) and p[2, 2] == pytest.approx(0.80 * (1 + 4.6667 * -0.15))
+
+
+def test_black_thursday_gas_holds_the_last_interval_past_the_file(data_dir: Path) -> None:
+    """The gas file ends at 24 h (last row 23:50); hold_last keeps its percentiles to 50 h, and
+    without hold_last a time past the file is refused."""
+    sc = load_scenario("black_thursday")
+    last = sc.network.gas_at(85800)
+    assert last.p90 == 150_000_000_000 and last.end is None
+    assert sc.network.gas_at(49 * 3600) == last
+    assert sc.network.gas_at(14 * 3600 + 1800).p90 == 300_000_000_000  # the 14:30 peak
+    gas_file = str(data_dir / "eth_gasprice_percentiles_10m_2020-03-12.csv")
+    strict = CsvGas(CsvGasConfig(file=gas_file, start="2020-03-12T00:00:00Z"))
+    with pytest.raises(LabDataError, match="after the last gas interval"):
+        strict.at(86400)
