@@ -24,6 +24,8 @@ def test_ctrl_c_stops_workers_at_once_and_quietly(tmp_path: Path, executor: str)
         pytest.importorskip("distributed")
     out = tmp_path / "out"
     env = {**os.environ, "PYTHONPATH": str(Path(clearhouse.__file__).resolve().parents[1])}
+    # the hand-drawn luna path (an empty data folder): the real file covers 7 days, not 60
+    env["CLEARHOUSE_DATA_DIR"] = str(tmp_path / "no-data")
     args = ["simulate", "luna", "--paths", "4", "--horizon", "60d", "--accounts", "300"]
     proc = subprocess.Popen(
         [sys.executable, "-m", "clearhouse.cli.main", *args, "-e", executor, "-w", "2", "-o", str(out)],

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import collections
+from pathlib import Path
 
 import pytest
 
@@ -61,8 +62,10 @@ def test_per_market_override_leaves_other_draws_alone() -> None:
 
 
 @pytest.mark.slow
-def test_cascade_liquidates_every_market_and_deleverages() -> None:
-    sc = load_scenario("cascade_2025_10_10", {"population.accounts": 800})
+def test_cascade_liquidates_every_market_and_deleverages(tmp_path: Path) -> None:
+    """On the hand-drawn path (the fallback, pinned by an empty data folder): the real 2025-10-10
+    data are milder on ETH (one venue) and do not reach ADL at this size (docs/scenarios.md)."""
+    sc = load_scenario("cascade_2025_10_10", {"population.accounts": 800, "data_dir": str(tmp_path)})
     events = run_path(sc).events.to_pylist()
     count = collections.Counter((e["type"], e["market"]) for e in events)
     for market in ("BTC-PERP", "ETH-PERP", "THIN-PERP"):

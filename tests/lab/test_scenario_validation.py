@@ -12,8 +12,12 @@ from clearhouse.lab.scenario import ScenarioError, builtin_names, load_scenario,
 
 
 def base() -> dict[str, Any]:
+    """black_thursday in its self-contained form (the fallback waypoints and parametric gas)."""
     table, _, _ = read_table("black_thursday")
-    return copy.deepcopy(table)
+    table = copy.deepcopy(table)
+    table["prices"] = table["prices"].pop("fallback")
+    table["network"]["gas"] = table["network"].pop("gas_fallback")
+    return table
 
 
 def refused(table: dict[str, Any]) -> str:

@@ -63,10 +63,16 @@ def test_conservation_from_state_fields_at_the_end() -> None:
     assert mm.equity > 0
 
 
+#: The hand-drawn path and the x20 parametric gas these tests are calibrated on (the fallback,
+#: whatever the data folder holds).
+NO_DATA = {"data_dir": str(Path(__file__).parent / "no-such-data-dir")}
+
+
 def _black_thursday(gas_cap: float) -> dict[str, Any]:
     sc = load_scenario(
         "black_thursday",
         {
+            **NO_DATA,
             "population.accounts": 150,
             "horizon": "28h",  # ends before gas falls back (the x20 window is 10 h - 30 h)
             "ledger.insurance_fund": 0,
@@ -98,7 +104,7 @@ def test_keepers_priced_out_by_gas_delay_liquidations_and_raise_bad_debt() -> No
 def test_insolvency_that_heals_is_reported() -> None:
     """Negative equity that keepers clear only later (the protocol keeper, once gas falls) leaves no bad
     debt at the end; the summary must still show how deep and how long it was (issue 9, item 7)."""
-    sc = load_scenario("black_thursday", {"population.accounts": 200, "horizon": "30h"})
+    sc = load_scenario("black_thursday", {**NO_DATA, "population.accounts": 200, "horizon": "30h"})
     result = run_path(sc)
     s = result.summary
     ts = result.timeseries

@@ -141,7 +141,7 @@ def simulate(
     if horizon is not None:
         overrides["horizon"] = horizon
     try:
-        sc = load_scenario(scenario, overrides)  # validate everything before anything runs
+        sc = load_scenario(scenario, overrides, paths=paths)  # validate everything before anything runs
     except ScenarioError as err:
         fail(f"invalid scenario: {err}")
     first_seed = sc.spec.seed if seed is None else seed
@@ -152,6 +152,8 @@ def simulate(
         f"{sc.block_time} s, {paths} path(s), seeds {seeds[0]}..{seeds[-1]}",
         markup=False,
     )
+    for line in sc.data_sources:
+        console.print(line, markup=False)
     summaries: list[dict[str, Any]] = []
     ts_tables: list[pa.Table] = []
     ev_tables: list[pa.Table] = []

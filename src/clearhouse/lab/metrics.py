@@ -106,6 +106,7 @@ def path_summary(f: PathFacts) -> dict[str, Any]:
         unrealised += f.vault_unrealised[0] / WAD
     out: dict[str, Any] = {
         "scenario": sc.name,
+        "data_sources": list(sc.data_sources),
         "seed": f.seed,
         "blocks": sc.n_blocks,
         "block_time_s": bt,

@@ -122,6 +122,9 @@ class CsvGasConfig(
     interval_seconds: int = 600
     skip_blank: bool = False
     start: str | int | None = None
+    #: Past the last row, keep its percentiles (the file is shorter than the run; an approximation the
+    #: scenario documents) instead of refusing the time.
+    hold_last: bool = False
 
     def __post_init__(self) -> None:
         if self.interval_seconds <= 0:
@@ -221,7 +224,8 @@ class CsvGas:
             raise LabDataError(
                 self.file, None, f"time {t} is before the first gas interval ({int(self.starts[0])})"
             )
-        if i == len(self.rows) - 1 and t >= int(self.starts[-1]) + self.config.interval_seconds:
+        last = i == len(self.rows) - 1
+        if last and not self.config.hold_last and t >= int(self.starts[-1]) + self.config.interval_seconds:
             raise LabDataError(
                 self.file, None, f"time {t} is after the last gas interval ({int(self.starts[-1])})"
             )
@@ -229,11 +233,10 @@ class CsvGas:
 
     def at(self, t: int) -> GasInterval:
         i = self._index(t)
-        end = (
-            int(self.starts[i + 1])
-            if i + 1 < len(self.rows)
-            else int(self.starts[i]) + self.config.interval_seconds
-        )
+        if i + 1 < len(self.rows):
+            end: int | None = int(self.starts[i + 1])
+        else:
+            end = None if self.config.hold_last else int(self.starts[i]) + self.config.interval_seconds
         return GasInterval(int(self.starts[i]), end, *self.rows[i])
 
     def next_change(self, t: int) -> int | None:

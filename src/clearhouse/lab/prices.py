@@ -7,9 +7,10 @@ Synthetic models start at ``times[0]`` with ``path[0] == s0``; randomness comes 
 IEEE operations (:mod:`clearhouse.lab.detmath`), so a seed gives bit-identical paths on any machine
 running the same NumPy random stream. Prices enter the engine once, through :func:`to_wad`.
 
-Models (formulas in ``docs/price-models.md``): ``gbm``, ``merton``, ``garch``, ``replay`` and
-``waypoints``. Configs are frozen :mod:`msgspec` structs validated on construction; a bad value raises
-:class:`~clearhouse.lab.errors.LabConfigError` naming the field (``"gbm.vol"``).
+Models (formulas in ``docs/price-models.md``): ``gbm``, ``merton``, ``garch``, ``replay``,
+``waypoints`` and ``columns`` (several of them side by side). Configs are frozen :mod:`msgspec`
+structs validated on construction; a bad value raises :class:`~clearhouse.lab.errors.LabConfigError`
+naming the field (``"gbm.vol"``).
 """
 
 from __future__ import annotations
@@ -661,6 +662,57 @@ def _iso(epoch: int) -> str:
     return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
+# ----------------------------------------------------------------------------- columns of several models
+
+
+class ColumnsConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """Several models side by side, each a table with its own ``model`` (e.g. a replay of the assets
+    that have data and waypoints for one that has none); the path's columns are the parts' columns in
+    order. Every part gets the same seed."""
+
+    kind: ClassVar[str] = "columns"
+    parts: tuple[dict[str, Any], ...]
+
+    def __post_init__(self) -> None:
+        if not self.parts:
+            raise LabConfigError("columns.parts", "needs at least one part")
+        for i, part in enumerate(self.parts):
+            if part.get("model") == "columns":
+                raise LabConfigError(f"columns.parts[{i}].model", "a columns part cannot itself be columns")
+
+
+class ColumnsModel:
+    """The parts' paths concatenated column-wise (see :class:`ColumnsConfig`)."""
+
+    def __init__(self, config: ColumnsConfig, base_dir: Path | None = None) -> None:
+        self.config = config
+        self.parts: list[PriceModel] = [price_model_from_table(p, base_dir=base_dir) for p in config.parts]
+        names = self.assets
+        if len(set(names)) != len(names):
+            raise LabConfigError("columns.parts", f"duplicate assets across parts {names}")
+
+    @property
+    def assets(self) -> tuple[str, ...]:
+        return tuple(a for p in self.parts for a in p.assets)
+
+    def replays(self) -> list[ReplayModel]:
+        return [p for p in self.parts if isinstance(p, ReplayModel)]
+
+    def path(self, times: npt.ArrayLike, seed: int) -> F64:
+        t = check_times(times)
+        out: F64 = np.hstack([p.path(t, seed) for p in self.parts])
+        return out
+
+
+def replays_of(model: PriceModel) -> list[ReplayModel]:
+    """The replay models inside ``model`` (itself, or the replay parts of a ``columns`` model)."""
+    if isinstance(model, ReplayModel):
+        return [model]
+    if isinstance(model, ColumnsModel):
+        return model.replays()
+    return []
+
+
 # ----------------------------------------------------------------------------- registry and boundary
 
 
@@ -676,6 +728,7 @@ PRICE_MODELS: Final[dict[str, ModelSpec]] = {
     "garch": ModelSpec(GarchConfig, lambda c, _d: GarchModel(c)),
     "waypoints": ModelSpec(WaypointConfig, lambda c, _d: WaypointModel(c)),
     "replay": ModelSpec(ReplayConfig, lambda c, d: ReplayModel(c, d)),
+    "columns": ModelSpec(ColumnsConfig, lambda c, d: ColumnsModel(c, d)),
 }
 
 

@@ -38,16 +38,19 @@ def read_table(name_or_path: str) -> tuple[dict[str, Any], str, Path | None]:
     return tomllib.loads(text), f"{name_or_path}.toml", None
 
 
-def load_scenario(name_or_path: str, overrides: Mapping[str, Any] | None = None) -> Scenario:
+def load_scenario(
+    name_or_path: str, overrides: Mapping[str, Any] | None = None, *, paths: int = 1
+) -> Scenario:
     """Load and validate a built-in scenario by name or a TOML file by path.
 
     ``overrides`` maps dotted field paths to values applied to the raw table before validation, e.g.
-    ``{"population.accounts": 200, "horizon": "6h"}``.
+    ``{"population.accounts": 200, "horizon": "6h"}``. ``paths`` sizes the memory estimate
+    (:mod:`clearhouse.lab.scenario.size`), which refuses a run that cannot fit before anything runs.
     """
     table, file, base_dir = read_table(name_or_path)
     for dotted, value in (overrides or {}).items():
         set_path(table, dotted, value)
-    return validate(table, file, base_dir)
+    return validate(table, file, base_dir, paths=paths)
 
 
 def set_path(table: dict[str, Any], dotted: str, value: Any) -> None:

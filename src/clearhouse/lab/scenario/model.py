@@ -62,6 +62,8 @@ class Scenario:
     derived: Mapping[str, str] = field(default_factory=dict)
     #: Feed key -> markets whose pool price one of its sources reports (``amm:<market>``).
     amm_links: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    #: Where the price path and the gas come from, one line each (a data file or a fallback).
+    data_sources: tuple[str, ...] = ()
 
     @property
     def name(self) -> str:

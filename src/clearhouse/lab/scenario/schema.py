@@ -342,6 +342,10 @@ class ScenarioSpec(_S, frozen=True, kw_only=True, forbid_unknown_fields=True):
     block_time: int = 60
     #: Engine time (epoch seconds) of the first block of the stress path.
     start_time: int = 1_700_000_000
+    #: Directory of the data files a ``[prices]`` table with a ``fallback`` (or a ``[network]`` with
+    #: ``gas_fallback``) reads; relative to the scenario file. Default ``$CLEARHOUSE_DATA_DIR``, else
+    #: ``../shared/data`` beside the repository (``scenario.datafiles``).
+    data_dir: str | None = None
     ledger: LedgerSpec = LedgerSpec()
     assets: dict[str, AssetTable]
     #: Perp markets; may be empty when the scenario has [vaults].

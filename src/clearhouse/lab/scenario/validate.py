@@ -9,14 +9,16 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import msgspec
 
 from clearhouse.lab.network import NetworkConfig, NetworkModel
-from clearhouse.lab.prices import PriceModel, ReplayModel, price_model_from_table
+from clearhouse.lab.prices import PriceModel, price_model_from_table, replays_of
 from clearhouse.lab.scenario.build import amm_pool, disposal, liquidation_config, margin_model
+from clearhouse.lab.scenario.datafiles import DataDir, choose, data_dir, replay_files
 from clearhouse.lab.scenario.model import (
     AMM_SOURCE,
     BACKSTOP,
@@ -34,6 +36,7 @@ from clearhouse.lab.scenario.schema import (
     ScenarioSpec,
     VaultTypeTable,
 )
+from clearhouse.lab.scenario.size import check_size, precheck_raw
 from clearhouse.lab.scenario.units import annual_to_duty, fixed, parse_duration, wad
 from clearhouse.ledger.fixedpoint import RAY, WAD
 from clearhouse.ledger.model import AssetSpec, LedgerParams, MarketSpec, VaultTypeSpec
@@ -52,17 +55,25 @@ def _check_finite(value: Any, file: str, path: str = "") -> None:
             _check_finite(item, file, f"{path}[{i}]")
 
 
-def validate(table: Mapping[str, Any], file: str = "scenario.toml", base_dir: Path | None = None) -> Scenario:
-    """Validate a raw scenario table; build the engine objects, the price and the network models."""
+def validate(
+    table: Mapping[str, Any], file: str = "scenario.toml", base_dir: Path | None = None, *, paths: int = 1
+) -> Scenario:
+    """Validate a raw scenario table; build the engine objects, the price and the network models.
+
+    ``paths``: how many paths will run, for the memory estimate (:mod:`.size`) made before anything
+    else is built."""
     _check_finite(table, file)
+    precheck_raw(table, file, paths)
     spec = _parse(table, file)
     horizon = _check_timing(spec, file)
+    check_size(spec, horizon, file, paths)
     params = _check_ledger(spec, file)
     assets, feeds = _check_assets(spec, file)
     derived = _check_feeds(spec, file, feeds)
     mk = _check_markets(table, spec, file, feeds, derived)
-    price_model, priced = _check_prices(spec, file, base_dir, derived, horizon)
-    network = _check_network(spec, file, base_dir)
+    data = data_dir(spec.data_dir, base_dir)
+    price_model, priced, price_source = _check_prices(spec, file, base_dir, derived, horizon, data)
+    network, gas_source = _check_network(spec, file, base_dir, data)
     _check_population(spec, file)
     _check_keepers(spec, file, priced)
     vault_types = _validate_vaults(spec, file, priced) if spec.vaults is not None else ()
@@ -84,6 +95,7 @@ def validate(table: Mapping[str, Any], file: str = "scenario.toml", base_dir: Pa
         amms=tuple(mk.amms),
         derived=derived,
         amm_links=mk.amm_links,
+        data_sources=(price_source, gas_source),
     )
 
 
@@ -287,28 +299,47 @@ def _check_markets(
 
 
 def _check_prices(
-    spec: ScenarioSpec, file: str, base_dir: Path | None, derived: dict[str, str], horizon: int
-) -> tuple[PriceModel, set[str]]:
-    """The price model; every non-settlement asset has a path. Returns the model and the priced keys."""
+    spec: ScenarioSpec, file: str, base_dir: Path | None, derived: dict[str, str], horizon: int, data: DataDir
+) -> tuple[PriceModel, set[str], str]:
+    """The price model; every non-settlement asset has a path. Returns the model, the priced keys and
+    the one-line price source (file or fallback, ``datafiles``)."""
     settle = spec.ledger.settlement_asset
     prices_table = dict(spec.prices)
     if "model" not in prices_table:
-        raise ScenarioError(file, "prices.model", "is required (gbm, merton, garch, waypoints, replay)")
-    price_model = guard(file, "prices", lambda: price_model_from_table(prices_table, base_dir=base_dir))
-    if isinstance(price_model, ReplayModel):
-        # the data cover the whole run (the runner reads offsets 0 .. n_blocks - 1 blocks)
-        last = horizon // spec.block_time * spec.block_time
-        guard(file, "prices", lambda: price_model.check_window(0, last))
+        raise ScenarioError(
+            file, "prices.model", "is required (gbm, merton, garch, waypoints, replay, columns)"
+        )
+    fallback = prices_table.pop("fallback", None)
+    source = f"prices: {prices_table['model']}"
+    model_dir = base_dir
+    if fallback is not None:
+        choice = choose(
+            "prices", prices_table, replay_files(prices_table), fallback, data, file, "prices.fallback"
+        )
+        if replay_files(fallback):
+            raise ScenarioError(file, "prices.fallback", "must not read data files itself")
+        # the fallback is always built, so a broken one fails even where the data are present
+        fb = dict(fallback)
+        guard(file, "prices.fallback", lambda: price_model_from_table(fb, base_dir=None))
+        prices_table, model_dir, source = choice.table, choice.base_dir, choice.source
+    table = prices_table
+    price_model = guard(file, "prices", lambda: price_model_from_table(table, base_dir=model_dir))
+    # the data cover the whole run (the runner reads offsets 0 .. n_blocks - 1 blocks)
+    last = horizon // spec.block_time * spec.block_time
+    for replay in replays_of(price_model):
+        guard(file, "prices", partial(replay.check_window, 0, last))
     priced = set(price_model.assets) | set(derived)
     for aid in sorted(spec.assets):
         if aid != settle and aid not in priced:
             raise ScenarioError(
                 file, "prices.assets", f"has no path for asset {aid!r} (model assets: {sorted(priced)})"
             )
-    return price_model, priced
+    return price_model, priced, source
 
 
-def _check_network(spec: ScenarioSpec, file: str, base_dir: Path | None) -> NetworkModel:
+def _check_network(
+    spec: ScenarioSpec, file: str, base_dir: Path | None, data: DataDir
+) -> tuple[NetworkModel, str]:
     net_table = dict(spec.network)
     if "block_time" in net_table and net_table["block_time"] != spec.block_time:
         raise ScenarioError(
@@ -317,12 +348,25 @@ def _check_network(spec: ScenarioSpec, file: str, base_dir: Path | None) -> Netw
     net_table["block_time"] = spec.block_time
     net_table.setdefault("genesis_time", 0)
     net_table.setdefault("gas", {"source": "parametric", "base_gwei": 20.0})
+    fallback = net_table.pop("gas_fallback", None)
+    gas = net_table["gas"]
+    source = f"gas: {gas.get('source', '?') if isinstance(gas, Mapping) else '?'}"
+    net_dir = base_dir
+    if fallback is not None:
+        csv_gas = isinstance(gas, Mapping) and gas.get("source") == "csv" and "file" in gas
+        files = [str(gas["file"])] if csv_gas else []
+        choice = choose("gas", dict(gas), files, fallback, data, file, "network.gas_fallback")
+        if isinstance(fallback, Mapping) and fallback.get("source") == "csv":
+            raise ScenarioError(file, "network.gas_fallback", "must not read a data file itself")
+        fb_table = {**net_table, "gas": dict(fallback)}
+        guard(file, "network.gas_fallback", lambda: NetworkModel(msgspec.convert(fb_table, NetworkConfig)))
+        net_table["gas"], net_dir, source = choice.table, choice.base_dir, choice.source
 
     def _network() -> NetworkModel:
-        return NetworkModel(msgspec.convert(net_table, NetworkConfig), base_dir)
+        return NetworkModel(msgspec.convert(net_table, NetworkConfig), net_dir)
 
     network = guard(file, "network", _network)
-    return network
+    return network, source
 
 
 def _check_population(spec: ScenarioSpec, file: str) -> None:
