@@ -20,12 +20,14 @@ NOW_MS = 1_700_000_000_000
 CONFIG = BookConfig(CHAIN, MARKET, TICK, STEP, BAND)
 CONTEXT = BookContext(HEIGHT, NOW_MS, INDEX)
 
-KEYS = {name: KeyPair.from_seed(bytes([i + 1]) * 32) for i, name in enumerate(["alice", "bob", "carol", "dave"])}
+KEYS = {
+    name: KeyPair.from_seed(bytes([i + 1]) * 32) for i, name in enumerate(["alice", "bob", "carol", "dave"])
+}
 
 _client_ids: dict[str, int] = {}
 
 
-def order(account: str, side: str, size: float, price: float, **kw: Any) -> SignedOrder:
+def order(account: str, side: str, qty: float, px: float, **kw: Any) -> SignedOrder:
     """``account`` signs ``side`` ``size`` at ``price`` (human units), good for 10 blocks by default."""
     _client_ids[account] = _client_ids.get(account, 0) + 1
     fields: dict[str, Any] = {
@@ -33,13 +35,11 @@ def order(account: str, side: str, size: float, price: float, **kw: Any) -> Sign
         "account": account,
         "market": MARKET,
         "side": side,
-        "size": round(size * 1000) * STEP,
-        "limit_price": round(price * 100) * TICK,
+        "size": round(qty * 1000) * STEP,
+        "limit_price": round(px * 100) * TICK,
         "client_id": _client_ids[account],
         "good_til_block": HEIGHT + 10,
     }
-    if "size_wei" in kw:
-        fields["size"] = kw.pop("size_wei")
     fields.update(kw)
     key = kw.pop("key", None) or KEYS[account]
     fields.pop("key", None)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from clearhouse.auth.errors import BadSignature, Expired, OffGrid, PriceOutsideBand
+from clearhouse.auth.orders import order_id
 from clearhouse.book.book import BookContext, LevelDelta
 from clearhouse.book.cancels import CancelAll, CancelOrder, sign_cancel, sign_cancel_all
 from clearhouse.book.errors import (
@@ -15,14 +16,15 @@ from clearhouse.book.errors import (
     WouldCross,
     WrongSigner,
 )
-from clearhouse.auth.orders import order_id
 
 from .helpers import CHAIN, CONTEXT, HEIGHT, INDEX, KEYS, MARKET, NOW_MS, book, order, w
 
 
 def fills_of(outcome):  # type: ignore[no-untyped-def]
-    return [(f.buy.order.account, f.sell.order.account, f.fill.size, f.fill.price, f.fill.taker)
-            for f in outcome.fills]
+    return [
+        (f.buy.order.account, f.sell.order.account, f.fill.size, f.fill.price, f.fill.taker)
+        for f in outcome.fills
+    ]
 
 
 def test_price_then_time_priority() -> None:
@@ -193,7 +195,7 @@ def test_grid_is_enforced() -> None:
     with pytest.raises(OffGrid):
         b.place(order("alice", "buy", 1, 2000, limit_price=w(2000) + 1))
     with pytest.raises(OffGrid):
-        b.place(order("alice", "buy", 1, 2000, size_wei=w(1) + 1))
+        b.place(order("alice", "buy", 1, 2000, size=w(1) + 1))
 
 
 def test_index_move_removes_makers_left_beyond_the_band() -> None:

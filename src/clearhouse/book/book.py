@@ -73,7 +73,13 @@ _NONE = 2**64 - 1
 
 SelfTradePolicy = Literal["cancel_maker", "expire_taker", "expire_both"]
 RemoveReason = Literal[
-    "filled", "cancelled", "cancel_all", "ioc_remainder", "self_trade", "expired", "outside_band",
+    "filled",
+    "cancelled",
+    "cancel_all",
+    "ioc_remainder",
+    "self_trade",
+    "expired",
+    "outside_band",
     "reduce_only",
 ]
 
@@ -316,8 +322,10 @@ class OrderBook:
                 or (order.reduce_only and self._reducible(order.account, is_buy) == 0)
             ):
                 reason: RemoveReason = (
-                    "ioc_remainder" if order.time_in_force == "ioc"
-                    else "self_trade" if expire_taker
+                    "ioc_remainder"
+                    if order.time_in_force == "ioc"
+                    else "self_trade"
+                    if expire_taker
                     else "reduce_only"
                 )
                 removed.append(Removed(oid.hex(), reason))
@@ -361,7 +369,8 @@ class OrderBook:
         removed: list[Removed] = []
         start = len(self._deltas)
         mine = [
-            r for r in self.by_id.values()
+            r
+            for r in self.by_id.values()
             if r.signed.order.account == cancel.account and r.signed.signer == signed.signer
         ]
         for r in sorted(mine, key=lambda r: r.seq):
@@ -394,8 +403,10 @@ class OrderBook:
             self.config,
             self.context,
             self._seq,
-            [[r.signed.order.side, r.price, r.seq, r.oid.hex(), r.remaining, r.signed.signer]
-             for r in self.resting()],
+            [
+                [r.signed.order.side, r.price, r.seq, r.oid.hex(), r.remaining, r.signed.signer]
+                for r in self.resting()
+            ],
             sorted(self.positions.items()),
             [[k.hex(), *v] for k, v in sorted(self.known.items())],
             sorted(self.cancel_all_nonces.items()),
@@ -521,8 +532,10 @@ class OrderBook:
 
 def _expiry(signed: SignedOrder) -> tuple[int, int]:
     o = signed.order
-    return (_NONE if o.good_til_block is None else o.good_til_block,
-            _NONE if o.good_til_time is None else o.good_til_time)
+    return (
+        _NONE if o.good_til_block is None else o.good_til_block,
+        _NONE if o.good_til_time is None else o.good_til_time,
+    )
 
 
 __all__ = [
