@@ -99,3 +99,38 @@ def test_tlog_and_verify_expect_sth(env: dict[str, Path]) -> None:
     # pinned key mismatch
     code, _ = run("check-inclusion", d / "i2.json", "--sth", d / "sth.json", "--key", "11" * 32)
     assert code == 1
+
+
+def test_dispute_and_check_step(env: dict[str, Path]) -> None:
+    from clearhouse.journal.rows import GENESIS_HASH, make_row
+
+    d, journal = env["dir"], env["journal"]
+    tampered = d / "tampered.sqlite"
+    src, dst = open_store(str(journal), read_only=True), open_store(str(tampered))
+    prev = GENESIS_HASH
+    for row in src.rows():
+        root = "99" * 32 if row.height == 6 else row.state_root
+        new = make_row(row.height, row.block, row.events, root, prev)
+        dst.append(new)
+        prev = new.row_hash
+    src.close()
+    dst.close()
+    assert run("dispute", journal, journal)[0] == 0
+    code, out = run("dispute", journal, tampered, "--out", d / "step.json")
+    assert code == 1
+    assert "divergence at block 6, transaction 1 of 2" in out
+    assert "B (" in out and "DIFFERS" in out
+    code, out = run("check-step", d / "step.json")
+    assert (
+        code == 0
+        and out.startswith("valid: block 6")
+        and "claim A: matches" in out
+        and "claim B: differs" in out
+    )
+    # any edit of the witness is refused with a one-line reason
+    text = (d / "step.json").read_text()
+    i = text.index('"pre_state_root":"') + len('"pre_state_root":"')
+    flipped = text[:i] + ("1" if text[i] != "1" else "2") + text[i + 1 :]
+    (d / "bad-step.json").write_text(flipped)
+    code, out = run("check-step", d / "bad-step.json")
+    assert code == 1 and out.startswith("invalid:")

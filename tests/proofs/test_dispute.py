@@ -20,9 +20,11 @@ from clearhouse.proofs.dispute import (
 )
 from clearhouse.proofs.tlog import ProofInvalid
 
+replace = msgspec.structs.replace
+
 
 def _copy(store: JournalStore, edit: dict[int, dict[str, object]]) -> MemoryJournalStore:
-    """A copy of ``store`` with fields of some rows replaced and the hash chain rebuilt (a consistent liar)."""
+    """A copy of ``store`` with some rows' fields replaced and the chain rebuilt (a consistent liar)."""
     out = MemoryJournalStore()
     prev = GENESIS_HASH
     for row in store.rows():
@@ -86,7 +88,7 @@ def test_input_divergence_is_not_an_execution_step(demo_journal: JournalStore) -
     row = demo_journal.get(3)
     assert row is not None
     block = decode_block(row.block)
-    other = msgspec.structs.replace(block, txs=block.txs[:2])
+    other = replace(block, txs=block.txs[:2])
     liar = _copy(demo_journal, {3: {"block": encode_block(other)}})
     div = first_divergence(demo_journal, liar)
     assert div.kind == "input" and div.height == 3 and div.first_tx == 2
@@ -103,12 +105,16 @@ def test_altered_step_proof_is_refused(demo_journal: JournalStore) -> None:
     bumped = acct.account.replace('"USDC",', '"USDC",1', 1)
     assert bumped != acct.account
     cases = [
-        msgspec.structs.replace(proof, accounts=[msgspec.structs.replace(acct, account=bumped), *proof.accounts[1:]]),
-        msgspec.structs.replace(proof, accounts=proof.accounts[1:]),  # a read account left out
-        msgspec.structs.replace(proof, pre_state_root="00" * 32),
-        msgspec.structs.replace(proof, globals=proof.globals.replace('"max_price_age":', '"max_price_age":1', 1)),
-        msgspec.structs.replace(
-            proof, accounts=[msgspec.structs.replace(acct, siblings=list(reversed(acct.siblings))), *proof.accounts[1:]]
+        replace(proof, accounts=[replace(acct, account=bumped), *proof.accounts[1:]]),
+        replace(proof, accounts=proof.accounts[1:]),  # a read account left out
+        replace(proof, pre_state_root="00" * 32),
+        replace(proof, globals=proof.globals.replace('"max_price_age":', '"max_price_age":1', 1)),
+        replace(
+            proof,
+            accounts=[
+                replace(acct, siblings=list(reversed(acct.siblings))),
+                *proof.accounts[1:],
+            ],
         ),
     ]
     for bad in cases:

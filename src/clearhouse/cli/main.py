@@ -30,6 +30,7 @@ from clearhouse.cli.sweep import sweep  # noqa: E402
 
 app.command()(simulate)
 app.command()(sweep)
+from clearhouse.cli import dispute as _dispute  # noqa: E402, F401  (registers dispute, check-step)
 from clearhouse.cli import keys as _keys  # noqa: E402, F401  (registers `clearhouse keys`)
 from clearhouse.cli import proofs as _proofs  # noqa: E402  (registers prove, check-proof, tlog, check-*)
 

@@ -274,7 +274,11 @@ def first_divergence(a: JournalStore, b: JournalStore) -> Divergence:
         for w, x, y in (("state root", ra.state_root, rb.state_root), ("events", ra.events, rb.events))
         if x != y
     ]
-    return Divergence("execution", h, f"block {h} is the same but its {' and '.join(what)} differ")
+    return Divergence(
+        "execution",
+        h,
+        f"block {h} is the same but its {' and '.join(what)} differ{'s' if len(what) == 1 else ''}",
+    )
 
 
 # -- building the step -------------------------------------------------------------------------------------
