@@ -120,3 +120,25 @@ def test_altered_step_proof_is_refused(demo_journal: JournalStore) -> None:
     for bad in cases:
         with pytest.raises(ProofInvalid):
             check_step(bad)
+
+
+def test_altered_digits_of_the_witness_are_refused(demo_journal: JournalStore) -> None:
+    """Every 5th hex/decimal digit from the block to the claims, changed one at a time: refused.
+
+    (The claims are what is disputed; ``tx_index`` changed names another, equally checkable step.)"""
+    liar = _copy(demo_journal, {6: {"state_root": "ef" * 32}})
+    _, proof = make_step(demo_journal, liar)
+    raw = encode_step(proof).decode()
+    end = raw.index('"claims":')
+    accepted = []
+    for i in range(raw.index('"block":'), end, 5):
+        ch = raw[i]
+        if ch not in "0123456789abcdef":
+            continue
+        altered = raw[:i] + ("1" if ch == "0" else "0") + raw[i + 1 :]
+        try:
+            check_step(decode_step(altered.encode()))
+        except ProofInvalid:
+            continue
+        accepted.append(raw[max(0, i - 40) : i + 5])
+    assert accepted == []

@@ -68,7 +68,8 @@ def check_step_cmd(
     root = f", block root {verdict.block_root}" if verdict.block_root else ""
     console.print(f"valid: block {verdict.height}, {step} re-executed{root}", markup=False)
     for name, ok in verdict.matches.items():
-        console.print(f"  claim {name}: {'matches' if ok else 'differs'}", markup=False)
+        row = verdict.row_hashes[name]
+        console.print(f"  claim {name}: {'matches' if ok else 'differs'} (its row hash {row})", markup=False)
     for note in verdict.assumptions:
         console.print(f"  assumption: {note}", markup=False)
 

@@ -267,6 +267,8 @@ def check_account_proof(proof: AccountProof, root: str, key: str | None = None) 
     if proof.kind == "inclusion":
         if proof.account is None or proof.index is None or proof.siblings is None:
             raise ProofInvalid("an inclusion proof needs account, index and siblings")
+        if proof.tree_root is not None or proof.directory is not None or proof.left or proof.right:
+            raise ProofInvalid("an inclusion proof carries no tree root, directory or neighbours")
         raw = proof.account.encode()
         try:
             fields = msgspec.json.decode(raw)
@@ -287,6 +289,8 @@ def check_account_proof(proof: AccountProof, root: str, key: str | None = None) 
         return f"valid: account {proof.account_id} is included at index {proof.index} (height {proof.height})"
     if proof.kind != "non-inclusion" or proof.directory is None or proof.tree_root is None:
         raise ProofInvalid("a non-inclusion proof needs the tree root and a signed directory head")
+    if proof.account is not None or proof.index is not None or proof.siblings is not None:
+        raise ProofInvalid("a non-inclusion proof carries no account, index or siblings")
     if state_root_from(g, _hex32(proof.tree_root, "tree root"), proof.count) != expected:
         raise ProofInvalid("globals, tree root and count do not hash to the state root")
     signed = proof.directory

@@ -43,12 +43,14 @@ from typing import Any, Literal
 
 import msgspec
 
+from clearhouse.journal.rows import GENESIS_HASH, ROW_FORMAT
 from clearhouse.journal.store import JournalStore
 from clearhouse.ledger.block import Block, decode_block, encode_block, encode_events
 from clearhouse.ledger.engine import Engine
 from clearhouse.ledger.errors import ClearhouseError
-from clearhouse.ledger.model import Account, LedgerState
-from clearhouse.ledger.state_root import account_leaf, encode_globals
+from clearhouse.ledger.model import Account, DebtState, LedgerState
+from clearhouse.ledger.state_root import account_leaf, encode_globals, full_state_root
+from clearhouse.liquidation.stability_pool import StabilityPoolState
 from clearhouse.proofs import witness
 from clearhouse.proofs.accounts import (
     AccountTree,
@@ -60,7 +62,7 @@ from clearhouse.proofs.accounts import (
 )
 from clearhouse.proofs.history import engine_at
 from clearhouse.proofs.rfc9162 import leaf_hash, verify_inclusion
-from clearhouse.proofs.tlog import ProofInvalid
+from clearhouse.proofs.tlog import ProofInvalid, row_leaf_data
 
 STEP_VERSION = "clearhouse-step/1"
 _EMPTY = bytes(32)
@@ -188,10 +190,11 @@ class AbsentAccount(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
 
 class Claim(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     journal: str
-    #: The journal's state root after the block.
-    block_root: str
-    #: The journal's events of the step (JSON list text): the slice the re-execution gives the step.
-    step_events: str
+    #: The journal's row ``h`` as its 136-byte transparency-log leaf data (hex): height, SHA-256 of the
+    #: block and of the events, the claimed state root, the previous row's hash.
+    row: str
+    #: The journal's events of block ``h`` (the JSON text whose SHA-256 is in ``row``).
+    events: str
 
 
 class StepProof(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -202,6 +205,8 @@ class StepProof(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     tx_count: int
     #: Canonical bytes of the whole block (its SHA-256 is in the row and the transparency-log leaf).
     block: str
+    #: Row ``h - 1`` (the last one both journals agree on) as leaf data (hex); null when ``h`` is 1.
+    parent_row: str | None
     pre_state_root: str
     globals: str
     tree_root: str
@@ -222,6 +227,8 @@ class StepVerdict(msgspec.Struct, frozen=True):
     block_root: str | None
     matches: dict[str, bool]
     assumptions: list[str]
+    #: Each claim's row hash: compare with that journal (or its signed tree head) to hold it to the claim.
+    row_hashes: dict[str, str]
 
 
 class Divergence(msgspec.Struct, frozen=True):
@@ -373,12 +380,11 @@ def make_step(
                     directory.neighbour(pos) if pos < len(directory.keys) else None,
                 )
             )
-    lo = len(prefix_events[slot]) if slot >= 0 else 0
-    hi = len(prefix_events[slot + 1])
     step_claims = [
-        Claim(name, row.state_root, _encoder.encode(claims[name][lo:hi]).decode())
+        Claim(name, row_leaf_data(row).hex(), row.events.decode())
         for name, row in ((names[0], row_a), (names[1], row_b))
     ]
+    parent = a.get(h - 1) if h > 1 else None
     globals_state = dataclasses.replace(pre, accounts={})
     proof = StepProof(
         STEP_VERSION,
@@ -386,6 +392,7 @@ def make_step(
         slot,
         n,
         row_a.block.decode(),
+        None if parent is None else row_leaf_data(parent).hex(),
         base.state_root(),
         witness.dumps(globals_state),
         tree.root().hex(),
@@ -409,6 +416,16 @@ def _hex32(value: str, what: str) -> bytes:
         return bytes.fromhex(value)
     except ValueError:
         raise ProofInvalid(f"{what} is not hex") from None
+
+
+def _leaf(value: str, height: int, what: str) -> bytes:
+    try:
+        data = bytes.fromhex(value)
+    except ValueError:
+        raise ProofInvalid(f"{what} is not hex") from None
+    if len(data) != 136 or value != value.lower() or int.from_bytes(data[:8], "big") != height:
+        raise ProofInvalid(f"{what} is not a 136-byte row of height {height}")
+    return data
 
 
 def _node(left: bytes, right: bytes) -> bytes:
@@ -448,6 +465,21 @@ def _post_tree_root(
     return get(depth, 0) if depth else (nodes.get((0, 0)) or get(0, 0))
 
 
+def _check_unencoded_defaults(state: LedgerState) -> None:
+    """``encode_globals`` leaves out features not in use (AMM fields without an AMM, the debt and
+    stability-pool state before any vault or deposit); the witness must then hold their defaults, or a
+    value the root does not cover could steer the re-execution."""
+    for mid, m in state.markets.items():
+        if not m.amm_account and (m.amm_base or m.amm_quote):
+            raise ProofInvalid(f"market {mid}: AMM reserves without an AMM account")
+    debt, sp = state.debt, state.stability_pool
+    used = state.vault_types or debt.auctions or debt.kicks or debt.hole or state.drawn or state.repaid
+    if not used and not sp.used() and witness.dumps(debt) != witness.dumps(DebtState()):
+        raise ProofInvalid("debt state differs from its default while the root does not encode it")
+    if not sp.used() and witness.dumps(sp) != witness.dumps(StabilityPoolState()):
+        raise ProofInvalid("stability pool differs from its default while the root does not encode it")
+
+
 def check_step(proof: StepProof) -> StepVerdict:
     """Authenticate the witness against the pre-state root, re-execute the step, compare the claims."""
     if proof.version != STEP_VERSION:
@@ -466,6 +498,34 @@ def check_step(proof: StepProof) -> StepVerdict:
         raise ProofInvalid("height, transaction count or index do not match the block")
     pre_root = _hex32(proof.pre_state_root, "pre-state root")
     tree_root = _hex32(proof.tree_root, "tree root")
+    # bind the block and the pre-state root to both journals' rows (and so to their logs and STHs)
+    if proof.parent_row is None:
+        if proof.height != 1 or proof.pre_state_root != full_state_root(LedgerState()):
+            raise ProofInvalid("only block 1 may start from the genesis state, whose root is fixed")
+        parent_hash = GENESIS_HASH
+    else:
+        parent = _leaf(proof.parent_row, proof.height - 1, "parent row")
+        if parent[72:104] != pre_root:
+            raise ProofInvalid("the pre-state root is not the parent row's state root")
+        parent_hash = hashlib.sha256(ROW_FORMAT.encode("ascii") + b"\x00" + parent).hexdigest()
+    if len(proof.claims) != 2:
+        raise ProofInvalid("a step proof has exactly two claims")
+    block_digest = hashlib.sha256(proof.block.encode()).digest()
+    claimed: list[tuple[str, list[Any]]] = []
+    row_hashes: dict[str, str] = {}
+    for c in proof.claims:
+        row = _leaf(c.row, proof.height, f"claim {c.journal}")
+        if row[8:40] != block_digest:
+            raise ProofInvalid(f"claim {c.journal}'s row is for another block")
+        if row[40:72] != hashlib.sha256(c.events.encode()).digest():
+            raise ProofInvalid(f"claim {c.journal}'s events are not its row's")
+        if row[104:136].hex() != parent_hash:
+            raise ProofInvalid(f"claim {c.journal}'s row does not follow the parent row")
+        try:
+            claimed.append((row[72:104].hex(), _events_list(c.events.encode())))
+        except msgspec.DecodeError:
+            raise ProofInvalid(f"claim {c.journal}'s events are not JSON") from None
+        row_hashes[c.journal] = hashlib.sha256(ROW_FORMAT.encode("ascii") + b"\x00" + row).hexdigest()
     try:
         globals_state = witness.loads(proof.globals)
     except ClearhouseError as err:
@@ -475,6 +535,7 @@ def check_step(proof: StepProof) -> StepVerdict:
     g = hashlib.sha256(b"G" + encode_globals(globals_state)).digest()
     if state_root_from(g, tree_root, proof.count) != pre_root:
         raise ProofInvalid("globals, tree root and count do not hash to the pre-state root")
+    _check_unencoded_defaults(globals_state)
     if globals_state.height != proof.height - 1:
         raise ProofInvalid(f"the pre-state is of height {globals_state.height}, not {proof.height - 1}")
     depth = capacity_of(proof.count).bit_length() - 1
@@ -575,11 +636,12 @@ def check_step(proof: StepProof) -> StepVerdict:
             raise ProofInvalid(f"the witness is incomplete: {err}") from None
         g2 = hashlib.sha256(b"G" + encode_globals(post)).digest()
         block_root = state_root_from(g2, new_tree, post.accounts.count).hex()
-    matches = {
-        c.journal: c.step_events == step_events and (block_root is None or c.block_root == block_root)
-        for c in proof.claims
-    }
-    return StepVerdict(proof.height, i, step_events, block_root, matches, assumptions)
+    lo, hi = len(before), len(after)
+    matches = {}
+    for c, (claimed_root, claimed_events) in zip(proof.claims, claimed, strict=True):
+        same_events = _encoder.encode(claimed_events[lo:hi]).decode() == step_events
+        matches[c.journal] = same_events and (block_root is None or claimed_root == block_root)
+    return StepVerdict(proof.height, i, step_events, block_root, matches, assumptions, row_hashes)
 
 
 def encode_step(proof: StepProof) -> bytes:
