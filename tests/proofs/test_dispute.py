@@ -81,7 +81,7 @@ def test_forged_root_found_at_the_last_transaction_and_root_recomputed(
     if height == 1:
         # accounts opened in the block: shown absent (directory) and appended into a growing tree
         assert proof.count == 0 and {a.id for a in proof.absent} >= {"alice", "bob"}
-        assert verdict.assumptions
+        assert verdict.assumptions == []  # count 0 is proven by the root: nothing to assume
 
 
 def test_input_divergence_is_not_an_execution_step(demo_journal: JournalStore) -> None:
@@ -142,3 +142,43 @@ def test_altered_digits_of_the_witness_are_refused(demo_journal: JournalStore) -
             continue
         accepted.append(raw[max(0, i - 40) : i + 5])
     assert accepted == []
+
+
+def test_account_opened_mid_history_grows_the_tree_and_is_assumed_absent() -> None:
+    from clearhouse.demo.session import owner_key, session_blocks
+    from clearhouse.ledger import commands as c
+    from clearhouse.ledger.block import Block
+    from clearhouse.ledger.engine import Engine
+
+    store = MemoryJournalStore()
+    engine = Engine(journal=store)
+    for block in session_blocks():
+        engine.apply_block(block)
+    # 4 accounts fill a tree of capacity 4: a fifth doubles it
+    extra = Block(
+        engine.state.height + 1, engine.state.time + 60, txs=(c.OpenAccount("dave", owner_key("dave")),)
+    )
+    engine.apply_block(extra)
+    h = extra.height
+    liar = _copy(store, {h: {"state_root": "12" * 32}})
+    div, proof = make_step(store, liar, ("honest", "liar"))
+    assert div.height == h and proof.count == 4 and proof.append_path is None  # full tree: no empty slot
+    assert [a.id for a in proof.absent] == ["dave"]
+    verdict = check_step(proof)
+    assert verdict.block_root == store.get(h).state_root  # type: ignore[union-attr]
+    assert verdict.matches == {"honest": True, "liar": False}
+    assert verdict.assumptions and "dave" in verdict.assumptions[0]
+    # claiming an existing account is absent: the directory neighbours give it away
+    assert proof.absent[0].left is not None
+    lie = replace(proof.absent[0], id=proof.absent[0].left.account_id)
+    with pytest.raises(ProofInvalid):
+        check_step(replace(proof, absent=[lie]))
+    # a sixth account goes into the empty slot 5 of the capacity-8 tree (the append path is used)
+    extra2 = Block(h + 1, extra.time + 60, txs=(c.OpenAccount("erin", owner_key("erin")),))
+    engine.apply_block(extra2)
+    liar2 = _copy(store, {h + 1: {"state_root": "34" * 32}})
+    _, proof2 = make_step(liar2, store, ("liar", "honest"))
+    assert proof2.count == 5 and proof2.append_path is not None and len(proof2.append_path) == 3
+    verdict2 = check_step(proof2)
+    assert verdict2.block_root == store.get(h + 1).state_root  # type: ignore[union-attr]
+    assert verdict2.matches == {"liar": False, "honest": True}

@@ -61,7 +61,7 @@ from clearhouse.proofs.accounts import (
     state_root_from,
 )
 from clearhouse.proofs.history import engine_at
-from clearhouse.proofs.rfc9162 import leaf_hash, verify_inclusion
+from clearhouse.proofs.rfc9162 import EMPTY_ROOT, leaf_hash, verify_inclusion
 from clearhouse.proofs.tlog import ProofInvalid, row_leaf_data
 
 STEP_VERSION = "clearhouse-step/1"
@@ -576,6 +576,8 @@ def check_step(proof: StepProof) -> StepVerdict:
         if proof.directory_root is None:
             raise ProofInvalid("absent accounts without a directory root")
         droot = _hex32(proof.directory_root, "directory root")
+        if proof.count == 0 and droot != EMPTY_ROOT:
+            raise ProofInvalid("with no accounts the directory is the empty tree")
         for a in proof.absent:
             target = a.id.encode()
             for entry in (a.left, a.right):
@@ -600,10 +602,11 @@ def check_step(proof: StepProof) -> StepVerdict:
             if not (ok and adjacent):
                 raise ProofInvalid(f"the neighbours do not show {a.id!r} absent")
             absent.add(a.id)
-        assumptions.append(
-            f"accounts {sorted(absent)} absent per directory root {proof.directory_root} "
-            "(not covered by the state root)"
-        )
+        if proof.count:  # with count 0 (proven by the root) absence needs no directory
+            assumptions.append(
+                f"accounts {sorted(absent)} absent per directory root {proof.directory_root} "
+                "(not covered by the state root)"
+            )
 
     def execute(k: int) -> tuple[list[Any], LedgerState]:
         state = copy.deepcopy(globals_state)
