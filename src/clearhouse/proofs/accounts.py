@@ -248,7 +248,18 @@ def _hex32(value: object, what: str) -> bytes:
 
 
 def check_account_proof(proof: AccountProof, root: str, key: str | None = None) -> str:
-    """Raise :class:`ProofInvalid` unless ``proof`` holds against ``root``; return a one-line verdict."""
+    """Raise :class:`ProofInvalid` unless ``proof`` holds against ``root``; return a one-line verdict.
+
+    Any malformed value (negative integers, wrong shapes) is a :class:`ProofInvalid` too, never a crash."""
+    try:
+        return _check_account_proof(proof, root, key)
+    except ProofInvalid:
+        raise
+    except (ValueError, OverflowError, TypeError, KeyError, IndexError, AttributeError) as err:
+        raise ProofInvalid(f"malformed proof: {err}") from None
+
+
+def _check_account_proof(proof: AccountProof, root: str, key: str | None) -> str:
     if proof.version != PROOF_VERSION:
         raise ProofInvalid(f"unknown proof version {proof.version!r}")
     expected = _hex32(root.lower(), "root")

@@ -481,7 +481,27 @@ def _check_unencoded_defaults(state: LedgerState) -> None:
 
 
 def check_step(proof: StepProof) -> StepVerdict:
-    """Authenticate the witness against the pre-state root, re-execute the step, compare the claims."""
+    """Authenticate the witness against the pre-state root, re-execute the step, compare the claims.
+
+    Anything malformed (or a hostile witness that breaks the engine's assumptions) is a
+    :class:`ProofInvalid`, never a crash."""
+    try:
+        return _check_step(proof)
+    except ProofInvalid:
+        raise
+    except (
+        ValueError,
+        OverflowError,
+        TypeError,
+        KeyError,
+        IndexError,
+        AttributeError,
+        RecursionError,
+    ) as err:
+        raise ProofInvalid(f"malformed step proof: {type(err).__name__}: {err}") from None
+
+
+def _check_step(proof: StepProof) -> StepVerdict:
     if proof.version != STEP_VERSION:
         raise ProofInvalid(f"unknown step proof version {proof.version!r}")
     try:
