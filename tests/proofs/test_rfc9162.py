@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 
 from clearhouse.proofs.rfc9162 import (
     EMPTY_ROOT,
+    CompactLog,
     consistency_path,
     inclusion_path,
     leaf_hash,
@@ -129,3 +130,13 @@ def test_all_consistency_proofs_small_sizes() -> None:
         leaves = _leaves(n)
         for m in range(1, n + 1):
             assert verify_consistency(m, n, root_of(leaves[:m]), root_of(leaves), consistency_path(m, leaves))
+
+
+def test_compact_log_root_equals_the_full_tree_for_every_size() -> None:
+    leaves = _leaves(300)
+    log = CompactLog()
+    assert log.root() == EMPTY_ROOT
+    for n, leaf in enumerate(leaves, start=1):
+        log.append(leaf)
+        assert log.size == n
+        assert log.root() == root_of(leaves[:n]) == _mth(leaves[:n])

@@ -155,8 +155,36 @@ def verify_consistency(
     return fr == first_root and sr == second_root and sn == 0
 
 
+class CompactLog:
+    """An append-only RFC 9162 tree keeping only the roots of its perfect subtrees (O(log n) memory):
+    ``append`` and ``root`` cost O(log n), so a node can sign a tree head every block without
+    rehashing its history. Proofs still need the leaves (``inclusion_path`` / ``consistency_path``)."""
+
+    def __init__(self) -> None:
+        self.size = 0
+        self._stack: list[tuple[int, bytes]] = []  # (subtree size, hash), sizes strictly decreasing
+
+    def append(self, leaf: bytes) -> None:
+        """Append a leaf *hash* (``leaf_hash(data)``)."""
+        size, h = 1, leaf
+        while self._stack and self._stack[-1][0] == size:
+            s, left = self._stack.pop()
+            h, size = node_hash(left, h), size + s
+        self._stack.append((size, h))
+        self.size += 1
+
+    def root(self) -> bytes:
+        if not self._stack:
+            return EMPTY_ROOT
+        h = self._stack[-1][1]
+        for _, left in reversed(self._stack[:-1]):
+            h = node_hash(left, h)
+        return h
+
+
 __all__ = [
     "EMPTY_ROOT",
+    "CompactLog",
     "consistency_path",
     "inclusion_path",
     "leaf_hash",
