@@ -14,7 +14,9 @@ orders placed per second (refusals such as post-only crossings included), with t
 (the engine's shape, whose root is unchanged), then inclusion proofs for random accounts and
 non-inclusion proofs (account directory, RFC 9162 tree) for random absent ids; the table shows the proof
 document's size, the number of sibling hashes (log2 of the tree's capacity) and the median time of
-``check_account_proof``. Writes ``bench-results/replication.json``. The replicated-deployment parts of the
+``check_account_proof``. **Log.** RFC 9162 inclusion and consistency proofs over N journal rows: hashes
+per proof and check time, and the cost of appending a row to the compact log. Writes
+``bench-results/replication.json``. The replicated-deployment parts of the
 issue (leader -> JetStream -> followers) are not measured here.
 """
 
@@ -45,6 +47,15 @@ from clearhouse.proofs.accounts import (
     check_account_proof,
     encode_proof,
     prove_account,
+)
+from clearhouse.proofs.rfc9162 import (
+    CompactLog,
+    consistency_path,
+    inclusion_path,
+    leaf_hash,
+    root_of,
+    verify_consistency,
+    verify_inclusion,
 )
 
 CHAIN = "bench"
@@ -145,6 +156,45 @@ def bench_proofs(n: int, samples: int = 200, seed: int = 11) -> dict[str, object
     }
 
 
+def bench_tlog(n: int, samples: int = 10, seed: int = 13) -> dict[str, object]:
+    """Transparency-log proofs over ``n`` rows (synthetic 136-byte leaves): size and check time."""
+    rng = random.Random(seed)
+    leaves = [leaf_hash(i.to_bytes(8, "big") + bytes(128)) for i in range(n)]
+    t0 = time.perf_counter()
+    log = CompactLog()
+    for leaf in leaves:
+        log.append(leaf)
+    append_us = (time.perf_counter() - t0) / n * 1e6
+    root = log.root()
+    picks = [rng.randrange(n) for _ in range(samples)]
+    firsts = [rng.randrange(1, n) for _ in range(samples)]
+    incl = [(m, inclusion_path(m, leaves)) for m in picks]
+    cons = [(m, consistency_path(m, leaves)) for m in firsts]
+    old = {m: root_of(leaves, 0, m) for m in firsts}
+
+    def med(times: list[float]) -> float:
+        return statistics.median(times) * 1e6
+
+    def t_incl(m: int, path: list[bytes]) -> float:
+        t = time.perf_counter()
+        assert verify_inclusion(m, n, leaves[m], path, root)
+        return time.perf_counter() - t
+
+    def t_cons(m: int, path: list[bytes]) -> float:
+        t = time.perf_counter()
+        assert verify_consistency(m, n, old[m], root, path)
+        return time.perf_counter() - t
+
+    return {
+        "rows": n,
+        "append_us": append_us,
+        "inclusion_hashes": statistics.median(len(p) for _, p in incl),
+        "inclusion_check_us": med([t_incl(m, p) for m, p in incl]),
+        "consistency_hashes": statistics.median(len(p) for _, p in cons),
+        "consistency_check_us": med([t_cons(m, p) for m, p in cons]),
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true")
@@ -193,6 +243,20 @@ def main() -> None:
             f"{r['non_inclusion_check_us']:.0f}",
         )
     console.print(t)
+    tlog_rows = [bench_tlog(n) for n in sizes]
+    t = Table(title="transparency log (RFC 9162) vs number of journal rows")
+    for col in ("rows", "append µs", "inclusion hashes", "check µs", "consistency hashes", "check µs "):
+        t.add_column(col, justify="right")
+    for r in tlog_rows:
+        t.add_row(
+            f"{r['rows']:,}",
+            f"{r['append_us']:.1f}",
+            f"{r['inclusion_hashes']:.0f}",
+            f"{r['inclusion_check_us']:.0f}",
+            f"{r['consistency_hashes']:.0f}",
+            f"{r['consistency_check_us']:.0f}",
+        )
+    console.print(t)
     meta = {
         "python": platform.python_version(),
         "machine": platform.machine(),
@@ -200,7 +264,9 @@ def main() -> None:
         "load_avg": os.getloadavg(),
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps({"meta": meta, "book": book_rows, "proofs": proof_rows}, indent=2))
+    args.out.write_text(
+        json.dumps({"meta": meta, "book": book_rows, "proofs": proof_rows, "tlog": tlog_rows}, indent=2)
+    )
     console.print(f"wrote {args.out}")
 
 
