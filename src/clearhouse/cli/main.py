@@ -30,7 +30,9 @@ from clearhouse.cli.sweep import sweep  # noqa: E402
 
 app.command()(simulate)
 app.command()(sweep)
+from clearhouse.cli import dispute as _dispute  # noqa: E402, F401  (registers dispute, check-step)
 from clearhouse.cli import keys as _keys  # noqa: E402, F401  (registers `clearhouse keys`)
+from clearhouse.cli import proofs as _proofs  # noqa: E402  (registers prove, check-proof, tlog, check-*)
 
 _LOCATION_HELP = (
     "Journal location: a path, sqlite:///relative/path, sqlite:////absolute/path, postgresql://... "
@@ -129,6 +131,9 @@ def verify(
     expect_height: int | None = typer.Option(
         None, "--expect-height", min=1, help="Height the journal must end at, from an independent record."
     ),
+    expect_sth: Path | None = typer.Option(
+        None, "--expect-sth", help="Signed tree head (clearhouse tlog sth) the journal's history must match."
+    ),
 ) -> None:
     """Replay a journal from genesis; check every state root and the hash chain.
 
@@ -182,6 +187,8 @@ def verify(
                 h + 1, f"unexpected: the expected root is the root after block {h}, the journal goes on", h
             )
         _failed(n, f"state root {report.final_root} is not the expected root {expect_root}", n - 1)
+    if expect_sth is not None:
+        console.print(_proofs.check_journal_against_sth(journal, expect_sth, n), markup=False)
     console.print(f"OK {n} blocks verified" + (" (root and height as expected)" if expect_root else ""))
     console.print(f"final state root: {report.final_root}")
 

@@ -1,0 +1,274 @@
+"""Replication benchmark, the parts measurable without a cluster: the order book alone, and account
+proofs against a state root as the number of accounts grows.
+
+Run from the repository root::
+
+    python -m benchmarks.replication            # book: 20,000 orders; proofs: 1k and 100k accounts
+    python -m benchmarks.replication --million  # also 1M accounts (a few minutes, ~1 GB)
+    python -m benchmarks.replication --quick    # book: 5,000 orders; proofs: 1k and 10k accounts
+
+**Book.** A deterministic random flow of signed limit orders (4 accounts, GTC/IOC/post-only, prices within
++-0.5 % of the index) is signed up front, then fed to :class:`~clearhouse.book.book.OrderBook`; the rate is
+orders placed per second (refusals such as post-only crossings included), with the signature check off
+(a node that verified at admission) and on. **Proofs.** A synthetic ledger of N accounts: the state tree
+(the engine's shape, whose root is unchanged), then inclusion proofs for random accounts and
+non-inclusion proofs (account directory, RFC 9162 tree) for random absent ids; the table shows the proof
+document's size, the number of sibling hashes (log2 of the tree's capacity) and the median time of
+``check_account_proof``. **Log.** RFC 9162 inclusion and consistency proofs over N journal rows: hashes
+per proof and check time, and the cost of appending a row to the compact log. Writes
+``bench-results/replication.json``. The replicated-deployment parts of the
+issue (leader -> JetStream -> followers) are not measured here.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import random
+import statistics
+import time
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from clearhouse.auth.keys import KeyPair
+from clearhouse.auth.orders import Order, SignedOrder, sign_order
+from clearhouse.book.book import BookConfig, BookContext, OrderBook
+from clearhouse.ledger.errors import ClearhouseError
+from clearhouse.ledger.fixedpoint import WAD
+from clearhouse.ledger.model import Account, LedgerState
+from clearhouse.ledger.state_root import account_leaf
+from clearhouse.proofs.accounts import (
+    AccountTree,
+    Directory,
+    check_account_proof,
+    encode_proof,
+    prove_account,
+)
+from clearhouse.proofs.rfc9162 import (
+    CompactLog,
+    consistency_path,
+    inclusion_path,
+    leaf_hash,
+    root_of,
+    verify_consistency,
+    verify_inclusion,
+)
+
+CHAIN = "bench"
+TICK, STEP = WAD // 100, WAD // 1000
+INDEX = 2000 * WAD
+KEY = KeyPair.from_seed(b"\x09" * 32)
+
+
+def _orders(n: int, seed: int = 7) -> list[SignedOrder]:
+    rng = random.Random(seed)
+    keys = [KeyPair.from_seed(bytes([i + 1]) * 32) for i in range(4)]
+    out = []
+    for i in range(n):
+        a = rng.randrange(4)
+        tif = rng.choices(["gtc", "ioc", "post_only"], weights=[6, 3, 1])[0]
+        o = Order(
+            CHAIN,
+            f"acct{a}",
+            "ETH-PERP",
+            rng.choice(["buy", "sell"]),
+            rng.randint(1, 2000) * STEP,
+            INDEX + rng.randint(-1000, 1000) * TICK,
+            i,
+            tif,
+            good_til_block=10**6,
+        )
+        out.append(sign_order(o, keys[a]))
+    return out
+
+
+def bench_book(n: int) -> list[dict[str, object]]:
+    orders = _orders(n)
+    rows = []
+    for verify in (False, True):
+        book = OrderBook(
+            BookConfig(CHAIN, "ETH-PERP", TICK, STEP, WAD // 20, verify_signatures=verify),
+            BookContext(1, 0, INDEX),
+        )
+        fills = refused = 0
+        t0, c0 = time.perf_counter(), time.process_time()
+        for o in orders:
+            try:
+                fills += len(book.place(o).fills)
+            except ClearhouseError:
+                refused += 1
+        wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+        rows.append(
+            {
+                "case": "book, signatures " + ("checked" if verify else "pre-verified"),
+                "orders": n,
+                "fills": fills,
+                "refused": refused,
+                "resting": len(book.by_id),
+                "orders_per_s": n / wall,
+                "fills_per_s": fills / wall,
+                "cpu_us_per_order": cpu / n * 1e6,
+            }
+        )
+    return rows
+
+
+def bench_proofs(n: int, samples: int = 200, seed: int = 11) -> dict[str, object]:
+    rng = random.Random(seed)
+    t0 = time.perf_counter()
+    leaves = []
+    for i in range(n):
+        leaves.append(account_leaf(Account(f"acct-{i:08d}", "00" * 32, i, {"USDC": (i + 1) * WAD})))
+    tree = AccountTree(leaves)
+    directory = Directory((f"acct-{i:08d}", i) for i in range(n))
+    build = time.perf_counter() - t0
+    picked = rng.sample(range(n), min(samples, n))
+    state = LedgerState(height=1)
+    for i in picked:
+        state.accounts[f"acct-{i:08d}"] = Account(f"acct-{i:08d}", "00" * 32, i, {"USDC": (i + 1) * WAD})
+    proofs = [prove_account(state, f"acct-{i:08d}", tree=tree) for i in picked]
+    absent = [
+        prove_account(state, f"acct-{i:08d}x", tree=tree, key=KEY, directory=directory)
+        for i in picked[: max(1, len(picked) // 10)]
+    ]
+    root = proofs[0].state_root
+
+    def timed(ps: list) -> float:  # type: ignore[type-arg]
+        times = []
+        for p in ps:
+            t = time.perf_counter()
+            check_account_proof(p, root)
+            times.append(time.perf_counter() - t)
+        return statistics.median(times) * 1e6
+
+    return {
+        "accounts": n,
+        "build_s": build,
+        "siblings": len(proofs[0].siblings or []),
+        "inclusion_bytes": statistics.median(len(encode_proof(p)) for p in proofs),
+        "inclusion_check_us": timed(proofs),
+        "non_inclusion_bytes": statistics.median(len(encode_proof(p)) for p in absent),
+        "non_inclusion_check_us": timed(absent),
+    }
+
+
+def bench_tlog(n: int, samples: int = 10, seed: int = 13) -> dict[str, object]:
+    """Transparency-log proofs over ``n`` rows (synthetic 136-byte leaves): size and check time."""
+    rng = random.Random(seed)
+    leaves = [leaf_hash(i.to_bytes(8, "big") + bytes(128)) for i in range(n)]
+    t0 = time.perf_counter()
+    log = CompactLog()
+    for leaf in leaves:
+        log.append(leaf)
+    append_us = (time.perf_counter() - t0) / n * 1e6
+    root = log.root()
+    picks = [rng.randrange(n) for _ in range(samples)]
+    firsts = [rng.randrange(1, n) for _ in range(samples)]
+    incl = [(m, inclusion_path(m, leaves)) for m in picks]
+    cons = [(m, consistency_path(m, leaves)) for m in firsts]
+    old = {m: root_of(leaves, 0, m) for m in firsts}
+
+    def med(times: list[float]) -> float:
+        return statistics.median(times) * 1e6
+
+    def t_incl(m: int, path: list[bytes]) -> float:
+        t = time.perf_counter()
+        assert verify_inclusion(m, n, leaves[m], path, root)
+        return time.perf_counter() - t
+
+    def t_cons(m: int, path: list[bytes]) -> float:
+        t = time.perf_counter()
+        assert verify_consistency(m, n, old[m], root, path)
+        return time.perf_counter() - t
+
+    return {
+        "rows": n,
+        "append_us": append_us,
+        "inclusion_hashes": statistics.median(len(p) for _, p in incl),
+        "inclusion_check_us": med([t_incl(m, p) for m, p in incl]),
+        "consistency_hashes": statistics.median(len(p) for _, p in cons),
+        "consistency_check_us": med([t_cons(m, p) for m, p in cons]),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--million", action="store_true", help="add the 1M-account case")
+    parser.add_argument("--out", type=Path, default=Path("bench-results/replication.json"))
+    args = parser.parse_args()
+    console = Console(width=140)
+    book_rows = bench_book(5_000 if args.quick else 20_000)
+    t = Table(title="order book alone (one market)")
+    for col in ("case", "orders", "fills", "refused", "orders/s", "fills/s", "CPU µs/order"):
+        t.add_column(col, justify="left" if col == "case" else "right")
+    for r in book_rows:
+        t.add_row(
+            str(r["case"]),
+            f"{r['orders']:,}",
+            f"{r['fills']:,}",
+            f"{r['refused']:,}",
+            f"{r['orders_per_s']:,.0f}",
+            f"{r['fills_per_s']:,.0f}",
+            f"{r['cpu_us_per_order']:.1f}",
+        )
+    console.print(t)
+    sizes = [1_000, 10_000] if args.quick else [1_000, 100_000]
+    if args.million:
+        sizes.append(1_000_000)
+    proof_rows = [bench_proofs(n) for n in sizes]
+    t = Table(title="account proofs vs number of accounts")
+    for col in (
+        "accounts",
+        "tree build s",
+        "siblings",
+        "inclusion bytes",
+        "check µs",
+        "non-inclusion bytes",
+        "check µs ",
+    ):
+        t.add_column(col, justify="right")
+    for r in proof_rows:
+        t.add_row(
+            f"{r['accounts']:,}",
+            f"{r['build_s']:.2f}",
+            str(r["siblings"]),
+            f"{r['inclusion_bytes']:,.0f}",
+            f"{r['inclusion_check_us']:.0f}",
+            f"{r['non_inclusion_bytes']:,.0f}",
+            f"{r['non_inclusion_check_us']:.0f}",
+        )
+    console.print(t)
+    tlog_rows = [bench_tlog(n) for n in sizes]
+    t = Table(title="transparency log (RFC 9162) vs number of journal rows")
+    for col in ("rows", "append µs", "inclusion hashes", "check µs", "consistency hashes", "check µs "):
+        t.add_column(col, justify="right")
+    for r in tlog_rows:
+        t.add_row(
+            f"{r['rows']:,}",
+            f"{r['append_us']:.1f}",
+            f"{r['inclusion_hashes']:.0f}",
+            f"{r['inclusion_check_us']:.0f}",
+            f"{r['consistency_hashes']:.0f}",
+            f"{r['consistency_check_us']:.0f}",
+        )
+    console.print(t)
+    meta = {
+        "python": platform.python_version(),
+        "machine": platform.machine(),
+        "cpus": os.cpu_count(),
+        "load_avg": os.getloadavg(),
+    }
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(
+        json.dumps({"meta": meta, "book": book_rows, "proofs": proof_rows, "tlog": tlog_rows}, indent=2)
+    )
+    console.print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()

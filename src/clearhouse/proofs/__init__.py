@@ -1,0 +1,1 @@
+"""Proofs anyone can check: account proofs against a state root, the journal's transparency log, disputes."""
