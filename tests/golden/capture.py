@@ -151,13 +151,12 @@ def handwritten() -> list[BlockResult]:
     the open-interest, tiered and volatility margin models (the committed-OI read of R3), and feeds that
     go CLAMPED (bounds), GUARDED (anchor band) and UNCERTAIN (Pyth confidence)."""
     sys.path.insert(0, str(HERE.parent))
-    from ledger.builders import ETH_PERP, W, apply_txs, genesis_engine
-    from ledger.vault_fixtures import ETH_A, vault_spec
-
     from clearhouse.ledger import commands as c
     from clearhouse.ledger.margin_models import OpenInterestMargin, Tier, TieredMargin, VolatilityMargin
     from clearhouse.oracle import config as oc
     from clearhouse.oracle.reports import SourceReport
+    from ledger.builders import ETH_PERP, W, apply_txs, genesis_engine
+    from ledger.vault_fixtures import ETH_A, vault_spec
 
     results: list[BlockResult] = []
     with Recorder() as recorder:
@@ -167,7 +166,8 @@ def handwritten() -> list[BlockResult]:
         )
         tiers = TieredMargin((Tier(W(5000), W("0.2"), W("0.1")), Tier(W(20_000), W("0.5"), W("0.25"))))
         tiered = msgspec.structs.replace(ETH_PERP, id="TIER-PERP", margin_model=tiers)
-        vol = msgspec.structs.replace(ETH_PERP, id="VOL-PERP", margin_model=VolatilityMargin(max_initial=W("0.5")))
+        vol_model = VolatilityMargin(max_initial=W("0.5"))
+        vol = msgspec.structs.replace(ETH_PERP, id="VOL-PERP", margin_model=vol_model)
         src = ("a", "b", "c")
         feeds = [
             oc.FeedConfig("CLMP", src, oc.MedianConfig(), (oc.BoundsConfig(W(1), W(100)),)),
@@ -190,7 +190,8 @@ def handwritten() -> list[BlockResult]:
         def block(txs: list[c.AnyCommand], clmp: int, grd: int, unc_conf: int) -> None:
             state = engine.state
             t = state.time + 60
-            engine.apply_block(Block(state.height + 1, t, {"ETH": W(2000)}, tuple(txs), reports(t, clmp, grd, unc_conf)))
+            inputs = reports(t, clmp, grd, unc_conf)
+            engine.apply_block(Block(state.height + 1, t, {"ETH": W(2000)}, tuple(txs), inputs))
 
         block([c.Trade("OI-PERP", "alice", "bob", W(1), W(2000))], W(50), W(10), W("0.1"))
         block([c.Trade("OI-PERP", "alice", "bob", W(3), W(2000)),  # OI 1 -> 4 ETH: past the lower cap

@@ -24,7 +24,9 @@ from clearhouse.oracle.states import OracleState
 
 HERE = Path(__file__).resolve().parent
 FILES = sorted(HERE.glob("*.jsonl"))
-SCENARIOS = {"black_thursday_clip", "black_thursday_flip", "cascade_2025_10_10", "contagion_amm", "mango_median3"}
+SCENARIOS = {
+    "black_thursday_clip", "black_thursday_flip", "cascade_2025_10_10", "contagion_amm", "mango_median3",
+}  # fmt: skip
 
 
 def histories(path: Path) -> Iterator[tuple[str, list[dict[str, str]]]]:
