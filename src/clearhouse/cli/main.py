@@ -12,7 +12,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from clearhouse.cli.errors import fail
 from clearhouse.cli.render import accounts_table, events_table, protocol_table
-from clearhouse.ledger.errors import ClearhouseError
+from clearhouse.core.errors import ClearhouseError
 from clearhouse.ledger.events import Event
 
 if TYPE_CHECKING:

@@ -14,7 +14,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from enum import StrEnum
 
-from clearhouse.ledger.errors import JournalError
+from clearhouse.core.errors import JournalError
 
 __all__ = [
     "GENESIS_HASH",

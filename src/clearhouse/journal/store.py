@@ -14,6 +14,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from types import TracebackType
 from typing import Self
 
+from clearhouse.core.errors import JournalError
 from clearhouse.journal.rows import (
     GENESIS_HASH,
     MAX_HEIGHT,
@@ -23,7 +24,6 @@ from clearhouse.journal.rows import (
     JournalRow,
     check_chain,
 )
-from clearhouse.ledger.errors import JournalError
 
 __all__ = ["JournalStore", "NotAJournal", "row_from_record"]
 

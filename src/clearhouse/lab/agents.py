@@ -23,14 +23,14 @@ from typing import Literal
 
 import msgspec
 
+from clearhouse.core.errors import ClearhouseError
+from clearhouse.core.fixedpoint import WAD
 from clearhouse.lab.network import GWEI, NetworkModel
 from clearhouse.lab.population import Trader, keeper_id, to_units
 from clearhouse.lab.scenario import MARKET_MAKER, Scenario, per_keeper
 from clearhouse.ledger import commands as c
 from clearhouse.ledger.enforcement import Confirmed, Target
 from clearhouse.ledger.engine import Engine
-from clearhouse.ledger.errors import ClearhouseError
-from clearhouse.ledger.fixedpoint import WAD
 from clearhouse.ledger.model import MarketSpec
 
 TxKind = Literal["closeout", "unwind", "topup"]

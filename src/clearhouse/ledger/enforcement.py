@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import Protocol, TypeVar
 
-from clearhouse.ledger.errors import MissingPrice, StalePrice
-from clearhouse.ledger.fixedpoint import WAD
+from clearhouse.core.errors import MissingPrice, StalePrice
+from clearhouse.core.fixedpoint import WAD
 from clearhouse.ledger.margin import PriceLookup, cross_summary, fresh_price_lookup, isolated_summary
 from clearhouse.ledger.model import LedgerState
 
@@ -126,7 +126,7 @@ def unsafe_vaults(state: LedgerState, price_of: PriceLookup) -> list[tuple[int, 
     block time exactly as ``drip`` will compound it. Exact integers over all vaults: vault books are
     small next to perp books. Aave-path types (their own health-factor trigger) are left to keepers.
     """
-    from clearhouse.ledger.fixedpoint import RAY, rpow
+    from clearhouse.core.fixedpoint import RAY, rpow
     from clearhouse.ledger.vaults import spot
     from clearhouse.liquidation.vault import AaveLiquidation
 

@@ -14,19 +14,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from clearhouse.ledger import commands as cmd
-from clearhouse.ledger import events as ev
-from clearhouse.ledger import liquidate, vaults
-from clearhouse.ledger.block import Block, encode_block, encode_events
-from clearhouse.ledger.enforcement import (
-    CandidateScanner,
-    ExactScanner,
-    confirm,
-    rotate_by_health,
-    select_targets,
-    unsafe_vaults,
-)
-from clearhouse.ledger.errors import (
+from clearhouse.core.errors import (
     AlreadyExists,
     BlockOutOfOrder,
     ClearhouseError,
@@ -42,7 +30,19 @@ from clearhouse.ledger.errors import (
     UnknownMarket,
     WithdrawalsGated,
 )
-from clearhouse.ledger.fixedpoint import RAY, WAD, check_positive, check_range
+from clearhouse.core.fixedpoint import RAY, WAD, check_positive, check_range
+from clearhouse.ledger import commands as cmd
+from clearhouse.ledger import events as ev
+from clearhouse.ledger import liquidate, vaults
+from clearhouse.ledger.block import Block, encode_block, encode_events
+from clearhouse.ledger.enforcement import (
+    CandidateScanner,
+    ExactScanner,
+    confirm,
+    rotate_by_health,
+    select_targets,
+    unsafe_vaults,
+)
 from clearhouse.ledger.margin import (
     MarginSummary,
     PriceLookup,
@@ -316,7 +316,7 @@ class Engine:
         """Exact cross-margin summary of an account at the current (fresh) prices."""
         account = self.state.accounts.get(account_id)
         if account is None:
-            from clearhouse.ledger.errors import UnknownAccount
+            from clearhouse.core.errors import UnknownAccount
 
             raise UnknownAccount(f"unknown account {account_id!r}")
         return cross_summary(self.state, account, self.prices())

@@ -10,9 +10,7 @@ from __future__ import annotations
 from fractions import Fraction
 from typing import TYPE_CHECKING
 
-from clearhouse.ledger import commands as cmd
-from clearhouse.ledger import events as ev
-from clearhouse.ledger.errors import (
+from clearhouse.core.errors import (
     AdlUnavailable,
     InsufficientMargin,
     InvalidParameters,
@@ -22,9 +20,10 @@ from clearhouse.ledger.errors import (
     SelfTrade,
     SlippageExceeded,
 )
-from clearhouse.ledger.fixedpoint import WAD, check_range
+from clearhouse.core.fixedpoint import WAD, WAD2, check_range
+from clearhouse.ledger import commands as cmd
+from clearhouse.ledger import events as ev
 from clearhouse.ledger.margin import (
-    WAD2,
     PriceLookup,
     cross_summary,
     margin_fractions,

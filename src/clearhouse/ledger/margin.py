@@ -9,12 +9,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from clearhouse.ledger.errors import MissingPrice, StalePrice
-from clearhouse.ledger.fixedpoint import RAY, WAD
+from clearhouse.core.errors import MissingPrice, StalePrice
+from clearhouse.core.fixedpoint import RAY, WAD, WAD2
 from clearhouse.ledger.margin_models import FixedMargin
 from clearhouse.ledger.model import Account, LedgerState, MarketState, Position
-
-WAD2 = WAD * WAD
 
 PriceLookup = Callable[[str], int]
 

@@ -19,8 +19,8 @@ from __future__ import annotations
 
 import msgspec
 
-from clearhouse.ledger.errors import InvalidParameters
-from clearhouse.ledger.fixedpoint import WAD
+from clearhouse.core.errors import InvalidParameters
+from clearhouse.core.fixedpoint import WAD
 
 
 class MarginModelConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True, tag_field="name"):

@@ -14,8 +14,8 @@ inwards (the lower limit up, the upper limit down) and agree with :func:`in_band
 
 from __future__ import annotations
 
-from clearhouse.ledger.errors import ClearhouseError
-from clearhouse.ledger.fixedpoint import WAD
+from clearhouse.core.errors import ClearhouseError
+from clearhouse.core.fixedpoint import WAD
 
 #: Default half-width of the band, a WAD fraction of the index (5 %).
 DEFAULT_PRICE_BAND = WAD // 20

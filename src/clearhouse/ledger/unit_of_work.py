@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from clearhouse.ledger.errors import UnknownAccount, UnknownMarket, UnknownVaultType
+from clearhouse.core.errors import UnknownAccount, UnknownMarket, UnknownVaultType
 from clearhouse.ledger.events import Event
 from clearhouse.ledger.model import (
     Account,

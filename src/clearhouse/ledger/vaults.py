@@ -20,9 +20,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from clearhouse.ledger import commands as cmd
-from clearhouse.ledger import events as ev
-from clearhouse.ledger.errors import (
+from clearhouse.core.errors import (
     AlreadyExists,
     DebtCeilingExceeded,
     InsufficientBalance,
@@ -34,13 +32,14 @@ from clearhouse.ledger.errors import (
     VaultDusty,
     VaultUnsafe,
 )
-from clearhouse.ledger.fixedpoint import RAY, WAD, rpow
+from clearhouse.core.fixedpoint import BLN, RAY, UINT256_MAX, WAD, ceil_div, rpow
+from clearhouse.ledger import commands as cmd
+from clearhouse.ledger import events as ev
 from clearhouse.ledger.margin import cross_summary
 from clearhouse.ledger.model import Account, Auction, DebtState, Vault, VaultType
 from clearhouse.ledger.unit_of_work import TxContext
 from clearhouse.liquidation.aave.account import AavePool, ReserveConfig
 from clearhouse.liquidation.aave.liquidation import PriceOracleSentinel, liquidation_call
-from clearhouse.liquidation.aave.math import UINT256_MAX
 from clearhouse.liquidation.maker.clipper import kick_incentive, redo_incentive, sale_status, take_amounts
 from clearhouse.liquidation.maker.dog import bark_amounts
 from clearhouse.liquidation.maker.errors import (
@@ -59,6 +58,8 @@ from clearhouse.liquidation.stability_pool import (
     snapshot,
 )
 from clearhouse.liquidation.vault import (
+    DUTCH,
+    ENGLISH,
     AaveLiquidation,
     AnyDisposal,
     DutchAuction,
@@ -84,13 +85,6 @@ from clearhouse.oracle.rules import Action
 if TYPE_CHECKING:
     from clearhouse.ledger.engine import Engine
 
-BLN = 10**9
-DUTCH = "dutch"
-ENGLISH = "english"
-
-
-def _ceil_div(a: int, b: int) -> int:
-    return -(-a // b)
 
 
 def spot(price: int, mat: int) -> int:
@@ -100,7 +94,7 @@ def spot(price: int, mat: int) -> int:
 
 def vault_debt(vault: Vault, rate: int) -> int:
     """The vault's debt in settlement WAD, rounded up."""
-    return _ceil_div(vault.art * rate, RAY)
+    return ceil_div(vault.art * rate, RAY)
 
 
 def _disposal_name(vt: VaultType) -> str:
@@ -189,7 +183,7 @@ def _store(acct: Account, type_id: str, vault: Vault) -> None:
 
 def _write_off(engine: Engine, ctx: TxContext, account: str, debt_rad: int) -> int:
     """Record unrecovered debt (rad) as bad debt, rounded up to WAD."""
-    bad = _ceil_div(debt_rad, RAY)
+    bad = ceil_div(debt_rad, RAY)
     if bad:
         settle = engine.state.params.settlement_asset
         pools = ctx.pools()
@@ -202,7 +196,7 @@ def _settle_proceeds(engine: Engine, ctx: TxContext, paid: int, debt_rad: int) -
     """Split ``paid`` (WAD) raised against ``debt_rad``: burn what repays debt, the rest (penalty) to the
     insurance fund. Returns ``(recovered_rad, burned, surplus)``."""
     recovered = min(paid * RAY, debt_rad)
-    burned = min(paid, _ceil_div(recovered, RAY))
+    burned = min(paid, ceil_div(recovered, RAY))
     surplus = paid - burned
     settle = engine.state.params.settlement_asset
     ctx.burn(settle, burned)
@@ -311,7 +305,7 @@ def draw(engine: Engine, ctx: TxContext, c: cmd.Draw) -> None:
         raise OracleActionRefused(f"{c.account} cannot draw: sequencer down or in grace period")
     acct = ctx.account(c.account)
     old = acct.vaults.get(c.vault_type, Vault())
-    dart = _ceil_div(c.amount * RAY, vt.rate)  # debt rounds up
+    dart = ceil_div(c.amount * RAY, vt.rate)  # debt rounds up
     vault = Vault(old.ink, old.art + dart)
     if (vt.art + dart) * vt.rate > vt.spec.line * RAY:
         raise DebtCeilingExceeded(
@@ -342,7 +336,7 @@ def wipe(engine: Engine, ctx: TxContext, c: cmd.Wipe) -> None:
         dart = c.amount * RAY // vt.rate  # credit rounds down
         if dart == 0:
             raise InvalidValue(f"repaying {c.amount} of {c.vault_type} repays no normalised debt")
-        charge = _ceil_div(dart * vt.rate, RAY)
+        charge = ceil_div(dart * vt.rate, RAY)
     vault = Vault(old.ink, old.art - dart)
     _check_dust(vault, vt.rate, vt, f"repaying {c.amount}")
     _pay(acct, settle, charge, f"repaying {c.vault_type}")
@@ -414,7 +408,7 @@ def _bark_dutch(
     """dog.sol ``bark`` then clip.sol ``kick``."""
     debt = ctx.debt()
     spec, rate = vt.spec, vt.rate
-    whole = _ceil_div(vault.art * rate * spec.chop, WAD)  # room enough for the whole vault
+    whole = ceil_div(vault.art * rate * spec.chop, WAD)  # room enough for the whole vault
     hole_total = debt.hole if debt.hole else debt.dirt + whole
     hole = cfg.hole * RAY if cfg.hole else vt.dirt + whole
     if not (hole_total > debt.dirt and hole > vt.dirt):
@@ -445,7 +439,7 @@ def _bark_dutch(
     _pay_incentive(engine, ctx, auction_id, keeper, coin // RAY)
     after = _dutch_state(engine, debt, auction_id, cfg)
     check_result(SaleState.ABSENT, SaleAction.KICK, after, auction_id)
-    ctx.emit(ev.AuctionTransition(auction_id, "kick", "absent", after.value))
+    ctx.emit(ev.AuctionTransition(auction_id, SaleAction.KICK.value, SaleState.ABSENT.value, after.value))
 
 
 def _bark_english(
@@ -460,7 +454,7 @@ def _bark_english(
     """cat.sol ``bite`` (the whole vault) then flip.sol ``kick``: ``tab = art x rate x chop``."""
     debt = ctx.debt()
     due = vault.art * vt.rate
-    tab = _ceil_div(due * vt.spec.chop, WAD * RAY)
+    tab = ceil_div(due * vt.spec.chop, WAD * RAY)
     acct.vaults.pop(vt.spec.id)
     vt.art -= vault.art
     auction_id = debt.kicks + 1
@@ -476,7 +470,11 @@ def _bark_english(
         )
     )
     ctx.emit(ev.AuctionKicked(auction_id, ENGLISH, vt.spec.id, acct.id, vault.ink, tab, 0, end))
-    ctx.emit(ev.AuctionTransition(auction_id, "kick", "absent", "open"))
+    ctx.emit(
+        ev.AuctionTransition(
+            auction_id, EnglishAction.KICK.value, EnglishState.ABSENT.value, EnglishState.OPEN.value
+        )
+    )
 
 
 def _take_over(
@@ -566,7 +564,7 @@ def take_auction(engine: Engine, ctx: TxContext, c: cmd.TakeAuction) -> None:
         raise ClipperTooExpensive(f"price={price} > max={c.max_price}")
     chost = vt.spec.dust * RAY * vt.spec.chop // WAD
     owe, slice_ = take_amounts(a.lot, a.tab, c.amount, price, chost)
-    paid = _ceil_div(owe, RAY)
+    paid = ceil_div(owe, RAY)
     settle = engine.state.params.settlement_asset
     taker = ctx.account(c.taker)
     _pay(taker, settle, paid, f"auction {c.auction}")

@@ -23,10 +23,8 @@ from typing import Final, Literal
 
 import msgspec
 
-from clearhouse.ledger.errors import ClearhouseError, InvalidParameters
-from clearhouse.ledger.fixedpoint import WAD, check_non_negative, check_positive
-
-WAD2: Final = WAD * WAD
+from clearhouse.core.errors import ClearhouseError, InvalidParameters
+from clearhouse.core.fixedpoint import WAD, WAD2, check_non_negative, check_positive
 
 
 class LiquidationConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):

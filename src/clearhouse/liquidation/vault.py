@@ -30,8 +30,8 @@ from typing import TYPE_CHECKING, Final, Literal
 
 import msgspec
 
-from clearhouse.ledger.errors import ClearhouseError, InvalidParameters
-from clearhouse.ledger.fixedpoint import RAY, WAD, check_non_negative, check_positive
+from clearhouse.core.errors import ClearhouseError, InvalidParameters
+from clearhouse.core.fixedpoint import RAY, WAD, check_non_negative, check_positive
 from clearhouse.liquidation.maker.abaci import (
     Abacus,
     ExponentialDecrease,
@@ -69,6 +69,11 @@ __all__ = [
 ]
 
 UINT64_MAX: Final = 2**64 - 1
+
+
+#: ``Auction.kind`` of a running auction: the one spelling of each (state, events, lab metrics).
+DUTCH: Final = "dutch"
+ENGLISH: Final = "english"
 
 
 class DutchAuction(

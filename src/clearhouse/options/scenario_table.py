@@ -20,7 +20,7 @@ from collections.abc import Sequence
 
 import msgspec
 
-from clearhouse.ledger.fixedpoint import WAD, to_fixed
+from clearhouse.core.fixedpoint import WAD, to_fixed
 from clearhouse.options.instruments import OptionKind
 from clearhouse.options.portfolio_margin import GridSpec, OptionRow, ScenarioTable, VolMove
 from clearhouse.options.pricing import black76

@@ -27,8 +27,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
-from clearhouse.ledger.errors import UnknownAccount, UnknownMarket
-from clearhouse.ledger.fixedpoint import WAD
+from clearhouse.core.errors import UnknownAccount, UnknownMarket
+from clearhouse.core.fixedpoint import WAD, WAD2
 from clearhouse.ledger.margin import (
     MarginSummary,
     PriceLookup,
@@ -40,7 +40,6 @@ from clearhouse.ledger.margin import (
 )
 from clearhouse.ledger.model import Account, LedgerState, Position
 
-WAD2 = WAD * WAD
 #: Upper end of the upward liquidation-price search.
 MAX_SEARCH_PRICE = 2**200
 

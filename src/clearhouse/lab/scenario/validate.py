@@ -14,6 +14,7 @@ from typing import Any
 
 import msgspec
 
+from clearhouse.core.fixedpoint import RAY, WAD
 from clearhouse.lab.network import NetworkConfig, NetworkModel
 from clearhouse.lab.prices import PriceModel, ReplayModel, price_model_from_table
 from clearhouse.lab.scenario.build import amm_pool, disposal, liquidation_config, margin_model
@@ -35,7 +36,6 @@ from clearhouse.lab.scenario.schema import (
     VaultTypeTable,
 )
 from clearhouse.lab.scenario.units import annual_to_duty, fixed, parse_duration, wad
-from clearhouse.ledger.fixedpoint import RAY, WAD
 from clearhouse.ledger.model import AssetSpec, LedgerParams, MarketSpec, VaultTypeSpec
 from clearhouse.oracle.config import FeedConfig, feed_config_from_dict
 

@@ -21,7 +21,7 @@ from dataclasses import dataclass, replace
 from types import MappingProxyType
 from typing import Protocol
 
-from clearhouse.ledger.errors import ValueOutOfRange
+from clearhouse.core.errors import ValueOutOfRange
 from clearhouse.liquidation.maker._atomic import atomic
 from clearhouse.liquidation.maker.abaci import Abacus
 from clearhouse.liquidation.maker.errors import (
