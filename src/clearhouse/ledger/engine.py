@@ -10,7 +10,7 @@ fails the whole block is rolled back.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -22,18 +22,18 @@ from clearhouse.core.errors import (
     InsufficientMargin,
     InvalidParameters,
     InvalidValue,
-    LiquidationCapReached,
     MarginModeConflict,
     NotLiquidatable,
     SelfTrade,
+    UnknownAccount,
     UnknownAsset,
     UnknownMarket,
     WithdrawalsGated,
 )
-from clearhouse.core.fixedpoint import RAY, WAD, check_positive, check_range
+from clearhouse.core.fixedpoint import RAY, WAD, check_positive, check_range, wmul_up
 from clearhouse.ledger import commands as cmd
 from clearhouse.ledger import events as ev
-from clearhouse.ledger import liquidate, vaults
+from clearhouse.ledger import kernel, liquidate, vaults
 from clearhouse.ledger.block import Block, encode_block, encode_events
 from clearhouse.ledger.enforcement import (
     CandidateScanner,
@@ -48,19 +48,16 @@ from clearhouse.ledger.margin import (
     PriceLookup,
     cross_summary,
     fresh_price_lookup,
-    funding_owed,
-    health_not_worse,
     isolated_summary,
 )
-from clearhouse.ledger.model import Account, AssetSpec, LedgerState, MarketSpec, MarketState, Position
+from clearhouse.ledger.model import Account, LedgerState, MarketSpec, MarketState, Position
 from clearhouse.ledger.price_band import check_fill_price
 from clearhouse.ledger.state_root import StateHasher
 from clearhouse.ledger.trade_window import record_fill, take_venue_price
 from clearhouse.ledger.unit_of_work import BlockUndo, TxContext
-from clearhouse.oracle.errors import OracleActionRefused
 from clearhouse.oracle.feed import OracleFeed
 from clearhouse.oracle.reports import SourceReport
-from clearhouse.oracle.rules import Action, SequencerGrace, require_allowed, twap_divergence_ok
+from clearhouse.oracle.rules import Action
 from clearhouse.oracle.states import OracleState
 
 if TYPE_CHECKING:
@@ -77,7 +74,8 @@ class BlockResult:
     events_bytes: bytes
 
 
-Handler = Callable[["Engine", TxContext, Any], None]
+#: A command handler: applies one command to the transaction's scratch view or raises.
+Handler = Callable[[TxContext, Any], None]
 
 
 class Engine:
@@ -95,7 +93,6 @@ class Engine:
         self.scanner: CandidateScanner = scanner if scanner is not None else ExactScanner()
         #: Accounts changed since the scanner last looked (its mirror syncs them).
         self._unscanned: set[str] = set(self.state.accounts)
-        self._liquidations = 0
         self._hasher = StateHasher()
         self._hasher.update(self.state.accounts.values())
         self._prev_hash = "00" * 32
@@ -121,7 +118,6 @@ class Engine:
         )
         events: list[ev.Event] = []
         touched: set[str] = set()
-        self._liquidations = 0
         try:
             self._accrue_funding(block.time, undo, events)
             state.height, state.time = block.height, block.time
@@ -141,7 +137,7 @@ class Engine:
                 ctx = TxContext(state, undo)
                 try:
                     command.check()
-                    _HANDLERS[type(command)](self, ctx, command)
+                    _HANDLERS[type(command)](ctx, command)
                 except ClearhouseError as err:
                     events.append(ev.TransactionRejected(index, type(command).__name__, err.code, str(err)))
                     continue
@@ -226,7 +222,7 @@ class Engine:
         changed = frozenset(a for a in self._unscanned if a in state.accounts)
         candidates = self.scanner.candidates(state, changed)
         self._unscanned.clear()
-        room = params.max_liquidations_per_block - self._liquidations
+        room = params.max_liquidations_per_block - undo.liquidations
         if state.vault_types and room > 0:
             room -= self._enforce_vaults(undo, events, touched, room)
         if not candidates or room <= 0:
@@ -239,7 +235,7 @@ class Engine:
                 continue
             ctx = TxContext(state, undo)
             try:
-                self._close_out(ctx, cmd.CloseOut(aid, params.backstop_liquidator, mid))
+                close_out(ctx, cmd.CloseOut(aid, params.backstop_liquidator, mid))
             except ClearhouseError as err:
                 events.append(ev.EnforcementFailed(aid, mid, err.code, str(err)))
                 continue
@@ -259,7 +255,7 @@ class Engine:
                 continue
             ctx = TxContext(state, undo)
             try:
-                vaults.bark(self, ctx, cmd.Bark(aid, vid, params.backstop_liquidator))
+                vaults.bark(ctx, cmd.Bark(aid, vid, params.backstop_liquidator))
             except ClearhouseError as err:
                 events.append(ev.EnforcementFailed(aid, vid, err.code, str(err)))
                 continue
@@ -293,20 +289,6 @@ class Engine:
         state.oracles = feeds
         state.prices = prices
 
-    def _require(self, action: Action, keys: Iterable[str]) -> None:
-        """Refuse ``action`` if the feed of any of ``keys`` is in a state whose rule forbids it."""
-        oracles = self.state.oracles
-        for key in keys:
-            feed = oracles.get(key)
-            if feed is not None:
-                require_allowed(feed.state, action, key)
-
-    def _margin_keys(self, acct: Account) -> list[str]:
-        """Price keys the account's cross margin depends on."""
-        keys = {a for a, v in acct.balances.items() if v}
-        keys.update(self.state.markets[m].spec.oracle for m, p in acct.positions.items() if p.size)
-        return sorted(keys)
-
     # -- queries --------------------------------------------------------------------------------
 
     def prices(self) -> PriceLookup:
@@ -316,478 +298,301 @@ class Engine:
         """Exact cross-margin summary of an account at the current (fresh) prices."""
         account = self.state.accounts.get(account_id)
         if account is None:
-            from clearhouse.core.errors import UnknownAccount
-
             raise UnknownAccount(f"unknown account {account_id!r}")
         return cross_summary(self.state, account, self.prices())
 
     def isolated_margin(self, account_id: str, market_id: str) -> MarginSummary:
-        pos = self.state.accounts[account_id].positions[market_id]
+        """Exact summary of the account's isolated bucket in ``market_id``."""
+        account = self.state.accounts.get(account_id)
+        if account is None:
+            raise UnknownAccount(f"unknown account {account_id!r}")
+        pos = account.positions.get(market_id)
+        if pos is None:
+            raise UnknownMarket(f"account {account_id!r} has no position in {market_id!r}")
         return isolated_summary(self.state, pos, self.prices())
 
-    # -- transaction handlers -------------------------------------------------------------------
 
-    def _set_params(self, ctx: TxContext, c: cmd.SetLedgerParams) -> None:
-        ctx.set_params(c.params)
-        ctx.emit(ev.LedgerParamsSet(c.params.settlement_asset, c.params.max_price_age))
+# -- transaction handlers ------------------------------------------------------------------------
 
-    def _list_asset(self, ctx: TxContext, c: cmd.ListAsset) -> None:
-        if c.asset.id in self.state.assets:
-            raise AlreadyExists(f"asset {c.asset.id} is already listed")
-        ctx.put_asset(c.asset)
-        ctx.emit(ev.AssetListed(c.asset.id, c.asset.decimals, c.asset.haircut))
 
-    def _list_market(self, ctx: TxContext, c: cmd.ListMarket) -> None:
-        spec = c.market
-        if spec.id in self.state.markets:
-            raise AlreadyExists(f"market {spec.id} is already listed")
-        if self.state.params.settlement_asset not in self.state.assets:
-            raise UnknownAsset(
-                f"market {spec.id}: settlement asset {self.state.params.settlement_asset} is not listed"
-            )
-        ctx.put_market(MarketState(spec, last_funding_time=self.state.time))
-        ctx.emit(ev.MarketListed(spec.id, spec.oracle, spec.initial_margin, spec.maintenance_margin))
+def set_params(ctx: TxContext, c: cmd.SetLedgerParams) -> None:
+    ctx.set_params(c.params)
+    ctx.emit(ev.LedgerParamsSet(c.params.settlement_asset, c.params.max_price_age))
 
-    def _update_market(self, ctx: TxContext, c: cmd.UpdateMarket) -> None:
-        market = ctx.market(c.market.id)
-        if c.market.oracle != market.spec.oracle:
-            raise InvalidParameters(f"market {c.market.id}: the oracle key cannot change")
-        market.spec = c.market
-        s = c.market
-        ctx.emit(
-            ev.MarketUpdated(
-                s.id, s.initial_margin, s.maintenance_margin, s.taker_fee, s.maker_fee, s.liquidation_fee
-            )
+
+def list_asset(ctx: TxContext, c: cmd.ListAsset) -> None:
+    if c.asset.id in ctx.state.assets:
+        raise AlreadyExists(f"asset {c.asset.id} is already listed")
+    ctx.put_asset(c.asset)
+    ctx.emit(ev.AssetListed(c.asset.id, c.asset.decimals, c.asset.haircut))
+
+
+def list_market(ctx: TxContext, c: cmd.ListMarket) -> None:
+    spec = c.market
+    if spec.id in ctx.state.markets:
+        raise AlreadyExists(f"market {spec.id} is already listed")
+    if ctx.state.params.settlement_asset not in ctx.state.assets:
+        raise UnknownAsset(
+            f"market {spec.id}: settlement asset {ctx.state.params.settlement_asset} is not listed"
         )
+    ctx.put_market(MarketState(spec, last_funding_time=ctx.state.time))
+    ctx.emit(ev.MarketListed(spec.id, spec.oracle, spec.initial_margin, spec.maintenance_margin))
 
-    def _set_volatility(self, ctx: TxContext, c: cmd.SetVolatility) -> None:
-        ctx.market(c.market).vol_multiplier = c.multiplier
-        ctx.emit(ev.VolatilitySet(c.market, c.multiplier))
 
-    def _configure_oracle(self, ctx: TxContext, c: cmd.ConfigureOracle) -> None:
-        feed = OracleFeed(c.feed)
-        ctx.put_oracle(c.feed.asset, feed)
-        ctx.emit(
-            ev.OracleConfigured(c.feed.asset, c.feed.aggregator.name, tuple(p.name for p in c.feed.policies))
+def update_market(ctx: TxContext, c: cmd.UpdateMarket) -> None:
+    market = ctx.market(c.market.id)
+    if c.market.oracle != market.spec.oracle:
+        raise InvalidParameters(f"market {c.market.id}: the oracle key cannot change")
+    market.spec = c.market
+    s = c.market
+    ctx.emit(
+        ev.MarketUpdated(
+            s.id, s.initial_margin, s.maintenance_margin, s.taker_fee, s.maker_fee, s.liquidation_fee
         )
+    )
 
-    def _confirm_oracle(self, ctx: TxContext, c: cmd.ConfirmOracle) -> None:
-        feed = self.state.oracles.get(c.asset)
-        if feed is None:
-            raise UnknownAsset(f"no oracle feed for {c.asset!r}")
-        feed = feed.copy()
-        old = feed.state
-        feed.confirm(self.state.time)
-        ctx.put_oracle(c.asset, feed)
-        ctx.emit(ev.OracleStateChanged(c.asset, old.value, feed.state.value, "confirmed"))
 
-    def _open_account(self, ctx: TxContext, c: cmd.OpenAccount) -> None:
-        if c.account in self.state.accounts:
-            raise AlreadyExists(f"account {c.account} already exists")
-        ctx.new_account(Account(c.account, c.owner.lower(), len(self.state.accounts)))
-        ctx.emit(ev.AccountOpened(c.account, c.owner.lower()))
+def set_volatility(ctx: TxContext, c: cmd.SetVolatility) -> None:
+    ctx.market(c.market).vol_multiplier = c.multiplier
+    ctx.emit(ev.VolatilitySet(c.market, c.multiplier))
 
-    def _asset(self, asset_id: str, amount: int) -> AssetSpec:
-        asset = self.state.assets.get(asset_id)
-        if asset is None:
-            raise UnknownAsset(f"unknown asset {asset_id!r}")
-        if amount % asset.unit:
-            raise InvalidValue(f"amount {amount} of {asset_id} is finer than its {asset.decimals} decimals")
-        return asset
 
-    def _deposit(self, ctx: TxContext, c: cmd.Deposit) -> None:
-        self._asset(c.asset, c.amount)
-        acct = ctx.account(c.account)
-        acct.balances[c.asset] = check_range(
-            acct.balances.get(c.asset, 0) + c.amount, f"balance of {c.asset} in {c.account}"
+def configure_oracle(ctx: TxContext, c: cmd.ConfigureOracle) -> None:
+    feed = OracleFeed(c.feed)
+    ctx.put_oracle(c.feed.asset, feed)
+    ctx.emit(
+        ev.OracleConfigured(c.feed.asset, c.feed.aggregator.name, tuple(p.name for p in c.feed.policies))
+    )
+
+
+def confirm_oracle(ctx: TxContext, c: cmd.ConfirmOracle) -> None:
+    feed = ctx.state.oracles.get(c.asset)
+    if feed is None:
+        raise UnknownAsset(f"no oracle feed for {c.asset!r}")
+    feed = feed.copy()
+    old = feed.state
+    feed.confirm(ctx.state.time)
+    ctx.put_oracle(c.asset, feed)
+    ctx.emit(ev.OracleStateChanged(c.asset, old.value, feed.state.value, "confirmed"))
+
+
+def open_account(ctx: TxContext, c: cmd.OpenAccount) -> None:
+    if c.account in ctx.state.accounts:
+        raise AlreadyExists(f"account {c.account} already exists")
+    ctx.new_account(Account(c.account, c.owner.lower(), len(ctx.state.accounts)))
+    ctx.emit(ev.AccountOpened(c.account, c.owner.lower()))
+
+
+def deposit(ctx: TxContext, c: cmd.Deposit) -> None:
+    kernel.asset(ctx, c.asset, c.amount)
+    acct = ctx.account(c.account)
+    acct.balances[c.asset] = check_range(
+        acct.balances.get(c.asset, 0) + c.amount, f"balance of {c.asset} in {c.account}"
+    )
+    ctx.deposited[c.asset] = c.amount
+    ctx.emit(ev.Deposited(c.account, c.asset, c.amount))
+
+
+def deposit_insurance(ctx: TxContext, c: cmd.DepositInsurance) -> None:
+    kernel.asset(ctx, c.asset, c.amount)
+    pools = ctx.pools()
+    pools.insurance[c.asset] = check_range(
+        pools.insurance.get(c.asset, 0) + c.amount, f"insurance fund balance of {c.asset}"
+    )
+    ctx.deposited[c.asset] = c.amount
+    ctx.emit(ev.InsuranceDeposited(c.asset, c.amount))
+
+
+def withdraw(ctx: TxContext, c: cmd.Withdraw) -> None:
+    kernel.asset(ctx, c.asset, c.amount)
+    gate = ctx.state.pools.withdrawals_gated_until
+    if ctx.state.height <= gate:
+        raise WithdrawalsGated(f"withdrawals are paused until block {gate} after a socialised loss")
+    acct = ctx.account(c.account)
+    kernel.settle_all_funding(ctx, acct)
+    balance = acct.balances.get(c.asset, 0)
+    if balance < c.amount:
+        raise InsufficientBalance(
+            f"account {c.account} holds {balance} {c.asset}, cannot withdraw {c.amount}"
         )
-        ctx.deposited[c.asset] = c.amount
-        ctx.emit(ev.Deposited(c.account, c.asset, c.amount))
+    acct.balances[c.asset] = balance - c.amount
+    kernel.require_cross_initial(
+        ctx,
+        acct,
+        lambda after: (
+            f"withdrawing {c.amount} {c.asset} would leave account {c.account} with equity "
+            f"{after.equity} below its initial requirement {after.initial}"
+        ),
+    )
+    ctx.withdrawn[c.asset] = c.amount
+    ctx.emit(ev.Withdrawn(c.account, c.asset, c.amount))
 
-    def _deposit_insurance(self, ctx: TxContext, c: cmd.DepositInsurance) -> None:
-        self._asset(c.asset, c.amount)
-        pools = ctx.pools()
-        pools.insurance[c.asset] = check_range(
-            pools.insurance.get(c.asset, 0) + c.amount, f"insurance fund balance of {c.asset}"
+
+def transfer_margin(ctx: TxContext, c: cmd.TransferMargin) -> None:
+    settle = ctx.state.params.settlement_asset
+    kernel.asset(ctx, settle, abs(c.amount))
+    acct = ctx.account(c.account)
+    market = ctx.market(c.market)
+    pos = acct.positions.get(c.market)
+    if pos is None:
+        if c.amount < 0:
+            raise InsufficientBalance(f"account {c.account} has no isolated margin in {c.market}")
+        pos = acct.positions[c.market] = Position(
+            c.market, funding_snapshot=market.funding_index, isolated=True
         )
-        ctx.deposited[c.asset] = c.amount
-        ctx.emit(ev.InsuranceDeposited(c.asset, c.amount))
-
-    def _withdraw(self, ctx: TxContext, c: cmd.Withdraw) -> None:
-        self._asset(c.asset, c.amount)
-        gate = self.state.pools.withdrawals_gated_until
-        if self.state.height <= gate:
-            raise WithdrawalsGated(f"withdrawals are paused until block {gate} after a socialised loss")
-        acct = ctx.account(c.account)
-        self._settle_all_funding(ctx, acct)
-        balance = acct.balances.get(c.asset, 0)
+    elif not pos.isolated:
+        raise MarginModeConflict(f"account {c.account} holds a cross position in {c.market}")
+    kernel.settle_funding(ctx, acct, pos, market)
+    prices = kernel.prices(ctx)
+    kernel.require(ctx, Action.WITHDRAW, [market.spec.oracle, *kernel.margin_keys(ctx, acct)])
+    if c.amount > 0:
+        balance = acct.balances.get(settle, 0)
         if balance < c.amount:
             raise InsufficientBalance(
-                f"account {c.account} holds {balance} {c.asset}, cannot withdraw {c.amount}"
+                f"account {c.account} holds {balance} {settle}, cannot move {c.amount} to {c.market}"
             )
-        acct.balances[c.asset] = balance - c.amount
-        if any(not p.isolated and p.size for p in acct.positions.values()) or any(
-            v < 0 for v in acct.balances.values()
-        ):
-            self._require(Action.WITHDRAW, self._margin_keys(acct))
-            after = cross_summary(self.state, acct, self.prices())
-            if not after.meets_initial:
-                raise InsufficientMargin(
-                    f"withdrawing {c.amount} {c.asset} would leave account {c.account} with equity "
-                    f"{after.equity} below its initial requirement {after.initial}"
-                )
-        ctx.withdrawn[c.asset] = c.amount
-        ctx.emit(ev.Withdrawn(c.account, c.asset, c.amount))
-
-    def _transfer_margin(self, ctx: TxContext, c: cmd.TransferMargin) -> None:
-        settle = self.state.params.settlement_asset
-        self._asset(settle, abs(c.amount))
-        acct = ctx.account(c.account)
-        market = ctx.market(c.market)
-        pos = acct.positions.get(c.market)
-        if pos is None:
-            if c.amount < 0:
-                raise InsufficientBalance(f"account {c.account} has no isolated margin in {c.market}")
-            pos = acct.positions[c.market] = Position(
-                c.market, funding_snapshot=market.funding_index, isolated=True
-            )
-        elif not pos.isolated:
-            raise MarginModeConflict(f"account {c.account} holds a cross position in {c.market}")
-        self._settle_funding(ctx, acct, pos, market)
-        prices = self.prices()
-        self._require(Action.WITHDRAW, [market.spec.oracle, *self._margin_keys(acct)])
-        if c.amount > 0:
-            balance = acct.balances.get(settle, 0)
-            if balance < c.amount:
-                raise InsufficientBalance(
-                    f"account {c.account} holds {balance} {settle}, cannot move {c.amount} to {c.market}"
-                )
-            acct.balances[settle] = balance - c.amount
-            pos.margin += c.amount
-            after = cross_summary(self.state, acct, prices)
-            if not after.meets_initial:
-                raise InsufficientMargin(
-                    f"moving {c.amount} to isolated {c.market} leaves account {c.account} cross equity "
-                    f"{after.equity} below initial {after.initial}"
-                )
-        else:
-            amount = -c.amount
-            if pos.margin < amount:
-                raise InsufficientBalance(
-                    f"isolated {c.market} of {c.account} holds {pos.margin}, cannot release {amount}"
-                )
-            pos.margin -= amount
-            acct.balances[settle] = acct.balances.get(settle, 0) + amount
-            if pos.size:
-                after = isolated_summary(self.state, pos, prices)
-                if not after.meets_initial:
-                    raise InsufficientMargin(
-                        f"releasing {amount} from isolated {c.market} of {c.account} leaves equity "
-                        f"{after.equity} below initial {after.initial}"
-                    )
-        if pos.is_empty:
-            del acct.positions[c.market]
-        ctx.emit(ev.MarginTransferred(c.account, c.market, c.amount))
-
-    def _settle_funding_cmd(self, ctx: TxContext, c: cmd.SettleFunding) -> None:
-        acct = ctx.account(c.account)
-        for mid in sorted(acct.positions):
-            self._settle_funding(ctx, acct, acct.positions[mid], ctx.market(mid))
-
-    def _trade(self, ctx: TxContext, c: cmd.Trade) -> None:
-        if c.buyer == c.seller:
-            raise SelfTrade(f"account {c.buyer} cannot trade with itself in {c.market}")
-        market = ctx.market(c.market)
-        spec = market.spec
-        if c.size % spec.step_size:
-            raise InvalidValue(f"size {c.size} is not a multiple of {c.market}'s step {spec.step_size}")
-        buyer, seller = ctx.account(c.buyer), ctx.account(c.seller)
-        prices = self.prices()
-        check_fill_price(c.market, c.price, prices(spec.oracle), spec.price_band)  # fresh index, band
-        notional = check_range(c.size * c.price // WAD, f"notional of the {c.market} trade")
-        fees = {
-            "buyer": -((-notional * (spec.taker_fee if c.taker == "buyer" else spec.maker_fee)) // WAD),
-            "seller": -((-notional * (spec.taker_fee if c.taker == "seller" else spec.maker_fee)) // WAD),
-        }
-        realised = {}
-        for side, acct, delta in (("buyer", buyer, c.size), ("seller", seller, -c.size)):
-            before_pos = acct.positions.get(c.market)
-            old_size = before_pos.size if before_pos is not None else 0
-            pos, realised[side] = self._fill(ctx, acct, market, delta, notional)
-            self._check_fill_risk(acct, pos, old_size, spec.oracle, f"{side} {acct.id}", c.market)
-            self._charge(ctx, acct, pos, fees[side])
-            self._check_fill_margin(acct, pos, old_size, prices, f"trade of {c.size} {c.market} at {c.price}")
-            self._drop_if_empty(acct, pos)
-        market.last_trade_price = c.price
-        market.last_trade_time = self.state.time
-        record_fill(market, c.size, c.price)
-        ctx.emit(
-            ev.Traded(
-                c.market,
-                c.buyer,
-                c.seller,
-                c.size,
-                c.price,
-                notional,
-                fees["buyer"],
-                fees["seller"],
-                realised["buyer"],
-                realised["seller"],
-            )
-        )
-
-    def check_liquidation_room(self) -> None:
-        """Refuse one more close-out/liquidation/bark once the block's cap is used up."""
-        cap = self.state.params.max_liquidations_per_block
-        if self._liquidations >= cap:
-            raise LiquidationCapReached(f"block {self.state.height} already enforced {cap} liquidations")
-
-    def count_liquidation(self) -> None:
-        """Record one enforced liquidation against the block's cap (call when it will commit)."""
-        self._liquidations += 1
-
-    def check_enforceable(
-        self, account: str, before: MarginSummary, markets: list[str], prices: PriceLookup
-    ) -> None:
-        """The common gate of every perp enforcement: the oracle rule allows ``liquidate``, the bucket is
-        below maintenance, and the sequencer-grace and TWAP-divergence guards pass."""
-        self._require(Action.LIQUIDATE, sorted({self.state.markets[m].spec.oracle for m in markets}))
-        if not before.liquidatable:
-            raise NotLiquidatable(
-                f"account {account} has equity {before.equity} >= maintenance {before.maintenance}"
-            )
-        self._check_liquidation_guards(account, markets, before, prices)
-
-    def _close_out(self, ctx: TxContext, c: cmd.CloseOut) -> None:
-        self.check_liquidation_room()
-        if c.account == c.liquidator:
-            raise SelfTrade(f"account {c.account} cannot close itself out")
-        acct, liq = ctx.account(c.account), ctx.account(c.liquidator)
-        prices = self.prices()
-        settle = self.state.params.settlement_asset
-        if c.market is None:
-            targets = sorted(m for m, p in acct.positions.items() if not p.isolated and p.size)
-            before = cross_summary(self.state, acct, prices)
-        else:
-            pos = acct.positions.get(c.market)
-            if pos is None or not pos.isolated or not pos.size:
-                raise UnknownMarket(f"account {c.account} has no isolated position in {c.market}")
-            targets = [c.market]
-            before = isolated_summary(self.state, pos, prices)
-        if not targets:
-            raise NotLiquidatable(f"account {c.account} has no cross positions to close out")
-        if any(p.isolated for m, p in liq.positions.items() if m in targets):
-            raise MarginModeConflict(f"liquidator {c.liquidator} holds an isolated position it would add to")
-        self.check_enforceable(c.account, before, targets, prices)
-        penalty_due = 0
-        for mid in targets:
-            market = ctx.market(mid)
-            price = prices(market.spec.oracle)
-            size = acct.positions[mid].size
-            notional = abs(size) * price // WAD
-            pos, pnl = self._fill(ctx, acct, market, -size, notional)
-            if not pos.isolated:
-                self._drop_if_empty(acct, pos)
-            liq_pos, _ = self._fill(ctx, liq, market, size, notional)
-            self._drop_if_empty(liq, liq_pos)
-            penalty_due += -((-notional * market.spec.liquidation_fee) // WAD)
-            ctx.emit(ev.PositionClosedOut(c.account, c.liquidator, mid, size, price, notional, pnl))
-        if c.market is None:
-            equity = cross_summary(self.state, acct, prices).equity
-            isolated: Position | None = None
-        else:
-            isolated = acct.positions[c.market]
-            equity = isolated.margin
-        penalty = min(penalty_due, max(equity, 0))
-        if penalty:
-            share = self.state.markets[targets[0]].spec.liquidator_share
-            reward = penalty * share // WAD
-            self._debit(acct, isolated, penalty)
-            liq.balances[settle] = liq.balances.get(settle, 0) + reward
-            pools = ctx.pools()
-            pools.insurance[settle] = pools.insurance.get(settle, 0) + penalty - reward
-            ctx.emit(ev.CloseOutPenaltyCharged(c.account, c.liquidator, penalty, reward, penalty - reward))
-        if isolated is not None:
-            if isolated.margin > 0:
-                acct.balances[settle] = acct.balances.get(settle, 0) + isolated.margin
-                isolated.margin = 0
-            elif isolated.margin < 0:
-                isolated.margin += self._cover_deficit(ctx, c.account, -isolated.margin)
-            self._drop_if_empty(acct, isolated)
-        elif equity - penalty < 0:
-            self._bankrupt(ctx, acct)
-        after = cross_summary(self.state, liq, prices)
+        acct.balances[settle] = balance - c.amount
+        pos.margin += c.amount
+        after = cross_summary(ctx.state, acct, prices)
         if not after.meets_initial:
             raise InsufficientMargin(
-                f"liquidator {c.liquidator} lacks initial margin to take over {c.account}'s positions "
-                f"(equity {after.equity}, initial {after.initial})"
+                f"moving {c.amount} to isolated {c.market} leaves account {c.account} cross equity "
+                f"{after.equity} below initial {after.initial}"
             )
-        self.count_liquidation()
-
-    def _check_liquidation_guards(
-        self, account: str, markets: list[str], health: MarginSummary, prices: PriceLookup
-    ) -> None:
-        """Aave's sequencer grace period and Drift's oracle/TWAP divergence guard."""
-        state = self.state
-        params = state.params
-        if params.sequencer_grace:
-            sentinel = SequencerGrace(params.sequencer_grace, params.grace_health_threshold)
-            h = health.health if health.health is not None else 0
-            if not sentinel.is_liquidation_allowed(
-                state.time, state.sequencer_up, state.sequencer_up_since, h
-            ):
-                raise OracleActionRefused(
-                    f"close-out of {account} refused: sequencer grace period and health {h} is not "
-                    f"below {params.grace_health_threshold}"
-                )
-        for mid in markets:
-            spec = state.markets[mid].spec
-            if spec.twap_oracle is None:
-                continue
-            index, twap = prices(spec.oracle), prices(spec.twap_oracle)
-            if not twap_divergence_ok(index, twap, spec.max_twap_divergence):
-                raise OracleActionRefused(
-                    f"close-out of {account} refused: {mid} index {index} diverges from its TWAP "
-                    f"{twap} by more than {spec.max_twap_divergence}"
-                )
-
-    def _risk_allowed(self) -> bool:
-        """False while the sequencer is down or inside its grace period (no new risk then)."""
-        state, params = self.state, self.state.params
-        if not params.sequencer_grace:
-            return True
-        sentinel = SequencerGrace(params.sequencer_grace, params.grace_health_threshold)
-        return sentinel.is_borrow_allowed(state.time, state.sequencer_up, state.sequencer_up_since)
-
-    # -- building blocks ------------------------------------------------------------------------
-
-    def _bucket_summary(self, acct: Account, pos: Position | None, prices: PriceLookup) -> MarginSummary:
-        if pos is not None and pos.isolated:
-            return isolated_summary(self.state, pos, prices)
-        return cross_summary(self.state, acct, prices)
-
-    def _check_fill_risk(
-        self, acct: Account, pos: Position, old_size: int, oracle: str, who: str, market: str
-    ) -> None:
-        """Oracle rule and sequencer sentinel for a fill: adding risk needs ``open``, else ``reduce``."""
-        adds_risk = abs(pos.size) > abs(old_size) or pos.size * old_size < 0
-        self._require(Action.OPEN if adds_risk else Action.REDUCE, [oracle])
-        if adds_risk and not self._risk_allowed():
-            raise OracleActionRefused(f"{who} cannot add risk in {market}: sequencer down or in grace period")
-
-    def _check_fill_margin(
-        self, acct: Account, pos: Position, old_size: int, prices: PriceLookup, what: str
-    ) -> None:
-        """After a fill the bucket keeps initial margin, or the fill only reduced the position and
-        health did not fall (dYdX's rule)."""
-        after = self._bucket_summary(acct, pos, prices)
-        if after.meets_initial:
-            return
-        reduce_only = abs(pos.size) <= abs(old_size) and pos.size * old_size >= 0
-        if not (reduce_only and health_not_worse(self._committed_summary(acct, pos, prices), after)):
-            raise InsufficientMargin(
-                f"{what} leaves {acct.id} with equity {after.equity} below initial "
-                f"requirement {after.initial}"
+    else:
+        amount = -c.amount
+        if pos.margin < amount:
+            raise InsufficientBalance(
+                f"isolated {c.market} of {c.account} holds {pos.margin}, cannot release {amount}"
             )
+        pos.margin -= amount
+        acct.balances[settle] = acct.balances.get(settle, 0) + amount
+        if pos.size:
+            after = isolated_summary(ctx.state, pos, prices)
+            if not after.meets_initial:
+                raise InsufficientMargin(
+                    f"releasing {amount} from isolated {c.market} of {c.account} leaves equity "
+                    f"{after.equity} below initial {after.initial}"
+                )
+    if pos.is_empty:
+        del acct.positions[c.market]
+    ctx.emit(ev.MarginTransferred(c.account, c.market, c.amount))
 
-    def _committed_summary(self, acct: Account, pos: Position, prices: PriceLookup) -> MarginSummary:
-        """The bucket's margin before this transaction: the committed state is untouched by clones."""
-        committed = self.state.accounts[acct.id]
-        return self._bucket_summary(committed, committed.positions.get(pos.market), prices)
 
-    def _credit(self, acct: Account, pos: Position | None, amount: int) -> None:
-        if pos is not None and pos.isolated:
-            pos.margin += amount
-        else:
-            settle = self.state.params.settlement_asset
-            acct.balances[settle] = acct.balances.get(settle, 0) + amount
+def settle_funding_cmd(ctx: TxContext, c: cmd.SettleFunding) -> None:
+    acct = ctx.account(c.account)
+    for mid in sorted(acct.positions):
+        kernel.settle_funding(ctx, acct, acct.positions[mid], ctx.market(mid))
 
-    def _debit(self, acct: Account, pos: Position | None, amount: int) -> None:
-        self._credit(acct, pos, -amount)
 
-    def _charge(self, ctx: TxContext, acct: Account, pos: Position, fee: int) -> None:
-        if fee:
-            self._debit(acct, pos, fee)
-            pools = ctx.pools()
-            settle = self.state.params.settlement_asset
-            pools.fees[settle] = pools.fees.get(settle, 0) + fee
+def trade(ctx: TxContext, c: cmd.Trade) -> None:
+    if c.buyer == c.seller:
+        raise SelfTrade(f"account {c.buyer} cannot trade with itself in {c.market}")
+    market = ctx.market(c.market)
+    spec = market.spec
+    if c.size % spec.step_size:
+        raise InvalidValue(f"size {c.size} is not a multiple of {c.market}'s step {spec.step_size}")
+    buyer, seller = ctx.account(c.buyer), ctx.account(c.seller)
+    prices = kernel.prices(ctx)
+    check_fill_price(c.market, c.price, prices(spec.oracle), spec.price_band)  # fresh index, band
+    notional = check_range(c.size * c.price // WAD, f"notional of the {c.market} trade")
+    fees = {
+        "buyer": wmul_up(notional, spec.taker_fee if c.taker == "buyer" else spec.maker_fee),
+        "seller": wmul_up(notional, spec.taker_fee if c.taker == "seller" else spec.maker_fee),
+    }
+    realised = {}
+    for side, acct, delta in (("buyer", buyer, c.size), ("seller", seller, -c.size)):
+        before_pos = acct.positions.get(c.market)
+        old_size = before_pos.size if before_pos is not None else 0
+        pos, realised[side] = kernel.fill(ctx, acct, market, delta, notional)
+        kernel.check_fill_risk(ctx, pos, old_size, spec.oracle, f"{side} {acct.id}", c.market)
+        kernel.charge_fee(ctx, acct, pos, fees[side])
+        what = f"trade of {c.size} {c.market} at {c.price}"
+        kernel.check_fill_margin(ctx, acct, pos, old_size, prices, what)
+        kernel.drop_if_empty(acct, pos)
+    market.last_trade_price = c.price
+    market.last_trade_time = ctx.state.time
+    record_fill(market, c.size, c.price)
+    ctx.emit(
+        ev.Traded(
+            c.market,
+            c.buyer,
+            c.seller,
+            c.size,
+            c.price,
+            notional,
+            fees["buyer"],
+            fees["seller"],
+            realised["buyer"],
+            realised["seller"],
+        )
+    )
 
-    def _settle_funding(self, ctx: TxContext, acct: Account, pos: Position, market: MarketState) -> None:
-        owed = funding_owed(pos, market.funding_index)
-        pos.funding_snapshot = market.funding_index
-        if owed:
-            self._debit(acct, pos, owed)
-            market.pnl_pool += owed
-            ctx.emit(ev.FundingSettled(acct.id, pos.market, owed))
 
-    def _settle_all_funding(self, ctx: TxContext, acct: Account) -> None:
-        for mid in sorted(acct.positions):
-            pos = acct.positions[mid]
-            if pos.size and funding_owed(pos, self.state.markets[mid].funding_index):
-                self._settle_funding(ctx, acct, pos, ctx.market(mid))
-
-    def _fill(
-        self, ctx: TxContext, acct: Account, market: MarketState, delta: int, notional: int
-    ) -> tuple[Position, int]:
-        """Apply a signed fill of ``delta`` for ``notional`` quote to the account's position.
-
-        Returns the position and the PnL realised into its collateral bucket. The per-side
-        identity ``d(entry_value) + d(pnl_pool) == sign(delta) x notional`` keeps every market's
-        ``sum(entry_value) + pnl_pool`` exactly zero-sum across both sides of a fill.
-        """
-        mid = market.spec.id
-        pos = acct.positions.get(mid)
-        if pos is None:
-            pos = acct.positions[mid] = Position(mid, funding_snapshot=market.funding_index)
-        else:
-            self._settle_funding(ctx, acct, pos, market)
-        old = pos.size
-        sign = 1 if delta > 0 else -1
-        realised = 0
-        if old == 0 or (old > 0) == (delta > 0):
-            pos.entry_value += sign * notional
-        else:
-            closed = min(abs(delta), abs(old))
-            closed_notional = notional if closed == abs(delta) else notional * closed // abs(delta)
-            basis = pos.entry_value * closed // abs(old)
-            realised = -sign * closed_notional - basis
-            pos.entry_value += sign * (notional - closed_notional) - basis
-            market.pnl_pool -= realised
-            self._credit(acct, pos, realised)
-        pos.size = old + delta
-        market.open_interest += max(pos.size, 0) - max(old, 0)
-        return pos, realised
-
-    def _drop_if_empty(self, acct: Account, pos: Position) -> None:
-        if pos.is_empty:
-            del acct.positions[pos.market]
-
-    def _bankrupt(self, ctx: TxContext, acct: Account) -> None:
-        """Seize a bankrupt cross account's collateral and cover its settlement deficit."""
-        settle = self.state.params.settlement_asset
-        pools = ctx.pools()
-        for asset_id in sorted(acct.balances):
-            amount = acct.balances[asset_id]
-            if asset_id != settle and amount > 0:
-                pools.insurance[asset_id] = pools.insurance.get(asset_id, 0) + amount
-                acct.balances[asset_id] = 0
-                ctx.emit(ev.CollateralSeized(acct.id, asset_id, amount))
-        deficit = -acct.balances.get(settle, 0)
-        if deficit > 0:
-            acct.balances[settle] = -deficit + self._cover_deficit(ctx, acct.id, deficit)
-
-    def _cover_deficit(self, ctx: TxContext, account_id: str, deficit: int) -> int:
-        """Pay what the insurance fund can of ``deficit``; record the rest as bad debt."""
-        settle = self.state.params.settlement_asset
-        pools = ctx.pools()
-        used = min(pools.insurance.get(settle, 0), deficit)
-        if used:
-            pools.insurance[settle] -= used
-            ctx.emit(ev.InsuranceFundUsed(account_id, settle, used))
-        if deficit > used:
-            pools.bad_debt[settle] = pools.bad_debt.get(settle, 0) + deficit - used
-            ctx.emit(ev.BadDebtRecorded(account_id, settle, deficit - used))
-        return used
+def close_out(ctx: TxContext, c: cmd.CloseOut) -> None:
+    kernel.check_liquidation_room(ctx)
+    if c.account == c.liquidator:
+        raise SelfTrade(f"account {c.account} cannot close itself out")
+    acct, liq = ctx.account(c.account), ctx.account(c.liquidator)
+    prices = kernel.prices(ctx)
+    settle = ctx.state.params.settlement_asset
+    if c.market is None:
+        targets = sorted(m for m, p in acct.positions.items() if not p.isolated and p.size)
+        before = cross_summary(ctx.state, acct, prices)
+    else:
+        pos = acct.positions.get(c.market)
+        if pos is None or not pos.isolated or not pos.size:
+            raise UnknownMarket(f"account {c.account} has no isolated position in {c.market}")
+        targets = [c.market]
+        before = isolated_summary(ctx.state, pos, prices)
+    if not targets:
+        raise NotLiquidatable(f"account {c.account} has no cross positions to close out")
+    if any(p.isolated for m, p in liq.positions.items() if m in targets):
+        raise MarginModeConflict(f"liquidator {c.liquidator} holds an isolated position it would add to")
+    kernel.check_enforceable(ctx, c.account, before, targets, prices)
+    penalty_due = 0
+    for mid in targets:
+        market = ctx.market(mid)
+        price = prices(market.spec.oracle)
+        size = acct.positions[mid].size
+        notional = abs(size) * price // WAD
+        pos, pnl = kernel.fill(ctx, acct, market, -size, notional)
+        if not pos.isolated:
+            kernel.drop_if_empty(acct, pos)
+        liq_pos, _ = kernel.fill(ctx, liq, market, size, notional)
+        kernel.drop_if_empty(liq, liq_pos)
+        penalty_due += wmul_up(notional, market.spec.liquidation_fee)
+        ctx.emit(ev.PositionClosedOut(c.account, c.liquidator, mid, size, price, notional, pnl))
+    if c.market is None:
+        equity = cross_summary(ctx.state, acct, prices).equity
+        isolated: Position | None = None
+    else:
+        isolated = acct.positions[c.market]
+        equity = isolated.margin
+    penalty = min(penalty_due, max(equity, 0))
+    if penalty:
+        share = ctx.state.markets[targets[0]].spec.liquidator_share
+        reward = penalty * share // WAD
+        kernel.debit_bucket(ctx, acct, isolated, penalty)
+        liq.balances[settle] = liq.balances.get(settle, 0) + reward
+        kernel.to_insurance(ctx, settle, penalty - reward)
+        ctx.emit(ev.CloseOutPenaltyCharged(c.account, c.liquidator, penalty, reward, penalty - reward))
+    if isolated is not None:
+        if isolated.margin > 0:
+            acct.balances[settle] = acct.balances.get(settle, 0) + isolated.margin
+            isolated.margin = 0
+        elif isolated.margin < 0:
+            isolated.margin += kernel.cover_deficit(ctx, c.account, -isolated.margin)
+        kernel.drop_if_empty(acct, isolated)
+    elif equity - penalty < 0:
+        kernel.bankrupt(ctx, acct)
+    after = cross_summary(ctx.state, liq, prices)
+    if not after.meets_initial:
+        raise InsufficientMargin(
+            f"liquidator {c.liquidator} lacks initial margin to take over {c.account}'s positions "
+            f"(equity {after.equity}, initial {after.initial})"
+        )
+    kernel.count_liquidation(ctx)
 
 
 def funding_rate(spec: MarketSpec, mark: int, index_price: int) -> int:
@@ -802,21 +607,21 @@ def funding_rate(spec: MarketSpec, mark: int, index_price: int) -> int:
 
 
 _HANDLERS: dict[type[cmd.Command], Handler] = {
-    cmd.SetLedgerParams: Engine._set_params,
-    cmd.ListAsset: Engine._list_asset,
-    cmd.ListMarket: Engine._list_market,
-    cmd.UpdateMarket: Engine._update_market,
-    cmd.SetVolatility: Engine._set_volatility,
-    cmd.ConfigureOracle: Engine._configure_oracle,
-    cmd.ConfirmOracle: Engine._confirm_oracle,
-    cmd.OpenAccount: Engine._open_account,
-    cmd.Deposit: Engine._deposit,
-    cmd.DepositInsurance: Engine._deposit_insurance,
-    cmd.Withdraw: Engine._withdraw,
-    cmd.TransferMargin: Engine._transfer_margin,
-    cmd.SettleFunding: Engine._settle_funding_cmd,
-    cmd.Trade: Engine._trade,
-    cmd.CloseOut: Engine._close_out,
+    cmd.SetLedgerParams: set_params,
+    cmd.ListAsset: list_asset,
+    cmd.ListMarket: list_market,
+    cmd.UpdateMarket: update_market,
+    cmd.SetVolatility: set_volatility,
+    cmd.ConfigureOracle: configure_oracle,
+    cmd.ConfirmOracle: confirm_oracle,
+    cmd.OpenAccount: open_account,
+    cmd.Deposit: deposit,
+    cmd.DepositInsurance: deposit_insurance,
+    cmd.Withdraw: withdraw,
+    cmd.TransferMargin: transfer_margin,
+    cmd.SettleFunding: settle_funding_cmd,
+    cmd.Trade: trade,
+    cmd.CloseOut: close_out,
     cmd.Liquidate: liquidate.liquidate,
     cmd.ConfigureAmm: liquidate.configure_amm,
     cmd.SwapAmm: liquidate.swap_amm,

@@ -47,6 +47,9 @@ class BlockUndo:
     oracles: dict[str, OracleFeed] | None = None
     header: tuple[object, int, int, bool, int] | None = None
     stability_pool: StabilityPoolState | None = None
+    #: Liquidations enforced so far in this block, against ``max_liquidations_per_block`` (the block's
+    #: tally; every handler counts as its last fallible statement, so a refused transaction never counts).
+    liquidations: int = 0
 
     def restore(self, state: LedgerState) -> tuple[list[Account], int]:
         """Put every original back.

@@ -18,13 +18,14 @@ and keeper incentives are rounded down. Conservation per asset (docs/concepts.md
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Mapping
+from types import MappingProxyType
+from typing import Any, get_args
 
 from clearhouse.core.errors import (
     AlreadyExists,
     DebtCeilingExceeded,
     InsufficientBalance,
-    InsufficientMargin,
     InvalidParameters,
     InvalidValue,
     NotLiquidatable,
@@ -35,7 +36,7 @@ from clearhouse.core.errors import (
 from clearhouse.core.fixedpoint import BLN, RAY, UINT256_MAX, WAD, ceil_div, rpow
 from clearhouse.ledger import commands as cmd
 from clearhouse.ledger import events as ev
-from clearhouse.ledger.margin import cross_summary
+from clearhouse.ledger import kernel
 from clearhouse.ledger.model import Account, Auction, DebtState, Vault, VaultType
 from clearhouse.ledger.unit_of_work import TxContext
 from clearhouse.liquidation.aave.account import AavePool, ReserveConfig
@@ -82,10 +83,6 @@ from clearhouse.liquidation.vault import (
 from clearhouse.oracle.errors import OracleActionRefused
 from clearhouse.oracle.rules import Action
 
-if TYPE_CHECKING:
-    from clearhouse.ledger.engine import Engine
-
-
 
 def spot(price: int, mat: int) -> int:
     """dss spotter ``poke`` with ``par = 1``: ``rdiv(rdiv(val x BLN, par), mat)`` [ray], rounded down."""
@@ -105,11 +102,11 @@ def _disposal_name(vt: VaultType) -> str:
 # -- helpers ------------------------------------------------------------------------------------------
 
 
-def drip(engine: Engine, ctx: TxContext, type_id: str) -> VaultType:
+def drip(ctx: TxContext, type_id: str) -> VaultType:
     """jug.drip + vat.fold: compound ``rate`` to now; mint the fee income (``Art x delta_rate``, rounded
     down to WAD) into the insurance fund, which is the surplus buffer."""
     vt = ctx.vault_type(type_id)
-    now = engine.state.time
+    now = ctx.state.time
     if now > vt.rho:
         elapsed = now - vt.rho
         new_rate = rpow(vt.spec.duty, elapsed, RAY) * vt.rate // RAY
@@ -119,46 +116,28 @@ def drip(engine: Engine, ctx: TxContext, type_id: str) -> VaultType:
             vt.rate = new_rate
             minted = vt.art * delta // RAY
             if minted:
-                settle = engine.state.params.settlement_asset
-                pools = ctx.pools()
-                pools.insurance[settle] = pools.insurance.get(settle, 0) + minted
+                settle = kernel.settle(ctx)
+                kernel.to_insurance(ctx, settle, minted)
                 ctx.mint(settle, minted)
             ctx.emit(ev.StabilityFeeAccrued(type_id, new_rate, delta, elapsed, minted))
     return vt
 
 
-def _pay(acct: Account, asset: str, amount: int, what: str) -> None:
-    balance = acct.balances.get(asset, 0)
-    if balance < amount:
-        raise InsufficientBalance(
-            f"account {acct.id} holds {balance} {asset}, cannot pay {amount} for {what}"
-        )
-    acct.balances[asset] = balance - amount
-
-
-def _credit(acct: Account, asset: str, amount: int) -> None:
-    if amount:
-        acct.balances[asset] = acct.balances.get(asset, 0) + amount
-
-
-def _keep_cross_margin(engine: Engine, acct: Account, what: str) -> None:
+def _keep_cross_margin(ctx: TxContext, acct: Account, what: str) -> None:
     """A balance that backs perp positions may only shrink while the cross bucket keeps initial margin."""
-    if any(not p.isolated and p.size for p in acct.positions.values()) or any(
-        v < 0 for v in acct.balances.values()
-    ):
-        engine._require(Action.WITHDRAW, engine._margin_keys(acct))
-        after = cross_summary(engine.state, acct, engine.prices())
-        if not after.meets_initial:
-            raise InsufficientMargin(
-                f"{what} leaves account {acct.id} with cross equity {after.equity} "
-                f"below initial {after.initial}"
-            )
+    kernel.require_cross_initial(
+        ctx,
+        acct,
+        lambda after: (
+            f"{what} leaves account {acct.id} with cross equity {after.equity} below initial {after.initial}"
+        ),
+    )
 
 
-def _price(engine: Engine, vt: VaultType, action: Action) -> int:
+def _price(ctx: TxContext, vt: VaultType, action: Action) -> int:
     key = vt.spec.price_key
-    engine._require(action, [key])
-    return engine.prices()(key)
+    kernel.require(ctx, action, [key])
+    return kernel.prices(ctx)(key)
 
 
 def _check_safe(vault: Vault, rate: int, price: int, vt: VaultType, what: str) -> None:
@@ -181,54 +160,49 @@ def _store(acct: Account, type_id: str, vault: Vault) -> None:
         acct.vaults[type_id] = vault
 
 
-def _write_off(engine: Engine, ctx: TxContext, account: str, debt_rad: int) -> int:
+def _write_off(ctx: TxContext, account: str, debt_rad: int) -> int:
     """Record unrecovered debt (rad) as bad debt, rounded up to WAD."""
     bad = ceil_div(debt_rad, RAY)
     if bad:
-        settle = engine.state.params.settlement_asset
-        pools = ctx.pools()
-        pools.bad_debt[settle] = pools.bad_debt.get(settle, 0) + bad
-        ctx.emit(ev.BadDebtRecorded(account, settle, bad))
+        kernel.record_bad_debt(ctx, account, kernel.settle(ctx), bad)
     return bad
 
 
-def _settle_proceeds(engine: Engine, ctx: TxContext, paid: int, debt_rad: int) -> tuple[int, int, int]:
+def _settle_proceeds(ctx: TxContext, paid: int, debt_rad: int) -> tuple[int, int, int]:
     """Split ``paid`` (WAD) raised against ``debt_rad``: burn what repays debt, the rest (penalty) to the
     insurance fund. Returns ``(recovered_rad, burned, surplus)``."""
     recovered = min(paid * RAY, debt_rad)
     burned = min(paid, ceil_div(recovered, RAY))
     surplus = paid - burned
-    settle = engine.state.params.settlement_asset
+    settle = kernel.settle(ctx)
     ctx.burn(settle, burned)
     if surplus:
-        pools = ctx.pools()
-        pools.insurance[settle] = pools.insurance.get(settle, 0) + surplus
+        kernel.to_insurance(ctx, settle, surplus)
     return recovered, burned, surplus
 
 
-def _pay_incentive(engine: Engine, ctx: TxContext, auction: int, keeper: Account, amount: int) -> None:
+def _pay_incentive(ctx: TxContext, auction: int, keeper: Account, amount: int) -> None:
     """clip.sol's ``suck``: the insurance fund pays; what it lacks is minted and recorded as bad debt."""
     if not amount:
         return
-    settle = engine.state.params.settlement_asset
+    settle = kernel.settle(ctx)
     pools = ctx.pools()
     from_fund = min(pools.insurance.get(settle, 0), amount)
-    pools.insurance[settle] = pools.insurance.get(settle, 0) - from_fund
+    kernel.to_insurance(ctx, settle, -from_fund)
     minted = amount - from_fund
     if minted:
         ctx.mint(settle, minted)
-        pools.bad_debt[settle] = pools.bad_debt.get(settle, 0) + minted
-        ctx.emit(ev.BadDebtRecorded(keeper.id, settle, minted))
-    _credit(keeper, settle, amount)
+        kernel.record_bad_debt(ctx, keeper.id, settle, minted)
+    kernel.credit_balance(keeper, settle, amount)
     ctx.emit(ev.KeeperIncentivePaid(auction, keeper.id, amount, from_fund, minted))
 
 
 # -- governance -------------------------------------------------------------------------------------
 
 
-def list_vault_type(engine: Engine, ctx: TxContext, c: cmd.ListVaultType) -> None:
+def list_vault_type(ctx: TxContext, c: cmd.ListVaultType) -> None:
     spec = c.vault_type
-    state = engine.state
+    state = ctx.state
     if spec.id in state.vault_types:
         raise AlreadyExists(f"vault type {spec.id} is already listed")
     for asset in (spec.collateral, state.params.settlement_asset):
@@ -244,20 +218,20 @@ def list_vault_type(engine: Engine, ctx: TxContext, c: cmd.ListVaultType) -> Non
     )
 
 
-def update_vault_type(engine: Engine, ctx: TxContext, c: cmd.UpdateVaultType) -> None:
+def update_vault_type(ctx: TxContext, c: cmd.UpdateVaultType) -> None:
     spec = c.vault_type
-    vt = drip(engine, ctx, spec.id)
+    vt = drip(ctx, spec.id)
     if (spec.collateral, spec.price_key) != (vt.spec.collateral, vt.spec.price_key):
         raise InvalidParameters(f"vault type {spec.id}: collateral and oracle cannot change")
     if type(auction_config(spec.disposal)) is not type(auction_config(vt.spec.disposal)) and any(
-        a.vault_type == spec.id for a in engine.state.debt.auctions.values()
+        a.vault_type == spec.id for a in ctx.state.debt.auctions.values()
     ):
         raise InvalidParameters(f"vault type {spec.id}: disposal kind cannot change while auctions are open")
     vt.spec = spec
     ctx.emit(ev.VaultTypeUpdated(spec.id, spec.mat, spec.line, _disposal_name(vt)))
 
 
-def set_debt_limit(engine: Engine, ctx: TxContext, c: cmd.SetDebtLimit) -> None:
+def set_debt_limit(ctx: TxContext, c: cmd.SetDebtLimit) -> None:
     ctx.debt().hole = c.hole * RAY
     ctx.emit(ev.DebtLimitSet(c.hole))
 
@@ -265,23 +239,23 @@ def set_debt_limit(engine: Engine, ctx: TxContext, c: cmd.SetDebtLimit) -> None:
 # -- vault operations -------------------------------------------------------------------------------
 
 
-def lock(engine: Engine, ctx: TxContext, c: cmd.Lock) -> None:
+def lock(ctx: TxContext, c: cmd.Lock) -> None:
     vt = ctx.vault_type(c.vault_type)
     asset = vt.spec.collateral
-    engine._asset(asset, c.amount)
+    kernel.asset(ctx, asset, c.amount)
     acct = ctx.account(c.account)
-    _pay(acct, asset, c.amount, f"locking into {c.vault_type}")
-    _keep_cross_margin(engine, acct, f"locking {c.amount} {asset}")
+    kernel.pay_balance(acct, asset, c.amount, f"locking into {c.vault_type}")
+    _keep_cross_margin(ctx, acct, f"locking {c.amount} {asset}")
     old = acct.vaults.get(c.vault_type, Vault())
     vault = Vault(old.ink + c.amount, old.art)
     acct.vaults[c.vault_type] = vault
     ctx.emit(ev.CollateralLocked(c.account, c.vault_type, c.amount, vault.ink))
 
 
-def free(engine: Engine, ctx: TxContext, c: cmd.Free) -> None:
-    vt = drip(engine, ctx, c.vault_type)
+def free(ctx: TxContext, c: cmd.Free) -> None:
+    vt = drip(ctx, c.vault_type)
     asset = vt.spec.collateral
-    engine._asset(asset, c.amount)
+    kernel.asset(ctx, asset, c.amount)
     acct = ctx.account(c.account)
     old = acct.vaults.get(c.vault_type, Vault())
     if old.ink < c.amount:
@@ -290,18 +264,18 @@ def free(engine: Engine, ctx: TxContext, c: cmd.Free) -> None:
         )
     vault = Vault(old.ink - c.amount, old.art)
     if vault.art:
-        _check_safe(vault, vt.rate, _price(engine, vt, Action.WITHDRAW), vt, f"freeing {c.amount}")
+        _check_safe(vault, vt.rate, _price(ctx, vt, Action.WITHDRAW), vt, f"freeing {c.amount}")
     _store(acct, c.vault_type, vault)
-    _credit(acct, asset, c.amount)
+    kernel.credit_balance(acct, asset, c.amount)
     ctx.emit(ev.CollateralFreed(c.account, c.vault_type, c.amount, vault.ink))
 
 
-def draw(engine: Engine, ctx: TxContext, c: cmd.Draw) -> None:
-    vt = drip(engine, ctx, c.vault_type)
-    settle = engine.state.params.settlement_asset
-    engine._asset(settle, c.amount)
-    price = _price(engine, vt, Action.OPEN)
-    if not engine._risk_allowed():
+def draw(ctx: TxContext, c: cmd.Draw) -> None:
+    vt = drip(ctx, c.vault_type)
+    settle = kernel.settle(ctx)
+    kernel.asset(ctx, settle, c.amount)
+    price = _price(ctx, vt, Action.OPEN)
+    if not kernel.risk_allowed(ctx):
         raise OracleActionRefused(f"{c.account} cannot draw: sequencer down or in grace period")
     acct = ctx.account(c.account)
     old = acct.vaults.get(c.vault_type, Vault())
@@ -316,15 +290,15 @@ def draw(engine: Engine, ctx: TxContext, c: cmd.Draw) -> None:
     _check_safe(vault, vt.rate, price, vt, f"drawing {c.amount}")
     vt.art += dart
     acct.vaults[c.vault_type] = vault
-    _credit(acct, settle, c.amount)
+    kernel.credit_balance(acct, settle, c.amount)
     ctx.mint(settle, c.amount)
     ctx.emit(ev.DebtDrawn(c.account, c.vault_type, c.amount, dart, vault.art))
 
 
-def wipe(engine: Engine, ctx: TxContext, c: cmd.Wipe) -> None:
-    vt = drip(engine, ctx, c.vault_type)
-    settle = engine.state.params.settlement_asset
-    engine._asset(settle, c.amount)
+def wipe(ctx: TxContext, c: cmd.Wipe) -> None:
+    vt = drip(ctx, c.vault_type)
+    settle = kernel.settle(ctx)
+    kernel.asset(ctx, settle, c.amount)
     acct = ctx.account(c.account)
     old = acct.vaults.get(c.vault_type, Vault())
     if not old.art:
@@ -339,8 +313,8 @@ def wipe(engine: Engine, ctx: TxContext, c: cmd.Wipe) -> None:
         charge = ceil_div(dart * vt.rate, RAY)
     vault = Vault(old.ink, old.art - dart)
     _check_dust(vault, vt.rate, vt, f"repaying {c.amount}")
-    _pay(acct, settle, charge, f"repaying {c.vault_type}")
-    _keep_cross_margin(engine, acct, f"repaying {charge} of {c.vault_type}")
+    kernel.pay_balance(acct, settle, charge, f"repaying {c.vault_type}")
+    _keep_cross_margin(ctx, acct, f"repaying {charge} of {c.vault_type}")
     vt.art -= dart
     _store(acct, c.vault_type, vault)
     ctx.burn(settle, charge)
@@ -350,15 +324,15 @@ def wipe(engine: Engine, ctx: TxContext, c: cmd.Wipe) -> None:
 # -- liquidation ------------------------------------------------------------------------------------
 
 
-def bark(engine: Engine, ctx: TxContext, c: cmd.Bark) -> None:
+def bark(ctx: TxContext, c: cmd.Bark) -> None:
     """Liquidate an unsafe vault (``ink x spot < art x rate``) by its type's disposal path."""
-    engine.check_liquidation_room()
-    vt = drip(engine, ctx, c.vault_type)
+    kernel.check_liquidation_room(ctx)
+    vt = drip(ctx, c.vault_type)
     acct, keeper = ctx.account(c.account), ctx.account(c.keeper)
     vault = acct.vaults.get(c.vault_type)
     if vault is None or not vault.art:
         raise NotLiquidatable(f"account {c.account} has no debt in {c.vault_type}")
-    price = _price(engine, vt, Action.LIQUIDATE)
+    price = _price(ctx, vt, Action.LIQUIDATE)
     sp = spot(price, vt.spec.mat)
     cfg = vt.spec.disposal
     # The Aave path has its own trigger (health factor < 1 by its liquidation threshold).
@@ -367,12 +341,11 @@ def bark(engine: Engine, ctx: TxContext, c: cmd.Bark) -> None:
             f"Dog/not-unsafe: vault {c.vault_type} of {c.account} ink*spot {vault.ink * sp} >= "
             f"art*rate {vault.art * vt.rate}"
         )
-    _dispose(engine, ctx, cfg, vt, acct, keeper, vault, price, sp, c.amount)
-    engine.count_liquidation()
+    _dispose(ctx, cfg, vt, acct, keeper, vault, price, sp, c.amount)
+    kernel.count_liquidation(ctx)
 
 
 def _dispose(
-    engine: Engine,
     ctx: TxContext,
     cfg: AnyDisposal,
     vt: VaultType,
@@ -383,20 +356,14 @@ def _dispose(
     sp: int,
     amount: int,
 ) -> None:
-    if isinstance(cfg, DutchAuction):
-        _bark_dutch(engine, ctx, cfg, vt, acct, keeper, vault, price)
-    elif isinstance(cfg, EnglishAuction):
-        _bark_english(engine, ctx, cfg, vt, acct, keeper, vault)
-    elif isinstance(cfg, FixedDiscount):
-        _take_over(engine, ctx, cfg, vt, acct, keeper, vault, price, sp, amount)
-    elif isinstance(cfg, StabilityPool):
-        _bark_stability_pool(engine, ctx, cfg, vt, acct, keeper, vault, price, sp, amount)
-    else:
-        _bark_aave(engine, ctx, cfg, vt, acct, keeper, vault, price, amount)
+    """Hand the barked vault to its type's disposal path (:data:`DISPOSALS`); an unknown kind raises."""
+    disposal = DISPOSALS.get(type(cfg))
+    if disposal is None:
+        raise InvalidParameters(f"vault type {vt.spec.id}: no disposal path for {type(cfg).__name__}")
+    disposal(ctx, cfg, vt, acct, keeper, vault, price, sp, amount)
 
 
 def _bark_dutch(
-    engine: Engine,
     ctx: TxContext,
     cfg: DutchAuction,
     vt: VaultType,
@@ -427,7 +394,7 @@ def _bark_dutch(
     vt.art -= dart
     vt.dirt += tab
     debt.dirt += tab
-    now = engine.state.time
+    now = ctx.state.time
     auction_id = debt.kicks + 1
     check_allowed(SaleState.ABSENT, SaleAction.KICK, auction_id)
     debt.kicks = auction_id
@@ -436,14 +403,13 @@ def _bark_dutch(
     ctx.emit(ev.VaultBarked(acct.id, spec.id, keeper.id, "dutch_auction", dink, dart, due, auction_id))
     ctx.emit(ev.AuctionKicked(auction_id, DUTCH, spec.id, acct.id, dink, tab, top, 0))
     _, coin = kick_incentive(cfg.tip * RAY, cfg.chip, tab)
-    _pay_incentive(engine, ctx, auction_id, keeper, coin // RAY)
-    after = _dutch_state(engine, debt, auction_id, cfg)
+    _pay_incentive(ctx, auction_id, keeper, coin // RAY)
+    after = _dutch_state(ctx, debt, auction_id, cfg)
     check_result(SaleState.ABSENT, SaleAction.KICK, after, auction_id)
     ctx.emit(ev.AuctionTransition(auction_id, SaleAction.KICK.value, SaleState.ABSENT.value, after.value))
 
 
 def _bark_english(
-    engine: Engine,
     ctx: TxContext,
     cfg: EnglishAuction,
     vt: VaultType,
@@ -460,7 +426,7 @@ def _bark_english(
     auction_id = debt.kicks + 1
     check_english(EnglishState.ABSENT, EnglishAction.KICK, auction_id)
     debt.kicks = auction_id
-    end = engine.state.time + cfg.tau
+    end = ctx.state.time + cfg.tau
     debt.auctions[auction_id] = Auction(
         auction_id, ENGLISH, vt.spec.id, acct.id, vault.ink, tab, due, 0, end=end
     )
@@ -478,7 +444,6 @@ def _bark_english(
 
 
 def _take_over(
-    engine: Engine,
     ctx: TxContext,
     cfg: FixedDiscount,
     vt: VaultType,
@@ -490,7 +455,7 @@ def _take_over(
     amount: int,
 ) -> None:
     """Fixed discount: the keeper repays debt and receives collateral at ``price x (1 - bonus)``."""
-    settle = engine.state.params.settlement_asset
+    settle = kernel.settle(ctx)
     rate = vt.rate
     debt = vault_debt(vault, rate)
     repay, seize = fixed_discount_amounts(
@@ -502,17 +467,17 @@ def _take_over(
     left = Vault(vault.ink - seize, vault.art - dart)
     if left.ink:
         _check_dust(left, rate, vt, f"taking over {repay}")
-    _pay(keeper, settle, repay, f"taking over {acct.id} {vt.spec.id}")
-    _keep_cross_margin(engine, keeper, f"taking over {acct.id} {vt.spec.id}")
+    kernel.pay_balance(keeper, settle, repay, f"taking over {acct.id} {vt.spec.id}")
+    _keep_cross_margin(ctx, keeper, f"taking over {acct.id} {vt.spec.id}")
     ctx.burn(settle, repay)
-    _credit(keeper, vt.spec.collateral, seize)
+    kernel.credit_balance(keeper, vt.spec.collateral, seize)
     vt.art -= dart
     ctx.emit(ev.VaultBarked(acct.id, vt.spec.id, keeper.id, "fixed_discount", seize, dart, dart * rate, 0))
     ctx.emit(
         ev.VaultTakenOver(acct.id, vt.spec.id, keeper.id, repay, seize, price * (WAD - cfg.bonus) // WAD)
     )
     if left.ink == 0 and left.art:
-        _write_off(engine, ctx, acct.id, left.art * rate)  # no collateral left: the rest is bad debt
+        _write_off(ctx, acct.id, left.art * rate)  # no collateral left: the rest is bad debt
         vt.art -= left.art
         left = Vault()
     _store(acct, vt.spec.id, left)
@@ -521,16 +486,16 @@ def _take_over(
 # -- Dutch auction ------------------------------------------------------------------------------------
 
 
-def _dutch_state(engine: Engine, debt: DebtState, auction_id: int, cfg: DutchAuction) -> SaleState:
+def _dutch_state(ctx: TxContext, debt: DebtState, auction_id: int, cfg: DutchAuction) -> SaleState:
     a = debt.auctions.get(auction_id)
     if a is None:
         return SaleState.DONE if 0 < auction_id <= debt.kicks else SaleState.ABSENT
-    done, _ = sale_status(cfg.calc(), a.tic, a.top, engine.state.time, cfg.tail, cfg.cusp)
+    done, _ = sale_status(cfg.calc(), a.tic, a.top, ctx.state.time, cfg.tail, cfg.cusp)
     return SaleState.NEEDS_REDO if done else SaleState.ACTIVE
 
 
 def _auction(
-    engine: Engine, ctx: TxContext, auction_id: int, kind: str
+    ctx: TxContext, auction_id: int, kind: str
 ) -> tuple[Auction | None, VaultType | None]:
     debt = ctx.debt()
     a = debt.auctions.get(auction_id)
@@ -550,27 +515,27 @@ def _dutch_cfg(vt: VaultType | None, auction_id: int) -> DutchAuction:
     return cfg
 
 
-def take_auction(engine: Engine, ctx: TxContext, c: cmd.TakeAuction) -> None:
+def take_auction(ctx: TxContext, c: cmd.TakeAuction) -> None:
     """clip.sol ``take`` through :func:`take_amounts`; the taker pays ``ceil(owe / RAY)``."""
-    a, vt = _auction(engine, ctx, c.auction, DUTCH)
+    a, vt = _auction(ctx, c.auction, DUTCH)
     cfg = _dutch_cfg(vt, c.auction)
     debt = ctx.debt()
-    before = _dutch_state(engine, debt, c.auction, cfg)
+    before = _dutch_state(ctx, debt, c.auction, cfg)
     check_allowed(before, SaleAction.TAKE, c.auction)
     assert a is not None and vt is not None
-    now = engine.state.time
+    now = ctx.state.time
     _, price = sale_status(cfg.calc(), a.tic, a.top, now, cfg.tail, cfg.cusp)
     if c.max_price < price:
         raise ClipperTooExpensive(f"price={price} > max={c.max_price}")
     chost = vt.spec.dust * RAY * vt.spec.chop // WAD
     owe, slice_ = take_amounts(a.lot, a.tab, c.amount, price, chost)
     paid = ceil_div(owe, RAY)
-    settle = engine.state.params.settlement_asset
+    settle = kernel.settle(ctx)
     taker = ctx.account(c.taker)
-    _pay(taker, settle, paid, f"auction {c.auction}")
-    _credit(taker, vt.spec.collateral, slice_)
-    _keep_cross_margin(engine, taker, f"paying {paid} in auction {c.auction}")
-    recovered, _, surplus = _settle_proceeds(engine, ctx, paid, a.debt)
+    kernel.pay_balance(taker, settle, paid, f"auction {c.auction}")
+    kernel.credit_balance(taker, vt.spec.collateral, slice_)
+    _keep_cross_margin(ctx, taker, f"paying {paid} in auction {c.auction}")
+    recovered, _, surplus = _settle_proceeds(ctx, paid, a.debt)
     tab, lot, left = a.tab - owe, a.lot - slice_, a.debt - recovered
     dug = tab + owe if lot == 0 else owe
     debt.dirt -= dug
@@ -579,38 +544,38 @@ def take_auction(engine: Engine, ctx: TxContext, c: cmd.TakeAuction) -> None:
     if lot == 0 or tab == 0:
         owner = ctx.account(a.owner)
         refund = lot if tab == 0 else 0
-        _credit(owner, vt.spec.collateral, refund)
-        bad = _write_off(engine, ctx, a.owner, left)
+        kernel.credit_balance(owner, vt.spec.collateral, refund)
+        bad = _write_off(ctx, a.owner, left)
         del debt.auctions[c.auction]
         ctx.emit(ev.AuctionEnded(c.auction, DUTCH, c.taker, slice_, refund, recovered, surplus, bad))
         after = SaleState.DONE
     else:
         debt.auctions[c.auction] = Auction(a.id, a.kind, a.vault_type, a.owner, lot, tab, left, a.tic, a.top)
-        after = _dutch_state(engine, debt, c.auction, cfg)
+        after = _dutch_state(ctx, debt, c.auction, cfg)
     check_result(before, SaleAction.TAKE, after, c.auction)
     ctx.emit(ev.AuctionTransition(c.auction, "take", before.value, after.value))
 
 
-def redo_auction(engine: Engine, ctx: TxContext, c: cmd.RedoAuction) -> None:
+def redo_auction(ctx: TxContext, c: cmd.RedoAuction) -> None:
     """clip.sol ``redo``: restart from ``top = feed x buf``; incentive only for a non-dusty sale."""
-    a, vt = _auction(engine, ctx, c.auction, DUTCH)
+    a, vt = _auction(ctx, c.auction, DUTCH)
     cfg = _dutch_cfg(vt, c.auction)
     debt = ctx.debt()
-    before = _dutch_state(engine, debt, c.auction, cfg)
+    before = _dutch_state(ctx, debt, c.auction, cfg)
     check_allowed(before, SaleAction.REDO, c.auction)
     assert a is not None and vt is not None
     keeper = ctx.account(c.keeper)
-    feed = _price(engine, vt, Action.LIQUIDATE) * BLN
+    feed = _price(ctx, vt, Action.LIQUIDATE) * BLN
     top = feed * cfg.buf // RAY
     if top == 0:
         raise ClipperZeroTopPrice(f"feed_price={feed} buf={cfg.buf}")
     chost = vt.spec.dust * RAY * vt.spec.chop // WAD
     _, coin = redo_incentive(cfg.tip * RAY, cfg.chip, chost, a.tab, a.lot, feed)
-    now = engine.state.time
+    now = ctx.state.time
     debt.auctions[c.auction] = Auction(a.id, a.kind, a.vault_type, a.owner, a.lot, a.tab, a.debt, now, top)
     ctx.emit(ev.AuctionRedone(c.auction, c.keeper, top, coin // RAY))
-    _pay_incentive(engine, ctx, c.auction, keeper, coin // RAY)
-    after = _dutch_state(engine, debt, c.auction, cfg)
+    _pay_incentive(ctx, c.auction, keeper, coin // RAY)
+    after = _dutch_state(ctx, debt, c.auction, cfg)
     check_result(before, SaleAction.REDO, after, c.auction)
     ctx.emit(ev.AuctionTransition(c.auction, "redo", before.value, after.value))
 
@@ -619,20 +584,20 @@ def redo_auction(engine: Engine, ctx: TxContext, c: cmd.RedoAuction) -> None:
 
 
 def _english(
-    engine: Engine, ctx: TxContext, auction_id: int
+    ctx: TxContext, auction_id: int
 ) -> tuple[Auction | None, EnglishAuction, EnglishState]:
-    a, vt = _auction(engine, ctx, auction_id, ENGLISH)
+    a, vt = _auction(ctx, auction_id, ENGLISH)
     if a is None or vt is None:
         return None, EnglishAuction(), EnglishState.DEALT
     cfg = auction_config(vt.spec.disposal)
     if not isinstance(cfg, EnglishAuction):
         raise WrongAuctionKind(f"auction {auction_id}: its vault type no longer uses an English auction")
-    state = english_state(True, a.bid, a.tab, bool(a.guy), a.tic, a.end, engine.state.time)
+    state = english_state(True, a.bid, a.tab, bool(a.guy), a.tic, a.end, ctx.state.time)
     return a, cfg, state
 
 
-def _english_after(engine: Engine, a: Auction) -> EnglishState:
-    return english_state(True, a.bid, a.tab, bool(a.guy), a.tic, a.end, engine.state.time)
+def _english_after(ctx: TxContext, a: Auction) -> EnglishState:
+    return english_state(True, a.bid, a.tab, bool(a.guy), a.tic, a.end, ctx.state.time)
 
 
 def _transition(
@@ -643,82 +608,81 @@ def _transition(
     ctx.emit(ev.AuctionTransition(a_id, action.value, before.value, after.value))
 
 
-def tend(engine: Engine, ctx: TxContext, c: cmd.Tend) -> None:
-    a, cfg, before = _english(engine, ctx, c.auction)
+def tend(ctx: TxContext, c: cmd.Tend) -> None:
+    a, cfg, before = _english(ctx, c.auction)
     check_english(before, EnglishAction.TEND, c.auction)
     assert a is not None
     check_tend(cfg, a.lot, a.tab, a.bid, bool(a.guy), c.lot, c.bid)
-    settle = engine.state.params.settlement_asset
+    settle = kernel.settle(ctx)
     refunded = a.bid if a.guy else 0
     if a.guy:
-        _credit(ctx.account(a.guy), settle, refunded)
+        kernel.credit_balance(ctx.account(a.guy), settle, refunded)
     bidder = ctx.account(c.bidder)
-    _pay(bidder, settle, c.bid, f"bidding in auction {c.auction}")
-    _keep_cross_margin(engine, bidder, f"bidding {c.bid} in auction {c.auction}")
-    new = Auction(a.id, a.kind, a.vault_type, a.owner, a.lot, a.tab, a.debt, engine.state.time + cfg.ttl,
+    kernel.pay_balance(bidder, settle, c.bid, f"bidding in auction {c.auction}")
+    _keep_cross_margin(ctx, bidder, f"bidding {c.bid} in auction {c.auction}")
+    new = Auction(a.id, a.kind, a.vault_type, a.owner, a.lot, a.tab, a.debt, ctx.state.time + cfg.ttl,
                   end=a.end, bid=c.bid, guy=c.bidder)  # fmt: skip
     ctx.debt().auctions[c.auction] = new
     ctx.emit(ev.AuctionBid(c.auction, c.bidder, "tend", c.lot, c.bid, refunded, 0))
-    _transition(ctx, c.auction, EnglishAction.TEND, before, _english_after(engine, new))
+    _transition(ctx, c.auction, EnglishAction.TEND, before, _english_after(ctx, new))
 
 
-def dent(engine: Engine, ctx: TxContext, c: cmd.Dent) -> None:
-    a, cfg, before = _english(engine, ctx, c.auction)
+def dent(ctx: TxContext, c: cmd.Dent) -> None:
+    a, cfg, before = _english(ctx, c.auction)
     check_english(before, EnglishAction.DENT, c.auction)
     assert a is not None
     check_dent(cfg, a.lot, a.tab, a.bid, c.lot, c.bid)
-    settle = engine.state.params.settlement_asset
-    _credit(ctx.account(a.guy), settle, a.bid)
+    settle = kernel.settle(ctx)
+    kernel.credit_balance(ctx.account(a.guy), settle, a.bid)
     bidder = ctx.account(c.bidder)
-    _pay(bidder, settle, c.bid, f"bidding in auction {c.auction}")
-    _keep_cross_margin(engine, bidder, f"bidding {c.bid} in auction {c.auction}")
+    kernel.pay_balance(bidder, settle, c.bid, f"bidding in auction {c.auction}")
+    _keep_cross_margin(ctx, bidder, f"bidding {c.bid} in auction {c.auction}")
     returned = a.lot - c.lot
     vt = ctx.vault_type(a.vault_type)
-    _credit(ctx.account(a.owner), vt.spec.collateral, returned)
-    new = Auction(a.id, a.kind, a.vault_type, a.owner, c.lot, a.tab, a.debt, engine.state.time + cfg.ttl,
+    kernel.credit_balance(ctx.account(a.owner), vt.spec.collateral, returned)
+    new = Auction(a.id, a.kind, a.vault_type, a.owner, c.lot, a.tab, a.debt, ctx.state.time + cfg.ttl,
                   end=a.end, bid=c.bid, guy=c.bidder)  # fmt: skip
     ctx.debt().auctions[c.auction] = new
     ctx.emit(ev.AuctionBid(c.auction, c.bidder, "dent", c.lot, c.bid, a.bid, returned))
-    _transition(ctx, c.auction, EnglishAction.DENT, before, _english_after(engine, new))
+    _transition(ctx, c.auction, EnglishAction.DENT, before, _english_after(ctx, new))
 
 
-def deal(engine: Engine, ctx: TxContext, c: cmd.Deal) -> None:
+def deal(ctx: TxContext, c: cmd.Deal) -> None:
     """flip.sol ``deal``: the winner takes the lot; the bid repays debt, the rest is penalty income."""
-    a, _, before = _english(engine, ctx, c.auction)
+    a, _, before = _english(ctx, c.auction)
     check_english(before, EnglishAction.DEAL, c.auction)
     assert a is not None
-    now = engine.state.time
+    now = ctx.state.time
     if not (a.tic < now or a.end < now):
         raise FlipperNotFinished(f"auction {c.auction}: tic {a.tic} and end {a.end} are not before {now}")
     vt = ctx.vault_type(a.vault_type)
     ctx.account(c.keeper)
-    _credit(ctx.account(a.guy), vt.spec.collateral, a.lot)
-    recovered, _, surplus = _settle_proceeds(engine, ctx, a.bid, a.debt)
-    bad = _write_off(engine, ctx, a.owner, a.debt - recovered)
+    kernel.credit_balance(ctx.account(a.guy), vt.spec.collateral, a.lot)
+    recovered, _, surplus = _settle_proceeds(ctx, a.bid, a.debt)
+    bad = _write_off(ctx, a.owner, a.debt - recovered)
     del ctx.debt().auctions[c.auction]
     ctx.emit(ev.AuctionEnded(c.auction, ENGLISH, a.guy, a.lot, 0, recovered, surplus, bad))
     _transition(ctx, c.auction, EnglishAction.DEAL, before, EnglishState.DEALT)
 
 
-def tick(engine: Engine, ctx: TxContext, c: cmd.Tick) -> None:
-    a, cfg, before = _english(engine, ctx, c.auction)
+def tick(ctx: TxContext, c: cmd.Tick) -> None:
+    a, cfg, before = _english(ctx, c.auction)
     check_english(before, EnglishAction.TICK, c.auction)
     assert a is not None
-    now = engine.state.time
+    now = ctx.state.time
     if not a.end < now:
         raise FlipperNotFinished(f"auction {c.auction}: end {a.end} is not before {now}")
     ctx.account(c.keeper)
     new = Auction(a.id, a.kind, a.vault_type, a.owner, a.lot, a.tab, a.debt, 0, end=now + cfg.tau)
     ctx.debt().auctions[c.auction] = new
     ctx.emit(ev.AuctionRestarted(c.auction, new.end))
-    _transition(ctx, c.auction, EnglishAction.TICK, before, _english_after(engine, new))
+    _transition(ctx, c.auction, EnglishAction.TICK, before, _english_after(ctx, new))
 
 
 # -- stability pool (Liquity) -------------------------------------------------------------------------
 
 
 def _bark_stability_pool(
-    engine: Engine,
     ctx: TxContext,
     cfg: StabilityPool,
     vt: VaultType,
@@ -732,7 +696,7 @@ def _bark_stability_pool(
     """Liquity ``offset``: cancel the vault's whole debt against the pool's deposits (burned) and move its
     whole collateral (less ``keeper_share``) to the pool. A pool holding less than the debt, or an offset
     that would lose ``P``'s precision, hands the vault to ``cfg.fallback`` or is refused."""
-    settle = engine.state.params.settlement_asset
+    settle = kernel.settle(ctx)
     rate = vt.rate
     debt = vault_debt(vault, rate)
     pool = ctx.stability_pool()
@@ -749,13 +713,13 @@ def _bark_stability_pool(
         if cfg.fallback is None:
             raise
         ctx.emit(ev.StabilityPoolBypassed(acct.id, vt.spec.id, debt, pool.deposits, err.code))
-        _dispose(engine, ctx, cfg.fallback, vt, acct, keeper, vault, price, sp, amount)
+        _dispose(ctx, cfg.fallback, vt, acct, keeper, vault, price, sp, amount)
         return
     offset.apply(pool)
     ctx.burn(settle, debt)
     acct.vaults.pop(vt.spec.id)
     vt.art -= vault.art
-    _credit(keeper, vt.spec.collateral, reward)
+    kernel.credit_balance(keeper, vt.spec.collateral, reward)
     ctx.emit(
         ev.VaultBarked(
             acct.id, vt.spec.id, keeper.id, "stability_pool", vault.ink, vault.art, vault.art * rate, 0
@@ -788,7 +752,7 @@ def _sp_claim(ctx: TxContext, acct: Account) -> tuple[StabilityPoolState, int]:
         held = pool.collateral.get(asset, 0)
         paid = min(gain, held)  # never binds: the sum of gains is at most what the pool holds
         pool.collateral[asset] = held - paid
-        _credit(acct, asset, paid)
+        kernel.credit_balance(acct, asset, paid)
         ctx.emit(ev.StabilityPoolGainPaid(acct.id, asset, paid))
     return pool, compounded_deposit(pool, dep)
 
@@ -800,42 +764,41 @@ def _sp_restart(pool: StabilityPoolState, acct: Account, deposit: int) -> None:
     pool.depositors += (acct.sp is not None) - had
 
 
-def provide_to_sp(engine: Engine, ctx: TxContext, c: cmd.ProvideToSP) -> None:
-    settle = engine.state.params.settlement_asset
-    engine._asset(settle, c.amount)
+def provide_to_sp(ctx: TxContext, c: cmd.ProvideToSP) -> None:
+    settle = kernel.settle(ctx)
+    kernel.asset(ctx, settle, c.amount)
     acct = ctx.account(c.account)
-    _pay(acct, settle, c.amount, "a stability pool deposit")
-    _keep_cross_margin(engine, acct, f"depositing {c.amount} into the stability pool")
+    kernel.pay_balance(acct, settle, c.amount, "a stability pool deposit")
+    _keep_cross_margin(ctx, acct, f"depositing {c.amount} into the stability pool")
     pool, compounded = _sp_claim(ctx, acct)
     pool.deposits += c.amount
     _sp_restart(pool, acct, compounded + c.amount)
     ctx.emit(ev.StabilityPoolProvided(c.account, c.amount, compounded, compounded + c.amount))
 
 
-def withdraw_from_sp(engine: Engine, ctx: TxContext, c: cmd.WithdrawFromSP) -> None:
-    settle = engine.state.params.settlement_asset
-    engine._asset(settle, c.amount)
+def withdraw_from_sp(ctx: TxContext, c: cmd.WithdrawFromSP) -> None:
+    settle = kernel.settle(ctx)
+    kernel.asset(ctx, settle, c.amount)
     acct = ctx.account(c.account)
     if acct.sp is None:
         raise InsufficientBalance(f"account {c.account} has no stability pool deposit")
     pool, compounded = _sp_claim(ctx, acct)
     amount = min(c.amount, compounded, pool.deposits)  # the last bound never binds (see _sp_claim)
     pool.deposits -= amount
-    _credit(acct, settle, amount)
+    kernel.credit_balance(acct, settle, amount)
     _sp_restart(pool, acct, compounded - amount)
     ctx.emit(ev.StabilityPoolWithdrawn(c.account, amount, compounded, compounded - amount))
     if pool.depositors == 0:
-        _sweep_dust(engine, ctx, pool)
+        _sweep_dust(ctx, pool)
 
 
-def _sweep_dust(engine: Engine, ctx: TxContext, pool: StabilityPoolState) -> None:
+def _sweep_dust(ctx: TxContext, pool: StabilityPoolState) -> None:
     """No deposit is left: what the pool still holds is rounding no one can claim -> insurance fund."""
-    settle = engine.state.params.settlement_asset
-    pools = ctx.pools()
+    settle = kernel.settle(ctx)
     leftovers = [(settle, pool.deposits), *sorted(pool.collateral.items())]
     for asset, amount in leftovers:
         if amount:
-            pools.insurance[asset] = pools.insurance.get(asset, 0) + amount
+            kernel.to_insurance(ctx, asset, amount)
             ctx.emit(ev.StabilityPoolDustSwept(asset, amount))
     pool.deposits = 0
     pool.collateral = {}
@@ -870,7 +833,6 @@ def aave_pool(
 
 
 def _bark_aave(
-    engine: Engine,
     ctx: TxContext,
     cfg: AaveLiquidation,
     vt: VaultType,
@@ -885,7 +847,7 @@ def _bark_aave(
     the ledger's sequencer grace), ``_calculateAvailableCollateralToLiquidate`` with the protocol fee.
     The keeper pays the repaid debt (burned), receives the collateral; the fee goes to the insurance fund.
     A vault left with debt and no collateral is written off as bad debt."""
-    state = engine.state
+    state = ctx.state
     settle = state.params.settlement_asset
     rate = vt.rate
     debt = vault_debt(vault, rate)
@@ -912,13 +874,12 @@ def _bark_aave(
     if dart == 0:
         raise InvalidValue(f"an Aave liquidation of {repay} repays no normalised debt of {vt.spec.id}")
     left = Vault(vault.ink - seize - fee, vault.art - dart)
-    _pay(keeper, settle, repay, f"liquidating {acct.id} {vt.spec.id}")
-    _keep_cross_margin(engine, keeper, f"liquidating {acct.id} {vt.spec.id}")
+    kernel.pay_balance(keeper, settle, repay, f"liquidating {acct.id} {vt.spec.id}")
+    _keep_cross_margin(ctx, keeper, f"liquidating {acct.id} {vt.spec.id}")
     ctx.burn(settle, repay)
-    _credit(keeper, vt.spec.collateral, seize)
+    kernel.credit_balance(keeper, vt.spec.collateral, seize)
     if fee:
-        pools = ctx.pools()
-        pools.insurance[vt.spec.collateral] = pools.insurance.get(vt.spec.collateral, 0) + fee
+        kernel.to_insurance(ctx, vt.spec.collateral, fee)
     vt.art -= dart
     ctx.emit(ev.VaultBarked(acct.id, vt.spec.id, keeper.id, "aave", seize + fee, dart, dart * rate, 0))
     ctx.emit(
@@ -935,7 +896,32 @@ def _bark_aave(
         )
     )
     if left.ink == 0 and left.art:
-        _write_off(engine, ctx, acct.id, left.art * rate)  # no collateral left: the rest is bad debt
+        _write_off(ctx, acct.id, left.art * rate)  # no collateral left: the rest is bad debt
         vt.art -= left.art
         left = Vault()
     _store(acct, vt.spec.id, left)
+
+
+# -- the disposal table -------------------------------------------------------------------------------
+
+#: ``(ctx, cfg, vault type, owner, keeper, vault, price, sp amount, amount)``: one disposal path.
+Disposal = Callable[[TxContext, Any, VaultType, Account, Account, Vault, int, int, int], None]
+
+#: Disposal config class -> its path. Checked at import to cover exactly ``AnyDisposal``.
+DISPOSALS: Mapping[type, Disposal] = MappingProxyType(
+    {
+        DutchAuction: lambda ctx, cfg, vt, acct, keeper, vault, price, sp, amount: _bark_dutch(
+            ctx, cfg, vt, acct, keeper, vault, price
+        ),
+        EnglishAuction: lambda ctx, cfg, vt, acct, keeper, vault, price, sp, amount: _bark_english(
+            ctx, cfg, vt, acct, keeper, vault
+        ),
+        FixedDiscount: _take_over,
+        StabilityPool: _bark_stability_pool,
+        AaveLiquidation: lambda ctx, cfg, vt, acct, keeper, vault, price, sp, amount: _bark_aave(
+            ctx, cfg, vt, acct, keeper, vault, price, amount
+        ),
+    }
+)
+if set(DISPOSALS) != set(get_args(AnyDisposal)):
+    raise ImportError(f"DISPOSALS {sorted(t.__name__ for t in DISPOSALS)} do not cover AnyDisposal")

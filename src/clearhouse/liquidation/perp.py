@@ -24,7 +24,7 @@ from typing import Final, Literal
 import msgspec
 
 from clearhouse.core.errors import ClearhouseError, InvalidParameters
-from clearhouse.core.fixedpoint import WAD, WAD2, check_non_negative, check_positive
+from clearhouse.core.fixedpoint import WAD, WAD2, check_non_negative, check_positive, mul_div_up
 
 
 class LiquidationConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -131,7 +131,7 @@ def amm_quote(base: int, quote: int, size: int) -> int:
     if size > 0:
         if size >= base:
             raise InvalidParameters(f"the pool holds {base} base, cannot buy {size}")
-        return -((-quote * size) // (base - size))
+        return mul_div_up(quote, size, base - size)
     return quote * -size // (base - size)
 
 
