@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import get_args
 
+from clearhouse.engine.registry import HANDLERS as _HANDLERS
 from clearhouse.ledger.commands import AnyCommand
-from clearhouse.ledger.engine import _HANDLERS
 
 
 def test_every_command_type_has_exactly_one_handler() -> None:

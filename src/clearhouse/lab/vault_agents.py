@@ -51,7 +51,6 @@ from clearhouse.ledger import commands as c
 from clearhouse.ledger import events as ev
 from clearhouse.ledger.engine import Engine
 from clearhouse.ledger.model import Auction, VaultTypeSpec
-from clearhouse.ledger.vaults import spot
 from clearhouse.liquidation.maker.clipper import kick_incentive, redo_incentive, sale_status
 from clearhouse.liquidation.vault import (
     ENGLISH,
@@ -61,6 +60,7 @@ from clearhouse.liquidation.vault import (
     FixedDiscount,
     english_state,
     fixed_discount_amounts,
+    spot,
 )
 
 VaultTxKind = Literal["bark", "take", "redo", "tend", "dent", "deal", "tick", "sell"]

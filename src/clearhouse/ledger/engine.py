@@ -15,25 +15,18 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from clearhouse.core.errors import (
-    AlreadyExists,
     BlockOutOfOrder,
     ClearhouseError,
-    InsufficientBalance,
-    InsufficientMargin,
     InvalidParameters,
     InvalidValue,
-    MarginModeConflict,
-    NotLiquidatable,
-    SelfTrade,
     UnknownAccount,
     UnknownAsset,
     UnknownMarket,
-    WithdrawalsGated,
 )
-from clearhouse.core.fixedpoint import RAY, WAD, check_positive, check_range, wmul_up
+from clearhouse.core.fixedpoint import check_positive
+from clearhouse.engine.registry import HANDLERS
 from clearhouse.ledger import commands as cmd
 from clearhouse.ledger import events as ev
-from clearhouse.ledger import kernel, liquidate, vaults
 from clearhouse.ledger.block import Block, encode_block, encode_events
 from clearhouse.ledger.enforcement import (
     CandidateScanner,
@@ -50,14 +43,12 @@ from clearhouse.ledger.margin import (
     fresh_price_lookup,
     isolated_summary,
 )
-from clearhouse.ledger.model import Account, LedgerState, MarketSpec, MarketState, Position
-from clearhouse.ledger.price_band import check_fill_price
+from clearhouse.ledger.model import LedgerState
 from clearhouse.ledger.state_root import StateHasher
-from clearhouse.ledger.trade_window import record_fill, take_venue_price
 from clearhouse.ledger.unit_of_work import BlockUndo, TxContext
-from clearhouse.oracle.feed import OracleFeed
+from clearhouse.mechanisms import perp_liquidation, perps
+from clearhouse.mechanisms.vaults import bark as vault_bark
 from clearhouse.oracle.reports import SourceReport
-from clearhouse.oracle.rules import Action
 from clearhouse.oracle.states import OracleState
 
 if TYPE_CHECKING:
@@ -119,7 +110,7 @@ class Engine:
         events: list[ev.Event] = []
         touched: set[str] = set()
         try:
-            self._accrue_funding(block.time, undo, events)
+            perps.accrue_funding(state, block.time, undo, events)
             state.height, state.time = block.height, block.time
             if block.sequencer_up is not state.sequencer_up:
                 state.sequencer_up = block.sequencer_up
@@ -137,7 +128,7 @@ class Engine:
                 ctx = TxContext(state, undo)
                 try:
                     command.check()
-                    _HANDLERS[type(command)](ctx, command)
+                    HANDLERS[type(command)](ctx, command)
                 except ClearhouseError as err:
                     events.append(ev.TransactionRejected(index, type(command).__name__, err.code, str(err)))
                     continue
@@ -189,31 +180,6 @@ class Engine:
                 raise InvalidValue(f"block {block.height}: price key {key!r} must be non-empty ASCII")
             check_positive(price, f"block {block.height} price of {key}")
 
-    def _accrue_funding(self, now: int, undo: BlockUndo, events: list[ev.Event]) -> None:
-        """Advance every market's funding index over ``[last_funding_time, now]`` (O(markets))."""
-        state = self.state
-        for mid in sorted(state.markets):
-            market = state.markets[mid]
-            elapsed = now - market.last_funding_time
-            if elapsed <= 0:
-                continue
-            entry = state.prices.get(market.spec.oracle)
-            new = market.clone()
-            new.last_funding_time = now
-            if entry is not None:
-                index_price = entry[0]
-                new.mark = market.mark.copy()
-                mark = new.mark.update(now, index_price, take_venue_price(new, index_price))
-                new.mark_price = mark.mark
-                rate = funding_rate(market.spec, mark.mark, index_price)
-                delta = rate * index_price * elapsed * RAY // (WAD * WAD * market.spec.funding_period)
-                if delta:
-                    new.funding_index += delta
-                    events.append(ev.FundingAccrued(mid, mark.mark, rate, new.funding_index, elapsed))
-            if mid not in undo.markets:
-                undo.markets[mid] = market
-            state.markets[mid] = new
-
     def _enforce(self, undo: BlockUndo, events: list[ev.Event], touched: set[str]) -> None:
         """Step 4: scan -> exact check -> order and cap -> report or close out against the backstop."""
         state = self.state
@@ -235,7 +201,7 @@ class Engine:
                 continue
             ctx = TxContext(state, undo)
             try:
-                close_out(ctx, cmd.CloseOut(aid, params.backstop_liquidator, mid))
+                perp_liquidation.close_out(ctx, cmd.CloseOut(aid, params.backstop_liquidator, mid))
             except ClearhouseError as err:
                 events.append(ev.EnforcementFailed(aid, mid, err.code, str(err)))
                 continue
@@ -255,7 +221,7 @@ class Engine:
                 continue
             ctx = TxContext(state, undo)
             try:
-                vaults.bark(ctx, cmd.Bark(aid, vid, params.backstop_liquidator))
+                vault_bark.bark(ctx, cmd.Bark(aid, vid, params.backstop_liquidator))
             except ClearhouseError as err:
                 events.append(ev.EnforcementFailed(aid, vid, err.code, str(err)))
                 continue
@@ -312,334 +278,3 @@ class Engine:
         return isolated_summary(self.state, pos, self.prices())
 
 
-# -- transaction handlers ------------------------------------------------------------------------
-
-
-def set_params(ctx: TxContext, c: cmd.SetLedgerParams) -> None:
-    ctx.set_params(c.params)
-    ctx.emit(ev.LedgerParamsSet(c.params.settlement_asset, c.params.max_price_age))
-
-
-def list_asset(ctx: TxContext, c: cmd.ListAsset) -> None:
-    if c.asset.id in ctx.state.assets:
-        raise AlreadyExists(f"asset {c.asset.id} is already listed")
-    ctx.put_asset(c.asset)
-    ctx.emit(ev.AssetListed(c.asset.id, c.asset.decimals, c.asset.haircut))
-
-
-def list_market(ctx: TxContext, c: cmd.ListMarket) -> None:
-    spec = c.market
-    if spec.id in ctx.state.markets:
-        raise AlreadyExists(f"market {spec.id} is already listed")
-    if ctx.state.params.settlement_asset not in ctx.state.assets:
-        raise UnknownAsset(
-            f"market {spec.id}: settlement asset {ctx.state.params.settlement_asset} is not listed"
-        )
-    ctx.put_market(MarketState(spec, last_funding_time=ctx.state.time))
-    ctx.emit(ev.MarketListed(spec.id, spec.oracle, spec.initial_margin, spec.maintenance_margin))
-
-
-def update_market(ctx: TxContext, c: cmd.UpdateMarket) -> None:
-    market = ctx.market(c.market.id)
-    if c.market.oracle != market.spec.oracle:
-        raise InvalidParameters(f"market {c.market.id}: the oracle key cannot change")
-    market.spec = c.market
-    s = c.market
-    ctx.emit(
-        ev.MarketUpdated(
-            s.id, s.initial_margin, s.maintenance_margin, s.taker_fee, s.maker_fee, s.liquidation_fee
-        )
-    )
-
-
-def set_volatility(ctx: TxContext, c: cmd.SetVolatility) -> None:
-    ctx.market(c.market).vol_multiplier = c.multiplier
-    ctx.emit(ev.VolatilitySet(c.market, c.multiplier))
-
-
-def configure_oracle(ctx: TxContext, c: cmd.ConfigureOracle) -> None:
-    feed = OracleFeed(c.feed)
-    ctx.put_oracle(c.feed.asset, feed)
-    ctx.emit(
-        ev.OracleConfigured(c.feed.asset, c.feed.aggregator.name, tuple(p.name for p in c.feed.policies))
-    )
-
-
-def confirm_oracle(ctx: TxContext, c: cmd.ConfirmOracle) -> None:
-    feed = ctx.state.oracles.get(c.asset)
-    if feed is None:
-        raise UnknownAsset(f"no oracle feed for {c.asset!r}")
-    feed = feed.copy()
-    old = feed.state
-    feed.confirm(ctx.state.time)
-    ctx.put_oracle(c.asset, feed)
-    ctx.emit(ev.OracleStateChanged(c.asset, old.value, feed.state.value, "confirmed"))
-
-
-def open_account(ctx: TxContext, c: cmd.OpenAccount) -> None:
-    if c.account in ctx.state.accounts:
-        raise AlreadyExists(f"account {c.account} already exists")
-    ctx.new_account(Account(c.account, c.owner.lower(), len(ctx.state.accounts)))
-    ctx.emit(ev.AccountOpened(c.account, c.owner.lower()))
-
-
-def deposit(ctx: TxContext, c: cmd.Deposit) -> None:
-    kernel.asset(ctx, c.asset, c.amount)
-    acct = ctx.account(c.account)
-    acct.balances[c.asset] = check_range(
-        acct.balances.get(c.asset, 0) + c.amount, f"balance of {c.asset} in {c.account}"
-    )
-    ctx.deposited[c.asset] = c.amount
-    ctx.emit(ev.Deposited(c.account, c.asset, c.amount))
-
-
-def deposit_insurance(ctx: TxContext, c: cmd.DepositInsurance) -> None:
-    kernel.asset(ctx, c.asset, c.amount)
-    pools = ctx.pools()
-    pools.insurance[c.asset] = check_range(
-        pools.insurance.get(c.asset, 0) + c.amount, f"insurance fund balance of {c.asset}"
-    )
-    ctx.deposited[c.asset] = c.amount
-    ctx.emit(ev.InsuranceDeposited(c.asset, c.amount))
-
-
-def withdraw(ctx: TxContext, c: cmd.Withdraw) -> None:
-    kernel.asset(ctx, c.asset, c.amount)
-    gate = ctx.state.pools.withdrawals_gated_until
-    if ctx.state.height <= gate:
-        raise WithdrawalsGated(f"withdrawals are paused until block {gate} after a socialised loss")
-    acct = ctx.account(c.account)
-    kernel.settle_all_funding(ctx, acct)
-    balance = acct.balances.get(c.asset, 0)
-    if balance < c.amount:
-        raise InsufficientBalance(
-            f"account {c.account} holds {balance} {c.asset}, cannot withdraw {c.amount}"
-        )
-    acct.balances[c.asset] = balance - c.amount
-    kernel.require_cross_initial(
-        ctx,
-        acct,
-        lambda after: (
-            f"withdrawing {c.amount} {c.asset} would leave account {c.account} with equity "
-            f"{after.equity} below its initial requirement {after.initial}"
-        ),
-    )
-    ctx.withdrawn[c.asset] = c.amount
-    ctx.emit(ev.Withdrawn(c.account, c.asset, c.amount))
-
-
-def transfer_margin(ctx: TxContext, c: cmd.TransferMargin) -> None:
-    settle = ctx.state.params.settlement_asset
-    kernel.asset(ctx, settle, abs(c.amount))
-    acct = ctx.account(c.account)
-    market = ctx.market(c.market)
-    pos = acct.positions.get(c.market)
-    if pos is None:
-        if c.amount < 0:
-            raise InsufficientBalance(f"account {c.account} has no isolated margin in {c.market}")
-        pos = acct.positions[c.market] = Position(
-            c.market, funding_snapshot=market.funding_index, isolated=True
-        )
-    elif not pos.isolated:
-        raise MarginModeConflict(f"account {c.account} holds a cross position in {c.market}")
-    kernel.settle_funding(ctx, acct, pos, market)
-    prices = kernel.prices(ctx)
-    kernel.require(ctx, Action.WITHDRAW, [market.spec.oracle, *kernel.margin_keys(ctx, acct)])
-    if c.amount > 0:
-        balance = acct.balances.get(settle, 0)
-        if balance < c.amount:
-            raise InsufficientBalance(
-                f"account {c.account} holds {balance} {settle}, cannot move {c.amount} to {c.market}"
-            )
-        acct.balances[settle] = balance - c.amount
-        pos.margin += c.amount
-        after = cross_summary(ctx.state, acct, prices)
-        if not after.meets_initial:
-            raise InsufficientMargin(
-                f"moving {c.amount} to isolated {c.market} leaves account {c.account} cross equity "
-                f"{after.equity} below initial {after.initial}"
-            )
-    else:
-        amount = -c.amount
-        if pos.margin < amount:
-            raise InsufficientBalance(
-                f"isolated {c.market} of {c.account} holds {pos.margin}, cannot release {amount}"
-            )
-        pos.margin -= amount
-        acct.balances[settle] = acct.balances.get(settle, 0) + amount
-        if pos.size:
-            after = isolated_summary(ctx.state, pos, prices)
-            if not after.meets_initial:
-                raise InsufficientMargin(
-                    f"releasing {amount} from isolated {c.market} of {c.account} leaves equity "
-                    f"{after.equity} below initial {after.initial}"
-                )
-    if pos.is_empty:
-        del acct.positions[c.market]
-    ctx.emit(ev.MarginTransferred(c.account, c.market, c.amount))
-
-
-def settle_funding_cmd(ctx: TxContext, c: cmd.SettleFunding) -> None:
-    acct = ctx.account(c.account)
-    for mid in sorted(acct.positions):
-        kernel.settle_funding(ctx, acct, acct.positions[mid], ctx.market(mid))
-
-
-def trade(ctx: TxContext, c: cmd.Trade) -> None:
-    if c.buyer == c.seller:
-        raise SelfTrade(f"account {c.buyer} cannot trade with itself in {c.market}")
-    market = ctx.market(c.market)
-    spec = market.spec
-    if c.size % spec.step_size:
-        raise InvalidValue(f"size {c.size} is not a multiple of {c.market}'s step {spec.step_size}")
-    buyer, seller = ctx.account(c.buyer), ctx.account(c.seller)
-    prices = kernel.prices(ctx)
-    check_fill_price(c.market, c.price, prices(spec.oracle), spec.price_band)  # fresh index, band
-    notional = check_range(c.size * c.price // WAD, f"notional of the {c.market} trade")
-    fees = {
-        "buyer": wmul_up(notional, spec.taker_fee if c.taker == "buyer" else spec.maker_fee),
-        "seller": wmul_up(notional, spec.taker_fee if c.taker == "seller" else spec.maker_fee),
-    }
-    realised = {}
-    for side, acct, delta in (("buyer", buyer, c.size), ("seller", seller, -c.size)):
-        before_pos = acct.positions.get(c.market)
-        old_size = before_pos.size if before_pos is not None else 0
-        pos, realised[side] = kernel.fill(ctx, acct, market, delta, notional)
-        kernel.check_fill_risk(ctx, pos, old_size, spec.oracle, f"{side} {acct.id}", c.market)
-        kernel.charge_fee(ctx, acct, pos, fees[side])
-        what = f"trade of {c.size} {c.market} at {c.price}"
-        kernel.check_fill_margin(ctx, acct, pos, old_size, prices, what)
-        kernel.drop_if_empty(acct, pos)
-    market.last_trade_price = c.price
-    market.last_trade_time = ctx.state.time
-    record_fill(market, c.size, c.price)
-    ctx.emit(
-        ev.Traded(
-            c.market,
-            c.buyer,
-            c.seller,
-            c.size,
-            c.price,
-            notional,
-            fees["buyer"],
-            fees["seller"],
-            realised["buyer"],
-            realised["seller"],
-        )
-    )
-
-
-def close_out(ctx: TxContext, c: cmd.CloseOut) -> None:
-    kernel.check_liquidation_room(ctx)
-    if c.account == c.liquidator:
-        raise SelfTrade(f"account {c.account} cannot close itself out")
-    acct, liq = ctx.account(c.account), ctx.account(c.liquidator)
-    prices = kernel.prices(ctx)
-    settle = ctx.state.params.settlement_asset
-    if c.market is None:
-        targets = sorted(m for m, p in acct.positions.items() if not p.isolated and p.size)
-        before = cross_summary(ctx.state, acct, prices)
-    else:
-        pos = acct.positions.get(c.market)
-        if pos is None or not pos.isolated or not pos.size:
-            raise UnknownMarket(f"account {c.account} has no isolated position in {c.market}")
-        targets = [c.market]
-        before = isolated_summary(ctx.state, pos, prices)
-    if not targets:
-        raise NotLiquidatable(f"account {c.account} has no cross positions to close out")
-    if any(p.isolated for m, p in liq.positions.items() if m in targets):
-        raise MarginModeConflict(f"liquidator {c.liquidator} holds an isolated position it would add to")
-    kernel.check_enforceable(ctx, c.account, before, targets, prices)
-    penalty_due = 0
-    for mid in targets:
-        market = ctx.market(mid)
-        price = prices(market.spec.oracle)
-        size = acct.positions[mid].size
-        notional = abs(size) * price // WAD
-        pos, pnl = kernel.fill(ctx, acct, market, -size, notional)
-        if not pos.isolated:
-            kernel.drop_if_empty(acct, pos)
-        liq_pos, _ = kernel.fill(ctx, liq, market, size, notional)
-        kernel.drop_if_empty(liq, liq_pos)
-        penalty_due += wmul_up(notional, market.spec.liquidation_fee)
-        ctx.emit(ev.PositionClosedOut(c.account, c.liquidator, mid, size, price, notional, pnl))
-    if c.market is None:
-        equity = cross_summary(ctx.state, acct, prices).equity
-        isolated: Position | None = None
-    else:
-        isolated = acct.positions[c.market]
-        equity = isolated.margin
-    penalty = min(penalty_due, max(equity, 0))
-    if penalty:
-        share = ctx.state.markets[targets[0]].spec.liquidator_share
-        reward = penalty * share // WAD
-        kernel.debit_bucket(ctx, acct, isolated, penalty)
-        liq.balances[settle] = liq.balances.get(settle, 0) + reward
-        kernel.to_insurance(ctx, settle, penalty - reward)
-        ctx.emit(ev.CloseOutPenaltyCharged(c.account, c.liquidator, penalty, reward, penalty - reward))
-    if isolated is not None:
-        if isolated.margin > 0:
-            acct.balances[settle] = acct.balances.get(settle, 0) + isolated.margin
-            isolated.margin = 0
-        elif isolated.margin < 0:
-            isolated.margin += kernel.cover_deficit(ctx, c.account, -isolated.margin)
-        kernel.drop_if_empty(acct, isolated)
-    elif equity - penalty < 0:
-        kernel.bankrupt(ctx, acct)
-    after = cross_summary(ctx.state, liq, prices)
-    if not after.meets_initial:
-        raise InsufficientMargin(
-            f"liquidator {c.liquidator} lacks initial margin to take over {c.account}'s positions "
-            f"(equity {after.equity}, initial {after.initial})"
-        )
-    kernel.count_liquidation(ctx)
-
-
-def funding_rate(spec: MarketSpec, mark: int, index_price: int) -> int:
-    """Funding rate per period (WAD): premium of the mark over the index plus interest, clamped to
-    ``clamp_factor x (initial - maintenance)`` as dYdX v4 does.
-
-    The mark is the median-of-three estimate (oracle + basis EMA, the venue's last trade since the
-    previous accrual, external median) so one manipulated input cannot move funding alone."""
-    premium = (mark - index_price) * WAD // index_price
-    cap = spec.funding_clamp_factor * (spec.initial_margin - spec.maintenance_margin) // WAD
-    return max(-cap, min(cap, premium + spec.funding_interest))
-
-
-_HANDLERS: dict[type[cmd.Command], Handler] = {
-    cmd.SetLedgerParams: set_params,
-    cmd.ListAsset: list_asset,
-    cmd.ListMarket: list_market,
-    cmd.UpdateMarket: update_market,
-    cmd.SetVolatility: set_volatility,
-    cmd.ConfigureOracle: configure_oracle,
-    cmd.ConfirmOracle: confirm_oracle,
-    cmd.OpenAccount: open_account,
-    cmd.Deposit: deposit,
-    cmd.DepositInsurance: deposit_insurance,
-    cmd.Withdraw: withdraw,
-    cmd.TransferMargin: transfer_margin,
-    cmd.SettleFunding: settle_funding_cmd,
-    cmd.Trade: trade,
-    cmd.CloseOut: close_out,
-    cmd.Liquidate: liquidate.liquidate,
-    cmd.ConfigureAmm: liquidate.configure_amm,
-    cmd.SwapAmm: liquidate.swap_amm,
-    cmd.DepositBackstop: liquidate.deposit_backstop,
-    cmd.ListVaultType: vaults.list_vault_type,
-    cmd.UpdateVaultType: vaults.update_vault_type,
-    cmd.SetDebtLimit: vaults.set_debt_limit,
-    cmd.Lock: vaults.lock,
-    cmd.Free: vaults.free,
-    cmd.Draw: vaults.draw,
-    cmd.Wipe: vaults.wipe,
-    cmd.Bark: vaults.bark,
-    cmd.TakeAuction: vaults.take_auction,
-    cmd.RedoAuction: vaults.redo_auction,
-    cmd.Tend: vaults.tend,
-    cmd.Dent: vaults.dent,
-    cmd.Deal: vaults.deal,
-    cmd.Tick: vaults.tick,
-    cmd.ProvideToSP: vaults.provide_to_sp,
-    cmd.WithdrawFromSP: vaults.withdraw_from_sp,
-}

@@ -18,7 +18,8 @@ is called within a block.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, TypeAlias
 
 from clearhouse.core.errors import (
     InsufficientBalance,
@@ -44,6 +45,8 @@ from clearhouse.oracle.errors import OracleActionRefused
 from clearhouse.oracle.rules import Action, SequencerGrace, require_allowed, twap_divergence_ok
 
 __all__ = [
+    "Handler",
+    "Handlers",
     "asset",
     "bankrupt",
     "bucket_summary",
@@ -72,6 +75,12 @@ __all__ = [
     "settle_funding",
     "to_insurance",
 ]
+
+#: A command handler: applies one command to the transaction's scratch view, or raises a typed error
+#: (then the transaction changes nothing).
+Handler: TypeAlias = Callable[[TxContext, Any], None]
+#: A mechanism's table of handlers, keyed by command type.
+Handlers: TypeAlias = Mapping[type[Any], Handler]
 
 # -- reference data ---------------------------------------------------------------------------------
 

@@ -12,20 +12,21 @@ from fractions import Fraction
 from clearhouse.core.errors import (
     AdlUnavailable,
     InsufficientMargin,
-    InvalidParameters,
     LiquidationCooldown,
     MarginModeConflict,
     NotLiquidatable,
     SelfTrade,
-    SlippageExceeded,
+    UnknownMarket,
 )
-from clearhouse.core.fixedpoint import WAD, WAD2, check_range, mul_div_up
+from clearhouse.core.fixedpoint import WAD, WAD2, check_range, mul_div_up, wmul_up
 from clearhouse.ledger import commands as cmd
 from clearhouse.ledger import events as ev
 from clearhouse.ledger import kernel
+from clearhouse.ledger.kernel import Handlers
 from clearhouse.ledger.margin import (
     PriceLookup,
     cross_summary,
+    isolated_summary,
     margin_fractions,
     requirement,
     unrealised_pnl,
@@ -41,6 +42,7 @@ from clearhouse.liquidation.perp import (
     fillable_price,
     size_to_close,
 )
+from clearhouse.mechanisms.amm import amm_fill, pool_account
 
 
 def liquidate(ctx: TxContext, c: cmd.Liquidate) -> None:
@@ -79,7 +81,7 @@ def liquidate(ctx: TxContext, c: cmd.Liquidate) -> None:
     mm_closed = requirement(closed, price, mmf)
     bq = bankruptcy_quote(size, closed, price, mm_closed, before.equity, before.maintenance)
     amm = cfg.disposal == "amm" and not vault
-    taker = ctx.account(cfg.vault_account) if vault else (_pool_account(ctx, market) if amm else liq)
+    taker = ctx.account(cfg.vault_account) if vault else (pool_account(ctx, market) if amm else liq)
     # Quote the account receives (< 0: pays), rounded against it: down for a sale, up for a purchase.
     if vault:
         fill_quote = bq
@@ -109,7 +111,7 @@ def liquidate(ctx: TxContext, c: cmd.Liquidate) -> None:
         if any(p.isolated for m, p in liq.positions.items() if m == mid) and not vault:
             raise MarginModeConflict(f"liquidator {c.liquidator} holds an isolated position in {mid}")
         if amm:
-            pos = _amm_fill(ctx, market, acct, -sign * closed, abs(fill_quote))
+            pos = amm_fill(ctx, market, acct, -sign * closed, abs(fill_quote))
         else:
             pos, _ = kernel.fill(ctx, acct, market, -sign * closed, abs(fill_quote))
             taker_pos, _ = kernel.fill(ctx, taker, market, sign * closed, abs(fill_quote))
@@ -322,49 +324,75 @@ def deposit_backstop(ctx: TxContext, c: cmd.DepositBackstop) -> None:
     ctx.emit(ev.BackstopDeposited(c.asset, c.amount))
 
 
-def configure_amm(ctx: TxContext, c: cmd.ConfigureAmm) -> None:
-    market = ctx.market(c.market)
-    ctx.account(c.account)  # must exist
-    market.amm_account, market.amm_base, market.amm_quote = c.account, c.base_reserve, c.quote_reserve
-    ctx.emit(ev.AmmConfigured(c.market, c.account, c.base_reserve, c.quote_reserve))
-
-
-def _pool_account(ctx: TxContext, market: MarketState) -> Account:
-    if not market.amm_account:
-        raise InvalidParameters(f"market {market.spec.id} has no AMM pool (ConfigureAmm)")
-    return ctx.account(market.amm_account)
-
-
-def _amm_fill(
-    ctx: TxContext, market: MarketState, acct: Account, size: int, quote: int
-) -> Position:
-    """Fill ``size`` (the account's side) against the pool for ``quote``; move the reserves."""
-    pool = _pool_account(ctx, market)
-    pos, _ = kernel.fill(ctx, acct, market, size, quote)
-    pool_pos, _ = kernel.fill(ctx, pool, market, -size, quote)
-    kernel.drop_if_empty(pool, pool_pos)
-    market.amm_base -= size
-    market.amm_quote += quote if size > 0 else -quote
-    return pos
-
-
-def swap_amm(ctx: TxContext, c: cmd.SwapAmm) -> None:
-    market = ctx.market(c.market)
-    pool = _pool_account(ctx, market)
-    if c.account == pool.id:
-        raise SelfTrade(f"the pool {pool.id} cannot swap with itself")
-    acct = ctx.account(c.account)
+def close_out(ctx: TxContext, c: cmd.CloseOut) -> None:
+    kernel.check_liquidation_room(ctx)
+    if c.account == c.liquidator:
+        raise SelfTrade(f"account {c.account} cannot close itself out")
+    acct, liq = ctx.account(c.account), ctx.account(c.liquidator)
     prices = kernel.prices(ctx)
-    prices(market.spec.oracle)
-    quote = amm_quote(market.amm_base, market.amm_quote, c.size)
-    if c.size > 0 and quote * WAD > c.limit_price * c.size:
-        raise SlippageExceeded(f"buying {c.size} costs {quote}, above limit {c.limit_price}")
-    if c.size < 0 and quote * WAD < c.limit_price * -c.size:
-        raise SlippageExceeded(f"selling {-c.size} brings {quote}, below limit {c.limit_price}")
-    old = acct.positions[c.market].size if c.market in acct.positions else 0
-    pos = _amm_fill(ctx, market, acct, c.size, quote)
-    kernel.check_fill_risk(ctx, pos, old, market.spec.oracle, acct.id, c.market)
-    kernel.check_fill_margin(ctx, acct, pos, old, prices, f"AMM swap of {c.size} {c.market}")
-    kernel.drop_if_empty(acct, pos)
-    price_after = market.amm_quote * WAD // market.amm_base
-    ctx.emit(ev.AmmSwapped(c.account, c.market, c.size, quote, price_after))
+    settle = ctx.state.params.settlement_asset
+    if c.market is None:
+        targets = sorted(m for m, p in acct.positions.items() if not p.isolated and p.size)
+        before = cross_summary(ctx.state, acct, prices)
+    else:
+        pos = acct.positions.get(c.market)
+        if pos is None or not pos.isolated or not pos.size:
+            raise UnknownMarket(f"account {c.account} has no isolated position in {c.market}")
+        targets = [c.market]
+        before = isolated_summary(ctx.state, pos, prices)
+    if not targets:
+        raise NotLiquidatable(f"account {c.account} has no cross positions to close out")
+    if any(p.isolated for m, p in liq.positions.items() if m in targets):
+        raise MarginModeConflict(f"liquidator {c.liquidator} holds an isolated position it would add to")
+    kernel.check_enforceable(ctx, c.account, before, targets, prices)
+    penalty_due = 0
+    for mid in targets:
+        market = ctx.market(mid)
+        price = prices(market.spec.oracle)
+        size = acct.positions[mid].size
+        notional = abs(size) * price // WAD
+        pos, pnl = kernel.fill(ctx, acct, market, -size, notional)
+        if not pos.isolated:
+            kernel.drop_if_empty(acct, pos)
+        liq_pos, _ = kernel.fill(ctx, liq, market, size, notional)
+        kernel.drop_if_empty(liq, liq_pos)
+        penalty_due += wmul_up(notional, market.spec.liquidation_fee)
+        ctx.emit(ev.PositionClosedOut(c.account, c.liquidator, mid, size, price, notional, pnl))
+    if c.market is None:
+        equity = cross_summary(ctx.state, acct, prices).equity
+        isolated: Position | None = None
+    else:
+        isolated = acct.positions[c.market]
+        equity = isolated.margin
+    penalty = min(penalty_due, max(equity, 0))
+    if penalty:
+        share = ctx.state.markets[targets[0]].spec.liquidator_share
+        reward = penalty * share // WAD
+        kernel.debit_bucket(ctx, acct, isolated, penalty)
+        liq.balances[settle] = liq.balances.get(settle, 0) + reward
+        kernel.to_insurance(ctx, settle, penalty - reward)
+        ctx.emit(ev.CloseOutPenaltyCharged(c.account, c.liquidator, penalty, reward, penalty - reward))
+    if isolated is not None:
+        if isolated.margin > 0:
+            acct.balances[settle] = acct.balances.get(settle, 0) + isolated.margin
+            isolated.margin = 0
+        elif isolated.margin < 0:
+            isolated.margin += kernel.cover_deficit(ctx, c.account, -isolated.margin)
+        kernel.drop_if_empty(acct, isolated)
+    elif equity - penalty < 0:
+        kernel.bankrupt(ctx, acct)
+    after = cross_summary(ctx.state, liq, prices)
+    if not after.meets_initial:
+        raise InsufficientMargin(
+            f"liquidator {c.liquidator} lacks initial margin to take over {c.account}'s positions "
+            f"(equity {after.equity}, initial {after.initial})"
+        )
+    kernel.count_liquidation(ctx)
+
+
+#: The commands this mechanism handles (merged and checked by ``clearhouse.engine.registry``).
+HANDLERS: Handlers = {
+    cmd.CloseOut: close_out,
+    cmd.Liquidate: liquidate,
+    cmd.DepositBackstop: deposit_backstop,
+}

@@ -1,0 +1,1 @@
+"""The engine: the block pipeline over the ledger kernel and the mechanisms' registered handlers."""
