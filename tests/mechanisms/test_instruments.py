@@ -14,8 +14,8 @@ from clearhouse.mechanisms.perps import PerpInstrument
 from clearhouse.mechanisms.vaults.common import DebtInstrument
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from ledger.builders import ETH_PERP_ID, W, apply_txs, genesis_engine  # noqa: E402
-from ledger.vault_fixtures import ETH_A, vault_engine  # noqa: E402
+from ledger.builders import ETH_PERP_ID, W, apply_txs, genesis_engine
+from ledger.vault_fixtures import ETH_A, vault_engine
 
 
 def test_perp_instrument_sums_to_the_cross_summary() -> None:
@@ -46,4 +46,4 @@ def test_debt_instrument_worked_example() -> None:
     assert debt.requirement(vault, W(1500)) == Requirement(W(9000), W(9000))  # mat 150 % of 6000
     assert debt.sensitivities(vault, W(1500)).delta == W(5)
     # Unsafe exactly when the collateral is worth less than the requirement (Bark's trigger).
-    assert 5 * 1500 * WAD < debt.requirement(vault, W(1500)).maintenance
+    assert debt.requirement(vault, W(1500)).maintenance > 5 * 1500 * WAD
