@@ -460,7 +460,7 @@ class FailingJournal:
     def head(self) -> None:
         return None
 
-    def append(self, row: object) -> None:
+    def append_block(self, height: int, block: bytes, events: bytes, state_root: str, prev_hash: str) -> str:
         self.attempts += 1
         raise OSError("disk full")
 
