@@ -21,7 +21,7 @@ Every command type has exactly one :class:`Rule` in :data:`RULES` (a test checks
   carries both parties' signed orders (a ``MatchedFill``).
 
 Oracle reports are accepted from a source only when signed by the key whitelisted for that source of
-that feed. Every refusal raises :class:`~clearhouse.core.errors.Unauthorized` and changes nothing; the
+that feed. Every refusal raises :class:`~clearhouse.ledger.errors.Unauthorized` and changes nothing; the
 registry is a value and its updates return a new one.
 """
 
@@ -42,8 +42,8 @@ from clearhouse.auth.commands import (
     RevokeReporter,
     check_key,
 )
-from clearhouse.core.errors import AlreadyExists, InvalidValue, Unauthorized, UnknownAccount
 from clearhouse.ledger import commands as c
+from clearhouse.ledger.errors import AlreadyExists, InvalidValue, Unauthorized, UnknownAccount
 
 AUTH_DOMAIN = b"clearhouse/auth/v1\x00"
 

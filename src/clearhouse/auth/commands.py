@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from clearhouse.auth.orders import Fill, SignedOrder
 from clearhouse.auth.signing import check_public_key
-from clearhouse.core.errors import InvalidValue
-from clearhouse.core.fixedpoint import check_positive
 from clearhouse.ledger import commands as c
+from clearhouse.ledger.errors import InvalidValue
+from clearhouse.ledger.fixedpoint import check_positive
 
 #: Most sub-keys one account may authorise at once (keeps the state per account bounded).
 MAX_SUBKEYS = 8

@@ -32,7 +32,7 @@ from clearhouse.auth.signing import (
     domain_digest,
     verify_signature,
 )
-from clearhouse.core.errors import ClearhouseError, InvalidValue
+from clearhouse.ledger.errors import ClearhouseError, InvalidValue
 
 TX_DOMAIN = b"clearhouse/tx/v1\x00"
 
@@ -111,7 +111,7 @@ def sign(
 def verify(signed: SignedEnvelope, chain_id: str) -> bytes:
     """Check chain, fields and signature; return the transaction hash.
 
-    Raises :class:`WrongChain`, :class:`~clearhouse.core.errors.InvalidValue` (bad fields) or
+    Raises :class:`WrongChain`, :class:`~clearhouse.ledger.errors.InvalidValue` (bad fields) or
     :class:`BadSignature`. Expiry and nonces are the state's business (:mod:`clearhouse.auth.nonces`).
     """
     env = signed.envelope

@@ -1,6 +1,6 @@
 """Typed refusals of the authentication layer: signatures, chains, expiry, nonces, keys and orders.
 
-Every class is a :class:`~clearhouse.core.errors.ClearhouseError` with a stable ``code``, so an engine
+Every class is a :class:`~clearhouse.ledger.errors.ClearhouseError` with a stable ``code``, so an engine
 can turn a refusal into a ``TransactionRejected`` event exactly like a ledger error. A check that raises
 one of these has changed nothing. :class:`Unauthorized` is the ledger's own class, re-exported here so
 callers import every refusal from one place.
@@ -8,7 +8,7 @@ callers import every refusal from one place.
 
 from __future__ import annotations
 
-from clearhouse.core.errors import ClearhouseError, InvalidValue, SelfTrade, Unauthorized
+from clearhouse.ledger.errors import ClearhouseError, InvalidValue, SelfTrade, Unauthorized
 
 
 class BadSignature(ClearhouseError):

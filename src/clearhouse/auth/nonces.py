@@ -27,7 +27,7 @@ import msgspec
 from clearhouse.auth.envelope import Envelope, SignedEnvelope, verify
 from clearhouse.auth.errors import Expired, NonceOutOfWindow, NonceReused
 from clearhouse.auth.signing import check_public_key
-from clearhouse.core.errors import InvalidValue
+from clearhouse.ledger.errors import InvalidValue
 
 DAY_MS = 86_400_000
 NONCES_DOMAIN = b"clearhouse/nonces/v1\x00"

@@ -48,9 +48,9 @@ from clearhouse.auth.signing import (
     domain_digest,
     verify_signature,
 )
-from clearhouse.core.errors import InvalidValue
-from clearhouse.core.fixedpoint import WAD, check_non_negative, check_positive
 from clearhouse.ledger.commands import Trade
+from clearhouse.ledger.errors import InvalidValue
+from clearhouse.ledger.fixedpoint import WAD, check_non_negative, check_positive
 
 ORDER_DOMAIN = b"clearhouse/order/v1\x00"
 

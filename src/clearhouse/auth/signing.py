@@ -13,7 +13,7 @@ import nacl.signing
 
 from clearhouse.auth.errors import BadSignature
 from clearhouse.auth.keys import PUBLIC_KEY_BYTES, SIGNATURE_BYTES
-from clearhouse.core.errors import InvalidValue
+from clearhouse.ledger.errors import InvalidValue
 
 U64_MAX = 2**64 - 1
 MAX_CHAIN_ID = 64

@@ -30,7 +30,9 @@ from clearhouse.cli.sweep import sweep  # noqa: E402
 
 app.command()(simulate)
 app.command()(sweep)
-from clearhouse.cli import keys as _keys  # noqa: E402, F401  (registers `clearhouse keys`)
+from clearhouse.cli.keys import keys_app  # noqa: E402
+
+app.add_typer(keys_app, name="keys")
 
 _LOCATION_HELP = (
     "Journal location: a path, sqlite:///relative/path, sqlite:////absolute/path, postgresql://... "

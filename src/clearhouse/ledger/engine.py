@@ -6,6 +6,5 @@ The one allow-listed upward import of the layout (tests/test_architecture.py).
 from __future__ import annotations
 
 from clearhouse.engine.engine import BlockResult, Engine
-from clearhouse.mechanisms.perps import funding_rate
 
-__all__ = ["BlockResult", "Engine", "funding_rate"]
+__all__ = ["BlockResult", "Engine"]

@@ -1,6 +1,7 @@
 """Perpetual liquidation: configuration, sizing, bankruptcy and fillable prices, and the lifecycle.
 
-Pure integer functions; the engine applies their results (``Engine._liquidate``).
+Pure integer functions; the engine applies their results
+(``clearhouse.mechanisms.perp_liquidation.liquidate``).
 
 Prices follow dYdX v4 (``x/clob/keeper/liquidations.go``), in quote amounts for a fill that closes ``c``
 of a position of signed size ``s`` at index ``P`` in a bucket with equity ``TNC`` and maintenance
