@@ -63,10 +63,12 @@ __all__ = [
     "debit_bucket",
     "drop_if_empty",
     "fill",
+    "insurance_paid_to",
     "margin_keys",
     "pay_balance",
     "prices",
     "record_bad_debt",
+    "record_insurance_paid",
     "require",
     "require_cross_initial",
     "risk_allowed",
@@ -170,6 +172,17 @@ def to_insurance(tx: TxContext, asset_id: str, amount: int) -> None:
     """Move ``amount`` of ``asset_id`` into (negative: out of) the insurance fund."""
     pools = tx.pools()
     pools.insurance[asset_id] = pools.insurance.get(asset_id, 0) + amount
+
+
+def insurance_paid_to(tx: TxContext, account_id: str) -> int:
+    """Insurance the fund has paid for ``account_id`` so far in this block (this transaction included)."""
+    return tx.undo.insurance_by_account.get(account_id, 0) + tx.insurance_by_account.get(account_id, 0)
+
+
+def record_insurance_paid(tx: TxContext, account_id: str, amount: int) -> None:
+    """Count ``amount`` of insurance paid for ``account_id`` against its per-block cap (staged with the
+    transaction: a refused transaction counts nothing)."""
+    tx.insurance_by_account[account_id] = tx.insurance_by_account.get(account_id, 0) + amount
 
 
 def charge_fee(tx: TxContext, acct: Account, pos: Position, fee: int) -> None:

@@ -174,7 +174,8 @@ def _insurance_room(ctx: TxContext, cfg: LiquidationConfig, account: str) -> int
         used = pools.insurance_used if pools.insurance_used_height == ctx.state.height else 0
         room = min(room, max(cfg.insurance_cap_per_block - used, 0))
     if cfg.insurance_cap_per_account:
-        room = min(room, cfg.insurance_cap_per_account)
+        used_by = kernel.insurance_paid_to(ctx, account)
+        room = min(room, max(cfg.insurance_cap_per_account - used_by, 0))
     return max(room, 0)
 
 
@@ -200,6 +201,7 @@ def _absorb_shortfall(
         if pools.insurance_used_height != ctx.state.height:
             pools.insurance_used_height, pools.insurance_used = ctx.state.height, 0
         pools.insurance_used += paid
+        kernel.record_insurance_paid(ctx, acct.id, paid)
         kernel.credit_bucket(ctx, acct, pos, paid)
         ctx.emit(ev.InsuranceFundUsed(acct.id, settle, paid))
         left -= paid
