@@ -109,9 +109,16 @@ class BlockOutOfOrder(ClearhouseError):
 
 
 class NotLiquidatable(ClearhouseError):
-    """An enforcement command against an account that is not below maintenance."""
+    """An enforcement command against an account that is not below maintenance, or that holds no
+    position to enforce."""
 
     code = "not_liquidatable"
+
+
+class UnknownPool(ClearhouseError):
+    """A market without an AMM pool where one is needed (``ConfigureAmm`` first)."""
+
+    code = "unknown_pool"
 
 
 class LiquidationCapReached(ClearhouseError):

@@ -5,9 +5,9 @@ the ``amm`` liquidation disposal uses (constant product, :func:`clearhouse.liqui
 from __future__ import annotations
 
 from clearhouse.core.errors import (
-    InvalidParameters,
     SelfTrade,
     SlippageExceeded,
+    UnknownPool,
 )
 from clearhouse.core.fixedpoint import WAD
 from clearhouse.ledger import commands as cmd
@@ -30,7 +30,7 @@ def configure_amm(ctx: TxContext, c: cmd.ConfigureAmm) -> None:
 
 def pool_account(ctx: TxContext, market: MarketState) -> Account:
     if not market.amm_account:
-        raise InvalidParameters(f"market {market.spec.id} has no AMM pool (ConfigureAmm)")
+        raise UnknownPool(f"market {market.spec.id} has no AMM pool (ConfigureAmm)")
     return ctx.account(market.amm_account)
 
 

@@ -16,7 +16,6 @@ from clearhouse.core.errors import (
     MarginModeConflict,
     NotLiquidatable,
     SelfTrade,
-    UnknownMarket,
 )
 from clearhouse.core.fixedpoint import WAD, WAD2, check_range, mul_div_up, wmul_up
 from clearhouse.ledger import commands as cmd
@@ -339,7 +338,7 @@ def close_out(ctx: TxContext, c: cmd.CloseOut) -> None:
     else:
         pos = acct.positions.get(c.market)
         if pos is None or not pos.isolated or not pos.size:
-            raise UnknownMarket(f"account {c.account} has no isolated position in {c.market}")
+            raise NotLiquidatable(f"account {c.account} has no isolated position in {c.market}")
         targets = [c.market]
         before = isolated_summary(ctx.state, pos, prices)
     if not targets:
