@@ -80,16 +80,23 @@ def _english_after(ctx: TxContext, a: Auction) -> EnglishState:
 
 
 def _transition(
-    ctx: TxContext, a_id: int, action: EnglishAction, before: EnglishState, after: EnglishState
+    ctx: TxContext,
+    a_id: int,
+    action: EnglishAction,
+    before: EnglishState,
+    allowed: frozenset[EnglishState],
+    after: EnglishState,
 ) -> None:
-    if after not in check_english(before, action, a_id):
+    """Emit the transition, which must land in a state ``allowed`` by ``check_english`` (called once, as
+    the action's precondition, by the handler)."""
+    if after not in allowed:
         raise IllegalAuctionTransition(f"auction {a_id}: {action} from {before} reached {after}")
     ctx.emit(ev.AuctionTransition(a_id, action.value, before.value, after.value))
 
 
 def tend(ctx: TxContext, c: cmd.Tend) -> None:
     a, cfg, before = _english(ctx, c.auction)
-    check_english(before, EnglishAction.TEND, c.auction)
+    allowed = check_english(before, EnglishAction.TEND, c.auction)
     assert a is not None
     check_tend(cfg, a.lot, a.tab, a.bid, bool(a.guy), c.lot, c.bid)
     settle = kernel.settle(ctx)
@@ -103,12 +110,12 @@ def tend(ctx: TxContext, c: cmd.Tend) -> None:
                   end=a.end, bid=c.bid, guy=c.bidder)  # fmt: skip
     ctx.debt().auctions[c.auction] = new
     ctx.emit(ev.AuctionBid(c.auction, c.bidder, "tend", c.lot, c.bid, refunded, 0))
-    _transition(ctx, c.auction, EnglishAction.TEND, before, _english_after(ctx, new))
+    _transition(ctx, c.auction, EnglishAction.TEND, before, allowed, _english_after(ctx, new))
 
 
 def dent(ctx: TxContext, c: cmd.Dent) -> None:
     a, cfg, before = _english(ctx, c.auction)
-    check_english(before, EnglishAction.DENT, c.auction)
+    allowed = check_english(before, EnglishAction.DENT, c.auction)
     assert a is not None
     check_dent(cfg, a.lot, a.tab, a.bid, c.lot, c.bid)
     settle = kernel.settle(ctx)
@@ -123,13 +130,13 @@ def dent(ctx: TxContext, c: cmd.Dent) -> None:
                   end=a.end, bid=c.bid, guy=c.bidder)  # fmt: skip
     ctx.debt().auctions[c.auction] = new
     ctx.emit(ev.AuctionBid(c.auction, c.bidder, "dent", c.lot, c.bid, a.bid, returned))
-    _transition(ctx, c.auction, EnglishAction.DENT, before, _english_after(ctx, new))
+    _transition(ctx, c.auction, EnglishAction.DENT, before, allowed, _english_after(ctx, new))
 
 
 def deal(ctx: TxContext, c: cmd.Deal) -> None:
     """flip.sol ``deal``: the winner takes the lot; the bid repays debt, the rest is penalty income."""
     a, _, before = _english(ctx, c.auction)
-    check_english(before, EnglishAction.DEAL, c.auction)
+    allowed = check_english(before, EnglishAction.DEAL, c.auction)
     assert a is not None
     now = ctx.state.time
     if not (a.tic < now or a.end < now):
@@ -141,12 +148,12 @@ def deal(ctx: TxContext, c: cmd.Deal) -> None:
     bad = write_off(ctx, a.owner, a.debt - recovered)
     del ctx.debt().auctions[c.auction]
     ctx.emit(ev.AuctionEnded(c.auction, ENGLISH, a.guy, a.lot, 0, recovered, surplus, bad))
-    _transition(ctx, c.auction, EnglishAction.DEAL, before, EnglishState.DEALT)
+    _transition(ctx, c.auction, EnglishAction.DEAL, before, allowed, EnglishState.DEALT)
 
 
 def tick(ctx: TxContext, c: cmd.Tick) -> None:
     a, cfg, before = _english(ctx, c.auction)
-    check_english(before, EnglishAction.TICK, c.auction)
+    allowed = check_english(before, EnglishAction.TICK, c.auction)
     assert a is not None
     now = ctx.state.time
     if not a.end < now:
@@ -155,7 +162,7 @@ def tick(ctx: TxContext, c: cmd.Tick) -> None:
     new = Auction(a.id, a.kind, a.vault_type, a.owner, a.lot, a.tab, a.debt, 0, end=now + cfg.tau)
     ctx.debt().auctions[c.auction] = new
     ctx.emit(ev.AuctionRestarted(c.auction, new.end))
-    _transition(ctx, c.auction, EnglishAction.TICK, before, _english_after(ctx, new))
+    _transition(ctx, c.auction, EnglishAction.TICK, before, allowed, _english_after(ctx, new))
 
 
 #: The commands this mechanism handles (merged and checked by ``clearhouse.engine.registry``).
