@@ -165,6 +165,31 @@ def test_no_private_name_imported_across_modules() -> None:
     assert private == []
 
 
+def engine_privates() -> set[str]:
+    """Private attributes and methods of ``Engine`` (from its class body and ``self._x = ...``)."""
+    tree = ast.parse((SRC / "clearhouse/engine/engine.py").read_text())
+    cls = next(n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == "Engine")
+    names = {n.name for n in cls.body if isinstance(n, ast.FunctionDef)}
+    names |= {n.attr for n in ast.walk(cls) if isinstance(n, ast.Attribute) and isinstance(n.value, ast.Name)
+              and n.value.id == "self"}  # fmt: skip
+    return {n for n in names if n.startswith("_") and not n.startswith("__")}
+
+
+def test_nothing_outside_the_engine_reads_an_engine_private() -> None:
+    privates = engine_privates()
+    assert {"_hasher", "_unscanned", "_prev_hash", "_enforce"} <= privates
+    root = SRC.parent
+    found = []
+    files = [*SRC.rglob("*.py"), *(root / "tests").rglob("*.py"), *(root / "benchmarks").rglob("*.py")]
+    for path in sorted(files):
+        if path.is_relative_to(SRC / "clearhouse/engine") or path == Path(__file__).resolve():
+            continue
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if isinstance(node, ast.Attribute) and node.attr in privates:
+                found.append(f"{path}:{node.lineno}: .{node.attr}")
+    assert found == []
+
+
 # -- the checks catch what they should ----------------------------------------------------------------
 
 
