@@ -139,12 +139,12 @@ def test_failed_journal_write_rolls_the_block_back(tmp_path: Path) -> None:
         def head(self):  # type: ignore[no-untyped-def]
             return self.inner.head()
 
-        def append(self, row) -> None:  # type: ignore[no-untyped-def]
-            if row.height == 3:
+        def append_block(self, height: int, block: bytes, events: bytes, root: str, prev: str) -> str:
+            if height == 3:
                 raise JournalError("disk full")
-            self.inner.append(row)
+            return self.inner.append_block(height, block, events, root, prev)
 
-    engine = Engine(journal=Failing())  # type: ignore[arg-type]
+    engine = Engine(journal=Failing())
     blocks = list(session_blocks())
     engine.apply_block(blocks[0])
     engine.apply_block(blocks[1])

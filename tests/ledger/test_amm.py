@@ -102,5 +102,5 @@ def test_without_a_pool_the_amm_path_is_refused() -> None:
     spec = msgspec.structs.replace(engine.state.markets["ETH-PERP"].spec)
     engine.state.markets["ETH-PERP"].amm_account = ""
     events = run(engine, (c.Liquidate("t0", "keeper"),), W(940))
-    assert [e.code for e in events if isinstance(e, ev.TransactionRejected)] == ["invalid_parameters"]
+    assert [e.code for e in events if isinstance(e, ev.TransactionRejected)] == ["unknown_pool"]
     assert spec.liquidation.disposal == "amm"

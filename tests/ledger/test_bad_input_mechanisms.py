@@ -40,7 +40,7 @@ BAD: list[tuple[c.AnyCommand, str]] = [
     (c.ConfigureAmm("ETH-PERP", "keeper", 0, W(1)), "invalid_value"),
     (c.ConfigureAmm("NOPE-PERP", "keeper", W(1), W(1)), "unknown_market"),
     (c.SwapAmm("alice", "ETH-PERP", 0, W(1)), "invalid_value"),
-    (c.SwapAmm("alice", "ETH-PERP", W(1), W(2000)), "invalid_parameters"),  # no pool configured
+    (c.SwapAmm("alice", "ETH-PERP", W(1), W(2000)), "unknown_pool"),  # no pool configured
 ]
 
 

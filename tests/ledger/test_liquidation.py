@@ -311,3 +311,26 @@ def test_liquidations_conserve_value_and_never_enrich_accounts(
     used = sum(e.amount for e in only(events, ev.InsuranceFundUsed))
     # accounts as a whole gain only what the insurance fund paid in, and lose the fee it took
     assert after == before - fee + used
+
+
+def test_insurance_cap_per_account_holds_across_liquidations_in_one_block() -> None:
+    """The cap is per account per block: alice's two positions liquidated in one block draw at most 50
+    from the fund between them (before the fix each call could draw 50)."""
+    from clearhouse.ledger.model import MarketSpec
+
+    cfg = msgspec.structs.replace(BASE, insurance_cap_per_account=W(50))
+    engine = venue(cfg, insurance=W(1000))
+    btc = MarketSpec("BTC-PERP", "BTC", W("0.1"), W("0.05"), step_size=W("0.001"), liquidation=cfg)
+    s = engine.state
+    txs = (c.ListMarket(btc), c.Deposit("alice", "USDC", W(1000)),
+           c.Trade("BTC-PERP", "alice", "bob", 10 * E, W(1000)))  # fmt: skip
+    opened = engine.apply_block(Block(s.height + 1, s.time + 60, {"BTC": W(1000)}, txs))
+    assert codes(list(opened.events)) == []
+    crash = {"ETH": W(800), "BTC": W(800)}
+    both = (c.Liquidate("alice", "keeper", "ETH-PERP"), c.Liquidate("alice", "keeper", "BTC-PERP"))
+    events = list(engine.apply_block(Block(s.height + 1, s.time + 60, crash, both)).events)
+    assert codes(events) == []
+    used = only(events, ev.InsuranceFundUsed)
+    assert [u.amount for u in used] == [W(50)]  # the second liquidation finds the account's cap used
+    assert sum(e.amount for e in only(events, ev.BadDebtRecorded)) > 0
+    assert conservation_gap(engine.state, "USDC") == 0

@@ -18,7 +18,7 @@ from clearhouse.ledger.engine import Engine
 from clearhouse.ledger.fixedpoint import RAY
 from clearhouse.ledger.model import Vault
 from clearhouse.ledger.state_root import full_state_root
-from clearhouse.ledger.vaults import spot
+from clearhouse.liquidation.vault import spot
 
 from .builders import ETH_PERP_ID, W, balance, conservation_gap, genesis_block, snapshot
 from .vault_fixtures import (

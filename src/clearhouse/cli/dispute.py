@@ -3,7 +3,7 @@
 ``dispute`` opens both journals read-only, bisects to the first differing block, finds the step and
 writes (or prints) the one-step proof; it exits 0 when the journals agree, 1 when they diverge, 2 on bad
 input. ``check-step`` needs only the proof: exit 0 when it is authentic and re-executes (it prints which
-claim matches), 1 with a one-line reason otherwise. Importing this module registers both commands.
+claim matches), 1 with a one-line reason otherwise. `register(app)` adds both commands.
 """
 
 from __future__ import annotations
@@ -25,10 +25,10 @@ def dispute(
     out: Path | None = typer.Option(None, "--out", help="Write the one-step proof here (never overwrites)."),
 ) -> None:
     """Find the first block and transaction where two journals disagree; emit a one-step proof."""
-    from clearhouse.cli.main import _open_read_only
+    from clearhouse.cli.journal_access import open_read_only
     from clearhouse.proofs.dispute import check_step, encode_step, first_divergence, make_step
 
-    with _open_read_only(journal_a) as a, _open_read_only(journal_b) as b:
+    with open_read_only(journal_a) as a, open_read_only(journal_b) as b:
         div = first_divergence(a, b)
         if div.kind == "none":
             console.print(f"no dispute: {div.detail}", markup=False)
@@ -74,11 +74,8 @@ def check_step_cmd(
         console.print(f"  assumption: {note}", markup=False)
 
 
-def _register() -> None:
-    from clearhouse.cli.main import app
-
+def register(app: typer.Typer) -> None:
+    """Add this module's commands to the ``clearhouse`` app."""
     app.command("dispute")(dispute)
     app.command("check-step")(check_step_cmd)
 
-
-_register()

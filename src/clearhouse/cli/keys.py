@@ -91,11 +91,3 @@ def show(
     )
     console.print(f"public key: [bold green]{public}[/]", soft_wrap=True)
 
-
-def _register() -> None:
-    from clearhouse.cli.main import app
-
-    app.add_typer(keys_app, name="keys")
-
-
-_register()

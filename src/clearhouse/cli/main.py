@@ -11,12 +11,13 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from clearhouse.cli.errors import fail
+from clearhouse.cli.journal_access import open_read_only
 from clearhouse.cli.render import accounts_table, events_table, protocol_table
-from clearhouse.ledger.errors import ClearhouseError
+from clearhouse.core.errors import ClearhouseError
 from clearhouse.ledger.events import Event
 
 if TYPE_CHECKING:
-    from clearhouse.journal.store import JournalStore
+    pass
 
 app = typer.Typer(
     help="clearhouse: deterministic margin, liquidation and settlement for derivative markets.",
@@ -30,31 +31,18 @@ from clearhouse.cli.sweep import sweep  # noqa: E402
 
 app.command()(simulate)
 app.command()(sweep)
-from clearhouse.cli import dispute as _dispute  # noqa: E402, F401  (registers dispute, check-step)
-from clearhouse.cli import keys as _keys  # noqa: E402, F401  (registers `clearhouse keys`)
-from clearhouse.cli import proofs as _proofs  # noqa: E402  (registers prove, check-proof, tlog, check-*)
+from clearhouse.cli import dispute, proofs  # noqa: E402
+from clearhouse.cli.keys import keys_app  # noqa: E402
+
+app.add_typer(keys_app, name="keys")
+proofs.register(app)
+dispute.register(app)
 
 _LOCATION_HELP = (
     "Journal location: a path, sqlite:///relative/path, sqlite:////absolute/path, postgresql://... "
     "(see docs/journal.md)"
 )
 _HEX64 = re.compile(r"[0-9a-f]{64}")
-
-
-def _open_read_only(journal: str) -> JournalStore:
-    """Open an existing journal for reading only; one-line error and exit 2 for anything else."""
-    from clearhouse.journal import open_store, sqlite_path
-    from clearhouse.journal.store import NotAJournal
-
-    path = sqlite_path(journal)
-    if path is not None and not Path(path).exists():
-        fail(f"no journal at {journal}")
-    try:
-        return open_store(journal, verify=False, read_only=True)
-    except NotAJournal as err:
-        fail(str(err))
-    except ClearhouseError as err:
-        fail(f"cannot open journal {journal}: {err}")
 
 
 def _clear_for_demo(journal: str, overwrite: bool) -> None:
@@ -67,7 +55,7 @@ def _clear_for_demo(journal: str, overwrite: bool) -> None:
         return
     if Path(path).is_dir():
         fail(f"{journal} is a folder, not a journal")
-    with _open_read_only(journal) as store:
+    with open_read_only(journal) as store:
         blocks = len(store)
     if not overwrite:
         fail(
@@ -152,7 +140,7 @@ def verify(
         if height == expect_height or root == expect_root:
             roots.setdefault(height, root)
 
-    with _open_read_only(journal) as store:
+    with open_read_only(journal) as store:
         total = len(store)
         with Progress(
             TextColumn("replaying"),
@@ -188,7 +176,7 @@ def verify(
             )
         _failed(n, f"state root {report.final_root} is not the expected root {expect_root}", n - 1)
     if expect_sth is not None:
-        console.print(_proofs.check_journal_against_sth(journal, expect_sth, n), markup=False)
+        console.print(proofs.check_journal_against_sth(journal, expect_sth, n), markup=False)
     console.print(f"OK {n} blocks verified" + (" (root and height as expected)" if expect_root else ""))
     console.print(f"final state root: {report.final_root}")
 
@@ -206,7 +194,7 @@ def risk(
         fail(f"--json {json_out} is a folder; give a file name")
     if json_out is not None and not json_out.parent.is_dir():
         fail(f"--json {json_out}: folder {json_out.parent} does not exist")
-    with _open_read_only(journal) as store:
+    with open_read_only(journal) as store:
         report, engine = verify_journal(store)
     if not report.ok:
         _failed(report.bad_height or report.blocks + 1, report.reason, report.blocks)

@@ -2,8 +2,8 @@
 ``check-inclusion`` (the journal's transparency log), and the ``verify --expect-sth`` check.
 
 Every ``check-*`` command reads nothing but its arguments: exit 0 and ``valid: ...`` on stdout, or exit 1
-and one line ``invalid: reason`` on stderr (2 for unreadable input). Importing this module registers the
-commands on the main application (one import line in ``cli/main.py``).
+and one line ``invalid: reason`` on stderr (2 for unreadable input). ``register(app)`` adds the
+commands to the main application (``cli/main.py`` calls it).
 """
 
 from __future__ import annotations
@@ -89,11 +89,11 @@ def prove(
     key_dir: Path | None = KEY_DIR_OPTION,
 ) -> None:
     """Inclusion (or, with --key, non-inclusion) proof of ACCOUNT against the state root at a height."""
-    from clearhouse.cli.main import _open_read_only
+    from clearhouse.cli.journal_access import open_read_only
     from clearhouse.proofs.accounts import encode_proof, prove_account
     from clearhouse.proofs.history import engine_at
 
-    with _open_read_only(journal) as store:
+    with open_read_only(journal) as store:
         try:
             engine = engine_at(store, height)
         except ClearhouseError as err:
@@ -131,10 +131,10 @@ def check_proof(
 
 
 def _view(journal: str, size: int | None):  # type: ignore[no-untyped-def]
-    from clearhouse.cli.main import _open_read_only
+    from clearhouse.cli.journal_access import open_read_only
     from clearhouse.proofs.tlog import LogView
 
-    with _open_read_only(journal) as store:
+    with open_read_only(journal) as store:
         report = store.verify_chain()
         if not report.ok:
             fail(f"journal chain is broken at block {report.bad_height}: {report.detail}", 1)
@@ -269,14 +269,11 @@ def check_journal_against_sth(journal: str, sth_path: Path, blocks: int) -> str:
     return f"signed tree head of {head.tree_size} rows (signer {signer}) matches{extra}"
 
 
-def _register() -> None:
-    from clearhouse.cli.main import app
-
+def register(app: typer.Typer) -> None:
+    """Add this module's commands to the ``clearhouse`` app."""
     app.command("prove")(prove)
     app.command("check-proof")(check_proof)
     app.command("check-consistency")(check_consistency_cmd)
     app.command("check-inclusion")(check_inclusion_cmd)
     app.add_typer(tlog_app, name="tlog")
 
-
-_register()

@@ -8,10 +8,10 @@ import msgspec
 from rich.markup import escape
 from rich.table import Table
 
+from clearhouse.core.errors import ClearhouseError
+from clearhouse.core.fixedpoint import fmt
 from clearhouse.ledger.engine import Engine
-from clearhouse.ledger.errors import ClearhouseError
 from clearhouse.ledger.events import Event
-from clearhouse.ledger.fixedpoint import fmt
 from clearhouse.ledger.margin import isolated_summary
 
 #: Event fields shown in WAD units, except: the funding index is RAY; durations are seconds; the plain

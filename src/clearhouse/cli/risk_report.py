@@ -7,8 +7,8 @@ from typing import Any
 from rich.markup import escape
 from rich.table import Table
 
-from clearhouse.ledger.errors import ClearhouseError
-from clearhouse.ledger.fixedpoint import fmt
+from clearhouse.core.errors import ClearhouseError
+from clearhouse.core.fixedpoint import fmt
 from clearhouse.ledger.model import LedgerState
 from clearhouse.risk.views import (
     account_risk,

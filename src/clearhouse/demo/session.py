@@ -10,9 +10,9 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterator
 
+from clearhouse.core.fixedpoint import to_fixed
 from clearhouse.ledger import commands as c
 from clearhouse.ledger.block import Block
-from clearhouse.ledger.fixedpoint import to_fixed
 from clearhouse.ledger.model import AssetSpec, LedgerParams, MarketSpec
 
 GENESIS_TIME = 1_700_000_000

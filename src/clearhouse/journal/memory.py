@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 
+from clearhouse.core.errors import JournalError
 from clearhouse.journal.rows import GENESIS_HASH, ChainReport, JournalRow, check_next
 from clearhouse.journal.store import JournalStore, damaged_head_error, verify_with_head
-from clearhouse.ledger.errors import JournalError
 
 __all__ = ["MemoryJournalStore"]
 

@@ -10,8 +10,8 @@ slash starts the path). A plain filesystem path works too.
 
 from __future__ import annotations
 
+from clearhouse.core.errors import JournalError
 from clearhouse.journal.store import JournalStore
-from clearhouse.ledger.errors import JournalError
 
 __all__ = ["open_store", "sqlite_path"]
 

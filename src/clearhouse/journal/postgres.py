@@ -14,6 +14,7 @@ from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
+from clearhouse.core.errors import JournalError
 from clearhouse.journal.rows import GENESIS_HASH, ROW_FORMAT, ChainReport, JournalRow, check_next
 from clearhouse.journal.store import (
     JournalStore,
@@ -24,7 +25,6 @@ from clearhouse.journal.store import (
     row_from_record,
     verify_with_head,
 )
-from clearhouse.ledger.errors import JournalError
 
 if TYPE_CHECKING:
     import psycopg

@@ -13,11 +13,11 @@ from dataclasses import dataclass
 
 import msgspec
 
+from clearhouse.core.errors import ClearhouseError, JournalError
 from clearhouse.journal.rows import GENESIS_HASH, row_hash
 from clearhouse.journal.store import JournalStore
 from clearhouse.ledger.block import decode_block
 from clearhouse.ledger.engine import Engine
-from clearhouse.ledger.errors import ClearhouseError, JournalError
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,7 +14,8 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from enum import StrEnum
 
-from clearhouse.ledger.errors import JournalError
+from clearhouse.core.errors import JournalError
+from clearhouse.engine.sink import GENESIS_HASH as _GENESIS_HASH
 
 __all__ = [
     "GENESIS_HASH",
@@ -30,8 +31,8 @@ __all__ = [
     "row_hash",
 ]
 
-#: ``prev_hash`` of the row at height 1.
-GENESIS_HASH = "00" * 32
+#: ``prev_hash`` of the row at height 1 (defined with the engine's sink port, re-exported here).
+GENESIS_HASH = _GENESIS_HASH
 
 #: Heights are signed 64-bit in SQLite and PostgreSQL, so the journal stops one short of 2^63.
 MAX_HEIGHT = 2**63 - 1

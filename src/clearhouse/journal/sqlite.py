@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Literal
 from urllib.parse import quote
 
+from clearhouse.core.errors import JournalError
 from clearhouse.journal.rows import GENESIS_HASH, ROW_FORMAT, ChainReport, JournalRow, check_next
 from clearhouse.journal.store import (
     JournalStore,
@@ -26,7 +27,6 @@ from clearhouse.journal.store import (
     row_from_record,
     verify_with_head,
 )
-from clearhouse.ledger.errors import JournalError
 
 __all__ = ["SqliteJournalStore"]
 

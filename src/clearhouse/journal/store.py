@@ -14,6 +14,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from types import TracebackType
 from typing import Self
 
+from clearhouse.core.errors import JournalError
 from clearhouse.journal.rows import (
     GENESIS_HASH,
     MAX_HEIGHT,
@@ -22,8 +23,8 @@ from clearhouse.journal.rows import (
     CorruptRow,
     JournalRow,
     check_chain,
+    make_row,
 )
-from clearhouse.ledger.errors import JournalError
 
 __all__ = ["JournalStore", "NotAJournal", "row_from_record"]
 
@@ -47,6 +48,13 @@ class JournalStore(ABC):
     @abstractmethod
     def append_many(self, rows: Iterable[JournalRow]) -> None:
         """Append consecutive rows in one transaction: all of them or, on any refusal, none."""
+
+    def append_block(self, height: int, block: bytes, events: bytes, state_root: str, prev_hash: str) -> str:
+        """The engine's sink port (:class:`clearhouse.engine.sink.BlockSink`): append the row chaining
+        this block after ``prev_hash``; return its hash."""
+        row = make_row(height, block, events, state_root, prev_hash)
+        self.append(row)
+        return row.row_hash
 
     @abstractmethod
     def head(self) -> JournalRow | None:

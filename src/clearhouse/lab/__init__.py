@@ -1,4 +1,5 @@
-"""Stress lab: price models and the network model that drive the engine from outside.
+"""Stress lab: scenarios, populations, agents, price and network models, and the runner that drive the
+engine from outside.
 
 Everything here lives outside the engine: floats and numpy are allowed, randomness is seeded with
 ``numpy.random.Generator(PCG64(seed))``, and prices become WAD integers once, at the boundary

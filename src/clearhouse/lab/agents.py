@@ -23,14 +23,14 @@ from typing import Literal
 
 import msgspec
 
+from clearhouse.core.errors import ClearhouseError
+from clearhouse.core.fixedpoint import WAD, wmul_up
 from clearhouse.lab.network import GWEI, NetworkModel
 from clearhouse.lab.population import Trader, keeper_id, to_units
 from clearhouse.lab.scenario import MARKET_MAKER, Scenario, per_keeper
 from clearhouse.ledger import commands as c
 from clearhouse.ledger.enforcement import Confirmed, Target
 from clearhouse.ledger.engine import Engine
-from clearhouse.ledger.errors import ClearhouseError
-from clearhouse.ledger.fixedpoint import WAD
 from clearhouse.ledger.model import MarketSpec
 
 TxKind = Literal["closeout", "unwind", "topup"]
@@ -220,8 +220,8 @@ class Agents:
             spec = self.markets[m]
             n = abs(pos.size) * prices[spec.oracle] // WAD
             notional += n
-            penalty += -((-n * spec.liquidation_fee) // WAD)
-            im += -((-n * spec.initial_margin) // WAD)
+            penalty += wmul_up(n, spec.liquidation_fee)
+            im += wmul_up(n, spec.initial_margin)
         return notional, penalty, im
 
     def _keepers(

@@ -32,14 +32,14 @@ from typing import Literal
 
 import numpy as np
 
+from clearhouse.core.errors import ClearhouseError
+from clearhouse.core.fixedpoint import WAD
 from clearhouse.lab.network import GWEI, NetworkModel
 from clearhouse.lab.population import arbitrageur_id, to_units
 from clearhouse.lab.scenario import MARKET_MAKER, Scenario, per_keeper
 from clearhouse.ledger import commands as c
 from clearhouse.ledger import events as ev
 from clearhouse.ledger.engine import Engine
-from clearhouse.ledger.errors import ClearhouseError
-from clearhouse.ledger.fixedpoint import WAD
 from clearhouse.ledger.model import MarketSpec
 from clearhouse.liquidation.perp import amm_quote
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from clearhouse.ledger.errors import InvalidParameters, InvalidValue
+from clearhouse.core.errors import InvalidParameters, InvalidValue
 
 
 class LabConfigError(InvalidParameters):

@@ -14,8 +14,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from clearhouse.core.fixedpoint import WAD
 from clearhouse.ledger import events as ev
-from clearhouse.ledger.fixedpoint import WAD
 
 
 def _units(x: int) -> float:

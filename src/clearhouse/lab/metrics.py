@@ -19,10 +19,11 @@ from typing import Any
 
 import numpy as np
 
+from clearhouse.core.fixedpoint import RAY, WAD
 from clearhouse.lab.breaches import CLOSEOUT_CLASSES
 from clearhouse.lab.facts import PathFacts
 from clearhouse.lab.survival import SurvivalTable, delay_summary
-from clearhouse.ledger.fixedpoint import RAY, WAD
+from clearhouse.liquidation.vault import DUTCH, ENGLISH
 
 DEFAULT_QUANTILES: tuple[float, ...] = (0.95, 0.99)
 
@@ -330,8 +331,8 @@ def vault_summary(f: PathFacts) -> dict[str, Any]:
     debt_liquidated = sum(r.due for r in records) / RAY / WAD
     recovered = sum(r.recovered for r in ended) / RAY / WAD
     ended_debt = sum(r.due for r in ended) / RAY / WAD
-    paid = sum(r.paid for r in ended if r.kind == "english") + sum(
-        r.paid for r in records if r.kind == "dutch"
+    paid = sum(r.paid for r in ended if r.kind == ENGLISH) + sum(
+        r.paid for r in records if r.kind == DUTCH
     )
     sold = [r for r in records if r.sold]
     sold_value = sum(r.sold_value for r in sold)
@@ -358,8 +359,8 @@ def vault_summary(f: PathFacts) -> dict[str, Any]:
             "kicked": len(records),
             "ended": len(ended),
             "open_at_end": len(records) - len(ended),
-            "english": sum(1 for r in records if r.kind == "english"),
-            "dutch": sum(1 for r in records if r.kind == "dutch"),
+            "english": sum(1 for r in records if r.kind == ENGLISH),
+            "dutch": sum(1 for r in records if r.kind == DUTCH),
             "bids": sum(r.bids for r in records),
             "redos": sum(r.redos for r in records),
         },

@@ -23,10 +23,10 @@ from typing import Final, Literal, Protocol
 import msgspec
 import numpy as np
 
+from clearhouse.core.errors import InvalidValue
+from clearhouse.core.fixedpoint import to_fixed
 from clearhouse.lab.csvdata import parse_start, read_columns
 from clearhouse.lab.errors import LabConfigError, LabDataError
-from clearhouse.ledger.errors import InvalidValue
-from clearhouse.ledger.fixedpoint import to_fixed
 from clearhouse.oracle.sources import TimeUnit
 
 Percentile = Literal["p30", "p60", "p90", "max"]

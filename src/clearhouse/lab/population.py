@@ -22,9 +22,9 @@ from decimal import ROUND_DOWN, ROUND_HALF_EVEN, ROUND_UP, Decimal
 
 import numpy as np
 
+from clearhouse.core.fixedpoint import WAD, to_fixed
 from clearhouse.lab.scenario import BACKSTOP, MARKET_MAKER, AmmPool, DistSpec, Scenario, per_keeper
 from clearhouse.ledger import commands as c
-from clearhouse.ledger.fixedpoint import WAD, to_fixed
 from clearhouse.ledger.model import AssetSpec, MarketSpec
 
 _ROUNDING = {"down": ROUND_DOWN, "up": ROUND_UP, "half_even": ROUND_HALF_EVEN}

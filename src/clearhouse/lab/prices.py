@@ -25,10 +25,10 @@ import msgspec
 import numpy as np
 import numpy.typing as npt
 
+from clearhouse.core.fixedpoint import WAD, to_fixed
 from clearhouse.lab.csvdata import CSV_PRESETS, parse_floats, parse_start, read_columns
 from clearhouse.lab.detmath import F64, cholesky, correlate, det_exp
 from clearhouse.lab.errors import LabConfigError, LabDataError
-from clearhouse.ledger.fixedpoint import WAD, to_fixed
 from clearhouse.oracle.sources import TimeUnit
 
 I64 = npt.NDArray[np.int64]
@@ -758,7 +758,7 @@ def price_model_from_table(table: Mapping[str, Any], *, base_dir: Path | None = 
 
 
 def to_wad(prices: F64) -> list[list[int]]:
-    """Float prices ``(times, assets)`` → WAD integers, with :func:`~clearhouse.ledger.fixedpoint.to_fixed`
+    """Float prices ``(times, assets)`` → WAD integers, with :func:`~clearhouse.core.fixedpoint.to_fixed`
     on each value (shortest round-trip decimal of the float, then half-even to 18 decimals).
 
     The only float → integer step of the lab. NaN, infinities and values ≤ 0 are refused naming the

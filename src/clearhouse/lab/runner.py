@@ -29,6 +29,8 @@ import msgspec
 import numpy as np
 import pyarrow as pa  # type: ignore[import-untyped]
 
+from clearhouse.core.errors import MissingPrice
+from clearhouse.core.fixedpoint import WAD, to_fixed
 from clearhouse.lab.agents import Agents, PendingTx
 from clearhouse.lab.arbitrage import Arbitrageurs, ArbTx, pool_price
 from clearhouse.lab.breaches import BreachTracker
@@ -45,8 +47,6 @@ from clearhouse.ledger.block import Block
 from clearhouse.ledger.conservation import conservation_gaps as conservation_gaps
 from clearhouse.ledger.enforcement import Confirmed, ExactScanner, Target, confirm
 from clearhouse.ledger.engine import BlockResult, Engine
-from clearhouse.ledger.errors import MissingPrice
-from clearhouse.ledger.fixedpoint import WAD, to_fixed
 from clearhouse.ledger.margin import cross_summary, isolated_summary
 from clearhouse.ledger.model import LedgerState
 from clearhouse.oracle.config import DelayConfig

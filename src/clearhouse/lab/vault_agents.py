@@ -43,23 +43,24 @@ from typing import Any, Literal
 
 import numpy as np
 
+from clearhouse.core.fixedpoint import RAY, WAD, ceil_div
 from clearhouse.lab.network import GWEI, NetworkModel
 from clearhouse.lab.population import draw, owner_key, to_units
 from clearhouse.lab.scenario import Scenario, VaultKeeperSpec, per_keeper
 from clearhouse.ledger import commands as c
 from clearhouse.ledger import events as ev
 from clearhouse.ledger.engine import Engine
-from clearhouse.ledger.fixedpoint import RAY, WAD
 from clearhouse.ledger.model import Auction, VaultTypeSpec
-from clearhouse.ledger.vaults import spot
 from clearhouse.liquidation.maker.clipper import kick_incentive, redo_incentive, sale_status
 from clearhouse.liquidation.vault import (
+    ENGLISH,
     DutchAuction,
     EnglishAuction,
     EnglishState,
     FixedDiscount,
     english_state,
     fixed_discount_amounts,
+    spot,
 )
 
 VaultTxKind = Literal["bark", "take", "redo", "tend", "dent", "deal", "tick", "sell"]
@@ -72,10 +73,6 @@ def vault_owner_id(i: int, n: int) -> str:
 
 def vault_keeper_id(i: int) -> str:
     return f"vkeeper-{i:02d}"
-
-
-def _ceil_div(a: int, b: int) -> int:
-    return -(-a // b)
 
 
 # ----------------------------------------------------------------------------- population
@@ -314,7 +311,7 @@ class AuctionLog:
                 rec = min(e.paid * RAY, r.left)
                 r.left -= rec
                 r.recovered += rec
-                r.surplus += e.paid - min(e.paid, _ceil_div(rec, RAY))
+                r.surplus += e.paid - min(e.paid, ceil_div(rec, RAY))
                 r.sold_value += e.slice / WAD * float(external[self.col[types[r.vault_type].price_key]])
             elif isinstance(e, ev.AuctionBid):
                 r = self.auctions[e.auction]
@@ -330,7 +327,7 @@ class AuctionLog:
                 r = self.auctions[e.auction]
                 r.end_time = s
                 r.refund, r.bad_debt, r.winner = e.refund, e.bad_debt, e.winner
-                if e.kind == "english":
+                if e.kind == ENGLISH:
                     r.recovered, r.surplus, r.left = e.recovered, e.surplus, 0
                     r.paid = r.last_bid
                     r.sold = e.lot
@@ -559,14 +556,14 @@ class VaultAgents:
             _, coin = kick_incentive(cfg.tip * RAY, cfg.chip, tab)
             return coin / RAY / WAD
         if isinstance(cfg, EnglishAuction):
-            tab = _ceil_div(due * vt.spec.chop, WAD * RAY)
+            tab = ceil_div(due * vt.spec.chop, WAD * RAY)
             value = v.ink * ext_w // WAD
             pay = 0 if k.zero else min(tab, v.ink * self._valuation(k, ext_w) // WAD)
             return (value - pay) / WAD
         assert isinstance(cfg, FixedDiscount)
         price = oracle[vt.spec.price_key]
         sp = spot(price, vt.spec.mat)
-        debt = _ceil_div(due, RAY)
+        debt = ceil_div(due, RAY)
         repay, seize = fixed_discount_amounts(cfg, v.ink, debt, price, (v.ink * sp, due), 0)
         if repay > engine.state.accounts[k.id].balances.get(self.settle, 0) - k.committed:
             k.stats.declined_capital += 1
@@ -608,11 +605,11 @@ class VaultAgents:
             k.stats.declined_capital += 1
             return
         owe = min(amount * price, a.tab)
-        gain = (amount * ext_w // WAD - _ceil_div(owe, RAY)) / WAD
+        gain = (amount * ext_w // WAD - ceil_div(owe, RAY)) / WAD
         if gain - cost < k.profit_threshold:
             k.stats.declined_unprofitable += 1
             return
-        go("take", c.TakeAuction(a.id, amount, val_ray, k.id), key, _ceil_div(owe, RAY))
+        go("take", c.TakeAuction(a.id, amount, val_ray, k.id), key, ceil_div(owe, RAY))
 
     def _english(
         self,
@@ -644,7 +641,7 @@ class VaultAgents:
                 go("tend", c.Tend(a.id, k.id, a.lot, 0), key)
             return
         if st is EnglishState.DENT:
-            lot = _ceil_div(a.tab * WAD, val) if val else a.lot
+            lot = ceil_div(a.tab * WAD, val) if val else a.lot
             if not (lot < a.lot and cfg.beg * lot <= a.lot * WAD):
                 return
             if free < a.tab:
@@ -672,8 +669,8 @@ class VaultAgents:
     def row(self, engine: Engine) -> dict[str, Any]:
         """Timeseries columns of this block (``vault_*``)."""
         state = engine.state
-        under = sum(_ceil_div(a.debt, RAY) for a in state.debt.auctions.values())
-        debt = sum(_ceil_div(vt.art * vt.rate, RAY) for vt in state.vault_types.values())
+        under = sum(ceil_div(a.debt, RAY) for a in state.debt.auctions.values())
+        debt = sum(ceil_div(vt.art * vt.rate, RAY) for vt in state.vault_types.values())
         records = self.log.auctions.values()
         return {
             "vault_debt": debt / WAD,
@@ -696,7 +693,7 @@ class VaultAgents:
         for a in state.debt.auctions.values():
             vt = state.vault_types[a.vault_type]
             ext_w = int(external_w[self.col[vt.spec.price_key]])
-            left = _ceil_div(a.debt, RAY)
+            left = ceil_div(a.debt, RAY)
             under += left
             shortfall += max(0, left - a.bid - a.lot * ext_w // WAD)
         unsafe = 0
@@ -707,7 +704,7 @@ class VaultAgents:
                 if not v.art:
                     continue
                 ext_w = int(external_w[self.col[vt.spec.price_key]])
-                debt = _ceil_div(v.art * vt.rate, RAY)
+                debt = ceil_div(v.art * vt.rate, RAY)
                 shortfall += max(0, debt - v.ink * ext_w // WAD)
                 price = oracle.get(vt.spec.price_key, 0)
                 if v.ink * spot(price, vt.spec.mat) < v.art * vt.rate:

@@ -11,6 +11,7 @@ English auctions. Tests and the stress lab check it after every block; it must b
 from __future__ import annotations
 
 from clearhouse.ledger.model import LedgerState
+from clearhouse.liquidation.vault import ENGLISH
 
 
 def conservation_gap(state: LedgerState, asset: str) -> int:
@@ -30,7 +31,7 @@ def conservation_gap(state: LedgerState, asset: str) -> int:
         held += sp.deposits
         held += sum(p.margin for a in state.accounts.values() for p in a.positions.values())
         held += sum(m.pnl_pool for m in state.markets.values())
-        held += sum(a.bid for a in state.debt.auctions.values() if a.kind == "english")
+        held += sum(a.bid for a in state.debt.auctions.values() if a.kind == ENGLISH)
     supply = state.deposited.get(asset, 0) - state.withdrawn.get(asset, 0)
     supply += state.drawn.get(asset, 0) - state.repaid.get(asset, 0)
     return supply - held

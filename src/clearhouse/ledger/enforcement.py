@@ -15,10 +15,11 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import Protocol, TypeVar
 
-from clearhouse.ledger.errors import MissingPrice, StalePrice
-from clearhouse.ledger.fixedpoint import WAD
+from clearhouse.core.errors import MissingPrice, StalePrice
+from clearhouse.core.fixedpoint import WAD
 from clearhouse.ledger.margin import PriceLookup, cross_summary, fresh_price_lookup, isolated_summary
 from clearhouse.ledger.model import LedgerState
+from clearhouse.liquidation.vault import AaveLiquidation, projected_rate, spot
 
 #: A liquidation target: (account, None) for the cross bucket, (account, market) for an isolated one.
 Target = tuple[str, str | None]
@@ -126,10 +127,6 @@ def unsafe_vaults(state: LedgerState, price_of: PriceLookup) -> list[tuple[int, 
     block time exactly as ``drip`` will compound it. Exact integers over all vaults: vault books are
     small next to perp books. Aave-path types (their own health-factor trigger) are left to keepers.
     """
-    from clearhouse.ledger.fixedpoint import RAY, rpow
-    from clearhouse.ledger.vaults import spot
-    from clearhouse.liquidation.vault import AaveLiquidation
-
     out: list[tuple[int, tuple[str, str]]] = []
     for vid in sorted(state.vault_types):
         vt = state.vault_types[vid]
@@ -139,9 +136,7 @@ def unsafe_vaults(state: LedgerState, price_of: PriceLookup) -> list[tuple[int, 
             price = price_of(vt.spec.price_key)
         except (MissingPrice, StalePrice):
             continue
-        rate = vt.rate
-        if state.time > vt.rho:
-            rate = rpow(vt.spec.duty, state.time - vt.rho, RAY) * rate // RAY
+        rate = projected_rate(vt.spec.duty, vt.rho, vt.rate, state.time)
         sp = spot(price, vt.spec.mat)
         for aid in sorted(state.accounts):
             vault = state.accounts[aid].vaults.get(vid)

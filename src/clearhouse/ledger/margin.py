@@ -9,12 +9,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from clearhouse.ledger.errors import MissingPrice, StalePrice
-from clearhouse.ledger.fixedpoint import RAY, WAD
+from clearhouse.core.errors import MissingPrice, StalePrice
+from clearhouse.core.fixedpoint import WAD, WAD2, mul_div_up, rmul_up
 from clearhouse.ledger.margin_models import FixedMargin
 from clearhouse.ledger.model import Account, LedgerState, MarketState, Position
-
-WAD2 = WAD * WAD
 
 PriceLookup = Callable[[str], int]
 
@@ -69,12 +67,12 @@ def unrealised_pnl(pos: Position, price: int) -> int:
 
 def funding_owed(pos: Position, index: int) -> int:
     """Funding the position owes since its snapshot (> 0 pays, < 0 receives), rounded up."""
-    return -((-pos.size * (index - pos.funding_snapshot)) // RAY)
+    return rmul_up(pos.size, index - pos.funding_snapshot)
 
 
 def requirement(size: int, price: int, fraction: int) -> int:
     """``|size| x price x fraction``, rounded up."""
-    return -((-abs(size) * price * fraction) // WAD2)
+    return mul_div_up(abs(size) * price, fraction, WAD2)
 
 
 def collateral_value(balances: dict[str, int], state: LedgerState, price_of: PriceLookup) -> int:

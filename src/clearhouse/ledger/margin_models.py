@@ -19,8 +19,8 @@ from __future__ import annotations
 
 import msgspec
 
-from clearhouse.ledger.errors import InvalidParameters
-from clearhouse.ledger.fixedpoint import WAD
+from clearhouse.core.errors import InvalidParameters
+from clearhouse.core.fixedpoint import WAD, mul_div_up, wmul_up
 
 
 class MarginModelConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True, tag_field="name"):
@@ -109,7 +109,7 @@ class OpenInterestMargin(MarginModelConfig, frozen=True, tag="open_interest"):
         if oi_notional >= self.upper_cap:
             return WAD, maintenance
         span = self.upper_cap - self.lower_cap
-        extra = -((-(WAD - initial) * (oi_notional - self.lower_cap)) // span)
+        extra = mul_div_up(WAD - initial, oi_notional - self.lower_cap, span)
         return initial + extra, maintenance
 
 
@@ -126,14 +126,14 @@ class VolatilityMargin(MarginModelConfig, frozen=True, tag="volatility"):
             )
 
     def max_maintenance(self, maintenance: int, vol_multiplier: int) -> int:
-        return -((-maintenance * max(vol_multiplier, WAD)) // WAD)
+        return wmul_up(maintenance, max(vol_multiplier, WAD))
 
     def fractions(
         self, initial: int, maintenance: int, notional: int, oi_notional: int, vol_multiplier: int
     ) -> tuple[int, int]:
         scale = max(vol_multiplier, WAD)
-        im = min(self.max_initial, -((-initial * scale) // WAD))
-        mm = min(-((-maintenance * scale) // WAD), im * maintenance // initial)
+        im = min(self.max_initial, wmul_up(initial, scale))
+        mm = min(wmul_up(maintenance, scale), im * maintenance // initial)
         return im, mm
 
 

@@ -14,8 +14,8 @@ inwards (the lower limit up, the upper limit down) and agree with :func:`in_band
 
 from __future__ import annotations
 
-from clearhouse.ledger.errors import ClearhouseError
-from clearhouse.ledger.fixedpoint import WAD
+from clearhouse.core.errors import ClearhouseError
+from clearhouse.core.fixedpoint import WAD, wmul_up
 
 #: Default half-width of the band, a WAD fraction of the index (5 %).
 DEFAULT_PRICE_BAND = WAD // 20
@@ -43,7 +43,7 @@ def in_band(price: int, index: int, band: int) -> bool:
 def band_limits(index: int, band: int) -> tuple[int, int]:
     """The smallest and largest prices :func:`in_band` admits: ``ceil(index (1 - band))`` and
     ``floor(index (1 + band))``."""
-    return -((-index * (WAD - band)) // WAD), index * (WAD + band) // WAD
+    return wmul_up(index, WAD - band), index * (WAD + band) // WAD
 
 
 def check_fill_price(market: str, price: int, index: int, band: int) -> None:

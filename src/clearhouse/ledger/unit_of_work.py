@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from clearhouse.ledger.errors import UnknownAccount, UnknownMarket, UnknownVaultType
+from clearhouse.core.errors import UnknownAccount, UnknownMarket, UnknownVaultType
 from clearhouse.ledger.events import Event
 from clearhouse.ledger.model import (
     Account,
@@ -47,6 +47,12 @@ class BlockUndo:
     oracles: dict[str, OracleFeed] | None = None
     header: tuple[object, int, int, bool, int] | None = None
     stability_pool: StabilityPoolState | None = None
+    #: Liquidations enforced so far in this block, against ``max_liquidations_per_block`` (the block's
+    #: tally; every handler counts as its last fallible statement, so a refused transaction never counts).
+    liquidations: int = 0
+    #: Insurance paid per liquidated account so far in this block (``insurance_cap_per_account``).
+    #: Block scratch like the tally above, not state: it starts empty with every block.
+    insurance_by_account: dict[str, int] = field(default_factory=dict)
 
     def restore(self, state: LedgerState) -> tuple[list[Account], int]:
         """Put every original back.
@@ -107,6 +113,7 @@ class TxContext:
         "deposited",
         "drawn",
         "events",
+        "insurance_by_account",
         "repaid",
         "state",
         "undo",
@@ -131,6 +138,8 @@ class TxContext:
         self._vault_types: dict[str, VaultType] = {}
         self._debt: DebtState | None = None
         self._sp: StabilityPoolState | None = None
+        #: Insurance this transaction paid per account, added to the block's tally on commit.
+        self.insurance_by_account: dict[str, int] = {}
 
     def account(self, account_id: str) -> Account:
         acct = self._accounts.get(account_id)
@@ -254,6 +263,8 @@ class TxContext:
             if undo.deposited is None:
                 undo.deposited = state.deposited
             state.deposited = _add(state.deposited, self.deposited)
+        for aid, paid in self.insurance_by_account.items():
+            undo.insurance_by_account[aid] = undo.insurance_by_account.get(aid, 0) + paid
         if self.withdrawn:
             if undo.withdrawn is None:
                 undo.withdrawn = state.withdrawn

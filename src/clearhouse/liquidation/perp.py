@@ -1,6 +1,7 @@
 """Perpetual liquidation: configuration, sizing, bankruptcy and fillable prices, and the lifecycle.
 
-Pure integer functions; the engine applies their results (``Engine._liquidate``).
+Pure integer functions; the engine applies their results
+(``clearhouse.mechanisms.perp_liquidation.liquidate``).
 
 Prices follow dYdX v4 (``x/clob/keeper/liquidations.go``), in quote amounts for a fill that closes ``c``
 of a position of signed size ``s`` at index ``P`` in a bucket with equity ``TNC`` and maintenance
@@ -23,10 +24,8 @@ from typing import Final, Literal
 
 import msgspec
 
-from clearhouse.ledger.errors import ClearhouseError, InvalidParameters
-from clearhouse.ledger.fixedpoint import WAD, check_non_negative, check_positive
-
-WAD2: Final = WAD * WAD
+from clearhouse.core.errors import ClearhouseError, InvalidParameters
+from clearhouse.core.fixedpoint import WAD, WAD2, check_non_negative, check_positive, mul_div_up
 
 
 class LiquidationConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -133,7 +132,7 @@ def amm_quote(base: int, quote: int, size: int) -> int:
     if size > 0:
         if size >= base:
             raise InvalidParameters(f"the pool holds {base} base, cannot buy {size}")
-        return -((-quote * size) // (base - size))
+        return mul_div_up(quote, size, base - size)
     return quote * -size // (base - size)
 
 

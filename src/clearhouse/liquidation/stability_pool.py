@@ -41,7 +41,7 @@ from typing import Final
 
 import msgspec
 
-from clearhouse.ledger.errors import ClearhouseError, InsufficientBalance
+from clearhouse.core.errors import ClearhouseError, InsufficientBalance
 
 __all__ = [
     "DECIMAL_PRECISION",

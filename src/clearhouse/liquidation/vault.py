@@ -1,6 +1,6 @@
 """Disposal of debt positions (Maker vaults): configuration, pure arithmetic and auction lifecycles.
 
-The engine (:mod:`clearhouse.ledger.vaults`) applies what these functions compute. Five disposal paths,
+The engine (:mod:`clearhouse.mechanisms.vaults`) applies what these functions compute. Five disposal paths,
 chosen per vault type (``VaultTypeSpec.disposal``):
 
 * :class:`DutchAuction` -- Maker Liquidations 2.0 (dog.sol / clip.sol / abaci.sol). The sizing, the
@@ -30,8 +30,8 @@ from typing import TYPE_CHECKING, Final, Literal
 
 import msgspec
 
-from clearhouse.ledger.errors import ClearhouseError, InvalidParameters
-from clearhouse.ledger.fixedpoint import RAY, WAD, check_non_negative, check_positive
+from clearhouse.core.errors import ClearhouseError, InvalidParameters
+from clearhouse.core.fixedpoint import BLN, RAY, WAD, ceil_div, check_non_negative, check_positive, rpow
 from clearhouse.liquidation.maker.abaci import (
     Abacus,
     ExponentialDecrease,
@@ -69,6 +69,11 @@ __all__ = [
 ]
 
 UINT64_MAX: Final = 2**64 - 1
+
+
+#: ``Auction.kind`` of a running auction: the one spelling of each (state, events, lab metrics).
+DUTCH: Final = "dutch"
+ENGLISH: Final = "english"
 
 
 class DutchAuction(
@@ -423,3 +428,22 @@ def fixed_discount_amounts(
         seize = ink
         repay = -(-ink * discounted // (WAD * WAD))
     return repay, seize
+
+
+def spot(price: int, mat: int) -> int:
+    """dss spotter ``poke`` with ``par = 1``: ``rdiv(rdiv(val x BLN, par), mat)`` [ray], rounded down."""
+    return price * BLN * RAY // mat
+
+
+def vault_debt(art: int, rate: int) -> int:
+    """A vault's debt in settlement WAD from its normalised debt ``art`` and the type's ``rate`` (ray),
+    rounded up."""
+    return ceil_div(art * rate, RAY)
+
+
+def projected_rate(duty: int, rho: int, rate: int, now: int) -> int:
+    """jug.drip's compounded ``rate`` (ray) at ``now`` from ``rate`` at ``rho``: ``duty^(now - rho) x rate``,
+    rounded down (the same integer ``drip`` will store, so the screen sees what a bark will see)."""
+    if now <= rho:
+        return rate
+    return rpow(duty, now - rho, RAY) * rate // RAY

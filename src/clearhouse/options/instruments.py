@@ -16,8 +16,8 @@ from typing import Final
 
 import msgspec
 
-from clearhouse.ledger.errors import InvalidParameters, InvalidValue
-from clearhouse.ledger.fixedpoint import check_range
+from clearhouse.core.errors import InvalidParameters, InvalidValue
+from clearhouse.core.fixedpoint import check_range
 
 #: The hour (UTC) of the standard crypto expiry (Deribit, Derive): 08:00.
 EXPIRY_HOUR_UTC: Final = 8

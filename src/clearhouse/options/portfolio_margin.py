@@ -37,8 +37,8 @@ from typing import Final
 
 import msgspec
 
-from clearhouse.ledger.errors import InvalidParameters, InvalidValue, UnknownMarket
-from clearhouse.ledger.fixedpoint import WAD, check_range
+from clearhouse.core.errors import InvalidParameters, InvalidValue, UnknownMarket
+from clearhouse.core.fixedpoint import WAD, check_range
 from clearhouse.options.instruments import OptionKind
 
 DAY: Final = 86_400

@@ -22,7 +22,7 @@ import msgspec
 import numpy as np
 from numpy.typing import NDArray
 
-from clearhouse.ledger.fixedpoint import WAD, to_fixed
+from clearhouse.core.fixedpoint import WAD, to_fixed
 from clearhouse.options.instruments import OptionKind
 from clearhouse.options.portfolio_margin import GridSpec, OptionRow, ScenarioTable, VolMove
 from clearhouse.options.pricing import black76

@@ -46,8 +46,8 @@ from typing import Final
 
 import msgspec
 
-from clearhouse.ledger.errors import InvalidValue
-from clearhouse.ledger.fixedpoint import WAD, check_positive, check_range
+from clearhouse.core.errors import InvalidValue
+from clearhouse.core.fixedpoint import WAD, check_positive, check_range
 from clearhouse.options.instruments import OptionKind
 
 #: Settlement window: the 30 minutes before expiry.

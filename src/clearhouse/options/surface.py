@@ -32,8 +32,8 @@ from collections.abc import Iterable
 
 import msgspec
 
-from clearhouse.ledger.errors import InvalidParameters, InvalidValue
-from clearhouse.ledger.fixedpoint import WAD, check_range, to_fixed
+from clearhouse.core.errors import InvalidParameters, InvalidValue
+from clearhouse.core.fixedpoint import WAD, check_range, to_fixed
 
 YEAR_SECONDS = 365 * 86_400
 #: The largest implied vol a grid may carry (WAD): 1000 %.

@@ -12,7 +12,7 @@ from bisect import bisect_right
 from collections import deque
 from typing import Any
 
-from clearhouse.ledger.errors import InvalidValue
+from clearhouse.core.errors import InvalidValue
 from clearhouse.oracle.intmath import ONE, decay_one
 
 

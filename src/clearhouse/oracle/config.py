@@ -21,8 +21,8 @@ from typing import Any, ClassVar, Final, TypeAlias
 
 import msgspec
 
-from clearhouse.ledger.errors import ClearhouseError
-from clearhouse.ledger.fixedpoint import WAD, to_decimal, to_fixed
+from clearhouse.core.errors import ClearhouseError
+from clearhouse.core.fixedpoint import WAD, to_decimal, to_fixed
 from clearhouse.oracle.errors import InvalidOracleConfig, UnknownPlugin
 
 #: Hyperliquid's venue weights for its oracle's weighted median (Binance, OKX, Bybit, Kraken,

@@ -1,13 +1,13 @@
 """Typed errors raised by the oracle library.
 
-Each subclasses an error of :mod:`clearhouse.ledger.errors` so the engine can catch the broad kind
+Each subclasses an error of :mod:`clearhouse.core.errors` so the engine can catch the broad kind
 (``InvalidValue``, ``UnknownAsset``, ``InvalidParameters``) or the oracle-specific one, and each
 carries a stable ``code`` for ``TransactionRejected``-style events.
 """
 
 from __future__ import annotations
 
-from clearhouse.ledger.errors import (
+from clearhouse.core.errors import (
     BlockOutOfOrder,
     ClearhouseError,
     InvalidParameters,

@@ -21,8 +21,8 @@ from collections.abc import Iterable, Sequence
 
 import msgspec
 
-from clearhouse.ledger.errors import InvalidValue
-from clearhouse.ledger.fixedpoint import check_non_negative
+from clearhouse.core.errors import InvalidValue
+from clearhouse.core.fixedpoint import check_non_negative
 from clearhouse.oracle.aggregators import Aggregate, Aggregator
 from clearhouse.oracle.config import FeedConfig
 from clearhouse.oracle.errors import (

@@ -18,8 +18,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Final
 
-from clearhouse.ledger.errors import InvalidValue
-from clearhouse.ledger.fixedpoint import WAD
+from clearhouse.core.errors import InvalidValue
+from clearhouse.core.fixedpoint import WAD
 
 #: Internal fixed-point scale for logarithms (36 decimals: 18 guard digits beyond WAD).
 ONE: Final = 10**36

@@ -20,7 +20,7 @@ from typing import Any
 
 import msgspec
 
-from clearhouse.ledger.fixedpoint import WAD, check_positive
+from clearhouse.core.fixedpoint import WAD, check_positive
 from clearhouse.oracle.averages import ExponentialAverage
 from clearhouse.oracle.errors import UpdateOutOfOrder
 from clearhouse.oracle.intmath import median3, median_floor, median_of

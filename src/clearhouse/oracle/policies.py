@@ -20,7 +20,7 @@ from collections import deque
 from collections.abc import Sequence
 from typing import Any, ClassVar, NamedTuple
 
-from clearhouse.ledger.fixedpoint import WAD, fmt
+from clearhouse.core.fixedpoint import WAD, fmt
 from clearhouse.oracle.averages import TimeWeightedAverage
 from clearhouse.oracle.config import (
     AnchorBandConfig,

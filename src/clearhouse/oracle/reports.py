@@ -3,7 +3,7 @@
 A :class:`SourceReport` holds integers only (price and confidence in WAD, time in whole seconds) and
 validates itself on construction and on decoding. Human numbers (CSV strings, floats from a price
 model) enter through :func:`make_report`, which converts once with
-:func:`clearhouse.ledger.fixedpoint.to_fixed` (round half-even) and so rejects NaN and infinities.
+:func:`clearhouse.core.fixedpoint.to_fixed` (round half-even) and so rejects NaN and infinities.
 """
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ from decimal import Decimal
 
 import msgspec
 
-from clearhouse.ledger.errors import InvalidValue
-from clearhouse.ledger.fixedpoint import WAD, check_non_negative, check_positive, to_fixed
+from clearhouse.core.errors import InvalidValue
+from clearhouse.core.fixedpoint import WAD, check_non_negative, check_positive, to_fixed
 
 
 class SourceReport(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -50,7 +50,7 @@ def make_report(
     """Build a report from human numbers (``"1834.52"``, ``1834.52``): the boundary conversion.
 
     Prices and confidences are converted to WAD with half-even rounding; NaN, infinities, zero and
-    negative prices raise :class:`~clearhouse.ledger.errors.InvalidValue` naming the source.
+    negative prices raise :class:`~clearhouse.core.errors.InvalidValue` naming the source.
     """
     wad_price = to_fixed(price, WAD, f"price of {asset} from {source}")
     wad_conf = (

@@ -19,7 +19,7 @@ from typing import Final
 
 import msgspec
 
-from clearhouse.ledger.fixedpoint import WAD, check_non_negative, check_positive
+from clearhouse.core.fixedpoint import WAD, check_non_negative, check_positive
 from clearhouse.oracle.errors import InvalidOracleConfig, OracleActionRefused
 from clearhouse.oracle.states import OracleState
 

@@ -23,8 +23,8 @@ from typing import Final, Literal
 
 import msgspec
 
-from clearhouse.ledger.errors import InvalidValue
-from clearhouse.ledger.fixedpoint import WAD, to_fixed
+from clearhouse.core.errors import InvalidValue
+from clearhouse.core.fixedpoint import WAD, to_fixed
 from clearhouse.oracle.reports import SourceReport
 
 TimeUnit = Literal["iso", "s", "ms", "us"]

@@ -25,8 +25,8 @@ from collections.abc import Iterable
 import numpy as np
 from numpy.typing import NDArray
 
-from clearhouse.ledger.errors import UnknownAccount
-from clearhouse.ledger.fixedpoint import RAY, WAD
+from clearhouse.core.errors import UnknownAccount
+from clearhouse.core.fixedpoint import RAY, WAD
 from clearhouse.ledger.model import Account, LedgerState
 
 F64 = NDArray[np.float64]

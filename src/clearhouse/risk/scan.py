@@ -40,9 +40,9 @@ from typing import Literal, TypeVar
 import numpy as np
 from numpy.typing import NDArray
 
+from clearhouse.core.errors import InvalidValue, MissingPrice
+from clearhouse.core.fixedpoint import MAX_ABS, WAD
 from clearhouse.ledger.enforcement import rotate_by_health
-from clearhouse.ledger.errors import InvalidValue, MissingPrice
-from clearhouse.ledger.fixedpoint import MAX_ABS, WAD
 from clearhouse.risk.columnar import B1, F64, I64, U8, ColumnarBook
 
 try:  # numba is an optional dependency (extra "fast")

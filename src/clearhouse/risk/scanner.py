@@ -14,9 +14,9 @@ from itertools import repeat
 
 import numpy as np
 
+from clearhouse.core.errors import InvalidValue, MissingPrice
+from clearhouse.core.fixedpoint import WAD
 from clearhouse.ledger.enforcement import ExactScanner, Target
-from clearhouse.ledger.errors import InvalidValue, MissingPrice
-from clearhouse.ledger.fixedpoint import WAD
 from clearhouse.ledger.model import LedgerState
 from clearhouse.risk.columnar import ColumnarBook
 from clearhouse.risk.scan import ScanResult, scan

@@ -27,8 +27,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
-from clearhouse.ledger.errors import UnknownAccount, UnknownMarket
-from clearhouse.ledger.fixedpoint import WAD
+from clearhouse.core.errors import UnknownAccount, UnknownMarket
+from clearhouse.core.fixedpoint import WAD, WAD2, mul_div_up
 from clearhouse.ledger.margin import (
     MarginSummary,
     PriceLookup,
@@ -40,7 +40,6 @@ from clearhouse.ledger.margin import (
 )
 from clearhouse.ledger.model import Account, LedgerState, Position
 
-WAD2 = WAD * WAD
 #: Upper end of the upward liquidation-price search.
 MAX_SEARCH_PRICE = 2**200
 
@@ -209,7 +208,7 @@ def _exact(
         # g(P) = d + P s (W - mm) / W^2; liquidatable for sure iff g < 0, safe for sure iff g >= 2.
         denom = s * (WAD - mm)
         p_bad = (-d * WAD2 - 1) // denom  # largest P with g(P) < 0
-        p_good = -((-(2 - d) * WAD2) // denom)  # smallest P with g(P) >= 2
+        p_good = mul_div_up(2 - d, WAD2, denom)  # smallest P with g(P) >= 2
         p_bad = max(p_bad, 1)
         p_good = max(p_good, p_bad + 1)
         if not liq(p_bad):

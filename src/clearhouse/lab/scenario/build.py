@@ -8,10 +8,10 @@ from typing import Any
 
 import msgspec
 
+from clearhouse.core.fixedpoint import RAY, WAD
 from clearhouse.lab.scenario.model import BACKSTOP, MARKET_MAKER, AmmPool, ScenarioError, guard, msgspec_path
 from clearhouse.lab.scenario.schema import AmmTable, DisposalTable
 from clearhouse.lab.scenario.units import fixed, parse_duration, wad
-from clearhouse.ledger.fixedpoint import RAY, WAD
 from clearhouse.ledger.margin_models import AnyMarginModel
 from clearhouse.liquidation.perp import LiquidationConfig
 from clearhouse.liquidation.vault import AnyDisposal, DutchAuction, EnglishAuction, FixedDiscount

@@ -11,10 +11,10 @@ from typing import Any, TypeVar
 
 import msgspec
 
+from clearhouse.core.errors import ClearhouseError, InvalidParameters
 from clearhouse.lab.network import NetworkModel
 from clearhouse.lab.prices import PriceModel
 from clearhouse.lab.scenario.schema import AssetTable, DistSpec, FeedTable, ScenarioSpec
-from clearhouse.ledger.errors import ClearhouseError, InvalidParameters
 from clearhouse.ledger.model import AssetSpec, LedgerParams, MarketSpec, VaultTypeSpec
 from clearhouse.oracle.config import FeedConfig
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import math
 import re
 
+from clearhouse.core.errors import ClearhouseError
+from clearhouse.core.fixedpoint import RAY, WAD, to_fixed
 from clearhouse.lab.scenario.model import ScenarioError
-from clearhouse.ledger.errors import ClearhouseError
-from clearhouse.ledger.fixedpoint import RAY, WAD, to_fixed
 
 SECONDS_PER_YEAR = 365 * 86400
 

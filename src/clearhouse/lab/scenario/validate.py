@@ -15,6 +15,7 @@ from typing import Any
 
 import msgspec
 
+from clearhouse.core.fixedpoint import RAY, WAD
 from clearhouse.lab.network import NetworkConfig, NetworkModel
 from clearhouse.lab.prices import PriceModel, price_model_from_table, replays_of
 from clearhouse.lab.scenario.build import amm_pool, disposal, liquidation_config, margin_model
@@ -38,7 +39,6 @@ from clearhouse.lab.scenario.schema import (
 )
 from clearhouse.lab.scenario.size import check_size, precheck_raw
 from clearhouse.lab.scenario.units import annual_to_duty, fixed, parse_duration, wad
-from clearhouse.ledger.fixedpoint import RAY, WAD
 from clearhouse.ledger.model import AssetSpec, LedgerParams, MarketSpec, VaultTypeSpec
 from clearhouse.oracle.config import FeedConfig, feed_config_from_dict
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from clearhouse.ledger.errors import (
+from clearhouse.core.errors import (
     ClearhouseError,
     InsufficientBalance,
     InvalidParameters,

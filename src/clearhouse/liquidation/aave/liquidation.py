@@ -24,7 +24,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Final
 
-from clearhouse.ledger.errors import InvalidValue
+from clearhouse.core.errors import InvalidValue
 from clearhouse.liquidation.aave.account import (
     AavePool,
     ReserveConfig,

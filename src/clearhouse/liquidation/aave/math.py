@@ -1,7 +1,7 @@
 """Aave v3 (aave-v3-core 3.0.2) fixed-point math, bit for bit.
 
 ``WadRayMath`` and ``PercentageMath`` round **half up** (``(a * b + half) / unit``), unlike the ledger's
-:mod:`clearhouse.ledger.fixedpoint`, which names a direction for every rounding. Each function here
+:mod:`clearhouse.core.fixedpoint`, which names a direction for every rounding. Each function here
 mirrors the 3.0.2 assembly, including the overflow guard that makes it ``revert(0, 0)``; a failing
 guard raises :class:`AaveMathOverflow`. The guards are the Solidity conditions themselves (not "the
 exact result does not fit"), so the boundary values match the chain.
@@ -11,17 +11,17 @@ division by zero ``Panic``. :func:`add`, :func:`sub`, :func:`mul`, :func:`div` r
 raise :class:`AaveArithmeticPanic`. Division truncates (operands are unsigned).
 
 All arguments must be Python ``int`` in ``[0, 2**256 - 1]`` (not ``bool``); anything else raises
-:class:`~clearhouse.ledger.errors.InvalidValue` or :class:`~clearhouse.ledger.errors.ValueOutOfRange`.
+:class:`~clearhouse.core.errors.InvalidValue` or :class:`~clearhouse.core.errors.ValueOutOfRange`.
 """
 
 from __future__ import annotations
 
 from typing import Final
 
-from clearhouse.ledger.errors import InvalidValue, ValueOutOfRange
+from clearhouse.core.errors import InvalidValue, ValueOutOfRange
+from clearhouse.core.fixedpoint import UINT256_MAX as UINT256_MAX
 from clearhouse.liquidation.aave.errors import AaveArithmeticPanic, AaveMathOverflow
 
-UINT256_MAX: Final = 2**256 - 1
 UINT128_MAX: Final = 2**128 - 1
 
 WAD: Final = 10**18

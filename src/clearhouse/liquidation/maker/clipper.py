@@ -21,7 +21,7 @@ from dataclasses import dataclass, replace
 from types import MappingProxyType
 from typing import Protocol
 
-from clearhouse.ledger.errors import ValueOutOfRange
+from clearhouse.core.errors import ValueOutOfRange
 from clearhouse.liquidation.maker._atomic import atomic
 from clearhouse.liquidation.maker.abaci import Abacus
 from clearhouse.liquidation.maker.errors import (
@@ -440,7 +440,7 @@ class Clipper:
         del self.sales[sale_id]
 
 
-# --- pure arithmetic of clip.sol, shared with the ledger's Dutch auctions (clearhouse.ledger.vaults) ---
+# --- pure arithmetic of clip.sol, shared with the Dutch auctions (clearhouse.mechanisms.vaults.dutch) ---
 
 
 def sale_status(calc: Abacus, tic: int, top: int, now: int, tail: int, cusp: int) -> tuple[bool, int]:

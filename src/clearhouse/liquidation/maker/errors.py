@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from clearhouse.ledger.errors import ClearhouseError
+from clearhouse.core.errors import ClearhouseError
 
 
 class MakerRevert(ClearhouseError):

@@ -11,9 +11,11 @@ from __future__ import annotations
 
 from typing import Final
 
-from clearhouse.ledger.errors import InvalidValue, ValueOutOfRange
-from clearhouse.ledger.fixedpoint import RAD, RAY, WAD
-from clearhouse.ledger.fixedpoint import rpow as _ledger_rpow
+from clearhouse.core.errors import InvalidValue, ValueOutOfRange
+from clearhouse.core.fixedpoint import BLN as BLN
+from clearhouse.core.fixedpoint import RAD, RAY, WAD
+from clearhouse.core.fixedpoint import UINT256_MAX as UINT256_MAX
+from clearhouse.core.fixedpoint import rpow as _ledger_rpow
 from clearhouse.liquidation.maker.errors import ArithmeticRevert
 
 __all__ = [
@@ -38,8 +40,6 @@ __all__ = [
     "wmul",
 ]
 
-BLN: Final = 10**9
-UINT256_MAX: Final = 2**256 - 1
 UINT192_MAX: Final = 2**192 - 1
 UINT96_MAX: Final = 2**96 - 1
 UINT64_MAX: Final = 2**64 - 1
@@ -103,7 +103,7 @@ def rdiv(x: int, y: int) -> int:
 
 
 def rpow(x: int, n: int, base: int = RAY) -> int:
-    """abaci.sol ``rpow`` (dss PR #78 assembly): delegated to :func:`clearhouse.ledger.fixedpoint.rpow`.
+    """abaci.sol ``rpow`` (dss PR #78 assembly): delegated to :func:`clearhouse.core.fixedpoint.rpow`.
 
     The ledger's ``rpow`` uses the same square-and-multiply order and the same round-half-up after every
     product, and raises exactly where the assembly reverts (``x >= 2**128`` while squaring, or a product

@@ -1,32 +1,31 @@
 """Perpetual liquidation in the engine: ``Liquidate``, the loss waterfall, the AMM pool and the backstop.
 
-Handlers take the engine and the transaction's scratch view (:class:`TxContext`), like the vault
-handlers in :mod:`clearhouse.ledger.vaults`; the prices, sizing and lifecycle they apply are pure
-functions in :mod:`clearhouse.liquidation.perp`. See docs/liquidation.md.
+Handlers take the transaction's scratch view (:class:`TxContext`) and change the ledger only through
+:mod:`clearhouse.ledger.kernel`, like the vault handlers; the prices, sizing and lifecycle they apply
+are pure functions in :mod:`clearhouse.liquidation.perp`. See docs/liquidation.md.
 """
 
 from __future__ import annotations
 
 from fractions import Fraction
-from typing import TYPE_CHECKING
 
-from clearhouse.ledger import commands as cmd
-from clearhouse.ledger import events as ev
-from clearhouse.ledger.errors import (
+from clearhouse.core.errors import (
     AdlUnavailable,
     InsufficientMargin,
-    InvalidParameters,
     LiquidationCooldown,
     MarginModeConflict,
     NotLiquidatable,
     SelfTrade,
-    SlippageExceeded,
 )
-from clearhouse.ledger.fixedpoint import WAD, check_range
+from clearhouse.core.fixedpoint import WAD, WAD2, check_range, mul_div_up, wmul_up
+from clearhouse.ledger import commands as cmd
+from clearhouse.ledger import events as ev
+from clearhouse.ledger import kernel
+from clearhouse.ledger.kernel import Handlers
 from clearhouse.ledger.margin import (
-    WAD2,
     PriceLookup,
     cross_summary,
+    isolated_summary,
     margin_fractions,
     requirement,
     unrealised_pnl,
@@ -42,27 +41,25 @@ from clearhouse.liquidation.perp import (
     fillable_price,
     size_to_close,
 )
-
-if TYPE_CHECKING:
-    from clearhouse.ledger.engine import Engine
+from clearhouse.mechanisms.amm import amm_fill, pool_account
 
 
-def liquidate(engine: Engine, ctx: TxContext, c: cmd.Liquidate) -> None:
+def liquidate(ctx: TxContext, c: cmd.Liquidate) -> None:
     """Liquidate one position by its market's mechanism (see clearhouse.liquidation.perp)."""
-    state = engine.state
-    engine.check_liquidation_room()
+    state = ctx.state
+    kernel.check_liquidation_room(ctx)
     if c.account == c.liquidator:
         raise SelfTrade(f"account {c.account} cannot liquidate itself")
     acct, liq = ctx.account(c.account), ctx.account(c.liquidator)
-    prices = engine.prices()
-    mid = c.market if c.market is not None else _largest_position(engine, acct, prices)
+    prices = kernel.prices(ctx)
+    mid = c.market if c.market is not None else _largest_position(ctx, acct, prices)
     pos = acct.positions.get(mid) if mid is not None else None
     if mid is None or pos is None or not pos.size:
         raise NotLiquidatable(f"account {c.account} has no position to liquidate in {c.market}")
     market = ctx.market(mid)
     spec, cfg = market.spec, market.spec.liquidation
-    before = engine._bucket_summary(acct, pos, prices)
-    engine.check_enforceable(c.account, before, [mid], prices)
+    before = kernel.bucket_summary(ctx, acct, pos, prices)
+    kernel.check_enforceable(ctx, c.account, before, [mid], prices)
     life = Lifecycle()
     price = prices(spec.oracle)
     imf, mmf = margin_fractions(market, pos.size, price)
@@ -83,7 +80,7 @@ def liquidate(engine: Engine, ctx: TxContext, c: cmd.Liquidate) -> None:
     mm_closed = requirement(closed, price, mmf)
     bq = bankruptcy_quote(size, closed, price, mm_closed, before.equity, before.maintenance)
     amm = cfg.disposal == "amm" and not vault
-    taker = ctx.account(cfg.vault_account) if vault else (_pool_account(engine, ctx, market) if amm else liq)
+    taker = ctx.account(cfg.vault_account) if vault else (pool_account(ctx, market) if amm else liq)
     # Quote the account receives (< 0: pays), rounded against it: down for a sale, up for a purchase.
     if vault:
         fill_quote = bq
@@ -93,14 +90,14 @@ def liquidate(engine: Engine, ctx: TxContext, c: cmd.Liquidate) -> None:
     else:
         fill_quote = closed * fill // WAD if sign > 0 else (-closed * fill) // WAD
     shortfall = max(bq - fill_quote, 0)
-    settle = state.params.settlement_asset
-    available = _insurance_room(engine, ctx, cfg, c.account) + (
+    settle = kernel.settle(ctx)
+    available = _insurance_room(ctx, cfg, c.account) + (
         ctx.pools().backstop.get(settle, 0) if cfg.use_backstop_pool else 0
     )
     fee = 0
     if shortfall > available and cfg.adl != "off" and not vault:
         life.advance(Stage.ADL)
-        remaining = _deleverage(engine, ctx, acct, market, closed, bq, cfg.adl)
+        remaining = _deleverage(ctx, acct, market, closed, bq, cfg.adl)
         if remaining:
             raise AdlUnavailable(
                 f"ADL found no profitable opposite position for {remaining} of {c.account} {mid}"
@@ -113,19 +110,18 @@ def liquidate(engine: Engine, ctx: TxContext, c: cmd.Liquidate) -> None:
         if any(p.isolated for m, p in liq.positions.items() if m == mid) and not vault:
             raise MarginModeConflict(f"liquidator {c.liquidator} holds an isolated position in {mid}")
         if amm:
-            pos = _amm_fill(engine, ctx, market, acct, -sign * closed, abs(fill_quote))
+            pos = amm_fill(ctx, market, acct, -sign * closed, abs(fill_quote))
         else:
-            pos, _ = engine._fill(ctx, acct, market, -sign * closed, abs(fill_quote))
-            taker_pos, _ = engine._fill(ctx, taker, market, sign * closed, abs(fill_quote))
-            engine._drop_if_empty(taker, taker_pos)
+            pos, _ = kernel.fill(ctx, acct, market, -sign * closed, abs(fill_quote))
+            taker_pos, _ = kernel.fill(ctx, taker, market, sign * closed, abs(fill_quote))
+            kernel.drop_if_empty(taker, taker_pos)
         life.advance(Stage.FILLED)
         if shortfall:
-            _absorb_shortfall(engine, ctx, life, cfg, acct, pos, market, shortfall, sign)
+            _absorb_shortfall(ctx, life, cfg, acct, pos, market, shortfall, sign)
         elif fill_quote > bq:
-            fee = min(fill_quote - bq, -((-closed * price * cfg.max_fee) // WAD2))
-            engine._debit(acct, pos, fee)
-            pools = ctx.pools()
-            pools.insurance[settle] = pools.insurance.get(settle, 0) + fee
+            fee = min(fill_quote - bq, mul_div_up(closed * price, cfg.max_fee, WAD2))
+            kernel.debit_bucket(ctx, acct, pos, fee)
+            kernel.to_insurance(ctx, settle, fee)
         taker_id = taker.id
         if not vault and not amm:
             after = cross_summary(state, liq, prices)
@@ -142,7 +138,7 @@ def liquidate(engine: Engine, ctx: TxContext, c: cmd.Liquidate) -> None:
         pos.margin = 0
     if pos.is_empty or (not pos.size and not pos.isolated):
         acct.positions.pop(mid, None)
-    engine.count_liquidation()
+    kernel.count_liquidation(ctx)
     fill_price = abs(fill_quote) * WAD // closed
     disposal = "vault" if vault else "adl" if taker_id == "adl" else "amm" if amm else "keeper_takeover"
     ctx.emit(
@@ -153,14 +149,14 @@ def liquidate(engine: Engine, ctx: TxContext, c: cmd.Liquidate) -> None:
     )  # fmt: skip
 
 
-def _largest_position(engine: Engine, acct: Account, prices: PriceLookup) -> str | None:
+def _largest_position(ctx: TxContext, acct: Account, prices: PriceLookup) -> str | None:
     """The position with the largest maintenance requirement (ties: market id)."""
     best: tuple[int, str] | None = None
     for mid in sorted(acct.positions):
         pos = acct.positions[mid]
         if not pos.size:
             continue
-        market = engine.state.markets[mid]
+        market = ctx.state.markets[mid]
         price = prices(market.spec.oracle)
         mm = requirement(pos.size, price, margin_fractions(market, pos.size, price)[1])
         if best is None or mm > best[0]:
@@ -168,21 +164,21 @@ def _largest_position(engine: Engine, acct: Account, prices: PriceLookup) -> str
     return None if best is None else best[1]
 
 
-def _insurance_room(engine: Engine, ctx: TxContext, cfg: LiquidationConfig, account: str) -> int:
+def _insurance_room(ctx: TxContext, cfg: LiquidationConfig, account: str) -> int:
     """What the insurance fund may still pay for this account in this block (caps applied)."""
     pools = ctx.pools()
-    settle = engine.state.params.settlement_asset
+    settle = kernel.settle(ctx)
     room = pools.insurance.get(settle, 0)
     if cfg.insurance_cap_per_block:
-        used = pools.insurance_used if pools.insurance_used_height == engine.state.height else 0
+        used = pools.insurance_used if pools.insurance_used_height == ctx.state.height else 0
         room = min(room, max(cfg.insurance_cap_per_block - used, 0))
     if cfg.insurance_cap_per_account:
-        room = min(room, cfg.insurance_cap_per_account)
+        used_by = kernel.insurance_paid_to(ctx, account)
+        room = min(room, max(cfg.insurance_cap_per_account - used_by, 0))
     return max(room, 0)
 
 
 def _absorb_shortfall(
-    engine: Engine,
     ctx: TxContext,
     life: Lifecycle,
     cfg: LiquidationConfig,
@@ -194,64 +190,64 @@ def _absorb_shortfall(
 ) -> None:
     """Waterfall after a fill beyond bankruptcy: insurance fund -> backstop pool -> socialised
     over the opposite side -> recorded bad debt (plus a withdrawal gate when losses spread)."""
-    settle = engine.state.params.settlement_asset
+    settle = kernel.settle(ctx)
     pools = ctx.pools()
     left = shortfall
-    paid = min(left, _insurance_room(engine, ctx, cfg, acct.id))
+    paid = min(left, _insurance_room(ctx, cfg, acct.id))
     if paid:
         life.advance(Stage.INSURANCE)
         pools.insurance[settle] -= paid
-        if pools.insurance_used_height != engine.state.height:
-            pools.insurance_used_height, pools.insurance_used = engine.state.height, 0
+        if pools.insurance_used_height != ctx.state.height:
+            pools.insurance_used_height, pools.insurance_used = ctx.state.height, 0
         pools.insurance_used += paid
-        engine._credit(acct, pos, paid)
+        kernel.record_insurance_paid(ctx, acct.id, paid)
+        kernel.credit_bucket(ctx, acct, pos, paid)
         ctx.emit(ev.InsuranceFundUsed(acct.id, settle, paid))
         left -= paid
     if left and cfg.use_backstop_pool and pools.backstop.get(settle, 0):
         life.advance(Stage.BACKSTOP)
         paid = min(left, pools.backstop[settle])
         pools.backstop[settle] -= paid
-        engine._credit(acct, pos, paid)
+        kernel.credit_bucket(ctx, acct, pos, paid)
         ctx.emit(ev.BackstopPoolUsed(acct.id, settle, paid))
         left -= paid
     if left and cfg.socialise:
-        spread = _socialise(engine, ctx, acct, market, left, side)
+        spread = _socialise(ctx, acct, market, left, side)
         if spread:
             life.advance(Stage.SOCIALISED)
-            engine._credit(acct, pos, spread)
+            kernel.credit_bucket(ctx, acct, pos, spread)
             market.pnl_pool -= spread
             left -= spread
     if left:
         life.advance(Stage.BAD_DEBT)
-        pools.bad_debt[settle] = pools.bad_debt.get(settle, 0) + left
-        ctx.emit(ev.BadDebtRecorded(acct.id, settle, left))
+        kernel.record_bad_debt(ctx, acct.id, settle, left)
     if (left or Stage.SOCIALISED in life.path) and cfg.withdrawal_gate_blocks:
-        until = engine.state.height + cfg.withdrawal_gate_blocks
+        until = ctx.state.height + cfg.withdrawal_gate_blocks
         if until > pools.withdrawals_gated_until:
             pools.withdrawals_gated_until = until
             ctx.emit(ev.WithdrawalsGated(until))
 
 
 def _opposite_positions(
-    engine: Engine, ctx: TxContext, acct: Account, market: MarketState, side: int
+    ctx: TxContext, acct: Account, market: MarketState, side: int
 ) -> list[str]:
     mid = market.spec.id
     return [
         aid
-        for aid in sorted(engine.state.accounts)
+        for aid in sorted(ctx.state.accounts)
         if aid != acct.id
-        and (p := engine.state.accounts[aid].positions.get(mid)) is not None
+        and (p := ctx.state.accounts[aid].positions.get(mid)) is not None
         and p.size * side < 0
     ]
 
 
 def _socialise(
-    engine: Engine, ctx: TxContext, acct: Account, market: MarketState, amount: int, side: int
+    ctx: TxContext, acct: Account, market: MarketState, amount: int, side: int
 ) -> int:
     """Spread ``amount`` over the side opposite ``side`` pro rata to size, through their cost basis
     (Drift's socialised loss applied directly: one O(positions) pass only when it happens).
     Returns what was spread."""
-    holders = _opposite_positions(engine, ctx, acct, market, side)
+    holders = _opposite_positions(ctx, acct, market, side)
     if not holders:
         return 0
     positions = [ctx.account(h).positions[market.spec.id] for h in holders]
@@ -266,7 +262,7 @@ def _socialise(
 
 
 def _deleverage(
-    engine: Engine, ctx: TxContext, acct: Account, market: MarketState, closed: int, bq: int, ranking: str
+    ctx: TxContext, acct: Account, market: MarketState, closed: int, bq: int, ranking: str
 ) -> int:
     """ADL: close ``closed`` of the account's position against profitable opposite positions at the
     bankruptcy quote ``bq``; rank by profit x leverage (Hyperliquid) or pro rata. Returns the size
@@ -274,24 +270,24 @@ def _deleverage(
     mid = market.spec.id
     pos = acct.positions[mid]
     sign = 1 if pos.size > 0 else -1
-    prices = engine.prices()
+    prices = kernel.prices(ctx)
     price = prices(market.spec.oracle)
     ranked: list[tuple[Fraction, str]] = []
-    for aid in _opposite_positions(engine, ctx, acct, market, sign):
-        other = engine.state.accounts[aid]
+    for aid in _opposite_positions(ctx, acct, market, sign):
+        other = ctx.state.accounts[aid]
         opp = other.positions[mid]
         pnl = unrealised_pnl(opp, price)
         if pnl <= 0:
             continue
-        equity = engine._bucket_summary(other, opp, prices).equity
+        equity = kernel.bucket_summary(ctx, other, opp, prices).equity
         notional = abs(opp.size) * price // WAD
         score = Fraction(pnl * notional, max(equity, 1) ** 2) if ranking == "profit_leverage" else Fraction(0)
         ranked.append((score, aid))
     ranked.sort(key=lambda x: (-x[0], x[1]))
     if ranking == "pro_rata":
-        avail = sum(abs(engine.state.accounts[a].positions[mid].size) for _, a in ranked)
+        avail = sum(abs(ctx.state.accounts[a].positions[mid].size) for _, a in ranked)
         sizes = {
-            a: (closed * abs(engine.state.accounts[a].positions[mid].size) // avail if avail else 0)
+            a: (closed * abs(ctx.state.accounts[a].positions[mid].size) // avail if avail else 0)
             for _, a in ranked
         }
         if ranked and avail >= closed:
@@ -301,7 +297,7 @@ def _deleverage(
     for _, aid in ranked:
         if not left:
             break
-        opp_size = abs(engine.state.accounts[aid].positions[mid].size)
+        opp_size = abs(ctx.state.accounts[aid].positions[mid].size)
         take = min(left, opp_size if ranking != "pro_rata" else sizes[aid])
         if take:
             fills.append((aid, take))
@@ -312,15 +308,15 @@ def _deleverage(
         quote = quote_left if i == len(fills) - 1 else abs(bq) * take // closed
         quote_left -= quote
         other = ctx.account(aid)
-        other_pos, _ = engine._fill(ctx, other, market, sign * take, quote)
-        engine._drop_if_empty(other, other_pos)
+        other_pos, _ = kernel.fill(ctx, other, market, sign * take, quote)
+        kernel.drop_if_empty(other, other_pos)
         ctx.emit(ev.PositionDeleveraged(acct.id, aid, mid, take, quote))
-    engine._fill(ctx, acct, market, -sign * closed, abs(bq))
+    kernel.fill(ctx, acct, market, -sign * closed, abs(bq))
     return 0
 
 
-def deposit_backstop(engine: Engine, ctx: TxContext, c: cmd.DepositBackstop) -> None:
-    engine._asset(c.asset, c.amount)
+def deposit_backstop(ctx: TxContext, c: cmd.DepositBackstop) -> None:
+    kernel.asset(ctx, c.asset, c.amount)
     pools = ctx.pools()
     pools.backstop[c.asset] = check_range(
         pools.backstop.get(c.asset, 0) + c.amount, f"backstop pool balance of {c.asset}"
@@ -329,49 +325,75 @@ def deposit_backstop(engine: Engine, ctx: TxContext, c: cmd.DepositBackstop) -> 
     ctx.emit(ev.BackstopDeposited(c.asset, c.amount))
 
 
-def configure_amm(engine: Engine, ctx: TxContext, c: cmd.ConfigureAmm) -> None:
-    market = ctx.market(c.market)
-    ctx.account(c.account)  # must exist
-    market.amm_account, market.amm_base, market.amm_quote = c.account, c.base_reserve, c.quote_reserve
-    ctx.emit(ev.AmmConfigured(c.market, c.account, c.base_reserve, c.quote_reserve))
+def close_out(ctx: TxContext, c: cmd.CloseOut) -> None:
+    kernel.check_liquidation_room(ctx)
+    if c.account == c.liquidator:
+        raise SelfTrade(f"account {c.account} cannot close itself out")
+    acct, liq = ctx.account(c.account), ctx.account(c.liquidator)
+    prices = kernel.prices(ctx)
+    settle = ctx.state.params.settlement_asset
+    if c.market is None:
+        targets = sorted(m for m, p in acct.positions.items() if not p.isolated and p.size)
+        before = cross_summary(ctx.state, acct, prices)
+    else:
+        pos = acct.positions.get(c.market)
+        if pos is None or not pos.isolated or not pos.size:
+            raise NotLiquidatable(f"account {c.account} has no isolated position in {c.market}")
+        targets = [c.market]
+        before = isolated_summary(ctx.state, pos, prices)
+    if not targets:
+        raise NotLiquidatable(f"account {c.account} has no cross positions to close out")
+    if any(p.isolated for m, p in liq.positions.items() if m in targets):
+        raise MarginModeConflict(f"liquidator {c.liquidator} holds an isolated position it would add to")
+    kernel.check_enforceable(ctx, c.account, before, targets, prices)
+    penalty_due = 0
+    for mid in targets:
+        market = ctx.market(mid)
+        price = prices(market.spec.oracle)
+        size = acct.positions[mid].size
+        notional = abs(size) * price // WAD
+        pos, pnl = kernel.fill(ctx, acct, market, -size, notional)
+        if not pos.isolated:
+            kernel.drop_if_empty(acct, pos)
+        liq_pos, _ = kernel.fill(ctx, liq, market, size, notional)
+        kernel.drop_if_empty(liq, liq_pos)
+        penalty_due += wmul_up(notional, market.spec.liquidation_fee)
+        ctx.emit(ev.PositionClosedOut(c.account, c.liquidator, mid, size, price, notional, pnl))
+    if c.market is None:
+        equity = cross_summary(ctx.state, acct, prices).equity
+        isolated: Position | None = None
+    else:
+        isolated = acct.positions[c.market]
+        equity = isolated.margin
+    penalty = min(penalty_due, max(equity, 0))
+    if penalty:
+        share = ctx.state.markets[targets[0]].spec.liquidator_share
+        reward = penalty * share // WAD
+        kernel.debit_bucket(ctx, acct, isolated, penalty)
+        liq.balances[settle] = liq.balances.get(settle, 0) + reward
+        kernel.to_insurance(ctx, settle, penalty - reward)
+        ctx.emit(ev.CloseOutPenaltyCharged(c.account, c.liquidator, penalty, reward, penalty - reward))
+    if isolated is not None:
+        if isolated.margin > 0:
+            acct.balances[settle] = acct.balances.get(settle, 0) + isolated.margin
+            isolated.margin = 0
+        elif isolated.margin < 0:
+            isolated.margin += kernel.cover_deficit(ctx, c.account, -isolated.margin)
+        kernel.drop_if_empty(acct, isolated)
+    elif equity - penalty < 0:
+        kernel.bankrupt(ctx, acct)
+    after = cross_summary(ctx.state, liq, prices)
+    if not after.meets_initial:
+        raise InsufficientMargin(
+            f"liquidator {c.liquidator} lacks initial margin to take over {c.account}'s positions "
+            f"(equity {after.equity}, initial {after.initial})"
+        )
+    kernel.count_liquidation(ctx)
 
 
-def _pool_account(engine: Engine, ctx: TxContext, market: MarketState) -> Account:
-    if not market.amm_account:
-        raise InvalidParameters(f"market {market.spec.id} has no AMM pool (ConfigureAmm)")
-    return ctx.account(market.amm_account)
-
-
-def _amm_fill(
-    engine: Engine, ctx: TxContext, market: MarketState, acct: Account, size: int, quote: int
-) -> Position:
-    """Fill ``size`` (the account's side) against the pool for ``quote``; move the reserves."""
-    pool = _pool_account(engine, ctx, market)
-    pos, _ = engine._fill(ctx, acct, market, size, quote)
-    pool_pos, _ = engine._fill(ctx, pool, market, -size, quote)
-    engine._drop_if_empty(pool, pool_pos)
-    market.amm_base -= size
-    market.amm_quote += quote if size > 0 else -quote
-    return pos
-
-
-def swap_amm(engine: Engine, ctx: TxContext, c: cmd.SwapAmm) -> None:
-    market = ctx.market(c.market)
-    pool = _pool_account(engine, ctx, market)
-    if c.account == pool.id:
-        raise SelfTrade(f"the pool {pool.id} cannot swap with itself")
-    acct = ctx.account(c.account)
-    prices = engine.prices()
-    prices(market.spec.oracle)
-    quote = amm_quote(market.amm_base, market.amm_quote, c.size)
-    if c.size > 0 and quote * WAD > c.limit_price * c.size:
-        raise SlippageExceeded(f"buying {c.size} costs {quote}, above limit {c.limit_price}")
-    if c.size < 0 and quote * WAD < c.limit_price * -c.size:
-        raise SlippageExceeded(f"selling {-c.size} brings {quote}, below limit {c.limit_price}")
-    old = acct.positions[c.market].size if c.market in acct.positions else 0
-    pos = _amm_fill(engine, ctx, market, acct, c.size, quote)
-    engine._check_fill_risk(acct, pos, old, market.spec.oracle, acct.id, c.market)
-    engine._check_fill_margin(acct, pos, old, prices, f"AMM swap of {c.size} {c.market}")
-    engine._drop_if_empty(acct, pos)
-    price_after = market.amm_quote * WAD // market.amm_base
-    ctx.emit(ev.AmmSwapped(c.account, c.market, c.size, quote, price_after))
+#: The commands this mechanism handles (merged and checked by ``clearhouse.engine.registry``).
+HANDLERS: Handlers = {
+    cmd.CloseOut: close_out,
+    cmd.Liquidate: liquidate,
+    cmd.DepositBackstop: deposit_backstop,
+}

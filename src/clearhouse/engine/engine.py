@@ -1,0 +1,307 @@
+"""The engine: the block pipeline. It owns no mechanism; handlers come from the registry.
+
+One block, top to bottom (:meth:`Engine.apply_block`):
+
+1. **header**: height follows, time increases, directly set prices are well formed (else the block
+   raises and changes nothing);
+2. **funding hook**: every market accrues funding over ``[last accrual, block time]`` at the index price
+   that held over that interval, i.e. *before* this block's oracle reports are read (a report arriving
+   with the block cannot reprice the interval that led up to it);
+3. **clock and sequencer**: height, time and the L2 sequencer status;
+4. **oracle reports**: every feed aggregates its reports (or none) at the block's time, then prices the
+   block sets directly are recorded;
+5. **transactions**: one by one on clones (:class:`~clearhouse.ledger.unit_of_work.TxContext`), each
+   dispatched to its mechanism's handler; a refused one becomes ``TransactionRejected`` and changes nothing;
+6. **screening**: the candidate scanner lists perp buckets that may be below maintenance (before any
+   vault is barked, so barks cannot hide a candidate);
+7. **enforcement**: unsafe vaults are barked (or reported), then the perp candidates are confirmed
+   exactly, ordered and capped, and closed out (or reported);
+8. **state root** over the whole state; 9. **journal sink**: the block, its events and root are appended
+   in the same try, so a failed write rolls the whole block back.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from clearhouse.core.errors import (
+    BlockOutOfOrder,
+    ClearhouseError,
+    InvalidParameters,
+    InvalidValue,
+    UnknownAccount,
+    UnknownAsset,
+    UnknownMarket,
+)
+from clearhouse.core.fixedpoint import check_positive
+from clearhouse.engine.registry import HANDLERS
+from clearhouse.engine.sink import GENESIS_HASH, BlockSink
+from clearhouse.ledger import commands as cmd
+from clearhouse.ledger import events as ev
+from clearhouse.ledger.block import Block, encode_block, encode_events
+from clearhouse.ledger.enforcement import (
+    CandidateScanner,
+    ExactScanner,
+    Target,
+    confirm,
+    rotate_by_health,
+    select_targets,
+    unsafe_vaults,
+)
+from clearhouse.ledger.margin import (
+    MarginSummary,
+    PriceLookup,
+    cross_summary,
+    fresh_price_lookup,
+    isolated_summary,
+)
+from clearhouse.ledger.model import LedgerState
+from clearhouse.ledger.state_root import StateHasher
+from clearhouse.ledger.unit_of_work import BlockUndo, TxContext
+from clearhouse.mechanisms import perp_liquidation, perps
+from clearhouse.mechanisms.vaults import bark as vault_bark
+from clearhouse.oracle.reports import SourceReport
+from clearhouse.oracle.states import OracleState
+
+
+@dataclass(frozen=True, slots=True)
+class BlockResult:
+    height: int
+    state_root: str
+    events: tuple[ev.Event, ...]
+    #: Canonical encodings, as journalled.
+    block_bytes: bytes
+    events_bytes: bytes
+
+
+class Engine:
+    """The deterministic state machine. It never reads the clock, the network or a random source."""
+
+    def __init__(
+        self,
+        journal: BlockSink | None = None,
+        state: LedgerState | None = None,
+        scanner: CandidateScanner | None = None,
+    ) -> None:
+        self.state = state if state is not None else LedgerState()
+        self.journal = journal
+        #: Any scanner that never misses gives identical blocks (see ledger.enforcement).
+        self.scanner: CandidateScanner = scanner if scanner is not None else ExactScanner()
+        #: Accounts changed since the scanner last looked (its mirror syncs them).
+        self._unscanned: set[str] = set(self.state.accounts)
+        self._hasher = StateHasher()
+        self._hasher.update(self.state.accounts.values())
+        self._prev_hash = GENESIS_HASH
+        if journal is not None and journal.head() is not None:
+            raise InvalidParameters(
+                "journal already holds blocks; use clearhouse.journal.replay.resume to continue it"
+            )
+
+    def attach_journal(self, journal: BlockSink, prev_hash: str) -> None:
+        """Journal every later block after the row whose hash is ``prev_hash`` (see ``resume``)."""
+        self.journal = journal
+        self._prev_hash = prev_hash
+
+    # -- blocks ---------------------------------------------------------------------------------
+
+    def apply_block(self, block: Block) -> BlockResult:
+        """Apply one block (the pipeline in the module docstring); on any error nothing changes."""
+        state = self.state
+        self._check_header(block)
+        undo = BlockUndo(
+            header=(state.params, state.height, state.time, state.sequencer_up, state.sequencer_up_since),
+            prices=state.prices,
+            oracles=state.oracles,
+        )
+        events: list[ev.Event] = []
+        touched: set[str] = set()
+        try:
+            perps.accrue_funding(state, block.time, undo, events)
+            self._advance_clock(block, events)
+            self._read_prices(block, events)
+            for index, command in enumerate(block.txs):
+                ctx = TxContext(state, undo)
+                try:
+                    command.check()
+                    HANDLERS[type(command)](ctx, command)
+                except ClearhouseError as err:
+                    events.append(ev.TransactionRejected(index, type(command).__name__, err.code, str(err)))
+                    continue
+                touched.update(ctx.commit())
+                events.extend(ctx.events)
+            if state.params.enforcement != "off":
+                candidates = self._screen(touched)
+                self._enforce(undo, events, touched, candidates)
+            self._hasher.update(state.accounts[a] for a in sorted(touched))
+            root = self._hasher.root(state)
+            block_bytes = encode_block(block)
+            events_bytes = encode_events(events)
+            if self.journal is not None:
+                self._prev_hash = self.journal.append_block(
+                    block.height, block_bytes, events_bytes, root, self._prev_hash
+                )
+        except BaseException:
+            restored, count = undo.restore(state)
+            self._hasher.truncate(count)
+            self._hasher.update(restored)
+            self._unscanned.update(touched)
+            self._unscanned.update(a.id for a in restored)
+            raise
+        self._unscanned.update(touched)
+        return BlockResult(block.height, root, tuple(events), block_bytes, events_bytes)
+
+    def state_root(self) -> str:
+        """The root of the current state (as the last block returned it)."""
+        return self._hasher.root(self.state)
+
+    def _check_header(self, block: Block) -> None:
+        state = self.state
+        if type(block.height) is not int or block.height != state.height + 1:
+            raise BlockOutOfOrder(f"block height {block.height} does not follow {state.height}")
+        if type(block.time) is not int or block.time < 0:
+            raise InvalidValue(f"block {block.height}: time {block.time!r} must be a non-negative int")
+        if state.height > 0 and block.time <= state.time:
+            raise BlockOutOfOrder(
+                f"block {block.height}: time {block.time} is not after the last block's {state.time}"
+            )
+        for key, price in block.prices.items():
+            if not isinstance(key, str):
+                raise InvalidValue(f"block {block.height}: price key {key!r} must be a string")
+            if key in state.oracles:
+                raise InvalidValue(
+                    f"block {block.height}: {key} is priced by its oracle feed, not set directly"
+                )
+            if not key or not key.isascii():
+                raise InvalidValue(f"block {block.height}: price key {key!r} must be non-empty ASCII")
+            check_positive(price, f"block {block.height} price of {key}")
+
+    def _advance_clock(self, block: Block, events: list[ev.Event]) -> None:
+        """Step 3: the block's height and time; the sequencer status (Aave's sentinel feed)."""
+        state = self.state
+        state.height, state.time = block.height, block.time
+        if block.sequencer_up is not state.sequencer_up:
+            state.sequencer_up = block.sequencer_up
+            if block.sequencer_up:
+                state.sequencer_up_since = block.time
+            events.append(ev.SequencerStatusChanged(block.sequencer_up))
+
+    def _read_prices(self, block: Block, events: list[ev.Event]) -> None:
+        """Step 4: the oracle feeds aggregate the block's reports, then directly set prices are recorded."""
+        state = self.state
+        if state.oracles or block.reports:
+            self._update_oracles(block, events)
+        if block.prices:
+            prices = dict(state.prices)
+            for key, price in block.prices.items():
+                prices[key] = (price, block.time)
+            state.prices = prices
+
+    def _screen(self, touched: set[str]) -> Sequence[Target]:
+        """Step 6: the perp candidates the scanner finds among all accounts, told which changed since it
+        last looked (any scanner that never misses gives identical blocks, see ledger.enforcement)."""
+        state = self.state
+        self._unscanned.update(touched)
+        changed = frozenset(a for a in self._unscanned if a in state.accounts)
+        candidates = self.scanner.candidates(state, changed)
+        self._unscanned.clear()
+        return candidates
+
+    def _enforce(
+        self, undo: BlockUndo, events: list[ev.Event], touched: set[str], candidates: Sequence[Target]
+    ) -> None:
+        """Step 7: vaults first (barked or reported), then the perp candidates: exact check -> order and
+        cap -> report or close out against the backstop liquidator, within the block's liquidation cap."""
+        state = self.state
+        params = state.params
+        room = params.max_liquidations_per_block - undo.liquidations
+        if state.vault_types and room > 0:
+            room -= self._enforce_vaults(undo, events, touched, room)
+        if not candidates or room <= 0:
+            return
+        confirmed = confirm(state, candidates, self.prices())
+        for target in select_targets(confirmed, state.height, room):
+            aid, mid = target.target
+            if params.enforcement == "report":
+                events.append(ev.BelowMaintenance(aid, mid, target.equity, target.maintenance))
+                continue
+            ctx = TxContext(state, undo)
+            try:
+                perp_liquidation.close_out(ctx, cmd.CloseOut(aid, params.backstop_liquidator, mid))
+            except ClearhouseError as err:
+                events.append(ev.EnforcementFailed(aid, mid, err.code, str(err)))
+                continue
+            touched.update(ctx.commit())
+            events.extend(ctx.events)
+
+    def _enforce_vaults(self, undo: BlockUndo, events: list[ev.Event], touched: set[str], room: int) -> int:
+        """Step 7 for debt positions: unsafe vaults, lowest health first with the same rotation,
+        reported (``VaultBelowSafety``) or barked by the backstop liquidator. Returns how many."""
+        state, params = self.state, self.state.params
+        unsafe = unsafe_vaults(state, self.prices())
+        chosen = rotate_by_health(unsafe, state.height, room)
+        health = {target: h for h, target in unsafe}
+        for aid, vid in chosen:
+            if params.enforcement == "report":
+                events.append(ev.VaultBelowSafety(aid, vid, health[(aid, vid)]))
+                continue
+            ctx = TxContext(state, undo)
+            try:
+                vault_bark.bark(ctx, cmd.Bark(aid, vid, params.backstop_liquidator))
+            except ClearhouseError as err:
+                events.append(ev.EnforcementFailed(aid, vid, err.code, str(err)))
+                continue
+            touched.update(ctx.commit())
+            events.extend(ctx.events)
+        return len(chosen)
+
+    def _update_oracles(self, block: Block, events: list[ev.Event]) -> None:
+        """Step 4 of a block: every feed aggregates its new reports (or none) at the block's time.
+
+        A usable reading sets the key's price; any other state keeps the last price but its rule
+        (oracle.rules.ALLOWED_ACTIONS) limits what transactions may do. Bad reports reject the block.
+        """
+        state = self.state
+        by_key: dict[str, list[SourceReport]] = {}
+        for report in block.reports:
+            if report.asset not in state.oracles:
+                raise UnknownAsset(f"block {block.height}: report for {report.asset} which has no feed")
+            by_key.setdefault(report.asset, []).append(report)
+        feeds = dict(state.oracles)
+        prices = dict(state.prices)
+        for key in sorted(feeds):
+            feed = feeds[key] = feeds[key].copy()
+            old = feed.state
+            reading = feed.update(block.time, by_key.get(key, ()))
+            if reading.usable or (reading.state is OracleState.CLAMPED and reading.price is not None):
+                assert reading.price is not None
+                prices[key] = (reading.price, block.time)
+            if reading.state is not old:
+                events.append(ev.OracleStateChanged(key, old.value, reading.state.value, reading.reason))
+        state.oracles = feeds
+        state.prices = prices
+
+    # -- queries --------------------------------------------------------------------------------
+
+    def prices(self) -> PriceLookup:
+        """Fresh prices at the state's time (refuses missing and stale ones)."""
+        return fresh_price_lookup(self.state)
+
+    def margin(self, account_id: str) -> MarginSummary:
+        """Exact cross-margin summary of an account at the current (fresh) prices."""
+        account = self.state.accounts.get(account_id)
+        if account is None:
+            raise UnknownAccount(f"unknown account {account_id!r}")
+        return cross_summary(self.state, account, self.prices())
+
+    def isolated_margin(self, account_id: str, market_id: str) -> MarginSummary:
+        """Exact summary of the account's isolated bucket in ``market_id``."""
+        account = self.state.accounts.get(account_id)
+        if account is None:
+            raise UnknownAccount(f"unknown account {account_id!r}")
+        pos = account.positions.get(market_id)
+        if pos is None:
+            raise UnknownMarket(f"account {account_id!r} has no position in {market_id!r}")
+        return isolated_summary(self.state, pos, self.prices())
+
+
