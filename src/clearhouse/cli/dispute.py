@@ -13,7 +13,7 @@ from pathlib import Path
 import typer
 
 from clearhouse.cli.errors import fail
-from clearhouse.cli.proofs import _read, _write, console, invalid
+from clearhouse.cli.proofs import console, invalid, read_input, write_output
 from clearhouse.ledger.errors import ClearhouseError
 
 _JOURNAL_HELP = "Journal location (path, sqlite:///..., postgresql://...); opened read-only."
@@ -50,7 +50,7 @@ def dispute(
             f"  {name} ({journal}): {'matches re-execution' if ok else 'DIFFERS from re-execution'}",
             markup=False,
         )
-    _write(encode_step(proof), out)
+    write_output(encode_step(proof), out)
     raise typer.Exit(1)
 
 
@@ -61,7 +61,7 @@ def check_step_cmd(
     from clearhouse.proofs.dispute import check_step, decode_step
 
     try:
-        verdict = check_step(decode_step(_read(step_file)))
+        verdict = check_step(decode_step(read_input(step_file)))
     except ClearhouseError as err:
         invalid(str(err))
     step = "block start" if verdict.tx_index < 0 else f"transaction {verdict.tx_index}"

@@ -33,14 +33,14 @@ def invalid(reason: str) -> NoReturn:
     raise typer.Exit(1)
 
 
-def _read(path: Path) -> bytes:
+def read_input(path: Path) -> bytes:
     try:
         return path.read_bytes()
     except OSError as err:
         fail(f"cannot read {path}: {err.strerror}")
 
 
-def _write(data: bytes, out: Path | None) -> None:
+def write_output(data: bytes, out: Path | None) -> None:
     """Write to ``out`` (never over an existing file) or print to stdout."""
     if out is None:
         console.print(data.decode(), markup=False)
@@ -106,7 +106,7 @@ def prove(
     except ClearhouseError as err:
         fail(str(err), 1)
     assert proof.state_root == engine.state_root()
-    _write(encode_proof(proof), out)
+    write_output(encode_proof(proof), out)
 
 
 def check_proof(
@@ -119,7 +119,7 @@ def check_proof(
     """Check an account proof against a state root with nothing else (exit 0 valid, 1 invalid)."""
     from clearhouse.proofs.accounts import check_account_proof, decode_proof
 
-    data = _read(proof_file)
+    data = read_input(proof_file)
     try:
         verdict = check_account_proof(decode_proof(data), _hex64(root, "--root"), key=key)
     except ClearhouseError as err:
@@ -159,7 +159,7 @@ def tlog_sth(
     from clearhouse.proofs.tlog import encode, sign_tree_head
 
     view = _view(journal, size)
-    _write(encode(sign_tree_head(view.tree_head(size), _load_key(key, key_dir))), out)
+    write_output(encode(sign_tree_head(view.tree_head(size), _load_key(key, key_dir))), out)
 
 
 @tlog_app.command("inclusion")
@@ -174,7 +174,7 @@ def tlog_inclusion(
 
     view = _view(journal, size)
     try:
-        _write(encode(view.inclusion(height, size)), out)
+        write_output(encode(view.inclusion(height, size)), out)
     except ClearhouseError as err:
         fail(str(err), 1)
 
@@ -191,7 +191,7 @@ def tlog_consistency(
 
     view = _view(journal, new)
     try:
-        _write(encode(view.consistency(old, new)), out)
+        write_output(encode(view.consistency(old, new)), out)
     except ClearhouseError as err:
         fail(str(err), 1)
 
@@ -200,7 +200,7 @@ def _sth(path: Path, key: str | None):  # type: ignore[no-untyped-def]
     from clearhouse.proofs.tlog import SignedTreeHead, check_tree_head, decode
 
     try:
-        return check_tree_head(decode(_read(path), SignedTreeHead), key)
+        return check_tree_head(decode(read_input(path), SignedTreeHead), key)
     except ClearhouseError as err:
         invalid(f"{path}: {err}")
 
@@ -216,7 +216,7 @@ def check_consistency_cmd(
 
     old, new = _sth(old_sth, key), _sth(new_sth, key)
     try:
-        check_consistency(decode(_read(proof), ConsistencyProof), old, new)
+        check_consistency(decode(read_input(proof), ConsistencyProof), old, new)
     except ClearhouseError as err:
         invalid(str(err))
     console.print(
@@ -234,7 +234,7 @@ def check_inclusion_cmd(
 
     head = _sth(sth, key)
     try:
-        p = decode(_read(proof), InclusionProof)
+        p = decode(read_input(proof), InclusionProof)
         if p.tree_size != head.tree_size:
             invalid(f"the proof is for a log of {p.tree_size} rows, the tree head has {head.tree_size}")
         state_root = check_inclusion(p, head.root_hash)
@@ -251,7 +251,7 @@ def check_journal_against_sth(journal: str, sth_path: Path, blocks: int) -> str:
     from clearhouse.proofs.tlog import SignedTreeHead, check_tree_head, decode
 
     try:
-        head = check_tree_head(decode(_read(sth_path), SignedTreeHead))
+        head = check_tree_head(decode(read_input(sth_path), SignedTreeHead))
     except ClearhouseError as err:
         fail(f"--expect-sth {sth_path}: {err}", 1)
     if blocks < head.tree_size:
@@ -265,7 +265,7 @@ def check_journal_against_sth(journal: str, sth_path: Path, blocks: int) -> str:
             1,
         )
     extra = f"; the journal extends it by {blocks - head.tree_size} blocks" if blocks > head.tree_size else ""
-    signer = decode(_read(sth_path), SignedTreeHead).signer
+    signer = decode(read_input(sth_path), SignedTreeHead).signer
     return f"signed tree head of {head.tree_size} rows (signer {signer}) matches{extra}"
 
 

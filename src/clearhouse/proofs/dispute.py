@@ -42,10 +42,10 @@ from typing import Any, Literal
 
 import msgspec
 
+from clearhouse.engine.engine import Engine
 from clearhouse.journal.rows import GENESIS_HASH, ROW_FORMAT
 from clearhouse.journal.store import JournalStore
 from clearhouse.ledger.block import Block, decode_block, encode_block, encode_events
-from clearhouse.ledger.engine import Engine
 from clearhouse.ledger.errors import ClearhouseError
 from clearhouse.ledger.model import Account, DebtState, LedgerState
 from clearhouse.ledger.state_root import account_leaf, encode_globals, full_state_root

@@ -7,10 +7,10 @@ from __future__ import annotations
 
 import msgspec
 
+from clearhouse.engine.engine import Engine
 from clearhouse.journal.rows import GENESIS_HASH, row_hash
 from clearhouse.journal.store import JournalStore
 from clearhouse.ledger.block import decode_block
-from clearhouse.ledger.engine import Engine
 from clearhouse.ledger.errors import ClearhouseError, JournalError
 
 
