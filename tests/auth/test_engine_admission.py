@@ -344,6 +344,7 @@ def test_report_signatures_on_a_ledger_without_auth_refuse_the_block() -> None:
     engine = Engine()
     r = SourceReport("s1", "BTC", WAD, 1_000)
     s = sign_report(r, CHAIN, R1)
+    signatures = (ReportSig(s.signer, s.signature),)
     with pytest.raises(WrongChain):
-        engine.apply_block(Block(1, 1_000, reports=(r,), report_signatures=(ReportSig(*msgspec.astuple(s)),)))
+        engine.apply_block(Block(1, 1_000, reports=(r,), report_signatures=signatures))
     assert engine.state.height == 0
