@@ -47,6 +47,8 @@ class World:
         self.engine = Engine(journal=journal)
         self.nonces: dict[str, int] = {}
         self.blocks: list[Block] = []
+        #: State root after each block of ``blocks``.
+        self.roots: list[str] = []
         self.time = T0
         self.genesis = (
             c.SetLedgerParams(LedgerParams("USDC", max_price_age=3600)),
@@ -105,6 +107,7 @@ class World:
         block = self.make_block(*signed, **kw)  # type: ignore[arg-type]
         result = self.engine.apply_block(block)
         self.blocks.append(block)
+        self.roots.append(result.state_root)
         return result
 
 
