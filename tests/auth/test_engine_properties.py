@@ -16,6 +16,7 @@ from clearhouse.journal.memory import MemoryJournalStore
 from clearhouse.journal.replay import verify_journal
 from clearhouse.ledger import commands as c
 from clearhouse.ledger import events as ev
+from clearhouse.ledger.admission import LedgerAuth
 from clearhouse.ledger.fixedpoint import WAD
 
 from .engine_world import ALICE, BOB, MALLORY, World
@@ -89,6 +90,10 @@ def test_money_moves_only_with_the_owners_signature_and_replay_matches(blocks: l
         bare = [b for _, b in built if b is not None]
         result = w.apply(*signed, txs=bare)  # type: ignore[arg-type]
         roots[w.height] = result.state_root
+        auth = w.engine.state.auth
+        assert auth is not None  # the incremental digests equal a recomputation from scratch
+        scratch = LedgerAuth.create(auth.chain_id, auth.require_signatures, auth.rules, auth.state)
+        assert auth.root() == scratch.root()
         for e in result.events:
             if isinstance(e, ev.TransactionRejected | ev.Withdrawn | ev.KeyAuthorized):
                 event(getattr(e, "code", type(e).__name__))

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import hashlib
 from concurrent.futures import Executor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import msgspec
@@ -48,26 +48,68 @@ from clearhouse.ledger.block import Block
 from clearhouse.ledger.commands import ConfigureAuth
 from clearhouse.ledger.errors import AlreadyExists, ClearhouseError, InvalidParameters, InvalidValue
 from clearhouse.ledger.model import LedgerState
+from clearhouse.ledger.nonce_digest import EMPTY as EMPTY_NONCES
+from clearhouse.ledger.nonce_digest import NonceDigest, nonce_digest
 from clearhouse.ledger.unit_of_work import BlockUndo, TxContext
 
 LEDGER_AUTH_DOMAIN = b"clearhouse/ledgerauth/v1\x00"
 
 
-class LedgerAuth(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+@dataclass(frozen=True, slots=True)
+class LedgerAuth:
     """The auth part of a ledger's state: configuration and :class:`AuthState`. Immutable; the engine
-    replaces it (once per block that changes it)."""
+    replaces it (once per block that changes it) with :meth:`after`, which keeps the digests of the parts
+    that did not change, so the root costs O(what changed) (see :mod:`clearhouse.ledger.nonce_digest`)."""
 
     chain_id: str
     require_signatures: bool
     rules: ReplayRules
     state: AuthState
+    #: Digests of ``state``'s parts, kept in step by :meth:`create` / :meth:`after` (not compared).
+    nonce_digest: NonceDigest = field(default=EMPTY_NONCES, compare=False, repr=False)
+    registry_root: bytes = field(default=b"", compare=False, repr=False)
+    fills_root: bytes = field(default=b"", compare=False, repr=False)
+
+    @classmethod
+    def create(
+        cls, chain_id: str, require_signatures: bool, rules: ReplayRules, state: AuthState
+    ) -> LedgerAuth:
+        """From scratch (genesis, or a check of the incremental digests)."""
+        return cls(
+            chain_id,
+            require_signatures,
+            rules,
+            state,
+            nonce_digest(state.nonces),
+            state.registry.root(),
+            state.fills.root(),
+        )
+
+    def after(self, state: AuthState, changed_windows: dict[str, NonceWindow]) -> LedgerAuth:
+        """This ledger auth with ``state``, whose nonce book differs from ours only in ``changed_windows``."""
+        old = self.state
+        return LedgerAuth(
+            self.chain_id,
+            self.require_signatures,
+            self.rules,
+            state,
+            self.nonce_digest.update(changed_windows),
+            self.registry_root if state.registry is old.registry else state.registry.root(),
+            self.fills_root if state.fills is old.fills else state.fills.root(),
+        )
 
     def root(self) -> bytes:
-        """``sha256(domain || u32(len(head)) || head || state.root())`` with ``head`` the canonical JSON of
-        ``[chain_id, require_signatures, rules]``: 32 bytes appended to the ledger's state root input."""
+        """``sha256(domain || u32(len(head)) || head || nonces_v2 || registry.root() || fills.root())``, with
+        ``head`` the canonical JSON of ``[chain_id, require_signatures, rules]``: 32 bytes appended to the
+        ledger's state root input."""
         head = _encoder.encode([self.chain_id, self.require_signatures, self.rules])
         return hashlib.sha256(
-            LEDGER_AUTH_DOMAIN + len(head).to_bytes(4, "big") + head + self.state.root()
+            LEDGER_AUTH_DOMAIN
+            + len(head).to_bytes(4, "big")
+            + head
+            + self.nonce_digest.root
+            + self.registry_root
+            + self.fills_root
         ).digest()
 
 
@@ -93,7 +135,7 @@ def configure_auth(engine: Any, ctx: TxContext, c: ConfigureAuth) -> None:
     if not c.admins:
         raise InvalidParameters("ConfigureAuth needs at least one admin key")
     reg = _with_ledger_accounts(registry(c.admins), state)
-    auth = LedgerAuth(c.chain_id, c.require_signatures, rules, AuthState(registry=reg))
+    auth = LedgerAuth.create(c.chain_id, c.require_signatures, rules, AuthState(registry=reg))
     ctx.emit(ev.AuthConfigured(c.chain_id, reg.admins, c.require_signatures))
     _set_auth(state, ctx.undo, auth)
 
@@ -185,6 +227,7 @@ def apply_signed(
     reg = _with_ledger_accounts(auth.state.registry, state)
     fills = auth.state.fills
     windows: dict[str, NonceWindow] | None = None  # copied once, at the block's first admitted nonce
+    changed: dict[str, NonceWindow] = {}
     for i, raw in enumerate(block.signed):
         index = base + i
         name = "SignedEnvelope"
@@ -199,7 +242,7 @@ def apply_signed(
             continue
         if windows is None:
             windows = dict(auth.state.nonces.windows)
-        windows[env.signer] = window
+        windows[env.signer] = changed[env.signer] = window
         events.append(ev.TransactionAdmitted(index, digest.hex(), env.signer, env.nonce))
         ctx = TxContext(state, undo)
         try:
@@ -210,12 +253,13 @@ def apply_signed(
         touched.update(ctx.commit())
         events.extend(ctx.events)
     if fills.orders:
-        fills = fills.prune(height, now_ms)
+        live = fills.prune(height, now_ms)
+        if len(live.orders) != len(fills.orders):
+            fills = live
     old = auth.state
     nonces = old.nonces if windows is None else NonceBook(windows)
     if nonces is not old.nonces or reg is not old.registry or fills is not old.fills:
-        new = AuthState(nonces, reg, fills)
-        _set_auth(state, undo, LedgerAuth(auth.chain_id, auth.require_signatures, auth.rules, new))
+        _set_auth(state, undo, auth.after(AuthState(nonces, reg, fills), changed))
 
 
 # -- helpers for drivers ---------------------------------------------------------------------------
