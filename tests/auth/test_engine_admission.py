@@ -348,3 +348,16 @@ def test_report_signatures_on_a_ledger_without_auth_refuse_the_block() -> None:
     with pytest.raises(WrongChain):
         engine.apply_block(Block(1, 1_000, reports=(r,), report_signatures=signatures))
     assert engine.state.height == 0
+
+
+def test_content_that_would_not_replay_as_applied_refuses_the_block() -> None:
+    w = World()
+    env = w.tx(ALICE, withdraw())
+    root, height = w.engine.state_root(), w.height
+    as_bytes = Block(height + 1, w.next_time(), signed=(encode_signed(env),))  # type: ignore[arg-type]
+    with pytest.raises(InvalidValue, match=r"msgspec\.Raw"):
+        w.engine.apply_block(as_bytes)
+    bare_auth = Block(height + 1, w.next_time(), txs=(AuthorizeKey("alice", SUB.public_hex),))  # type: ignore[arg-type]
+    with pytest.raises(InvalidValue, match="only a signed envelope"):
+        w.engine.apply_block(bare_auth)
+    assert w.engine.state_root() == root and w.engine.state.height == height

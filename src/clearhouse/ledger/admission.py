@@ -24,7 +24,7 @@ from __future__ import annotations
 import hashlib
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, get_args
 
 import msgspec
 
@@ -45,7 +45,7 @@ from clearhouse.auth.signing import check_chain_id
 from clearhouse.auth.state import AuthState
 from clearhouse.ledger import events as ev
 from clearhouse.ledger.block import Block
-from clearhouse.ledger.commands import ConfigureAuth
+from clearhouse.ledger.commands import AnyCommand, ConfigureAuth
 from clearhouse.ledger.errors import AlreadyExists, ClearhouseError, InvalidParameters, InvalidValue
 from clearhouse.ledger.model import LedgerState
 from clearhouse.ledger.nonce_digest import EMPTY as EMPTY_NONCES
@@ -157,6 +157,28 @@ def _set_auth(state: LedgerState, undo: BlockUndo, auth: LedgerAuth) -> None:
 
 
 # -- signed reports --------------------------------------------------------------------------------
+
+
+_BARE_TYPES = frozenset(get_args(AnyCommand))
+
+
+def check_block(state: LedgerState, block: Block) -> None:
+    """Refuse a block (``InvalidValue``) whose content would not replay as it was applied: a signed entry
+    that is not a ``msgspec.Raw`` (bytes would be journalled as base64) or a bare transaction that is not a
+    ledger command (auth commands travel only inside envelopes); then :func:`check_reports`."""
+    for i, raw in enumerate(block.signed):
+        if type(raw) is not msgspec.Raw:
+            raise InvalidValue(
+                f"block {block.height}: signed[{i}] is a {type(raw).__name__}, not a msgspec.Raw "
+                "(build it with signed_tx)"
+            )
+    for i, command in enumerate(block.txs):
+        if type(command) not in _BARE_TYPES:
+            raise InvalidValue(
+                f"block {block.height}: txs[{i}] is a {type(command).__name__}, which only a signed envelope "
+                "may carry"
+            )
+    check_reports(state, block)
 
 
 def check_reports(state: LedgerState, block: Block) -> None:
@@ -386,6 +408,7 @@ __all__ = [
     "VerifiedSignatures",
     "admit",
     "apply_signed",
+    "check_block",
     "check_reports",
     "configure_auth",
     "signed_tx",
