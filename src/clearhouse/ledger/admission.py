@@ -40,8 +40,9 @@ from clearhouse.auth.envelope import (
 )
 from clearhouse.auth.errors import Unauthorized, WrongChain
 from clearhouse.auth.nonces import NonceBook, NonceWindow, ReplayRules, check_expiry, check_nonce
+from clearhouse.auth.orders import SignedOrder, order_id, verify_order
 from clearhouse.auth.reports import ReportSignature, verify_report
-from clearhouse.auth.signing import check_chain_id
+from clearhouse.auth.signing import check_chain_id, check_public_key
 from clearhouse.auth.state import AuthState
 from clearhouse.ledger import events as ev
 from clearhouse.ledger.block import Block
@@ -234,7 +235,7 @@ def apply_signed(
     engine: Any, block: Block, undo: BlockUndo, events: list[ev.Event], touched: set[str]
 ) -> None:
     """Step 3b of a block: the signed envelopes, in order, after the bare transactions."""
-    from clearhouse.ledger.auth_handlers import execute
+    from clearhouse.ledger.auth_handlers import BlockFills, execute
 
     state: LedgerState = engine.state
     auth = state.auth
@@ -247,7 +248,7 @@ def apply_signed(
     height, now_ms = block.height, block.time * 1000
     cache: VerifiedSignatures | None = getattr(engine, "signature_cache", None)
     reg = _with_ledger_accounts(auth.state.registry, state)
-    fills = auth.state.fills
+    fills = BlockFills(auth.state.fills)
     windows: dict[str, NonceWindow] | None = None  # copied once, at the block's first admitted nonce
     changed: dict[str, NonceWindow] = {}
     for i, raw in enumerate(block.signed):
@@ -268,20 +269,22 @@ def apply_signed(
         events.append(ev.TransactionAdmitted(index, digest.hex(), env.signer, env.nonce))
         ctx = TxContext(state, undo)
         try:
-            reg, fills = execute(engine, ctx, env.signer, env.command, reg, fills, auth.chain_id)
+            reg, filled = execute(engine, ctx, env.signer, env.command, reg, fills, auth.chain_id)
         except ClearhouseError as err:
             events.append(ev.TransactionRejected(index, name, err.code, str(err)))
             continue
+        fills.changes.update(filled)
         touched.update(ctx.commit())
         events.extend(ctx.events)
-    if fills.orders:
-        live = fills.prune(height, now_ms)
-        if len(live.orders) != len(fills.orders):
-            fills = live
+    book = fills.book()
+    if book.orders:
+        live = book.prune(height, now_ms)
+        if len(live.orders) != len(book.orders):
+            book = live
     old = auth.state
     nonces = old.nonces if windows is None else NonceBook(windows)
-    if nonces is not old.nonces or reg is not old.registry or fills is not old.fills:
-        _set_auth(state, undo, auth.after(AuthState(nonces, reg, fills), changed))
+    if nonces is not old.nonces or reg is not old.registry or book is not old.fills:
+        _set_auth(state, undo, auth.after(AuthState(nonces, reg, book), changed))
 
 
 # -- helpers for drivers ---------------------------------------------------------------------------
@@ -333,6 +336,27 @@ class VerifiedSignatures:
             self.hits += 1
             return digest
         return verify(signed, chain_id)
+
+    def verify_order(self, signed: SignedOrder, chain_id: str) -> bytes:
+        """:func:`~clearhouse.auth.orders.verify_order`, remembering a success; returns the order id."""
+        oid = verify_order(signed, chain_id)
+        self._remember((oid, signed.signer, signed.signature))
+        return oid
+
+    def check_order(self, signed: SignedOrder, chain_id: str) -> bytes:
+        """What :func:`~clearhouse.auth.orders.verify_order` returns or raises, skipping ed25519 for a
+        remembered signature (orders are signed under their own domain, so ids never collide with
+        transaction hashes)."""
+        order = signed.order
+        if order.chain_id != chain_id:
+            return verify_order(signed, chain_id)  # raises WrongChain
+        order.check()
+        check_public_key(signed.signer)
+        oid = order_id(order)
+        if (oid, signed.signer, signed.signature) in self._seen:
+            self.hits += 1
+            return oid
+        return verify_order(signed, chain_id)
 
     def _remember(self, key: tuple[bytes, str, str]) -> None:
         self._seen[key] = None
