@@ -22,6 +22,7 @@ every signature, nonce and authorization.
 from __future__ import annotations
 
 import hashlib
+import threading
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from typing import Any, get_args
@@ -304,6 +305,7 @@ class VerifiedSignatures:
     def __init__(self, capacity: int = 1_000_000) -> None:
         self.capacity = capacity
         self._seen: dict[tuple[bytes, str, str], None] = {}
+        self._lock = threading.Lock()  # submissions may come from several threads
         self.hits = 0
 
     def __len__(self) -> int:
@@ -359,9 +361,10 @@ class VerifiedSignatures:
         return verify_order(signed, chain_id)
 
     def _remember(self, key: tuple[bytes, str, str]) -> None:
-        self._seen[key] = None
-        if len(self._seen) > self.capacity:
-            del self._seen[next(iter(self._seen))]
+        with self._lock:
+            self._seen[key] = None
+            while len(self._seen) > self.capacity:
+                del self._seen[next(iter(self._seen))]
 
 
 def signed_tx(signed: SignedEnvelope | bytes) -> msgspec.Raw:
