@@ -46,12 +46,12 @@ from clearhouse.auth.reports import ReportSignature, verify_report
 from clearhouse.auth.signing import check_chain_id, check_public_key
 from clearhouse.auth.state import AuthState
 from clearhouse.ledger import events as ev
+from clearhouse.ledger.auth_digest import EMPTY as EMPTY_NONCES
+from clearhouse.ledger.auth_digest import NonceDigest, RegistryDigest, nonce_digest, registry_digest
 from clearhouse.ledger.block import Block
 from clearhouse.ledger.commands import AnyCommand, ConfigureAuth
 from clearhouse.ledger.errors import AlreadyExists, ClearhouseError, InvalidParameters, InvalidValue
 from clearhouse.ledger.model import LedgerState
-from clearhouse.ledger.nonce_digest import EMPTY as EMPTY_NONCES
-from clearhouse.ledger.nonce_digest import NonceDigest, nonce_digest
 from clearhouse.ledger.unit_of_work import BlockUndo, TxContext
 
 LEDGER_AUTH_DOMAIN = b"clearhouse/ledgerauth/v1\x00"
@@ -61,7 +61,7 @@ LEDGER_AUTH_DOMAIN = b"clearhouse/ledgerauth/v1\x00"
 class LedgerAuth:
     """The auth part of a ledger's state: configuration and :class:`AuthState`. Immutable; the engine
     replaces it (once per block that changes it) with :meth:`after`, which keeps the digests of the parts
-    that did not change, so the root costs O(what changed) (see :mod:`clearhouse.ledger.nonce_digest`)."""
+    that did not change, so the root costs O(what changed) (see :mod:`clearhouse.ledger.auth_digest`)."""
 
     chain_id: str
     require_signatures: bool
@@ -69,7 +69,7 @@ class LedgerAuth:
     state: AuthState
     #: Digests of ``state``'s parts, kept in step by :meth:`create` / :meth:`after` (not compared).
     nonce_digest: NonceDigest = field(default=EMPTY_NONCES, compare=False, repr=False)
-    registry_root: bytes = field(default=b"", compare=False, repr=False)
+    registry_digest: RegistryDigest | None = field(default=None, compare=False, repr=False)
     fills_root: bytes = field(default=b"", compare=False, repr=False)
 
     @classmethod
@@ -83,34 +83,43 @@ class LedgerAuth:
             rules,
             state,
             nonce_digest(state.nonces),
-            state.registry.root(),
+            registry_digest(state.registry),
             state.fills.root(),
         )
 
-    def after(self, state: AuthState, changed_windows: dict[str, NonceWindow]) -> LedgerAuth:
-        """This ledger auth with ``state``, whose nonce book differs from ours only in ``changed_windows``."""
+    def after(
+        self, state: AuthState, changed_windows: dict[str, NonceWindow], changed_accounts: set[str]
+    ) -> LedgerAuth:
+        """This ledger auth with ``state``, whose nonce book differs from ours only in
+        ``changed_windows`` and whose registry only in ``changed_accounts`` (and admins / reporters)."""
         old = self.state
+        assert self.registry_digest is not None
+        if state.registry is old.registry:
+            registry = self.registry_digest
+        else:
+            registry = self.registry_digest.update(state.registry, sorted(changed_accounts))
         return LedgerAuth(
             self.chain_id,
             self.require_signatures,
             self.rules,
             state,
             self.nonce_digest.update(changed_windows),
-            self.registry_root if state.registry is old.registry else state.registry.root(),
+            registry,
             self.fills_root if state.fills is old.fills else state.fills.root(),
         )
 
     def root(self) -> bytes:
-        """``sha256(domain || u32(len(head)) || head || nonces_v2 || registry.root() || fills.root())``, with
+        """``sha256(domain || u32(len(head)) || head || nonces_v2 || registry_v2 || fills.root())``, with
         ``head`` the canonical JSON of ``[chain_id, require_signatures, rules]``: 32 bytes appended to the
-        ledger's state root input."""
+        ledger's state root input (the digests: :mod:`clearhouse.ledger.auth_digest`)."""
+        assert self.registry_digest is not None
         head = _encoder.encode([self.chain_id, self.require_signatures, self.rules])
         return hashlib.sha256(
             LEDGER_AUTH_DOMAIN
             + len(head).to_bytes(4, "big")
             + head
             + self.nonce_digest.root
-            + self.registry_root
+            + self.registry_digest.root
             + self.fills_root
         ).digest()
 
@@ -249,6 +258,10 @@ def apply_signed(
     height, now_ms = block.height, block.time * 1000
     cache: VerifiedSignatures | None = getattr(engine, "signature_cache", None)
     reg = _with_ledger_accounts(auth.state.registry, state)
+    changed_accounts: set[str] = set()
+    if reg is not auth.state.registry:
+        changed_accounts.update(a for a in reg.accounts if a not in auth.state.registry.accounts)
+    private = False  # whether reg.accounts is this block's own copy (then opened accounts go in place)
     fills = BlockFills(auth.state.fills)
     windows: dict[str, NonceWindow] | None = None  # copied once, at the block's first admitted nonce
     changed: dict[str, NonceWindow] = {}
@@ -270,13 +283,21 @@ def apply_signed(
         events.append(ev.TransactionAdmitted(index, digest.hex(), env.signer, env.nonce))
         ctx = TxContext(state, undo)
         try:
-            reg, filled = execute(engine, ctx, env.signer, env.command, reg, fills, auth.chain_id)
+            effects = execute(engine, ctx, env.signer, env.command, reg, fills, auth.chain_id)
         except ClearhouseError as err:
             events.append(ev.TransactionRejected(index, name, err.code, str(err)))
             continue
-        fills.changes.update(filled)
         touched.update(ctx.commit())
         events.extend(ctx.events)
+        fills.changes.update(effects.fills)
+        if effects.registry is not reg:
+            reg, private = effects.registry, False
+        if effects.opened is not None:
+            if not private:
+                reg, private = AuthRegistry(reg.admins, dict(reg.accounts), reg.reporters), True
+            reg.accounts[effects.opened[0]] = effects.opened[1]
+            changed_accounts.add(effects.opened[0])
+        changed_accounts.update(effects.accounts)
     book = fills.book()
     if book.orders:
         live = book.prune(height, now_ms)
@@ -285,7 +306,7 @@ def apply_signed(
     old = auth.state
     nonces = old.nonces if windows is None else NonceBook(windows)
     if nonces is not old.nonces or reg is not old.registry or book is not old.fills:
-        _set_auth(state, undo, auth.after(AuthState(nonces, reg, book), changed))
+        _set_auth(state, undo, auth.after(AuthState(nonces, reg, book), changed, changed_accounts))
 
 
 # -- helpers for drivers ---------------------------------------------------------------------------

@@ -17,15 +17,16 @@ book after it; the caller keeps them only if nothing raised, so a refused comman
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Any
 
-from clearhouse.auth.authorization import AuthRegistry
+from clearhouse.auth.authorization import AccountKeys, AuthRegistry
 from clearhouse.auth.clearing import FillBook, FilledOrder
 from clearhouse.auth.commands import AuthorizeKey, AuthorizeReporter, MatchedFill, RevokeKey, RevokeReporter
 from clearhouse.auth.orders import check_fill, to_trade, verify_order
 from clearhouse.ledger import commands as c
 from clearhouse.ledger import events as ev
-from clearhouse.ledger.errors import UnknownMarket
+from clearhouse.ledger.errors import AlreadyExists, UnknownMarket
 from clearhouse.ledger.margin import fresh_price_lookup
 from clearhouse.ledger.unit_of_work import TxContext
 
@@ -51,6 +52,19 @@ class BlockFills:
         return FillBook({**self.base.orders, **self.changes}) if self.changes else self.base
 
 
+@dataclass(frozen=True, slots=True)
+class Effects:
+    """What a command did to the auth state, for the caller to keep only if nothing raised."""
+
+    registry: AuthRegistry
+    #: Fill-book entries (order id hex -> filled) after a ``MatchedFill``.
+    fills: dict[str, FilledOrder] = field(default_factory=dict)
+    #: Registry accounts changed by ``registry`` (sub-keys).
+    accounts: tuple[str, ...] = ()
+    #: An account a signed ``OpenAccount`` opened, and its keys (the caller adds it to the registry).
+    opened: tuple[str, AccountKeys] | None = None
+
+
 def execute(
     engine: Any,
     ctx: TxContext,
@@ -59,14 +73,13 @@ def execute(
     reg: AuthRegistry,
     fills: BlockFills,
     chain_id: str,
-) -> tuple[AuthRegistry, dict[str, FilledOrder]]:
-    """Run ``command`` from ``signer`` (already admitted) on ``ctx``; the registry after it and the fill
-    book entries it changes (for the caller to keep only if nothing raised)."""
+) -> Effects:
+    """Run ``command`` from ``signer`` (already admitted) on ``ctx``; what it changes in the auth state."""
     from clearhouse.ledger.engine import _HANDLERS  # the ledger's own handler table
 
     command.check()
     if isinstance(command, AuthorizeKey | RevokeKey | AuthorizeReporter | RevokeReporter):
-        reg = reg.apply(signer, command)
+        new = reg.apply(signer, command)
         if isinstance(command, AuthorizeKey):
             ctx.emit(ev.KeyAuthorized(command.account, command.key))
         elif isinstance(command, RevokeKey):
@@ -75,13 +88,18 @@ def execute(
             ctx.emit(ev.ReporterAuthorized(command.feed, command.source, command.key))
         else:
             ctx.emit(ev.ReporterRevoked(command.feed, command.source))
-        return reg, {}
+        changed = (command.account,) if isinstance(command, AuthorizeKey | RevokeKey) else ()
+        return Effects(new, accounts=changed)
     if isinstance(command, MatchedFill):
-        return reg, _matched_fill(engine, ctx, command, reg, fills, chain_id, _HANDLERS[c.Trade])
+        return Effects(reg, _matched_fill(engine, ctx, command, reg, fills, chain_id, _HANDLERS[c.Trade]))
     _HANDLERS[type(command)](engine, ctx, command)
     if isinstance(command, c.OpenAccount):
-        reg = reg.apply(signer, command)
-    return reg, {}
+        # as AuthRegistry.apply would (the signer is the owner: checked at admission), without copying
+        # the registry per account
+        if command.account in reg.accounts:
+            raise AlreadyExists(f"account {command.account} exists")
+        return Effects(reg, opened=(command.account, AccountKeys(command.owner)))
+    return Effects(reg)
 
 
 def _matched_fill(
@@ -138,4 +156,4 @@ def _position(state: Any, account: str, market: str) -> int | None:
     return 0 if pos is None else int(pos.size)
 
 
-__all__ = ["BlockFills", "execute"]
+__all__ = ["BlockFills", "Effects", "execute"]

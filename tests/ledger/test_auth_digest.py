@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from clearhouse.auth.nonces import NonceBook
-from clearhouse.ledger.nonce_digest import EMPTY, nonce_digest
+from clearhouse.ledger.auth_digest import EMPTY, nonce_digest
 
 # Few distinct first bytes so that buckets hold several signers.
 signers = st.builds(
@@ -45,3 +45,28 @@ def test_the_digest_depends_on_every_nonce_and_signer() -> None:
     assert nonce_digest(NonceBook({b: (1, 2), a: (3,)})).root != base
     assert nonce_digest(NonceBook({b: (3,), a: (1, 2)})).root == base  # insertion order is irrelevant
     assert EMPTY.update({}) is EMPTY
+
+
+def test_the_registry_digest_follows_accounts_keys_admins_and_reporters() -> None:
+    from clearhouse.auth.authorization import AccountKeys, AuthRegistry
+    from clearhouse.ledger.auth_digest import registry_digest
+
+    a, b, k = "aa" * 32, "bb" * 32, "cc" * 32
+    alice, alice_k, bob = AccountKeys(a), AccountKeys(a, (k,)), AccountKeys(b)
+    reg = AuthRegistry((a,), {"alice": alice}, {})
+    digest = registry_digest(reg)
+    steps = [
+        (AuthRegistry((a,), {"alice": alice, "bob": bob}, {}), {"bob"}),
+        (AuthRegistry((a,), {"alice": alice_k, "bob": bob}, {}), {"alice"}),
+        (AuthRegistry((a, b), {"alice": alice_k, "bob": bob}, {}), set()),
+        (AuthRegistry((a, b), {"alice": alice_k, "bob": bob}, {"E": {"s": k}}), set()),
+        (AuthRegistry((a, b), {"alice": alice, "bob": bob}, {"E": {"s": k}}), {"alice"}),
+    ]
+    roots = {digest.root}
+    for new, changed in steps:
+        old_root = digest.root
+        digest = digest.update(new, changed)
+        assert digest.root == registry_digest(new).root
+        assert old_root in roots
+        roots.add(digest.root)
+    assert len(roots) == len(steps) + 1  # every step changed the registry, so every root differs
