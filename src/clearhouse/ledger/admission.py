@@ -171,6 +171,7 @@ def _set_auth(state: LedgerState, undo: BlockUndo, auth: LedgerAuth) -> None:
 
 
 _BARE_TYPES = frozenset(get_args(AnyCommand))
+_raw_tuple = msgspec.json.Decoder(tuple[msgspec.Raw, ...])
 
 
 def check_block(state: LedgerState, block: Block) -> None:
@@ -183,6 +184,18 @@ def check_block(state: LedgerState, block: Block) -> None:
                 f"block {block.height}: signed[{i}] is a {type(raw).__name__}, not a msgspec.Raw "
                 "(build it with signed_tx)"
             )
+    if block.signed:
+        # What the journal will hold must decode to the very bytes applied now (garbage or surrounding
+        # whitespace would otherwise make the live block and its replay disagree).
+        try:
+            back = _raw_tuple.decode(_encoder.encode(block.signed))
+        except msgspec.DecodeError:
+            raise InvalidValue(f"block {block.height}: a signed entry is not a JSON value") from None
+        if len(back) != len(block.signed):
+            raise InvalidValue(f"block {block.height}: signed entries run into each other")
+        for i, (raw, again) in enumerate(zip(block.signed, back, strict=True)):
+            if bytes(raw) != bytes(again):
+                raise InvalidValue(f"block {block.height}: signed[{i}] would not journal byte for byte")
     for i, command in enumerate(block.txs):
         if type(command) not in _BARE_TYPES:
             raise InvalidValue(
