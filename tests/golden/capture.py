@@ -249,7 +249,8 @@ def write_scenario(name: str) -> None:
     from clearhouse.lab.runner import run_path
     from clearhouse.lab.scenario import load_scenario
 
-    scenario = load_scenario(name, SCENARIOS[name])
+    # The hand-drawn waypoints, not ../shared/data: the capture must not depend on the data files.
+    scenario = load_scenario(name, {**SCENARIOS[name], "data_dir": str(HERE / "no-data")})
     with Recorder() as recorder:
         run_path(scenario)
     histories = [h for h in recorder.histories.values() if h[3]]
@@ -263,9 +264,24 @@ def write_scenario(name: str) -> None:
     print(name, len(results), "blocks", " ".join(sorted(features(results))))
 
 
+def write_signed_demo() -> None:
+    """The signed demo session (ConfigureAuth, signed envelopes and reports, matched fills, refusals)."""
+    from clearhouse.demo.signed_session import signed_session_blocks
+
+    engine = Engine()
+    results = [engine.apply_block(b) for b in signed_session_blocks()]
+    assert replays(results)
+    with (HERE / "signed_demo.jsonl").open("w") as out:
+        out.write(json.dumps({"history": "clearhouse.demo.signed_session"}) + "\n")
+        for r in results:
+            out.write(line(r) + "\n")
+    print("signed_demo", len(results), "blocks")
+
+
 def main(names: list[str]) -> None:
     jobs: dict[str, Callable[[], None]] = {n: (lambda n=n: write_scenario(n)) for n in SCENARIOS}
     jobs["ledger_commands"] = write_ledger
+    jobs["signed_demo"] = write_signed_demo
     for name in names or list(jobs):
         jobs[name]()
 

@@ -24,12 +24,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from clearhouse.core.errors import (
     BlockOutOfOrder,
     ClearhouseError,
     InvalidParameters,
     InvalidValue,
+    Unauthorized,
     UnknownAccount,
     UnknownAsset,
     UnknownMarket,
@@ -60,6 +62,7 @@ from clearhouse.ledger.model import LedgerState
 from clearhouse.ledger.state_root import StateHasher
 from clearhouse.ledger.unit_of_work import BlockUndo, TxContext
 from clearhouse.mechanisms import perp_liquidation, perps
+from clearhouse.mechanisms.signing import auth_hooks
 from clearhouse.mechanisms.vaults import bark as vault_bark
 from clearhouse.oracle.reports import SourceReport
 from clearhouse.oracle.states import OracleState
@@ -93,6 +96,9 @@ class Engine:
         self._hasher = StateHasher()
         self._hasher.update(self.state.accounts.values())
         self._prev_hash = GENESIS_HASH
+        #: Signatures a driver already verified (``mechanisms.signing.admission.VerifiedSignatures``),
+        #: so a block skips ed25519 for them with identical results; replay attaches none.
+        self.signature_cache: Any = None
         if journal is not None and journal.head() is not None:
             raise InvalidParameters(
                 "journal already holds blocks; use clearhouse.journal.replay.resume to continue it"
@@ -119,10 +125,15 @@ class Engine:
         try:
             perps.accrue_funding(state, block.time, undo, events)
             self._advance_clock(block, events)
+            if auth_hooks.uses_auth(state, block):  # signed content well-formed, reports whitelisted
+                auth_hooks.check_block(state, block)
             self._read_prices(block, events)
+            bare_ok = auth_hooks.bare_commands_allowed(state)  # the genesis / bootstrap rule
             for index, command in enumerate(block.txs):
                 ctx = TxContext(state, undo)
                 try:
+                    if not bare_ok:
+                        raise Unauthorized(f"unsigned {type(command).__name__}: this ledger needs signatures")
                     command.check()
                     HANDLERS[type(command)](ctx, command)
                 except ClearhouseError as err:
@@ -130,6 +141,9 @@ class Engine:
                     continue
                 touched.update(ctx.commit())
                 events.extend(ctx.events)
+            if auth_hooks.uses_auth(state, block):  # signed envelopes, after the bare commands (a bare
+                # ConfigureAuth in this block also registers the owners of the block's bare accounts)
+                auth_hooks.apply_signed(state, HANDLERS, self.signature_cache, block, undo, events, touched)
             if state.params.enforcement != "off":
                 candidates = self._screen(touched)
                 self._enforce(undo, events, touched, candidates)

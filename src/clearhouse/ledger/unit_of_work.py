@@ -53,6 +53,8 @@ class BlockUndo:
     #: Insurance paid per liquidated account so far in this block (``insurance_cap_per_account``).
     #: Block scratch like the tally above, not state: it starts empty with every block.
     insurance_by_account: dict[str, int] = field(default_factory=dict)
+    #: ``(state.auth,)`` at the block's start, once a block changes it (mechanisms.signing).
+    auth: tuple[Any] | None = None
 
     def restore(self, state: LedgerState) -> tuple[list[Account], int]:
         """Put every original back.
@@ -91,6 +93,8 @@ class BlockUndo:
             state.prices = self.prices
         if self.oracles is not None:
             state.oracles = self.oracles
+        if self.auth is not None:
+            state.auth = self.auth[0]
         if self.header is not None:
             params, state.height, state.time, state.sequencer_up, state.sequencer_up_since = self.header
             state.params = params  # type: ignore[assignment]
