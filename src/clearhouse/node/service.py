@@ -1,0 +1,387 @@
+"""The node's state machine around the engine: admission, the mempool, block production, the index and
+the numbered stream. Everything here runs on the event loop's thread (``apply_block`` included), so the
+engine, the journal and the index are never touched concurrently.
+
+**Acknowledgement semantics.** ``submit`` answers with the transaction hash once the envelope is
+verified and in the mempool. That is *not* durable: the mempool lives in memory and a crash loses what
+was pending (its status then reads ``unknown``; the client re-sends the same bytes, which have the same
+hash). A transaction is reported ``included`` (or ``failed``, in the block but refused by the engine)
+only after the block holding it has been committed to the journal; after a crash and restart every such
+transaction is in the journal, and the nonce window refuses its replay, so nothing is applied twice.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import msgspec
+
+from clearhouse.auth.envelope import SignedEnvelope, decode_signed, verify
+from clearhouse.auth.errors import MalformedEnvelope, NonceReused
+from clearhouse.auth.reports import ReportSignature, verify_report
+from clearhouse.journal import open_store
+from clearhouse.journal.replay import resume
+from clearhouse.ledger import events as ev
+from clearhouse.ledger.block import Block, decode_events
+from clearhouse.ledger.engine import BlockResult, Engine
+from clearhouse.ledger.errors import ClearhouseError, InvalidValue
+from clearhouse.ledger.fixedpoint import to_fixed
+from clearhouse.node.config import NodeConfig
+from clearhouse.node.genesis import MARKET, genesis_block
+from clearhouse.node.index import NodeIndex, outcome_dict
+from clearhouse.node.mempool import Mempool, MempoolFull
+from clearhouse.node.txs import BlockPlan, EdgeAuth, Pending
+from clearhouse.oracle.reports import SourceReport
+
+log = logging.getLogger("clearhouse.node")
+
+#: Integers above this are refused at the edge (no WAD quantity of a real market comes near it).
+MAX_INT = 2**192
+#: Stream items kept in memory for resuming subscribers; older ones are rebuilt from the journal.
+RECENT_ITEMS = 50_000
+
+
+class Refused(Exception):
+    """A refusal the API turns into an HTTP status and a typed ``code``."""
+
+    def __init__(self, status: int, code: str, message: str, **extra: object) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.extra = extra
+
+
+_STATUS_OF_CODE = {
+    "bad_signature": 401,
+    "wrong_chain": 400,
+    "malformed_envelope": 400,
+    "invalid_value": 400,
+    "expired": 400,
+    "nonce_reused": 409,
+    "nonce_out_of_window": 409,
+    "unauthorized": 403,
+    "unknown_account": 404,
+}
+
+
+def refusal(err: ClearhouseError) -> Refused:
+    return Refused(_STATUS_OF_CODE.get(err.code, 400), err.code, str(err))
+
+
+class SignedReport(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    report: SourceReport
+    signature: ReportSignature
+
+
+_report_decoder = msgspec.json.Decoder(SignedReport)
+_any_decoder = msgspec.json.Decoder()
+_enc = msgspec.json.Encoder(order="deterministic")
+
+
+def check_numbers(value: object, depth: int = 0) -> None:
+    """Refuse integers beyond :data:`MAX_INT` and absurd nesting anywhere in a decoded body."""
+    if depth > 32:
+        raise Refused(400, "malformed_envelope", "body nests too deeply")
+    if isinstance(value, int) and not isinstance(value, bool):
+        if not -MAX_INT < value < MAX_INT:
+            raise Refused(400, "number_too_large", f"integer with {len(str(abs(value)))} digits is out of range")
+    elif isinstance(value, dict):
+        for v in value.values():
+            check_numbers(v, depth + 1)
+    elif isinstance(value, list):
+        for v in value:
+            check_numbers(v, depth + 1)
+
+
+@dataclass(slots=True)
+class Counters:
+    outcomes: dict[str, int]
+    liquidations: int = 0
+    last_block_seconds: float = 0.0
+    last_apply_seconds: float = 0.0
+
+
+class NodeService:
+    def __init__(self, cfg: NodeConfig, clock: Callable[[], float] = time.time) -> None:
+        self.cfg = cfg
+        self.clock = clock
+        data = Path(cfg.data_dir)
+        data.mkdir(parents=True, exist_ok=True)
+        self.store = open_store(cfg.journal)
+        self.index = NodeIndex(data / "node.sqlite")
+        reporters: dict[str, dict[str, str]] = {}
+        for r in cfg.genesis.reporters:
+            reporters.setdefault(r.feed, {})[r.source] = r.key
+        self.auth = EdgeAuth(cfg.chain_id, cfg.replay, cfg.admin_keys, reporters)
+        self.mempool = Mempool(cfg.mempool_size)
+        self.reports: dict[tuple[str, str], SourceReport] = {}
+        self.dropped: dict[str, dict[str, object]] = {}
+        self.counters = Counters({})
+        #: seq of the first stream item of each height (index = height; [0] unused).
+        self.seq_base: list[int] = [0, 1]
+        self.recent: deque[tuple[int, bytes]] = deque(maxlen=RECENT_ITEMS)
+        self.listeners: list[Callable[[], None]] = []
+        self.block_listeners: list[Callable[[BlockResult, float], None]] = []
+        self.fixed_price = to_fixed(cfg.genesis.fixed_price) if not reporters.get(MARKET.oracle) else None
+        if self.store.head() is None:
+            self.engine = Engine(journal=self.store)
+            self.restarted = False
+        else:
+            self.engine = resume(self.store)
+            self.restarted = True
+            self._rebuild()
+        if self.engine.state.height == 0:
+            start = cfg.genesis.start_time or int(clock())
+            self._apply(genesis_block(cfg, start), BlockPlan(), [], 0.0)
+
+    # -- restart -----------------------------------------------------------------------------------
+
+    def _rebuild(self) -> None:
+        """Index rows above the journal head are forgotten; auth state and statuses are rebuilt."""
+        head = self.engine.state.height
+        lost = self.index.truncate_above(head)
+        failed: dict[int, list[tuple[int, str, str]]] = {}
+        for row in self.store.rows():
+            events = decode_events(row.events)
+            self.seq_base.append(self.seq_base[-1] + 1 + len(events))
+            rej = [(e.tx_index, e.code, e.message) for e in events if isinstance(e, ev.TransactionRejected)]
+            if rej:
+                failed[row.height] = rej
+        for height, t, effects in self.index.blocks():
+            bad = {i for i, _, _ in failed.get(height, ())}
+            fills = [(oid, order, filled) for i, oid, order, filled in effects.fills if i not in bad]
+            self.auth.apply(effects.nonces, fills, effects.keys, t * 1000)
+            self.index.mark_failed(height, failed.get(height, []))
+        log.info("resumed", extra={"height": head, "root": self.engine.state_root(), "lost_index_txs": lost})
+
+    # -- admission ---------------------------------------------------------------------------------
+
+    def _next_clock(self) -> tuple[int, int]:
+        """(height, time in seconds) the next block would have."""
+        state = self.engine.state
+        return state.height + 1, max(state.time + 1, int(self.clock()))
+
+    def decode(self, raw: bytes) -> SignedEnvelope:
+        try:
+            value = _any_decoder.decode(raw)
+        except msgspec.DecodeError as err:
+            raise Refused(400, "malformed_envelope", f"body is not JSON: {err}") from None
+        check_numbers(value)
+        try:
+            return decode_signed(raw)
+        except MalformedEnvelope as err:
+            raise refusal(err) from None
+
+    def submit(self, raw: bytes, signed: SignedEnvelope | None = None, tx_hash: str | None = None) -> str:
+        """Admit one envelope into the mempool and return its hash, or raise :class:`Refused`."""
+        if signed is None:
+            signed = self.decode(raw)
+        if tx_hash is None:
+            try:
+                tx_hash = verify(signed, self.cfg.chain_id).hex()
+            except ClearhouseError as err:
+                raise refusal(err) from None
+        if tx_hash in self.mempool:
+            raise Refused(409, "nonce_reused", "this transaction is already pending", hash=tx_hash,
+                          known="pending")
+        known = self.index.get(tx_hash)
+        if known is not None:
+            raise Refused(409, "nonce_reused", f"this transaction is already {known.status}", hash=tx_hash,
+                          known=known.status, height=known.height)
+        env = signed.envelope
+        if self.mempool.has_nonce(env.signer, env.nonce):
+            raise Refused(409, "nonce_reused", f"nonce {env.nonce} is pending in another transaction")
+        height, now = self._next_clock()
+        try:
+            self.auth.precheck(signed, self.auth.registry(self.engine.state), height, now * 1000)
+        except ClearhouseError as err:
+            raise refusal(err) from None
+        try:
+            self.mempool.add(tx_hash, signed, raw)
+        except MempoolFull as err:
+            raise Refused(503, "mempool_full", str(err)) from None
+        return tx_hash
+
+    def submit_report(self, raw: bytes) -> str:
+        try:
+            value = _any_decoder.decode(raw)
+        except msgspec.DecodeError as err:
+            raise Refused(400, "malformed_report", f"body is not JSON: {err}") from None
+        check_numbers(value)
+        try:
+            sr = _report_decoder.decode(raw)
+        except (msgspec.DecodeError, ClearhouseError) as err:
+            raise Refused(400, "malformed_report", f"not a signed report: {err}") from None
+        registry = self.auth.registry(self.engine.state)
+        try:
+            digest = verify_report(sr.report, sr.signature, self.cfg.chain_id, registry)
+        except ClearhouseError as err:
+            raise refusal(err) from None
+        key = (sr.report.asset, sr.report.source)
+        prev = self.reports.get(key)
+        if prev is None or sr.report.observed_at > prev.observed_at:
+            self.reports[key] = sr.report
+        return digest.hex()
+
+    # -- blocks ------------------------------------------------------------------------------------
+
+    def _select_reports(self, now: int) -> list[SourceReport]:
+        out = []
+        oracles = self.engine.state.oracles
+        for key in sorted(self.reports):
+            r = self.reports[key]
+            feed = oracles.get(r.asset)
+            if feed is None:
+                del self.reports[key]
+                continue
+            last = {x.source: x.observed_at for x in feed.latest_reports()}.get(r.source)
+            if last is not None and r.observed_at <= last:
+                del self.reports[key]  # superseded by what the feed already has
+            elif r.observed_at <= now:
+                out.append(r)
+        return out
+
+    def produce(self) -> BlockResult | None:
+        """Build, apply and journal the next block if there is something to do; None otherwise."""
+        wall = int(self.clock())
+        height, now = self._next_clock()
+        if now - wall > self.cfg.max_time_lead_s:
+            return None
+        pending = self.mempool.head(self.cfg.max_block_txs)
+        reports = self._select_reports(now)
+        if not pending and not reports and wall <= self.engine.state.time:
+            return None
+        t0 = time.perf_counter()
+        plan = self.auth.plan(pending, self.engine.state, height, now * 1000)
+        prices = {MARKET.oracle: self.fixed_price} if self.fixed_price is not None else {}
+        block = Block(height, now, prices, tuple(plan.commands), tuple(reports))
+        try:
+            result = self._apply(block, plan, pending, t0)
+        except ClearhouseError as err:
+            # A bad report (or a bug) rejects the whole block: drop the reports and refuse the txs.
+            log.error("block_failed", extra={"height": height, "error": str(err)})
+            for r in reports:
+                self.reports.pop((r.asset, r.source), None)
+            if reports:
+                return None
+            for p in pending:
+                self.dropped[p.tx_hash] = {"hash": p.tx_hash, "status": "rejected", "code": err.code}
+            self.mempool.remove(pending)
+            return None
+        for r in reports:
+            if self.reports.get((r.asset, r.source)) is r:
+                del self.reports[(r.asset, r.source)]
+        return result
+
+    def _apply(self, block: Block, plan: BlockPlan, pending: list[Pending], t0: float) -> BlockResult:
+        raws = {p.tx_hash: p.raw for p in pending}
+        if block.height > 1:
+            self.index.record_block(block.height, block.time, plan, raws)
+        t1 = time.perf_counter()
+        try:
+            result = self.engine.apply_block(block)
+        except BaseException:
+            self.index.truncate_above(block.height - 1)
+            raise
+        apply_s = time.perf_counter() - t1
+        failed = [(e.tx_index, e.code, e.message) for e in result.events if isinstance(e, ev.TransactionRejected)]
+        self.index.mark_failed(block.height, failed)
+        self.auth.commit(plan, {i for i, _, _ in failed}, block.time * 1000)
+        self.mempool.remove(pending)
+        counts = self.counters.outcomes
+        bad = {i for i, _, _ in failed}
+        for o in plan.outcomes:
+            status = "failed" if o.index is not None and o.index in bad else o.status
+            counts[status] = counts.get(status, 0) + 1
+        self.counters.liquidations += sum(
+            isinstance(e, ev.PositionClosedOut | ev.PositionLiquidated) for e in result.events
+        )
+        self.counters.last_apply_seconds = apply_s
+        self.counters.last_block_seconds = time.perf_counter() - t0 if t0 else apply_s
+        self._publish(result)
+        return result
+
+    # -- stream ------------------------------------------------------------------------------------
+
+    def next_seq(self) -> int:
+        return self.seq_base[-1]
+
+    def items_of(self, height: int, block_bytes: bytes, events_bytes: bytes, root: str) -> list[tuple[int, bytes]]:
+        """The stream items of one block: its header (with every envelope's outcome and the block
+        itself) and one item per event, numbered from ``seq_base[height]``."""
+        base = self.seq_base[height]
+        events = msgspec.json.decode(events_bytes)
+        outcomes = [outcome_dict(o) for o in self.index.outcomes_at(height)]
+        header = _enc.encode({
+            "seq": base, "type": "block", "height": height, "state_root": root, "events": len(events),
+            "txs": outcomes, "block": msgspec.Raw(block_bytes),
+        })
+        items = [(base, header)]
+        for i, e in enumerate(events):
+            items.append((base + 1 + i, _enc.encode(
+                {"seq": base + 1 + i, "type": "event", "height": height, "index": i, "event": e}
+            )))
+        return items
+
+    def _publish(self, result: BlockResult) -> None:
+        h = result.height
+        if len(self.seq_base) == h + 1:
+            self.seq_base.append(self.seq_base[h] + 1 + len(result.events))
+        self.recent.extend(self.items_of(h, result.block_bytes, result.events_bytes, result.state_root))
+        for cb in self.listeners:
+            cb()
+        for bcb in self.block_listeners:
+            bcb(result, self.counters.last_block_seconds)
+
+    def items_from(self, seq: int, limit: int) -> list[tuple[int, bytes]]:
+        """Up to ``limit`` stream items with sequence >= ``seq``, in order, without gaps."""
+        seq = max(seq, 1)
+        if seq >= self.next_seq():
+            return []
+        if self.recent and self.recent[0][0] <= seq:
+            start = seq - self.recent[0][0]
+            return [self.recent[start + i] for i in range(min(limit, len(self.recent) - start))]
+        import bisect
+
+        height = bisect.bisect_right(self.seq_base, seq, lo=1) - 1
+        out: list[tuple[int, bytes]] = []
+        for row in self.store.rows(height):
+            for item in self.items_of(row.height, row.block, row.events, row.state_root):
+                if item[0] >= seq:
+                    out.append(item)
+            if len(out) >= limit:
+                break
+        return out[:limit]
+
+    # -- queries -----------------------------------------------------------------------------------
+
+    def tx_status(self, tx_hash: str) -> dict[str, object]:
+        if tx_hash in self.mempool:
+            return {"hash": tx_hash, "status": "pending", "height": None, "index": None, "code": None,
+                    "message": ""}
+        rec = self.index.get(tx_hash)
+        if rec is not None:
+            return {"hash": rec.hash, "status": rec.status, "height": rec.height, "index": rec.index,
+                    "code": rec.code, "message": rec.message}
+        if tx_hash in self.dropped:
+            return {**self.dropped[tx_hash], "height": None, "index": None, "message": ""}
+        return {"hash": tx_hash, "status": "unknown", "height": None, "index": None, "code": None, "message": ""}
+
+    def close(self) -> None:
+        self.index.close()
+        self.store.close()
+
+
+def parse_hash(value: str) -> str:
+    if len(value) != 64 or any(ch not in "0123456789abcdef" for ch in value):
+        raise InvalidValue("a transaction hash is 64 lower-case hex digits")
+    return value
+
+
+__all__ = ["NodeService", "Refused", "check_numbers", "parse_hash", "NonceReused"]
