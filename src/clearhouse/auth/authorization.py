@@ -78,6 +78,7 @@ RULES: dict[type[c.Command], Permission] = {
     c.SetVolatility: _ADMIN,
     c.ConfigureOracle: _ADMIN,
     c.ConfirmOracle: _ADMIN,
+    c.ConfigureAuth: _ADMIN,
     c.ConfigureAmm: _ADMIN,
     c.ListVaultType: _ADMIN,
     c.UpdateVaultType: _ADMIN,

@@ -72,6 +72,26 @@ class ConfigureOracle(Command, frozen=True, tag=True):
     feed: FeedConfig
 
 
+class ConfigureAuth(Command, frozen=True, tag=True):
+    """Switch the ledger to signed transactions (genesis / bootstrap; see docs/auth.md).
+
+    Sent bare, before the ledger requires signatures; once applied it cannot be sent again. It names the
+    chain id every envelope and report must be signed for, the admin keys, whether a bare command is
+    refused from the next block on, and the replay-protection window (``clearhouse.auth.nonces``). The
+    owners of accounts opened before it are taken from the ledger. Validated by its handler
+    (``clearhouse.ledger.auth_genesis``), which owns the auth types.
+    """
+
+    chain_id: str
+    admins: tuple[str, ...]
+    require_signatures: bool = True
+    nonce_capacity: int = 100
+    max_nonce_age_ms: int = 86_400_000
+    max_nonce_lead_ms: int = 86_400_000
+    max_good_til_blocks: int = 20
+    max_good_til_ms: int = 86_400_000
+
+
 class ConfirmOracle(Command, frozen=True, tag=True):
     """Lift a circuit-breaker halt on a feed (governance confirms the new level)."""
 
@@ -379,6 +399,7 @@ AnyCommand = (
     | SetVolatility
     | ConfigureOracle
     | ConfirmOracle
+    | ConfigureAuth
     | OpenAccount
     | Deposit
     | Withdraw
@@ -420,6 +441,7 @@ __all__ = [
     "CloseOut",
     "Command",
     "ConfigureAmm",
+    "ConfigureAuth",
     "ConfigureOracle",
     "ConfirmOracle",
     "Deal",

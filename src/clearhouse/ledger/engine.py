@@ -14,9 +14,9 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from clearhouse.ledger import auth_hooks, liquidate, vaults
 from clearhouse.ledger import commands as cmd
 from clearhouse.ledger import events as ev
-from clearhouse.ledger import liquidate, vaults
 from clearhouse.ledger.block import Block, encode_block, encode_events
 from clearhouse.ledger.enforcement import (
     CandidateScanner,
@@ -38,6 +38,7 @@ from clearhouse.ledger.errors import (
     MarginModeConflict,
     NotLiquidatable,
     SelfTrade,
+    Unauthorized,
     UnknownAsset,
     UnknownMarket,
     WithdrawalsGated,
@@ -130,6 +131,8 @@ class Engine:
                 if block.sequencer_up:
                     state.sequencer_up_since = block.time
                 events.append(ev.SequencerStatusChanged(block.sequencer_up))
+            if auth_hooks.uses_auth(state, block):  # signed reports: clearhouse.ledger.admission
+                auth_hooks.check_reports(state, block)
             if state.oracles or block.reports:
                 self._update_oracles(block, events)
             if block.prices:
@@ -137,9 +140,12 @@ class Engine:
                 for key, price in block.prices.items():
                     prices[key] = (price, block.time)
                 state.prices = prices
+            bare_ok = auth_hooks.bare_commands_allowed(state)  # the genesis / bootstrap rule
             for index, command in enumerate(block.txs):
                 ctx = TxContext(state, undo)
                 try:
+                    if not bare_ok:
+                        raise Unauthorized(f"unsigned {type(command).__name__}: this ledger needs signatures")
                     command.check()
                     _HANDLERS[type(command)](self, ctx, command)
                 except ClearhouseError as err:
@@ -147,6 +153,8 @@ class Engine:
                     continue
                 touched.update(ctx.commit())
                 events.extend(ctx.events)
+            if auth_hooks.uses_auth(state, block):  # signed envelopes, after the bare commands
+                auth_hooks.apply_signed(self, block, undo, events, touched)
             if state.params.enforcement != "off":
                 self._enforce(undo, events, touched)
             self._hasher.update(state.accounts[a] for a in sorted(touched))
@@ -809,6 +817,7 @@ _HANDLERS: dict[type[cmd.Command], Handler] = {
     cmd.SetVolatility: Engine._set_volatility,
     cmd.ConfigureOracle: Engine._configure_oracle,
     cmd.ConfirmOracle: Engine._confirm_oracle,
+    cmd.ConfigureAuth: auth_hooks.configure_auth,
     cmd.OpenAccount: Engine._open_account,
     cmd.Deposit: Engine._deposit,
     cmd.DepositInsurance: Engine._deposit_insurance,

@@ -520,6 +520,59 @@ class VaultLiquidatedAave(Event, frozen=True, tag=True):
     insufficient_collateral: bool
 
 
+# -- signed transactions and authorization (clearhouse.ledger.admission) ------------------------------
+
+
+class AuthConfigured(Event, frozen=True, tag=True):
+    """The ledger switched to signed transactions (``ConfigureAuth``)."""
+
+    chain_id: str
+    admins: tuple[str, ...]
+    require_signatures: bool
+
+
+class TransactionAdmitted(Event, frozen=True, tag=True):
+    """A signed transaction passed admission (chain, signature, expiry, nonce, authorization): its
+    nonce is used. The command's own events follow, or a ``TransactionRejected`` of the same index."""
+
+    tx_index: int
+    #: The transaction hash (hex of the domain-separated digest the signer signed).
+    tx_hash: str
+    signer: str
+    nonce: int
+
+
+class KeyAuthorized(Event, frozen=True, tag=True):
+    account: str
+    key: str
+
+
+class KeyRevoked(Event, frozen=True, tag=True):
+    account: str
+    key: str
+
+
+class ReporterAuthorized(Event, frozen=True, tag=True):
+    feed: str
+    source: str
+    key: str
+
+
+class ReporterRevoked(Event, frozen=True, tag=True):
+    feed: str
+    source: str
+
+
+class FillCleared(Event, frozen=True, tag=True):
+    """A ``MatchedFill`` cleared: both orders' ids (hex) and their filled amounts after it."""
+
+    market: str
+    buy_order: str
+    sell_order: str
+    buy_filled: int
+    sell_filled: int
+
+
 AnyEvent = (
     LedgerParamsSet
     | AssetListed
@@ -579,4 +632,11 @@ AnyEvent = (
     | StabilityPoolBypassed
     | StabilityPoolDustSwept
     | VaultLiquidatedAave
+    | AuthConfigured
+    | TransactionAdmitted
+    | KeyAuthorized
+    | KeyRevoked
+    | ReporterAuthorized
+    | ReporterRevoked
+    | FillCleared
 )

@@ -8,7 +8,7 @@ market objects are mutable but are only ever changed on a per-transaction clone 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import msgspec
 
@@ -20,6 +20,9 @@ from clearhouse.liquidation.stability_pool import SpDeposit, StabilityPoolState
 from clearhouse.liquidation.vault import AaveLiquidation, AnyDisposal, DutchAuction, StabilityPool
 from clearhouse.oracle.feed import OracleFeed
 from clearhouse.oracle.mark import MarkPrice
+
+if TYPE_CHECKING:
+    from clearhouse.ledger.admission import LedgerAuth
 
 #: Seconds in the funding period that rates are quoted for (8 hours, as most perp venues).
 DEFAULT_FUNDING_PERIOD = 8 * 3600
@@ -440,3 +443,7 @@ class LedgerState:
     sequencer_up_since: int = 0
     #: Liquity-style stability pool (settlement deposits, collateral gains, running P and S).
     stability_pool: StabilityPoolState = field(default_factory=StabilityPoolState)
+    #: Signed transactions and authorization (``ConfigureAuth``; clearhouse.ledger.admission): chain id,
+    #: replay rules, nonce windows, ownership registry, fill book. ``None`` = a trusted-driver ledger (lab,
+    #: unsigned demo), whose state root is then exactly as before auth existed.
+    auth: LedgerAuth | None = None

@@ -1,6 +1,7 @@
 """Canonical encoding of the ledger and its state root.
 
-The root is ``sha256(domain || globals_hash || accounts_root || account_count)``. Globals (parameters,
+The root is ``sha256(domain || globals_hash || accounts_root || account_count [|| auth_root])``, the
+auth root only on ledgers with signed transactions (clearhouse.ledger.admission). Globals (parameters,
 assets, markets, prices, pools, totals) are small and hashed whole each block. Accounts are leaves of
 a binary Merkle tree indexed by creation order, so a block only rehashes the accounts it touched and
 their paths: the cost grows with what changed, not with the number of accounts.
@@ -191,7 +192,10 @@ class StateHasher:
         globals_hash = hashlib.sha256(b"G" + encode_globals(state)).digest()
         tree_root = self._tree.root()
         count = len(self._tree).to_bytes(8, "big")
-        return hashlib.sha256(_DOMAIN + globals_hash + tree_root + count).hexdigest()
+        # The auth state (signed-transaction ledgers only) is a fixed-length suffix: without it, roots
+        # are exactly those of ledgers from before auth existed.
+        auth = b"" if state.auth is None else state.auth.root()
+        return hashlib.sha256(_DOMAIN + globals_hash + tree_root + count + auth).hexdigest()
 
 
 def full_state_root(state: LedgerState) -> str:

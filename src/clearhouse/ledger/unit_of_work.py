@@ -47,6 +47,8 @@ class BlockUndo:
     oracles: dict[str, OracleFeed] | None = None
     header: tuple[object, int, int, bool, int] | None = None
     stability_pool: StabilityPoolState | None = None
+    #: ``(state.auth,)`` at the block's start, once a block changes it (clearhouse.ledger.admission).
+    auth: tuple[Any] | None = None
 
     def restore(self, state: LedgerState) -> tuple[list[Account], int]:
         """Put every original back.
@@ -85,6 +87,8 @@ class BlockUndo:
             state.prices = self.prices
         if self.oracles is not None:
             state.oracles = self.oracles
+        if self.auth is not None:
+            state.auth = self.auth[0]
         if self.header is not None:
             params, state.height, state.time, state.sequencer_up, state.sequencer_up_since = self.header
             state.params = params  # type: ignore[assignment]

@@ -1,0 +1,284 @@
+"""Signed transactions inside the engine: admission, the auth state in the root, signed reports.
+
+A ledger uses signatures once a bare ``ConfigureAuth`` has run (genesis / bootstrap). From then on
+``state.auth`` is a :class:`LedgerAuth`: the chain id, whether bare commands are refused, the replay
+rules, and the :class:`~clearhouse.auth.state.AuthState` (nonce windows, ownership registry with
+sub-keys, reporter whitelist, admin keys, fill book). Its :meth:`LedgerAuth.root` is appended to the
+state root; ledgers without it keep their roots.
+
+Each signed envelope of a block (``Block.signed``, the canonical bytes as received) goes through:
+
+    decode (canonical bytes only) -> chain -> fields -> signature -> expiry -> nonce -> authorization
+
+A refusal is a ``TransactionRejected`` with the error's code (``malformed_envelope``, ``wrong_chain``,
+``bad_signature``, ``expired``, ``nonce_reused``, ``nonce_out_of_window``, ``unauthorized``, ...) and
+changes nothing, not even the nonce. An admitted envelope emits ``TransactionAdmitted`` (its hash, signer
+and nonce) and its nonce stays used whatever the command then does; the command runs atomically like a
+bare one (its events, or a ``TransactionRejected`` of the same index). Registry and fill-book changes
+are kept only when the command succeeds. ``clearhouse verify`` replays the same path, so it re-checks
+every signature, nonce and authorization.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from typing import Any
+
+import msgspec
+
+from clearhouse.auth.authorization import AccountKeys, AuthRegistry, registry
+from clearhouse.auth.envelope import SignedEnvelope, decode_signed, encode_signed, signing_digest, verify
+from clearhouse.auth.errors import Unauthorized, WrongChain
+from clearhouse.auth.nonces import NonceBook, NonceWindow, ReplayRules, check_expiry, check_nonce
+from clearhouse.auth.reports import ReportSignature, verify_report
+from clearhouse.auth.signing import check_chain_id
+from clearhouse.auth.state import AuthState
+from clearhouse.ledger import events as ev
+from clearhouse.ledger.block import Block
+from clearhouse.ledger.commands import ConfigureAuth
+from clearhouse.ledger.errors import AlreadyExists, ClearhouseError, InvalidParameters, InvalidValue
+from clearhouse.ledger.model import LedgerState
+from clearhouse.ledger.unit_of_work import BlockUndo, TxContext
+
+LEDGER_AUTH_DOMAIN = b"clearhouse/ledgerauth/v1\x00"
+
+
+class LedgerAuth(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """The auth part of a ledger's state: configuration and :class:`AuthState`. Immutable; the engine
+    replaces it (once per block that changes it)."""
+
+    chain_id: str
+    require_signatures: bool
+    rules: ReplayRules
+    state: AuthState
+
+    def root(self) -> bytes:
+        """``sha256(domain || u32(len(head)) || head || state.root())`` with ``head`` the canonical JSON of
+        ``[chain_id, require_signatures, rules]``: 32 bytes appended to the ledger's state root input."""
+        head = _encoder.encode([self.chain_id, self.require_signatures, self.rules])
+        return hashlib.sha256(
+            LEDGER_AUTH_DOMAIN + len(head).to_bytes(4, "big") + head + self.state.root()
+        ).digest()
+
+
+_encoder = msgspec.json.Encoder(order="deterministic")
+
+
+# -- genesis ---------------------------------------------------------------------------------------
+
+
+def configure_auth(engine: Any, ctx: TxContext, c: ConfigureAuth) -> None:
+    """``ConfigureAuth``: validate, build the registry (admins, and the owners of accounts that exist),
+    and install the auth state. Nothing else may raise after ``state.auth`` is set."""
+    state: LedgerState = engine.state
+    if state.auth is not None:
+        raise AlreadyExists(f"this ledger already uses signatures (chain {state.auth.chain_id!r})")
+    check_chain_id(c.chain_id)
+    if type(c.require_signatures) is not bool:
+        raise InvalidValue(f"require_signatures must be a bool, got {c.require_signatures!r}")
+    rules = ReplayRules(
+        c.nonce_capacity, c.max_nonce_age_ms, c.max_nonce_lead_ms, c.max_good_til_blocks, c.max_good_til_ms
+    )
+    rules.validate()
+    if not c.admins:
+        raise InvalidParameters("ConfigureAuth needs at least one admin key")
+    reg = _with_ledger_accounts(registry(c.admins), state)
+    auth = LedgerAuth(c.chain_id, c.require_signatures, rules, AuthState(registry=reg))
+    ctx.emit(ev.AuthConfigured(c.chain_id, reg.admins, c.require_signatures))
+    _set_auth(state, ctx.undo, auth)
+
+
+def _with_ledger_accounts(reg: AuthRegistry, state: LedgerState) -> AuthRegistry:
+    """The registry with every ledger account it lacks, owned by the account's ``owner`` key (accounts
+    opened by bare commands during bootstrap). O(1) when nothing is missing."""
+    if len(reg.accounts) >= len(state.accounts):
+        return reg
+    accounts = state.accounts
+    missing = {a: AccountKeys(accounts[a].owner) for a in sorted(accounts) if a not in reg.accounts}
+    return AuthRegistry(reg.admins, {**reg.accounts, **missing}, reg.reporters)
+
+
+def _set_auth(state: LedgerState, undo: BlockUndo, auth: LedgerAuth) -> None:
+    if undo.auth is None:
+        undo.auth = (state.auth,)
+    state.auth = auth
+
+
+# -- signed reports --------------------------------------------------------------------------------
+
+
+def check_reports(state: LedgerState, block: Block) -> None:
+    """Every signature in ``block.report_signatures`` verifies and comes from the key whitelisted for its
+    report's source and feed; on a ledger that requires signatures every report must be signed. Raises
+    (``BadSignature``, ``Unauthorized``, ``WrongChain``, ``InvalidValue``): the block is refused, as for
+    any bad report."""
+    auth = state.auth
+    sigs = block.report_signatures
+    if auth is None:
+        if sigs:
+            raise WrongChain(f"block {block.height}: signed reports, but the ledger has no chain id")
+        return
+    if sigs and len(sigs) != len(block.reports):
+        raise InvalidValue(
+            f"block {block.height}: {len(sigs)} report signatures for {len(block.reports)} reports"
+        )
+    if not sigs:
+        if auth.require_signatures and block.reports:
+            r = block.reports[0]
+            raise Unauthorized(f"block {block.height}: report of {r.asset}/{r.source} is not signed")
+        return
+    reg = auth.state.registry
+    for report, sig in zip(block.reports, sigs, strict=True):
+        verify_report(report, ReportSignature(sig.signer, sig.signature), auth.chain_id, reg)
+
+
+# -- signed transactions ---------------------------------------------------------------------------
+
+
+def admit(
+    signed: SignedEnvelope,
+    window: NonceWindow,
+    reg: AuthRegistry,
+    auth: LedgerAuth,
+    *,
+    height: int,
+    now_ms: int,
+) -> tuple[bytes, NonceWindow]:
+    """The transaction hash and the signer's nonce window after it, or the typed refusal (nothing
+    changed). The same checks, in the same order, as :func:`clearhouse.auth.state.admit_transaction`."""
+    digest = verify(signed, auth.chain_id)
+    env = signed.envelope
+    check_expiry(env.good_til_block, env.good_til_time, height, now_ms, auth.rules)
+    new_window = check_nonce(window, env.nonce, now_ms, auth.rules)
+    reg.authorize(env.signer, env.command)
+    return digest, new_window
+
+
+def apply_signed(
+    engine: Any, block: Block, undo: BlockUndo, events: list[ev.Event], touched: set[str]
+) -> None:
+    """Step 3b of a block: the signed envelopes, in order, after the bare transactions."""
+    from clearhouse.ledger.auth_handlers import execute
+
+    state: LedgerState = engine.state
+    auth = state.auth
+    base = len(block.txs)
+    if auth is None:
+        why = "the ledger has no chain id (no ConfigureAuth)"
+        for i in range(len(block.signed)):
+            events.append(ev.TransactionRejected(base + i, "SignedEnvelope", WrongChain.code, why))
+        return
+    height, now_ms = block.height, block.time * 1000
+    reg = _with_ledger_accounts(auth.state.registry, state)
+    fills = auth.state.fills
+    windows: dict[str, NonceWindow] | None = None  # copied once, at the block's first admitted nonce
+    for i, raw in enumerate(block.signed):
+        index = base + i
+        name = "SignedEnvelope"
+        try:
+            signed = decode_signed(bytes(raw))
+            name = type(signed.envelope.command).__name__
+            env = signed.envelope
+            window = (windows if windows is not None else auth.state.nonces.windows).get(env.signer, ())
+            digest, window = admit(signed, window, reg, auth, height=height, now_ms=now_ms)
+        except ClearhouseError as err:
+            events.append(ev.TransactionRejected(index, name, err.code, str(err)))
+            continue
+        if windows is None:
+            windows = dict(auth.state.nonces.windows)
+        windows[env.signer] = window
+        events.append(ev.TransactionAdmitted(index, digest.hex(), env.signer, env.nonce))
+        ctx = TxContext(state, undo)
+        try:
+            reg, fills = execute(engine, ctx, env.signer, env.command, reg, fills, auth.chain_id)
+        except ClearhouseError as err:
+            events.append(ev.TransactionRejected(index, name, err.code, str(err)))
+            continue
+        touched.update(ctx.commit())
+        events.extend(ctx.events)
+    if fills.orders:
+        fills = fills.prune(height, now_ms)
+    old = auth.state
+    nonces = old.nonces if windows is None else NonceBook(windows)
+    if nonces is not old.nonces or reg is not old.registry or fills is not old.fills:
+        new = AuthState(nonces, reg, fills)
+        _set_auth(state, undo, LedgerAuth(auth.chain_id, auth.require_signatures, auth.rules, new))
+
+
+# -- helpers for drivers ---------------------------------------------------------------------------
+
+
+def signed_tx(signed: SignedEnvelope | bytes) -> msgspec.Raw:
+    """What goes into ``Block.signed``: the canonical bytes of a signed envelope (bytes received from a
+    client are checked to be canonical first, so what is journalled is exactly what was signed)."""
+    data = encode_signed(signed) if isinstance(signed, SignedEnvelope) else decode_and_keep(signed)
+    return msgspec.Raw(data)
+
+
+def decode_and_keep(data: bytes) -> bytes:
+    decode_signed(data)
+    return bytes(data)
+
+
+def tx_hash(signed: SignedEnvelope | bytes | msgspec.Raw) -> str:
+    """The transaction hash (hex) a node acknowledges: the digest the signer signed."""
+    if not isinstance(signed, SignedEnvelope):
+        signed = decode_signed(bytes(signed))
+    return signing_digest(signed.envelope).hex()
+
+
+@dataclass(frozen=True, slots=True)
+class TxOutcome:
+    """What happened to transaction ``tx_index`` of a block.
+
+    ``status``: ``"applied"`` (admitted and executed), ``"failed"`` (admitted, nonce used, the command
+    refused with ``code``), ``"refused"`` (not admitted, nothing changed, nonce not used) or, for bare
+    commands, ``"applied"`` / ``"refused"``."""
+
+    tx_index: int
+    status: str
+    tx_hash: str | None = None
+    code: str | None = None
+    message: str = ""
+
+
+def tx_outcomes(block: Block, events: tuple[ev.Event, ...] | list[ev.Event]) -> list[TxOutcome]:
+    """One :class:`TxOutcome` per transaction of ``block`` (bare ones first, then signed), from the
+    events of its ``BlockResult``."""
+    admitted: dict[int, str] = {}
+    rejected: dict[int, ev.TransactionRejected] = {}
+    for e in events:
+        if isinstance(e, ev.TransactionAdmitted):
+            admitted[e.tx_index] = e.tx_hash
+        elif isinstance(e, ev.TransactionRejected):
+            rejected[e.tx_index] = e
+    out = []
+    for i in range(len(block.txs) + len(block.signed)):
+        h = admitted.get(i)
+        if h is None and i >= len(block.txs):
+            try:
+                h = tx_hash(block.signed[i - len(block.txs)])
+            except ClearhouseError:
+                h = None
+        r = rejected.get(i)
+        if r is None:
+            out.append(TxOutcome(i, "applied", h))
+        else:
+            status = "failed" if i in admitted else "refused"
+            out.append(TxOutcome(i, status, h, r.code, r.message))
+    return out
+
+
+__all__ = [
+    "LEDGER_AUTH_DOMAIN",
+    "LedgerAuth",
+    "TxOutcome",
+    "admit",
+    "apply_signed",
+    "check_reports",
+    "configure_auth",
+    "signed_tx",
+    "tx_hash",
+    "tx_outcomes",
+]
