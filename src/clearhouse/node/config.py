@@ -35,6 +35,9 @@ class GenesisConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     #: Seconds a price stays usable for margin checks.
     max_price_age: int = 120
     reporters: tuple[ReporterEntry, ...] = ()
+    #: Key file of an admin key: at the first start the node signs block 2 with it, whitelisting the
+    #: reporters above (``AuthorizeReporter``). Needed only when ``reporters`` is not empty.
+    admin_key_file: str = ""
     #: Price of ETH written into every block when no reporter is configured (benchmarks, tests).
     fixed_price: str = "2000"
 
@@ -69,6 +72,10 @@ class NodeConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
             check_public_key(key)
         for r in self.genesis.reporters:
             check_public_key(r.key)
+        if not self.admin_keys:
+            raise InvalidValue("admin_keys must name at least one admin public key")
+        if self.genesis.reporters and not self.genesis.admin_key_file:
+            raise InvalidValue("genesis.reporters needs genesis.admin_key_file to whitelist them")
         for name in ("block_time_ms", "mempool_size", "max_block_txs", "max_body_bytes"):
             if getattr(self, name) <= 0:
                 raise InvalidValue(f"{name} must be > 0")

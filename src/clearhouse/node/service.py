@@ -12,6 +12,7 @@ transaction is in the journal, and the nonce window refuses its replay, so nothi
 
 from __future__ import annotations
 
+import bisect
 import logging
 import time
 from collections import deque
@@ -22,21 +23,22 @@ from pathlib import Path
 import msgspec
 
 from clearhouse.auth.envelope import SignedEnvelope, decode_signed, verify
-from clearhouse.auth.errors import MalformedEnvelope, NonceReused
+from clearhouse.auth.errors import MalformedEnvelope
 from clearhouse.auth.reports import ReportSignature, verify_report
 from clearhouse.journal import open_store
 from clearhouse.journal.replay import resume
 from clearhouse.ledger import events as ev
-from clearhouse.ledger.block import Block, decode_events
+from clearhouse.ledger.block import Block, ReportSig, decode_block, decode_events
 from clearhouse.ledger.engine import BlockResult, Engine
 from clearhouse.ledger.errors import ClearhouseError, InvalidValue
 from clearhouse.ledger.fixedpoint import to_fixed
 from clearhouse.node.config import NodeConfig
-from clearhouse.node.genesis import MARKET, genesis_block
+from clearhouse.node.genesis import MARKET, feed_sources, genesis_block, reporter_envelopes
 from clearhouse.node.index import NodeIndex, outcome_dict
 from clearhouse.node.mempool import Mempool, MempoolFull
-from clearhouse.node.txs import BlockPlan, EdgeAuth, Pending
+from clearhouse.node.txs import Pending, block_signed, outcomes, precheck
 from clearhouse.oracle.reports import SourceReport
+from clearhouse.risk.scanner import ColumnarScanner
 
 log = logging.getLogger("clearhouse.node")
 
@@ -115,12 +117,8 @@ class NodeService:
         data.mkdir(parents=True, exist_ok=True)
         self.store = open_store(cfg.journal)
         self.index = NodeIndex(data / "node.sqlite")
-        reporters: dict[str, dict[str, str]] = {}
-        for r in cfg.genesis.reporters:
-            reporters.setdefault(r.feed, {})[r.source] = r.key
-        self.auth = EdgeAuth(cfg.chain_id, cfg.replay, cfg.admin_keys, reporters)
         self.mempool = Mempool(cfg.mempool_size)
-        self.reports: dict[tuple[str, str], SourceReport] = {}
+        self.reports: dict[tuple[str, str], SignedReport] = {}
         self.dropped: dict[str, dict[str, object]] = {}
         self.counters = Counters({})
         #: seq of the first stream item of each height (index = height; [0] unused).
@@ -128,37 +126,38 @@ class NodeService:
         self.recent: deque[tuple[int, bytes]] = deque(maxlen=RECENT_ITEMS)
         self.listeners: list[Callable[[], None]] = []
         self.block_listeners: list[Callable[[BlockResult, float], None]] = []
-        self.fixed_price = to_fixed(cfg.genesis.fixed_price) if not reporters.get(MARKET.oracle) else None
+        self.fixed_price = None if feed_sources(cfg, MARKET.oracle) else to_fixed(cfg.genesis.fixed_price)
         if self.store.head() is None:
-            self.engine = Engine(journal=self.store)
+            self.engine = Engine(journal=self.store, scanner=ColumnarScanner())
             self.restarted = False
+            self.index.truncate_above(0)
         else:
             self.engine = resume(self.store)
+            self.engine.scanner = ColumnarScanner()
             self.restarted = True
             self._rebuild()
         if self.engine.state.height == 0:
             start = cfg.genesis.start_time or int(clock())
-            self._apply(genesis_block(cfg, start), BlockPlan(), [], 0.0)
+            self._apply(genesis_block(cfg, start), [], 0.0)
+            raws = reporter_envelopes(cfg, start)
+            if raws:
+                block = Block(2, start + 1, {}, (), (), signed=tuple(msgspec.Raw(r) for r in raws))
+                self._apply(block, [], 0.0)
 
     # -- restart -----------------------------------------------------------------------------------
 
     def _rebuild(self) -> None:
-        """Index rows above the journal head are forgotten; auth state and statuses are rebuilt."""
+        """Stream numbering from the journal; index rows the journal does not back are dropped and the
+        outcomes of journalled blocks the index missed are re-derived."""
         head = self.engine.state.height
-        lost = self.index.truncate_above(head)
-        failed: dict[int, list[tuple[int, str, str]]] = {}
+        self.index.truncate_above(head)
+        indexed = self.index.height
         for row in self.store.rows():
             events = decode_events(row.events)
             self.seq_base.append(self.seq_base[-1] + 1 + len(events))
-            rej = [(e.tx_index, e.code, e.message) for e in events if isinstance(e, ev.TransactionRejected)]
-            if rej:
-                failed[row.height] = rej
-        for height, t, effects in self.index.blocks():
-            bad = {i for i, _, _ in failed.get(height, ())}
-            fills = [(oid, order, filled) for i, oid, order, filled in effects.fills if i not in bad]
-            self.auth.apply(effects.nonces, fills, effects.keys, t * 1000)
-            self.index.mark_failed(height, failed.get(height, []))
-        log.info("resumed", extra={"height": head, "root": self.engine.state_root(), "lost_index_txs": lost})
+            if row.height > indexed:
+                self.index.record(row.height, outcomes(decode_block(row.block), events))
+        log.info("resumed", extra={"height": head, "root": self.engine.state_root(), "reindexed": head - indexed})
 
     # -- admission ---------------------------------------------------------------------------------
 
@@ -191,7 +190,7 @@ class NodeService:
             raise Refused(409, "nonce_reused", "this transaction is already pending", hash=tx_hash,
                           known="pending")
         known = self.index.get(tx_hash)
-        if known is not None:
+        if known is not None and known.status in ("included", "failed"):
             raise Refused(409, "nonce_reused", f"this transaction is already {known.status}", hash=tx_hash,
                           known=known.status, height=known.height)
         env = signed.envelope
@@ -199,7 +198,7 @@ class NodeService:
             raise Refused(409, "nonce_reused", f"nonce {env.nonce} is pending in another transaction")
         height, now = self._next_clock()
         try:
-            self.auth.precheck(signed, self.auth.registry(self.engine.state), height, now * 1000)
+            precheck(self.engine.state, signed, height, now * 1000)
         except ClearhouseError as err:
             raise refusal(err) from None
         try:
@@ -218,24 +217,27 @@ class NodeService:
             sr = _report_decoder.decode(raw)
         except (msgspec.DecodeError, ClearhouseError) as err:
             raise Refused(400, "malformed_report", f"not a signed report: {err}") from None
-        registry = self.auth.registry(self.engine.state)
+        auth = self.engine.state.auth
+        if auth is None:
+            raise Refused(400, "wrong_chain", "the ledger has no chain id yet")
         try:
-            digest = verify_report(sr.report, sr.signature, self.cfg.chain_id, registry)
+            digest = verify_report(sr.report, sr.signature, self.cfg.chain_id, auth.state.registry)
         except ClearhouseError as err:
             raise refusal(err) from None
         key = (sr.report.asset, sr.report.source)
         prev = self.reports.get(key)
-        if prev is None or sr.report.observed_at > prev.observed_at:
-            self.reports[key] = sr.report
+        if prev is None or sr.report.observed_at > prev.report.observed_at:
+            self.reports[key] = sr
         return digest.hex()
 
     # -- blocks ------------------------------------------------------------------------------------
 
-    def _select_reports(self, now: int) -> list[SourceReport]:
+    def _select_reports(self, now: int) -> list[SignedReport]:
         out = []
         oracles = self.engine.state.oracles
         for key in sorted(self.reports):
-            r = self.reports[key]
+            sr = self.reports[key]
+            r = sr.report
             feed = oracles.get(r.asset)
             if feed is None:
                 del self.reports[key]
@@ -244,7 +246,7 @@ class NodeService:
             if last is not None and r.observed_at <= last:
                 del self.reports[key]  # superseded by what the feed already has
             elif r.observed_at <= now:
-                out.append(r)
+                out.append(sr)
         return out
 
     def produce(self) -> BlockResult | None:
@@ -258,47 +260,41 @@ class NodeService:
         if not pending and not reports and wall <= self.engine.state.time:
             return None
         t0 = time.perf_counter()
-        plan = self.auth.plan(pending, self.engine.state, height, now * 1000)
         prices = {MARKET.oracle: self.fixed_price} if self.fixed_price is not None else {}
-        block = Block(height, now, prices, tuple(plan.commands), tuple(reports))
+        block = Block(
+            height, now, prices, (), tuple(sr.report for sr in reports), signed=block_signed(pending),
+            report_signatures=tuple(ReportSig(sr.signature.signer, sr.signature.signature) for sr in reports),
+        )
         try:
-            result = self._apply(block, plan, pending, t0)
+            result = self._apply(block, pending, t0)
         except ClearhouseError as err:
-            # A bad report (or a bug) rejects the whole block: drop the reports and refuse the txs.
+            # A bad report (or a bug) refuses the whole block: drop the reports and retry next tick;
+            # without reports to blame, refuse the transactions (never silently).
             log.error("block_failed", extra={"height": height, "error": str(err)})
-            for r in reports:
-                self.reports.pop((r.asset, r.source), None)
+            for sr in reports:
+                self.reports.pop((sr.report.asset, sr.report.source), None)
             if reports:
                 return None
             for p in pending:
                 self.dropped[p.tx_hash] = {"hash": p.tx_hash, "status": "rejected", "code": err.code}
             self.mempool.remove(pending)
             return None
-        for r in reports:
-            if self.reports.get((r.asset, r.source)) is r:
-                del self.reports[(r.asset, r.source)]
+        for sr in reports:
+            key = (sr.report.asset, sr.report.source)
+            if self.reports.get(key) is sr:
+                del self.reports[key]
         return result
 
-    def _apply(self, block: Block, plan: BlockPlan, pending: list[Pending], t0: float) -> BlockResult:
-        raws = {p.tx_hash: p.raw for p in pending}
-        if block.height > 1:
-            self.index.record_block(block.height, block.time, plan, raws)
+    def _apply(self, block: Block, pending: list[Pending], t0: float) -> BlockResult:
         t1 = time.perf_counter()
-        try:
-            result = self.engine.apply_block(block)
-        except BaseException:
-            self.index.truncate_above(block.height - 1)
-            raise
+        result = self.engine.apply_block(block)  # journals the block, or raises and changes nothing
         apply_s = time.perf_counter() - t1
-        failed = [(e.tx_index, e.code, e.message) for e in result.events if isinstance(e, ev.TransactionRejected)]
-        self.index.mark_failed(block.height, failed)
-        self.auth.commit(plan, {i for i, _, _ in failed}, block.time * 1000)
+        outs = outcomes(block, result.events)
+        self.index.record(block.height, outs)
         self.mempool.remove(pending)
         counts = self.counters.outcomes
-        bad = {i for i, _, _ in failed}
-        for o in plan.outcomes:
-            status = "failed" if o.index is not None and o.index in bad else o.status
-            counts[status] = counts.get(status, 0) + 1
+        for o in outs:
+            counts[o.status] = counts.get(o.status, 0) + 1
         self.counters.liquidations += sum(
             isinstance(e, ev.PositionClosedOut | ev.PositionLiquidated) for e in result.events
         )
@@ -317,10 +313,10 @@ class NodeService:
         itself) and one item per event, numbered from ``seq_base[height]``."""
         base = self.seq_base[height]
         events = msgspec.json.decode(events_bytes)
-        outcomes = [outcome_dict(o) for o in self.index.outcomes_at(height)]
+        txs = [outcome_dict(o) for o in self.index.outcomes_at(height)]
         header = _enc.encode({
             "seq": base, "type": "block", "height": height, "state_root": root, "events": len(events),
-            "txs": outcomes, "block": msgspec.Raw(block_bytes),
+            "txs": txs, "block": msgspec.Raw(block_bytes),
         })
         items = [(base, header)]
         for i, e in enumerate(events):
@@ -347,14 +343,11 @@ class NodeService:
         if self.recent and self.recent[0][0] <= seq:
             start = seq - self.recent[0][0]
             return [self.recent[start + i] for i in range(min(limit, len(self.recent) - start))]
-        import bisect
-
         height = bisect.bisect_right(self.seq_base, seq, lo=1) - 1
         out: list[tuple[int, bytes]] = []
         for row in self.store.rows(height):
-            for item in self.items_of(row.height, row.block, row.events, row.state_root):
-                if item[0] >= seq:
-                    out.append(item)
+            out.extend(item for item in self.items_of(row.height, row.block, row.events, row.state_root)
+                       if item[0] >= seq)
             if len(out) >= limit:
                 break
         return out[:limit]
@@ -384,4 +377,4 @@ def parse_hash(value: str) -> str:
     return value
 
 
-__all__ = ["NodeService", "Refused", "check_numbers", "parse_hash", "NonceReused"]
+__all__ = ["NodeService", "Refused", "check_numbers", "parse_hash"]
