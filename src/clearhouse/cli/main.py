@@ -31,6 +31,7 @@ from clearhouse.cli.sweep import sweep  # noqa: E402
 app.command()(simulate)
 app.command()(sweep)
 from clearhouse.cli import keys as _keys  # noqa: E402, F401  (registers `clearhouse keys`)
+from clearhouse.cli import node as _node  # noqa: E402, F401  (registers node, reporter, keeper)
 
 _LOCATION_HELP = (
     "Journal location: a path, sqlite:///relative/path, sqlite:////absolute/path, postgresql://... "

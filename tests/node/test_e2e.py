@@ -1,0 +1,71 @@
+"""End to end with real processes: node + 3 reporters + 2 keepers + clients; a crash liquidates, the
+journal verifies, and the same journal replayed gives the same roots."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from clearhouse.auth.keys import KeyPair
+from clearhouse.journal import open_store
+from clearhouse.journal.replay import verify_journal
+from clearhouse.ledger.block import decode_block, decode_events
+from clearhouse.ledger.events import PositionClosedOut
+from tests.node.devnet import Devnet, run_cli, trade
+
+
+def wait_until(pred, timeout: float, what: str) -> None:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if pred():
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def test_crash_path_liquidates_and_journal_verifies(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    net = Devnet(tmp_path)
+    net.start()
+    try:
+        # three reporters (processes) publish 2000
+        reps = [net.reporter(i, "--price", "2000", "--count", "1", "--interval", "0.1") for i in range(3)]
+        for p in reps:
+            assert p.wait(20) == 0, p.stderr.read().decode()  # type: ignore[union-attr]
+        alice, bob, k1, k2 = (KeyPair.generate() for _ in range(4))
+        net.open_and_fund({"alice": (alice, "10000"), "bob": (bob, "10000"), "k1": (k1, "100000"),
+                           "k2": (k2, "100000")})
+        cl = net.client(alice)
+        wait_until(lambda: cl.oracles()[0]["state"] == "fresh", 10, "a fresh ETH price")
+        out = trade(cl, ("alice", alice), ("bob", bob), "45", "2000")
+        assert out["status"] == "included", out
+        assert cl.account("alice")["positions"][0]["size"] == 45 * 10**18
+        # two competing keepers
+        for name, key in (("k1", k1), ("k2", k2)):
+            net.keeper(name, key, "--run-for", "40")
+        # the crash: three reporter processes publish 1850 (alice's liquidation price is ~1872)
+        time.sleep(1.1)
+        reps = [net.reporter(i, "--price", "1850", "--count", "1", "--interval", "0.1") for i in range(3)]
+        for p in reps:
+            assert p.wait(20) == 0
+        wait_until(lambda: not cl.account("alice")["positions"], 25, "a keeper to close alice out")
+        assert cl.liquidations() == []
+        height = cl.status()["height"]
+        cl.close()
+    finally:
+        net.stop()
+    # exactly one close-out of alice, by one of the keepers; the other keeper's (if any) failed
+    store = open_store(net.journal, read_only=True)
+    closeouts = []
+    for row in store.rows():
+        closeouts += [e for e in decode_events(row.events) if isinstance(e, PositionClosedOut)]
+        decode_block(row.block)
+    assert len(closeouts) == 1 and closeouts[0].account == "alice"
+    assert closeouts[0].liquidator in ("k1", "k2")
+    report, _ = verify_journal(store)
+    assert report.ok and report.blocks >= height
+    store.close()
+    res = run_cli("verify", net.journal)
+    assert res.returncode == 0, res.stdout.decode() + res.stderr.decode()
+
+
