@@ -120,7 +120,7 @@ class Client:
 
     def submit_batch(self, signed: list[SignedEnvelope]) -> list[dict[str, Any]]:
         body = b"\n".join(encode_signed(s) for s in signed)
-        r = self.http.post("/v1/txs/batch", content=body, headers={"content-type": "application/x-ndjson"})
+        r = self.http.post("/v1/txs/batch", content=body, headers={"content-type": "text/plain"})
         return list(self._check(r)["results"])
 
     def tx(self, tx_hash: str) -> dict[str, Any]:

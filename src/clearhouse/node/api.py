@@ -172,7 +172,7 @@ def create_app(svc: NodeService, *, produce: bool = True) -> FastAPI:
         return Ack(hash=svc.submit(raw, signed), status="pending")
 
     @app.post("/v1/txs/batch", response_model=Batch, responses=_ERRORS, summary="Submit many signed transactions",
-              openapi_extra={"requestBody": {"required": True, "content": {"application/x-ndjson": {
+              openapi_extra={"requestBody": {"required": True, "content": {"text/plain": {
                   "schema": {"type": "string", "description": "canonical signed envelopes, one per line"}}}}})
     async def submit_batch(request: Request) -> Batch:
         raw = await _body(request, cfg.max_body_bytes * 256)
