@@ -20,6 +20,7 @@ from clearhouse.ledger.block import Block, ReportSig
 from clearhouse.ledger.engine import BlockResult, Engine
 from clearhouse.ledger.fixedpoint import WAD
 from clearhouse.ledger.model import AssetSpec, LedgerParams, MarketSpec
+from clearhouse.oracle.config import FeedConfig, MedianConfig
 from clearhouse.oracle.reports import SourceReport
 
 from .helpers import ADMIN, ALICE, BOB, CHAIN, MALLORY, key
@@ -34,6 +35,8 @@ ETH_PERP = MarketSpec(
     liquidation_fee=WAD // 100,
     step_size=WAD // 1000,
 )
+#: A feed the signed-report tests use (no market depends on it; ETH is priced by the block).
+BTC_FEED = FeedConfig(asset="BTC", sources=("s1", "s2", "s3"), aggregator=MedianConfig(), report_max_age=600)
 OWNERS = {"alice": ALICE, "bob": BOB, "mallory": MALLORY, "keeper": KEEPER}
 
 
@@ -44,11 +47,14 @@ class World:
         self.engine = Engine(journal=journal)
         self.nonces: dict[str, int] = {}
         self.blocks: list[Block] = []
+        #: State root after each block of ``blocks``.
+        self.roots: list[str] = []
         self.time = T0
         self.genesis = (
             c.SetLedgerParams(LedgerParams("USDC", max_price_age=3600)),
             c.ListAsset(AssetSpec("USDC", decimals=6)),
             c.ListMarket(ETH_PERP),
+            c.ConfigureOracle(BTC_FEED),
             c.ConfigureAuth(CHAIN, (ADMIN.public_hex,), require_signatures=require_signatures),
         )
         self.apply(txs=self.genesis)
@@ -90,7 +96,7 @@ class World:
         return Block(
             self.height + 1,
             self.next_time(),
-            {} if self.engine.state.oracles else {"ETH": 2000 * WAD},
+            {"ETH": 2000 * WAD},
             tuple(txs),
             reports,
             signed=tuple(signed_tx(s) if isinstance(s, SignedEnvelope) else msgspec.Raw(s) for s in signed),
@@ -101,7 +107,8 @@ class World:
         block = self.make_block(*signed, **kw)  # type: ignore[arg-type]
         result = self.engine.apply_block(block)
         self.blocks.append(block)
+        self.roots.append(result.state_root)
         return result
 
 
-__all__ = ["ADMIN", "ALICE", "BOB", "CHAIN", "KEEPER", "MALLORY", "OWNERS", "T0", "World"]
+__all__ = ["ADMIN", "ALICE", "BOB", "BTC_FEED", "CHAIN", "KEEPER", "MALLORY", "OWNERS", "T0", "World"]

@@ -1,8 +1,8 @@
 """Commands of the authentication layer, and the union a signed envelope may carry.
 
 Key management (owners authorise and revoke sub-keys; the admin whitelists reporter keys) and the matched
-fill (a trade carrying both parties' signed orders). :data:`TxCommand` is ``AnyCommand`` plus these; the
-engine adds them to its own union when it integrates auth. Tags are the class names, as for every command.
+fill (a trade carrying both parties' signed orders). :data:`TxCommand` is ``AnyCommand`` plus these; only
+signed envelopes carry them (``clearhouse.ledger.admission``). Tags are the class names, as for every command.
 """
 
 from __future__ import annotations
@@ -66,7 +66,7 @@ class RevokeReporter(c.Command, frozen=True, tag=True):
 
 class MatchedFill(c.Command, frozen=True, tag=True):
     """A fill with both signed orders: what a matcher (anyone; the orders carry the consent) submits
-    instead of a bare ``Trade``. Joins ``AnyCommand`` with the engine integration."""
+    instead of a bare ``Trade`` (executed by ``clearhouse.ledger.auth_handlers``)."""
 
     buy: SignedOrder
     sell: SignedOrder

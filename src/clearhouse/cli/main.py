@@ -85,9 +85,15 @@ def demo(
         help="Replace an existing clearhouse SQLite journal; anything else is never replaced.",
     ),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Print only the final state root."),
+    signed: bool = typer.Option(
+        False,
+        "--signed",
+        help="The session with keys: signed envelopes, signed oracle reports, matched fills (docs/auth.md).",
+    ),
 ) -> None:
     """Run the scripted market session through the engine and journal every block."""
     from clearhouse.demo.session import session_blocks
+    from clearhouse.demo.signed_session import signed_session_blocks
     from clearhouse.journal import open_store
     from clearhouse.ledger.engine import Engine
 
@@ -104,7 +110,7 @@ def demo(
             )
         engine = Engine(journal=store)
         all_events: list[tuple[int, Event]] = []
-        for block in session_blocks():
+        for block in signed_session_blocks() if signed else session_blocks():
             result = engine.apply_block(block)
             all_events.extend((block.height, e) for e in result.events)
         if not quiet:

@@ -27,6 +27,7 @@ _PLAIN_FIELDS = {
     "positions",
     "tx_index",
     "until_height",
+    "nonce",
 }
 
 

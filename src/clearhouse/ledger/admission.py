@@ -22,13 +22,22 @@ every signature, nonce and authorization.
 from __future__ import annotations
 
 import hashlib
+from concurrent.futures import Executor
 from dataclasses import dataclass
 from typing import Any
 
 import msgspec
 
 from clearhouse.auth.authorization import AccountKeys, AuthRegistry, registry
-from clearhouse.auth.envelope import SignedEnvelope, decode_signed, encode_signed, signing_digest, verify
+from clearhouse.auth.envelope import (
+    SignedEnvelope,
+    VerifyResult,
+    decode_signed,
+    encode_signed,
+    signing_digest,
+    verify,
+    verify_many,
+)
 from clearhouse.auth.errors import Unauthorized, WrongChain
 from clearhouse.auth.nonces import NonceBook, NonceWindow, ReplayRules, check_expiry, check_nonce
 from clearhouse.auth.reports import ReportSignature, verify_report
@@ -144,10 +153,12 @@ def admit(
     *,
     height: int,
     now_ms: int,
+    cache: VerifiedSignatures | None = None,
 ) -> tuple[bytes, NonceWindow]:
     """The transaction hash and the signer's nonce window after it, or the typed refusal (nothing
-    changed). The same checks, in the same order, as :func:`clearhouse.auth.state.admit_transaction`."""
-    digest = verify(signed, auth.chain_id)
+    changed). The same checks, in the same order, as :func:`clearhouse.auth.state.admit_transaction`;
+    ``cache`` only saves re-running ed25519 on signatures verified before (same result)."""
+    digest = verify(signed, auth.chain_id) if cache is None else cache.check(signed, auth.chain_id)
     env = signed.envelope
     check_expiry(env.good_til_block, env.good_til_time, height, now_ms, auth.rules)
     new_window = check_nonce(window, env.nonce, now_ms, auth.rules)
@@ -170,6 +181,7 @@ def apply_signed(
             events.append(ev.TransactionRejected(base + i, "SignedEnvelope", WrongChain.code, why))
         return
     height, now_ms = block.height, block.time * 1000
+    cache: VerifiedSignatures | None = getattr(engine, "signature_cache", None)
     reg = _with_ledger_accounts(auth.state.registry, state)
     fills = auth.state.fills
     windows: dict[str, NonceWindow] | None = None  # copied once, at the block's first admitted nonce
@@ -181,7 +193,7 @@ def apply_signed(
             name = type(signed.envelope.command).__name__
             env = signed.envelope
             window = (windows if windows is not None else auth.state.nonces.windows).get(env.signer, ())
-            digest, window = admit(signed, window, reg, auth, height=height, now_ms=now_ms)
+            digest, window = admit(signed, window, reg, auth, height=height, now_ms=now_ms, cache=cache)
         except ClearhouseError as err:
             events.append(ev.TransactionRejected(index, name, err.code, str(err)))
             continue
@@ -207,6 +219,59 @@ def apply_signed(
 
 
 # -- helpers for drivers ---------------------------------------------------------------------------
+
+
+class VerifiedSignatures:
+    """Signatures a driver already verified (e.g. a node at submission, in a thread pool), so that the
+    block does not run ed25519 a second time for them.
+
+    Attach with ``engine.signature_cache = VerifiedSignatures()``. It holds only triples that passed
+    :func:`clearhouse.auth.envelope.verify` itself (nothing can be inserted unverified), and a lookup
+    happens after the chain and field checks and over the freshly computed digest, so the engine's result
+    is the same with or without it: replay (``verify``, which attaches none) re-checks everything. Bounded:
+    the oldest entries are dropped beyond ``capacity``, which only costs a re-verification.
+    """
+
+    def __init__(self, capacity: int = 1_000_000) -> None:
+        self.capacity = capacity
+        self._seen: dict[tuple[bytes, str, str], None] = {}
+        self.hits = 0
+
+    def __len__(self) -> int:
+        return len(self._seen)
+
+    def verify(self, signed: SignedEnvelope, chain_id: str) -> bytes:
+        """:func:`~clearhouse.auth.envelope.verify`, remembering a success; returns the hash."""
+        digest = verify(signed, chain_id)
+        self._remember((digest, signed.envelope.signer, signed.signature))
+        return digest
+
+    def verify_many(
+        self, signed: list[SignedEnvelope], chain_id: str, executor: Executor | None = None
+    ) -> list[VerifyResult]:
+        """:func:`~clearhouse.auth.envelope.verify_many` (thread pool optional), remembering successes."""
+        results = verify_many(signed, chain_id, executor=executor)
+        for env, result in zip(signed, results, strict=True):
+            if isinstance(result, bytes):
+                self._remember((result, env.envelope.signer, env.signature))
+        return results
+
+    def check(self, signed: SignedEnvelope, chain_id: str) -> bytes:
+        """What :func:`verify` returns or raises, skipping ed25519 for a remembered signature."""
+        env = signed.envelope
+        if env.chain_id != chain_id:
+            return verify(signed, chain_id)  # raises WrongChain
+        env.check()
+        digest = signing_digest(env)
+        if (digest, env.signer, signed.signature) in self._seen:
+            self.hits += 1
+            return digest
+        return verify(signed, chain_id)
+
+    def _remember(self, key: tuple[bytes, str, str]) -> None:
+        self._seen[key] = None
+        if len(self._seen) > self.capacity:
+            del self._seen[next(iter(self._seen))]
 
 
 def signed_tx(signed: SignedEnvelope | bytes) -> msgspec.Raw:
@@ -274,6 +339,7 @@ __all__ = [
     "LEDGER_AUTH_DOMAIN",
     "LedgerAuth",
     "TxOutcome",
+    "VerifiedSignatures",
     "admit",
     "apply_signed",
     "check_reports",
