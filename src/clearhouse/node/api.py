@@ -20,8 +20,6 @@ from fastapi import FastAPI, Path, Query, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 from pydantic import BaseModel
 
-from clearhouse.auth.envelope import decode_signed, verify_many
-from clearhouse.ledger.block import decode_events
 from clearhouse.ledger.errors import ClearhouseError
 from clearhouse.node import views
 from clearhouse.node.metrics import NodeMetrics
@@ -186,7 +184,7 @@ def create_app(svc: NodeService, *, produce: bool = True) -> FastAPI:
             except Refused as err:
                 decoded.append(err)
         good = [d for d in decoded if not isinstance(d, Refused)]
-        hashes = iter(verify_many(good, cfg.chain_id))
+        hashes = iter(svc.sigcache.verify_many(good, cfg.chain_id))
         results = []
         for line, d in zip(lines, decoded, strict=True):
             if isinstance(d, Refused):
@@ -322,5 +320,4 @@ def create_app(svc: NodeService, *, produce: bool = True) -> FastAPI:
     async def prometheus() -> Response:
         return Response(metrics.render(), media_type="text/plain; version=0.0.4")
 
-    _ = decode_signed, decode_events
     return app
