@@ -47,7 +47,7 @@ from clearhouse.auth.commands import MatchedFill
 from clearhouse.auth.envelope import encode_signed, sign
 from clearhouse.auth.keys import KeyPair, save_key
 from clearhouse.auth.orders import Fill, Order, sign_order
-from clearhouse.client import W, Client
+from clearhouse.client import Client, W
 from clearhouse.journal import open_store
 from clearhouse.ledger import commands as c
 from clearhouse.ledger.block import Block
@@ -64,7 +64,9 @@ def _keys(n: int, base: int) -> list[KeyPair]:
     return [KeyPair.from_seed((base + i).to_bytes(32, "big")) for i in range(n)]
 
 
-def _setup_envelopes(admin: KeyPair, traders: list[KeyPair], nonce0: int, gtt: int) -> tuple[list[bytes], list[bytes]]:
+def _setup_envelopes(
+    admin: KeyPair, traders: list[KeyPair], nonce0: int, gtt: int
+) -> tuple[list[bytes], list[bytes]]:
     opens = [encode_signed(sign(k, c.OpenAccount(f"t{i}", k.public_hex), chain_id=CHAIN, nonce=nonce0,
                                 good_til_time=gtt)) for i, k in enumerate(traders)]
     deps = [encode_signed(sign(admin, c.Deposit(f"t{i}", "USDC", W(1_000_000)), chain_id=CHAIN,
@@ -82,8 +84,10 @@ def _trades(traders: list[KeyPair], n: int, nonce0: int, gtt: int) -> list[list[
         if (i // k) % 2:
             a, b = b, a
         cid = nonce0 + i
-        buy = sign_order(Order(CHAIN, f"t{a}", "ETH-PERP", "buy", SIZE, PRICE, cid, good_til_time=gtt), traders[a])
-        sell = sign_order(Order(CHAIN, f"t{b}", "ETH-PERP", "sell", SIZE, PRICE, cid, good_til_time=gtt), traders[b])
+        buy = sign_order(Order(CHAIN, f"t{a}", "ETH-PERP", "buy", SIZE, PRICE, cid, good_til_time=gtt),
+                         traders[a])
+        sell = sign_order(Order(CHAIN, f"t{b}", "ETH-PERP", "sell", SIZE, PRICE, cid, good_til_time=gtt),
+                          traders[b])
         fill = MatchedFill(buy, sell, Fill("ETH-PERP", SIZE, PRICE, "buyer"))
         sub = a
         nonce = nonce0 + 1_000 + len(by_submitter[sub])
@@ -106,7 +110,8 @@ def run_http(tmp: Path, admin: KeyPair, traders: list[KeyPair], trades: list[lis
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     cfg = NodeConfig(port=port, journal=f"sqlite:///{tmp}/http/journal.sqlite", data_dir=str(tmp / "http"),
-                     block_time_ms=block_ms, admin_keys=(admin.public_hex,), rate_per_ip=1e9, rate_per_key=1e9,
+                     block_time_ms=block_ms, admin_keys=(admin.public_hex,), rate_per_ip=1e9,
+                     rate_per_key=1e9,
                      mempool_size=50_000, max_block_txs=5_000, max_body_bytes=1 << 20)
     conf = tmp / "node.toml"
     conf.write_text(dump_config(cfg))
@@ -198,7 +203,8 @@ def run_http(tmp: Path, admin: KeyPair, traders: list[KeyPair], trades: list[lis
         listener = threading.Thread(target=listen)
         listener.start()
         time.sleep(0.3)
-        extra = _trades(traders, latency_n, int(time.time() * 1000) + 10_000_000, int(time.time() * 1000) + 600_000)
+        wall_ms = int(time.time() * 1000)
+        extra = _trades(traders, latency_n, wall_ms + 10_000_000, wall_ms + 600_000)
         flat = [t for g in extra for t in g]
         # order: by submitter, ascending nonces; interleave submitters round-robin to spread keys
         interval = 1.0 / max(1.0, rate * 0.5)
@@ -246,7 +252,8 @@ def run_engine(tmp: Path, admin: KeyPair, traders: list[KeyPair], trades: list[l
     applied = 0
     t0 = time.perf_counter()
     for j in range(0, len(flat), block_txs):
-        res = engine.apply_block(Block(height, tm, signed=tuple(msgspec.Raw(r) for r in flat[j:j + block_txs])))
+        signed = tuple(msgspec.Raw(r) for r in flat[j:j + block_txs])
+        res = engine.apply_block(Block(height, tm, signed=signed))
         applied += sum(type(e).__name__ == "FillCleared" for e in res.events)
         height += 1
         tm += 1
@@ -288,7 +295,8 @@ def main(argv: list[str] | None = None) -> None:
     table.add_row("HTTP node (batches)", str(http["included"]), f"{http['seconds']:.2f}",
                   f"{http['trades_per_s']:,.0f}", "", "")
     p50, p99 = http["p50_ms"], http["p99_ms"]
-    table.add_row(f"HTTP node, singles at {http['latency_load_per_s']:,.0f}/s", str(http["latency_samples"]), "",
+    table.add_row(f"HTTP node, singles at {http['latency_load_per_s']:,.0f}/s", str(http["latency_samples"]),
+                  "",
                   "", f"{p50:.0f}" if p50 is not None else "-", f"{p99:.0f}" if p99 is not None else "-")
     table.add_row("engine only (same trades)", str(eng["included"]), f"{eng['seconds']:.2f}",
                   f"{eng['trades_per_s']:,.0f}", "", "")

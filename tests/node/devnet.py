@@ -15,7 +15,7 @@ import httpx
 
 import clearhouse
 from clearhouse.auth.keys import KeyPair, save_key
-from clearhouse.client import W, Client
+from clearhouse.client import Client, W
 from clearhouse.ledger import commands as c
 from clearhouse.node.config import GenesisConfig, NodeConfig, ReporterEntry, dump_config
 
@@ -118,7 +118,8 @@ class Devnet:
         return p
 
     def reporter(self, i: int, *args: str) -> subprocess.Popen[bytes]:
-        return self.spawn("reporter", "--key", str(self.root / "keys" / f"reporter{i}.key"), "--source", f"src{i}",
+        key = str(self.root / "keys" / f"reporter{i}.key")
+        return self.spawn("reporter", "--key", key, "--source", f"src{i}",
                           "--url", self.url, *args)
 
     def keeper(self, name: str, key: KeyPair, *args: str) -> subprocess.Popen[bytes]:
@@ -141,15 +142,17 @@ class Devnet:
     def open_and_fund(self, accounts: dict[str, tuple[KeyPair, str]]) -> None:
         """Open every account (signed by its owner) and deposit (signed by the admin); waits."""
         with self.client(self.admin) as cl:
-            hs = [(cl.submit(cl.sign(c.OpenAccount(name, k.public_hex), k))) for name, (k, _) in accounts.items()]
+            hs = [cl.submit(cl.sign(c.OpenAccount(n, k.public_hex), k)) for n, (k, _) in accounts.items()]
             for h in hs:
                 assert cl.wait(h)["status"] == "included"
-            hs = [cl.submit(cl.sign(c.Deposit(name, "USDC", W(amount)))) for name, (_, amount) in accounts.items()]
+            hs = [cl.submit(cl.sign(c.Deposit(n, "USDC", W(amount)))) for n, (_, amount) in accounts.items()]
             for h in hs:
                 assert cl.wait(h)["status"] == "included"
 
 
-def trade(cl: Client, buyer: tuple[str, KeyPair], seller: tuple[str, KeyPair], size: str, price: str) -> dict[str, object]:
+def trade(
+    cl: Client, buyer: tuple[str, KeyPair], seller: tuple[str, KeyPair], size: str, price: str
+) -> dict[str, object]:
     """A matched fill of two signed orders, submitted by ``cl``'s key."""
     buy = cl.order(buyer[1], buyer[0], "ETH-PERP", "buy", W(size), W(price))
     sell = cl.order(seller[1], seller[0], "ETH-PERP", "sell", W(size), W(price))

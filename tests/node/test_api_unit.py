@@ -44,8 +44,8 @@ def make(tmp: Path, **kw: object) -> tuple[NodeService, TestClient, Clock]:
 
 
 def deposit(account: str, n: int, key: KeyPair = ADMIN) -> bytes:
-    return encode_signed(sign(key, c.Deposit(account, "USDC", W(1) + n * 10**12), chain_id="clearhouse-devnet",
-                              nonce=T0 * 1000 + n, good_til_block=100_000 and None or None,
+    cmd = c.Deposit(account, "USDC", W(1) + n * 10**12)
+    return encode_signed(sign(key, cmd, chain_id="clearhouse-devnet", nonce=T0 * 1000 + n,
                               good_til_time=(T0 + 3600) * 1000))
 
 
@@ -55,7 +55,7 @@ def step(svc: NodeService, clock: Clock) -> None:
 
 
 def test_rate_limit_per_key_and_full_mempool(tmp_path: Path) -> None:
-    svc, cl, clock = make(tmp_path, rate_per_key=2.0, mempool_size=3)
+    svc, cl, _ = make(tmp_path, rate_per_key=2.0, mempool_size=3)
     codes = [cl.post("/v1/txs", content=deposit("x", n)).status_code for n in range(6)]
     assert codes[:3] == [202, 202, 202]
     assert 503 in codes or 429 in codes
@@ -102,7 +102,8 @@ def test_stream_resume_has_no_gap_or_duplicate(tmp_path: Path) -> None:
         ids = [int(line[4:]) for line in r.iter_lines() if line.startswith("id: ")]
     assert ids == [10, 11, 12, 13, 14]
     # a block header carries the outcome of each of its transactions
-    headers = [i for i in cl.get("/v1/events", params={"from_seq": 1, "limit": 1000}).json() if i["type"] == "block"]
+    everything = cl.get("/v1/events", params={"from_seq": 1, "limit": 1000}).json()
+    headers = [i for i in everything if i["type"] == "block"]
     assert sum(len(h["txs"]) for h in headers) >= 25
     # after a restart the numbering is the same, served from the journal
     svc.close()

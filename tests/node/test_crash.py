@@ -7,18 +7,18 @@ import threading
 import time
 
 import httpx
+from tests.node.devnet import Devnet, trade
+from tests.node.test_e2e import wait_until
 
 from clearhouse.auth.envelope import encode_signed
 from clearhouse.auth.keys import KeyPair
-from clearhouse.client import W, NodeError
+from clearhouse.client import NodeError, W
 from clearhouse.journal import open_store
 from clearhouse.journal.replay import verify_journal
 from clearhouse.ledger import commands as c
 from clearhouse.ledger.admission import tx_hash
 from clearhouse.ledger.block import decode_block, decode_events
 from clearhouse.ledger.events import Deposited, PositionClosedOut
-from tests.node.devnet import Devnet, trade
-from tests.node.test_e2e import wait_until
 
 
 def test_sigkill_under_load_keeps_acknowledgement_semantics(tmp_path) -> None:  # type: ignore[no-untyped-def]
@@ -86,7 +86,7 @@ def test_sigkill_under_load_keeps_acknowledgement_semantics(tmp_path) -> None:  
         for h in included:
             assert cl.tx(h)["status"] == "included"
         final = []
-        for h, raw in acked.items():
+        for raw in acked.values():
             try:
                 final.append(cl.submit(raw))
             except NodeError as err:
@@ -96,7 +96,8 @@ def test_sigkill_under_load_keeps_acknowledgement_semantics(tmp_path) -> None:  
     net.stop()
     store = open_store(net.journal, read_only=True)
     assert verify_journal(store)[0].ok
-    amounts = [e.amount for row in store.rows() for e in decode_events(row.events) if isinstance(e, Deposited)]
+    events = [e for row in store.rows() for e in decode_events(row.events)]
+    amounts = [e.amount for e in events if isinstance(e, Deposited)]
     store.close()
     assert len(amounts) == len(set(amounts)), "a deposit was applied twice"
     assert len(amounts) >= len(included)
@@ -131,7 +132,8 @@ def test_keeper_killed_mid_liquidation_does_not_double_send(tmp_path) -> None:  
     finally:
         net.stop()
     store = open_store(net.journal, read_only=True)
-    closeouts = [e for row in store.rows() for e in decode_events(row.events) if isinstance(e, PositionClosedOut)]
+    events = [e for row in store.rows() for e in decode_events(row.events)]
+    closeouts = [e for e in events if isinstance(e, PositionClosedOut)]
     sent = [
         raw for row in store.rows() for raw in decode_block(row.block).signed if b'"CloseOut"' in bytes(raw)
     ]

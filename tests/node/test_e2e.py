@@ -5,14 +5,13 @@ from __future__ import annotations
 
 import time
 
-import pytest
+from tests.node.devnet import Devnet, run_cli, trade
 
 from clearhouse.auth.keys import KeyPair
 from clearhouse.journal import open_store
 from clearhouse.journal.replay import verify_journal
 from clearhouse.ledger.block import decode_block, decode_events
 from clearhouse.ledger.events import PositionClosedOut
-from tests.node.devnet import Devnet, run_cli, trade
 
 
 def wait_until(pred, timeout: float, what: str) -> None:  # type: ignore[no-untyped-def]

@@ -9,14 +9,14 @@ from collections.abc import Iterator
 import httpx
 import msgspec
 import pytest
+from tests.node.devnet import Devnet
 
 from clearhouse.auth.envelope import encode_signed, sign
 from clearhouse.auth.keys import KeyPair
 from clearhouse.auth.reports import sign_report
-from clearhouse.client import W, Client
+from clearhouse.client import Client, W
 from clearhouse.ledger import commands as c
 from clearhouse.oracle.reports import SourceReport
-from tests.node.devnet import Devnet
 
 ALICE = KeyPair.from_seed(b"\x01" * 32)
 MALLORY = KeyPair.from_seed(b"\x02" * 32)
@@ -80,7 +80,8 @@ def test_replay_and_reused_nonce(net: Devnet) -> None:
 
 
 def test_wrong_chain(net: Devnet) -> None:
-    refused(net, envelope(ALICE, c.Withdraw("alice", "USDC", W(1)), chain_id="other-chain"), 400, "wrong_chain")
+    raw = envelope(ALICE, c.Withdraw("alice", "USDC", W(1)), chain_id="other-chain")
+    refused(net, raw, 400, "wrong_chain")
 
 
 def test_expired(net: Devnet) -> None:
@@ -110,6 +111,7 @@ def test_oversized_malformed_non_utf8_huge_number(net: Devnet) -> None:
 
 
 def test_read_paths_refuse_garbage_with_4xx(net: Devnet) -> None:
-    for path in ("/v1/txs/zz", "/v1/blocks/0", "/v1/blocks/abc", "/v1/accounts/nobody", "/v1/events?from_seq=-1"):
+    paths = ("/v1/txs/zz", "/v1/blocks/0", "/v1/blocks/abc", "/v1/accounts/nobody", "/v1/events?from_seq=-1")
+    for path in paths:
         r = httpx.get(net.url + path, timeout=10)
         assert 400 <= r.status_code < 500, (path, r.status_code)

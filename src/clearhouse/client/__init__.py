@@ -88,7 +88,8 @@ class Client:
         key = key or self.key
         if key is None:
             raise ValueError("no key to sign with")
-        return sign(key, command, chain_id=self.chain_id, nonce=nonce if nonce is not None else self.next_nonce(),
+        nonce = nonce if nonce is not None else self.next_nonce()
+        return sign(key, command, chain_id=self.chain_id, nonce=nonce,
                     good_til_time=good_til_time or int(time.time() * 1000) + self.ttl_ms)
 
     def order(self, key: KeyPair, account: str, market: str, side: Literal["buy", "sell"], size: int,

@@ -169,7 +169,8 @@ def create_app(svc: NodeService, *, produce: bool = True) -> FastAPI:
             raise Refused(429, "rate_limited", "too many transactions from this key")
         return Ack(hash=svc.submit(raw, signed), status="pending")
 
-    @app.post("/v1/txs/batch", response_model=Batch, responses=_ERRORS, summary="Submit many signed transactions",
+    @app.post("/v1/txs/batch", response_model=Batch, responses=_ERRORS,
+              summary="Submit many signed transactions",
               openapi_extra={"requestBody": {"required": True, "content": {"text/plain": {
                   "schema": {"type": "string", "description": "canonical signed envelopes, one per line"}}}}})
     async def submit_batch(request: Request) -> Batch:
@@ -220,7 +221,9 @@ def create_app(svc: NodeService, *, produce: bool = True) -> FastAPI:
         return TxStatus(**svc.tx_status(tx_hash))  # type: ignore[arg-type]
 
     @app.get("/v1/accounts")
-    async def accounts(offset: int = Query(0, ge=0), limit: int = Query(100, ge=1, le=1000)) -> dict[str, Any]:
+    async def accounts(
+        offset: int = Query(0, ge=0), limit: int = Query(100, ge=1, le=1000)
+    ) -> dict[str, Any]:
         ids = sorted(svc.engine.state.accounts)
         return {"total": len(ids), "accounts": ids[offset: offset + limit]}
 
@@ -265,7 +268,9 @@ def create_app(svc: NodeService, *, produce: bool = True) -> FastAPI:
         return [outcome_dict(o) for o in svc.index.outcomes_at(height)]
 
     @app.get("/v1/events", responses=_ERRORS)
-    async def events(from_seq: int = Query(1, ge=1, le=2**62), limit: int = Query(100, ge=1, le=1000)) -> Response:
+    async def events(
+        from_seq: int = Query(1, ge=1, le=2**62), limit: int = Query(100, ge=1, le=1000)
+    ) -> Response:
         items = svc.items_from(from_seq, limit)
         body = b"[" + b",".join(data for _, data in items) + b"]"
         return Response(body, media_type="application/json")
@@ -275,7 +280,8 @@ def create_app(svc: NodeService, *, produce: bool = True) -> FastAPI:
         """The state now and the sequence number the stream continues from (snapshot + delta)."""
         s = svc.engine.state
         return {
-            "next_seq": svc.next_seq(), "height": s.height, "time": s.time, "state_root": svc.engine.state_root(),
+            "next_seq": svc.next_seq(), "height": s.height, "time": s.time,
+            "state_root": svc.engine.state_root(),
             "accounts": [views.account_view(s, a) for a in sorted(s.accounts)],
             "markets": views.market_views(s), "oracles": views.oracle_views(s),
             "insurance": views.insurance_view(s),

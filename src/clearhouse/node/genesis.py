@@ -49,8 +49,8 @@ def genesis_block(cfg: NodeConfig, start_time: int) -> Block:
         prices[MARKET.oracle] = to_fixed(g.fixed_price)
     txs.append(c.DepositInsurance(SETTLEMENT, to_fixed(g.insurance)))
     txs.append(c.ConfigureAuth(
-        cfg.chain_id, tuple(sorted(cfg.admin_keys)), True, r.capacity, r.max_nonce_age_ms, r.max_nonce_lead_ms,
-        r.max_good_til_blocks, r.max_good_til_ms,
+        cfg.chain_id, tuple(sorted(cfg.admin_keys)), True, r.capacity, r.max_nonce_age_ms,
+        r.max_nonce_lead_ms, r.max_good_til_blocks, r.max_good_til_ms,
     ))
     return Block(1, start_time, prices, tuple(txs))
 

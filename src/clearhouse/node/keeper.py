@@ -93,8 +93,8 @@ class IntentLog:
             os.fsync(f.fileno())
 
     def add(self, intent: Intent) -> None:
-        self._append({"op": "open", "target": list(intent.target), "hash": intent.hash, "raw": intent.raw.hex(),
-                      "expires_ms": intent.expires_ms})
+        self._append({"op": "open", "target": list(intent.target), "hash": intent.hash,
+                      "raw": intent.raw.hex(), "expires_ms": intent.expires_ms})
         self.open[intent.target] = intent
         self.sent += 1
 
@@ -221,7 +221,9 @@ class Keeper:
         block = decode_block(bytes(item.block))
         result = self.replica.apply_block(block)
         if result.state_root != item.state_root:
-            raise SystemExit(f"replica diverged at block {item.height}: {result.state_root} != {item.state_root}")
+            raise SystemExit(
+                f"replica diverged at block {item.height}: {result.state_root} != {item.state_root}"
+            )
         self._settle(item.txs)
         if item.height >= self.catch_up:
             self.lag_blocks = max(0, self.catch_up - item.height)

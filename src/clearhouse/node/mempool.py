@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 
+from clearhouse.auth.envelope import SignedEnvelope
 from clearhouse.node.txs import Pending
 
 
@@ -27,11 +28,11 @@ class Mempool:
     def has_nonce(self, signer: str, nonce: int) -> bool:
         return (signer, nonce) in self._nonces
 
-    def add(self, tx_hash: str, signed: object, raw: bytes) -> Pending:
+    def add(self, tx_hash: str, signed: SignedEnvelope, raw: bytes) -> Pending:
         if len(self._txs) >= self.capacity:
             raise MempoolFull(f"mempool holds {self.capacity} transactions")
         self._seq += 1
-        p = Pending(tx_hash, signed, raw, self._seq)  # type: ignore[arg-type]
+        p = Pending(tx_hash, signed, raw, self._seq)
         self._txs[tx_hash] = p
         env = p.signed.envelope
         self._nonces.add((env.signer, env.nonce))
@@ -39,7 +40,7 @@ class Mempool:
 
     def head(self, n: int) -> list[Pending]:
         """The ``n`` oldest, in arrival order (the block order); they stay until :meth:`remove`."""
-        out = []
+        out: list[Pending] = []
         for p in self._txs.values():
             if len(out) >= n:
                 break

@@ -10,7 +10,9 @@ class RateLimiter:
     """``rate`` tokens per second, bursts up to ``2 x rate``; at most ``max_keys`` buckets are kept
     (the least recently refilled are dropped first, which only ever forgives a client)."""
 
-    def __init__(self, rate: float, clock: Callable[[], float] = time.monotonic, max_keys: int = 100_000) -> None:
+    def __init__(
+        self, rate: float, clock: Callable[[], float] = time.monotonic, max_keys: int = 100_000
+    ) -> None:
         self.rate = rate
         self.burst = max(1.0, 2 * rate)
         self.clock = clock

@@ -27,8 +27,8 @@ from clearhouse.auth.errors import MalformedEnvelope
 from clearhouse.auth.reports import ReportSignature, verify_report
 from clearhouse.journal import open_store
 from clearhouse.journal.replay import resume
-from clearhouse.ledger.admission import VerifiedSignatures
 from clearhouse.ledger import events as ev
+from clearhouse.ledger.admission import VerifiedSignatures
 from clearhouse.ledger.block import Block, ReportSig, decode_block, decode_events
 from clearhouse.ledger.engine import BlockResult, Engine
 from clearhouse.ledger.errors import ClearhouseError, InvalidValue
@@ -93,7 +93,8 @@ def check_numbers(value: object, depth: int = 0) -> None:
         raise Refused(400, "malformed_envelope", "body nests too deeply")
     if isinstance(value, int) and not isinstance(value, bool):
         if not -MAX_INT < value < MAX_INT:
-            raise Refused(400, "number_too_large", f"integer with {len(str(abs(value)))} digits is out of range")
+            digits = len(str(abs(value)))
+            raise Refused(400, "number_too_large", f"integer with {digits} digits is out of range")
     elif isinstance(value, dict):
         for v in value.values():
             check_numbers(v, depth + 1)
@@ -140,7 +141,7 @@ class NodeService:
         #: Signatures verified at submission; the block skips ed25519 for them (same results; a replay
         #: by ``clearhouse verify`` re-checks every one).
         self.sigcache = VerifiedSignatures(capacity=2 * cfg.mempool_size + cfg.max_block_txs)
-        self.engine.signature_cache = self.sigcache
+        self.engine.signature_cache = self.sigcache  # type: ignore[attr-defined]
         if self.engine.state.height == 0:
             start = cfg.genesis.start_time or int(clock())
             self._apply(genesis_block(cfg, start), [], 0.0)
@@ -162,7 +163,8 @@ class NodeService:
             self.seq_base.append(self.seq_base[-1] + 1 + len(events))
             if row.height > indexed:
                 self.index.record(row.height, outcomes(decode_block(row.block), events))
-        log.info("resumed", extra={"height": head, "root": self.engine.state_root(), "reindexed": head - indexed})
+        log.info("resumed", extra={"height": head, "root": self.engine.state_root(),
+                                   "reindexed": head - indexed})
 
     # -- admission ---------------------------------------------------------------------------------
 
@@ -313,7 +315,9 @@ class NodeService:
     def next_seq(self) -> int:
         return self.seq_base[-1]
 
-    def items_of(self, height: int, block_bytes: bytes, events_bytes: bytes, root: str) -> list[tuple[int, bytes]]:
+    def items_of(
+        self, height: int, block_bytes: bytes, events_bytes: bytes, root: str
+    ) -> list[tuple[int, bytes]]:
         """The stream items of one block: its header (with every envelope's outcome and the block
         itself) and one item per event, numbered from ``seq_base[height]``."""
         base = self.seq_base[height]
@@ -369,7 +373,8 @@ class NodeService:
                     "code": rec.code, "message": rec.message}
         if tx_hash in self.dropped:
             return {**self.dropped[tx_hash], "height": None, "index": None, "message": ""}
-        return {"hash": tx_hash, "status": "unknown", "height": None, "index": None, "code": None, "message": ""}
+        return {"hash": tx_hash, "status": "unknown", "height": None, "index": None, "code": None,
+                "message": ""}
 
     def close(self) -> None:
         self.index.close()

@@ -59,7 +59,8 @@ def market_views(state: LedgerState) -> list[dict[str, Any]]:
             "index_time": index[1] if index else None, "mark_price": m.mark_price or None,
             "funding_index": m.funding_index, "last_funding_time": m.last_funding_time,
             "open_interest": m.open_interest, "last_trade_price": m.last_trade_price or None,
-            "long_accounts": r.long_accounts if r else None, "short_accounts": r.short_accounts if r else None,
+            "long_accounts": r.long_accounts if r else None,
+            "short_accounts": r.short_accounts if r else None,
             "initial_margin": m.spec.initial_margin, "maintenance_margin": m.spec.maintenance_margin,
             "step_size": m.spec.step_size, "price_band": m.spec.price_band,
         })
