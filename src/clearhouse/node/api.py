@@ -124,8 +124,9 @@ def create_app(svc: NodeService, *, produce: bool = True) -> FastAPI:
             try:
                 result = svc.produce()
                 if result is not None:
-                    log.info("block", extra={"height": result.height, "root": result.state_root,
-                                             "events": len(result.events)})
+                    emit = log.info if result.events else log.debug
+                    emit("block", extra={"height": result.height, "root": result.state_root,
+                                         "events": len(result.events)})
             except Exception:
                 log.exception("producer")
             delay = deadline - loop.time()
