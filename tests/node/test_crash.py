@@ -85,14 +85,18 @@ def test_sigkill_under_load_keeps_acknowledgement_semantics(tmp_path) -> None:  
         assert cl.status()["restarted"] is True
         for h in included:
             assert cl.tx(h)["status"] == "included"
+        raws = list(acked.values())
         final = []
-        for raw in acked.values():
-            try:
-                final.append(cl.submit(raw))
-            except NodeError as err:
-                assert err.code == "nonce_reused", err
-        for h in final:
+        for j in range(0, len(raws), 500):
+            body = b"\n".join(raws[j:j + 500])
+            for r in cl.http.post("/v1/txs/batch", content=body).json()["results"]:
+                if r.get("hash"):
+                    final.append(r["hash"])
+                else:
+                    assert r["code"] == "nonce_reused", r
+        for h in final[-20:]:
             cl.wait(h, 20)
+        wait_until(lambda: cl.status()["mempool"] == 0, 20, "the resent transactions to settle")
     net.stop()
     store = open_store(net.journal, read_only=True)
     assert verify_journal(store)[0].ok
@@ -108,6 +112,8 @@ def test_keeper_killed_mid_liquidation_does_not_double_send(tmp_path) -> None:  
     net.start()
     try:
         alice, bob, k1 = (KeyPair.generate() for _ in range(3))
+        # the keeper submits its close-out and dies at once (as if killed before it saw the outcome)
+        first = net.keeper("k1", k1, "--exit-after-submit", "--run-for", "30")
         net.report_all("2000")
         net.open_and_fund({"alice": (alice, "10000"), "bob": (bob, "10000"), "k1": (k1, "100000")})
         cl = net.client(alice)
@@ -116,16 +122,17 @@ def test_keeper_killed_mid_liquidation_does_not_double_send(tmp_path) -> None:  
         time.sleep(1.1)
         net.report_all("1850")
         wait_until(lambda: cl.liquidations() != [], 10, "alice below maintenance")
-        # the keeper submits its close-out and dies at once (as if killed before it saw the outcome)
-        first = net.keeper("k1", k1, "--exit-after-submit", "--run-for", "30")
         assert first.wait(30) == 3, first.stderr.read().decode()  # type: ignore[union-attr]
         intents = (tmp_path / "k1-intents.jsonl").read_text().splitlines()
         assert len(intents) == 1 and '"op": "open"' in intents[0]
         # restarted: it re-sends the same bytes (or sees them included) and signs nothing new
-        again = net.keeper("k1", k1, "--run-for", "6")
+        again = net.keeper("k1", k1, "--run-for", "30")
         wait_until(lambda: not cl.account("alice")["positions"], 15, "the close-out")
-        again.wait(20)
-        lines = (tmp_path / "k1-intents.jsonl").read_text().splitlines()
+        log_path = tmp_path / "k1-intents.jsonl"
+        wait_until(lambda: '"op": "done"' in log_path.read_text(), 15, "the keeper to see the outcome")
+        again.kill()
+        again.wait(10)
+        lines = log_path.read_text().splitlines()
         assert sum('"op": "open"' in line for line in lines) == 1
         assert any('"op": "done"' in line and "included" in line for line in lines)
         cl.close()

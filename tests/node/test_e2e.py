@@ -27,11 +27,11 @@ def test_crash_path_liquidates_and_journal_verifies(tmp_path) -> None:  # type: 
     net = Devnet(tmp_path)
     net.start()
     try:
-        # three reporters (processes) publish 2000
-        reps = [net.reporter(i, "--price", "2000", "--count", "1", "--interval", "0.1") for i in range(3)]
-        for p in reps:
-            assert p.wait(20) == 0, p.stderr.read().decode()  # type: ignore[union-attr]
         alice, bob, k1, k2 = (KeyPair.generate() for _ in range(4))
+        # two competing keepers, started first (they follow the stream from block 1)
+        for name, key in (("k1", k1), ("k2", k2)):
+            net.keeper(name, key, "--run-for", "40")
+        net.report_all("2000")
         net.open_and_fund({"alice": (alice, "10000"), "bob": (bob, "10000"), "k1": (k1, "100000"),
                            "k2": (k2, "100000")})
         cl = net.client(alice)
@@ -39,14 +39,10 @@ def test_crash_path_liquidates_and_journal_verifies(tmp_path) -> None:  # type: 
         out = trade(cl, ("alice", alice), ("bob", bob), "45", "2000")
         assert out["status"] == "included", out
         assert cl.account("alice")["positions"][0]["size"] == 45 * 10**18
-        # two competing keepers
-        for name, key in (("k1", k1), ("k2", k2)):
-            net.keeper(name, key, "--run-for", "40")
         # the crash: three reporter processes publish 1850 (alice's liquidation price is ~1872)
-        time.sleep(1.1)
         reps = [net.reporter(i, "--price", "1850", "--count", "1", "--interval", "0.1") for i in range(3)]
         for p in reps:
-            assert p.wait(20) == 0
+            assert p.wait(20) == 0, p.stderr.read().decode()  # type: ignore[union-attr]
         wait_until(lambda: not cl.account("alice")["positions"], 25, "a keeper to close alice out")
         assert cl.liquidations() == []
         height = cl.status()["height"]
