@@ -137,3 +137,25 @@ def _close_fuzz_node() -> object:
     yield None
     _svc.close()
     _ = time
+
+
+@pytest.mark.postgres
+def test_node_on_a_postgres_journal_resumes(tmp_path: Path) -> None:
+    import os
+    import uuid
+
+    dsn = os.environ.get("CLEARHOUSE_TEST_POSTGRES_DSN")
+    if not dsn or "://" not in dsn:
+        pytest.skip("set CLEARHOUSE_TEST_POSTGRES_DSN (a postgresql:// URL) to run the PostgreSQL node test")
+    sep = "&" if "?" in dsn else "?"
+    journal = f"{dsn}{sep}journal_table=node_test_{uuid.uuid4().hex[:12]}"
+    svc, cl, clock = make(tmp_path, journal=journal)
+    h = cl.post("/v1/txs", content=deposit("nobody", 1)).json()["hash"]
+    step(svc, clock)
+    assert cl.get(f"/v1/txs/{h}").json()["status"] == "failed"  # unknown account: in the block, refused
+    root = svc.engine.state_root()
+    svc.close()
+    svc2, cl2, _ = make(tmp_path, journal=journal)
+    assert svc2.restarted and svc2.engine.state_root() == root
+    assert cl2.get(f"/v1/txs/{h}").json()["status"] == "failed"
+    svc2.close()
