@@ -37,8 +37,8 @@ class Clock:
 
 def make(tmp: Path, **kw: object) -> tuple[NodeService, TestClient, Clock]:
     clock = Clock()
-    cfg = NodeConfig(journal=f"sqlite:///{tmp}/j.sqlite", data_dir=str(tmp), admin_keys=(ADMIN.public_hex,),
-                     **kw)  # type: ignore[arg-type]
+    kw.setdefault("journal", f"sqlite:///{tmp}/j.sqlite")
+    cfg = NodeConfig(data_dir=str(tmp), admin_keys=(ADMIN.public_hex,), **kw)  # type: ignore[arg-type]
     svc = NodeService(cfg, clock=clock)
     return svc, TestClient(create_app(svc, produce=False)), clock
 
