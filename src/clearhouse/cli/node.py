@@ -118,6 +118,8 @@ def keeper(
     threshold: float = typer.Option(0.0, "--threshold", help="Minimum expected profit after --cost."),
     cost: float = typer.Option(0.0, "--cost", help="Cost per close-out, settlement units."),
     run_for: float | None = typer.Option(None, "--run-for", help="Stop after this many seconds."),
+    mode: str = typer.Option("closeout", "--mode", help="closeout (take the bucket over) or liquidate "
+                             "(one position by the market's mechanism)."),
     exit_after_submit: bool = typer.Option(False, "--exit-after-submit", hidden=True),
 ) -> None:
     """Follow the stream, screen and confirm, and close out accounts below maintenance for profit."""
@@ -125,5 +127,7 @@ def keeper(
     from clearhouse.node.logs import setup
 
     setup()
-    settings = KeeperSettings(url, account, state, threshold, cost, exit_after_submit, run_for)
+    if mode not in ("closeout", "liquidate"):
+        fail("--mode is closeout or liquidate")
+    settings = KeeperSettings(url, account, state, threshold, cost, exit_after_submit, run_for, mode)
     Keeper(settings, _key(key)).run()  # type: ignore[arg-type]

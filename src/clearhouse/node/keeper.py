@@ -26,6 +26,7 @@ from typing import Any
 import httpx
 import msgspec
 
+from clearhouse.auth.envelope import encode_signed, signing_digest
 from clearhouse.auth.keys import KeyPair
 from clearhouse.client import FINAL, Client, NodeError
 from clearhouse.ledger import commands as c
@@ -116,6 +117,9 @@ class KeeperSettings:
     exit_after_submit: bool = False
     #: Stop after this many seconds (None: forever).
     run_for: float | None = None
+    #: ``closeout`` (CloseOut: take the whole bucket over at the oracle price) or ``liquidate``
+    #: (Liquidate: one position by the market's mechanism, as the lab's keepers do for such markets).
+    mode: str = "closeout"
 
 
 class Keeper:
@@ -186,8 +190,12 @@ class Keeper:
             terms = target_terms(state.accounts[target[0]], target, specs, prices)
             if terms.notional == 0 or terms.first_market is None:
                 continue
-            reward = expected_reward(terms.penalty, conf.equity, specs[terms.first_market].liquidator_share)
-            decision = decide(reward, self.s.cost, self.s.threshold, free, committed, terms.initial_margin)
+            spec = specs[terms.first_market]
+            reward = expected_reward(terms.penalty, conf.equity, spec.liquidator_share)
+            im = terms.initial_margin
+            if self.s.mode == "liquidate" and spec.liquidation.disposal == "amm":
+                reward, im = 0.0, 0  # the pool takes the position; the caller only triggers (as in the lab)
+            decision = decide(reward, self.s.cost, self.s.threshold, free, committed, im)
             if decision != "send":
                 log.info("declined", extra={"target": target, "why": decision, "reward": reward})
                 continue
@@ -195,9 +203,11 @@ class Keeper:
                 queue = {(q["account"], q["market"]) for q in self.client.liquidations()}
             if target not in queue:
                 continue
-            signed = self.client.sign(c.CloseOut(target[0], liquidator=me, market=target[1]))
-            from clearhouse.auth.envelope import encode_signed, signing_digest
-
+            cmd: c.AnyCommand = (
+                c.Liquidate(target[0], liquidator=me, market=target[1]) if self.s.mode == "liquidate"
+                else c.CloseOut(target[0], liquidator=me, market=target[1])
+            )
+            signed = self.client.sign(cmd)
             raw = encode_signed(signed)
             intent = Intent(target, signing_digest(signed.envelope).hex(), raw,
                             signed.envelope.good_til_time or 0)
@@ -213,7 +223,7 @@ class Keeper:
                                              "lag_blocks": self.lag_blocks})
             if self.s.exit_after_submit:
                 os._exit(3)
-            committed += terms.initial_margin
+            committed += im
 
     # -- the loop ----------------------------------------------------------------------------------
 
