@@ -348,3 +348,40 @@ def test_report_signatures_on_a_ledger_without_auth_refuse_the_block() -> None:
     with pytest.raises(WrongChain):
         engine.apply_block(Block(1, 1_000, reports=(r,), report_signatures=signatures))
     assert engine.state.height == 0
+
+
+def test_content_that_would_not_replay_as_applied_refuses_the_block() -> None:
+    w = World()
+    env = w.tx(ALICE, withdraw())
+    root, height = w.engine.state_root(), w.height
+    as_bytes = Block(height + 1, w.next_time(), signed=(encode_signed(env),))  # type: ignore[arg-type]
+    with pytest.raises(InvalidValue, match=r"msgspec\.Raw"):
+        w.engine.apply_block(as_bytes)
+    bare_auth = Block(height + 1, w.next_time(), txs=(AuthorizeKey("alice", SUB.public_hex),))  # type: ignore[arg-type]
+    with pytest.raises(InvalidValue, match="only a signed envelope"):
+        w.engine.apply_block(bare_auth)
+    assert w.engine.state_root() == root and w.engine.state.height == height
+
+
+def test_signed_bytes_that_would_not_journal_verbatim_refuse_the_block() -> None:
+    w = World()
+    data = encode_signed(w.tx(ALICE, withdraw()))
+    root, height = w.engine.state_root(), w.height
+    for bad in (b"\xff\xfe", data[:-3], b" " + data + b" ", b"[1] 2", data + b"," + data):
+        block = Block(height + 1, w.next_time(), signed=(msgspec.Raw(bad),))
+        with pytest.raises(InvalidValue):
+            w.engine.apply_block(block)
+    assert w.engine.state_root() == root and w.engine.state.height == height
+
+
+def test_a_non_canonical_envelope_is_refused_the_same_way_on_replay() -> None:
+    from clearhouse.journal.memory import MemoryJournalStore
+    from clearhouse.journal.replay import verify_journal
+
+    store = MemoryJournalStore()
+    w = World(journal=store)
+    data = encode_signed(w.tx(ALICE, withdraw())).replace(b'{"envelope":', b'{ "envelope" :', 1)
+    result = w.apply(data)
+    assert rejected(result.events) == ["malformed_envelope"]
+    report, engine = verify_journal(store)
+    assert report.ok and engine.state_root() == w.engine.state_root()

@@ -8,12 +8,16 @@ from pathlib import Path
 
 import pytest
 
+from clearhouse.auth.commands import AuthorizeKey
+from clearhouse.auth.envelope import SignedEnvelope
 from clearhouse.journal import open_store
+from clearhouse.journal.memory import MemoryJournalStore
 from clearhouse.journal.replay import verify_journal
-from clearhouse.journal.rows import make_row
+from clearhouse.journal.rows import JournalRow, make_row
 from clearhouse.ledger import commands as c
 from clearhouse.ledger import events as ev
 from clearhouse.ledger.admission import tx_outcomes
+from clearhouse.ledger.errors import JournalError
 from clearhouse.ledger.fixedpoint import WAD
 
 from .engine_world import ALICE, MALLORY, World
@@ -95,3 +99,31 @@ def test_an_altered_signature_byte_fails_verify_at_that_block(tmp_path: Path, re
     assert not report.ok and report.bad_height == 3 and report.blocks == 2
     # ...the replay can: the altered envelope is refused (bad_signature), so the events differ
     assert ("events differ" if rechain else "edited") in report.reason
+
+
+class FailingJournal(MemoryJournalStore):
+    fail = False
+
+    def append(self, row: JournalRow) -> None:
+        if self.fail:
+            raise JournalError("disk full")
+        super().append(row)
+
+
+def test_a_signed_block_whose_journal_write_fails_is_rolled_back_completely() -> None:
+    store = FailingJournal()
+    w, twin = World(journal=store), World()
+
+    def envelopes(x: World) -> list[SignedEnvelope]:
+        sub = AuthorizeKey("alice", "07" * 32)
+        return [x.tx(ALICE, c.Withdraw("alice", "USDC", 100 * WAD)), x.tx(ALICE, sub)]
+
+    envs, twin_envs = envelopes(w), envelopes(twin)
+    assert envs == twin_envs
+    before_root, before_auth = w.engine.state_root(), w.engine.state.auth
+    store.fail = True
+    with pytest.raises(JournalError):
+        w.apply(*envs)
+    assert w.engine.state_root() == before_root and w.engine.state.auth is before_auth
+    store.fail = False  # the same block again: as if the failed attempt never happened
+    assert w.apply(*envs).state_root == twin.apply(*twin_envs).state_root

@@ -10,15 +10,17 @@ import msgspec
 from hypothesis import event, given, settings
 from hypothesis import strategies as st
 
-from clearhouse.auth.commands import AuthorizeKey, RevokeKey
+from clearhouse.auth.commands import AuthorizeKey, MatchedFill, RevokeKey
 from clearhouse.auth.envelope import SignedEnvelope, decode_signed
+from clearhouse.auth.orders import Fill, Order, SignedOrder, sign_order
 from clearhouse.journal.memory import MemoryJournalStore
 from clearhouse.journal.replay import verify_journal
 from clearhouse.ledger import commands as c
 from clearhouse.ledger import events as ev
+from clearhouse.ledger.admission import LedgerAuth
 from clearhouse.ledger.fixedpoint import WAD
 
-from .engine_world import ALICE, BOB, MALLORY, World
+from .engine_world import ALICE, BOB, CHAIN, MALLORY, World
 from .helpers import key
 
 SUB = key(5)
@@ -89,6 +91,10 @@ def test_money_moves_only_with_the_owners_signature_and_replay_matches(blocks: l
         bare = [b for _, b in built if b is not None]
         result = w.apply(*signed, txs=bare)  # type: ignore[arg-type]
         roots[w.height] = result.state_root
+        auth = w.engine.state.auth
+        assert auth is not None  # the incremental digests equal a recomputation from scratch
+        scratch = LedgerAuth.create(auth.chain_id, auth.require_signatures, auth.rules, auth.state)
+        assert auth.root() == scratch.root()
         for e in result.events:
             if isinstance(e, ev.TransactionRejected | ev.Withdrawn | ev.KeyAuthorized):
                 event(getattr(e, "code", type(e).__name__))
@@ -134,3 +140,78 @@ def test_money_moves_only_with_the_owners_signature_and_replay_matches(blocks: l
     assert report.ok
     assert replayed == roots
     assert engine.state_root() == w.engine.state_root()
+
+
+@dataclass(frozen=True)
+class FillAction:
+    buy_signer: int
+    sell_signer: int
+    order: int  # which of the three order pairs
+    size: int  # in thousandths of ETH
+    price: int  # offset from 2000
+    forge: bool  # a higher buy limit under the original signature
+
+
+fill_actions = st.builds(
+    FillAction,
+    st.sampled_from((0, 0, 1, 2)),
+    st.sampled_from((0, 0, 1, 2)),
+    st.integers(0, 2),
+    st.integers(1, 1500),
+    st.integers(-120, 120),
+    st.booleans(),
+)
+MILLI = WAD // 1000
+
+
+def _order(account: str, side: str, i: int) -> Order:
+    limit = 2100 if side == "buy" else 1900
+    return Order(CHAIN, account, "ETH-PERP", side, 1000 * MILLI, limit * WAD, i, good_til_block=30)  # type: ignore[arg-type]
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.lists(fill_actions, max_size=4), min_size=1, max_size=4))
+def test_fills_need_both_owners_orders_and_never_exceed_them(blocks: list[list[FillAction]]) -> None:
+    store = MemoryJournalStore()
+    w = World(journal=store)
+    signers = {"alice": (ALICE, MALLORY, BOB), "bob": (BOB, MALLORY, ALICE)}  # the owner first
+    filled: dict[str, int] = {}
+    for actions_ in blocks:
+        envs = []
+        for a in actions_:
+            buy, sell = _order("alice", "buy", a.order), _order("bob", "sell", a.order)
+            sb = sign_order(buy, signers["alice"][a.buy_signer])
+            ss = sign_order(sell, signers["bob"][a.sell_signer])
+            if a.forge:
+                forged = msgspec.structs.replace(buy, limit_price=9000 * WAD)
+                sb = SignedOrder(forged, sb.signer, sb.signature)
+            fill = Fill("ETH-PERP", a.size * MILLI, (2000 + a.price) * WAD, "buyer")
+            envs.append(w.tx(MALLORY, MatchedFill(sb, ss, fill)))  # anyone may submit a fill
+        before = w.engine.state.accounts["alice"].positions.get("ETH-PERP")
+        result = w.apply(*envs)
+        after = w.engine.state.accounts["alice"].positions.get("ETH-PERP")
+        current = -1
+        traded = 0
+        for e in result.events:
+            if isinstance(e, ev.TransactionAdmitted):
+                current = e.tx_index
+            elif isinstance(e, ev.TransactionRejected):
+                event(e.code)
+            elif isinstance(e, ev.Traded):
+                traded += e.size
+                event("traded")
+            elif isinstance(e, ev.FillCleared):
+                m = envs[current].envelope.command
+                assert isinstance(m, MatchedFill)
+                # cleared only with both owners' genuine, unaltered orders
+                assert (m.buy.signer, m.sell.signer) == (ALICE.public_hex, BOB.public_hex)
+                assert m.buy.order.limit_price == 2100 * WAD
+                filled[e.buy_order], filled[e.sell_order] = e.buy_filled, e.sell_filled
+        assert (after.size if after else 0) - (before.size if before else 0) == traded
+        assert all(amount <= 1000 * MILLI for amount in filled.values())  # never beyond an order's size
+    assert sum(filled.values()) == 2 * (
+        w.engine.state.accounts["alice"].positions["ETH-PERP"].size if filled else 0
+    )
+    replayed: dict[int, str] = {}
+    report, _ = verify_journal(store, on_root=lambda h, r: replayed.__setitem__(h, r))
+    assert report.ok and replayed == {b.height: r for b, r in zip(w.blocks, w.roots, strict=True)}

@@ -46,3 +46,27 @@ def test_a_bounded_cache_forgets_the_oldest() -> None:
     w.engine.signature_cache = cache  # type: ignore[attr-defined]
     w.apply(*envs)
     assert cache.hits == 2
+
+
+def test_cached_order_signatures_clear_the_same_fills() -> None:
+    from clearhouse.auth.commands import MatchedFill
+    from clearhouse.auth.orders import Fill, Order, SignedOrder, sign_order
+
+    def order(account: str, side: str, limit: int) -> Order:
+        return Order(CHAIN, account, "ETH-PERP", side, WAD, limit * WAD, 1, good_til_block=20)  # type: ignore[arg-type]
+
+    buy, sell = sign_order(order("alice", "buy", 2000), ALICE), sign_order(order("bob", "sell", 2000), BOB)
+    forged = SignedOrder(order("alice", "buy", 2100), buy.signer, buy.signature)  # a higher limit, same sig
+    fill = Fill("ETH-PERP", WAD, 2000 * WAD, "buyer")
+    plain, cached = World(), World()
+    cache = VerifiedSignatures()
+    cached.engine.signature_cache = cache  # type: ignore[attr-defined]
+    assert cache.verify_order(buy, CHAIN) and cache.verify_order(sell, CHAIN)
+    outcomes = []
+    for w in (plain, cached):
+        envs = [w.tx(MALLORY, MatchedFill(forged, sell, fill)), w.tx(MALLORY, MatchedFill(buy, sell, fill))]
+        outcomes.append(w.apply(*envs))
+    assert outcomes[0].events_bytes == outcomes[1].events_bytes
+    assert outcomes[0].state_root == outcomes[1].state_root
+    assert b"bad_signature" in outcomes[1].events_bytes and b"FillCleared" in outcomes[1].events_bytes
+    assert cache.hits == 2  # both orders of the good fill, without ed25519 (the forged buy fails first)

@@ -22,9 +22,10 @@ every signature, nonce and authorization.
 from __future__ import annotations
 
 import hashlib
+import threading
 from concurrent.futures import Executor
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, get_args
 
 import msgspec
 
@@ -40,12 +41,15 @@ from clearhouse.auth.envelope import (
 )
 from clearhouse.auth.errors import Unauthorized, WrongChain
 from clearhouse.auth.nonces import NonceBook, NonceWindow, ReplayRules, check_expiry, check_nonce
+from clearhouse.auth.orders import SignedOrder, order_id, verify_order
 from clearhouse.auth.reports import ReportSignature, verify_report
-from clearhouse.auth.signing import check_chain_id
+from clearhouse.auth.signing import check_chain_id, check_public_key
 from clearhouse.auth.state import AuthState
 from clearhouse.ledger import events as ev
+from clearhouse.ledger.auth_digest import EMPTY as EMPTY_NONCES
+from clearhouse.ledger.auth_digest import NonceDigest, RegistryDigest, nonce_digest, registry_digest
 from clearhouse.ledger.block import Block
-from clearhouse.ledger.commands import ConfigureAuth
+from clearhouse.ledger.commands import AnyCommand, ConfigureAuth
 from clearhouse.ledger.errors import AlreadyExists, ClearhouseError, InvalidParameters, InvalidValue
 from clearhouse.ledger.model import LedgerState
 from clearhouse.ledger.unit_of_work import BlockUndo, TxContext
@@ -53,21 +57,70 @@ from clearhouse.ledger.unit_of_work import BlockUndo, TxContext
 LEDGER_AUTH_DOMAIN = b"clearhouse/ledgerauth/v1\x00"
 
 
-class LedgerAuth(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+@dataclass(frozen=True, slots=True)
+class LedgerAuth:
     """The auth part of a ledger's state: configuration and :class:`AuthState`. Immutable; the engine
-    replaces it (once per block that changes it)."""
+    replaces it (once per block that changes it) with :meth:`after`, which keeps the digests of the parts
+    that did not change, so the root costs O(what changed) (see :mod:`clearhouse.ledger.auth_digest`)."""
 
     chain_id: str
     require_signatures: bool
     rules: ReplayRules
     state: AuthState
+    #: Digests of ``state``'s parts, kept in step by :meth:`create` / :meth:`after` (not compared).
+    nonce_digest: NonceDigest = field(default=EMPTY_NONCES, compare=False, repr=False)
+    registry_digest: RegistryDigest | None = field(default=None, compare=False, repr=False)
+    fills_root: bytes = field(default=b"", compare=False, repr=False)
+
+    @classmethod
+    def create(
+        cls, chain_id: str, require_signatures: bool, rules: ReplayRules, state: AuthState
+    ) -> LedgerAuth:
+        """From scratch (genesis, or a check of the incremental digests)."""
+        return cls(
+            chain_id,
+            require_signatures,
+            rules,
+            state,
+            nonce_digest(state.nonces),
+            registry_digest(state.registry),
+            state.fills.root(),
+        )
+
+    def after(
+        self, state: AuthState, changed_windows: dict[str, NonceWindow], changed_accounts: set[str]
+    ) -> LedgerAuth:
+        """This ledger auth with ``state``, whose nonce book differs from ours only in
+        ``changed_windows`` and whose registry only in ``changed_accounts`` (and admins / reporters)."""
+        old = self.state
+        assert self.registry_digest is not None
+        if state.registry is old.registry:
+            registry = self.registry_digest
+        else:
+            registry = self.registry_digest.update(state.registry, sorted(changed_accounts))
+        return LedgerAuth(
+            self.chain_id,
+            self.require_signatures,
+            self.rules,
+            state,
+            self.nonce_digest.update(changed_windows),
+            registry,
+            self.fills_root if state.fills is old.fills else state.fills.root(),
+        )
 
     def root(self) -> bytes:
-        """``sha256(domain || u32(len(head)) || head || state.root())`` with ``head`` the canonical JSON of
-        ``[chain_id, require_signatures, rules]``: 32 bytes appended to the ledger's state root input."""
+        """``sha256(domain || u32(len(head)) || head || nonces_v2 || registry_v2 || fills.root())``, with
+        ``head`` the canonical JSON of ``[chain_id, require_signatures, rules]``: 32 bytes appended to the
+        ledger's state root input (the digests: :mod:`clearhouse.ledger.auth_digest`)."""
+        assert self.registry_digest is not None
         head = _encoder.encode([self.chain_id, self.require_signatures, self.rules])
         return hashlib.sha256(
-            LEDGER_AUTH_DOMAIN + len(head).to_bytes(4, "big") + head + self.state.root()
+            LEDGER_AUTH_DOMAIN
+            + len(head).to_bytes(4, "big")
+            + head
+            + self.nonce_digest.root
+            + self.registry_digest.root
+            + self.fills_root
         ).digest()
 
 
@@ -93,7 +146,7 @@ def configure_auth(engine: Any, ctx: TxContext, c: ConfigureAuth) -> None:
     if not c.admins:
         raise InvalidParameters("ConfigureAuth needs at least one admin key")
     reg = _with_ledger_accounts(registry(c.admins), state)
-    auth = LedgerAuth(c.chain_id, c.require_signatures, rules, AuthState(registry=reg))
+    auth = LedgerAuth.create(c.chain_id, c.require_signatures, rules, AuthState(registry=reg))
     ctx.emit(ev.AuthConfigured(c.chain_id, reg.admins, c.require_signatures))
     _set_auth(state, ctx.undo, auth)
 
@@ -115,6 +168,41 @@ def _set_auth(state: LedgerState, undo: BlockUndo, auth: LedgerAuth) -> None:
 
 
 # -- signed reports --------------------------------------------------------------------------------
+
+
+_BARE_TYPES = frozenset(get_args(AnyCommand))
+_raw_tuple = msgspec.json.Decoder(tuple[msgspec.Raw, ...])
+
+
+def check_block(state: LedgerState, block: Block) -> None:
+    """Refuse a block (``InvalidValue``) whose content would not replay as it was applied: a signed entry
+    that is not a ``msgspec.Raw`` (bytes would be journalled as base64) or a bare transaction that is not a
+    ledger command (auth commands travel only inside envelopes); then :func:`check_reports`."""
+    for i, raw in enumerate(block.signed):
+        if type(raw) is not msgspec.Raw:
+            raise InvalidValue(
+                f"block {block.height}: signed[{i}] is a {type(raw).__name__}, not a msgspec.Raw "
+                "(build it with signed_tx)"
+            )
+    if block.signed:
+        # What the journal will hold must decode to the very bytes applied now (garbage or surrounding
+        # whitespace would otherwise make the live block and its replay disagree).
+        try:
+            back = _raw_tuple.decode(_encoder.encode(block.signed))
+        except msgspec.DecodeError:
+            raise InvalidValue(f"block {block.height}: a signed entry is not a JSON value") from None
+        if len(back) != len(block.signed):
+            raise InvalidValue(f"block {block.height}: signed entries run into each other")
+        for i, (raw, again) in enumerate(zip(block.signed, back, strict=True)):
+            if bytes(raw) != bytes(again):
+                raise InvalidValue(f"block {block.height}: signed[{i}] would not journal byte for byte")
+    for i, command in enumerate(block.txs):
+        if type(command) not in _BARE_TYPES:
+            raise InvalidValue(
+                f"block {block.height}: txs[{i}] is a {type(command).__name__}, which only a signed envelope "
+                "may carry"
+            )
+    check_reports(state, block)
 
 
 def check_reports(state: LedgerState, block: Block) -> None:
@@ -170,7 +258,7 @@ def apply_signed(
     engine: Any, block: Block, undo: BlockUndo, events: list[ev.Event], touched: set[str]
 ) -> None:
     """Step 3b of a block: the signed envelopes, in order, after the bare transactions."""
-    from clearhouse.ledger.auth_handlers import execute
+    from clearhouse.ledger.auth_handlers import BlockFills, execute
 
     state: LedgerState = engine.state
     auth = state.auth
@@ -183,8 +271,13 @@ def apply_signed(
     height, now_ms = block.height, block.time * 1000
     cache: VerifiedSignatures | None = getattr(engine, "signature_cache", None)
     reg = _with_ledger_accounts(auth.state.registry, state)
-    fills = auth.state.fills
+    changed_accounts: set[str] = set()
+    if reg is not auth.state.registry:
+        changed_accounts.update(a for a in reg.accounts if a not in auth.state.registry.accounts)
+    private = False  # whether reg.accounts is this block's own copy (then opened accounts go in place)
+    fills = BlockFills(auth.state.fills)
     windows: dict[str, NonceWindow] | None = None  # copied once, at the block's first admitted nonce
+    changed: dict[str, NonceWindow] = {}
     for i, raw in enumerate(block.signed):
         index = base + i
         name = "SignedEnvelope"
@@ -199,23 +292,34 @@ def apply_signed(
             continue
         if windows is None:
             windows = dict(auth.state.nonces.windows)
-        windows[env.signer] = window
+        windows[env.signer] = changed[env.signer] = window
         events.append(ev.TransactionAdmitted(index, digest.hex(), env.signer, env.nonce))
         ctx = TxContext(state, undo)
         try:
-            reg, fills = execute(engine, ctx, env.signer, env.command, reg, fills, auth.chain_id)
+            effects = execute(engine, ctx, env.signer, env.command, reg, fills, auth.chain_id)
         except ClearhouseError as err:
             events.append(ev.TransactionRejected(index, name, err.code, str(err)))
             continue
         touched.update(ctx.commit())
         events.extend(ctx.events)
-    if fills.orders:
-        fills = fills.prune(height, now_ms)
+        fills.changes.update(effects.fills)
+        if effects.registry is not reg:
+            reg, private = effects.registry, False
+        if effects.opened is not None:
+            if not private:
+                reg, private = AuthRegistry(reg.admins, dict(reg.accounts), reg.reporters), True
+            reg.accounts[effects.opened[0]] = effects.opened[1]
+            changed_accounts.add(effects.opened[0])
+        changed_accounts.update(effects.accounts)
+    book = fills.book()
+    if book.orders:
+        live = book.prune(height, now_ms)
+        if len(live.orders) != len(book.orders):
+            book = live
     old = auth.state
     nonces = old.nonces if windows is None else NonceBook(windows)
-    if nonces is not old.nonces or reg is not old.registry or fills is not old.fills:
-        new = AuthState(nonces, reg, fills)
-        _set_auth(state, undo, LedgerAuth(auth.chain_id, auth.require_signatures, auth.rules, new))
+    if nonces is not old.nonces or reg is not old.registry or book is not old.fills:
+        _set_auth(state, undo, auth.after(AuthState(nonces, reg, book), changed, changed_accounts))
 
 
 # -- helpers for drivers ---------------------------------------------------------------------------
@@ -235,6 +339,7 @@ class VerifiedSignatures:
     def __init__(self, capacity: int = 1_000_000) -> None:
         self.capacity = capacity
         self._seen: dict[tuple[bytes, str, str], None] = {}
+        self._lock = threading.Lock()  # submissions may come from several threads
         self.hits = 0
 
     def __len__(self) -> int:
@@ -268,10 +373,32 @@ class VerifiedSignatures:
             return digest
         return verify(signed, chain_id)
 
+    def verify_order(self, signed: SignedOrder, chain_id: str) -> bytes:
+        """:func:`~clearhouse.auth.orders.verify_order`, remembering a success; returns the order id."""
+        oid = verify_order(signed, chain_id)
+        self._remember((oid, signed.signer, signed.signature))
+        return oid
+
+    def check_order(self, signed: SignedOrder, chain_id: str) -> bytes:
+        """What :func:`~clearhouse.auth.orders.verify_order` returns or raises, skipping ed25519 for a
+        remembered signature (orders are signed under their own domain, so ids never collide with
+        transaction hashes)."""
+        order = signed.order
+        if order.chain_id != chain_id:
+            return verify_order(signed, chain_id)  # raises WrongChain
+        order.check()
+        check_public_key(signed.signer)
+        oid = order_id(order)
+        if (oid, signed.signer, signed.signature) in self._seen:
+            self.hits += 1
+            return oid
+        return verify_order(signed, chain_id)
+
     def _remember(self, key: tuple[bytes, str, str]) -> None:
-        self._seen[key] = None
-        if len(self._seen) > self.capacity:
-            del self._seen[next(iter(self._seen))]
+        with self._lock:
+            self._seen[key] = None
+            while len(self._seen) > self.capacity:
+                del self._seen[next(iter(self._seen))]
 
 
 def signed_tx(signed: SignedEnvelope | bytes) -> msgspec.Raw:
@@ -342,6 +469,7 @@ __all__ = [
     "VerifiedSignatures",
     "admit",
     "apply_signed",
+    "check_block",
     "check_reports",
     "configure_auth",
     "signed_tx",

@@ -6,27 +6,63 @@ book after it; the caller keeps them only if nothing raised, so a refused comman
 * ``AuthorizeKey`` / ``RevokeKey`` (the account's owner) and ``AuthorizeReporter`` / ``RevokeReporter``
   (an admin) update the registry and emit ``KeyAuthorized`` … ``ReporterRevoked``.
 * ``OpenAccount`` runs the ledger's handler and records the owner key in the registry.
-* ``MatchedFill`` runs :func:`clearhouse.auth.clearing.clear_fill` — both orders' signatures and chain,
-  each signer controls its order's account, the fill against both limits, both orders' remaining size
-  (the fill book), the market's price band around the fresh index price, reduce-only against the current
-  positions — then the ledger's ``Trade`` (margin, fees, oracle rules), and emits ``FillCleared``.
+* ``MatchedFill`` runs :func:`clearhouse.auth.clearing.clear_fill`'s pipeline — both orders'
+  signatures and chain, each signer controls its order's account, the fill against both limits, both
+  orders' remaining size (the fill book), the market's price band around the fresh index price,
+  reduce-only against the current positions — then the ledger's ``Trade`` (margin, fees, oracle
+  rules), and emits ``FillCleared``.
   Markets have no tick size, so prices are on a grid of 1 (WAD units); sizes on the market's step.
 * every other ledger command runs its ledger handler, exactly as a bare command would.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Any
 
-from clearhouse.auth.authorization import AuthRegistry
-from clearhouse.auth.clearing import FillBook, clear_fill
+from clearhouse.auth.authorization import AccountKeys, AuthRegistry
+from clearhouse.auth.clearing import FillBook, FilledOrder
 from clearhouse.auth.commands import AuthorizeKey, AuthorizeReporter, MatchedFill, RevokeKey, RevokeReporter
-from clearhouse.auth.orders import order_id
+from clearhouse.auth.orders import check_fill, to_trade, verify_order
 from clearhouse.ledger import commands as c
 from clearhouse.ledger import events as ev
-from clearhouse.ledger.errors import UnknownMarket
+from clearhouse.ledger.errors import AlreadyExists, UnknownMarket
 from clearhouse.ledger.margin import fresh_price_lookup
 from clearhouse.ledger.unit_of_work import TxContext
+
+
+class BlockFills:
+    """The fill book during one block: the committed book plus the block's changes (one dict copy per
+    block instead of one per fill); :meth:`book` is the value to keep at the end of the block."""
+
+    __slots__ = ("base", "changes")
+
+    def __init__(self, base: FillBook) -> None:
+        self.base = base
+        self.changes: dict[str, FilledOrder] = {}
+
+    def filled(self, oid: bytes) -> int:
+        key = oid.hex()
+        entry = self.changes.get(key)
+        if entry is None:
+            entry = self.base.orders.get(key)
+        return 0 if entry is None else entry.filled
+
+    def book(self) -> FillBook:
+        return FillBook({**self.base.orders, **self.changes}) if self.changes else self.base
+
+
+@dataclass(frozen=True, slots=True)
+class Effects:
+    """What a command did to the auth state, for the caller to keep only if nothing raised."""
+
+    registry: AuthRegistry
+    #: Fill-book entries (order id hex -> filled) after a ``MatchedFill``.
+    fills: dict[str, FilledOrder] = field(default_factory=dict)
+    #: Registry accounts changed by ``registry`` (sub-keys).
+    accounts: tuple[str, ...] = ()
+    #: An account a signed ``OpenAccount`` opened, and its keys (the caller adds it to the registry).
+    opened: tuple[str, AccountKeys] | None = None
 
 
 def execute(
@@ -35,15 +71,15 @@ def execute(
     signer: str,
     command: c.Command,
     reg: AuthRegistry,
-    fills: FillBook,
+    fills: BlockFills,
     chain_id: str,
-) -> tuple[AuthRegistry, FillBook]:
-    """Run ``command`` from ``signer`` (already admitted) on ``ctx``; the registry and fill book after it."""
+) -> Effects:
+    """Run ``command`` from ``signer`` (already admitted) on ``ctx``; what it changes in the auth state."""
     from clearhouse.ledger.engine import _HANDLERS  # the ledger's own handler table
 
     command.check()
     if isinstance(command, AuthorizeKey | RevokeKey | AuthorizeReporter | RevokeReporter):
-        reg = reg.apply(signer, command)
+        new = reg.apply(signer, command)
         if isinstance(command, AuthorizeKey):
             ctx.emit(ev.KeyAuthorized(command.account, command.key))
         elif isinstance(command, RevokeKey):
@@ -52,13 +88,18 @@ def execute(
             ctx.emit(ev.ReporterAuthorized(command.feed, command.source, command.key))
         else:
             ctx.emit(ev.ReporterRevoked(command.feed, command.source))
-        return reg, fills
+        changed = (command.account,) if isinstance(command, AuthorizeKey | RevokeKey) else ()
+        return Effects(new, accounts=changed)
     if isinstance(command, MatchedFill):
-        return reg, _matched_fill(engine, ctx, command, reg, fills, chain_id, _HANDLERS[c.Trade])
+        return Effects(reg, _matched_fill(engine, ctx, command, reg, fills, chain_id, _HANDLERS[c.Trade]))
     _HANDLERS[type(command)](engine, ctx, command)
     if isinstance(command, c.OpenAccount):
-        reg = reg.apply(signer, command)
-    return reg, fills
+        # as AuthRegistry.apply would (the signer is the owner: checked at admission), without copying
+        # the registry per account
+        if command.account in reg.accounts:
+            raise AlreadyExists(f"account {command.account} exists")
+        return Effects(reg, opened=(command.account, AccountKeys(command.owner)))
+    return Effects(reg)
 
 
 def _matched_fill(
@@ -66,34 +107,45 @@ def _matched_fill(
     ctx: TxContext,
     m: MatchedFill,
     reg: AuthRegistry,
-    fills: FillBook,
+    fills: BlockFills,
     chain_id: str,
     trade: Any,
-) -> FillBook:
+) -> dict[str, FilledOrder]:
+    """:func:`clearhouse.auth.clearing.clear_fill`'s pipeline, step for step (verify both orders,
+    authorise both signers, ``check_fill`` against the filled amounts), on the block's fill book."""
     state = engine.state
+    cache = getattr(engine, "signature_cache", None)
+    verify = verify_order if cache is None else cache.check_order
     market = state.markets.get(m.fill.market)
     if market is None:
         raise UnknownMarket(f"unknown market {m.fill.market!r}")
     spec = market.spec
     index_price = fresh_price_lookup(state)(spec.oracle)
     positions = tuple(_position(state, o.order.account, spec.id) for o in (m.buy, m.sell))
-    new, cmd = clear_fill(
-        fills,
-        reg,
-        m,
-        chain_id=chain_id,
-        index_price=index_price,
-        band=spec.price_band,
+    buy_id = verify(m.buy, chain_id)
+    sell_id = verify(m.sell, chain_id)
+    reg.authorize_order(m.buy.signer, m.buy.order.account)
+    reg.authorize_order(m.sell.signer, m.sell.order.account)
+    buy_filled, sell_filled = check_fill(
+        m.fill,
+        m.buy.order,
+        m.sell.order,
+        (fills.filled(buy_id), fills.filled(sell_id)),
+        index_price,
+        spec.price_band,
         tick_size=1,
         step_size=spec.step_size,
         height=state.height,
         now_ms=state.time * 1000,
         positions=(positions[0], positions[1]),
     )
-    trade(engine, ctx, cmd)
-    buy_id, sell_id = order_id(m.buy.order), order_id(m.sell.order)
-    ctx.emit(ev.FillCleared(spec.id, buy_id.hex(), sell_id.hex(), new.filled(buy_id), new.filled(sell_id)))
-    return new
+    trade(engine, ctx, to_trade(m.fill, m.buy.order, m.sell.order))
+    ctx.emit(ev.FillCleared(spec.id, buy_id.hex(), sell_id.hex(), buy_filled, sell_filled))
+    b, o = m.buy.order, m.sell.order
+    return {
+        buy_id.hex(): FilledOrder(buy_filled, b.good_til_block, b.good_til_time),
+        sell_id.hex(): FilledOrder(sell_filled, o.good_til_block, o.good_til_time),
+    }
 
 
 def _position(state: Any, account: str, market: str) -> int | None:
@@ -104,4 +156,4 @@ def _position(state: Any, account: str, market: str) -> int | None:
     return 0 if pos is None else int(pos.size)
 
 
-__all__ = ["execute"]
+__all__ = ["BlockFills", "Effects", "execute"]

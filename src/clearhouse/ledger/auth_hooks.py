@@ -1,4 +1,4 @@
-"""The engine's three call sites into signed transactions, importing the auth package only when used.
+"""The engine's call sites into signed transactions, importing the auth package only when used.
 
 The engine imports this module at load time; it pulls in :mod:`clearhouse.ledger.admission` (and with it
 PyNaCl and the auth package) only on a ledger that uses signatures, so a trusted-driver engine (the lab,
@@ -28,9 +28,10 @@ def uses_auth(state: LedgerState, block: Block) -> bool:
     return state.auth is not None or has_signed_content(block)
 
 
-def check_reports(state: LedgerState, block: Block) -> None:
-    """Before the oracle step: every report signature, and the reporter whitelist (see admission)."""
-    from clearhouse.ledger.admission import check_reports as check
+def check_block(state: LedgerState, block: Block) -> None:
+    """Before the oracle step: the block's signed content is well-typed (what is applied is what replays)
+    and every report signature comes from its whitelisted reporter (see admission)."""
+    from clearhouse.ledger.admission import check_block as check
 
     check(state, block)
 

@@ -131,8 +131,8 @@ class Engine:
                 if block.sequencer_up:
                     state.sequencer_up_since = block.time
                 events.append(ev.SequencerStatusChanged(block.sequencer_up))
-            if auth_hooks.uses_auth(state, block):  # signed reports: clearhouse.ledger.admission
-                auth_hooks.check_reports(state, block)
+            if auth_hooks.uses_auth(state, block):  # signed content: clearhouse.ledger.admission
+                auth_hooks.check_block(state, block)
             if state.oracles or block.reports:
                 self._update_oracles(block, events)
             if block.prices:
