@@ -310,8 +310,10 @@ def main(argv: list[str] | None = None) -> None:
     table.add_row("HTTP node (batches)", str(http["included"]), f"{http['seconds']:.2f}",
                   f"{http['trades_per_s']:,.0f}", f"{per_cpu:,.0f}" if per_cpu else "-", "", "")
     p50, p99 = http["p50_ms"], http["p99_ms"]
+    p50s = f"{p50:.0f}" if p50 is not None else "-"
+    p99s = f"{p99:.0f}" if p99 is not None else "-"
     table.add_row(f"HTTP node, singles at {http['latency_load_per_s']:,.0f}/s", str(http["latency_samples"]),
-                  "", "", "", f"{p50:.0f}" if p50 is not None else "-", f"{p99:.0f}" if p99 is not None else "-")
+                  "", "", "", p50s, p99s)
     table.add_row("engine only (same trades)", str(eng["included"]), f"{eng['seconds']:.2f}",
                   f"{eng['trades_per_s']:,.0f}", f"{eng['trades_per_cpu_s']:,.0f}", "", "")
     table.add_row("Hyperliquid, published e2e", "", "", "", "", "200", "900")
