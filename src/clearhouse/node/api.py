@@ -22,6 +22,7 @@ from pydantic import BaseModel
 
 from clearhouse.ledger.errors import ClearhouseError
 from clearhouse.node import views
+from clearhouse.node.index import outcome_dict
 from clearhouse.node.metrics import NodeMetrics
 from clearhouse.node.ratelimit import RateLimiter
 from clearhouse.node.service import NodeService, Refused, refusal
@@ -259,14 +260,9 @@ def create_app(svc: NodeService, *, produce: bool = True) -> FastAPI:
         body = msgspec.json.encode({
             "height": row.height, "state_root": row.state_root, "row_hash": row.row_hash,
             "block": msgspec.Raw(row.block), "events": msgspec.Raw(row.events),
-            "txs": [views_outcome for views_outcome in svc_outcomes(row.height)],
+            "txs": [outcome_dict(o) for o in svc.index.outcomes_at(row.height)],
         })
         return Response(body, media_type="application/json")
-
-    def svc_outcomes(height: int) -> list[dict[str, object]]:
-        from clearhouse.node.index import outcome_dict
-
-        return [outcome_dict(o) for o in svc.index.outcomes_at(height)]
 
     @app.get("/v1/events", responses=_ERRORS)
     async def events(

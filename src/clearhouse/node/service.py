@@ -13,6 +13,7 @@ transaction is in the journal, and the nonce window refuses its replay, so nothi
 from __future__ import annotations
 
 import bisect
+import itertools
 import logging
 import time
 from collections import deque
@@ -31,7 +32,7 @@ from clearhouse.ledger import events as ev
 from clearhouse.ledger.admission import VerifiedSignatures
 from clearhouse.ledger.block import Block, ReportSig, decode_block, decode_events
 from clearhouse.ledger.engine import BlockResult, Engine
-from clearhouse.ledger.errors import ClearhouseError, InvalidValue
+from clearhouse.ledger.errors import ClearhouseError
 from clearhouse.ledger.fixedpoint import to_fixed
 from clearhouse.node.config import NodeConfig
 from clearhouse.node.genesis import MARKET, feed_sources, genesis_block, reporter_envelopes
@@ -45,8 +46,8 @@ log = logging.getLogger("clearhouse.node")
 
 #: Integers above this are refused at the edge (no WAD quantity of a real market comes near it).
 MAX_INT = 2**192
-#: Stream items kept in memory for resuming subscribers; older ones are rebuilt from the journal.
-RECENT_ITEMS = 50_000
+#: Bytes of recent stream items kept in memory for subscribers; older ones are rebuilt from the journal.
+RECENT_BYTES = 64 << 20
 
 
 class Refused(Exception):
@@ -125,7 +126,8 @@ class NodeService:
         self.counters = Counters({})
         #: seq of the first stream item of each height (index = height; [0] unused).
         self.seq_base: list[int] = [0, 1]
-        self.recent: deque[tuple[int, bytes]] = deque(maxlen=RECENT_ITEMS)
+        self.recent: deque[tuple[int, bytes]] = deque()
+        self._recent_bytes = 0
         self.listeners: list[Callable[[], None]] = []
         self.block_listeners: list[Callable[[BlockResult, float], None]] = []
         self.fixed_price = None if feed_sources(cfg, MARKET.oracle) else to_fixed(cfg.genesis.fixed_price)
@@ -338,7 +340,11 @@ class NodeService:
         h = result.height
         if len(self.seq_base) == h + 1:
             self.seq_base.append(self.seq_base[h] + 1 + len(result.events))
-        self.recent.extend(self.items_of(h, result.block_bytes, result.events_bytes, result.state_root))
+        items = self.items_of(h, result.block_bytes, result.events_bytes, result.state_root)
+        self.recent.extend(items)
+        self._recent_bytes += sum(len(data) for _, data in items)
+        while self._recent_bytes > RECENT_BYTES and len(self.recent) > 1:
+            self._recent_bytes -= len(self.recent.popleft()[1])
         for cb in self.listeners:
             cb()
         for bcb in self.block_listeners:
@@ -351,7 +357,7 @@ class NodeService:
             return []
         if self.recent and self.recent[0][0] <= seq:
             start = seq - self.recent[0][0]
-            return [self.recent[start + i] for i in range(min(limit, len(self.recent) - start))]
+            return list(itertools.islice(self.recent, start, start + limit))
         height = bisect.bisect_right(self.seq_base, seq, lo=1) - 1
         out: list[tuple[int, bytes]] = []
         for row in self.store.rows(height):
@@ -381,10 +387,4 @@ class NodeService:
         self.store.close()
 
 
-def parse_hash(value: str) -> str:
-    if len(value) != 64 or any(ch not in "0123456789abcdef" for ch in value):
-        raise InvalidValue("a transaction hash is 64 lower-case hex digits")
-    return value
-
-
-__all__ = ["NodeService", "Refused", "check_numbers", "parse_hash"]
+__all__ = ["NodeService", "Refused", "check_numbers"]
