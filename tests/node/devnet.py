@@ -8,6 +8,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -157,3 +158,12 @@ def trade(
     buy = cl.order(buyer[1], buyer[0], "ETH-PERP", "buy", W(size), W(price))
     sell = cl.order(seller[1], seller[0], "ETH-PERP", "sell", W(size), W(price))
     return cl.send(cl.fill(buy, sell, W(size), W(price)))
+
+
+def wait_until(pred: Callable[[], object], timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if pred():
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {what}")

@@ -7,8 +7,6 @@ import threading
 import time
 
 import httpx
-from tests.node.devnet import Devnet, trade
-from tests.node.test_e2e import wait_until
 
 from clearhouse.auth.envelope import encode_signed
 from clearhouse.auth.keys import KeyPair
@@ -19,6 +17,8 @@ from clearhouse.ledger import commands as c
 from clearhouse.ledger.admission import tx_hash
 from clearhouse.ledger.block import decode_block, decode_events
 from clearhouse.ledger.events import Deposited, PositionClosedOut
+
+from .devnet import Devnet, trade, wait_until
 
 
 def test_sigkill_under_load_keeps_acknowledgement_semantics(tmp_path) -> None:  # type: ignore[no-untyped-def]

@@ -3,24 +3,13 @@ journal verifies, and the same journal replayed gives the same roots."""
 
 from __future__ import annotations
 
-import time
-
-from tests.node.devnet import Devnet, run_cli, trade
-
 from clearhouse.auth.keys import KeyPair
 from clearhouse.journal import open_store
 from clearhouse.journal.replay import verify_journal
 from clearhouse.ledger.block import decode_block, decode_events
 from clearhouse.ledger.events import PositionClosedOut
 
-
-def wait_until(pred, timeout: float, what: str) -> None:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if pred():
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
+from .devnet import Devnet, run_cli, trade, wait_until
 
 
 def test_crash_path_liquidates_and_journal_verifies(tmp_path) -> None:  # type: ignore[no-untyped-def]

@@ -9,7 +9,6 @@ from collections.abc import Iterator
 import httpx
 import msgspec
 import pytest
-from tests.node.devnet import Devnet
 
 from clearhouse.auth.envelope import encode_signed, sign
 from clearhouse.auth.keys import KeyPair
@@ -17,6 +16,8 @@ from clearhouse.auth.reports import sign_report
 from clearhouse.client import Client, W
 from clearhouse.ledger import commands as c
 from clearhouse.oracle.reports import SourceReport
+
+from .devnet import Devnet
 
 ALICE = KeyPair.from_seed(b"\x01" * 32)
 MALLORY = KeyPair.from_seed(b"\x02" * 32)
