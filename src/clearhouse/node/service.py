@@ -15,6 +15,7 @@ from __future__ import annotations
 import bisect
 import itertools
 import logging
+import re
 import time
 from collections import deque
 from collections.abc import Callable
@@ -46,6 +47,7 @@ log = logging.getLogger("clearhouse.node")
 
 #: Integers above this are refused at the edge (no WAD quantity of a real market comes near it).
 MAX_INT = 2**192
+_LONG_DIGITS = re.compile(rb"[0-9]{%d,}" % len(str(MAX_INT)))
 #: Bytes of recent stream items kept in memory for subscribers; older ones are rebuilt from the journal.
 RECENT_BYTES = 64 << 20
 
@@ -176,11 +178,14 @@ class NodeService:
         return state.height + 1, max(state.time + 1, int(self.clock()))
 
     def decode(self, raw: bytes) -> SignedEnvelope:
-        try:
-            value = _any_decoder.decode(raw)
-        except msgspec.DecodeError as err:
-            raise Refused(400, "malformed_envelope", f"body is not JSON: {err}") from None
-        check_numbers(value)
+        """Wire bytes -> a signed envelope, or a typed refusal. Only a body with a run of 58+ digits
+        (an integer that may exceed :data:`MAX_INT`) pays for a generic parse to find the number."""
+        if _LONG_DIGITS.search(raw):
+            try:
+                value = _any_decoder.decode(raw)
+            except msgspec.DecodeError as err:
+                raise Refused(400, "malformed_envelope", f"body is not JSON: {err}") from None
+            check_numbers(value)
         try:
             return decode_signed(raw)
         except MalformedEnvelope as err:
