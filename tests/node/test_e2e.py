@@ -3,13 +3,15 @@ journal verifies, and the same journal replayed gives the same roots."""
 
 from __future__ import annotations
 
+import httpx
+
 from clearhouse.auth.keys import KeyPair
 from clearhouse.journal import open_store
 from clearhouse.journal.replay import verify_journal
 from clearhouse.ledger.block import decode_block, decode_events
 from clearhouse.ledger.events import PositionClosedOut
 
-from .devnet import Devnet, run_cli, trade, wait_until
+from .devnet import Devnet, free_port, run_cli, trade, wait_until
 
 
 def test_crash_path_liquidates_and_journal_verifies(tmp_path) -> None:  # type: ignore[no-untyped-def]
@@ -18,8 +20,9 @@ def test_crash_path_liquidates_and_journal_verifies(tmp_path) -> None:  # type: 
     try:
         alice, bob, k1, k2 = (KeyPair.generate() for _ in range(4))
         # two competing keepers, started first (they follow the stream from block 1)
-        for name, key in (("k1", k1), ("k2", k2)):
-            net.keeper(name, key, "--run-for", "40")
+        metrics_port = free_port()
+        net.keeper("k1", k1, "--run-for", "40", "--metrics-port", str(metrics_port))
+        net.keeper("k2", k2, "--run-for", "40")
         net.report_all("2000")
         net.open_and_fund({"alice": (alice, "10000"), "bob": (bob, "10000"), "k1": (k1, "100000"),
                            "k2": (k2, "100000")})
@@ -34,6 +37,11 @@ def test_crash_path_liquidates_and_journal_verifies(tmp_path) -> None:  # type: 
             assert p.wait(20) == 0, p.stderr.read().decode()  # type: ignore[union-attr]
         wait_until(lambda: not cl.account("alice")["positions"], 25, "a keeper to close alice out")
         assert cl.liquidations() == []
+        node_metrics = httpx.get(f"{net.url}/metrics").text
+        assert "clearhouse_liquidations_total 1.0" in node_metrics
+        assert 'clearhouse_oracle_state{feed="ETH",state="fresh"} 1.0' in node_metrics
+        keeper_metrics = httpx.get(f"http://127.0.0.1:{metrics_port}/metrics").text
+        assert "clearhouse_keeper_replica_height" in keeper_metrics
         height = cl.status()["height"]
         cl.close()
     finally:

@@ -120,6 +120,8 @@ def keeper(
     run_for: float | None = typer.Option(None, "--run-for", help="Stop after this many seconds."),
     mode: str = typer.Option("closeout", "--mode", help="closeout (take the bucket over) or liquidate "
                              "(one position by the market's mechanism)."),
+    metrics_port: int | None = typer.Option(None, "--metrics-port", help="Serve Prometheus metrics on "
+                                            "127.0.0.1:PORT (keeper lag, replica height, close-outs)."),
     exit_after_submit: bool = typer.Option(False, "--exit-after-submit", hidden=True),
 ) -> None:
     """Follow the stream, screen and confirm, and close out accounts below maintenance for profit."""
@@ -129,5 +131,6 @@ def keeper(
     setup()
     if mode not in ("closeout", "liquidate"):
         fail("--mode is closeout or liquidate")
-    settings = KeeperSettings(url, account, state, threshold, cost, exit_after_submit, run_for, mode)
+    settings = KeeperSettings(url, account, state, threshold, cost, exit_after_submit, run_for, mode,
+                              metrics_port)
     Keeper(settings, _key(key)).run()  # type: ignore[arg-type]

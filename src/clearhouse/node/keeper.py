@@ -120,6 +120,24 @@ class KeeperSettings:
     #: ``closeout`` (CloseOut: take the whole bucket over at the oracle price) or ``liquidate``
     #: (Liquidate: one position by the market's mechanism, as the lab's keepers do for such markets).
     mode: str = "closeout"
+    #: Serve Prometheus metrics on 127.0.0.1:PORT (None: off).
+    metrics_port: int | None = None
+
+
+class KeeperMetrics:
+    """Keeper lag (blocks from a target's first confirmation below maintenance to the block holding the
+    keeper's close-out), the replica's height and close-outs by outcome."""
+
+    def __init__(self, port: int) -> None:
+        from prometheus_client import CollectorRegistry, Counter, Gauge, start_http_server
+
+        r = CollectorRegistry()
+        self.lag = Gauge("clearhouse_keeper_lag_blocks", "Blocks from first seen liquidatable to inclusion",
+                         registry=r)
+        self.height = Gauge("clearhouse_keeper_replica_height", "Height of the keeper's replica", registry=r)
+        self.outcomes = Counter("clearhouse_keeper_closeouts", "Close-outs by outcome", ["outcome"],
+                                registry=r)
+        start_http_server(port, addr="127.0.0.1", registry=r)
 
 
 class Keeper:
@@ -131,7 +149,9 @@ class Keeper:
         self.intents = IntentLog.load(settings.state_path)
         self.seq = 1
         self.catch_up = 0
-        self.lag_blocks = 0
+        #: Height at which each target was first confirmed below maintenance in the replica.
+        self.first_seen: dict[Target, int] = {}
+        self.metrics = KeeperMetrics(settings.metrics_port) if settings.metrics_port else None
 
     # -- intents -----------------------------------------------------------------------------------
 
@@ -150,14 +170,19 @@ class Keeper:
                 except NodeError as err:
                     log.info("resend_refused", extra={"hash": intent.hash, "code": err.code})
 
-    def _settle(self, txs: list[dict[str, Any]]) -> None:
+    def _settle(self, txs: list[dict[str, Any]], height: int) -> None:
         by_hash = {it.hash: it for it in self.intents.open.values()}
         for o in txs:
             it = by_hash.get(str(o.get("hash")))
             if it is not None and o.get("status") in FINAL:
                 self.intents.done(it, str(o["status"]))
+                lag = height - self.first_seen.get(it.target, height)
                 log.info("closeout_outcome", extra={"target": it.target, "status": o["status"],
-                                                    "code": o.get("code")})
+                                                    "code": o.get("code"), "lag_blocks": lag})
+                if self.metrics is not None:
+                    self.metrics.outcomes.labels(str(o["status"])).inc()
+                    if o.get("status") == "included":
+                        self.metrics.lag.set(lag)
 
     # -- decisions ---------------------------------------------------------------------------------
 
@@ -172,6 +197,11 @@ class Keeper:
         except ClearhouseError:
             return
         confirmed = confirm(state, candidates, price_of)
+        live = {conf.target for conf in confirmed}
+        for t in [t for t in self.first_seen if t not in live]:
+            del self.first_seen[t]
+        for t in live:
+            self.first_seen.setdefault(t, state.height)
         if not confirmed:
             return
         specs = {m: ms.spec for m, ms in state.markets.items()}
@@ -220,7 +250,7 @@ class Keeper:
                     self.intents.done(intent, "rejected")
                 continue
             log.info("closeout_sent", extra={"target": target, "hash": intent.hash, "reward": reward,
-                                             "lag_blocks": self.lag_blocks})
+                                             "seen_at": self.first_seen.get(target), "height": state.height})
             if self.s.exit_after_submit:
                 os._exit(3)
             committed += im
@@ -234,9 +264,10 @@ class Keeper:
             raise SystemExit(
                 f"replica diverged at block {item.height}: {result.state_root} != {item.state_root}"
             )
-        self._settle(item.txs)
+        self._settle(item.txs, item.height)
+        if self.metrics is not None:
+            self.metrics.height.set(item.height)
         if item.height >= self.catch_up:
-            self.lag_blocks = max(0, self.catch_up - item.height)
             self.decide()
 
     def run(self) -> None:
