@@ -51,8 +51,13 @@ def test_crash_path_liquidates_and_journal_verifies(tmp_path) -> None:  # type: 
     closeouts = []
     for row in store.rows():
         closeouts += [e for e in decode_events(row.events) if isinstance(e, PositionClosedOut)]
-        decode_block(row.block)
     assert len(closeouts) == 1 and closeouts[0].account == "alice"
+    # each keeper signed at most one close-out of alice (competition, not double-sending)
+    signed = [bytes(raw) for row in store.rows() for raw in decode_block(row.block).signed]
+    sent = [raw for raw in signed if b'"CloseOut"' in raw]
+    assert 1 <= len(sent) <= 2
+    for keeper in (b"k1", b"k2"):
+        assert sum(b'"liquidator":"' + keeper + b'"' in raw for raw in sent) <= 1
     assert closeouts[0].liquidator in ("k1", "k2")
     report, _ = verify_journal(store)
     assert report.ok and report.blocks >= height
