@@ -4,7 +4,7 @@ duplicates."""
 
 from __future__ import annotations
 
-import time
+import shutil
 from pathlib import Path
 
 import hypothesis
@@ -136,7 +136,7 @@ def test_openapi_fuzz(case: schemathesis.Case) -> None:
 def _close_fuzz_node() -> object:
     yield None
     _svc.close()
-    _ = time
+    shutil.rmtree(_tmp, ignore_errors=True)  # the directory this module created
 
 
 @pytest.mark.postgres
