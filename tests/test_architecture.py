@@ -4,7 +4,8 @@ Every module of ``src/clearhouse`` is parsed (imports at module level, inside fu
 ``TYPE_CHECKING`` all count) and checked against the layers of docs/concepts.md:
 
     L0 core            L1 oracle, liquidation, options (pure libraries)     L2 ledger (the kernel)
-    L3 mechanisms, auth     L4 engine, risk, book     L5 journal, proofs     L6 lab, demo, cli (drivers)
+    L3 mechanisms, auth     L4 engine, risk, book     L5 journal, proofs
+    L6 lab, demo, cli, node, client (drivers)
 
 A module may import only modules of its own layer or below. The one allow-listed upward edge is the
 ``clearhouse.ledger.engine`` re-export shim (kept for a release: docs and tests import it).
@@ -37,6 +38,8 @@ LAYERS: Mapping[str, int] = {
     "clearhouse.lab": 6,
     "clearhouse.demo": 6,
     "clearhouse.cli": 6,
+    "clearhouse.node": 6,
+    "clearhouse.client": 6,
 }
 #: (importer, imported) edges allowed to point upward.
 ALLOWED_UPWARD = frozenset({("clearhouse.ledger.engine", "clearhouse.engine.engine")})

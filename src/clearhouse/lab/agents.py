@@ -24,7 +24,7 @@ from typing import Literal
 import msgspec
 
 from clearhouse.core.errors import ClearhouseError
-from clearhouse.core.fixedpoint import WAD, wmul_up
+from clearhouse.core.fixedpoint import WAD
 from clearhouse.lab.network import GWEI, NetworkModel
 from clearhouse.lab.population import Trader, keeper_id, to_units
 from clearhouse.lab.scenario import MARKET_MAKER, Scenario, per_keeper
@@ -32,6 +32,7 @@ from clearhouse.ledger import commands as c
 from clearhouse.ledger.enforcement import Confirmed, Target
 from clearhouse.ledger.engine import Engine
 from clearhouse.ledger.model import MarketSpec
+from clearhouse.risk.keeper_decision import decide, expected_reward, target_terms
 
 TxKind = Literal["closeout", "unwind", "topup"]
 
@@ -211,18 +212,8 @@ class Agents:
 
     def _target_terms(self, engine: Engine, target: Target, prices: dict[str, int]) -> tuple[int, int, int]:
         """(notional, penalty due, initial margin of the positions) of a target, exact ints."""
-        aid, mid = target
-        acct = engine.state.accounts[aid]
-        notional = penalty = im = 0
-        for m, pos in acct.positions.items():
-            if not pos.size or (mid is None and pos.isolated) or (mid is not None and m != mid):
-                continue
-            spec = self.markets[m]
-            n = abs(pos.size) * prices[spec.oracle] // WAD
-            notional += n
-            penalty += wmul_up(n, spec.liquidation_fee)
-            im += wmul_up(n, spec.initial_margin)
-        return notional, penalty, im
+        t = target_terms(engine.state.accounts[target[0]], target, self.markets, prices)
+        return t.notional, t.penalty, t.initial_margin
 
     def _keepers(
         self, block: int, engine: Engine, confirmed: list[Confirmed], prices: dict[str, int]
@@ -283,16 +274,17 @@ class Agents:
                     if p.size and ((target[1] is None and not p.isolated) or m == target[1])
                 )[0]
                 share = self.markets[first].liquidator_share
-                reward = min(penalty, max(conf.equity, 0)) * share // WAD / WAD
+                reward = expected_reward(penalty, conf.equity, share)
                 liquidate = first in self.liquidate
                 if liquidate and self.markets[first].liquidation.disposal == "amm":
                     # the pool takes the position; the caller only triggers and earns nothing
                     reward, im = 0.0, 0
                 cost = spec.gas_limit * offered / 1e18 * gas_token
-                if reward - cost < k.profit_threshold:
+                decision = decide(reward, cost, k.profit_threshold, free, committed, im)
+                if decision == "unprofitable":
                     k.stats.declined_unprofitable += 1
                     continue
-                if free - committed < im:
+                if decision == "capital":
                     k.stats.declined_capital += 1
                     continue
                 if bid > k.gas_cap_wei:

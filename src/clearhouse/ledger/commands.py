@@ -79,7 +79,7 @@ class ConfigureAuth(Command, frozen=True, tag=True):
     chain id every envelope and report must be signed for, the admin keys, whether a bare command is
     refused from the next block on, and the replay-protection window (``clearhouse.auth.nonces``). The
     owners of accounts opened before it are taken from the ledger. Validated by its handler
-    (``clearhouse.ledger.auth_genesis``), which owns the auth types.
+    (``clearhouse.mechanisms.signing.admission``), which owns the auth types.
     """
 
     chain_id: str

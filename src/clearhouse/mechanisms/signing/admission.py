@@ -158,13 +158,13 @@ def configure_auth(ctx: TxContext, c: ConfigureAuth) -> None:
     rules.validate()
     if not c.admins:
         raise InvalidParameters("ConfigureAuth needs at least one admin key")
-    reg = _with_ledger_accounts(registry(c.admins), state)
+    reg = with_ledger_accounts(registry(c.admins), state)
     auth = LedgerAuth.create(c.chain_id, c.require_signatures, rules, AuthState(registry=reg))
     ctx.emit(ev.AuthConfigured(c.chain_id, reg.admins, c.require_signatures))
     _set_auth(state, ctx.undo, auth)
 
 
-def _with_ledger_accounts(reg: AuthRegistry, state: LedgerState) -> AuthRegistry:
+def with_ledger_accounts(reg: AuthRegistry, state: LedgerState) -> AuthRegistry:
     """The registry with every ledger account it lacks, owned by the account's ``owner`` key (accounts
     opened by bare commands during bootstrap). O(1) when nothing is missing."""
     if len(reg.accounts) >= len(state.accounts):
@@ -287,7 +287,7 @@ def apply_signed(
             events.append(ev.TransactionRejected(base + i, "SignedEnvelope", WrongChain.code, why))
         return
     height, now_ms = block.height, block.time * 1000
-    reg = _with_ledger_accounts(auth.state.registry, state)
+    reg = with_ledger_accounts(auth.state.registry, state)
     changed_accounts: set[str] = set()
     if reg is not auth.state.registry:
         changed_accounts.update(a for a in reg.accounts if a not in auth.state.registry.accounts)

@@ -1,0 +1,139 @@
+"""``clearhouse node``, ``clearhouse reporter`` and ``clearhouse keeper``: the live node and its
+separate processes (docs/node.md)."""
+
+from __future__ import annotations
+
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+
+import typer
+
+from clearhouse.cli.errors import fail
+from clearhouse.ledger.errors import ClearhouseError
+
+
+def _key(path: Path, passphrase_env: str | None = None) -> object:
+    import os
+
+    from clearhouse.auth.keys import is_sealed, load_key
+
+    try:
+        phrase = None
+        if is_sealed(path):
+            phrase = os.environ.get(passphrase_env or "CLEARHOUSE_KEY_PASSPHRASE") or typer.prompt(
+                f"passphrase of {path}", hide_input=True
+            )
+        return load_key(path, phrase)
+    except ClearhouseError as err:
+        fail(str(err))
+
+
+def node(
+    config: Path = typer.Option(Path("node.toml"), "--config", help="The node's TOML configuration."),
+    init: bool = typer.Option(False, "--init", help="Write a devnet config and its keys (admin, three "
+                              "reporters) next to it, then exit; never overwrites a file."),
+    keys_dir: Path = typer.Option(Path("keys"), "--keys-dir", help="With --init: where the keys go."),
+    port: int = typer.Option(8700, "--port", help="With --init: the port to listen on."),
+    log_level: str = typer.Option("info", "--log-level"),
+) -> None:
+    """Run a clearhouse node: signed transactions over HTTP, a block every block_time_ms, the journal."""
+    from clearhouse.node.config import GenesisConfig, NodeConfig, ReporterEntry, dump_config, load_config
+
+    if init:
+        from clearhouse.auth.keys import KeyPair, save_key
+
+        if config.exists():
+            fail(f"{config} exists; refusing to overwrite it")
+        try:
+            admin = KeyPair.generate()
+            save_key(keys_dir / "admin.key", admin)
+            reporters = []
+            for i in range(1, 4):
+                k = KeyPair.generate()
+                save_key(keys_dir / f"reporter{i}.key", k)
+                reporters.append(ReporterEntry("ETH", f"src{i}", k.public_hex))
+        except ClearhouseError as err:
+            fail(str(err))
+        cfg = NodeConfig(port=port, admin_keys=(admin.public_hex,), genesis=GenesisConfig(
+            reporters=tuple(reporters), admin_key_file=str(keys_dir / "admin.key")))
+        config.write_text(dump_config(cfg), encoding="utf-8")
+        typer.echo(f"wrote {config} and keys admin, reporter1..3 in {keys_dir}/; start with: "
+                   f"clearhouse node --config {config}")
+        return
+    try:
+        cfg = load_config(config)
+    except ClearhouseError as err:
+        fail(str(err))
+    from clearhouse.node.server import serve
+
+    try:
+        serve(cfg, log_level)
+    except ClearhouseError as err:
+        fail(f"node cannot start: {err}")
+
+
+def reporter(
+    key: Path = typer.Option(..., "--key", help="The reporter's key file (whitelisted for --source)."),
+    source: str = typer.Option(..., "--source"),
+    url: str = typer.Option("http://127.0.0.1:8700", "--url"),
+    asset: str = typer.Option("ETH", "--asset"),
+    price: str | None = typer.Option(None, "--price", help="A constant price."),
+    path: str | None = typer.Option(None, "--path", help="Prices in turn, the last held: 2000,1900,1500"),
+    csv_file: Path | None = typer.Option(None, "--csv", help="A CSV with a header (e.g. /work/shared/data)."),
+    column: str = typer.Option("close", "--column"),
+    scale: str = typer.Option("1", "--scale", help="Multiply CSV prices by this."),
+    start: int = typer.Option(0, "--start", help="First CSV row."),
+    interval: float = typer.Option(1.0, "--interval", help="Seconds between reports (at least 1 s apart)."),
+    count: int | None = typer.Option(None, "--count", help="Stop after this many accepted reports."),
+) -> None:
+    """Sign and post oracle reports for one source of a feed."""
+    from clearhouse.node import reporter as rep
+    from clearhouse.node.logs import setup
+
+    setup()
+    try:
+        if csv_file is not None:
+            prices = rep.csv_prices(csv_file, column, Decimal(scale), start)
+        elif path is not None:
+            prices = rep.path_prices([Decimal(p) for p in path.split(",") if p.strip()])
+        elif price is not None:
+            prices = rep.path_prices([Decimal(price)])
+        else:
+            fail("give --price, --path or --csv")
+    except (InvalidOperation, OSError) as err:
+        fail(f"bad prices: {err}")
+    n = rep.run(url, _key(key), source, asset, prices, interval=interval, count=count)  # type: ignore[arg-type]
+    typer.echo(f"{n} reports accepted")
+
+
+def keeper(
+    key: Path = typer.Option(..., "--key", help="The keeper's key file (owner of --account)."),
+    account: str = typer.Option(..., "--account", help="The keeper's account (paid the liquidator share)."),
+    url: str = typer.Option("http://127.0.0.1:8700", "--url"),
+    state: Path = typer.Option(Path("keeper-intents.jsonl"), "--state", help="Intent log (idempotency)."),
+    threshold: float = typer.Option(0.0, "--threshold", help="Minimum expected profit after --cost."),
+    cost: float = typer.Option(0.0, "--cost", help="Cost per close-out, settlement units."),
+    run_for: float | None = typer.Option(None, "--run-for", help="Stop after this many seconds."),
+    mode: str = typer.Option("closeout", "--mode", help="closeout (take the bucket over) or liquidate "
+                             "(one position by the market's mechanism)."),
+    metrics_port: int | None = typer.Option(None, "--metrics-port", help="Serve Prometheus metrics on "
+                                            "127.0.0.1:PORT (keeper lag, replica height, close-outs)."),
+    exit_after_submit: bool = typer.Option(False, "--exit-after-submit", hidden=True),
+) -> None:
+    """Follow the stream, screen and confirm, and close out accounts below maintenance for profit."""
+    from clearhouse.node.keeper import Keeper, KeeperSettings
+    from clearhouse.node.logs import setup
+
+    setup()
+    if mode not in ("closeout", "liquidate"):
+        fail("--mode is closeout or liquidate")
+    settings = KeeperSettings(url, account, state, threshold, cost, exit_after_submit, run_for, mode,
+                              metrics_port)
+    Keeper(settings, _key(key)).run()  # type: ignore[arg-type]
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``node``, ``reporter`` and ``keeper`` to the ``clearhouse`` app."""
+    app.command()(node)
+    app.command()(reporter)
+    app.command()(keeper)
