@@ -62,6 +62,7 @@ from clearhouse.oracle.feed import OracleFeed
 from clearhouse.oracle.reports import SourceReport
 from clearhouse.oracle.rules import Action, SequencerGrace, require_allowed, twap_divergence_ok
 from clearhouse.oracle.states import OracleState
+from clearhouse.steward import handlers as steward_handlers
 
 if TYPE_CHECKING:
     from clearhouse.journal.store import JournalStore
@@ -837,4 +838,9 @@ _HANDLERS: dict[type[cmd.Command], Handler] = {
     cmd.Tick: vaults.tick,
     cmd.ProvideToSP: vaults.provide_to_sp,
     cmd.WithdrawFromSP: vaults.withdraw_from_sp,
+    cmd.ConfigureSteward: steward_handlers.configure_steward,
+    cmd.SetGuardrail: steward_handlers.set_guardrail,
+    cmd.ProposeParameter: steward_handlers.propose_parameter,
+    cmd.ApplyParameter: steward_handlers.apply_parameter,
+    cmd.VetoProposal: steward_handlers.veto_proposal,
 }

@@ -20,6 +20,7 @@ from clearhouse.liquidation.stability_pool import SpDeposit, StabilityPoolState
 from clearhouse.liquidation.vault import AaveLiquidation, AnyDisposal, DutchAuction, StabilityPool
 from clearhouse.oracle.feed import OracleFeed
 from clearhouse.oracle.mark import MarkPrice
+from clearhouse.steward.state import StewardState
 
 #: Seconds in the funding period that rates are quoted for (8 hours, as most perp venues).
 DEFAULT_FUNDING_PERIOD = 8 * 3600
@@ -440,3 +441,5 @@ class LedgerState:
     sequencer_up_since: int = 0
     #: Liquity-style stability pool (settlement deposits, collateral gains, running P and S).
     stability_pool: StabilityPoolState = field(default_factory=StabilityPoolState)
+    #: The steward: controller/guardian keys, guardrails, pending proposals (clearhouse.steward).
+    steward: StewardState = field(default_factory=StewardState)

@@ -25,6 +25,7 @@ from clearhouse.ledger.model import (
 )
 from clearhouse.liquidation.stability_pool import StabilityPoolState
 from clearhouse.oracle.feed import OracleFeed
+from clearhouse.steward.state import StewardState
 
 _MISSING = object()
 
@@ -47,6 +48,7 @@ class BlockUndo:
     oracles: dict[str, OracleFeed] | None = None
     header: tuple[object, int, int, bool, int] | None = None
     stability_pool: StabilityPoolState | None = None
+    steward: StewardState | None = None
 
     def restore(self, state: LedgerState) -> tuple[list[Account], int]:
         """Put every original back.
@@ -73,6 +75,8 @@ class BlockUndo:
             state.debt = self.debt
         if self.stability_pool is not None:
             state.stability_pool = self.stability_pool
+        if self.steward is not None:
+            state.steward = self.steward
         if self.drawn is not None:
             state.drawn = self.drawn
         if self.repaid is not None:
@@ -103,6 +107,7 @@ class TxContext:
         "_params",
         "_pools",
         "_sp",
+        "_steward",
         "_vault_types",
         "deposited",
         "drawn",
@@ -131,6 +136,7 @@ class TxContext:
         self._vault_types: dict[str, VaultType] = {}
         self._debt: DebtState | None = None
         self._sp: StabilityPoolState | None = None
+        self._steward: StewardState | None = None
 
     def account(self, account_id: str) -> Account:
         acct = self._accounts.get(account_id)
@@ -174,6 +180,13 @@ class TxContext:
         if self._sp is None:
             self._sp = self.state.stability_pool.clone()
         return self._sp
+
+    def steward(self) -> StewardState:
+        """The steward state as this transaction sees it (immutable; replace it with ``set_steward``)."""
+        return self._steward if self._steward is not None else self.state.steward
+
+    def set_steward(self, steward: StewardState) -> None:
+        self._steward = steward
 
     def mint(self, asset: str, amount: int) -> None:
         """Record ``amount`` of ``asset`` created (drawn) for the conservation identity."""
@@ -234,6 +247,10 @@ class TxContext:
             if undo.stability_pool is None:
                 undo.stability_pool = state.stability_pool
             state.stability_pool = self._sp
+        if self._steward is not None:
+            if undo.steward is None:
+                undo.steward = state.steward
+            state.steward = self._steward
         if self.drawn:
             if undo.drawn is None:
                 undo.drawn = state.drawn
