@@ -41,7 +41,8 @@ def _ordered(changes: Sequence[Change], state: LedgerState) -> list[Change]:
         market = state.markets.get(ch.target)
         current = market.spec.maintenance_margin if market is not None else 0
         rising = any(
-            c.target == ch.target and c.parameter == "maintenance_margin" and c.value > current for c in changes
+            c.target == ch.target and c.parameter == "maintenance_margin" and c.value > current
+            for c in changes
         )
         first = "initial_margin" if rising else "maintenance_margin"
         return (ch.target, 0 if ch.parameter == first else 1)
