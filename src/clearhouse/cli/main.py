@@ -25,11 +25,13 @@ app = typer.Typer(
 )
 console = Console(soft_wrap=True)
 
+from clearhouse.cli.backtest_controller import backtest_controller  # noqa: E402
 from clearhouse.cli.simulate import simulate  # noqa: E402
 from clearhouse.cli.sweep import sweep  # noqa: E402
 
 app.command()(simulate)
 app.command()(sweep)
+app.command("backtest-controller")(backtest_controller)
 from clearhouse.cli import keys as _keys  # noqa: E402, F401  (registers `clearhouse keys`)
 
 _LOCATION_HELP = (
