@@ -15,6 +15,8 @@ from clearhouse.cli.errors import fail
 from clearhouse.cli.options import check_output
 
 console = Console()
+#: The side-by-side table is wide; never squeeze it to a narrow or non-interactive terminal.
+wide = Console(width=200)
 
 COLUMNS: tuple[tuple[str, str, str], ...] = (
     ("bad_debt_mean", "bad debt mean", "$"),
@@ -132,7 +134,7 @@ def backtest_controller(
         write_output_dir(out, fill)
     except (OutputDirError, OSError) as err:
         fail(f"cannot write the outputs to {out}: {err}", 1)
-    console.print(comparison_table(rows))
+    wide.print(comparison_table(rows))
     beyond = sum(1 for r in rows if r["scale"] is None and r.get("undominated"))
     console.print(
         f"controller undominated by the static sweep on {beyond} of {len(names)} scenario(s); "
