@@ -14,7 +14,8 @@ runner = CliRunner()
 
 def test_simulate_runs_the_controller_through_the_steward(tmp_path: Path) -> None:
     out = tmp_path / "sim"
-    result = runner.invoke(app, ["simulate", "mango", "--controller", "volatility", "--accounts", "200", "--out", str(out)])
+    args = ["simulate", "mango", "--controller", "volatility", "--accounts", "200"]
+    result = runner.invoke(app, [*args, "--out", str(out)])
     assert result.exit_code == 0, result.output
     assert "controller volatility (first path)" in result.output
     doc = json.loads((out / "summary.json").read_text())
