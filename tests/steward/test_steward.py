@@ -275,3 +275,35 @@ def test_the_controller_and_guardian_keys_are_named_in_the_command_for_the_signe
         assert RULES[cls].rule is Rule.SELF and RULES[cls].field == field
     assert RULES[c.ConfigureSteward].rule is Rule.ADMIN and RULES[c.SetGuardrail].rule is Rule.ADMIN
     assert CONTROLLER != GUARDIAN and BTC_PERP.id == "BTC-PERP"
+
+
+def test_removing_a_guardrail_stops_its_pending_proposals() -> None:
+    engine = engine_with_steward([("market", "ETH-PERP", "maintenance_margin", AAVE_MM)])
+    step(engine, [propose("ETH-PERP", "maintenance_margin", 525 * BP)])
+    r = step(engine, [c.SetGuardrail("market", "ETH-PERP", "maintenance_margin", None)])
+    assert [e.removed for e in of(r, ev.GuardrailSet)] == [True]  # type: ignore[attr-defined]
+    assert rejected(step(engine, [apply(1)])) == ["no_guardrail"]
+    assert rejected(step(engine, [c.SetGuardrail("market", "ETH-PERP", "maintenance_margin", None)])) == [
+        "no_guardrail"
+    ]
+
+
+def test_steward_blocks_and_events_round_trip_and_replay_to_the_same_root() -> None:
+    from clearhouse.ledger.block import Block, decode_block, decode_events, encode_block
+
+    engine = engine_with_steward([("market", "ETH-PERP", "maintenance_margin", AAVE_MM)])
+    blocks: list[Block] = []
+
+    def record(txs: list[c.AnyCommand], dt: int = 60) -> None:
+        state = engine.state
+        block = Block(state.height + 1, state.time + dt, {}, tuple(txs))
+        blocks.append(decode_block(encode_block(block)))
+        result = engine.apply_block(block)
+        assert decode_events(result.events_bytes) == list(result.events)
+
+    record([propose("ETH-PERP", "maintenance_margin", 525 * BP), apply(1), c.VetoProposal(GUARDIAN, 1)])
+    record([propose("ETH-PERP", "maintenance_margin", 550 * BP), c.VetoProposal(GUARDIAN, 2, "no")])
+    twin = engine_with_steward([("market", "ETH-PERP", "maintenance_margin", AAVE_MM)])
+    for block in blocks:
+        twin.apply_block(block)
+    assert twin.state_root() == engine.state_root()

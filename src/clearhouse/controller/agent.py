@@ -99,7 +99,7 @@ class StewardAgent:
             if value == current:
                 continue
             earliest = now if guard.is_fast(current, value) else now + guard.timelock
-            if not self._due(guard, state, k, current, value, earliest + guard.expiry - 1):
+            if not self._due(guard, state, k, current, value, now + guard.expiry - 1):
                 continue  # could never apply before it expires
             out.append(cmd.ProposeParameter(self.key, ch.scope, ch.target, ch.parameter, value))  # type: ignore[arg-type]
             self.stats.proposed += 1

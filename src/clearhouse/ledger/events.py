@@ -543,6 +543,7 @@ class GuardrailSet(Event, frozen=True, tag=True):
     min_interval: int
     timelock: int
     expiry: int
+    fast_direction: str
     removed: bool = False
 
 

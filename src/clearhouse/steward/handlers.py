@@ -115,7 +115,7 @@ def set_guardrail(engine: Engine, ctx: TxContext, c: cmd.SetGuardrail) -> None:
 def _guardrail_event(c: cmd.SetGuardrail, g: Guardrail, removed: bool) -> ev.GuardrailSet:
     return ev.GuardrailSet(
         c.scope, c.target, c.parameter, g.lower, g.upper, g.max_up, g.max_down, g.relative,
-        g.min_interval, g.timelock, g.expiry, removed,
+        g.min_interval, g.timelock, g.expiry, g.fast_direction, removed,
     )
 
 
