@@ -2,7 +2,8 @@
 
 For every scenario and seed the lab runs: the static scenario; a static sweep that scales every market's
 initial and maintenance margin by each factor of ``static_scales`` (the static bad-debt vs capital-efficiency
-frontier); and the scenario with the controller running through the steward. Paths are identical across
+frontier; a scale whose scenario does not validate, e.g. base margins crossing a tiered model's tiers,
+is skipped and reported); and the scenario with the controller running through the steward. Paths are identical across
 variants (same seed: the price path, population and gas do not depend on the parameters).
 
 Per variant, across seeds: bad debt (mean, VaR 95/99, expected shortfall 95), peak negative equity not covered
@@ -20,7 +21,7 @@ from typing import Any
 
 from clearhouse.lab.metrics import expected_shortfall, var
 from clearhouse.lab.runner import run_path
-from clearhouse.lab.scenario import load_scenario
+from clearhouse.lab.scenario import ScenarioError, load_scenario
 
 DEFAULT_SCALES = (0.75, 1.0, 1.5, 2.0)
 
@@ -129,7 +130,12 @@ def backtest(
         statics: list[Variant] = []
         for scale in static_scales:
             overrides = _scaled(source, scale)
-            scen = load_scenario(source, overrides) if overrides else sc
+            try:
+                scen = load_scenario(source, overrides) if overrides else sc
+            except ScenarioError as err:  # e.g. scaled base margins crossing a tiered model's tiers
+                if on_run is not None:
+                    on_run(sc.name, f"static x{scale:g} skipped ({err})", 0)
+                continue
             v = Variant(sc.name, f"static x{scale:g}", scale)
             for s in seed_list:
                 if on_run is not None:
