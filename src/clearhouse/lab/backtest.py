@@ -3,8 +3,8 @@
 For every scenario and seed the lab runs: the static scenario; a static sweep that scales every market's
 initial and maintenance margin by each factor of ``static_scales`` (the static bad-debt vs capital-efficiency
 frontier; a scale whose scenario does not validate, e.g. base margins crossing a tiered model's tiers,
-is skipped and reported); and the scenario with the controller running through the steward. Paths are identical across
-variants (same seed: the price path, population and gas do not depend on the parameters).
+is skipped and reported); and the scenario with the controller running through the steward. Paths are
+identical across variants (same seed: the price path, population and gas do not depend on the parameters).
 
 Per variant, across seeds: bad debt (mean, VaR 95/99, expected shortfall 95), peak negative equity not covered
 by the insurance fund, insurance-fund draw, liquidations, capital efficiency (allowed leverage: the
