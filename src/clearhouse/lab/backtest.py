@@ -4,7 +4,8 @@ For every scenario and seed the lab runs: the static scenario; a static sweep th
 initial and maintenance margin by each factor of ``static_scales`` (the static bad-debt vs capital-efficiency
 frontier; a scale whose scenario does not validate, e.g. base margins crossing a tiered model's tiers,
 is skipped and reported); and the scenario with the controller running through the steward. Paths are
-identical across variants (same seed: the price path, population and gas do not depend on the parameters).
+identical across variants (same seed: price path, gas and each trader's intended leverage; a position opens
+at most at the variant's initial-margin leverage).
 
 Per variant, across seeds: bad debt (mean, VaR 95/99, expected shortfall 95), peak negative equity not covered
 by the insurance fund, insurance-fund draw, liquidations, capital efficiency (allowed leverage: the
