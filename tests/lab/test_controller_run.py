@@ -45,3 +45,23 @@ def test_a_controller_point_is_dominated_only_by_a_static_point_no_worse_on_both
     assert dominated({"bad_debt_mean": 100.0, "allowed_leverage": 9.0}, static)
     assert not dominated({"bad_debt_mean": 80.0, "allowed_leverage": 8.0}, static)  # between: on the frontier
     assert not dominated({"bad_debt_mean": 100.0, "allowed_leverage": 10.0}, static)  # equal is not dominated
+
+
+def test_the_conservative_profile_never_lowers_margins_below_the_scenario_and_raises_fast() -> None:
+    g = {p: gr for _, _, p, gr in default_guardrails("volatility", SPEC, "conservative")}
+    assert g["initial_margin"].lower == SPEC.initial_margin
+    assert g["maintenance_margin"].lower == SPEC.maintenance_margin
+    assert g["maintenance_margin"].fast_direction == "up" and g["maintenance_margin"].max_up == WAD // 2
+
+
+def test_controller_specs_parse_name_and_profile() -> None:
+    import pytest
+
+    from clearhouse.lab.controller_run import parse
+
+    assert parse("volatility") == ("volatility", "default")
+    assert parse("volatility:conservative") == ("volatility", "conservative")
+    with pytest.raises(ValueError, match="unknown guardrail profile"):
+        parse("volatility:wild")
+    with pytest.raises(ValueError, match="unknown controller"):
+        parse("nope")

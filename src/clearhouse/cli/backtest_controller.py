@@ -94,7 +94,9 @@ def backtest_controller(
     scenarios: list[str] = typer.Argument(
         None, help="Built-in names or TOML paths (default: every built-in)."
     ),
-    controller: str = typer.Option("volatility", "--controller", "-c", help="Built-in controller name."),
+    controller: str = typer.Option(
+        "volatility", "--controller", "-c", help="NAME or NAME:PROFILE (profiles: default, conservative)."
+    ),
     seeds: int = typer.Option(1, "--seeds", "-n", min=1, help="Paths per scenario (seed, seed+1, ...)."),
     scales: list[float] = typer.Option(
         [0.75, 1.0, 1.5, 2.0], "--scale", help="Static sweep: factors on every market's IM and MM."
@@ -104,12 +106,14 @@ def backtest_controller(
     """Run the controller and a static margin sweep on the same paths; print the side-by-side table and
     write backtest.json and frontier.png."""
     from clearhouse.lab.backtest import backtest
-    from clearhouse.lab.controller_run import NAMES
+    from clearhouse.lab.controller_run import parse
     from clearhouse.lab.output_dir import OutputDirError, write_output_dir
     from clearhouse.lab.scenario import ScenarioError, builtin_names, load_scenario
 
-    if controller not in NAMES:
-        fail(f"unknown controller {controller!r}; built-ins: {', '.join(NAMES)}")
+    try:
+        parse(controller)
+    except ValueError as err:
+        fail(str(err))
     if any(not 0 < s <= 10 for s in scales):
         fail("--scale factors must be in (0, 10]")
     names = list(scenarios) if scenarios else builtin_names()

@@ -115,7 +115,9 @@ def simulate(
         None, "--scheduler", help="Address of a running Dask scheduler, e.g. tcp://host:8786."
     ),
     controller: str | None = typer.Option(
-        None, "--controller", help="Run a risk controller through the steward (docs/controller.md)."
+        None,
+        "--controller",
+        help="Run a risk controller through the steward: NAME or NAME:PROFILE (docs/controller.md).",
     ),
 ) -> None:
     """Run a stress scenario through the engine: summary.json, timeseries/events parquet, report.html."""
@@ -135,10 +137,12 @@ def simulate(
             fail(f"--quantile {q} must be in (0, 1)")
     executor_kind(executor, workers, scheduler, paths)  # refuse bad options before loading
     if controller is not None:
-        from clearhouse.lab.controller_run import NAMES
+        from clearhouse.lab.controller_run import parse
 
-        if controller not in NAMES:
-            fail(f"unknown controller {controller!r}; built-ins: {', '.join(NAMES)}")
+        try:
+            parse(controller)
+        except ValueError as err:
+            fail(str(err))
     if seed is not None:
         check_seeds(seed, paths)
     check_output(out)

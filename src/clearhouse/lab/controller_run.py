@@ -14,6 +14,7 @@ import hashlib
 from collections.abc import Callable, Sequence
 from typing import Any
 
+import msgspec
 import numpy as np
 
 from clearhouse.controller.agent import StewardAgent
@@ -46,11 +47,14 @@ def _relative(value: int, lower: int, upper: int, up: int, down: int) -> Guardra
     )
 
 
-def default_guardrails(name: str, spec: MarketSpec) -> list[Guarded]:
+def default_guardrails(name: str, spec: MarketSpec, profile: str = "default") -> list[Guarded]:
     """Guardrails the lab sets for controller ``name`` on market ``spec`` (all relative to the live value):
     margins within [1/2, 4] x the scenario's, +25 % / -10 % per 10 min; the penalty within [1/2, 4] x
     (below half the maintenance), +50 % / -25 %; oracle guards within [1 %, 25 %], +-25 %; OI caps within
-    [1/10, 10] x, +-25 % (only for the open-interest margin model)."""
+    [1/10, 10] x, +-25 % (only for the open-interest margin model).
+
+    Profile ``"conservative"``: margins never below the scenario's own, raised up to +50 % per step with no
+    interval (``fast_direction = "up"``), lowered -10 % per 10 min."""
     m, out = spec.id, []
     quarter, tenth = WAD // 4, WAD // 10
     im, mm, fee = spec.initial_margin, spec.maintenance_margin, spec.liquidation_fee
@@ -60,6 +64,12 @@ def default_guardrails(name: str, spec: MarketSpec) -> list[Guarded]:
     if name == "volatility":
         g = _relative(mm, mm // 2, min(4 * mm, 8 * tenth), quarter, tenth)
         out.append(("market", m, "maintenance_margin", g))
+    if profile == "conservative":
+        out = [
+            (s, t, p, msgspec.structs.replace(g, lower=floor, max_up=WAD // 2, fast_direction="up"))
+            for s, t, p, g in out
+            for floor in (im if p == "initial_margin" else mm,)
+        ]
     if name == "congestion" and fee > 0:
         g = _relative(fee, fee // 2, min(4 * fee, mm // 2), WAD // 2, quarter)
         out.append(("market", m, "liquidation_fee", g))
@@ -96,19 +106,38 @@ def _controller(name: str, spec: MarketSpec, typical_notional: int) -> Controlle
 
 
 NAMES = ("congestion", "open_interest", "oracle", "volatility")
+PROFILES = ("default", "conservative")
+
+
+def parse(spec: str) -> tuple[str, str]:
+    """``NAME`` or ``NAME:PROFILE`` -> (name, profile); raises ValueError naming the built-ins."""
+    name, _, profile = spec.partition(":")
+    profile = profile or "default"
+    if name not in NAMES:
+        raise ValueError(f"unknown controller {name!r}; built-ins: {', '.join(NAMES)}")
+    if profile not in PROFILES:
+        raise ValueError(f"unknown guardrail profile {profile!r}; profiles: {', '.join(PROFILES)}")
+    return name, profile
 
 
 class ControllerRun:
     """One controller per market of the scenario, driven through one :class:`StewardAgent` each."""
 
-    def __init__(self, name: str, markets: Sequence[MarketSpec], typical_notional: dict[str, int]) -> None:
+    def __init__(
+        self,
+        name: str,
+        markets: Sequence[MarketSpec],
+        typical_notional: dict[str, int],
+        profile: str = "default",
+    ) -> None:
         self.name = name
+        self.profile = profile
         self.markets = list(markets)
         self.agents = [
             StewardAgent(_controller(name, m, typical_notional.get(m.id, 10_000 * WAD)), CONTROLLER_KEY)
             for m in self.markets
         ]
-        self.guardrails = [g for m in self.markets for g in default_guardrails(name, m)]
+        self.guardrails = [g for m in self.markets for g in default_guardrails(name, m, profile)]
         self.applied: list[ev.ParameterApplied] = []
         self.refused = 0
         self._im_sum: dict[str, float] = {m.id: 0.0 for m in self.markets}
@@ -163,6 +192,7 @@ class ControllerRun:
         final = {f"{e.scope}:{e.target}/{e.parameter}": e.value for e in self.applied}
         return {
             "name": self.name,
+            "profile": self.profile,
             "changes": len(self.applied),
             "changes_by_parameter": dict(sorted(by_param.items())),
             "mean_relative_step": round(float(sizes.mean()), 6) if sizes.size else 0.0,
@@ -173,4 +203,12 @@ class ControllerRun:
         }
 
 
-__all__ = ["CONTROLLER_KEY", "GUARDIAN_KEY", "NAMES", "ControllerRun", "default_guardrails"]
+__all__ = [
+    "CONTROLLER_KEY",
+    "GUARDIAN_KEY",
+    "NAMES",
+    "PROFILES",
+    "ControllerRun",
+    "default_guardrails",
+    "parse",
+]

@@ -33,6 +33,7 @@ from clearhouse.lab.agents import Agents, PendingTx
 from clearhouse.lab.arbitrage import Arbitrageurs, ArbTx, pool_price
 from clearhouse.lab.breaches import BreachTracker
 from clearhouse.lab.controller_run import ControllerRun
+from clearhouse.lab.controller_run import parse as parse_controller
 from clearhouse.lab.facts import PathFacts
 from clearhouse.lab.losses import LossTally
 from clearhouse.lab.metrics import contagion_summary, path_summary
@@ -204,8 +205,9 @@ def run_path(
     With feeds reading an AMM pool (``amm:<market>`` sources), ``amm_sources = "external"`` makes
     those sources report the external price instead (everything else identical), and ``baseline``
     (default: the scenario's ``[contagion] baseline``) runs that variant too and adds the
-    comparison to the summary (``contagion``, ``docs/metrics.md``). ``controller`` names a built-in
-    risk controller that runs as an agent through the steward (``clearhouse.lab.controller_run``).
+    comparison to the summary (``contagion``, ``docs/metrics.md``). ``controller`` (``NAME`` or
+    ``NAME:PROFILE``) names a built-in risk controller that runs as an agent through the steward
+    (``clearhouse.lab.controller_run``).
     """
     seed = scenario.spec.seed if seed is None else seed
     bt = scenario.block_time
@@ -571,14 +573,15 @@ def run_path(
     return PathResult(scenario.name, seed, summary, timeseries, events, root, engine if keep_engine else None)
 
 
-def _controller_run(name: str, scenario: Scenario, traders: Sequence[Trader]) -> ControllerRun:
+def _controller_run(spec: str, scenario: Scenario, traders: Sequence[Trader]) -> ControllerRun:
     """The controller agent for ``name``; typical liquidation size = the 25th percentile of the opening
     notional per market (keepers should stay paid on three positions in four, not only on the average one)."""
     totals: dict[str, list[float]] = {}
     for t in traders:
         totals.setdefault(t.market, []).append(t.notional)
     typical = {m: int(float(np.percentile(v, 25)) * WAD) for m, v in totals.items() if v}
-    return ControllerRun(name, scenario.markets, typical)
+    name, profile = parse_controller(spec)
+    return ControllerRun(name, scenario.markets, typical, profile)
 
 
 def extended_path(scenario: Scenario, offsets: np.ndarray, seed: int) -> np.ndarray:
