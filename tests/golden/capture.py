@@ -129,7 +129,7 @@ def features(results: list[BlockResult]) -> set[str]:
     return out
 
 
-def ledger_histories() -> Iterator[tuple[str, list[BlockResult]]]:
+def ledger_histories(dirs: tuple[str, ...] = ("ledger", "liquidation")) -> Iterator[tuple[str, list[BlockResult]]]:
     import pytest
 
     recorder = Recorder()
@@ -137,7 +137,7 @@ def ledger_histories() -> Iterator[tuple[str, list[BlockResult]]]:
         pytest.main(
             ["-q", "-x", "-p", "no:cacheprovider", "--hypothesis-profile=default",
              "--deselect", "tests/ledger/test_properties.py",
-             str(HERE.parent / "ledger"), str(HERE.parent / "liquidation")],
+             *(str(HERE.parent / d) for d in dirs)],
             plugins=[recorder],
         )  # fmt: skip
     for engine, test, results, fresh in recorder.histories.values():
@@ -211,11 +211,12 @@ def handwritten() -> list[BlockResult]:
     return results
 
 
-def write_ledger() -> None:
-    """Greedy set cover over the recorded histories, smallest useful first."""
-    candidates = [("capture.py::handwritten", handwritten(), set())]
-    candidates[0] = (candidates[0][0], candidates[0][1], features(candidates[0][1]))
-    for test, results in ledger_histories():
+def write_ledger(name: str = "ledger_commands", dirs: tuple[str, ...] = ("ledger", "liquidation")) -> None:
+    """Greedy set cover over the recorded histories of the tests in ``dirs``, smallest useful first."""
+    candidates = [("capture.py::handwritten", handwritten(), set())] if name == "ledger_commands" else []
+    if candidates:
+        candidates[0] = (candidates[0][0], candidates[0][1], features(candidates[0][1]))
+    for test, results in ledger_histories(dirs):
         try:
             candidates.append((test, results, features(results)))
         except Exception:  # a bad-input test's block that does not decode: not a replayable history
@@ -236,12 +237,12 @@ def write_ledger() -> None:
         covered |= best[2]
         chosen.append((best[0], best[1]))
         candidates.remove(best)
-    with (HERE / "ledger_commands.jsonl").open("w") as out:
+    with (HERE / f"{name}.jsonl").open("w") as out:
         for test, results in chosen:
             out.write(json.dumps({"history": test}) + "\n")
             for r in results:
                 out.write(line(r) + "\n")
-    print(f"ledger_commands: {len(chosen)} histories, {sum(len(r) for _, r in chosen)} blocks")
+    print(f"{name}: {len(chosen)} histories, {sum(len(r) for _, r in chosen)} blocks")
     print("covered:", " ".join(sorted(covered)))
 
 
@@ -282,6 +283,7 @@ def main(names: list[str]) -> None:
     jobs: dict[str, Callable[[], None]] = {n: (lambda n=n: write_scenario(n)) for n in SCENARIOS}
     jobs["ledger_commands"] = write_ledger
     jobs["signed_demo"] = write_signed_demo
+    jobs["steward"] = lambda: write_ledger("steward", ("steward",))
     for name in names or list(jobs):
         jobs[name]()
 

@@ -15,6 +15,9 @@ from clearhouse.ledger.errors import InvalidValue
 from clearhouse.ledger.fixedpoint import check_positive, check_range
 from clearhouse.ledger.model import AssetSpec, LedgerParams, MarketSpec, VaultTypeSpec
 from clearhouse.oracle.config import FeedConfig
+from clearhouse.steward.guardrails import Guardrail
+from clearhouse.steward.names import check_steerable, key
+from clearhouse.steward.state import StewardConfig
 
 
 class Command(msgspec.Struct, frozen=True, tag_field="type", forbid_unknown_fields=True):
@@ -391,6 +394,66 @@ class WithdrawFromSP(Command, frozen=True, tag=True):
             raise_invalid(f"stability pool withdrawal of {self.account} must be >= 0, got {self.amount}")
 
 
+# -- the steward: guarded parameter changes by a controller key (docs/controller.md) -------------------------
+
+
+class ConfigureSteward(Command, frozen=True, tag=True):
+    """Admin: set the controller and guardian keys and the never-touch list; drops pending proposals."""
+
+    config: StewardConfig
+
+    def check(self) -> None:
+        self.config.validate()
+
+
+class SetGuardrail(Command, frozen=True, tag=True):
+    """Admin: set (or with ``guardrail=None`` remove) the guardrail of one (target, parameter)."""
+
+    scope: Literal["market", "vault_type"]
+    target: str
+    parameter: str
+    guardrail: Guardrail | None = None
+
+    def check(self) -> None:
+        check_steerable(self.scope, self.parameter)
+        if self.guardrail is not None:
+            self.guardrail.validate(key(self.scope, self.target, self.parameter))
+
+
+class ProposeParameter(Command, frozen=True, tag=True):
+    """Controller: propose ``value`` for one (target, parameter). ``controller`` names the sending key
+    (the signed envelope's signer must equal it; the steward checks it is the configured controller)."""
+
+    controller: str
+    scope: Literal["market", "vault_type"]
+    target: str
+    parameter: str
+    value: int
+
+    def check(self) -> None:
+        check_range(self.value, f"proposed {self.parameter} of {self.target}")
+        check_steerable(self.scope, self.parameter)
+
+
+class ApplyParameter(Command, frozen=True, tag=True):
+    """Controller: apply a pending proposal once its timelock and the parameter's interval allow."""
+
+    controller: str
+    proposal: int
+
+
+class VetoProposal(Command, frozen=True, tag=True):
+    """Guardian: void a pending proposal by id."""
+
+    guardian: str
+    proposal: int
+    reason: str = ""
+
+    def check(self) -> None:
+        if len(self.reason) > 256:
+            raise_invalid("veto reason must be at most 256 characters")
+
+
 AnyCommand = (
     SetLedgerParams
     | ListAsset
@@ -428,6 +491,11 @@ AnyCommand = (
     | Tick
     | ProvideToSP
     | WithdrawFromSP
+    | ConfigureSteward
+    | SetGuardrail
+    | ProposeParameter
+    | ApplyParameter
+    | VetoProposal
 )
 
 
@@ -437,12 +505,14 @@ def raise_invalid(message: str) -> NoReturn:
 
 __all__ = [
     "AnyCommand",
+    "ApplyParameter",
     "Bark",
     "CloseOut",
     "Command",
     "ConfigureAmm",
     "ConfigureAuth",
     "ConfigureOracle",
+    "ConfigureSteward",
     "ConfirmOracle",
     "Deal",
     "Dent",
@@ -457,9 +527,11 @@ __all__ = [
     "ListVaultType",
     "Lock",
     "OpenAccount",
+    "ProposeParameter",
     "ProvideToSP",
     "RedoAuction",
     "SetDebtLimit",
+    "SetGuardrail",
     "SetLedgerParams",
     "SetVolatility",
     "SettleFunding",
@@ -471,6 +543,7 @@ __all__ = [
     "TransferMargin",
     "UpdateMarket",
     "UpdateVaultType",
+    "VetoProposal",
     "Wipe",
     "Withdraw",
     "WithdrawFromSP",

@@ -571,6 +571,68 @@ class FillCleared(Event, frozen=True, tag=True):
     sell_order: str
     buy_filled: int
     sell_filled: int
+# -- the steward (docs/controller.md) -----------------------------------------------------------------------
+
+
+class StewardConfigured(Event, frozen=True, tag=True):
+    controller: str
+    guardian: str
+    forbidden: tuple[str, ...]
+
+
+class GuardrailSet(Event, frozen=True, tag=True):
+    """A guardrail set (``removed`` false) or removed for ``scope:target/parameter``."""
+
+    scope: str
+    target: str
+    parameter: str
+    lower: int
+    upper: int
+    max_up: int
+    max_down: int
+    relative: bool
+    min_interval: int
+    timelock: int
+    expiry: int
+    fast_direction: str
+    removed: bool = False
+
+
+class ParameterProposed(Event, frozen=True, tag=True):
+    """``previous`` is the live value of this very (target, parameter) when proposed."""
+
+    proposal: int
+    scope: str
+    target: str
+    parameter: str
+    previous: int
+    value: int
+    earliest: int
+    expires_at: int
+
+
+class ParameterApplied(Event, frozen=True, tag=True):
+    """``previous`` is the live value of this very (target, parameter) just before the change."""
+
+    proposal: int
+    scope: str
+    target: str
+    parameter: str
+    previous: int
+    value: int
+
+
+class ProposalVetoed(Event, frozen=True, tag=True):
+    proposal: int
+    guardian: str
+    reason: str
+
+
+class ProposalDropped(Event, frozen=True, tag=True):
+    """A pending proposal removed without a veto: ``expired`` or ``reconfigured``."""
+
+    proposal: int
+    reason: str
 
 
 AnyEvent = (
@@ -639,4 +701,10 @@ AnyEvent = (
     | ReporterAuthorized
     | ReporterRevoked
     | FillCleared
+    | StewardConfigured
+    | GuardrailSet
+    | ParameterProposed
+    | ParameterApplied
+    | ProposalVetoed
+    | ProposalDropped
 )

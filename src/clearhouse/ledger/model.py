@@ -20,6 +20,7 @@ from clearhouse.liquidation.stability_pool import SpDeposit, StabilityPoolState
 from clearhouse.liquidation.vault import AaveLiquidation, AnyDisposal, DutchAuction, StabilityPool
 from clearhouse.oracle.feed import OracleFeed
 from clearhouse.oracle.mark import MarkPrice
+from clearhouse.steward.state import StewardState
 
 
 class SignedLedger(Protocol):
@@ -457,3 +458,6 @@ class LedgerState:
     #: replay rules, nonce windows, ownership registry, fill book. ``None`` = a trusted-driver ledger (lab,
     #: unsigned demo), whose state root is then exactly as before auth existed.
     auth: SignedLedger | None = None
+    #: The steward: controller/guardian keys, guardrails, pending proposals (clearhouse.steward and
+    #: mechanisms.steward).
+    steward: StewardState = field(default_factory=StewardState)

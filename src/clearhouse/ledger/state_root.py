@@ -106,6 +106,8 @@ def encode_globals(state: LedgerState) -> bytes:
             sorted(state.withdrawn.items()),
             [[k, hashlib.sha256(f.encode_state()).hexdigest()] for k, f in sorted(state.oracles.items())],
             *extension,
+            # The steward extends the globals only once used: existing roots are unchanged.
+            *([["steward", state.steward.encode()]] if state.steward.used() else []),
         ]
     )
 

@@ -25,6 +25,7 @@ from clearhouse.ledger.model import (
 )
 from clearhouse.liquidation.stability_pool import StabilityPoolState
 from clearhouse.oracle.feed import OracleFeed
+from clearhouse.steward.state import StewardState
 
 _MISSING = object()
 
@@ -55,6 +56,7 @@ class BlockUndo:
     insurance_by_account: dict[str, int] = field(default_factory=dict)
     #: ``(state.auth,)`` at the block's start, once a block changes it (mechanisms.signing).
     auth: tuple[Any] | None = None
+    steward: StewardState | None = None
 
     def restore(self, state: LedgerState) -> tuple[list[Account], int]:
         """Put every original back.
@@ -81,6 +83,8 @@ class BlockUndo:
             state.debt = self.debt
         if self.stability_pool is not None:
             state.stability_pool = self.stability_pool
+        if self.steward is not None:
+            state.steward = self.steward
         if self.drawn is not None:
             state.drawn = self.drawn
         if self.repaid is not None:
@@ -113,6 +117,7 @@ class TxContext:
         "_params",
         "_pools",
         "_sp",
+        "_steward",
         "_vault_types",
         "deposited",
         "drawn",
@@ -144,6 +149,7 @@ class TxContext:
         self._sp: StabilityPoolState | None = None
         #: Insurance this transaction paid per account, added to the block's tally on commit.
         self.insurance_by_account: dict[str, int] = {}
+        self._steward: StewardState | None = None
 
     def account(self, account_id: str) -> Account:
         acct = self._accounts.get(account_id)
@@ -187,6 +193,13 @@ class TxContext:
         if self._sp is None:
             self._sp = self.state.stability_pool.clone()
         return self._sp
+
+    def steward(self) -> StewardState:
+        """The steward state as this transaction sees it (immutable; replace it with ``set_steward``)."""
+        return self._steward if self._steward is not None else self.state.steward
+
+    def set_steward(self, steward: StewardState) -> None:
+        self._steward = steward
 
     def mint(self, asset: str, amount: int) -> None:
         """Record ``amount`` of ``asset`` created (drawn) for the conservation identity."""
@@ -247,6 +260,10 @@ class TxContext:
             if undo.stability_pool is None:
                 undo.stability_pool = state.stability_pool
             state.stability_pool = self._sp
+        if self._steward is not None:
+            if undo.steward is None:
+                undo.steward = state.steward
+            state.steward = self._steward
         if self.drawn:
             if undo.drawn is None:
                 undo.drawn = state.drawn
