@@ -129,7 +129,9 @@ def features(results: list[BlockResult]) -> set[str]:
     return out
 
 
-def ledger_histories(dirs: tuple[str, ...] = ("ledger", "liquidation")) -> Iterator[tuple[str, list[BlockResult]]]:
+def ledger_histories(
+    dirs: tuple[str, ...] = ("ledger", "liquidation"),
+) -> Iterator[tuple[str, list[BlockResult]]]:
     import pytest
 
     recorder = Recorder()
