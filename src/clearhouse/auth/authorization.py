@@ -116,6 +116,11 @@ RULES: dict[type[c.Command], Permission] = {
     c.Dent: Permission(Rule.KEEPER, "bidder"),
     c.Deal: Permission(Rule.KEEPER, "keeper"),
     c.Tick: Permission(Rule.KEEPER, "keeper"),
+    # dated futures and options (mechanisms.options)
+    c.ListContract: _ADMIN,
+    c.SetScenarioTable: _ADMIN,
+    c.TradeContract: Permission(Rule.MATCHED),
+    c.LiquidateContracts: Permission(Rule.KEEPER, "liquidator"),
 }
 
 
