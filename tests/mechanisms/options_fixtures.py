@@ -15,6 +15,7 @@ from pathlib import Path
 from clearhouse.core.fixedpoint import WAD
 from clearhouse.ledger import commands as c
 from clearhouse.ledger.contracts import ListingTerms
+from clearhouse.engine.sink import BlockSink
 from clearhouse.ledger.engine import Engine
 from clearhouse.ledger.model import LedgerParams
 from clearhouse.options.instruments import DatedFuture, EuropeanOption, OptionKind
@@ -22,7 +23,7 @@ from clearhouse.options.portfolio_margin import DeriveStyle, ScenarioTable
 from clearhouse.options.scenario_table import OptionQuote, build_table
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from ledger.builders import PARAMS, T0, W, apply_txs, genesis_engine, rejections  # noqa: E402
+from ledger.builders import PARAMS, T0, W, apply_txs, genesis_block, rejections  # noqa: E402
 
 E = T0 + 2 * 86_400
 GRID = DeriveStyle()
@@ -42,12 +43,13 @@ def table(spot: int, as_of: int, vol: float = 0.6) -> ScenarioTable:
     return build_table(GRID, "ETH", spot, as_of, quotes)
 
 
-def options_engine(params: LedgerParams = PARAMS) -> Engine:
+def options_engine(params: LedgerParams = PARAMS, journal: BlockSink | None = None) -> Engine:
     """Genesis (builders), then block 2 lists the contracts and sets the table at spot 2000."""
-    engine = genesis_engine(params=params)
+    engine = Engine(journal=journal)
+    bad = rejections(engine.apply_block(genesis_block(params=params)))
     txs: list[c.AnyCommand] = [c.ListContract(FUTURE, TERMS), *(c.ListContract(o, TERMS) for o in OPTIONS)]
     txs.append(c.SetScenarioTable("ETH", GRID, table(W(2000), engine.state.time)))
-    bad = rejections(apply_txs(engine, txs, prices={"ETH": W(2000)}))
+    bad += rejections(apply_txs(engine, txs, prices={"ETH": W(2000)}))
     assert not bad, bad
     return engine
 
