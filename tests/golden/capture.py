@@ -284,10 +284,10 @@ def write_options() -> None:
     an expiry that waits on a stale feed and settles when a fresh window has passed."""
     sys.path.insert(0, str(HERE.parent / "mechanisms"))
     sys.path.insert(0, str(HERE.parent))
-    from ledger.builders import PARAMS, W
-    from options_fixtures import E, GRID, options_engine, run_to, table
+    from options_fixtures import GRID, E, options_engine, run_to, table
 
     from clearhouse.ledger import commands as c
+    from ledger.builders import PARAMS, W
 
     params = msgspec.structs.replace(PARAMS, enforcement="backstop", backstop_liquidator="keeper")
     with Recorder() as recorder:

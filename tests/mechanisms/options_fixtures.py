@@ -13,9 +13,9 @@ import sys
 from pathlib import Path
 
 from clearhouse.core.fixedpoint import WAD
+from clearhouse.engine.sink import BlockSink
 from clearhouse.ledger import commands as c
 from clearhouse.ledger.contracts import ListingTerms
-from clearhouse.engine.sink import BlockSink
 from clearhouse.ledger.engine import Engine
 from clearhouse.ledger.model import LedgerParams
 from clearhouse.options.instruments import DatedFuture, EuropeanOption, OptionKind
@@ -23,7 +23,7 @@ from clearhouse.options.portfolio_margin import DeriveStyle, ScenarioTable
 from clearhouse.options.scenario_table import OptionQuote, build_table
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from ledger.builders import PARAMS, T0, W, apply_txs, genesis_block, rejections  # noqa: E402
+from ledger.builders import PARAMS, T0, W, apply_txs, genesis_block, rejections
 
 E = T0 + 2 * 86_400
 GRID = DeriveStyle()
@@ -63,4 +63,4 @@ def run_to(engine: Engine, time: int, txs: list[c.AnyCommand] | None = None, pri
     return engine.apply_block(Block(state.height + 1, time, prices, tuple(txs or ())))
 
 
-__all__ = ["CALLS", "E", "FUTURE", "GRID", "PUTS", "TERMS", "W", "WAD", "options_engine", "run_to", "table"]
+__all__ = ["CALLS", "FUTURE", "GRID", "PUTS", "TERMS", "WAD", "E", "W", "options_engine", "run_to", "table"]

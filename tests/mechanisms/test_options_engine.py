@@ -20,8 +20,9 @@ from clearhouse.options.portfolio_margin import LinearPosition, OptionPosition, 
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from ledger.builders import PARAMS, balance, events_of, rejection_codes  # noqa: E402
-from options_fixtures import CALLS, E, FUTURE, GRID, PUTS, W, options_engine, run_to, table  # noqa: E402
+from options_fixtures import GRID, E, W, options_engine, run_to, table
+
+from ledger.builders import PARAMS, balance, events_of, rejection_codes
 
 USDC = "USDC"
 
@@ -44,7 +45,8 @@ def _conserved(engine) -> None:  # type: ignore[no-untyped-def]
 
 def test_a_future_settles_at_the_twap_of_the_last_30_minutes() -> None:
     engine = options_engine()
-    r = run_to(engine, engine.state.time + 60, [c.TradeContract("ETH-F", "alice", "bob", W(2), W(2000))], W(2000))
+    trade = c.TradeContract("ETH-F", "alice", "bob", W(2), W(2000))
+    r = run_to(engine, engine.state.time + 60, [trade], W(2000))
     assert rejection_codes(r) == []
     assert engine.state.contracts.instruments["ETH-F"].open_interest == W(2)
     _twap_blocks(engine)
@@ -206,7 +208,8 @@ def test_liquidation_takes_over_the_riskiest_leg_first() -> None:
 def test_the_engine_enforces_an_options_account_through_the_backstop() -> None:
     params = msgspec.structs.replace(PARAMS, enforcement="backstop", backstop_liquidator="keeper")
     engine = options_engine(params)
-    run_to(engine, engine.state.time + 60, [c.TradeContract("ETH-P2000", "keeper", "carol", W(4), W(40))], W(2000))
+    trade = c.TradeContract("ETH-P2000", "keeper", "carol", W(4), W(40))
+    run_to(engine, engine.state.time + 60, [trade], W(2000))
     t = engine.state.time + 60
     r = run_to(engine, t, [c.SetScenarioTable("ETH", GRID, table(W(1500), t, vol=1.0))], W(1500))
     legs = events_of(r, ev.ContractLegLiquidated)
@@ -221,7 +224,9 @@ def test_the_engine_enforces_an_options_account_through_the_backstop() -> None:
     prices=st.lists(st.integers(1700, 2300), min_size=6, max_size=6),
     premium=st.integers(1, 300),
 )
-def test_value_is_conserved_from_trade_to_settlement(sizes: list[int], prices: list[int], premium: int) -> None:
+def test_value_is_conserved_from_trade_to_settlement(
+    sizes: list[int], prices: list[int], premium: int
+) -> None:
     engine = options_engine()
     txs: list[c.AnyCommand] = []
     pairs = [("alice", "bob"), ("bob", "carol"), ("keeper", "alice")]

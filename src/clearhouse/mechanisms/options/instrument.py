@@ -42,7 +42,8 @@ class ContractInstrument:
             return Requirement(0, 0)
         terms, notional = self.listing.terms, abs(position.size) * price
         return Requirement(
-            mul_div_up(notional, terms.initial_margin, WAD2), mul_div_up(notional, terms.maintenance_margin, WAD2)
+            mul_div_up(notional, terms.initial_margin, WAD2),
+            mul_div_up(notional, terms.maintenance_margin, WAD2),
         )
 
     def sensitivities(self, position: ContractPosition, price: int) -> Sensitivities:

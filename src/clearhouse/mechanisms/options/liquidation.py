@@ -111,7 +111,9 @@ def liquidate_contracts(ctx: TxContext, c: cmd.LiquidateContracts) -> None:
     kernel.require(ctx, Action.LIQUIDATE, underlyings)
     before = cross_summary(state, committed, price_of)
     if not before.liquidatable:
-        raise NotLiquidatable(f"account {c.account} has equity {before.equity} >= maintenance {before.maintenance}")
+        raise NotLiquidatable(
+            f"account {c.account} has equity {before.equity} >= maintenance {before.maintenance}"
+        )
     for iid in leg_order(state, committed, price_of):
         take_over(ctx, acct, liq, iid, price_of)
         if cross_summary(state, acct, price_of).meets_initial:

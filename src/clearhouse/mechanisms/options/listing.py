@@ -18,7 +18,9 @@ def list_contract(ctx: TxContext, c: cmd.ListContract) -> None:
     if spec.symbol in book.instruments or spec.symbol in state.markets:
         raise AlreadyExists(f"instrument {spec.symbol} is already listed")
     if state.params.settlement_asset not in state.assets:
-        raise UnknownAsset(f"instrument {spec.symbol}: settlement asset {state.params.settlement_asset} not listed")
+        raise UnknownAsset(
+            f"instrument {spec.symbol}: settlement asset {state.params.settlement_asset} is not listed"
+        )
     if spec.is_expired(state.time):
         raise InvalidParameters(f"instrument {spec.symbol}: expiry {spec.expiry} is not after {state.time}")
     book.instruments[spec.symbol] = Listing(spec, c.terms)
@@ -50,7 +52,8 @@ def set_scenario_table(ctx: TxContext, c: cmd.SetScenarioTable) -> None:
         if (row.kind, row.strike, row.expiry) != (spec.option_kind, spec.strike, spec.expiry):
             raise InvalidParameters(f"scenario table row {iid} does not match its listing")
     book.tables[c.underlying] = RiskTable(c.spec, table)
-    ctx.emit(ev.ScenarioTableSet(c.underlying, type(c.spec).__name__, len(table.options), table.spot, table.as_of))
+    grid = type(c.spec).__name__
+    ctx.emit(ev.ScenarioTableSet(c.underlying, grid, len(table.options), table.spot, table.as_of))
 
 
 HANDLERS: Handlers = {cmd.ListContract: list_contract, cmd.SetScenarioTable: set_scenario_table}

@@ -148,12 +148,21 @@ def trade_contract(ctx: TxContext, c: cmd.TradeContract) -> None:
     what = f"trade of {c.size} {c.instrument} at {c.price}"
     for acct, old, new in sides:
         check_margin(ctx, acct, old, new, what)
-    ctx.contracts().instruments[c.instrument] = msgspec.structs.replace(listing, open_interest=oi, pnl_pool=pool)
+    book = ctx.contracts()
+    book.instruments[c.instrument] = msgspec.structs.replace(listing, open_interest=oi, pnl_pool=pool)
     ctx.emit(
         ev.ContractTraded(
-            c.instrument, c.buyer, c.seller, c.size, c.price, notional,
-            fees["buyer"], fees["seller"], realised["buyer"], realised["seller"],
-        )  # fmt: skip
+            c.instrument,
+            c.buyer,
+            c.seller,
+            c.size,
+            c.price,
+            notional,
+            fees["buyer"],
+            fees["seller"],
+            realised["buyer"],
+            realised["seller"],
+        )
     )
 
 
