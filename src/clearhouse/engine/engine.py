@@ -100,6 +100,9 @@ class Engine:
         self._hasher = StateHasher()
         self._hasher.update(self.state.accounts.values())
         self._prev_hash = GENESIS_HASH
+        #: Screen of the accounts holding dated contracts (None: the exact reference; any screen that
+        #: never misses, e.g. ``risk.contract_screen.PortfolioContractScreen``, gives identical blocks).
+        self.contract_screen: options_liquidation.ContractScreen | None = None
         #: Signatures a driver already verified (``mechanisms.signing.admission.VerifiedSignatures``),
         #: so a block skips ed25519 for them with identical results; replay attaches none.
         self.signature_cache: Any = None
@@ -237,7 +240,7 @@ class Engine:
         if state.vault_types and room > 0:
             room -= self._enforce_vaults(undo, events, touched, room)
         if state.contracts.instruments and room > 0:  # dated contracts: riskiest legs first
-            room -= options_liquidation.enforce(state, undo, events, touched, room)
+            room -= options_liquidation.enforce(state, undo, events, touched, room, self.contract_screen)
         if not candidates or room <= 0:
             return
         confirmed = confirm(state, candidates, self.prices())

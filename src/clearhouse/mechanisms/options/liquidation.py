@@ -16,14 +16,18 @@ account below maintenance (exact ``margin.cross_summary``, portfolio margin wher
    insurance fund, then records bad debt (the perp waterfall's first stages). Cross perps that remain
    are the perp enforcement's (same block, after this step), with its full waterfall.
 
-The engine's enforcement hook (:func:`enforce`) confirms candidates exactly (every account holding
-contracts: the exact scan is the reference and cannot miss), lowest health first, within the block's
-liquidation cap, and reports (``BelowMaintenance``) or liquidates against the backstop liquidator.
+The engine's enforcement hook (:func:`enforce`) takes candidates from a :class:`ContractScreen`
+(default :class:`ExactContractScreen`, every account holding contracts; the vectorised
+``risk.contract_screen.PortfolioContractScreen`` never misses either), confirms them exactly, lowest
+health first, within the block's liquidation cap, and reports (``BelowMaintenance``) or liquidates
+against the backstop liquidator.
 """
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from fractions import Fraction
+from typing import Protocol
 
 import msgspec
 
@@ -128,15 +132,34 @@ def liquidate_contracts(ctx: TxContext, c: cmd.LiquidateContracts) -> None:
     kernel.count_liquidation(ctx)
 
 
+class ContractScreen(Protocol):
+    """A superset of the accounts holding contracts that are below maintenance (the screen port; the
+    exact check decides, so any screen that never misses gives identical blocks)."""
+
+    def candidates(self, state: LedgerState) -> Collection[str]: ...
+
+
+class ExactContractScreen:
+    """Every account holding contracts (the reference: it cannot miss)."""
+
+    def candidates(self, state: LedgerState) -> Collection[str]:
+        return [aid for aid, account in state.accounts.items() if account.contracts]
+
+
 def enforce(
-    state: LedgerState, undo: BlockUndo, events: list[ev.Event], touched: set[str], room: int
+    state: LedgerState,
+    undo: BlockUndo,
+    events: list[ev.Event],
+    touched: set[str],
+    room: int,
+    screen: ContractScreen | None = None,
 ) -> int:
     """The enforcement hook for accounts holding contracts; returns how many it acted on."""
     params = state.params
     price_of = fresh_price_lookup(state)
     below: list[tuple[Fraction, str]] = []
     summaries = {}
-    for aid in sorted(state.accounts):
+    for aid in sorted((screen or ExactContractScreen()).candidates(state)):
         account = state.accounts[aid]
         if not account.contracts:
             continue
