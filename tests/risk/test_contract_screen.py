@@ -16,8 +16,9 @@ from clearhouse.risk.contract_screen import PortfolioContractScreen
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "mechanisms"))
-from ledger.builders import PARAMS  # noqa: E402
-from options_fixtures import GRID, W, options_engine, run_to, table  # noqa: E402
+from options_fixtures import GRID, W, options_engine, run_to, table
+
+from ledger.builders import PARAMS
 
 WRITERS = ("alice", "bob", "carol")
 
