@@ -178,6 +178,21 @@ def test_short_strangle_margin_and_an_undercollateralised_writer_is_refused() ->
     _conserved(engine)
 
 
+def test_an_option_writer_cannot_withdraw_the_margin_of_its_shorts() -> None:
+    engine = options_engine()
+    trade = c.TradeContract("ETH-P2000", "keeper", "carol", W(4), W(40))
+    run_to(engine, engine.state.time + 60, [trade], W(2000))
+    state = engine.state
+    summary = cross_summary(state, state.accounts["carol"], fresh_price_lookup(state))
+    free = (summary.equity - summary.initial) // 10**12 * 10**12  # USDC has 6 decimals
+    assert summary.initial > 0 and free > 0
+    r = run_to(engine, engine.state.time + 60, [c.Withdraw("carol", USDC, free + 10**12)], W(2000))
+    assert rejection_codes(r) == ["insufficient_margin"]  # one micro-USDC too many
+    r = run_to(engine, engine.state.time + 60, [c.Withdraw("carol", USDC, free)], W(2000))
+    assert rejection_codes(r) == []
+    _conserved(engine)
+
+
 def test_liquidation_takes_over_the_riskiest_leg_first() -> None:
     engine = options_engine()
     r = run_to(engine, engine.state.time + 60, [
