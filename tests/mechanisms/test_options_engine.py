@@ -276,3 +276,58 @@ def test_a_journal_with_options_replays_and_verifies() -> None:
     assert report.ok and report.blocks == live.state.height
     assert report.final_root == live.state_root() == replayed.state_root()
     assert replayed.state.contracts == live.state.contracts
+
+
+def test_contract_instrument_agrees_with_the_cross_summary_for_futures() -> None:
+    from clearhouse.ledger.contracts import ContractPosition
+    from clearhouse.ledger.instrument import Instrument
+    from clearhouse.mechanisms.options.instrument import ContractInstrument
+
+    engine = options_engine()
+    trade = c.TradeContract("ETH-F", "dave", "bob", W(2), W(2000))  # dave: ETH collateral only, no options
+    run_to(engine, engine.state.time + 60, [trade], W(2100))
+    state = engine.state
+    listing = state.contracts.instruments["ETH-F"]
+    future: Instrument[ContractPosition] = ContractInstrument(listing, settlement_price=W(2150))
+    pos = state.accounts["dave"].contracts["ETH-F"]
+    summary = cross_summary(state, state.accounts["dave"], fresh_price_lookup(state))
+    req = future.requirement(pos, W(2100))
+    assert (req.initial, req.maintenance) == (summary.initial, summary.maintenance)
+    assert future.value(pos, W(2100)) == W(200)  # (2100 - 2000) x 2
+    assert future.settlement_owed(pos) == -W(300)  # it would receive (2150 - 2000) x 2
+    assert future.sensitivities(pos, W(2100)).delta == W(2)
+    call = ContractInstrument(state.contracts.instruments["ETH-C1900"], mark=W(150), settlement_price=W(2000))
+    assert call.value(ContractPosition(-W(2)), W(2000)) == -W(300)
+    assert call.settlement_owed(ContractPosition(-W(2))) == W(200)  # the writer pays (2000 - 1900) x 2
+
+
+def test_report_mode_reports_an_options_account_without_touching_it() -> None:
+    params = msgspec.structs.replace(PARAMS, enforcement="report", backstop_liquidator="keeper")
+    engine = options_engine(params)
+    trade = c.TradeContract("ETH-P2000", "keeper", "carol", W(4), W(40))
+    run_to(engine, engine.state.time + 60, [trade], W(2000))
+    t = engine.state.time + 60
+    r = run_to(engine, t, [c.SetScenarioTable("ETH", GRID, table(W(1500), t, vol=1.0))], W(1500))
+    reported = [(e.account, e.market) for e in events_of(r, ev.BelowMaintenance)]
+    assert reported == [("carol", None)] and events_of(r, ev.ContractLegLiquidated) == []
+    assert engine.state.accounts["carol"].contracts["ETH-P2000"].size == -W(4)
+
+
+def test_an_option_without_a_table_row_cannot_be_traded_and_a_table_cannot_drop_a_held_option() -> None:
+    from clearhouse.options.instruments import EuropeanOption, OptionKind
+
+    engine = options_engine()
+    late = EuropeanOption("ETH-C2500", "ETH", E, W("0.1"), W("0.01"), W("0.01"), option_kind=OptionKind.CALL,
+                          strike=W(2500))  # fmt: skip
+    r = run_to(engine, engine.state.time + 60, [
+        c.ListContract(late),
+        c.TradeContract("ETH-C2500", "alice", "bob", W(1), W(5)),  # no row in the table: cannot be margined
+        c.TradeContract("ETH-C2000", "alice", "bob", W(1), W(50)),
+    ], W(2000))  # fmt: skip
+    assert rejection_codes(r) == ["unknown_market"]
+    tbl = engine.state.contracts.tables["ETH"].table
+    kept = tuple(o for o in tbl.options if o.instrument != "ETH-C2000")  # alice holds ETH-C2000
+    dropped = msgspec.structs.replace(tbl, options=kept)
+    r = run_to(engine, engine.state.time + 60, [c.SetScenarioTable("ETH", GRID, dropped)], W(2000))
+    assert rejection_codes(r) == ["invalid_parameters"]
+    _conserved(engine)
