@@ -6,7 +6,8 @@ settlement of many positions in one block.
     python -m benchmarks.options_engine --expiry 100000
 
 **Lab (engine runs).** A population of ETH option writers — short-put sellers (P2700 or P2500), short
-strangles (P2700 + C3300) and covered calls (perp + short C3300), 30-day expiry, 1–10 contracts — each
+strangles (P2700 + C3300), covered calls (perp + short C3300) and delta-hedged put sellers (short P2700
++ short 0.3 × size of the 30-day dated future ETH-F), 30-day expiry, 1–10 contracts — each
 deposits its **initial** requirement under the grid spec at spot 3000 times (1 + buffer), buffer
 uniform in [0, 30 %] (same seed for every spec), and sells its options at the table's mark to a market
 maker. Then, hourly, a block sets the index and a new scenario table (built off-chain from a flat 60 %
@@ -123,20 +124,23 @@ class Book:
 
 def population(n: int, seed: int) -> list[Book]:
     rng = random.Random(seed)
-    kinds = ("puts", "strangle", "covered")
+    kinds = ("puts", "strangle", "covered", "hedged")
     return [
-        Book(f"b{i:04d}", kinds[i % 3], rng.randint(1, 10) * WAD, rng.uniform(0.0, 0.3)) for i in range(n)
+        Book(f"b{i:04d}", kinds[i % len(kinds)], rng.randint(1, 10) * WAD, rng.uniform(0.0, 0.3))
+        for i in range(n)
     ]
 
 
-def legs(book: Book) -> tuple[list[tuple[str, int]], int]:
-    """(short option legs (symbol, size), perp size)."""
+def legs(book: Book) -> tuple[list[tuple[str, int]], int, int]:
+    """(short option legs (symbol, size), perp size, dated future size)."""
     if book.kind == "puts":
         strike = "ETH-P2700" if book.size % (2 * WAD) else "ETH-P2500"
-        return [(strike, book.size)], 0
+        return [(strike, book.size)], 0, 0
     if book.kind == "strangle":
-        return [("ETH-P2700", book.size), ("ETH-C3300", book.size)], 0
-    return [("ETH-C3300", book.size)], book.size
+        return [("ETH-P2700", book.size), ("ETH-C3300", book.size)], 0, 0
+    if book.kind == "hedged":
+        return [("ETH-P2700", book.size)], 0, -(book.size * 3 // 10 // STEP * STEP)
+    return [("ETH-C3300", book.size)], book.size, 0
 
 
 @dataclass
@@ -173,13 +177,18 @@ def run(spec_name: str, kind: str, books: Sequence[Book], hours: int, delay: int
         *(c.OpenAccount(n, OWNER) for n in names),
         c.Deposit(MM, "USDC", 10**9 * WAD), c.Deposit(KEEPER, "USDC", 10**9 * WAD),
         *(c.ListContract(spec_of(s), ListingTerms()) for s in OPTIONS),
+        c.ListContract(DatedFuture("ETH-F", "ETH", EXPIRY, TICK, STEP, STEP), ListingTerms()),
     ]  # fmt: skip
     engine.apply_block(Block(1, T0, {"ETH": S0 * WAD}, tuple(genesis)))
     table = make_table(spec, S0 * WAD, T0 + 60, VOL)
     txs: list[c.AnyCommand] = [c.SetScenarioTable("ETH", spec, table)]
     for book in books:
-        shorts, perp_size = legs(book)
-        linear = (LinearPosition("ETH-PERP", perp_size, S0 * WAD),) if perp_size else ()
+        shorts, perp_size, future_size = legs(book)
+        linear = tuple(
+            LinearPosition(name, size, S0 * WAD)
+            for name, size in (("ETH-PERP", perp_size), ("ETH-F", future_size))
+            if size
+        )
         # the legs trade one by one: the book posts what its largest partial portfolio needs
         options = tuple(OptionPosition(s, -n) for s, n in shorts)
         initial = max(
@@ -193,6 +202,8 @@ def run(spec_name: str, kind: str, books: Sequence[Book], hours: int, delay: int
         txs.append(c.Deposit(book.account, "USDC", deposit))
         if perp_size:  # the cover first: a naked call alone may need more than the covered call
             txs.append(c.Trade("ETH-PERP", book.account, MM, perp_size, S0 * WAD))
+        if future_size:  # the hedge first too (short future: the book sells it)
+            txs.append(c.TradeContract("ETH-F", MM, book.account, -future_size, S0 * WAD))
         for symbol, n in shorts:
             mark = table.row(symbol).mark
             txs.append(c.TradeContract(symbol, MM, book.account, n, max(mark // TICK * TICK, TICK)))
