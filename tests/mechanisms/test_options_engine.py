@@ -7,7 +7,6 @@ import sys
 from pathlib import Path
 
 import msgspec
-import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -108,28 +107,6 @@ def test_an_expiry_waits_on_a_stale_feed_then_settles_once_a_fresh_window_has_pa
     settled = {e.account: e.amount for e in events_of(r, ev.ContractSettled)}
     assert settled == {"alice": W(200), "bob": W(-200)}
     _conserved(engine)
-
-
-def test_a_halted_feed_makes_the_expiry_wait(monkeypatch: pytest.MonkeyPatch) -> None:
-    from clearhouse.mechanisms.options import expiry
-    from clearhouse.options.settlement import Waiting, WaitReason
-
-    engine = options_engine()
-    run_to(engine, engine.state.time + 60, [c.TradeContract("ETH-F", "alice", "bob", W(1), W(2000))], W(2000))
-    _twap_blocks(engine)
-    state = engine.state
-    listing = state.contracts.instruments["ETH-F"]
-    # the rule: a halted feed waits whatever the prints say
-    real = expiry.settlement_price
-
-    def halted(*args, **kwargs):  # type: ignore[no-untyped-def]
-        kwargs["halted"] = True
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(expiry, "settlement_price", halted)
-    state.time = E
-    result = expiry.settlement_state(state.contracts, listing, state)
-    assert isinstance(result, Waiting) and result.reason is WaitReason.HALTED
 
 
 def test_covered_call_premium_and_portfolio_margin_equal_the_library() -> None:
@@ -330,4 +307,45 @@ def test_an_option_without_a_table_row_cannot_be_traded_and_a_table_cannot_drop_
     dropped = msgspec.structs.replace(tbl, options=kept)
     r = run_to(engine, engine.state.time + 60, [c.SetScenarioTable("ETH", GRID, dropped)], W(2000))
     assert rejection_codes(r) == ["invalid_parameters"]
+    _conserved(engine)
+
+
+def test_a_halted_oracle_feed_holds_the_expiry_until_confirmed_and_fresh_again() -> None:
+    from clearhouse.ledger.block import Block
+    from clearhouse.options.instruments import DatedFuture
+    from clearhouse.oracle import config as oc
+    from clearhouse.oracle.reports import SourceReport
+
+    engine = options_engine()
+    sources = ("s1", "s2", "s3")
+    feed = oc.FeedConfig("BTC", sources, oc.MedianConfig(), (oc.CircuitBreakerConfig(W("0.1"), 3600),),
+                         report_max_age=600)  # fmt: skip
+    btc = DatedFuture("BTC-F", "BTC", E, W(1), W("0.001"), W("0.001"))
+
+    def block(t: int, price: int | None, txs: tuple[c.AnyCommand, ...] = ()):  # type: ignore[no-untyped-def]
+        reports = () if price is None else tuple(SourceReport(s, "BTC", W(price), t) for s in sources)
+        return engine.apply_block(Block(engine.state.height + 1, t, {"ETH": W(2000)}, txs, reports))
+
+    t = engine.state.time + 60
+    block(t, None, (c.ConfigureOracle(feed), c.ListContract(btc)))
+    r = block(t + 60, 30_000, (c.TradeContract("BTC-F", "alice", "bob", W("0.1"), W(30_000)),))
+    assert rejection_codes(r) == []
+    for k in range(5):
+        block(E - 1800 + 300 * k, 30_000)  # prints up to E - 600
+    r = block(E - 300, 36_000)  # +20 %: the circuit breaker halts the feed
+    assert [e.new for e in events_of(r, ev.OracleStateChanged)] == ["halted"]
+    r = block(E + 60, 36_000)
+    assert [(e.instrument, e.reason) for e in events_of(r, ev.ExpiryWaiting)] == [("BTC-F", "halted")]
+    block(E + 120, 36_000, (c.ConfirmOracle("BTC"),))  # governance confirms the new level
+    settled: list[ev.ExpirySettled] = []
+    t = E + 420
+    while not settled and t < E + 4 * 3600:
+        r = block(t, 36_000)
+        settled = [e for e in events_of(r, ev.ExpirySettled) if e.instrument == "BTC-F"]
+        t += 300
+    (done,) = settled
+    # the expiry's own window had a halt and a stale end: it settles on the first clean window after it
+    assert done.price == W(36_000) and done.window_start > E
+    amounts = {e.account: e.amount for e in events_of(r, ev.ContractSettled) if e.instrument == "BTC-F"}
+    assert amounts == {"alice": W(600), "bob": -W(600)}  # (36,000 - 30,000) x 0.1
     _conserved(engine)
