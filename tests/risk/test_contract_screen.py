@@ -67,3 +67,26 @@ def test_an_engine_with_the_screen_writes_the_same_blocks() -> None:
         assert (a.state_root, a.events_bytes) == (b.state_root, b.events_bytes)
         legs += [(e.account, e.instrument) for e in a.events if isinstance(e, ev.ContractLegLiquidated)]
     assert ("carol", "ETH-P2000") in legs  # the crash did liquidate: the comparison is not vacuous
+
+
+def test_the_columnar_perp_scanner_writes_the_same_blocks_for_accounts_holding_options() -> None:
+    from clearhouse.risk.scanner import ColumnarScanner
+
+    def book(scanner: object):  # type: ignore[no-untyped-def]
+        params = msgspec.structs.replace(PARAMS, enforcement="backstop", backstop_liquidator="keeper")
+        engine = options_engine(params)
+        if scanner is not None:
+            engine.scanner = scanner  # type: ignore[assignment]
+        run_to(engine, engine.state.time + 60, [
+            c.Trade("ETH-PERP", "carol", "keeper", W(1), W(2000)),  # carol: a long perp and short puts
+            c.TradeContract("ETH-P2000", "keeper", "carol", W(2), W(40)),
+        ], W(2000))  # fmt: skip
+        return engine
+
+    exact, columnar = book(None), book(ColumnarScanner())
+    names = []
+    for spot in (1900, 1300):
+        a, b = _crash(exact, spot), _crash(columnar, spot)
+        assert (a.state_root, a.events_bytes) == (b.state_root, b.events_bytes)
+        names += [type(e).__name__ for e in a.events if getattr(e, "account", None) == "carol"]
+    assert "ContractLegLiquidated" in names and "PositionClosedOut" in names  # both paths ran
