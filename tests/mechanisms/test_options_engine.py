@@ -349,3 +349,22 @@ def test_a_halted_oracle_feed_holds_the_expiry_until_confirmed_and_fresh_again()
     amounts = {e.account: e.amount for e in events_of(r, ev.ContractSettled) if e.instrument == "BTC-F"}
     assert amounts == {"alice": W(600), "bob": -W(600)}  # (36,000 - 30,000) x 0.1
     _conserved(engine)
+
+
+def test_a_writer_past_bankruptcy_is_covered_by_the_insurance_fund() -> None:
+    engine = options_engine()
+    trade = c.TradeContract("ETH-P2000", "keeper", "carol", W(4), W(40))
+    run_to(engine, engine.state.time + 60, [trade], W(2000))
+    insurance = engine.state.pools.insurance[USDC]
+    t = engine.state.time + 60  # a gap down to 1,000: each put is worth ~1,000, carol holds ~2,160
+    r = run_to(engine, t, [c.SetScenarioTable("ETH", GRID, table(W(1000), t, vol=1.0)),
+                           c.LiquidateContracts("carol", "keeper")], W(1000))
+    assert rejection_codes(r) == []
+    (leg,) = events_of(r, ev.ContractLegLiquidated)
+    (used,) = events_of(r, ev.InsuranceFundUsed)
+    assert used.account == "carol" and used.amount > 0
+    assert engine.state.pools.insurance[USDC] == insurance - used.amount
+    assert balance(engine, "carol") == 0 and not engine.state.accounts["carol"].contracts
+    # the deficit the fund covered is what the takeover at the mark and the penalty left unpaid
+    assert used.amount == -(W(2000) + W(160) - 4 * leg.price - leg.penalty)
+    _conserved(engine)

@@ -11,8 +11,8 @@ account below maintenance (exact ``margin.cross_summary``, portfolio margin wher
    ``floor(size × mark)``, negative for a short: it pays to be relieved of it), a future at the index
    (a fill, realising its P&L) — each with a penalty ``ceil(|size| × index × liquidation_fee)`` paid
    by the account to the liquidator; stop as soon as the account meets initial margin again;
-3. the liquidator must meet initial margin afterwards; an account left with no position at all and a
-   negative balance is bankrupt: the kernel seizes its collateral and covers the deficit from the
+3. the liquidator must meet initial margin afterwards; an account left with no position at all and
+   negative equity is bankrupt: the kernel seizes its collateral and covers the deficit from the
    insurance fund, then records bad debt (the perp waterfall's first stages). Cross perps that remain
    are the perp enforcement's (same block, after this step), with its full waterfall.
 
@@ -128,7 +128,8 @@ def liquidate_contracts(ctx: TxContext, c: cmd.LiquidateContracts) -> None:
             f"liquidator {c.liquidator} would hold equity {after.equity} below initial {after.initial}"
         )
     if not acct.contracts and not any(p.size for p in acct.positions.values()):
-        kernel.bankrupt(ctx, acct)
+        if cross_summary(state, acct, price_of).equity < 0:  # bankrupt, as a perp close-out's account
+            kernel.bankrupt(ctx, acct)
     kernel.count_liquidation(ctx)
 
 
