@@ -127,9 +127,9 @@ def liquidate_contracts(ctx: TxContext, c: cmd.LiquidateContracts) -> None:
         raise InsufficientMargin(
             f"liquidator {c.liquidator} would hold equity {after.equity} below initial {after.initial}"
         )
-    if not acct.contracts and not any(p.size for p in acct.positions.values()):
-        if cross_summary(state, acct, price_of).equity < 0:  # bankrupt, as a perp close-out's account
-            kernel.bankrupt(ctx, acct)
+    emptied = not acct.contracts and not any(p.size for p in acct.positions.values())
+    if emptied and cross_summary(state, acct, price_of).equity < 0:  # bankrupt, as after a close-out
+        kernel.bankrupt(ctx, acct)
     kernel.count_liquidation(ctx)
 
 
