@@ -368,3 +368,25 @@ def test_a_writer_past_bankruptcy_is_covered_by_the_insurance_fund() -> None:
     # the deficit the fund covered is what the takeover at the mark and the penalty left unpaid
     assert used.amount == -(W(2000) + W(160) - 4 * leg.price - leg.penalty)
     _conserved(engine)
+
+
+def test_the_sequencer_grace_period_holds_liquidation_of_a_mildly_unhealthy_writer() -> None:
+    from clearhouse.ledger.block import Block
+
+    params = msgspec.structs.replace(PARAMS, sequencer_grace=3600)
+    engine = options_engine(params)
+    trade = c.TradeContract("ETH-P2000", "keeper", "carol", W(4), W(40))
+    run_to(engine, engine.state.time + 60, [trade], W(2000))
+    t = engine.state.time + 60
+    engine.apply_block(Block(engine.state.height + 1, t, {"ETH": W(1900)}, (), sequencer_up=False))
+    t += 60
+    txs = (c.SetScenarioTable("ETH", GRID, table(W(1840), t)), c.LiquidateContracts("carol", "keeper"))
+    r = engine.apply_block(Block(engine.state.height + 1, t, {"ETH": W(1840)}, txs, sequencer_up=True))
+    state = engine.state
+    health = cross_summary(state, state.accounts["carol"], fresh_price_lookup(state)).health
+    assert health is not None and W("0.95") <= health < W(1)  # below maintenance, above the threshold
+    assert rejection_codes(r) == ["oracle_action_refused"]
+    t += 3660  # the grace period is over: the same liquidation goes through
+    r = run_to(engine, t, [c.SetScenarioTable("ETH", GRID, table(W(1840), t)),
+                           c.LiquidateContracts("carol", "keeper")], W(1840))
+    assert rejection_codes(r) == [] and events_of(r, ev.ContractLegLiquidated)

@@ -51,7 +51,8 @@ from clearhouse.ledger.model import Account, LedgerState
 from clearhouse.ledger.unit_of_work import BlockUndo, TxContext
 from clearhouse.mechanisms.options.trading import move_leg
 from clearhouse.options.portfolio_margin import riskiest_legs
-from clearhouse.oracle.rules import Action
+from clearhouse.oracle.errors import OracleActionRefused
+from clearhouse.oracle.rules import Action, SequencerGrace
 
 
 def leg_order(state: LedgerState, account: Account, price_of: PriceLookup) -> list[str]:
@@ -118,6 +119,16 @@ def liquidate_contracts(ctx: TxContext, c: cmd.LiquidateContracts) -> None:
         raise NotLiquidatable(
             f"account {c.account} has equity {before.equity} >= maintenance {before.maintenance}"
         )
+    params = state.params
+    if params.sequencer_grace:  # Aave's sentinel, as for perps: only the deeply unhealthy in the grace
+        sentinel = SequencerGrace(params.sequencer_grace, params.grace_health_threshold)
+        health = before.health if before.health is not None else 0
+        up, since = state.sequencer_up, state.sequencer_up_since
+        if not sentinel.is_liquidation_allowed(state.time, up, since, health):
+            raise OracleActionRefused(
+                f"liquidation of {c.account} refused: sequencer grace period and health {health} is not "
+                f"below {params.grace_health_threshold}"
+            )
     for iid in leg_order(state, committed, price_of):
         take_over(ctx, acct, liq, iid, price_of)
         if cross_summary(state, acct, price_of).meets_initial:
