@@ -390,3 +390,25 @@ def test_the_sequencer_grace_period_holds_liquidation_of_a_mildly_unhealthy_writ
     r = run_to(engine, t, [c.SetScenarioTable("ETH", GRID, table(W(1840), t)),
                            c.LiquidateContracts("carol", "keeper")], W(1840))
     assert rejection_codes(r) == [] and events_of(r, ev.ContractLegLiquidated)
+
+
+def test_a_future_closed_in_part_realises_its_pnl_and_the_rest_settles() -> None:
+    engine = options_engine()
+    a0, b0, c0 = (balance(engine, n) for n in ("alice", "bob", "carol"))
+    run_to(engine, engine.state.time + 60, [c.TradeContract("ETH-F", "alice", "bob", W(2), W(2000))], W(2000))
+    r = run_to(engine, engine.state.time + 60, [c.TradeContract("ETH-F", "carol", "alice", W(1), W(2050))],
+               W(2050))  # fmt: skip
+    (traded,) = events_of(r, ev.ContractTraded)
+    assert traded.seller_realised_pnl == W(50)  # alice sold 1 of her 2 at 2,050
+    assert engine.state.accounts["alice"].contracts["ETH-F"] == msgspec.convert(
+        [W(1), W(2000)], type=type(engine.state.accounts["alice"].contracts["ETH-F"])
+    )
+    assert engine.state.contracts.instruments["ETH-F"].pnl_pool == -W(50)
+    _twap_blocks(engine, (2050,) * 6)
+    r = run_to(engine, E, [], W(2050))
+    settled = {e.account: e.amount for e in events_of(r, ev.ContractSettled)}
+    assert settled == {"alice": W(50), "bob": -W(100), "carol": 0}
+    assert balance(engine, "alice") - a0 == W(100) and balance(engine, "bob") - b0 == -W(100)
+    assert balance(engine, "carol") == c0
+    assert engine.state.contracts.instruments["ETH-F"].pnl_pool == 0
+    _conserved(engine)
