@@ -20,8 +20,8 @@ again: refused). Paths (deterministic):
 * **vol spike**: spot flat at 3000, vols × 1 → 2.5 over 6 h, then flat.
 
 Reported per spec: posted collateral, capital efficiency (short notional |size| × 3000 per unit
-posted), accounts liquidated, legs taken over, the insurance fund used and **bad debt** (the deficit no
-stage absorbed: ``pools.bad_debt``), from the engine's own state — journalled, conserved, replayable.
+posted), accounts liquidated, legs taken over and **bad debt** (no insurance fund is seeded, so every
+deficit is bad debt: ``pools.bad_debt``), from the engine's own state — conserved, replayable.
 
 **Expiry.** ``--expiry N``: a ledger with N positions (half options, half futures; every long has its
 short) is built directly in the state (trading them one by one is not what is measured), then one
@@ -289,8 +289,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     console = Console()
     books = population(args.books, args.seed)
     table = Table(title=f"options through the engine: {args.books} writers, {args.hours} h, seed {args.seed}")
-    for col in ("path", "spec", "delay h", "posted", "notional/posted", "liquidated", "legs", "insurance",
-                "bad debt", "refused"):  # fmt: skip
+    for col in ("path", "spec", "delay h", "posted", "notional/posted", "liquidated", "legs", "bad debt",
+                "refused"):  # fmt: skip
         table.add_column(col, justify="right")
     for kind in ("crash", "vol spike"):
         for delay in args.delays:
@@ -299,7 +299,7 @@ def main(argv: Sequence[str] | None = None) -> None:
                 table.add_row(
                     kind, name, str(delay), f"{o.posted / WAD:,.0f}",
                     f"{o.short_notional / o.posted:.2f}x", str(len(o.liquidated)), str(o.legs),
-                    f"{o.insurance_used / WAD:,.0f}", f"{o.bad_debt / WAD:,.0f}", str(o.rejected_trades),
+                    f"{o.bad_debt / WAD:,.0f}", str(o.rejected_trades),
                 )  # fmt: skip
     console.print(table)
     if args.expiry:
