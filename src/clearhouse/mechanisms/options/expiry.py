@@ -59,9 +59,18 @@ def settle_expiries(state: LedgerState, undo: BlockUndo, events: list[ev.Event])
         return []
     ctx = TxContext(state, undo)
     record_prints(ctx, live)
+    ready: dict[str, Ready] = {}
     for iid in live:
         if book.instruments[iid].spec.is_expired(state.time):
-            try_settle(ctx, iid)
+            result = settlement_state(ctx.contracts(), book.instruments[iid], state)
+            if isinstance(result, Ready):
+                ready[iid] = result
+            else:
+                hold(ctx, iid, result)
+    if ready:
+        holders = holders_of(state, ready)  # one pass over the accounts for every expiry of the block
+        for iid in sorted(ready):
+            settle(ctx, iid, ready[iid], holders.get(iid, []))
     touched = ctx.commit()
     events.extend(ctx.events)
     return touched
@@ -107,25 +116,35 @@ def settlement_state(book: ContractBook, listing: Listing, state: LedgerState) -
     return result
 
 
-def try_settle(ctx: TxContext, iid: str) -> None:
-    """Settle ``iid`` now if its price is ready; otherwise record (once per reason) that it waits."""
+def holders_of(state: LedgerState, instruments: dict[str, Ready]) -> dict[str, list[str]]:
+    """Account ids holding each of ``instruments``, in id order."""
+    out: dict[str, list[str]] = {}
+    for aid in sorted(state.accounts):
+        for iid in state.accounts[aid].contracts:
+            if iid in instruments:
+                out.setdefault(iid, []).append(aid)
+    return out
+
+
+def hold(ctx: TxContext, iid: str, result: Waiting) -> None:
+    """The expiry waits: record (once per reason) why."""
     book = ctx.contracts()
     listing = book.instruments[iid]
-    result = settlement_state(book, listing, ctx.state)
-    if isinstance(result, Waiting):
-        if listing.status != "waiting" or listing.wait_reason != result.reason.value:
-            book.instruments[iid] = msgspec.structs.replace(
-                listing, status="waiting", wait_reason=result.reason.value
-            )
-            ctx.emit(ev.ExpiryWaiting(iid, result.reason.value, result.detail))
-        return
+    if listing.status != "waiting" or listing.wait_reason != result.reason.value:
+        reason = result.reason.value
+        book.instruments[iid] = msgspec.structs.replace(listing, status="waiting", wait_reason=reason)
+        ctx.emit(ev.ExpiryWaiting(iid, result.reason.value, result.detail))
+
+
+def settle(ctx: TxContext, iid: str, result: Ready, holders: list[str]) -> None:
+    """Settle every position of ``iid`` (``holders``, in account id order) at ``result.price``."""
+    book = ctx.contracts()
+    listing = book.instruments[iid]
     price = result.price
     spec = listing.spec
     asset = kernel.settle(ctx)
-    paid = positions = 0
-    for aid in sorted(ctx.state.accounts):
-        if iid not in ctx.state.accounts[aid].contracts:
-            continue
+    paid = 0
+    for aid in holders:
         acct = ctx.account(aid)
         pos = acct.contracts.pop(iid)
         if isinstance(spec, EuropeanOption):
@@ -134,7 +153,6 @@ def try_settle(ctx: TxContext, iid: str) -> None:
             amount = pos.size * price // WAD - pos.entry_value
         kernel.credit_balance(acct, asset, amount)
         paid += amount
-        positions += 1
         ctx.emit(ev.ContractSettled(iid, aid, pos.size, amount))
     dust = listing.pnl_pool - paid
     if dust < 0:  # impossible for a balanced book (floors); refuse the block rather than mint value
@@ -146,7 +164,7 @@ def try_settle(ctx: TxContext, iid: str) -> None:
         listing, open_interest=0, pnl_pool=0, status="settled", wait_reason="",
         settlement_price=price, settled_at=ctx.state.time,
     )  # fmt: skip
-    ctx.emit(ev.ExpirySettled(iid, price, result.window_start, result.window_end, positions, dust))
+    ctx.emit(ev.ExpirySettled(iid, price, result.window_start, result.window_end, len(holders), dust))
 
 
-__all__ = ["record_prints", "settle_expiries", "settlement_state", "try_settle"]
+__all__ = ["hold", "holders_of", "record_prints", "settle", "settle_expiries", "settlement_state"]
