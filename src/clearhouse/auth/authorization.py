@@ -123,6 +123,11 @@ RULES: dict[type[c.Command], Permission] = {
     c.ProposeParameter: Permission(Rule.SELF, "controller"),
     c.ApplyParameter: Permission(Rule.SELF, "controller"),
     c.VetoProposal: Permission(Rule.SELF, "guardian"),
+    # dated futures and options (mechanisms.options)
+    c.ListContract: _ADMIN,
+    c.SetScenarioTable: _ADMIN,
+    c.TradeContract: Permission(Rule.MATCHED),
+    c.LiquidateContracts: Permission(Rule.KEEPER, "liquidator"),
 }
 
 

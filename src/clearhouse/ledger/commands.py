@@ -11,9 +11,11 @@ from typing import Literal, NoReturn
 
 import msgspec
 
+from clearhouse.ledger.contracts import ContractSpec, ListingTerms
 from clearhouse.ledger.errors import InvalidValue
 from clearhouse.ledger.fixedpoint import check_positive, check_range
 from clearhouse.ledger.model import AssetSpec, LedgerParams, MarketSpec, VaultTypeSpec
+from clearhouse.options.portfolio_margin import AnyGridSpec, ScenarioTable
 from clearhouse.oracle.config import FeedConfig
 from clearhouse.steward.guardrails import Guardrail
 from clearhouse.steward.names import check_steerable, key
@@ -454,6 +456,64 @@ class VetoProposal(Command, frozen=True, tag=True):
             raise_invalid("veto reason must be at most 256 characters")
 
 
+# -- dated futures and options (mechanisms.options) -------------------------------------------------
+
+
+class ListContract(Command, frozen=True, tag=True):
+    """List a dated future or a European option (admin): its contract spec (underlying price key,
+    expiry, tick, step, minimum size, settlement window and feed age) and its risk terms."""
+
+    spec: ContractSpec
+    terms: ListingTerms = ListingTerms()
+
+    def check(self) -> None:
+        self.spec.validate()
+        self.terms.validate(self.spec.symbol)
+
+
+class SetScenarioTable(Command, frozen=True, tag=True):
+    """Set an underlying's portfolio-margin grid and its scenario table (admin): per-unit option
+    values over the grid, computed off-chain (``options.scenario_table``), exact integers here."""
+
+    underlying: str
+    spec: AnyGridSpec
+    table: ScenarioTable
+
+    def check(self) -> None:
+        self.spec.validate()
+        self.table.validate()
+        if self.table.underlying != self.underlying:
+            raise_invalid(f"scenario table is for {self.table.underlying!r}, not {self.underlying!r}")
+        if tuple(self.table.scenarios) != self.spec.scenarios():
+            raise_invalid(f"scenario table of {self.underlying} was not built for {type(self.spec).__name__}")
+
+
+class TradeContract(Command, frozen=True, tag=True):
+    """A matched fill in a dated contract: ``buyer`` buys ``size`` at ``price`` (an option's premium
+    per unit, paid at trade; a future's price)."""
+
+    instrument: str
+    buyer: str
+    seller: str
+    size: int
+    price: int
+    taker: Literal["buyer", "seller"] = "buyer"
+
+    def check(self) -> None:
+        if self.taker not in ("buyer", "seller"):
+            raise_invalid(f"taker of the {self.instrument} trade must be 'buyer' or 'seller'")
+        check_positive(self.size, f"trade size in {self.instrument}")
+        check_positive(self.price, f"trade price in {self.instrument}")
+
+
+class LiquidateContracts(Command, frozen=True, tag=True):
+    """Take over an account's dated-contract legs below maintenance, riskiest first, until it meets
+    initial margin again (keeper takeover; the liquidator is paid the legs' liquidation fee)."""
+
+    account: str
+    liquidator: str
+
+
 AnyCommand = (
     SetLedgerParams
     | ListAsset
@@ -496,6 +556,10 @@ AnyCommand = (
     | ProposeParameter
     | ApplyParameter
     | VetoProposal
+    | ListContract
+    | SetScenarioTable
+    | TradeContract
+    | LiquidateContracts
 )
 
 
@@ -522,7 +586,9 @@ __all__ = [
     "Draw",
     "Free",
     "Liquidate",
+    "LiquidateContracts",
     "ListAsset",
+    "ListContract",
     "ListMarket",
     "ListVaultType",
     "Lock",
@@ -533,6 +599,7 @@ __all__ = [
     "SetDebtLimit",
     "SetGuardrail",
     "SetLedgerParams",
+    "SetScenarioTable",
     "SetVolatility",
     "SettleFunding",
     "SwapAmm",
@@ -540,6 +607,7 @@ __all__ = [
     "Tend",
     "Tick",
     "Trade",
+    "TradeContract",
     "TransferMargin",
     "UpdateMarket",
     "UpdateVaultType",

@@ -635,6 +635,82 @@ class ProposalDropped(Event, frozen=True, tag=True):
     reason: str
 
 
+# -- dated futures and options (mechanisms.options) -------------------------------------------------
+
+
+class ContractListed(Event, frozen=True, tag=True):
+    instrument: str
+    #: "future", "call" or "put".
+    kind: str
+    underlying: str
+    expiry: int
+    strike: int
+
+
+class ScenarioTableSet(Event, frozen=True, tag=True):
+    underlying: str
+    grid: str
+    options: int
+    spot: int
+    as_of: int
+
+
+class ContractTraded(Event, frozen=True, tag=True):
+    """A fill in a dated contract; for an option ``notional`` is the premium the buyer paid."""
+
+    instrument: str
+    buyer: str
+    seller: str
+    size: int
+    price: int
+    notional: int
+    buyer_fee: int
+    seller_fee: int
+    buyer_realised_pnl: int
+    seller_realised_pnl: int
+
+
+class ExpiryWaiting(Event, frozen=True, tag=True):
+    """An expired instrument cannot settle yet (``reason``: a ``WaitReason``: halted, stale, ...)."""
+
+    instrument: str
+    reason: str
+    detail: str
+
+
+class ContractSettled(Event, frozen=True, tag=True):
+    """One position settled in cash at expiry (``amount`` > 0 received, < 0 paid)."""
+
+    instrument: str
+    account: str
+    size: int
+    amount: int
+
+
+class ExpirySettled(Event, frozen=True, tag=True):
+    """Every position of ``instrument`` settled at ``price`` (the TWAP of ``[window_start, window_end]``);
+    ``dust`` is what flooring left with the protocol (to the fee pool)."""
+
+    instrument: str
+    price: int
+    window_start: int
+    window_end: int
+    positions: int
+    dust: int
+
+
+class ContractLegLiquidated(Event, frozen=True, tag=True):
+    """A liquidated account's leg taken over by ``liquidator`` at ``price`` (option: the table's mark;
+    future: the index), ``penalty`` paid by the account to the liquidator."""
+
+    account: str
+    liquidator: str
+    instrument: str
+    size: int
+    price: int
+    penalty: int
+
+
 AnyEvent = (
     LedgerParamsSet
     | AssetListed
@@ -707,4 +783,11 @@ AnyEvent = (
     | ParameterApplied
     | ProposalVetoed
     | ProposalDropped
+    | ContractListed
+    | ScenarioTableSet
+    | ContractTraded
+    | ExpiryWaiting
+    | ContractSettled
+    | ExpirySettled
+    | ContractLegLiquidated
 )

@@ -12,6 +12,7 @@ from typing import Literal, Protocol
 
 import msgspec
 
+from clearhouse.ledger.contracts import ContractBook, ContractPosition
 from clearhouse.ledger.errors import InvalidParameters
 from clearhouse.ledger.fixedpoint import RAY, WAD, check_non_negative, check_positive
 from clearhouse.ledger.margin_models import AnyMarginModel, FixedMargin
@@ -353,6 +354,8 @@ class Account:
     vaults: dict[str, Vault] = field(default_factory=dict)
     #: Stability pool deposit and its snapshots (Liquity), if any.
     sp: SpDeposit | None = None
+    #: Dated futures and options (instrument id -> position; mechanisms.options), beside the perps.
+    contracts: dict[str, ContractPosition] = field(default_factory=dict)
 
     def clone(self) -> Account:
         return Account(
@@ -363,6 +366,7 @@ class Account:
             {m: p.clone() for m, p in self.positions.items()},
             dict(self.vaults),
             self.sp,
+            dict(self.contracts),
         )
 
 
@@ -461,3 +465,6 @@ class LedgerState:
     #: The steward: controller/guardian keys, guardrails, pending proposals (clearhouse.steward and
     #: mechanisms.steward).
     steward: StewardState = field(default_factory=StewardState)
+    #: Dated futures and options: listings, scenario tables, settlement prints (mechanisms.options).
+    #: Hashed into the state root only once used.
+    contracts: ContractBook = field(default_factory=ContractBook)

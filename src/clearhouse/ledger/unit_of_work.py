@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from clearhouse.core.errors import UnknownAccount, UnknownMarket, UnknownVaultType
+from clearhouse.ledger.contracts import ContractBook
 from clearhouse.ledger.events import Event
 from clearhouse.ledger.model import (
     Account,
@@ -57,6 +58,8 @@ class BlockUndo:
     #: ``(state.auth,)`` at the block's start, once a block changes it (mechanisms.signing).
     auth: tuple[Any] | None = None
     steward: StewardState | None = None
+    #: The contract book (listings, tables, prints) at the block's start, once a block changes it.
+    contracts: ContractBook | None = None
 
     def restore(self, state: LedgerState) -> tuple[list[Account], int]:
         """Put every original back.
@@ -99,6 +102,8 @@ class BlockUndo:
             state.oracles = self.oracles
         if self.auth is not None:
             state.auth = self.auth[0]
+        if self.contracts is not None:
+            state.contracts = self.contracts
         if self.header is not None:
             params, state.height, state.time, state.sequencer_up, state.sequencer_up_since = self.header
             state.params = params  # type: ignore[assignment]
@@ -111,6 +116,7 @@ class TxContext:
     __slots__ = (
         "_accounts",
         "_assets",
+        "_contracts",
         "_debt",
         "_markets",
         "_oracles",
@@ -147,6 +153,7 @@ class TxContext:
         self._vault_types: dict[str, VaultType] = {}
         self._debt: DebtState | None = None
         self._sp: StabilityPoolState | None = None
+        self._contracts: ContractBook | None = None
         #: Insurance this transaction paid per account, added to the block's tally on commit.
         self.insurance_by_account: dict[str, int] = {}
         self._steward: StewardState | None = None
@@ -188,6 +195,12 @@ class TxContext:
         if self._debt is None:
             self._debt = self.state.debt.clone()
         return self._debt
+
+    def contracts(self) -> ContractBook:
+        """The transaction's copy of the contract book (mechanisms.options)."""
+        if self._contracts is None:
+            self._contracts = self.state.contracts.clone()
+        return self._contracts
 
     def stability_pool(self) -> StabilityPoolState:
         if self._sp is None:
@@ -256,6 +269,10 @@ class TxContext:
             if undo.debt is None:
                 undo.debt = state.debt
             state.debt = self._debt
+        if self._contracts is not None:
+            if undo.contracts is None:
+                undo.contracts = state.contracts
+            state.contracts = self._contracts
         if self._sp is not None:
             if undo.stability_pool is None:
                 undo.stability_pool = state.stability_pool

@@ -65,4 +65,15 @@ class ColumnarScanner:
         # C-level pairing (zip), no Python code per candidate: a stressed block has thousands.
         found: list[Target] = list(zip(result.candidates, repeat(None, len(result.candidates)), strict=True))
         found.extend(result.isolated_candidates)
+        if state.contracts.instruments:
+            # an account holding dated contracts is margined as a portfolio, which the perp mirror does
+            # not see: its cross bucket is always a candidate (conservative; the exact check decides)
+            seen = set(result.candidates)
+            found.extend(
+                (aid, None)
+                for aid in sorted(state.accounts)
+                if state.accounts[aid].contracts
+                and aid not in seen
+                and any(not p.isolated and p.size for p in state.accounts[aid].positions.values())
+            )
         return found
