@@ -76,7 +76,8 @@ class StewardState(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     next_id: int = 1
 
     def used(self) -> bool:
-        return self.config is not None or bool(self.guardrails) or bool(self.proposals) or self.next_id > 1
+        """Anything but the empty state is hashed into the root (so no field can differ unseen)."""
+        return self != _EMPTY
 
     def encode(self) -> list[object]:
         """Canonical value for the state root (sorted keys; proposals in id order)."""
@@ -88,5 +89,7 @@ class StewardState(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
             self.next_id,
         ]
 
+
+_EMPTY = StewardState()
 
 __all__ = ["MAX_PENDING", "Proposal", "StewardConfig", "StewardState"]
