@@ -61,35 +61,6 @@ def comparison_table(rows: list[dict[str, Any]]) -> Table:
     return t
 
 
-def frontier_png(rows: list[dict[str, Any]], path: Path) -> None:
-    """One panel per scenario: the static margin sweep as a curve, the controller as a star (matplotlib)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    names = sorted({r["scenario"] for r in rows})
-    fig, axes = plt.subplots(len(names), 1, figsize=(8, 3.2 * len(names)), squeeze=False)
-    for ax, name in zip(axes[:, 0], names, strict=True):
-        mine = [r for r in rows if r["scenario"] == name]
-        static = sorted((r for r in mine if r["scale"] is not None), key=lambda r: r["scale"])
-        xs, ys = [r["allowed_leverage"] for r in static], [r["bad_debt_mean"] for r in static]
-        ax.plot(xs, ys, "o-", label="static sweep")
-        for r, x, y in zip(static, xs, ys, strict=True):
-            ax.annotate(r["variant"].removeprefix("static "), (x, y), fontsize=7)
-        ctl = [r for r in mine if r["scale"] is None]
-        cx, cy = [r["allowed_leverage"] for r in ctl], [r["bad_debt_mean"] for r in ctl]
-        ax.plot(cx, cy, "*", ms=14, color="tab:red", label="controller")
-        ax.set_title(name)
-        ax.set_xlabel("allowed leverage (capital efficiency)")
-        ax.set_ylabel("mean bad debt")
-        ax.grid(alpha=0.3)
-        ax.legend(loc="best")
-    fig.tight_layout()
-    fig.savefig(path, dpi=90)
-    plt.close(fig)
-
-
 def backtest_controller(
     scenarios: list[str] = typer.Argument(
         None, help="Built-in names or TOML paths (default: every built-in)."
@@ -104,10 +75,11 @@ def backtest_controller(
     out: Path = typer.Option(Path("clearhouse-backtest"), "--out", "-o", help="Output directory."),
 ) -> None:
     """Run the controller and a static margin sweep on the same paths; print the side-by-side table and
-    write backtest.json and frontier.png."""
+    write backtest.json and frontier.html."""
     from clearhouse.lab.backtest import backtest
     from clearhouse.lab.controller_run import parse
     from clearhouse.lab.output_dir import OutputDirError, write_output_dir
+    from clearhouse.lab.report.backtest import render_backtest_html
     from clearhouse.lab.scenario import ScenarioError, builtin_names, load_scenario
 
     try:
@@ -132,7 +104,7 @@ def backtest_controller(
 
     def fill(tmp: Path) -> None:
         (tmp / "backtest.json").write_text(json.dumps(doc, indent=2, sort_keys=True))
-        frontier_png(rows, tmp / "frontier.png")
+        (tmp / "frontier.html").write_text(render_backtest_html(rows, controller))
 
     try:
         write_output_dir(out, fill)
@@ -142,6 +114,6 @@ def backtest_controller(
     beyond = sum(1 for r in rows if r["scale"] is None and r.get("undominated"))
     console.print(
         f"controller undominated by the static sweep on {beyond} of {len(names)} scenario(s); "
-        f"wrote {out}/backtest.json and frontier.png",
+        f"wrote {out}/backtest.json and frontier.html",
         markup=False,
     )
