@@ -144,9 +144,14 @@ class Engine:
             if auth_hooks.uses_auth(state, block):  # signed envelopes, after the bare commands (a bare
                 # ConfigureAuth in this block also registers the owners of the block's bare accounts)
                 auth_hooks.apply_signed(state, HANDLERS, self.signature_cache, block, undo, events, touched)
+            rescan = touched
             if state.params.enforcement != "off":
                 candidates = self._screen(touched)
-                self._enforce(undo, events, touched, candidates)
+                # The scanner has synced every account touched so far: only what enforcement changes
+                # after the scan needs the next block's sync.
+                rescan = set()
+                self._enforce(undo, events, rescan, candidates)
+                touched |= rescan
             self._hasher.update(state.accounts[a] for a in sorted(touched))
             root = self._hasher.root(state)
             block_bytes = encode_block(block)
@@ -162,7 +167,7 @@ class Engine:
             self._unscanned.update(touched)
             self._unscanned.update(a.id for a in restored)
             raise
-        self._unscanned.update(touched)
+        self._unscanned.update(rescan)
         return BlockResult(block.height, root, tuple(events), block_bytes, events_bytes)
 
     def state_root(self) -> str:

@@ -5,6 +5,23 @@ at the current prices with the vectorised kernel, and hands the engine a superse
 below maintenance; the engine's exact check decides. Margin models can only raise maintenance above
 the market's base fraction, so the mirror is screened with each market's largest current maintenance
 fraction: conservative, never a miss. Without a usable price vector it falls back to the exact scan.
+
+**Unchanged blocks skip the scan** (``reuse=True``, the default). When no account changed since the last
+vectorised scan and every per-market / per-asset input other than prices (funding indices, maximum
+maintenance fractions, haircuts, the listed markets and assets) is exactly what that scan saw, the
+scan's own error bound gives every non-candidate row ``i`` an exact headroom of at least
+``D_i = E_hat - MM_hat - tol`` (module docstring of :mod:`clearhouse.risk.scan`: ``tol`` covers the
+float error and the ledger's integer rounding). Prices enter a bucket's ``equity - maintenance``
+linearly, with a slope of at most ``|s_ij| (1 + mm_j)`` per market and ``|b_ia|`` per collateral asset
+(the surrogate maintenance uses the largest fraction, so margin models stay covered). With
+``R_k = max_i w_ik / D_i`` over the non-candidate rows and isolated slots, a block whose prices moved
+by ``dP_k`` since that scan satisfies ``sum_k w_ik |dP_k| <= D_i sum_k R_k |dP_k| < D_i`` for every
+such row when ``sum_k R_k |dP_k| <= 1 - 1e-6`` (the 1e-6 dwarfs the few ulps of evaluating the test),
+so none of them can be below maintenance and the last scan's candidates are still a superset: the
+scanner returns them without scanning. Anything else (a touched account, a new funding index, a
+missing price) scans in full, so the exact check sees a superset either way and blocks are identical.
+``last`` is then the scan the skip relied on (taken at earlier prices); drivers that chart ``last``
+every block construct the scanner with ``reuse=False``.
 """
 
 from __future__ import annotations
@@ -19,14 +36,25 @@ from clearhouse.core.fixedpoint import WAD
 from clearhouse.ledger.enforcement import ExactScanner, Target
 from clearhouse.ledger.model import LedgerState
 from clearhouse.risk.columnar import ColumnarBook
-from clearhouse.risk.scan import ScanResult, scan
+from clearhouse.risk.scan import ScanResult, headroom_ratios, price_vectors, scan
+
+#: Relative safety of the skip test (``sum_k R_k |dP_k| <= 1 - SKIP_SAFETY``); see the module docstring.
+SKIP_SAFETY = 1e-6
 
 
 class ColumnarScanner:
     """Vectorised screening for :class:`clearhouse.ledger.engine.Engine` (``Engine(scanner=...)``)."""
 
-    def __init__(self) -> None:
+    def __init__(self, reuse: bool = True) -> None:
         self.book: ColumnarBook | None = None
+        #: Skip the scan in blocks where nothing can have crossed (module docstring).
+        self.reuse = reuse
+        #: How many blocks were answered from the last scan without scanning.
+        self.skipped = 0
+        self._basis: tuple[object, ...] | None = None
+        self._basis_prices: np.ndarray | None = None
+        self._ratios: np.ndarray | None = None
+        self._found: list[Target] = []
         #: The last vectorised screening (None after a fallback), for drivers that chart it.
         self.last: ScanResult | None = None
         self._exact = ExactScanner()
@@ -34,6 +62,12 @@ class ColumnarScanner:
         self.fallbacks = 0
 
     def candidates(self, state: LedgerState, touched: Collection[str]) -> Sequence[Target]:
+        if self.reuse and not touched and self.book is not None and self._basis is not None:
+            kept = self._reuse(state)
+            if kept is not None:
+                self.skipped += 1
+                return kept
+        self._basis = None
         if self.book is None:
             self.book = ColumnarBook.from_state(state)
         else:
@@ -65,4 +99,62 @@ class ColumnarScanner:
         # C-level pairing (zip), no Python code per candidate: a stressed block has thousands.
         found: list[Target] = list(zip(result.candidates, repeat(None, len(result.candidates)), strict=True))
         found.extend(result.isolated_candidates)
-        return found
+        if self.reuse:
+            self._basis = _basis(state, book)
+            self._basis_prices = _exact_prices(book, prices)
+            self._ratios = None  # computed on the first block that might skip
+            self._found = found
+        return list(found)
+
+    def _reuse(self, state: LedgerState) -> list[Target] | None:
+        """The last scan's candidates if no row can have crossed since (module docstring), else None."""
+        book, last = self.book, self.last
+        assert book is not None and self._basis_prices is not None
+        if last is None or _basis(state, book) != self._basis:
+            return None
+        settlement = state.params.settlement_asset
+        prices = {key: price for key, (price, _) in state.prices.items()}
+        prices[settlement] = WAD
+        try:
+            now = _exact_prices(book, prices)
+        except (MissingPrice, InvalidValue):
+            return None
+        moved = np.abs(now - self._basis_prices)  # exact int differences (object array), then / WAD
+        if not moved.any():
+            return list(self._found)
+        if self._ratios is None:
+            self._ratios = headroom_ratios(book, last)
+        step = np.array([int(d) / WAD for d in moved.tolist()], dtype=np.float64)
+        keys = np.flatnonzero(step)  # unmoved keys contribute nothing (and 0 x inf must not be nan)
+        if not float(np.dot(self._ratios[keys], step[keys])) <= 1.0 - SKIP_SAFETY:
+            return None
+        return list(self._found)
+
+
+def _basis(state: LedgerState, book: ColumnarBook) -> tuple[object, ...]:
+    """Everything but prices and accounts the scan's result depends on, as exact integers."""
+    markets = state.markets
+    return (
+        tuple(sorted(markets)),
+        tuple(sorted(state.assets)),
+        state.params.settlement_asset,
+        tuple(
+            (
+                markets[m].spec.oracle,
+                markets[m].funding_index,
+                markets[m].spec.initial_margin,
+                markets[m].spec.margin_model.max_maintenance(
+                    markets[m].spec.maintenance_margin, markets[m].vol_multiplier
+                ),
+            )
+            for m in book.markets
+        ),
+        tuple(state.assets[a].haircut for a in book.assets),
+    )
+
+
+def _exact_prices(book: ColumnarBook, prices: dict[str, int]) -> np.ndarray:
+    """Integer prices of the book's markets then assets (object array), as the scan reads them."""
+    price_vectors(book, prices)  # raises exactly as the scan would on a missing or invalid price
+    keys = (*book.oracles, *book.assets)
+    return np.array([prices[k] for k in keys], dtype=object)
