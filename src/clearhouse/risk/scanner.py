@@ -36,7 +36,7 @@ from clearhouse.core.fixedpoint import WAD
 from clearhouse.ledger.enforcement import ExactScanner, Target
 from clearhouse.ledger.model import LedgerState
 from clearhouse.risk.columnar import ColumnarBook
-from clearhouse.risk.scan import ScanResult, headroom_ratios, price_vectors, scan
+from clearhouse.risk.scan import ScanResult, headroom_ratios, scan
 
 #: Relative safety of the skip test (``sum_k R_k |dP_k| <= 1 - SKIP_SAFETY``); see the module docstring.
 SKIP_SAFETY = 1e-6
@@ -52,7 +52,7 @@ class ColumnarScanner:
         #: How many blocks were answered from the last scan without scanning.
         self.skipped = 0
         self._basis: tuple[object, ...] | None = None
-        self._basis_prices: np.ndarray | None = None
+        self._basis_prices: tuple[int, ...] | None = None
         self._ratios: np.ndarray | None = None
         self._found: list[Target] = []
         #: The last vectorised screening (None after a fallback), for drivers that chart it.
@@ -108,53 +108,47 @@ class ColumnarScanner:
 
     def _reuse(self, state: LedgerState) -> list[Target] | None:
         """The last scan's candidates if no row can have crossed since (module docstring), else None."""
-        book, last = self.book, self.last
-        assert book is not None and self._basis_prices is not None
+        book, last, basis_prices = self.book, self.last, self._basis_prices
+        assert book is not None and basis_prices is not None
         if last is None or _basis(state, book) != self._basis:
             return None
-        settlement = state.params.settlement_asset
-        prices = {key: price for key, (price, _) in state.prices.items()}
-        prices[settlement] = WAD
-        try:
-            now = _exact_prices(book, prices)
-        except (MissingPrice, InvalidValue):
-            return None
-        moved = np.abs(now - self._basis_prices)  # exact int differences (object array), then / WAD
-        if not moved.any():
+        table, settlement = state.prices, book.settlement
+        step: list[float] = []
+        keys: list[int] = []
+        for k, (key, then) in enumerate(zip((*book.oracles, *book.assets), basis_prices, strict=True)):
+            if key == settlement:
+                continue  # priced at exactly 1 by the scan
+            entry = table.get(key)
+            if entry is None:
+                return None  # the full scan decides (it falls back to the exact path)
+            if entry[0] != then:
+                step.append(abs(entry[0] - then) / WAD)  # exact int difference, rounded once
+                keys.append(k)
+        if not keys:
             return list(self._found)
         if self._ratios is None:
             self._ratios = headroom_ratios(book, last)
-        step = np.array([int(d) / WAD for d in moved.tolist()], dtype=np.float64)
-        keys = np.flatnonzero(step)  # unmoved keys contribute nothing (and 0 x inf must not be nan)
-        if not float(np.dot(self._ratios[keys], step[keys])) <= 1.0 - SKIP_SAFETY:
+        # ratios[keys] . step, unmoved keys left out (they contribute nothing; 0 x inf must not be nan)
+        if not float(np.dot(self._ratios[keys], step)) <= 1.0 - SKIP_SAFETY:
             return None
         return list(self._found)
 
 
 def _basis(state: LedgerState, book: ColumnarBook) -> tuple[object, ...]:
-    """Everything but prices and accounts the scan's result depends on, as exact integers."""
-    markets = state.markets
+    """Everything but prices and accounts the scan's result depends on: the listed markets and assets,
+    the settlement asset, each market's spec (fractions, margin model, oracle), funding index and
+    volatility multiplier (with the spec, the largest maintenance fraction), each asset's spec
+    (haircut). Specs are immutable and shared by clones, so comparing them is mostly an identity test."""
+    markets, assets = state.markets, state.assets
     return (
-        tuple(sorted(markets)),
-        tuple(sorted(state.assets)),
         state.params.settlement_asset,
-        tuple(
-            (
-                markets[m].spec.oracle,
-                markets[m].funding_index,
-                markets[m].spec.initial_margin,
-                markets[m].spec.margin_model.max_maintenance(
-                    markets[m].spec.maintenance_margin, markets[m].vol_multiplier
-                ),
-            )
-            for m in book.markets
-        ),
-        tuple(state.assets[a].haircut for a in book.assets),
+        tuple(markets),
+        tuple(assets),
+        tuple((markets[m].spec, markets[m].funding_index, markets[m].vol_multiplier) for m in book.markets),
+        tuple(assets[a] for a in book.assets),
     )
 
 
-def _exact_prices(book: ColumnarBook, prices: dict[str, int]) -> np.ndarray:
-    """Integer prices of the book's markets then assets (object array), as the scan reads them."""
-    price_vectors(book, prices)  # raises exactly as the scan would on a missing or invalid price
-    keys = (*book.oracles, *book.assets)
-    return np.array([prices[k] for k in keys], dtype=object)
+def _exact_prices(book: ColumnarBook, prices: dict[str, int]) -> tuple[int, ...]:
+    """Integer prices of the book's markets then assets, as the scan read them."""
+    return tuple(prices[k] for k in (*book.oracles, *book.assets))
