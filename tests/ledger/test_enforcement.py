@@ -107,3 +107,25 @@ def test_rotation_is_deterministic_and_starves_no_one() -> None:
 def test_small_caps(cap: int) -> None:
     engine = venue("report", cap=cap)
     assert len([e for e in step(engine) if isinstance(e, ev.BelowMaintenance)]) == cap
+
+
+def test_close_outs_reuse_the_confirmed_summary_only_while_it_is_exact() -> None:
+    from clearhouse.ledger.enforcement import confirm, still_valid
+    from clearhouse.ledger.margin import cross_summary
+    from clearhouse.ledger.margin_models import OpenInterestMargin
+
+    engine = venue("off")
+    step(engine)  # 1820: every trader is below maintenance
+    state = engine.state
+    confirmed = confirm(state, [(t, None) for t in TRADERS], engine.prices())
+    first = confirmed[0]
+    assert still_valid(state, first) == cross_summary(state, state.accounts["t0"], engine.prices())
+    state.accounts["t0"] = state.accounts["t0"].clone()  # any write swaps in a new account object
+    assert still_valid(state, first) is None
+    market = state.markets[ETH_PERP_ID]
+    spec = msgspec.structs.replace(market.spec, margin_model=OpenInterestMargin(W(1_000), E_OI))
+    market.spec = spec  # open interest now enters the fractions: earlier close-outs could move it
+    assert still_valid(state, confirmed[1]) is None
+
+
+E_OI = W(1_000_000)

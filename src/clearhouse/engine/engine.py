@@ -49,6 +49,7 @@ from clearhouse.ledger.enforcement import (
     confirm,
     rotate_by_health,
     select_targets,
+    still_valid,
     unsafe_vaults,
 )
 from clearhouse.ledger.margin import (
@@ -246,7 +247,9 @@ class Engine:
                 continue
             ctx = TxContext(state, undo)
             try:
-                perp_liquidation.close_out(ctx, cmd.CloseOut(aid, params.backstop_liquidator, mid))
+                perp_liquidation.close_out(
+                    ctx, cmd.CloseOut(aid, params.backstop_liquidator, mid), before=still_valid(state, target)
+                )
             except ClearhouseError as err:
                 events.append(ev.EnforcementFailed(aid, mid, err.code, str(err)))
                 continue

@@ -11,14 +11,21 @@ account starves, and at most ``max_liquidations_per_block`` are acted on per blo
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Protocol, TypeVar
 
 from clearhouse.core.errors import MissingPrice, StalePrice
 from clearhouse.core.fixedpoint import WAD
-from clearhouse.ledger.margin import PriceLookup, cross_summary, fresh_price_lookup, isolated_summary
-from clearhouse.ledger.model import LedgerState
+from clearhouse.ledger.margin import (
+    MarginSummary,
+    PriceLookup,
+    cross_summary,
+    fresh_price_lookup,
+    isolated_summary,
+)
+from clearhouse.ledger.margin_models import FixedMargin
+from clearhouse.ledger.model import Account, LedgerState
 from clearhouse.liquidation.vault import AaveLiquidation, projected_rate, spot
 
 #: A liquidation target: (account, None) for the cross bucket, (account, market) for an isolated one.
@@ -59,6 +66,9 @@ class Confirmed:
     target: Target
     equity: int
     maintenance: int
+    #: The exact summary and the committed account it was computed from (see :func:`still_valid`).
+    summary: MarginSummary | None = field(default=None, compare=False, repr=False)
+    account: Account | None = field(default=None, compare=False, repr=False)
 
     @property
     def health(self) -> int:
@@ -86,8 +96,27 @@ def confirm(state: LedgerState, candidates: Sequence[Target], price_of: PriceLoo
         except (MissingPrice, StalePrice):
             continue
         if summary.liquidatable:
-            out.append(Confirmed((aid, mid), summary.equity, summary.maintenance))
+            out.append(Confirmed((aid, mid), summary.equity, summary.maintenance, summary, account))
     return out
+
+
+def still_valid(state: LedgerState, confirmed: Confirmed) -> MarginSummary | None:
+    """The confirmed summary if it is still exactly what the bucket's summary would be now, else None.
+
+    Within one enforcement step prices and funding indices do not change, so a bucket's summary can
+    only change through its account (the ledger swaps in a new object whenever a transaction writes
+    an account, so an unchanged account is the *same* object) or through open interest, which enters
+    only the fractions of non-fixed margin models. So: the same account object, and fixed margin on
+    every market the bucket holds. The close-out then reuses it instead of recomputing it.
+    """
+    account = confirmed.account
+    if account is None or confirmed.summary is None or state.accounts.get(account.id) is not account:
+        return None
+    markets = state.markets
+    for pos in account.positions.values():
+        if pos.size and type(markets[pos.market].spec.margin_model) is not FixedMargin:
+            return None
+    return confirmed.summary
 
 
 K = TypeVar("K")
