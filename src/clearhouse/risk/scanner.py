@@ -53,7 +53,7 @@ class ColumnarScanner:
         self.skipped = 0
         self._basis: tuple[object, ...] | None = None
         self._basis_prices: tuple[int, ...] | None = None
-        self._ratios: np.ndarray | None = None
+        self._ratios: list[float] | None = None
         self._found: list[Target] = []
         #: The last vectorised screening (None after a fallback), for drivers that chart it.
         self.last: ScanResult | None = None
@@ -127,9 +127,10 @@ class ColumnarScanner:
         if not keys:
             return list(self._found)
         if self._ratios is None:
-            self._ratios = headroom_ratios(book, last)
-        # ratios[keys] . step, unmoved keys left out (they contribute nothing; 0 x inf must not be nan)
-        if not float(np.dot(self._ratios[keys], step)) <= 1.0 - SKIP_SAFETY:
+            self._ratios = headroom_ratios(book, last).tolist()
+        ratios = self._ratios
+        # sum_k R_k |dP_k| over the moved keys only (unmoved ones contribute nothing; 0 x inf is nan)
+        if not sum(ratios[k] * d for k, d in zip(keys, step, strict=True)) <= 1.0 - SKIP_SAFETY:
             return None
         return list(self._found)
 
