@@ -48,6 +48,7 @@ from clearhouse.ledger.enforcement import (
     Target,
     confirm,
     rotate_by_health,
+    select_ranked,
     select_targets,
     still_valid,
     unsafe_vaults,
@@ -239,8 +240,16 @@ class Engine:
             room -= self._enforce_vaults(undo, events, touched, room)
         if not candidates or room <= 0:
             return
-        confirmed = confirm(state, candidates, self.prices())
-        for target in select_targets(confirmed, state.height, room):
+        # With the scan's bounds, exact summaries only where the cap needs them (identical selection,
+        # see ledger.enforcement.select_ranked); vault enforcement may have written accounts after the
+        # scan, so only without vault types.
+        rank = getattr(self.scanner, "ranked", None)
+        ranked = rank(state) if rank is not None and not state.vault_types else None
+        if ranked is not None:
+            chosen = select_ranked(state, ranked, self.prices(), state.height, room)
+        else:
+            chosen = select_targets(confirm(state, candidates, self.prices()), state.height, room)
+        for target in chosen:
             aid, mid = target.target
             if params.enforcement == "report":
                 events.append(ev.BelowMaintenance(aid, mid, target.equity, target.maintenance))

@@ -10,7 +10,7 @@ account starves, and at most ``max_liquidations_per_block`` are acted on per blo
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Protocol, TypeVar
@@ -175,3 +175,122 @@ def unsafe_vaults(state: LedgerState, price_of: PriceLookup) -> list[tuple[int, 
             if vault.ink * sp < debt:
                 out.append((vault.ink * sp * WAD // debt, (aid, vid)))
     return out
+
+
+@dataclass(frozen=True, slots=True)
+class Ranked:
+    """A candidate with what a float screen proved about it (see :func:`select_ranked`).
+
+    ``certain``: the screen proves the exact check would find it below maintenance. ``lo`` / ``hi``:
+    bounds on its exact health ``Confirmed.health / WAD`` (``-inf`` / ``inf`` when unknown).
+    """
+
+    target: Target
+    certain: bool
+    lo: float
+    hi: float
+
+
+def _confirm_one(state: LedgerState, target: Target, price_of: PriceLookup) -> Confirmed | None:
+    """:func:`confirm` for one target: its exact summary if it is below maintenance."""
+    found = confirm(state, [target], price_of)
+    return found[0] if found else None
+
+
+def _is_bucket(state: LedgerState, target: Target) -> bool:
+    """The checks :func:`confirm` makes before computing a summary (the bucket exists and has size)."""
+    aid, mid = target
+    account = state.accounts.get(aid)
+    if account is None:
+        return False
+    if mid is None:
+        return any(not p.isolated and p.size for p in account.positions.values())
+    pos = account.positions.get(mid)
+    return pos is not None and pos.isolated and bool(pos.size)
+
+
+def select_ranked(
+    state: LedgerState, ranked: Sequence[Ranked], price_of: PriceLookup, height: int, cap: int
+) -> list[Confirmed]:
+    """``select_targets(confirm(state, targets), height, cap)`` with exact summaries only where needed.
+
+    Membership: a ``certain`` candidate is a member without an exact summary; the others are confirmed
+    exactly (usually few: those within the screen's error of the boundary). Head: with ``k = ceil(cap/2)``
+    and ``H`` the ``k``-th smallest ``hi`` among members, a member with ``lo > H`` has an exact health
+    above at least ``k`` others, so only members with ``lo <= H`` need an exact summary to find the
+    ``k`` lowest ``(health, key)``. The window is drawn from the other members by key (no health
+    needed), and the chosen ones get their exact summaries for the final order. Exact work is
+    O(cap + members near the boundary or near the head's cut), not O(candidates); the result is the
+    same list (the property tests compare both).
+    """
+    members: dict[tuple[str, str], tuple[Target, float, float]] = {}
+    exact: dict[tuple[str, str], Confirmed] = {}
+    for r in ranked:
+        aid, mid = r.target
+        key = (aid, mid or "")
+        if key in members or key in exact:
+            continue
+        if r.certain:
+            if _is_bucket(state, r.target):
+                members[key] = (r.target, r.lo, r.hi)
+            continue
+        c = _confirm_one(state, r.target, price_of)
+        if c is not None:
+            exact[key] = c
+            h = c.health / WAD
+            members[key] = (r.target, h, h)  # widened below like the others
+
+    def confirmed(key: tuple[str, str]) -> Confirmed:
+        c = exact.get(key)
+        if c is None:
+            c = _confirm_one(state, members[key][0], price_of)
+            if c is None:  # pragma: no cover - the screen's proof failed: never guess, redo it exactly
+                raise _ScreenDisagrees(key)
+            exact[key] = c
+        return c
+
+    def order(keys: Collection[tuple[str, str]]) -> list[Confirmed]:
+        chosen = [confirmed(k) for k in keys]
+        return sorted(chosen, key=lambda c: (c.health, (c.target[0], c.target[1] or "")))
+
+    try:
+        return _select(members, confirmed, order, height, cap)
+    except _ScreenDisagrees:  # pragma: no cover - see confirmed()
+        targets = [m[0] for m in members.values()]
+        return select_targets(confirm(state, targets, price_of), height, cap)
+
+
+class _ScreenDisagrees(Exception):
+    """A bucket the float screen proved below maintenance is not, exactly (would be a bug)."""
+
+
+def _select(
+    members: dict[tuple[str, str], tuple[Target, float, float]],
+    confirmed: Callable[[tuple[str, str]], Confirmed],
+    order: Callable[[Collection[tuple[str, str]]], list[Confirmed]],
+    height: int,
+    cap: int,
+) -> list[Confirmed]:
+    """The head / window selection of :func:`select_ranked` over its members."""
+    if len(members) <= cap:
+        return order(members)
+    slots = cap // 2
+    k = cap - slots
+
+    def lo(key: tuple[str, str]) -> float:
+        v = members[key][1]
+        return v - 1e-9 * abs(v) - 1e-15
+
+    def hi(key: tuple[str, str]) -> float:
+        v = members[key][2]
+        return v + 1e-9 * abs(v) + 1e-15
+
+    cut = sorted(hi(key) for key in members)[k - 1]
+    pool = [key for key in members if lo(key) <= cut]
+    head = [(c.health, key) for key in pool for c in (confirmed(key),)]
+    head.sort()
+    head_keys = {key for _, key in head[:k]}
+    rest = sorted(key for key in members if key not in head_keys)
+    start = (height * slots) % len(rest) if slots else 0
+    window = [rest[(start + i) % len(rest)] for i in range(slots)]
+    return order([*head_keys, *window])

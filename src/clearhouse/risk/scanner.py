@@ -33,7 +33,8 @@ import numpy as np
 
 from clearhouse.core.errors import InvalidValue, MissingPrice
 from clearhouse.core.fixedpoint import WAD
-from clearhouse.ledger.enforcement import ExactScanner, Target
+from clearhouse.ledger.enforcement import ExactScanner, Ranked, Target
+from clearhouse.ledger.margin_models import FixedMargin
 from clearhouse.ledger.model import LedgerState
 from clearhouse.risk.columnar import ColumnarBook
 from clearhouse.risk.scan import ScanResult, headroom_ratios, scan
@@ -55,6 +56,8 @@ class ColumnarScanner:
         self._basis_prices: tuple[int, ...] | None = None
         self._ratios: list[float] | None = None
         self._found: list[Target] = []
+        #: ``last`` was scanned by the latest ``candidates`` call (at the state's current prices).
+        self._fresh = False
         #: The last vectorised screening (None after a fallback), for drivers that chart it.
         self.last: ScanResult | None = None
         self._exact = ExactScanner()
@@ -66,8 +69,10 @@ class ColumnarScanner:
             kept = self._reuse(state)
             if kept is not None:
                 self.skipped += 1
+                self._fresh = False
                 return kept
         self._basis = None
+        self._fresh = False
         if self.book is None:
             self.book = ColumnarBook.from_state(state)
         else:
@@ -96,6 +101,7 @@ class ColumnarScanner:
             self.last = None
             return self._exact.candidates(state, touched)
         self.last = result
+        self._fresh = True
         # C-level pairing (zip), no Python code per candidate: a stressed block has thousands.
         found: list[Target] = list(zip(result.candidates, repeat(None, len(result.candidates)), strict=True))
         found.extend(result.isolated_candidates)
@@ -133,6 +139,46 @@ class ColumnarScanner:
         if not sum(ratios[k] * d for k, d in zip(keys, step, strict=True)) <= 1.0 - SKIP_SAFETY:
             return None
         return list(self._found)
+
+
+    def ranked(self, state: LedgerState) -> list[Ranked] | None:
+        """The latest call's candidates with what the scan proves about them, for
+        ``ledger.enforcement.select_ranked``; None when that call did not scan at the current prices,
+        when a market's margin model is not fixed (the screen's maintenance is then only an upper
+        bound), or when a price the scan used is stale (the exact check would skip those buckets).
+
+        Bounds (``clearhouse.risk.scan`` module docstring): the ledger's integers satisfy
+        ``E_int <= E_real``, ``MM_int >= MM_real``, both within ``tol`` of the floats with the integer
+        rounding, so ``E_int in [E - 2 tol, E + tol]`` and ``MM_int in [MM - tol, MM + 2 tol]``;
+        ``E + 2 tol < MM`` proves ``E_int < MM_int``, and the health lies between the extreme ratios
+        (less 1e-18 for the floor), widened again by ``select_ranked``.
+        """
+        last, book = self.last, self.book
+        if not self._fresh or last is None or book is None:
+            return None
+        for mid in book.markets:
+            if type(state.markets[mid].spec.margin_model) is not FixedMargin:
+                return None
+        now, max_age, settlement = state.time, state.params.max_price_age, book.settlement
+        for key in (*book.oracles, *book.assets):
+            if key != settlement and now - state.prices[key][1] > max_age:
+                return None
+        rows = last.candidate_rows
+        slots = last.isolated_candidate_slots
+        eq = np.concatenate([last.equity[rows], last.iso_equity[slots]])
+        mm = np.concatenate([last.maintenance[rows], last.iso_maintenance[slots]])
+        tol = np.concatenate([last.tolerance[rows], last.iso_tolerance[slots]])
+        certain = (eq + 2.0 * tol < mm * (1.0 - 1e-12)).tolist()
+        e_lo, e_hi, m_lo, m_hi = eq - 2.0 * tol, eq + tol, mm - tol, mm + 2.0 * tol
+        with np.errstate(divide="ignore", invalid="ignore"):
+            a, b, c, d = e_lo / m_lo, e_lo / m_hi, e_hi / m_lo, e_hi / m_hi
+            lo = np.minimum(a, b) - 1e-18
+            hi = np.maximum(c, d)
+        known = (m_lo > 0.0) & np.isfinite(lo) & np.isfinite(hi)
+        lo = np.where(known, lo, -np.inf).tolist()
+        hi = np.where(known, hi, np.inf).tolist()
+        targets: list[Target] = [*zip(last.candidates, repeat(None)), *last.isolated_candidates]
+        return [Ranked(t, bool(s), x, y) for t, s, x, y in zip(targets, certain, lo, hi, strict=True)]
 
 
 def _basis(state: LedgerState, book: ColumnarBook) -> tuple[object, ...]:
