@@ -20,7 +20,7 @@ def both(state: LedgerState, prices: dict[str, int], height: int, cap: int) -> t
     lookup = price_lookup(prices)
     old = select_targets(confirm(state, candidates, lookup), height, cap)
     new = select_ranked(state, ranked, lookup, height, cap)
-    return old, new, sum(r.certain for r in ranked)
+    return old, new, sum(ranked.certain)
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])

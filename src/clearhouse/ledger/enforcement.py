@@ -10,6 +10,7 @@ account starves, and at most ``max_liquidations_per_block`` are acted on per blo
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -179,16 +180,18 @@ def unsafe_vaults(state: LedgerState, price_of: PriceLookup) -> list[tuple[int, 
 
 @dataclass(frozen=True, slots=True)
 class Ranked:
-    """A candidate with what a float screen proved about it (see :func:`select_ranked`).
+    """Candidates with what a float screen proved about them (parallel lists, see :func:`select_ranked`).
 
-    ``certain``: the screen proves the exact check would find it below maintenance. ``lo`` / ``hi``:
-    bounds on its exact health ``Confirmed.health / WAD`` (``-inf`` / ``inf`` when unknown).
+    ``certain[i]``: the screen proves the exact check would find ``targets[i]`` below maintenance (the
+    bucket exists, has size, and is below maintenance). ``lo[i]`` / ``hi[i]``: bounds on its exact
+    health ``Confirmed.health / WAD`` that already include the screen's evaluation error (``-inf`` /
+    ``inf`` when unknown).
     """
 
-    target: Target
-    certain: bool
-    lo: float
-    hi: float
+    targets: list[Target]
+    certain: list[bool]
+    lo: list[float]
+    hi: list[float]
 
 
 def _confirm_one(state: LedgerState, target: Target, price_of: PriceLookup) -> Confirmed | None:
@@ -197,20 +200,8 @@ def _confirm_one(state: LedgerState, target: Target, price_of: PriceLookup) -> C
     return found[0] if found else None
 
 
-def _is_bucket(state: LedgerState, target: Target) -> bool:
-    """The checks :func:`confirm` makes before computing a summary (the bucket exists and has size)."""
-    aid, mid = target
-    account = state.accounts.get(aid)
-    if account is None:
-        return False
-    if mid is None:
-        return any(not p.isolated and p.size for p in account.positions.values())
-    pos = account.positions.get(mid)
-    return pos is not None and pos.isolated and bool(pos.size)
-
-
 def select_ranked(
-    state: LedgerState, ranked: Sequence[Ranked], price_of: PriceLookup, height: int, cap: int
+    state: LedgerState, ranked: Ranked, price_of: PriceLookup, height: int, cap: int
 ) -> list[Confirmed]:
     """``select_targets(confirm(state, targets), height, cap)`` with exact summaries only where needed.
 
@@ -225,20 +216,18 @@ def select_ranked(
     """
     members: dict[tuple[str, str], tuple[Target, float, float]] = {}
     exact: dict[tuple[str, str], Confirmed] = {}
-    for r in ranked:
-        aid, mid = r.target
-        key = (aid, mid or "")
-        if key in members or key in exact:
+    for target, certain, lo, hi in zip(ranked.targets, ranked.certain, ranked.lo, ranked.hi, strict=True):
+        key = (target[0], target[1] or "")
+        if key in members:
             continue
-        if r.certain:
-            if _is_bucket(state, r.target):
-                members[key] = (r.target, r.lo, r.hi)
+        if certain:
+            members[key] = (target, lo, hi)
             continue
-        c = _confirm_one(state, r.target, price_of)
+        c = _confirm_one(state, target, price_of)
         if c is not None:
             exact[key] = c
-            h = c.health / WAD
-            members[key] = (r.target, h, h)  # widened below like the others
+            h = c.health / WAD  # one rounding: widen by a few ulps
+            members[key] = (target, h - 1e-15 * abs(h) - 1e-300, h + 1e-15 * abs(h) + 1e-300)
 
     def confirmed(key: tuple[str, str]) -> Confirmed:
         c = exact.get(key)
@@ -276,17 +265,8 @@ def _select(
         return order(members)
     slots = cap // 2
     k = cap - slots
-
-    def lo(key: tuple[str, str]) -> float:
-        v = members[key][1]
-        return v - 1e-9 * abs(v) - 1e-15
-
-    def hi(key: tuple[str, str]) -> float:
-        v = members[key][2]
-        return v + 1e-9 * abs(v) + 1e-15
-
-    cut = sorted(hi(key) for key in members)[k - 1]
-    pool = [key for key in members if lo(key) <= cut]
+    cut = heapq.nsmallest(k, (hi for _, _, hi in members.values()))[-1]
+    pool = [key for key, (_, lo, _) in members.items() if lo <= cut]
     head = [(c.health, key) for key in pool for c in (confirmed(key),)]
     head.sort()
     head_keys = {key for _, key in head[:k]}

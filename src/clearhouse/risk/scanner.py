@@ -141,17 +141,20 @@ class ColumnarScanner:
         return list(self._found)
 
 
-    def ranked(self, state: LedgerState) -> list[Ranked] | None:
+    def ranked(self, state: LedgerState) -> Ranked | None:
         """The latest call's candidates with what the scan proves about them, for
         ``ledger.enforcement.select_ranked``; None when that call did not scan at the current prices,
         when a market's margin model is not fixed (the screen's maintenance is then only an upper
         bound), or when a price the scan used is stale (the exact check would skip those buckets).
 
         Bounds (``clearhouse.risk.scan`` module docstring): the ledger's integers satisfy
-        ``E_int <= E_real``, ``MM_int >= MM_real``, both within ``tol`` of the floats with the integer
-        rounding, so ``E_int in [E - 2 tol, E + tol]`` and ``MM_int in [MM - tol, MM + 2 tol]``;
-        ``E + 2 tol < MM`` proves ``E_int < MM_int``, and the health lies between the extreme ratios
-        (less 1e-18 for the floor), widened again by ``select_ranked``.
+        ``E_int <= E_real`` and ``MM_int >= MM_real`` (every rounding favours the protocol), each real
+        within ``tol`` of its float with the integer rounding, so ``E_int in [E - 2 tol, E + tol]`` and
+        ``MM_int in [MM - tol, MM + 2 tol]``. ``E + 2 tol < MM`` (with a 1e-12 relative margin for
+        evaluating it; ``tol`` is itself >= ~18 ulps of ``E``) proves ``E_int < MM_int``; the mirror
+        also shows that the bucket exists and has size, as ``confirm`` requires. The exact health
+        ``floor(E_int WAD / MM_int) / WAD`` lies between the extreme corner ratios (less 1e-18 for the
+        floor), widened by 1e-9 relative for evaluating them.
         """
         last, book = self.last, self.book
         if not self._fresh or last is None or book is None:
@@ -168,17 +171,26 @@ class ColumnarScanner:
         eq = np.concatenate([last.equity[rows], last.iso_equity[slots]])
         mm = np.concatenate([last.maintenance[rows], last.iso_maintenance[slots]])
         tol = np.concatenate([last.tolerance[rows], last.iso_tolerance[slots]])
-        certain = (eq + 2.0 * tol < mm * (1.0 - 1e-12)).tolist()
+        has_size = np.concatenate(
+            [
+                book.cross[rows].any(axis=1),
+                book.size[last.iso_rows[slots], last.iso_cols[slots]] != 0.0,
+            ]
+        )
+        certain = has_size & (eq + 2.0 * tol < mm * (1.0 - 1e-12))
         e_lo, e_hi, m_lo, m_hi = eq - 2.0 * tol, eq + tol, mm - tol, mm + 2.0 * tol
-        with np.errstate(divide="ignore", invalid="ignore"):
-            a, b, c, d = e_lo / m_lo, e_lo / m_hi, e_hi / m_lo, e_hi / m_hi
-            lo = np.minimum(a, b) - 1e-18
-            hi = np.maximum(c, d)
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            lo = np.minimum(e_lo / m_lo, e_lo / m_hi) - 1e-18
+            hi = np.maximum(e_hi / m_lo, e_hi / m_hi)
+            lo = lo - 1e-9 * np.abs(lo) - 1e-15
+            hi = hi + 1e-9 * np.abs(hi) + 1e-15
         known = (m_lo > 0.0) & np.isfinite(lo) & np.isfinite(hi)
-        lo = np.where(known, lo, -np.inf).tolist()
-        hi = np.where(known, hi, np.inf).tolist()
-        targets: list[Target] = [*zip(last.candidates, repeat(None)), *last.isolated_candidates]
-        return [Ranked(t, bool(s), x, y) for t, s, x, y in zip(targets, certain, lo, hi, strict=True)]
+        return Ranked(
+            targets=[*zip(last.candidates, repeat(None)), *last.isolated_candidates],
+            certain=certain.tolist(),
+            lo=np.where(known, lo, -np.inf).tolist(),
+            hi=np.where(known, hi, np.inf).tolist(),
+        )
 
 
 def _basis(state: LedgerState, book: ColumnarBook) -> tuple[object, ...]:
