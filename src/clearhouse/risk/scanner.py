@@ -151,10 +151,11 @@ class ColumnarScanner:
         ``E_int <= E_real`` and ``MM_int >= MM_real`` (every rounding favours the protocol), each real
         within ``tol`` of its float with the integer rounding, so ``E_int in [E - 2 tol, E + tol]`` and
         ``MM_int in [MM - tol, MM + 2 tol]``. ``E + 2 tol < MM`` (with a 1e-12 relative margin for
-        evaluating it; ``tol`` is itself >= ~18 ulps of ``E``) proves ``E_int < MM_int``; the mirror
-        also shows that the bucket exists and has size, as ``confirm`` requires. The exact health
-        ``floor(E_int WAD / MM_int) / WAD`` lies between the extreme corner ratios (less 1e-18 for the
-        floor), widened by 1e-9 relative for evaluating them.
+        evaluating it; ``tol`` is itself >= ~18 ulps of ``E``) proves ``E_int < MM_int``. Buckets the
+        mirror shows without size are left out (``confirm`` skips them: no cross position with size,
+        or an isolated one of size 0; the mirror is synced, and an int is 0 iff its float is). The
+        exact health ``floor(E_int WAD / MM_int) / WAD`` lies between the extreme corner ratios (less
+        1e-18 for the floor), widened by 1e-9 relative for evaluating them.
         """
         last, book = self.last, self.book
         if not self._fresh or last is None or book is None:
@@ -177,7 +178,7 @@ class ColumnarScanner:
                 book.size[last.iso_rows[slots], last.iso_cols[slots]] != 0.0,
             ]
         )
-        certain = has_size & (eq + 2.0 * tol < mm * (1.0 - 1e-12))
+        certain = eq + 2.0 * tol < mm * (1.0 - 1e-12)
         e_lo, e_hi, m_lo, m_hi = eq - 2.0 * tol, eq + tol, mm - tol, mm + 2.0 * tol
         with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
             lo = np.minimum(e_lo / m_lo, e_lo / m_hi) - 1e-18
@@ -185,11 +186,16 @@ class ColumnarScanner:
             lo = lo - 1e-9 * np.abs(lo) - 1e-15
             hi = hi + 1e-9 * np.abs(hi) + 1e-15
         known = (m_lo > 0.0) & np.isfinite(lo) & np.isfinite(hi)
+        lo, hi = np.where(known, lo, -np.inf), np.where(known, hi, np.inf)
+        # A bucket without size (e.g. a closed-out account left at zero equity, which the screen's
+        # tolerance nominates) is skipped by ``confirm``: leave it out.
+        keep = np.flatnonzero(has_size)
+        targets: list[Target] = [*zip(last.candidates, repeat(None)), *last.isolated_candidates]
         return Ranked(
-            targets=[*zip(last.candidates, repeat(None)), *last.isolated_candidates],
-            certain=certain.tolist(),
-            lo=np.where(known, lo, -np.inf).tolist(),
-            hi=np.where(known, hi, np.inf).tolist(),
+            targets=[targets[i] for i in keep.tolist()] if keep.size < len(targets) else targets,
+            certain=certain[keep].tolist(),
+            lo=lo[keep].tolist(),
+            hi=hi[keep].tolist(),
         )
 
 
