@@ -240,11 +240,12 @@ class Engine:
             room -= self._enforce_vaults(undo, events, touched, room)
         if not candidates or room <= 0:
             return
-        # With the scan's bounds, exact summaries only where the cap needs them (identical selection,
-        # see ledger.enforcement.select_ranked); vault enforcement may have written accounts after the
-        # scan, so only without vault types.
+        # More candidates than room: with the scan's bounds, exact summaries only where the cap needs
+        # them (identical selection, see ledger.enforcement.select_ranked); vault enforcement may have
+        # written accounts after the scan, so only without vault types.
         rank = getattr(self.scanner, "ranked", None)
-        ranked = rank(state) if rank is not None and not state.vault_types else None
+        binding = len(candidates) > room and not state.vault_types
+        ranked = rank(state) if rank is not None and binding else None
         if ranked is not None:
             chosen = select_ranked(state, ranked, self.prices(), state.height, room)
         else:
