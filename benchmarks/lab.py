@@ -32,8 +32,12 @@ model on a path that moves 0.05 % at most (nothing to enforce), per-block median
 engine block, at each ``--calm-accounts`` size; the memory row compares those two processes at
 100k accounts (both import the same modules, so the fixed import cost is equal). Exact close-out
 cost: in the engine's toy run, (time of the blocks with close-outs - their count x the median calm
-block of the same run) / close-outs. Ratios are measured in the same run; the machine is shared and
-noisy, compare ratios, not absolute times. Prints a table and writes ``bench-results/lab.json``.
+block of the same run) / close-outs. Stressed enforcement: the toy book after a 15 % drop with a cap
+of 50 close-outs per block; the row is the exact margin summaries enforcement computes per block,
+over the cap (O(cap) means a small constant however many accounts are below maintenance). Each toy
+implementation runs ``--repeat`` times (default 3), interleaved, keeping its fastest run. Ratios are
+measured in the same run; the machine is shared and noisy, compare ratios, not absolute times.
+Prints a table and writes ``bench-results/lab.json``.
 """
 
 from __future__ import annotations
