@@ -58,7 +58,8 @@ class ColumnarScanner:
         self._found: list[Target] = []
         #: ``last`` was scanned by the latest ``candidates`` call (at the state's current prices).
         self._fresh = False
-        #: The last vectorised screening (None after a fallback), for drivers that chart it.
+        #: The last vectorised screening (None after a fallback), for drivers that chart it; with
+        #: ``reuse`` a skipped block keeps the earlier scan it relied on (module docstring).
         self.last: ScanResult | None = None
         self._exact = ExactScanner()
         #: How many scans fell back to the exact path (missing or invalid prices).
