@@ -50,7 +50,9 @@ from clearhouse.ledger.enforcement import (
     Target,
     confirm,
     rotate_by_health,
+    select_ranked,
     select_targets,
+    still_valid,
     unsafe_vaults,
 )
 from clearhouse.ledger.margin import (
@@ -152,9 +154,14 @@ class Engine:
             if auth_hooks.uses_auth(state, block):  # signed envelopes, after the bare commands (a bare
                 # ConfigureAuth in this block also registers the owners of the block's bare accounts)
                 auth_hooks.apply_signed(state, HANDLERS, self.signature_cache, block, undo, events, touched)
+            rescan = touched
             if state.params.enforcement != "off":
                 candidates = self._screen(touched)
-                self._enforce(undo, events, touched, candidates)
+                # The scanner has synced every account touched so far: only what enforcement changes
+                # after the scan needs the next block's sync.
+                rescan = set()
+                self._enforce(undo, events, rescan, candidates)
+                touched |= rescan
             self._hasher.update(state.accounts[a] for a in sorted(touched))
             root = self._hasher.root(state)
             block_bytes = encode_block(block)
@@ -170,7 +177,7 @@ class Engine:
             self._unscanned.update(touched)
             self._unscanned.update(a.id for a in restored)
             raise
-        self._unscanned.update(touched)
+        self._unscanned.update(rescan)
         return BlockResult(block.height, root, tuple(events), block_bytes, events_bytes)
 
     def state_root(self) -> str:
@@ -243,15 +250,26 @@ class Engine:
             room -= options_liquidation.enforce(state, undo, events, touched, room, self.contract_screen)
         if not candidates or room <= 0:
             return
-        confirmed = confirm(state, candidates, self.prices())
-        for target in select_targets(confirmed, state.height, room):
+        # More candidates than room: with the scan's bounds, exact summaries only where the cap needs
+        # them (identical selection, see ledger.enforcement.select_ranked); vault enforcement may have
+        # written accounts after the scan, so only without vault types.
+        rank = getattr(self.scanner, "ranked", None)
+        binding = len(candidates) > room and not state.vault_types
+        ranked = rank(state) if rank is not None and binding else None
+        if ranked is not None:
+            chosen = select_ranked(state, ranked, self.prices(), state.height, room)
+        else:
+            chosen = select_targets(confirm(state, candidates, self.prices()), state.height, room)
+        for target in chosen:
             aid, mid = target.target
             if params.enforcement == "report":
                 events.append(ev.BelowMaintenance(aid, mid, target.equity, target.maintenance))
                 continue
             ctx = TxContext(state, undo)
             try:
-                perp_liquidation.close_out(ctx, cmd.CloseOut(aid, params.backstop_liquidator, mid))
+                perp_liquidation.close_out(
+                    ctx, cmd.CloseOut(aid, params.backstop_liquidator, mid), before=still_valid(state, target)
+                )
             except ClearhouseError as err:
                 events.append(ev.EnforcementFailed(aid, mid, err.code, str(err)))
                 continue

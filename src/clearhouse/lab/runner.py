@@ -229,7 +229,7 @@ def run_path(
     if start < (warm + 2) * bt:
         raise ScenarioError(scenario.file, "start_time", f"must be >= {(warm + 2) * bt} to fit the warm-up")
 
-    scanner = LabScanner()
+    scanner = LabScanner(reuse=False)  # charts read ``last`` every block
     engine = Engine(scanner=scanner)
     oracle_in = OracleInputs(scenario, seed, amm_sources)
     settle = scenario.params.settlement_asset
