@@ -21,6 +21,7 @@ from clearhouse.ledger.block import Block
 from clearhouse.ledger.fixedpoint import WAD, to_fixed
 from clearhouse.ledger.model import AssetSpec, LedgerParams
 from clearhouse.node.config import NodeConfig
+from clearhouse.node.steward_genesis import steward_txs
 from clearhouse.oracle.config import FeedConfig, MedianConfig
 
 SETTLEMENT = "USDC"
@@ -48,6 +49,8 @@ def genesis_block(cfg: NodeConfig, start_time: int) -> Block:
         # No reporters: the price is written by every block (benchmarks, tests without reporters).
         prices[MARKET.oracle] = to_fixed(g.fixed_price)
     txs.append(c.DepositInsurance(SETTLEMENT, to_fixed(g.insurance)))
+    if g.steward is not None:
+        txs += steward_txs(g.steward, MARKET)
     txs.append(c.ConfigureAuth(
         cfg.chain_id, tuple(sorted(cfg.admin_keys)), True, r.capacity, r.max_nonce_age_ms,
         r.max_nonce_lead_ms, r.max_good_til_blocks, r.max_good_til_ms,
