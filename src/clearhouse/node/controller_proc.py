@@ -198,7 +198,8 @@ class LiveController:
         while deadline is None or time.monotonic() < deadline:
             try:
                 self.catch_up = int(self.client.status()["height"])
-                timeout = httpx.Timeout(10.0, read=15.0)
+                left = 15.0 if deadline is None else max(0.1, min(15.0, deadline - time.monotonic()))
+                timeout = httpx.Timeout(10.0, read=left)  # an idle chain still lets --run-for end
                 with self.client.http.stream("GET", "/v1/stream", params={"from_seq": self.seq},
                                              timeout=timeout) as r:
                     for line in r.iter_lines():
@@ -213,6 +214,8 @@ class LiveController:
                         if item.type == "block":
                             self.on_block(item)
             except (httpx.HTTPError, OSError) as err:
+                if deadline is not None and time.monotonic() >= deadline:
+                    return
                 log.warning("stream_dropped", extra={"error": str(err), "resume_from": self.seq})
                 time.sleep(0.3)
 

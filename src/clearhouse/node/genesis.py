@@ -1,8 +1,10 @@
 """The first blocks of a devnet, a pure function of the configuration and the start time.
 
 Block 1 is bare (the bootstrap rule of docs/auth.md): ledger parameters, the settlement asset, an ETH
-perpetual, its oracle feed (a median of the configured reporters' sources), the insurance fund and
-``ConfigureAuth`` (chain id, admin keys); from block 2 on every command must be signed. Block 2, signed by
+perpetual, its oracle feed (a median of the configured reporters' sources), the insurance fund, with
+``[genesis.steward]`` the risk steward (``ConfigureSteward`` and the market's ``SetGuardrail`` commands,
+:mod:`clearhouse.node.steward_genesis`), and ``ConfigureAuth`` (chain id, admin keys); from block 2 on
+every command must be signed. Block 2, signed by
 the admin key of ``genesis.admin_key_file``, whitelists each reporter key for its source
 (``AuthorizeReporter``). Enforcement is left to keepers (``enforcement = "off"``): the engine liquidates
 only when a keeper asks, which is what the devnet shows.
