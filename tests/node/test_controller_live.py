@@ -42,14 +42,9 @@ def _devnet(root: Path, ctrl: KeyPair, guardian: KeyPair) -> Devnet:
 
 
 def _events(cl: Client) -> list[dict[str, Any]]:
-    out: list[dict[str, Any]] = []
-    seq = 1
-    while True:
-        items = cl.get("/v1/events", from_seq=seq, limit=1000)
-        if not items:
-            return out
-        out += [it["event"] for it in items if it["type"] == "event"]
-        seq = items[-1]["seq"] + 1
+    """Every event so far, read from the SSE stream (``/v1/stream``) from seq 1."""
+    last = cl.status()["next_seq"] - 1
+    return [it["event"] for it in cl.stream(from_seq=1, limit=last, timeout=10) if it["type"] == "event"]
 
 
 def _controller(net: Devnet, *args: str) -> Any:
