@@ -5,11 +5,15 @@ from __future__ import annotations
 
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
 from clearhouse.cli.errors import fail
 from clearhouse.ledger.errors import ClearhouseError
+
+if TYPE_CHECKING:
+    from clearhouse.node.steward_genesis import StewardGenesis
 
 
 def _key(path: Path, passphrase_env: str | None = None) -> object:
@@ -52,12 +56,14 @@ def node(
                 k = KeyPair.generate()
                 save_key(keys_dir / f"reporter{i}.key", k)
                 reporters.append(ReporterEntry("ETH", f"src{i}", k.public_hex))
+            steward = _steward_keys(keys_dir)
         except ClearhouseError as err:
             fail(str(err))
         cfg = NodeConfig(port=port, admin_keys=(admin.public_hex,), genesis=GenesisConfig(
-            reporters=tuple(reporters), admin_key_file=str(keys_dir / "admin.key")))
+            reporters=tuple(reporters), admin_key_file=str(keys_dir / "admin.key"), steward=steward))
         config.write_text(dump_config(cfg), encoding="utf-8")
-        typer.echo(f"wrote {config} and keys admin, reporter1..3 in {keys_dir}/; start with: "
+        typer.echo(f"wrote {config} and keys admin, reporter1..3, controller, guardian in {keys_dir}/; "
+                   "start with: "
                    f"clearhouse node --config {config}")
         return
     try:
@@ -70,6 +76,17 @@ def node(
         serve(cfg, log_level)
     except ClearhouseError as err:
         fail(f"node cannot start: {err}")
+
+
+def _steward_keys(keys_dir: Path) -> StewardGenesis:
+    """Controller and guardian keys for ``--init`` and the devnet market's steward (docs/controller.md)."""
+    from clearhouse.auth.keys import KeyPair, save_key
+    from clearhouse.node.steward_genesis import StewardGenesis
+
+    ctrl, guardian = KeyPair.generate(), KeyPair.generate()
+    save_key(keys_dir / "controller.key", ctrl)
+    save_key(keys_dir / "guardian.key", guardian)
+    return StewardGenesis(ctrl.public_hex, guardian.public_hex)
 
 
 def reporter(
@@ -137,3 +154,6 @@ def register(app: typer.Typer) -> None:
     app.command()(node)
     app.command()(reporter)
     app.command()(keeper)
+    from clearhouse.cli.controller_cmd import controller
+
+    app.command()(controller)

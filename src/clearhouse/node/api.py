@@ -26,6 +26,7 @@ from clearhouse.node.index import outcome_dict
 from clearhouse.node.metrics import NodeMetrics
 from clearhouse.node.ratelimit import RateLimiter
 from clearhouse.node.service import NodeService, Refused, refusal
+from clearhouse.node.steward_views import steward_view
 
 log = logging.getLogger("clearhouse.node.api")
 
@@ -251,6 +252,11 @@ def create_app(svc: NodeService, *, produce: bool = True) -> FastAPI:
     @app.get("/v1/liquidations")
     async def liquidations() -> list[dict[str, Any]]:
         return views.queue_view(svc.engine.state)
+
+    @app.get("/v1/steward")
+    async def steward() -> dict[str, Any]:
+        """The risk steward: config, guardrails, pending proposals, last application per parameter."""
+        return steward_view(svc.engine.state)
 
     @app.get("/v1/blocks/{height}", responses=_ERRORS)
     async def block(height: int = Path(ge=1, le=2**62)) -> Response:

@@ -14,6 +14,7 @@ import msgspec
 from clearhouse.auth.nonces import ReplayRules
 from clearhouse.auth.signing import check_chain_id, check_public_key
 from clearhouse.ledger.errors import InvalidValue
+from clearhouse.node.steward_genesis import StewardGenesis, toml_section
 
 
 class ReporterEntry(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -40,6 +41,8 @@ class GenesisConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     admin_key_file: str = ""
     #: Price of ETH written into every block when no reporter is configured (benchmarks, tests).
     fixed_price: str = "2000"
+    #: The steward at genesis (controller and guardian keys, guardrails of the market): docs/controller.md.
+    steward: StewardGenesis | None = None
 
 
 class NodeConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -80,6 +83,8 @@ class NodeConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
             if getattr(self, name) <= 0:
                 raise InvalidValue(f"{name} must be > 0")
         self.replay.validate()
+        if self.genesis.steward is not None:
+            self.genesis.steward.validate()
 
 
 def load_config(path: str | Path) -> NodeConfig:
@@ -106,8 +111,10 @@ def dump_config(cfg: NodeConfig) -> str:
         lines.append(f"{field} = {_toml(getattr(cfg.replay, field))}")
     lines.append("\n[genesis]")
     for field in genesis.__struct_fields__:
-        if field != "reporters":
+        if field not in ("reporters", "steward"):
             lines.append(f"{field} = {_toml(getattr(genesis, field))}")
+    if genesis.steward is not None:
+        lines.append(toml_section(genesis.steward))
     for r in genesis.reporters:
         lines.append(f'\n[[genesis.reporters]]\nfeed = "{r.feed}"\nsource = "{r.source}"\nkey = "{r.key}"')
     return "\n".join(lines) + "\n"

@@ -7,6 +7,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, gene
 from clearhouse.ledger.engine import BlockResult
 from clearhouse.node.liquidations import liquidation_queue
 from clearhouse.node.service import NodeService
+from clearhouse.node.steward_views import StewardMetrics
 from clearhouse.oracle.states import OracleState
 
 
@@ -33,6 +34,8 @@ class NodeMetrics:
         self._seen: dict[str, int] = {}
         self._liq_seen = 0
         svc.block_listeners.append(self.on_block)
+        self.steward = StewardMetrics(r)
+        svc.block_listeners.append(self.steward.on_block)
 
     def on_block(self, result: BlockResult, seconds: float) -> None:
         self.block_seconds.observe(seconds)
@@ -56,4 +59,5 @@ class NodeMetrics:
             for s in OracleState:
                 self.oracle.labels(feed, s.value).set(1 if oracle.state is s else 0)
         self.stream_seq.set(svc.next_seq())
+        self.steward.render(state)
         return generate_latest(self.registry)
