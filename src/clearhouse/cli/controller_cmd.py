@@ -22,7 +22,7 @@ def controller(
     exit_after_submit: bool = typer.Option(False, "--exit-after-submit", hidden=True),
 ) -> None:
     """Follow the node, run a controller and send its guarded ProposeParameter / ApplyParameter."""
-    from clearhouse.cli.node import _key
+    from clearhouse.cli.keys import load_signing_key
     from clearhouse.lab.controller_run import NAMES
     from clearhouse.node.controller_proc import ControllerSettings, LiveController
     from clearhouse.node.logs import setup
@@ -40,7 +40,7 @@ def controller(
             fail(f"--set wants NAME=INT, got {item!r}")
     setup()
     settings = ControllerSettings(node_url, name, state, overrides, tuple(market), run_for, exit_after_submit)
-    LiveController(settings, _key(key)).run()  # type: ignore[arg-type]
+    LiveController(settings, load_signing_key(key)).run()
 
 
 __all__ = ["controller"]

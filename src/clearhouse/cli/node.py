@@ -10,26 +10,11 @@ from typing import TYPE_CHECKING
 import typer
 
 from clearhouse.cli.errors import fail
+from clearhouse.cli.keys import load_signing_key
 from clearhouse.ledger.errors import ClearhouseError
 
 if TYPE_CHECKING:
     from clearhouse.node.steward_genesis import StewardGenesis
-
-
-def _key(path: Path, passphrase_env: str | None = None) -> object:
-    import os
-
-    from clearhouse.auth.keys import is_sealed, load_key
-
-    try:
-        phrase = None
-        if is_sealed(path):
-            phrase = os.environ.get(passphrase_env or "CLEARHOUSE_KEY_PASSPHRASE") or typer.prompt(
-                f"passphrase of {path}", hide_input=True
-            )
-        return load_key(path, phrase)
-    except ClearhouseError as err:
-        fail(str(err))
 
 
 def node(
@@ -119,7 +104,7 @@ def reporter(
             fail("give --price, --path or --csv")
     except (InvalidOperation, OSError) as err:
         fail(f"bad prices: {err}")
-    n = rep.run(url, _key(key), source, asset, prices, interval=interval, count=count)  # type: ignore[arg-type]
+    n = rep.run(url, load_signing_key(key), source, asset, prices, interval=interval, count=count)
     typer.echo(f"{n} reports accepted")
 
 
@@ -146,7 +131,7 @@ def keeper(
         fail("--mode is closeout or liquidate")
     settings = KeeperSettings(url, account, state, threshold, cost, exit_after_submit, run_for, mode,
                               metrics_port)
-    Keeper(settings, _key(key)).run()  # type: ignore[arg-type]
+    Keeper(settings, load_signing_key(key)).run()
 
 
 def register(app: typer.Typer) -> None:

@@ -86,7 +86,7 @@ def default_guardrails(name: str, spec: MarketSpec, profile: str = "default") ->
     return out
 
 
-def _controller(name: str, spec: MarketSpec, typical_notional: int) -> Controller:
+def make_controller(name: str, spec: MarketSpec, typical_notional: int) -> Controller:
     if name == "volatility":
         return VolatilityTargeting(spec.id, spec.oracle, floor=spec.maintenance_margin // 2)
     if name == "congestion":
@@ -134,7 +134,7 @@ class ControllerRun:
         self.profile = profile
         self.markets = list(markets)
         self.agents = [
-            StewardAgent(_controller(name, m, typical_notional.get(m.id, 10_000 * WAD)), CONTROLLER_KEY)
+            StewardAgent(make_controller(name, m, typical_notional.get(m.id, 10_000 * WAD)), CONTROLLER_KEY)
             for m in self.markets
         ]
         self.guardrails = [g for m in self.markets for g in default_guardrails(name, m, profile)]

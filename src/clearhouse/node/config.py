@@ -15,6 +15,7 @@ from clearhouse.auth.nonces import ReplayRules
 from clearhouse.auth.signing import check_chain_id, check_public_key
 from clearhouse.ledger.errors import InvalidValue
 from clearhouse.node.steward_genesis import StewardGenesis, toml_section
+from clearhouse.node.toml_text import toml_value
 
 
 class ReporterEntry(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -105,26 +106,16 @@ def dump_config(cfg: NodeConfig) -> str:
     for field in cfg.__struct_fields__:
         if field in ("genesis", "replay"):
             continue
-        lines.append(f"{field} = {_toml(getattr(cfg, field))}")
+        lines.append(f"{field} = {toml_value(getattr(cfg, field))}")
     lines.append("\n[replay]")
     for field in cfg.replay.__struct_fields__:
-        lines.append(f"{field} = {_toml(getattr(cfg.replay, field))}")
+        lines.append(f"{field} = {toml_value(getattr(cfg.replay, field))}")
     lines.append("\n[genesis]")
     for field in genesis.__struct_fields__:
         if field not in ("reporters", "steward"):
-            lines.append(f"{field} = {_toml(getattr(genesis, field))}")
+            lines.append(f"{field} = {toml_value(getattr(genesis, field))}")
     if genesis.steward is not None:
         lines.append(toml_section(genesis.steward))
     for r in genesis.reporters:
         lines.append(f'\n[[genesis.reporters]]\nfeed = "{r.feed}"\nsource = "{r.source}"\nkey = "{r.key}"')
     return "\n".join(lines) + "\n"
-
-
-def _toml(value: object) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, str):
-        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
-    if isinstance(value, tuple | list):
-        return "[" + ", ".join(_toml(v) for v in value) + "]"
-    return repr(value)

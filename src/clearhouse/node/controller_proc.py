@@ -40,7 +40,7 @@ from clearhouse.ledger.engine import Engine
 from clearhouse.ledger.fixedpoint import WAD
 from clearhouse.ledger.model import LedgerState
 from clearhouse.mechanisms.steward import parameters as params
-from clearhouse.node.keeper import Intent, IntentLog, StreamItem, _item
+from clearhouse.node.keeper import Intent, IntentLog, StreamItem, stream_item_decoder
 
 log = logging.getLogger("clearhouse.controller")
 
@@ -100,12 +100,12 @@ class LiveController:
     # -- agents --------------------------------------------------------------------------------------
 
     def _agent_for(self, market: str) -> StewardAgent:
-        from clearhouse.lab.controller_run import _controller
+        from clearhouse.lab.controller_run import make_controller
 
         agent = self.agents.get(market)
         if agent is None:
             spec = self.replica.state.markets[market].spec
-            ctrl = _controller(self.s.name, spec, 10_000 * WAD)
+            ctrl = make_controller(self.s.name, spec, 10_000 * WAD)
             for attr, value in self.s.overrides.items():
                 if not hasattr(ctrl, attr):
                     raise SystemExit(f"controller {self.s.name!r} has no parameter {attr!r}")
@@ -207,7 +207,7 @@ class LiveController:
                             return
                         if not line.startswith("data: "):
                             continue
-                        item = _item.decode(line[6:])
+                        item = stream_item_decoder.decode(line[6:])
                         if item.seq != self.seq:
                             raise SystemExit(f"stream gap: expected {self.seq}, got {item.seq}")
                         self.seq += 1

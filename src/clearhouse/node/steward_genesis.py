@@ -71,10 +71,10 @@ def steward_txs(st: StewardGenesis, market: MarketSpec) -> list[c.AnyCommand]:
 
 def toml_section(st: StewardGenesis) -> str:
     """The ``[genesis.steward]`` table of :func:`clearhouse.node.config.dump_config`."""
-    from clearhouse.node.config import _toml
+    from clearhouse.node.toml_text import toml_value
 
     lines = ["\n[genesis.steward]"]
-    lines += [f"{f} = {_toml(getattr(st, f))}" for f in st.__struct_fields__]
+    lines += [f"{f} = {toml_value(getattr(st, f))}" for f in st.__struct_fields__]
     return "\n".join(lines)
 
 
