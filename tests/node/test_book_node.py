@@ -151,27 +151,27 @@ def test_price_time_priority(tmp_path: Path) -> None:
 def test_ioc_post_only_reduce_only(tmp_path: Path) -> None:
     node = Node(tmp_path)
     node.fund("alice", "bob")
+    flat = node.place(node.order("alice", "buy", "1", "1990", reduce_only=True, cid=1))
     node.place(node.order("alice", "sell", "1", "2000"))
     node.step()
+    assert node.status(flat["order_id"])["code"] == "reduce_only_refused"  # nothing to reduce
     post = node.place(node.order("bob", "buy", "1", "2000", tif="post_only"))
     ioc = node.place(node.order("bob", "buy", "3", "2000", tif="ioc"))
-    reduce = node.place(node.order("alice", "buy", "1", "1990", reduce_only=True, cid=1))
     node.step()
     p = node.status(post["order_id"])
     assert p["status"] == "rejected" and p["code"] == "post_only_would_cross"
     i = node.status(ioc["order_id"])
     assert i["status"] == "cancelled" and i["reason"] == "ioc_remainder" and i["cleared"] == W(1)
-    assert node.depth()["bids"] == []  # the IOC remainder did not rest
-    # alice is short 1 now, so her reduce-only buy was accepted only if her position was known to the
-    # book before it: it arrived in the block of the fill, with no position yet -> refused
-    assert node.status(reduce["order_id"])["code"] == "reduce_only_refused"
-    # now the book knows (synced from the engine): a reduce-only buy of 3 fills at most 1
+    assert node.depth()["bids"] == [] and node.depth()["asks"] == []  # the IOC remainder did not rest
+    assert node.position("alice") == -W(1)
+    # alice is short 1: a reduce-only buy of 3 fills at most 1, its remainder is cancelled
     r2 = node.place(node.order("alice", "buy", "3", "2000", reduce_only=True, cid=2))
     node.place(node.order("bob", "sell", "2", "2000", cid=3))
     node.step()
     st = node.status(r2["order_id"])
     assert st["cleared"] == W(1) and st["status"] == "cancelled" and st["reason"] == "reduce_only"
     assert node.position("alice") == 0
+    assert node.depth()["asks"] == [[W(2000), W(1)]]  # bob's unfilled rest
     node.close()
 
 
