@@ -19,7 +19,7 @@ from clearhouse.book.cancels import CancelAll, CancelOrder, sign_cancel, sign_ca
 from clearhouse.cli.main import app as cli_app
 from clearhouse.client import W
 from clearhouse.ledger import commands as c
-from clearhouse.ledger.block import decode_block
+from clearhouse.ledger.block import Block, decode_block
 from clearhouse.node.api import create_app
 from clearhouse.node.config import NodeConfig
 from clearhouse.node.service import NodeService
@@ -45,7 +45,8 @@ class Node:
     def __init__(self, tmp: Path, clock: Clock | None = None) -> None:
         self.tmp = tmp
         self.clock = clock or Clock()
-        cfg = NodeConfig(data_dir=str(tmp), journal=f"sqlite:///{tmp}/j.sqlite", admin_keys=(ADMIN.public_hex,))
+        cfg = NodeConfig(data_dir=str(tmp), journal=f"sqlite:///{tmp}/j.sqlite",
+                         admin_keys=(ADMIN.public_hex,))
         self.svc = NodeService(cfg, clock=self.clock)
         self.cl = TestClient(create_app(self.svc, produce=False))
         self.n = 0
@@ -102,6 +103,16 @@ class Node:
         self.svc.close()
 
 
+def matched_fills(block: Block) -> list[tuple[str, MatchedFill]]:
+    """(signer, fill) of every MatchedFill envelope in ``block``."""
+    out = []
+    for raw in block.signed:
+        env = decode_signed(bytes(raw)).envelope
+        if isinstance(env.command, MatchedFill):
+            out.append((env.signer, env.command))
+    return out
+
+
 def test_crossing_orders_match_and_clear_through_the_engine(tmp_path: Path) -> None:
     node = Node(tmp_path)
     node.fund("alice", "bob")
@@ -121,10 +132,9 @@ def test_crossing_orders_match_and_clear_through_the_engine(tmp_path: Path) -> N
     # the block carries the fill as a MatchedFill with both signed orders, signed by the node's key
     height = node.svc.engine.state.height
     block = decode_block(node.svc.store.get(height).block)  # type: ignore[union-attr]
-    fills = [decode_signed(bytes(r)).envelope for r in block.signed]
-    mf = [e for e in fills if isinstance(e.command, MatchedFill)]
-    assert len(mf) == 1 and mf[0].signer == node.cl.get("/v1/node-key").json()["public_key"]
-    assert mf[0].command.buy.order.account == "alice" and mf[0].command.sell.order.account == "bob"
+    mf = matched_fills(block)
+    assert len(mf) == 1 and mf[0][0] == node.cl.get("/v1/node-key").json()["public_key"]
+    assert mf[0][1].buy.order.account == "alice" and mf[0][1].sell.order.account == "bob"
     assert node.depth()["bids"] == [[W(2000), W("0.6")]]
     node.close()
 
@@ -259,8 +269,7 @@ def test_forged_fill_is_refused_by_the_engine(tmp_path: Path) -> None:
     node.place(node.order("bob", "sell", "1", "2000"))
     node.step()
     block = decode_block(node.svc.store.get(node.svc.engine.state.height).block)  # type: ignore[union-attr]
-    mf = next(e.command for e in (decode_signed(bytes(r)).envelope for r in block.signed)
-              if isinstance(e.command, MatchedFill))
+    mf = matched_fills(block)[0][1]
     # alter alice's signed order (a bigger size keeps its old signature) and claim a new fill of it
     buy = SignedOrder(msgspec.structs.replace(mf.buy.order, size=W(5)), mf.buy.signer, mf.buy.signature)
     sell = node.order("bob", "sell", "1", "2000", cid=7)
@@ -298,7 +307,8 @@ def test_l2_and_book_stream_with_sequence_numbers(tmp_path: Path) -> None:
     levels: dict[tuple[str, int], int] = {}
     for d in all_deltas:
         levels[(d["side"], d["price"])] = d["size"]
-    assert sorted([p, s] for (side, p), s in levels.items() if side == "bid" and s) == sorted(first[0]["bids"])
+    bids = sorted([p, s] for (side, p), s in levels.items() if side == "bid" and s)
+    assert bids == sorted(first[0]["bids"])
     # resume from the middle with Last-Event-ID: no gap, no duplicate
     with node.cl.stream("GET", f"/v1/book/{MKT}/stream", params={"limit": 3},
                         headers={"Last-Event-ID": "2"}) as r:
