@@ -23,6 +23,7 @@ from clearhouse.ledger.block import Block, decode_block
 from clearhouse.node.api import create_app
 from clearhouse.node.config import NodeConfig
 from clearhouse.node.service import NodeService
+from tests.node.devnet import Devnet
 
 CHAIN = "clearhouse-devnet"
 MKT = "ETH-PERP"
@@ -353,3 +354,32 @@ def test_account_proof_endpoint_verifies_with_check_proof(tmp_path: Path) -> Non
     assert res.exit_code == 0, res.output
     assert node.cl.get("/v1/proof/account/alice", params={"height": 10**6}).status_code == 404
     node.close()
+
+
+def test_real_node_process_two_clients_trade_through_the_book_and_restart(tmp_path: Path) -> None:
+    """A node process on 127.0.0.1 (its own block producer): two clients' orders match and clear; after
+    kill -9 and a restart the node rebuilds the same book from its journal and book log."""
+    net = Devnet(tmp_path, reporters=0, block_time_ms=100)
+    alice, bob = KEYS["alice"], KEYS["bob"]
+    net.start()
+    try:
+        net.open_and_fund({"alice": (alice, "100000"), "bob": (bob, "100000")})
+        with net.client(alice) as ca, net.client(bob) as cb:
+            rest = ca.place(ca.order(alice, "alice", MKT, "buy", W(2), W(1990)))
+            ca.place(ca.order(alice, "alice", MKT, "buy", W(1), W(1980)))
+            assert ca.wait_order(rest)["status"] == "resting"
+            take = cb.place(cb.order(bob, "bob", MKT, "sell", W("1.5"), W(1950), time_in_force="ioc"))
+            st = cb.wait_order(take)
+            assert st["status"] == "filled" and st["cleared"] == W("1.5")
+            assert [f["price"] for f in st["fills"]] == [W(1990)]
+            assert ca.account("alice")["positions"][0]["size"] == W("1.5")
+            before = ca.book(MKT, depth=10)
+            assert before["bids"] == [[W(1990), W("0.5")], [W(1980), W(1)]]
+        net.kill9()
+        net.start()
+        with net.client(alice) as ca:
+            assert ca.book(MKT, depth=10) == before
+            assert ca.order_status(rest)["status"] == "resting"
+            assert ca.order_status(take)["fills"][0]["status"] == "included"
+    finally:
+        net.stop()
