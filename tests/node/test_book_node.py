@@ -23,7 +23,8 @@ from clearhouse.ledger.block import Block, decode_block
 from clearhouse.node.api import create_app
 from clearhouse.node.config import NodeConfig
 from clearhouse.node.service import NodeService
-from tests.node.devnet import Devnet
+
+from .devnet import Devnet
 
 CHAIN = "clearhouse-devnet"
 MKT = "ETH-PERP"
