@@ -11,6 +11,7 @@ from typing import Any, Literal
 
 import hypothesis
 import msgspec
+import pytest
 from fastapi.testclient import TestClient
 from hypothesis import strategies as st
 from typer.testing import CliRunner
@@ -25,6 +26,7 @@ from clearhouse.client import W
 from clearhouse.ledger import commands as c
 from clearhouse.ledger.block import Block, decode_block
 from clearhouse.node.api import create_app
+from clearhouse.node.book_service import BookLogError
 from clearhouse.node.config import NodeConfig
 from clearhouse.node.service import NodeService
 
@@ -439,3 +441,39 @@ def test_property_replay_rebuilds_book_and_engine_agrees(blocks: list[list[Any]]
         again.close()
     finally:
         shutil.rmtree(tmp, ignore_errors=True)  # the directory this test made
+
+
+def test_replica_follows_the_book_log_and_refuses_a_tampered_row(tmp_path: Path) -> None:
+    """A second node on a copy of the leader's journal (no book log, another node key) rebuilds the book
+    from the leader's rows; a row whose inputs were altered is refused and leaves no trace."""
+    leader = Node(tmp_path / "leader")
+    leader.fund("alice", "bob")
+    leader.place(leader.order("alice", "buy", "2", "1990"))
+    leader.place(leader.order("alice", "sell", "1", "2010", cid=1))
+    leader.step()
+    leader.place(leader.order("bob", "sell", "1", "1990", cid=2))
+    leader.step()
+    assert leader.svc.book is not None
+    head = leader.svc.engine.state.height
+    rows = {h: leader.svc.book.log_row(h) for h in range(1, head + 1)}
+    root, depth = leader.svc.book.book.root(), leader.depth()
+    leader.close()
+    (tmp_path / "replica").mkdir()
+    shutil.copy(tmp_path / "leader" / "j.sqlite", tmp_path / "replica" / "j.sqlite")
+    replica = Node(tmp_path / "replica", leader.clock)
+    book = replica.svc.book
+    assert book is not None and book.book.by_id == {} and book.key.public_hex != rows[head][2]  # type: ignore[index]
+    logged = sorted((h, r) for h, r in rows.items() if r is not None)
+    # tamper: the last row's bob sell becomes a buy -> its fills are not the journalled block's
+    h_last, (blob, r_last, signer) = logged[-1]
+    bad = blob.replace(b'"side":"sell"', b'"side":"buy"')
+    for h, (inputs, r, s) in logged[:-1]:
+        book.follow(h, inputs, r, s)
+    before = book.book.root()
+    assert bad != blob
+    with pytest.raises(BookLogError):
+        book.follow(h_last, bad, r_last, signer)
+    assert book.book.root() == before
+    book.follow(h_last, blob, r_last, signer)
+    assert book.book.root() == root and replica.depth() == depth
+    replica.close()

@@ -40,7 +40,6 @@ from clearhouse.auth.orders import (
     check_not_expired,
     decode_signed_order,
     order_id,
-    verify_order,
 )
 from clearhouse.book.book import BookConfig, BookContext, OrderBook, Outcome
 from clearhouse.book.cancels import SignedCancel, SignedCancelAll, verify_cancel
@@ -131,7 +130,7 @@ class NodeBook:
         self.db.execute("PRAGMA synchronous=FULL")
         self.db.execute(
             "CREATE TABLE IF NOT EXISTS book_log (height INTEGER PRIMARY KEY, inputs BLOB NOT NULL, "
-            "root TEXT NOT NULL)"
+            "root TEXT NOT NULL, signer TEXT NOT NULL)"
         )
         spec = svc.engine.state.markets[MARKET.id].spec
         self.config = BookConfig(
@@ -167,7 +166,8 @@ class NodeBook:
         """Check a signed order at the edge and queue it; raises a typed error if refused."""
         signed = decode_signed_order(raw)
         order = signed.order
-        oid = verify_order(signed, self.svc.cfg.chain_id).hex()
+        # verified once here and remembered: the engine's check of the fill's orders hits the cache
+        oid = self.svc.sigcache.verify_order(signed, self.svc.cfg.chain_id).hex()
         if order.market != MARKET.id:
             raise OrderMismatch(f"no book for market {order.market!r} (this node trades {MARKET.id})")
         registry(self.svc.engine.state).authorize_order(signed.signer, order.account)
@@ -258,8 +258,8 @@ class NodeBook:
                            good_til_block=height)
                 raws.append(msgspec.Raw(encode_signed(env)))
                 hashes.append(signing_digest(env.envelope).hex())
-        self.db.execute("INSERT OR REPLACE INTO book_log VALUES (?, ?, ?)",
-                        (height, encode_inputs(inputs), self.book.root()))
+        self.db.execute("INSERT OR REPLACE INTO book_log VALUES (?, ?, ?, ?)",
+                        (height, encode_inputs(inputs), self.book.root(), self.key.public_hex))
         self._note(height, refs, inputs, results, iter(hashes))
         return tuple(raws)
 
@@ -340,44 +340,66 @@ class NodeBook:
         self.book = OrderBook(self.config, _ORIGIN)
         self.orders = {k: v for k, v in self.orders.items() if k in pending}
         self.cancels = {k: v for k, v in self.cancels.items() if k in pending}
-        rows = self.db.execute("SELECT height, inputs, root FROM book_log ORDER BY height").fetchall()
-        for height, blob, root in rows:
-            inputs = decode_inputs(blob)
-            results = [self._apply(item) for item in inputs]
-            fills = [f for r in results if isinstance(r, Outcome) for f in r.fills]
-            hashes = self._journalled_fills(height, fills) if check else self._hashes_of(height)
-            if check and self.book.root() != root:
-                raise BookLogError(f"book root after block {height} differs from the book log")
-            refs: list[str | None] = [
-                verify_order_id(i.order) if isinstance(i, Place) else None for i in inputs
-            ]
-            self._note(height, refs, inputs, results, iter(hashes))
+        rows = self.db.execute("SELECT height, inputs, root, signer FROM book_log ORDER BY height").fetchall()
+        for height, blob, root, signer in rows:
+            self._replay_row(height, blob, root, signer, check=check)
         if rows:
             log.info("book_rebuilt", extra={"blocks": len(rows), "resting": len(self.book.by_id),
                                             "root": self.book.root()})
 
-    def _node_fills(self, height: int) -> list[tuple[MatchedFill, str]]:
+    def _replay_row(self, height: int, blob: bytes, root: str, signer: str, *, check: bool) -> None:
+        inputs = decode_inputs(blob)
+        results = [self._apply(item) for item in inputs]
+        fills = [f for r in results if isinstance(r, Outcome) for f in r.fills]
+        got = self._node_fills(height, signer)
+        if check:
+            self._check_fills(height, fills, got)
+            if self.book.root() != root:
+                raise BookLogError(f"book root after block {height} differs from the book log")
+        refs: list[str | None] = [verify_order_id(i.order) if isinstance(i, Place) else None for i in inputs]
+        self._note(height, refs, inputs, results, iter(h for _, h in got))
+
+    # -- replicas --------------------------------------------------------------------------------------
+
+    def log_row(self, height: int) -> tuple[bytes, str, str] | None:
+        """Block ``height``'s book-log row ``(inputs, root, signer)`` (None: the book had no part in it),
+        for a leader to ship with the journal row."""
+        row = self.db.execute(
+            "SELECT inputs, root, signer FROM book_log WHERE height = ?", (height,)
+        ).fetchone()
+        return None if row is None else (bytes(row[0]), str(row[1]), str(row[2]))
+
+    def follow(self, height: int, inputs: bytes, root: str, signer: str) -> None:
+        """A replica: apply the leader's book-log row of block ``height`` once the block is in this node's
+        journal; the replayed fills must be the block's fills signed by ``signer`` and the root the
+        logged one (else :class:`BookLogError` and nothing is kept)."""
+        if self.book.context.height >= height:
+            raise BookLogError(f"the book is at block {self.book.context.height} already")
+        try:
+            self._replay_row(height, inputs, root, signer, check=True)
+        except BaseException:
+            self._rebuild(check=False)  # back to the logged rows: the refused row leaves no trace
+            raise
+        self.db.execute("INSERT INTO book_log VALUES (?, ?, ?, ?)", (height, inputs, root, signer))
+
+    def _node_fills(self, height: int, signer: str) -> list[tuple[MatchedFill, str]]:
         row = self.svc.store.get(height)
         if row is None:
             raise BookLogError(f"the book log has block {height}, the journal does not")
         out = []
         for raw in decode_block(row.block).signed:
             env = decode_signed(bytes(raw)).envelope
-            if env.signer == self.key.public_hex and isinstance(env.command, MatchedFill):
+            if env.signer == signer and isinstance(env.command, MatchedFill):
                 out.append((env.command, signing_digest(env).hex()))
         return out
 
-    def _hashes_of(self, height: int) -> list[str]:
-        return [h for _, h in self._node_fills(height)]
-
-    def _journalled_fills(self, height: int, fills: list[MatchedFill]) -> list[str]:
-        got = self._node_fills(height)
+    @staticmethod
+    def _check_fills(height: int, fills: list[MatchedFill], got: list[tuple[MatchedFill, str]]) -> None:
         if [f for f, _ in got] != fills:
             raise BookLogError(
                 f"block {height}: the replayed book's {len(fills)} fills are not the {len(got)} "
                 "node-signed fills of the journalled block"
             )
-        return [h for _, h in got]
 
     def close(self) -> None:
         self.db.close()
