@@ -477,3 +477,18 @@ def test_replica_follows_the_book_log_and_refuses_a_tampered_row(tmp_path: Path)
     book.follow(h_last, blob, r_last, signer)
     assert book.book.root() == root and replica.depth() == depth
     replica.close()
+
+
+def test_good_til_block_order_expires(tmp_path: Path) -> None:
+    node = Node(tmp_path)
+    node.fund("alice")
+    h = node.svc.engine.state.height
+    o = Order(CHAIN, "alice", MKT, "buy", W(1), W(1990), 5, good_til_block=h + 2)
+    oid = node.place(sign_order(o, KEYS["alice"]))["order_id"]
+    node.step()
+    assert node.status(oid)["status"] == "resting"
+    node.step(2)
+    st = node.status(oid)
+    assert st["status"] == "expired" and st["reason"] == "expired" and st["remaining"] == 0
+    assert node.depth()["bids"] == []
+    node.close()
