@@ -288,6 +288,9 @@ def test_forged_fill_is_refused_by_the_engine(tmp_path: Path) -> None:
     assert st["status"] in ("failed", "rejected") and st["code"] == "bad_signature"
     assert node.position("alice") == W(1)  # only the real fill
     node.close()
+    # the journal, book fills and the refused forgery included, replays and verifies from genesis
+    res = CliRunner().invoke(cli_app, ["verify", f"sqlite:///{tmp_path}/j.sqlite"])
+    assert res.exit_code == 0 and "verified" in res.output, res.output
 
 
 def test_l2_and_book_stream_with_sequence_numbers(tmp_path: Path) -> None:
