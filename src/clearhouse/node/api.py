@@ -21,7 +21,7 @@ from fastapi.responses import JSONResponse, Response, StreamingResponse
 from pydantic import BaseModel
 
 from clearhouse.ledger.errors import ClearhouseError
-from clearhouse.node import views
+from clearhouse.node import book_routes, views
 from clearhouse.node.index import outcome_dict
 from clearhouse.node.metrics import NodeMetrics
 from clearhouse.node.ratelimit import RateLimiter
@@ -324,6 +324,8 @@ def create_app(svc: NodeService, *, produce: bool = True) -> FastAPI:
 
         return StreamingResponse(gen(), media_type="text/event-stream",
                                  headers={"Cache-Control": "no-cache"})
+
+    book_routes.install(app, svc, _ERRORS)
 
     @app.get("/metrics", include_in_schema=False)
     async def prometheus() -> Response:

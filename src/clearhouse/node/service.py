@@ -35,6 +35,7 @@ from clearhouse.ledger.engine import BlockResult, Engine
 from clearhouse.ledger.errors import ClearhouseError
 from clearhouse.ledger.fixedpoint import to_fixed
 from clearhouse.mechanisms.signing.admission import VerifiedSignatures, ledger_auth
+from clearhouse.node.book_service import NodeBook
 from clearhouse.node.config import NodeConfig
 from clearhouse.node.genesis import MARKET, feed_sources, genesis_block, reporter_envelopes
 from clearhouse.node.index import NodeIndex, outcome_dict
@@ -132,6 +133,7 @@ class NodeService:
         self._recent_bytes = 0
         self.listeners: list[Callable[[], None]] = []
         self.block_listeners: list[Callable[[BlockResult, float], None]] = []
+        self.book: NodeBook | None = None  # the order book (book_service), attached below
         self.fixed_price = None if feed_sources(cfg, MARKET.oracle) else to_fixed(cfg.genesis.fixed_price)
         if self.store.head() is None:
             self.engine = Engine(journal=self.store, scanner=ColumnarScanner())
@@ -153,6 +155,7 @@ class NodeService:
             if raws:
                 block = Block(2, start + 1, {}, (), (), signed=tuple(msgspec.Raw(r) for r in raws))
                 self._apply(block, [], 0.0)
+        self.book = NodeBook(self)
 
     # -- restart -----------------------------------------------------------------------------------
 
@@ -271,12 +274,15 @@ class NodeService:
             return None
         pending = self.mempool.head(self.cfg.max_block_txs)
         reports = self._select_reports(now)
-        if not pending and not reports and wall <= self.engine.state.time:
+        busy = bool(pending or reports) or wall > self.engine.state.time
+        matched = self.book.prepare(height, now, busy) if self.book is not None else None
+        if not busy and matched is None:
             return None
         t0 = time.perf_counter()
         prices = {MARKET.oracle: self.fixed_price} if self.fixed_price is not None else {}
         block = Block(
-            height, now, prices, (), tuple(sr.report for sr in reports), signed=block_signed(pending),
+            height, now, prices, (), tuple(sr.report for sr in reports),
+            signed=block_signed(pending) + (matched or ()),
             report_signatures=tuple(ReportSig(sr.signature.signer, sr.signature.signature) for sr in reports),
         )
         try:
@@ -285,6 +291,8 @@ class NodeService:
             # A bad report (or a bug) refuses the whole block: drop the reports and retry next tick;
             # without reports to blame, refuse the transactions (never silently).
             log.error("block_failed", extra={"height": height, "error": str(err)})
+            if self.book is not None:
+                self.book.abort(height)
             for sr in reports:
                 self.reports.pop((sr.report.asset, sr.report.source), None)
             if reports:
@@ -388,6 +396,8 @@ class NodeService:
                 "message": ""}
 
     def close(self) -> None:
+        if self.book is not None:
+            self.book.close()
         self.index.close()
         self.store.close()
 
