@@ -26,7 +26,7 @@ import logging
 import sqlite3
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import msgspec
 
@@ -56,15 +56,30 @@ from clearhouse.book.replay import (
     decode_inputs,
     encode_inputs,
 )
+from clearhouse.engine.engine import Engine
+from clearhouse.journal.store import JournalStore
 from clearhouse.ledger.block import decode_block
 from clearhouse.ledger.errors import ClearhouseError
 from clearhouse.ledger.fixedpoint import WAD
 from clearhouse.ledger.margin import fresh_price_lookup
+from clearhouse.mechanisms.signing.admission import VerifiedSignatures
+from clearhouse.node.config import NodeConfig
 from clearhouse.node.genesis import MARKET
 from clearhouse.node.txs import registry
 
-if TYPE_CHECKING:
-    from clearhouse.node.service import NodeService
+
+class BookHost(Protocol):
+    """What the book reads of the node service (``node.service.NodeService``), without importing it."""
+
+    cfg: NodeConfig
+    engine: Engine
+    fixed_price: int | None
+    sigcache: VerifiedSignatures
+    store: JournalStore
+
+    def next_clock(self) -> tuple[int, int]: ...
+
+    def tx_status(self, tx_hash: str) -> dict[str, object]: ...
 
 log = logging.getLogger("clearhouse.node.book")
 
@@ -121,7 +136,7 @@ def _entry_id(raw: bytes) -> str:
 class NodeBook:
     """The ETH perpetual's book in the node (one market: the devnet lists one)."""
 
-    def __init__(self, svc: NodeService) -> None:
+    def __init__(self, svc: BookHost) -> None:
         self.svc = svc
         data = Path(svc.cfg.data_dir)
         self.key = node_key(data)
@@ -172,7 +187,7 @@ class NodeBook:
             raise OrderMismatch(f"no book for market {order.market!r} (this node trades {MARKET.id})")
         registry(self.svc.engine.state).authorize_order(signed.signer, order.account)
         check_grid(order, tick_size=self.config.tick_size, step_size=self.config.step_size)
-        height, now = self.svc._next_clock()
+        height, now = self.svc.next_clock()
         check_not_expired(order, height=height, now_ms=now * 1000)
         if order.time_in_force != "ioc":
             index = self._index_price()

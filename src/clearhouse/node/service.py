@@ -175,7 +175,7 @@ class NodeService:
 
     # -- admission ---------------------------------------------------------------------------------
 
-    def _next_clock(self) -> tuple[int, int]:
+    def next_clock(self) -> tuple[int, int]:
         """(height, time in seconds) the next block would have."""
         state = self.engine.state
         return state.height + 1, max(state.time + 1, int(self.clock()))
@@ -213,7 +213,7 @@ class NodeService:
         env = signed.envelope
         if self.mempool.has_nonce(env.signer, env.nonce):
             raise Refused(409, "nonce_reused", f"nonce {env.nonce} is pending in another transaction")
-        height, now = self._next_clock()
+        height, now = self.next_clock()
         try:
             precheck(self.engine.state, signed, height, now * 1000)
         except ClearhouseError as err:
@@ -269,7 +269,7 @@ class NodeService:
     def produce(self) -> BlockResult | None:
         """Build, apply and journal the next block if there is something to do; None otherwise."""
         wall = int(self.clock())
-        height, now = self._next_clock()
+        height, now = self.next_clock()
         if now - wall > self.cfg.max_time_lead_s:
             return None
         pending = self.mempool.head(self.cfg.max_block_txs)
