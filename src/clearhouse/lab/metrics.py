@@ -152,6 +152,13 @@ def path_summary(f: PathFacts) -> dict[str, Any]:
     }
     if f.vaults is not None:
         out["vaults"] = vault_summary(f)
+    if f.options is not None:
+        # option books' deficits still open at the horizon count as bad debt like the perp traders'
+        opts = f.options.summary(state)
+        out["options"] = opts
+        out["bad_debt"]["unrealised"] = _r(unrealised + opts["bad_debt"]["open"])
+        out["bad_debt"]["total"] = _r(recorded + unrealised + opts["bad_debt"]["open"])
+        out["capital_efficiency"]["option_notional_per_posted"] = opts["capital_efficiency"]
     out["liquidations"]["by_market"] = {
         m: {"positions": n, "notional": _r(v / WAD)} for m, (n, v) in f.liquidations_by_market.items()
     }
