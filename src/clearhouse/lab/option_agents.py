@@ -76,6 +76,8 @@ class OptionAgents:
         self.expiries: list[dict[str, Any]] = []
         self.insurance_draws = 0
         self.bad_debt = 0
+        #: Bad debt recorded per book: its balance stays that far below zero (the debt's other side).
+        self.bad_debt_of: dict[str, int] = {}
         self.block_legs = 0
 
     # ------------------------------------------------------------------ transactions
@@ -156,6 +158,7 @@ class OptionAgents:
                 self.insurance_draws += e.amount
             elif isinstance(e, ev.BadDebtRecorded) and e.account in books:
                 self.bad_debt += e.amount
+                self.bad_debt_of[e.account] = self.bad_debt_of.get(e.account, 0) + e.amount
         for _, book in self.sent:
             self.queued.discard(book)
         for e in events:
@@ -180,7 +183,9 @@ class OptionAgents:
     # ------------------------------------------------------------------ summary
 
     def open_deficit(self, state: LedgerState) -> tuple[int, int]:
-        """(Σ max(0, −equity) of the books at the last prices, how many are below zero)."""
+        """(Σ max(0, −equity − recorded bad debt) of the books at the last prices, how many): deficits
+        not yet written off (a book bankrupted by a liquidation keeps its recorded bad debt as a
+        negative balance; that part is counted once, as recorded)."""
         settle = state.params.settlement_asset
 
         def price_of(key: str) -> int:
@@ -192,8 +197,9 @@ class OptionAgents:
                 equity = cross_summary(state, state.accounts[aid], price_of).equity
             except ClearhouseError:
                 continue
-            if equity < 0:
-                total -= equity
+            deficit = -equity - self.bad_debt_of.get(aid, 0)
+            if deficit > 0:
+                total += deficit
                 count += 1
         return total, count
 

@@ -225,11 +225,12 @@ def _check_markets(
 ) -> _Markets:
     """Perp markets, their pools, and the oracle sources that read a pool."""
     settle = spec.ledger.settlement_asset
-    if spec.vaults is None:
+    venue_only = spec.vaults is None and spec.options is None  # perps are optional beside them
+    if venue_only:
         for required in ("markets", "population"):
             if required not in table:
                 raise ScenarioError(file, "", f"Object missing required field `{required}`")
-    if not spec.markets and spec.vaults is None:
+    if not spec.markets and venue_only:
         raise ScenarioError(file, "markets", "needs at least one market")
     markets: list[MarketSpec] = []
     amms: list[AmmPool] = []
@@ -377,7 +378,8 @@ def _check_population(spec: ScenarioSpec, file: str) -> None:
     """Traders are defined without the margin rules: no leverage bound from initial margin here
     (one above 1 / initial margin opens at the most the market allows, :mod:`clearhouse.lab.population`)."""
     pop = spec.population
-    if pop.accounts < 0 or (pop.accounts == 0 and (spec.vaults is None or spec.markets)):
+    others = spec.vaults is not None or spec.options is not None
+    if pop.accounts < 0 or (pop.accounts == 0 and (not others or spec.markets)):
         raise ScenarioError(file, "population.accounts", f"must be > 0, got {pop.accounts}")
     check_dist(pop.collateral, file, "population.collateral")
     check_dist(pop.leverage, file, "population.leverage")
