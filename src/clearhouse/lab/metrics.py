@@ -787,9 +787,8 @@ def sections(agg: Mapping[str, Any], summaries: Sequence[Mapping[str, Any]]) -> 
     )
     pooled = agg.get("liquidation_delay_s", {})
     if first.get("accounts", 0) or "options" not in first:
-        out.append(
-            _venue_section("perps", "Perpetuals: liquidations and keepers", PERP_ROWS, summaries, settle, pooled)
-        )
+        title = "Perpetuals: liquidations and keepers"
+        out.append(_venue_section("perps", title, PERP_ROWS, summaries, settle, pooled))
     if "options" in first:
         title = f"Options and futures (grid {first['options']['grid']})"
         out.append(_venue_section("options", title, OPTION_ROWS, summaries, settle, pooled))

@@ -16,6 +16,7 @@ maker ``opt-mm``; keepers ``opt-keeper-NN`` take over the legs of liquidated boo
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -98,11 +99,11 @@ class OptionMarket:
         pts = self.vol_points
         if pts:
             mult = pts[-1][1] if seconds >= pts[-1][0] else pts[0][1]
-            for (t0, l0), (t1, l1) in zip(pts, pts[1:], strict=False):
+            for (t0, l0), (t1, l1) in itertools.pairwise(pts):
                 if t0 <= seconds < t1:
                     mult = l0 + (l1 - l0) * (seconds - t0) / (t1 - t0)
                     break
-        return o.vol * mult * (self.s0 / spot) ** o.vol_beta
+        return float(o.vol * mult * (self.s0 / spot) ** o.vol_beta)
 
     def table(self, spot: int, as_of: int) -> ScenarioTable:
         """The scenario table of every option not yet expired at ``as_of``, at index ``spot`` (WAD)."""
@@ -144,8 +145,9 @@ def option_market(scenario: Scenario, s0: float) -> OptionMarket:
         maintenance_margin=to_units(o.future_maintenance_margin),
         liquidation_fee=to_units(o.liquidation_fee),
     )
+    where = "options.vol_points"
     points = tuple(
-        (0 if p.at in (0, "0") else parse_duration(p.at, scenario.file, f"options.vol_points[{i}].at"), p.level)
+        (0 if p.at in (0, "0") else parse_duration(p.at, scenario.file, f"{where}[{i}].at"), p.level)
         for i, p in enumerate(o.vol_points)
     )
     return OptionMarket(o, GRIDS[o.grid], tuple(out), terms, start, s0, points)
@@ -206,7 +208,8 @@ class OptionPopulation:
                 else:
                     options.append(OptionPosition(symbol, size))
                     mark = table.row(symbol).mark
-                    trades.append(c.TradeContract(symbol, OPTION_MM, b.id, -size, max(mark // tick * tick, tick)))
+                    premium = max(mark // tick * tick, tick)
+                    trades.append(c.TradeContract(symbol, OPTION_MM, b.id, -size, premium))
                     short += -size * spot // WAD
                 if options:
                     req = portfolio_margin(m.grid, table, Portfolio(tuple(options), tuple(linear))).initial
@@ -262,7 +265,9 @@ def build_option_population(scenario: Scenario, seed: int, s0: float) -> OptionP
         c.Deposit(OPTION_MM, settle, to_units(o.market_maker_capital, decimals)),
         *(c.Deposit(k, settle, to_units(o.keepers.capital, decimals)) for k in keepers),
     ]
-    return OptionPopulation(market, books, keepers, setup, funding, settle=settle, settle_decimals=decimals)
+    return OptionPopulation(
+        market, books, keepers, setup, funding, settle=settle, settle_decimals=decimals
+    )
 
 
 def keeper_latency(spec: OptionsSpec, i: int) -> int:

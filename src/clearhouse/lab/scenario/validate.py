@@ -624,9 +624,13 @@ def _validate_options(spec: ScenarioSpec, file: str, priced: set[str]) -> None:
     assert o is not None
     settle = spec.ledger.settlement_asset
     if o.underlying == settle or o.underlying not in priced:
-        raise ScenarioError(file, "options.underlying", f"must be a priced asset other than {settle}, got {o.underlying!r}")
+        raise ScenarioError(
+            file, "options.underlying", f"must be a priced asset other than {settle}, got {o.underlying!r}"
+        )
     if spec.block_time > 1800:
-        raise ScenarioError(file, "block_time", "must be <= 1800 s with [options] (the 30-minute settlement window needs prints)")
+        raise ScenarioError(
+            file, "block_time", "must be <= 1800 s with [options] (the settlement window needs prints)"
+        )
     if not o.series:
         raise ScenarioError(file, "options.series", "needs at least one series")
     seen: set[int] = set()
@@ -648,7 +652,7 @@ def _validate_options(spec: ScenarioSpec, file: str, priced: set[str]) -> None:
     for i, p in enumerate(o.vol_points):
         at = 0 if p.at in (0, "0") else parse_duration(p.at, file, f"options.vol_points[{i}].at")
         if at <= prev or not p.level > 0:
-            raise ScenarioError(file, f"options.vol_points[{i}]", "must be later than the one before, level > 0")
+            raise ScenarioError(file, f"options.vol_points[{i}]", "must come after the one before, level > 0")
         prev = at
     parse_duration(o.table_every, file, "options.table_every")
     if not o.table_move > 0:
@@ -672,7 +676,9 @@ def _validate_options(spec: ScenarioSpec, file: str, priced: set[str]) -> None:
         raise ScenarioError(file, "options.population.accounts", f"must be >= 0, got {pop.accounts}")
     for kind, w in pop.books.items():
         if kind not in OPTION_BOOK_KINDS:
-            raise ScenarioError(file, f"options.population.books.{kind}", f"is not a book kind {list(OPTION_BOOK_KINDS)}")
+            raise ScenarioError(
+                file, f"options.population.books.{kind}", f"is not a book kind {list(OPTION_BOOK_KINDS)}"
+            )
         if not w >= 0:
             raise ScenarioError(file, f"options.population.books.{kind}", f"weight must be >= 0, got {w}")
     if pop.books and not any(w > 0 for w in pop.books.values()):
