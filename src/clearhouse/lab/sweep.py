@@ -383,17 +383,17 @@ def grid_table(doc: Mapping[str, Any]) -> str:
     scenarios with ``[options]``: the grid specs side by side)."""
     head = (
         "| point | grid | posted | short notional / posted | books liquidated | legs taken over "
-        "| insurance draws | bad debt | expiry positions settled |"
+        "| insurance draws | bad debt | positions settled at expiry |"
     )
-    rows = [head, "|" + "---|" * 9]
+    rows = [head, "|---|---|" + "---:|" * 7]
     for p in doc["points"]:
         o = p["metrics"].get("options")
         if o is None:
             continue
         rows.append(
             f"| {p['name']} | {o['grid']} | {o['posted']:,.0f} | {o['capital_efficiency']:.2f}x "
-            f"| {o['liquidations.accounts']:g} | {o['liquidations.legs']:g} | {o['insurance_draws']:,.0f} "
-            f"| {o['bad_debt.total']:,.0f} | {o['expiry.positions_settled']:g} |"
+            f"| {o['liquidations.accounts']:,.1f} | {o['liquidations.legs']:,.1f} | {o['insurance_draws']:,.0f} "
+            f"| {o['bad_debt.total']:,.0f} | {o['expiry.positions_settled']:,.1f} |"
         )
     return "\n".join(rows)
 
