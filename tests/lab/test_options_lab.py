@@ -137,3 +137,13 @@ def test_sweep_over_the_three_grids(tmp_path: Path) -> None:
     assert max(posted, key=lambda g: -posted[g]) == "span16"
     table = grid_table(doc)
     assert table.count("\n") == 4 and "| deribit |" in table
+
+
+def test_same_seed_same_root_and_the_grid_changes_it() -> None:
+    small = {"options.population.accounts": 12, "horizon": "13h"}
+    a = run_path(load_scenario("options_crash", small), 3)
+    b = run_path(load_scenario("options_crash", small), 3)
+    assert a.state_root == b.state_root and a.summary["options"] == b.summary["options"]
+    c = run_path(load_scenario("options_crash", {**small, "options.grid": "span16"}), 3)
+    assert c.state_root != a.state_root
+    assert c.summary["options"]["books"] == a.summary["options"]["books"] == 12
