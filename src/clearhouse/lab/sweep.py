@@ -393,7 +393,8 @@ def grid_table(doc: Mapping[str, Any]) -> str:
         rows.append(
             f"| {p['name']} | {o['grid']} | {o['posted']:,.0f} | {o['capital_efficiency']:.2f}x "
             f"| {o['liquidations.accounts']:,.1f} | {o['liquidations.legs']:,.1f} "
-            f"| {o['insurance_draws']:,.0f} | {o['bad_debt.total']:,.0f} | {o['expiry.positions_settled']:,.1f} |"
+            f"| {o['insurance_draws']:,.0f} | {o['bad_debt.total']:,.0f} "
+            f"| {o['expiry.positions_settled']:,.1f} |"
         )
     return "\n".join(rows)
 
