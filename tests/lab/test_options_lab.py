@@ -147,3 +147,27 @@ def test_same_seed_same_root_and_the_grid_changes_it() -> None:
     c = run_path(load_scenario("options_crash", {**small, "options.grid": "span16"}), 3)
     assert c.state_root != a.state_root
     assert c.summary["options"]["books"] == a.summary["options"]["books"] == 12
+
+
+def test_cli_simulate_options_crash(tmp_path: Path) -> None:
+    """``--accounts`` sizes the option books of an options-only venue; the console and summary.json
+    carry the options section."""
+    import typer
+    from typer.testing import CliRunner
+
+    from clearhouse.cli.simulate import simulate
+
+    app = typer.Typer()
+    app.command()(simulate)
+    app.command("noop")(lambda: None)
+    out = tmp_path / "out"
+    res = CliRunner().invoke(
+        app, ["simulate", "options_crash", "--accounts", "10", "--horizon", "13h", "--out", str(out)]
+    )
+    assert res.exit_code == 0, res.output
+    assert "10 option books" in res.output and "Options and futures (grid derive)" in res.output
+    doc = json.loads((out / "summary.json").read_text())
+    first = doc["paths"][0]
+    assert first["options"]["books"] == 10 and first["accounts"] == 0
+    assert any(sec["id"] == "options" for sec in doc["aggregate"]["sections"])
+    assert (out / "report.html").is_file()
