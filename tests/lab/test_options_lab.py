@@ -171,3 +171,16 @@ def test_cli_simulate_options_crash(tmp_path: Path) -> None:
     assert first["options"]["books"] == 10 and first["accounts"] == 0
     assert any(sec["id"] == "options" for sec in doc["aggregate"]["sections"])
     assert (out / "report.html").is_file()
+
+
+def test_option_frontier_refused_without_options(tmp_path: Path) -> None:
+    from clearhouse.lab.sweep import SweepError
+
+    path = tmp_path / "s.toml"
+    path.write_text(
+        'kind = "grid"\nscenario = "mango"\npaths = 1\n'
+        'frontier = { efficiency = "option_notional_per_posted" }\n'
+        '[grid]\n"markets.MNGO-PERP.initial_margin" = [0.2]\n'
+    )
+    with pytest.raises(SweepError, match="frontier.efficiency"):
+        load_sweep(path)

@@ -328,6 +328,10 @@ def validate_sweep(
             raise SweepError(
                 file, blame(err.field, fields, label), f"gives an invalid scenario: {err}"
             ) from None
+        if spec.frontier.efficiency == "option_notional_per_posted" and sc.spec.options is None:
+            raise SweepError(
+                file, "frontier.efficiency", f"option_notional_per_posted needs [options]; {name!r} has none"
+            )
         if seeds_list is not None and paths is None:
             seeds = tuple(seeds_list)
         else:
