@@ -182,5 +182,5 @@ def test_option_frontier_refused_without_options(tmp_path: Path) -> None:
         'frontier = { efficiency = "option_notional_per_posted" }\n'
         '[grid]\n"markets.MNGO-PERP.initial_margin" = [0.2]\n'
     )
-    with pytest.raises(SweepError, match="frontier.efficiency"):
+    with pytest.raises(SweepError, match=r"frontier\.efficiency"):
         load_sweep(path)
