@@ -6,7 +6,8 @@ node's (no lab-only rule):
 
 * **publisher.** A ``SetScenarioTable`` at the opening and then whenever ``table_every`` seconds have
   passed since the last table, or the index moved more than ``table_move`` from the last table's spot
-  (checked each block on the block's own index, the price a publisher sees as it builds the table).
+  (checked each block on the block's external path price, what a publisher sees as it builds the
+  table; it is the engine's index when the underlying is priced directly, as in ``options_crash``).
   The table values every option not yet expired at the block's time under the scenario's grid spec,
   at the vol ``vol × multiplier(t) × (S0 / S) ^ vol_beta`` (``options.vol_points``, ``vol_beta``).
   Options count in equity at the table's mark, so the cadence is a risk parameter: between two
