@@ -170,7 +170,8 @@ def test_cli_simulate_options_crash(tmp_path: Path) -> None:
     first = doc["paths"][0]
     assert first["options"]["books"] == 10 and first["accounts"] == 0
     assert any(sec["id"] == "options" for sec in doc["aggregate"]["sections"])
-    assert (out / "report.html").is_file()
+    html = (out / "report.html").read_text()
+    assert 'Plotly.newPlot("ts-option-legs-liquidated"' in html and 'Plotly.newPlot("ts-option-vol"' in html
 
 
 def test_option_frontier_refused_without_options(tmp_path: Path) -> None:
