@@ -127,7 +127,7 @@ def simulate(
     from clearhouse.lab.output_dir import OutputDirError
     from clearhouse.lab.report import write_outputs
     from clearhouse.lab.runner import run_paths
-    from clearhouse.lab.scenario import ScenarioError, builtin_names, load_scenario
+    from clearhouse.lab.scenario import ScenarioError, builtin_names, load_scenario, read_table
 
     if list_builtin:
         for name in builtin_names():
@@ -148,19 +148,22 @@ def simulate(
         check_seeds(seed, paths)
     check_output(out)
     overrides: dict[str, Any] = {}
-    if accounts is not None:
-        overrides["population.accounts"] = accounts
     if horizon is not None:
         overrides["horizon"] = horizon
     try:
+        if accounts is not None:  # an options-only venue (no [population]): the option books
+            raw = read_table(scenario)[0]
+            options_only = "options" in raw and "population" not in raw
+            overrides["options.population.accounts" if options_only else "population.accounts"] = accounts
         sc = load_scenario(scenario, overrides, paths=paths)  # validate everything before anything runs
     except ScenarioError as err:
         fail(f"invalid scenario: {err}")
     first_seed = sc.spec.seed if seed is None else seed
     check_seeds(first_seed, paths, "--seed" if seed is not None else "the scenario's seed")
     seeds = [first_seed + i for i in range(paths)]
+    books = f" + {sc.spec.options.population.accounts} option books" if sc.spec.options else ""
     console.print(
-        f"{sc.name}: {sc.spec.population.accounts} accounts, {sc.n_blocks} blocks of "
+        f"{sc.name}: {sc.spec.population.accounts} accounts{books}, {sc.n_blocks} blocks of "
         f"{sc.block_time} s, {paths} path(s), seeds {seeds[0]}..{seeds[-1]}",
         markup=False,
     )

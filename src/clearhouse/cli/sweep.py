@@ -41,6 +41,29 @@ def points_table(doc: dict[str, Any]) -> Table:
     return t
 
 
+def options_table(doc: dict[str, Any]) -> Table:
+    """The option books per point (scenarios with ``[options]``): the grid specs side by side."""
+    t = Table(title="option books (mean over paths)")
+    cols = (
+        ("point", None), ("grid", None), ("posted", "posted"), ("notional/posted", "capital_efficiency"),
+        ("books liq.", "liquidations.accounts"), ("legs", "liquidations.legs"),
+        ("insurance", "insurance_draws"), ("bad debt", "bad_debt.total"),
+        ("expiry settled", "expiry.positions_settled"),
+    )  # fmt: skip
+    for name, _ in cols:
+        t.add_column(name, justify="left" if name == "point" else "right")
+    for p in doc["points"]:
+        o = p["metrics"].get("options")
+        if o is None:
+            continue
+        cells = [p["name"], str(o["grid"])]
+        for _, key in cols[2:]:
+            v = float(o[key])
+            cells.append(f"{v:.2f}x" if key == "capital_efficiency" else f"{v:,.0f}")
+        t.add_row(*cells)
+    return t
+
+
 def sweep(
     file: Path = typer.Argument(..., help='Sweep TOML file (kind = "grid" or "list").'),
     out: Path = typer.Option(Path("clearhouse-sweep"), "--out", "-o", help="Output directory."),
@@ -121,6 +144,8 @@ def sweep(
     except KeyboardInterrupt:
         fail("interrupted: no outputs written", 130)
     console.print(points_table(doc))
+    if any("options" in p["metrics"] for p in doc["points"]):
+        console.print(options_table(doc))
     console.print(
         f"wrote {out}/sweep.json, sweep.parquet, report.html ({time.perf_counter() - started:.1f} s)",
         markup=False,

@@ -15,6 +15,7 @@ from clearhouse.lab.agents import Agents
 from clearhouse.lab.arbitrage import Arbitrageurs
 from clearhouse.lab.breaches import BreachTracker
 from clearhouse.lab.losses import LossTally
+from clearhouse.lab.option_agents import OptionAgents
 from clearhouse.lab.population import Population
 from clearhouse.lab.scenario import Scenario
 from clearhouse.lab.vault_agents import VaultAgents
@@ -56,3 +57,5 @@ class PathFacts:
     #: Perp markets whose oracle reads a pool.
     linked_markets: tuple[str, ...] = ()
     amm_sources: str = "pool"
+    #: The ``[options]`` publisher and keepers (their tallies), if the scenario has options.
+    options: OptionAgents | None = None

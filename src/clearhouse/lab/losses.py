@@ -54,6 +54,15 @@ class LossTally:
     #: ``BadDebtRecorded`` (perp deficits, vault write-offs, minted keeper incentives).
     bad_debt: int = 0
     bad_debt_count: int = 0
+    #: ``ContractLegLiquidated``: dated-contract legs taken over, the accounts, the penalties paid.
+    contract_legs: int = 0
+    contract_accounts: set[str] = field(default_factory=set)
+    contract_penalties: int = 0
+    #: ``ContractSettled`` / ``ExpirySettled``: positions settled at expiry and what they paid / received.
+    expiry_positions: int = 0
+    expiry_paid: int = 0
+    expiry_received: int = 0
+    expiries: int = 0
 
     def add(self, events: Iterable[ev.Event]) -> None:
         settle = self.settlement_asset
@@ -83,9 +92,36 @@ class LossTally:
             elif isinstance(e, ev.BadDebtRecorded) and e.asset == settle:
                 self.bad_debt += e.amount
                 self.bad_debt_count += 1
+            elif isinstance(e, ev.ContractLegLiquidated):
+                self.contract_legs += 1
+                self.contract_accounts.add(e.account)
+                self.contract_penalties += e.penalty
+            elif isinstance(e, ev.ContractSettled):
+                self.expiry_positions += 1
+                if e.amount < 0:
+                    self.expiry_paid -= e.amount
+                else:
+                    self.expiry_received += e.amount
+            elif isinstance(e, ev.ExpirySettled):
+                self.expiries += 1
 
     def summary(self) -> dict[str, Any]:
-        """The ``losses`` block of a path summary (settlement units; ``docs/metrics.md``)."""
+        """The ``losses`` block of a path summary (settlement units; ``docs/metrics.md``); with dated
+        contracts (any leg liquidated or expiry settled) also ``contracts``."""
+        out = self._summary()
+        if self.contract_legs or self.expiries:
+            out["contracts"] = {
+                "legs_liquidated": self.contract_legs,
+                "accounts_liquidated": len(self.contract_accounts),
+                "liquidation_penalties": _units(self.contract_penalties),
+                "expiries": self.expiries,
+                "positions_settled": self.expiry_positions,
+                "settlement_paid": _units(self.expiry_paid),
+                "settlement_received": _units(self.expiry_received),
+            }
+        return out
+
+    def _summary(self) -> dict[str, Any]:
         return {
             "insurance_draws": {
                 "total": _units(self.insurance_draws + self.incentive_draws),

@@ -152,6 +152,13 @@ def path_summary(f: PathFacts) -> dict[str, Any]:
     }
     if f.vaults is not None:
         out["vaults"] = vault_summary(f)
+    if f.options is not None:
+        # option books' deficits still open at the horizon count as bad debt like the perp traders'
+        opts = f.options.summary(state)
+        out["options"] = opts
+        out["bad_debt"]["unrealised"] = _r(unrealised + opts["bad_debt"]["open"])
+        out["bad_debt"]["total"] = _r(recorded + unrealised + opts["bad_debt"]["open"])
+        out["capital_efficiency"]["option_notional_per_posted"] = opts["capital_efficiency"]
     out["liquidations"]["by_market"] = {
         m: {"positions": n, "notional": _r(v / WAD)} for m, (n, v) in f.liquidations_by_market.items()
     }
@@ -635,6 +642,23 @@ VAULT_ROWS: tuple[tuple[str, str, str], ...] = (
     ("vaults.keepers.failed", "  failed", "count"),
 )
 
+OPTION_ROWS: tuple[tuple[str, str, str], ...] = (
+    ("options.books", "option books", "count"),
+    ("options.posted", "collateral posted", "$"),
+    ("options.short_option_notional", "short option notional (at the opening index)", "$"),
+    ("options.capital_efficiency", "capital efficiency: short notional / posted", "x"),
+    ("options.liquidations.accounts", "books liquidated (LiquidateContracts)", "count"),
+    ("options.liquidations.legs", "  legs taken over", "count"),
+    ("options.liquidations.penalties", "  penalties paid to keepers", "$"),
+    ("options.liquidations.refused", "  keeper txs refused (book healthy again)", "count"),
+    ("options.insurance_draws", "insurance fund draws (option books)", "$"),
+    ("options.bad_debt.recorded", "bad debt recorded (option books)", "$"),
+    ("options.bad_debt.open", "  deficits open at the end", "$"),
+    ("options.expiry.positions_settled", "positions settled at expiry (books)", "count"),
+    ("options.expiry.paid_by_books", "  paid by the books", "$"),
+    ("options.tables.set", "scenario tables published", "count"),
+)
+
 AMM_ROWS: tuple[tuple[str, str, str], ...] = (
     ("slippage", "liquidation slippage into pools", "$"),
     ("arbitrageurs.succeeded", "arbitrage swaps landed", "count"),
@@ -762,9 +786,12 @@ def sections(agg: Mapping[str, Any], summaries: Sequence[Mapping[str, Any]]) -> 
         }
     )
     pooled = agg.get("liquidation_delay_s", {})
-    out.append(
-        _venue_section("perps", "Perpetuals: liquidations and keepers", PERP_ROWS, summaries, settle, pooled)
-    )
+    if first.get("accounts", 0) or "options" not in first:
+        title = "Perpetuals: liquidations and keepers"
+        out.append(_venue_section("perps", title, PERP_ROWS, summaries, settle, pooled))
+    if "options" in first:
+        title = f"Options and futures (grid {first['options']['grid']})"
+        out.append(_venue_section("options", title, OPTION_ROWS, summaries, settle, pooled))
     if "vaults" in first:
         out.append(_venue_section("vaults", "Vaults and auctions", VAULT_ROWS, summaries, settle, pooled))
     if "amm" in first:

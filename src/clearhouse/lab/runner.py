@@ -39,6 +39,7 @@ from clearhouse.lab.controller_run import parse as parse_controller
 from clearhouse.lab.facts import PathFacts
 from clearhouse.lab.losses import LossTally
 from clearhouse.lab.metrics import contagion_summary, path_summary
+from clearhouse.lab.option_agents import OptionAgents
 from clearhouse.lab.population import Trader, build_population
 from clearhouse.lab.prices import to_wad
 from clearhouse.lab.scenario import AMM_SOURCE, Scenario, ScenarioError, load_scenario
@@ -223,6 +224,8 @@ def run_path(
         build_vault_population(scenario, seed, p0) if scenario.vault_types else None
     )
     ctl = _controller_run(controller, scenario, pop.traders) if controller else None
+    ospec = scenario.spec.options
+    opt = OptionAgents(scenario, seed, p0[ospec.underlying]) if ospec is not None else None
     ctl_txs: list[c.AnyCommand] = []
     warm = warmup_blocks(scenario)
     start = scenario.spec.start_time
@@ -271,6 +274,9 @@ def run_path(
                 txs = [*pop.setup, *vpop.setup, *pop.deposits, *vpop.deposits]
             if ctl is not None:
                 txs += ctl.setup_txs()
+            if opt is not None:  # listings after the assets, funding after the other deposits
+                n_setup = len(pop.setup)
+                txs = [*txs[:n_setup], *opt.setup_txs(), *txs[n_setup:], *opt.funding_txs()]
         elif j == warm:
             for key in sorted(scenario.feeds):
                 feed = engine.state.oracles[key]
@@ -284,7 +290,12 @@ def run_path(
             txs = pop.opening(prices)
             if vpop is not None:
                 txs += vpop.opening(prices)
+            if opt is not None:
+                opt_first = len(txs)
+                txs += opt.opening(prices[opt.spec.underlying], start + s)
         result = apply(-(warm + 1 - j), start + s, s, 0, txs)
+        if opt is not None and j == warm:
+            opt.record(-1, result.events, opt_first)
         if j == 0 or j == warm:
             bad = [e for e in result.events if isinstance(e, ev.TransactionRejected)]
             if j == 0 and bad:
@@ -326,14 +337,18 @@ def run_path(
         due: list[PendingTx] = agents.due(k)
         vdue = vagents.due(k) if vagents is not None else []
         adue: list[ArbTx] = arbs.due(k) if arbs is not None else []
+        otxs = opt.transactions(k, time, path_w[k][col[opt.spec.underlying]]) if opt is not None else []
         result = apply(
             k,
             time,
             s,
             k,
-            [tx.command for tx in due] + [tx.command for tx in vdue] + [tx.command for tx in adue] + ctl_txs,
+            [tx.command for tx in due] + [tx.command for tx in vdue] + [tx.command for tx in adue] + ctl_txs
+            + otxs,
         )
         state = engine.state
+        if opt is not None:
+            opt.record(k, result.events, len(due) + len(vdue) + len(adue) + len(ctl_txs))
         if ctl is not None:
             ctl.record(engine, result, len(due) + len(vdue) + len(adue), len(ctl_txs))
 
@@ -507,6 +522,7 @@ def run_path(
             keeper_txs=sum(1 for tx in due if tx.kind == "closeout"),
             keeper_failed=sum(1 for i, tx in enumerate(due) if tx.kind == "closeout" and i in rejected),
             gas_price_gwei=agents.gas_price(k) / 1e9,
+            **(opt.row(state) if opt is not None else {}),
         )
         if ctl is not None:
             gas_token = int(agents.gas_token_price(prices_now) * WAD)
@@ -561,6 +577,7 @@ def run_path(
         liquidations_by_market={m: (v[0], v[1]) for m, v in sorted(liq_by_market.items())},
         linked_markets=tuple(sorted(linked_markets)),
         amm_sources=amm_sources,
+        options=opt,
     )
     summary = path_summary(ctx)
     if ctl is not None:

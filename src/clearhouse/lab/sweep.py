@@ -40,7 +40,21 @@ from clearhouse.lab.runner import Executor, PathOutcome, PathTask, run_task
 from clearhouse.lab.scenario import ScenarioError, builtin_names, load_scenario, read_table
 
 #: Capital-efficiency keys of a path summary usable as the frontier's x axis.
-EFFICIENCY_KEYS = ("allowed_leverage", "used_leverage", "mean_account_leverage")
+EFFICIENCY_KEYS = ("allowed_leverage", "used_leverage", "mean_account_leverage", "option_notional_per_posted")
+#: Per-path ``options`` numbers a point averages (scenarios with ``[options]``, docs/scenarios.md).
+OPTION_KEYS = (
+    "posted",
+    "capital_efficiency",
+    "liquidations.accounts",
+    "liquidations.legs",
+    "liquidations.refused",
+    "insurance_draws",
+    "bad_debt.recorded",
+    "bad_debt.open",
+    "bad_debt.total",
+    "expiry.positions_settled",
+    "expiry.paid_by_books",
+)
 #: Points a grid may expand to (a typo like a 1000-value list should not silently run for days).
 MAX_POINTS = 10_000
 
@@ -314,6 +328,10 @@ def validate_sweep(
             raise SweepError(
                 file, blame(err.field, fields, label), f"gives an invalid scenario: {err}"
             ) from None
+        if spec.frontier.efficiency == "option_notional_per_posted" and sc.spec.options is None:
+            raise SweepError(
+                file, "frontier.efficiency", f"option_notional_per_posted needs [options]; {name!r} has none"
+            )
         if seeds_list is not None and paths is None:
             seeds = tuple(seeds_list)
         else:
@@ -347,8 +365,13 @@ def point_metrics(summaries: Sequence[dict[str, Any]], quantiles: Sequence[float
     agg.pop("seeds", None)
     agg.pop("quantiles", None)
     agg["capital_efficiency"] = {
-        k: _mean(s["capital_efficiency"][k] for s in summaries) for k in EFFICIENCY_KEYS
+        k: _mean(s["capital_efficiency"][k] for s in summaries)
+        for k in EFFICIENCY_KEYS
+        if summaries and all(k in s["capital_efficiency"] for s in summaries)
     }
+    if summaries and all("options" in s for s in summaries):
+        agg["options"] = {"grid": summaries[0]["options"]["grid"]}
+        agg["options"].update({k: _mean(metric(s["options"], k) for s in summaries) for k in OPTION_KEYS})
     return agg
 
 
@@ -357,6 +380,27 @@ def metric(metrics: Mapping[str, Any], dotted: str) -> float:
     for key in dotted.split(".", 1):  # quantile keys hold dots: q0.95
         node = node[key]
     return float(node)
+
+
+def grid_table(doc: Mapping[str, Any]) -> str:
+    """The per-point option numbers of a sweep document as a Markdown table (one row per point;
+    scenarios with ``[options]``: the grid specs side by side)."""
+    head = (
+        "| point | grid | posted | short notional / posted | books liquidated | legs taken over "
+        "| insurance draws | bad debt | positions settled at expiry |"
+    )
+    rows = [head, "|---|---|" + "---:|" * 7]
+    for p in doc["points"]:
+        o = p["metrics"].get("options")
+        if o is None:
+            continue
+        rows.append(
+            f"| {p['name']} | {o['grid']} | {o['posted']:,.0f} | {o['capital_efficiency']:.2f}x "
+            f"| {o['liquidations.accounts']:,.1f} | {o['liquidations.legs']:,.1f} "
+            f"| {o['insurance_draws']:,.0f} | {o['bad_debt.total']:,.0f} "
+            f"| {o['expiry.positions_settled']:,.1f} |"
+        )
+    return "\n".join(rows)
 
 
 def pareto_front(xs: Sequence[float], ys: Sequence[float]) -> list[bool]:

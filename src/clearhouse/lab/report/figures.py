@@ -233,6 +233,10 @@ def timeseries_figures(tables: Sequence[pa.Table], settle: str) -> list[tuple[st
         ("vault_bad_debt", "Vault bad debt (cumulative)", settle, False, "auctions + minted incentives"),
         ("debt_under_auction", "Debt under auction", settle, False, "debt still in open auctions"),
         ("auctions_open", "Auctions open", "count", False, "vault auctions open after each block"),
+        ("option_legs_liquidated", "Option legs taken over (cumulative)", "count", True,
+         "ContractLegLiquidated of option books so far (keepers' LiquidateContracts)"),
+        ("option_vol", "Implied vol of the last scenario table", "fraction", False,
+         "the vol the publisher valued the options at (vol path x (S0/S)^vol_beta)"),
     ]
     for column, title, unit, cumulate, caption in specs:
         if p.has(column):

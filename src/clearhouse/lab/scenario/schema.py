@@ -327,6 +327,82 @@ class VaultsSpec(_S, frozen=True, kw_only=True, forbid_unknown_fields=True):
     keepers: VaultKeeperSpec = VaultKeeperSpec()
 
 
+class OptionSeriesTable(_S, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """One expiry of ``[options]``: a put, a call and a dated future on the underlying, all expiring
+    ``expiry`` after the path's start; strikes as fractions of the opening index."""
+
+    expiry: int | str
+    put: float = 0.9
+    call: float = 1.1
+    #: Share of the option books written on this series.
+    weight: float = 1.0
+
+
+class VolWaypoint(_S, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """The implied-vol multiplier is ``level`` at ``at`` (seconds or "6h" after the path's start)."""
+
+    at: int | str
+    level: float
+
+
+#: Book kinds of ``[options.population] books``.
+OPTION_BOOK_KINDS = ("short_put", "short_strangle", "covered_call", "delta_hedged", "future_long")
+
+
+class OptionPopulationSpec(_S, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """Option and futures books; each deposits its initial requirement under the grid × (1 + buffer)."""
+
+    accounts: int
+    #: Book kind -> weight: ``short_put``, ``short_strangle``, ``covered_call`` (long future + short
+    #: call), ``delta_hedged`` (short put + short ``hedge_ratio`` × size of the future), ``future_long``.
+    books: dict[str, float] = {}
+    #: Contracts (base units) per book.
+    size: DistSpec
+    #: Collateral above the book's initial requirement, as a fraction of it.
+    buffer: DistSpec
+    hedge_ratio: float = 0.3
+
+
+class OptionKeeperSpec(_S, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """Keepers sending ``LiquidateContracts`` for option accounts the engine reports below maintenance
+    (keeper ``i`` takes item ``i mod len`` of a list); they keep the legs they take over."""
+
+    count: int = 2
+    latency_blocks: int | list[int] = 1
+    #: Settlement collateral each keeper holds (it must meet initial margin after a takeover).
+    capital: float = 1_000_000_000.0
+
+
+class OptionsSpec(_S, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """Dated futures and European options on one underlying, margined by a portfolio-margin grid whose
+    scenario table the lab publishes (``SetScenarioTable``) as the index and the vol path move."""
+
+    underlying: str
+    #: Grid spec of the portfolio margin: ``span16``, ``deribit`` or ``derive`` (a sweep varies it).
+    grid: Literal["span16", "deribit", "derive"] = "derive"
+    series: list[OptionSeriesTable]
+    #: Implied vol (annualised fraction) of every option at the opening index, before the path.
+    vol: float = 0.6
+    #: Vol rises as the index falls: vol × (opening index / index) ^ vol_beta.
+    vol_beta: float = 1.0
+    #: Vol multiplier over time (linear between points, held after the last); default flat 1.
+    vol_points: list[VolWaypoint] = []
+    #: Seconds between scenario-table refreshes (the publisher's cadence) ...
+    table_every: int | str = 3600
+    #: ... and an early refresh when the index moved more than this fraction since the last table.
+    table_move: float = 0.05
+    #: Penalty of a liquidated leg and the futures' fixed fractions (``ListingTerms``).
+    liquidation_fee: float = 0.01
+    future_initial_margin: float = 0.10
+    future_maintenance_margin: float = 0.05
+    tick_size: float = 0.1
+    step_size: float = 0.01
+    population: OptionPopulationSpec
+    keepers: OptionKeeperSpec = OptionKeeperSpec()
+    #: Settlement capital of the options market maker (the counterparty of every opening trade).
+    market_maker_capital: float = 1_000_000_000.0
+
+
 #: The population of a vault-only scenario (no perp traders).
 EMPTY_POPULATION = PopulationSpec(
     accounts=0, collateral=DistSpec(dist="fixed", value=1.0), leverage=DistSpec(dist="fixed", value=1.0)
@@ -360,3 +436,5 @@ class ScenarioSpec(_S, frozen=True, kw_only=True, forbid_unknown_fields=True):
     feeds: dict[str, FeedTable] = {}
     arbitrageurs: ArbitrageurSpec = ArbitrageurSpec()
     contagion: ContagionSpec = ContagionSpec()
+    #: Dated futures and options on one underlying (``docs/scenarios.md``, "Options").
+    options: OptionsSpec | None = None

@@ -30,6 +30,7 @@ from clearhouse.lab.scenario.model import (
     msgspec_path,
 )
 from clearhouse.lab.scenario.schema import (
+    OPTION_BOOK_KINDS,
     AssetTable,
     DistSpec,
     FeedTable,
@@ -39,6 +40,7 @@ from clearhouse.lab.scenario.schema import (
 )
 from clearhouse.lab.scenario.size import check_size, precheck_raw
 from clearhouse.lab.scenario.units import annual_to_duty, fixed, parse_duration, wad
+from clearhouse.ledger.contracts import ListingTerms
 from clearhouse.ledger.model import AssetSpec, LedgerParams, MarketSpec, VaultTypeSpec
 from clearhouse.oracle.config import FeedConfig, feed_config_from_dict
 
@@ -78,6 +80,8 @@ def validate(
     _check_keepers(spec, file, priced)
     vault_types = _validate_vaults(spec, file, priced) if spec.vaults is not None else ()
     _validate_arbitrageurs(spec, file, mk.pooled, priced)
+    if spec.options is not None:
+        _validate_options(spec, file, priced)
 
     return Scenario(
         spec=spec,
@@ -221,11 +225,12 @@ def _check_markets(
 ) -> _Markets:
     """Perp markets, their pools, and the oracle sources that read a pool."""
     settle = spec.ledger.settlement_asset
-    if spec.vaults is None:
+    venue_only = spec.vaults is None and spec.options is None  # perps are optional beside them
+    if venue_only:
         for required in ("markets", "population"):
             if required not in table:
                 raise ScenarioError(file, "", f"Object missing required field `{required}`")
-    if not spec.markets and spec.vaults is None:
+    if not spec.markets and venue_only:
         raise ScenarioError(file, "markets", "needs at least one market")
     markets: list[MarketSpec] = []
     amms: list[AmmPool] = []
@@ -373,7 +378,8 @@ def _check_population(spec: ScenarioSpec, file: str) -> None:
     """Traders are defined without the margin rules: no leverage bound from initial margin here
     (one above 1 / initial margin opens at the most the market allows, :mod:`clearhouse.lab.population`)."""
     pop = spec.population
-    if pop.accounts < 0 or (pop.accounts == 0 and (spec.vaults is None or spec.markets)):
+    others = spec.vaults is not None or spec.options is not None
+    if pop.accounts < 0 or (pop.accounts == 0 and (not others or spec.markets)):
         raise ScenarioError(file, "population.accounts", f"must be > 0, got {pop.accounts}")
     check_dist(pop.collateral, file, "population.collateral")
     check_dist(pop.leverage, file, "population.leverage")
@@ -611,6 +617,84 @@ def _validate_vaults(spec: ScenarioSpec, file: str, priced: set[str]) -> tuple[V
 
 
 # prevalidate_markets, check_dist, check_feed_events
+def _validate_options(spec: ScenarioSpec, file: str, priced: set[str]) -> None:
+    """``[options]``: the underlying is a priced asset, expiries fit the settlement window, weights,
+    distributions and the futures' listing terms make sense (``docs/scenarios.md``, "Options")."""
+    o = spec.options
+    assert o is not None
+    settle = spec.ledger.settlement_asset
+    if o.underlying == settle or o.underlying not in priced:
+        raise ScenarioError(
+            file, "options.underlying", f"must be a priced asset other than {settle}, got {o.underlying!r}"
+        )
+    if spec.block_time > 1800:
+        raise ScenarioError(
+            file, "block_time", "must be <= 1800 s with [options] (the settlement window needs prints)"
+        )
+    if not o.series:
+        raise ScenarioError(file, "options.series", "needs at least one series")
+    seen: set[int] = set()
+    for i, ser in enumerate(o.series):
+        f = f"options.series[{i}]"
+        expiry = parse_duration(ser.expiry, file, f"{f}.expiry")
+        if expiry in seen:
+            raise ScenarioError(file, f"{f}.expiry", "repeats another series' expiry")
+        seen.add(expiry)
+        for name in ("put", "call", "weight"):
+            v = getattr(ser, name)
+            if not (v > 0 if name != "weight" else v >= 0):
+                raise ScenarioError(file, f"{f}.{name}", f"must be > 0, got {v}")
+    if not any(ser.weight > 0 for ser in o.series):
+        raise ScenarioError(file, "options.series", "weights must not all be 0")
+    if not o.vol > 0 or o.vol_beta < 0:
+        raise ScenarioError(file, "options.vol", f"must be > 0 (vol_beta >= 0), got {o.vol} / {o.vol_beta}")
+    prev = -1
+    for i, p in enumerate(o.vol_points):
+        at = 0 if p.at in (0, "0") else parse_duration(p.at, file, f"options.vol_points[{i}].at")
+        if at <= prev or not p.level > 0:
+            raise ScenarioError(file, f"options.vol_points[{i}]", "must come after the one before, level > 0")
+        prev = at
+    parse_duration(o.table_every, file, "options.table_every")
+    if not o.table_move > 0:
+        raise ScenarioError(file, "options.table_move", f"must be > 0, got {o.table_move}")
+    for name in ("tick_size", "step_size"):
+        if not getattr(o, name) > 0:
+            raise ScenarioError(file, f"options.{name}", f"must be > 0, got {getattr(o, name)}")
+
+    def terms() -> ListingTerms:
+        t = ListingTerms(
+            initial_margin=wad(o.future_initial_margin, file, "options.future_initial_margin"),
+            maintenance_margin=wad(o.future_maintenance_margin, file, "options.future_maintenance_margin"),
+            liquidation_fee=wad(o.liquidation_fee, file, "options.liquidation_fee"),
+        )
+        t.validate("options futures")
+        return t
+
+    guard(file, "options", terms)
+    pop = o.population
+    if pop.accounts < 0:
+        raise ScenarioError(file, "options.population.accounts", f"must be >= 0, got {pop.accounts}")
+    for kind, w in pop.books.items():
+        if kind not in OPTION_BOOK_KINDS:
+            raise ScenarioError(
+                file, f"options.population.books.{kind}", f"is not a book kind {list(OPTION_BOOK_KINDS)}"
+            )
+        if not w >= 0:
+            raise ScenarioError(file, f"options.population.books.{kind}", f"weight must be >= 0, got {w}")
+    if pop.books and not any(w > 0 for w in pop.books.values()):
+        raise ScenarioError(file, "options.population.books", "weights must not all be 0")
+    check_dist(pop.size, file, "options.population.size")
+    check_dist(pop.buffer, file, "options.population.buffer")
+    if not pop.hedge_ratio >= 0:
+        raise ScenarioError(file, "options.population.hedge_ratio", f"must be >= 0, got {pop.hedge_ratio}")
+    k = o.keepers
+    if k.count < 0 or not k.capital >= 0:
+        raise ScenarioError(file, "options.keepers", "count and capital must be >= 0")
+    lat = k.latency_blocks if isinstance(k.latency_blocks, list) else [k.latency_blocks]
+    if not lat or any(v < 1 for v in lat):
+        raise ScenarioError(file, "options.keepers.latency_blocks", "must be >= 1 (a non-empty list)")
+
+
 def check_dist(d: DistSpec, file: str, field: str, *, lo: float = 0.0) -> None:
     def finite(v: float, name: str) -> None:
         if not math.isfinite(v):
