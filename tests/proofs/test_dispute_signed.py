@@ -10,7 +10,7 @@ from clearhouse.journal.store import JournalStore
 from clearhouse.ledger.block import decode_block
 from clearhouse.proofs.dispute import check_step, decode_step, encode_step, make_step
 from clearhouse.proofs.tlog import ProofInvalid
-from tests.proofs.test_dispute import _alter_event, _copy
+from .test_dispute import _copy
 
 replace = msgspec.structs.replace
 
@@ -21,10 +21,13 @@ def test_altered_signed_event_found_at_its_block_and_transaction(signed_journal:
     block = decode_block(row.block)
     assert block.signed and not block.txs  # every transaction is a signed envelope
     events = msgspec.json.decode(row.events)
-    # the last admitted envelope of the block: its index counts the bare transactions, then the signed
-    last = max(i for i, e in enumerate(events) if e.get("type") == "TransactionAdmitted")
-    tx = events[last]["index"]
-    liar = _copy(signed_journal, {3: {"events": _alter_event(row.events, last), "state_root": "ab" * 32}})
+    # the second MatchedFill's trade (a signed envelope: its index counts the bare transactions first)
+    traded = [i for i, e in enumerate(events) if e["type"] == "Traded"][1]
+    tx = next(e["tx_index"] for e in reversed(events[:traded]) if e["type"] == "TransactionAdmitted")
+    assert tx == 1
+    altered = msgspec.json.decode(row.events)
+    altered[traded]["size"] += 1
+    liar = _copy(signed_journal, {3: {"events": msgspec.json.encode(altered), "state_root": "ab" * 32}})
     div, proof = make_step(signed_journal, liar, ("honest", "liar"))
     assert div.kind == "execution" and div.height == 3 and div.first_tx == tx
     assert proof.tx_count == len(block.txs) + len(block.signed)
