@@ -8,7 +8,7 @@ import pytest
 
 from clearhouse.journal.store import JournalStore
 from clearhouse.ledger.block import decode_block
-from clearhouse.proofs.dispute import check_step, decode_step, encode_step, make_step
+from clearhouse.proofs.dispute import StepProof, check_step, decode_step, encode_step, make_step
 from clearhouse.proofs.tlog import ProofInvalid
 from .test_dispute import _copy
 
@@ -44,3 +44,60 @@ def test_forged_root_on_signed_ledger_recomputed(signed_journal: JournalStore, h
     verdict = check_step(decode_step(encode_step(proof)))
     assert verdict.block_root == signed_journal.get(height).state_root  # type: ignore[union-attr]
     assert verdict.matches == {"liar": False, "honest": True}
+
+
+def _step(signed_journal: JournalStore, height: int = 3) -> StepProof:
+    liar = _copy(signed_journal, {height: {"state_root": "ef" * 32}})
+    return make_step(signed_journal, liar, ("honest", "liar"))[1]
+
+
+def test_altered_auth_state_is_refused(signed_journal: JournalStore) -> None:
+    proof = _step(signed_journal, 6)
+    assert proof.auth is not None
+    check_step(proof)
+    auth = proof.auth
+    state = msgspec.json.decode(auth.state)
+    signer = next(iter(state["nonces"]["windows"]))
+    fewer = {**state, "nonces": {"windows": {**state["nonces"]["windows"], signer: []}}}
+    no_fills = {**state, "fills": {"orders": {}}}
+    cases = [
+        replace(proof, auth=None),  # the auth root left out
+        replace(proof, auth=replace(auth, chain_id=auth.chain_id + "x")),
+        replace(proof, auth=replace(auth, require_signatures=not auth.require_signatures)),
+        replace(proof, auth=replace(auth, rules=replace(auth.rules, capacity=auth.rules.capacity + 1))),
+        replace(proof, auth=replace(auth, state=msgspec.json.encode(fewer).decode())),  # a nonce window emptied
+        replace(proof, auth=replace(auth, state=msgspec.json.encode(no_fills).decode())),  # fill book emptied
+        replace(proof, auth=replace(auth, state=auth.state + " ")),  # not canonical
+        replace(proof, auth=replace(auth, state="{")),
+    ]
+    assert state["fills"]["orders"]  # block 6 follows MatchedFills: the fill book is in use
+    for bad in cases:
+        with pytest.raises(ProofInvalid):
+            check_step(bad)
+
+
+def test_altered_digits_of_the_auth_witness_are_refused(signed_journal: JournalStore) -> None:
+    """Every 3rd hex/decimal digit of the auth part (nonce windows, registry keys, fill book), changed
+    one at a time: refused (the rest of the witness is scanned by ``test_dispute``)."""
+    raw = encode_step(_step(signed_journal, 6)).decode()
+    start = raw.index('"auth":')
+    assert raw.endswith("}}") and "nonces" in raw[start:] and "fills" in raw[start:]
+    accepted, tried = [], 0
+    for i in range(start, len(raw), 3):
+        ch = raw[i]
+        if ch not in "0123456789abcdef":
+            continue
+        tried += 1
+        altered = raw[:i] + ("1" if ch == "0" else "0") + raw[i + 1 :]
+        try:
+            check_step(decode_step(altered.encode()))
+        except ProofInvalid:
+            continue
+        accepted.append(raw[max(0, i - 40) : i + 5])
+    assert tried > 100 and accepted == []
+
+
+def test_unsigned_proof_encoding_has_no_auth_field(demo_journal: JournalStore) -> None:
+    liar = _copy(demo_journal, {6: {"state_root": "ef" * 32}})
+    _, proof = make_step(demo_journal, liar)
+    assert proof.auth is None and b'"auth"' not in encode_step(proof)
