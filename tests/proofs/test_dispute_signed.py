@@ -10,6 +10,7 @@ from clearhouse.journal.store import JournalStore
 from clearhouse.ledger.block import decode_block
 from clearhouse.proofs.dispute import StepProof, check_step, decode_step, encode_step, make_step
 from clearhouse.proofs.tlog import ProofInvalid
+
 from .test_dispute import _copy
 
 replace = msgspec.structs.replace
@@ -65,8 +66,9 @@ def test_altered_auth_state_is_refused(signed_journal: JournalStore) -> None:
         replace(proof, auth=replace(auth, chain_id=auth.chain_id + "x")),
         replace(proof, auth=replace(auth, require_signatures=not auth.require_signatures)),
         replace(proof, auth=replace(auth, rules=replace(auth.rules, capacity=auth.rules.capacity + 1))),
-        replace(proof, auth=replace(auth, state=msgspec.json.encode(fewer).decode())),  # a nonce window emptied
-        replace(proof, auth=replace(auth, state=msgspec.json.encode(no_fills).decode())),  # fill book emptied
+        # a nonce window emptied; the fill book emptied
+        replace(proof, auth=replace(auth, state=msgspec.json.encode(fewer).decode())),
+        replace(proof, auth=replace(auth, state=msgspec.json.encode(no_fills).decode())),
         replace(proof, auth=replace(auth, state=auth.state + " ")),  # not canonical
         replace(proof, auth=replace(auth, state="{")),
     ]
