@@ -65,6 +65,7 @@ from clearhouse.proofs.accounts import (
 from clearhouse.proofs.history import engine_at
 from clearhouse.proofs.partial_state import PartialAccounts, RecordingAccounts, WitnessIncomplete
 from clearhouse.proofs.rfc9162 import EMPTY_ROOT, leaf_hash, verify_inclusion
+from clearhouse.proofs.signed_head import hex32 as _hex32
 from clearhouse.proofs.tlog import ProofInvalid, row_leaf_data
 
 STEP_VERSION = "clearhouse-step/1"
@@ -344,15 +345,6 @@ def make_step(
 
 
 # -- checking the step -------------------------------------------------------------------------------------
-
-
-def _hex32(value: str, what: str) -> bytes:
-    if len(value) != 64 or value != value.lower():
-        raise ProofInvalid(f"{what} must be 64 lower-case hex digits")
-    try:
-        return bytes.fromhex(value)
-    except ValueError:
-        raise ProofInvalid(f"{what} is not hex") from None
 
 
 def _leaf(value: str, height: int, what: str) -> bytes:
