@@ -101,20 +101,25 @@ def test_tlog_and_verify_expect_sth(env: dict[str, Path]) -> None:
     assert code == 1
 
 
-def test_dispute_and_check_step(env: dict[str, Path]) -> None:
+def _tamper(journal: Path, tampered: Path, height: int) -> None:
+    """A copy of ``journal`` whose row ``height`` claims another state root (the chain rebuilt)."""
     from clearhouse.journal.rows import GENESIS_HASH, make_row
 
-    d, journal = env["dir"], env["journal"]
-    tampered = d / "tampered.sqlite"
     src, dst = open_store(str(journal), read_only=True), open_store(str(tampered))
     prev = GENESIS_HASH
     for row in src.rows():
-        root = "99" * 32 if row.height == 6 else row.state_root
+        root = "99" * 32 if row.height == height else row.state_root
         new = make_row(row.height, row.block, row.events, root, prev)
         dst.append(new)
         prev = new.row_hash
     src.close()
     dst.close()
+
+
+def test_dispute_and_check_step(env: dict[str, Path]) -> None:
+    d, journal = env["dir"], env["journal"]
+    tampered = d / "tampered.sqlite"
+    _tamper(journal, tampered, 6)
     assert run("dispute", journal, journal)[0] == 0
     code, out = run("dispute", journal, tampered, "--out", d / "step.json")
     assert code == 1
@@ -139,19 +144,9 @@ def test_dispute_and_check_step(env: dict[str, Path]) -> None:
 def test_dispute_and_check_step_on_a_signed_journal(tmp_path: Path) -> None:
     """``demo --signed`` (every transaction a signed envelope, as the node journals): a tampered root at
     block 6 is disputed at its last transaction and check-step re-executes the signed envelopes."""
-    from clearhouse.journal.rows import GENESIS_HASH, make_row
-
     journal, tampered = tmp_path / "signed.sqlite", tmp_path / "tampered.sqlite"
     assert runner.invoke(app, ["demo", "--signed", "--journal", str(journal), "--quiet"]).exit_code == 0
-    src, dst = open_store(str(journal), read_only=True), open_store(str(tampered))
-    prev = GENESIS_HASH
-    for row in src.rows():
-        root = "99" * 32 if row.height == 6 else row.state_root
-        new = make_row(row.height, row.block, row.events, root, prev)
-        dst.append(new)
-        prev = new.row_hash
-    src.close()
-    dst.close()
+    _tamper(journal, tampered, 6)
     code, out = run("dispute", journal, tampered, "--out", tmp_path / "step.json")
     assert code == 1 and "divergence at block 6, transaction 1 of 2" in out
     step = json.loads((tmp_path / "step.json").read_text())
