@@ -16,7 +16,8 @@ root differs, the step is the block's last transaction, whose post-state is the 
 
 **The one-step proof** (:class:`StepProof`) carries: the block (so its hash can be matched to a
 transparency-log leaf), the step's index, the pre-state root of block ``h - 1`` with what it commits to
-(the globals' full state in the data-only witness codec, the account tree root and count), every account
+(the globals' full state in the data-only witness codec, the account tree root and count and, on a
+signed-transaction ledger, the whole auth state whose root is the state root's suffix), every account
 the block's prefix up to the step *reads*, each with its Merkle path, the path of the first empty leaf
 (where new accounts go), the ids the prefix looked up and did not find (with directory neighbours, see
 below), and both journals' claims. ``check_step`` authenticates all of it against the pre-state root,
@@ -30,7 +31,10 @@ which are not covered by the state root (see ``proofs.accounts``): the check rep
 positions) cannot be cut to a small witness; the disputer says so instead of emitting a proof.
 (4) The globals witness is authenticated by re-encoding: whatever ``encode_globals`` covers is bound to
 the root (parameters, assets, markets incl. spec and mark state, prices, pools, oracle feed states incl.
-config); object attributes it does not encode are taken from the witness as given.
+config, the steward and the contract book once used); object attributes it does not encode are taken
+from the witness as given. (5) The auth state is carried whole (nonce windows, registry, fill book): its
+bucket-tree digests would allow a partial witness, but the engine reads the whole fill book (pruning),
+the registry's size and copies both maps, so a partial auth state needs engine changes (docs/proofs.md).
 """
 
 from __future__ import annotations
