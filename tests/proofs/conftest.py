@@ -16,3 +16,15 @@ def demo_journal() -> JournalStore:
     for block in session_blocks():
         engine.apply_block(block)
     return store
+
+
+@pytest.fixture(scope="module")
+def signed_journal() -> JournalStore:
+    """The signed demo session (every transaction a signed envelope, fills as MatchedFill), journalled."""
+    from clearhouse.demo.signed_session import signed_session_blocks
+
+    store = MemoryJournalStore()
+    engine = Engine(journal=store)
+    for block in signed_session_blocks():
+        engine.apply_block(block)
+    return store

@@ -101,20 +101,25 @@ def test_tlog_and_verify_expect_sth(env: dict[str, Path]) -> None:
     assert code == 1
 
 
-def test_dispute_and_check_step(env: dict[str, Path]) -> None:
+def _tamper(journal: Path, tampered: Path, height: int) -> None:
+    """A copy of ``journal`` whose row ``height`` claims another state root (the chain rebuilt)."""
     from clearhouse.journal.rows import GENESIS_HASH, make_row
 
-    d, journal = env["dir"], env["journal"]
-    tampered = d / "tampered.sqlite"
     src, dst = open_store(str(journal), read_only=True), open_store(str(tampered))
     prev = GENESIS_HASH
     for row in src.rows():
-        root = "99" * 32 if row.height == 6 else row.state_root
+        root = "99" * 32 if row.height == height else row.state_root
         new = make_row(row.height, row.block, row.events, root, prev)
         dst.append(new)
         prev = new.row_hash
     src.close()
     dst.close()
+
+
+def test_dispute_and_check_step(env: dict[str, Path]) -> None:
+    d, journal = env["dir"], env["journal"]
+    tampered = d / "tampered.sqlite"
+    _tamper(journal, tampered, 6)
     assert run("dispute", journal, journal)[0] == 0
     code, out = run("dispute", journal, tampered, "--out", d / "step.json")
     assert code == 1
@@ -133,4 +138,23 @@ def test_dispute_and_check_step(env: dict[str, Path]) -> None:
     flipped = text[:i] + ("1" if text[i] != "1" else "2") + text[i + 1 :]
     (d / "bad-step.json").write_text(flipped)
     code, out = run("check-step", d / "bad-step.json")
+    assert code == 1 and out.startswith("invalid:")
+
+
+def test_dispute_and_check_step_on_a_signed_journal(tmp_path: Path) -> None:
+    """``demo --signed`` (every transaction a signed envelope, as the node journals): a tampered root at
+    block 6 is disputed at its last transaction and check-step re-executes the signed envelopes."""
+    journal, tampered = tmp_path / "signed.sqlite", tmp_path / "tampered.sqlite"
+    assert runner.invoke(app, ["demo", "--signed", "--journal", str(journal), "--quiet"]).exit_code == 0
+    _tamper(journal, tampered, 6)
+    code, out = run("dispute", journal, tampered, "--out", tmp_path / "step.json")
+    assert code == 1 and "divergence at block 6, transaction 1 of 2" in out
+    step = json.loads((tmp_path / "step.json").read_text())
+    assert step["auth"]["chain_id"]
+    code, out = run("check-step", tmp_path / "step.json")
+    assert code == 0 and "claim A: matches" in out and "claim B: differs" in out
+    # the auth root is part of what the pre-state root commits to: a changed nonce window is refused
+    step["auth"]["state"] = step["auth"]["state"].replace("1700", "1701", 1)
+    (tmp_path / "bad.json").write_text(json.dumps(step))
+    code, out = run("check-step", tmp_path / "bad.json")
     assert code == 1 and out.startswith("invalid:")

@@ -31,12 +31,11 @@ from typing import Literal
 import msgspec
 
 from clearhouse.auth.keys import KeyPair
-from clearhouse.auth.signing import check_public_key, verify_signature
-from clearhouse.ledger.errors import ClearhouseError
 from clearhouse.ledger.model import LedgerState
 from clearhouse.ledger.state_root import account_leaf, encode_account, encode_globals
 from clearhouse.proofs.rfc9162 import inclusion_path, leaf_hash, root_of, verify_inclusion
-from clearhouse.proofs.tlog import ProofInvalid
+from clearhouse.proofs.signed_head import ProofInvalid, check_head_signature, sign_head
+from clearhouse.proofs.signed_head import hex32 as _hex32
 
 STATE_DOMAIN = b"clearhouse/state/v1"
 DIRECTORY_DOMAIN = b"clearhouse/accounts-dir/v1\x00"
@@ -154,12 +153,8 @@ class DirectoryEntry(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     path: list[str]
 
 
-def _directory_digest(head: DirectoryHead) -> bytes:
-    return hashlib.sha256(DIRECTORY_DOMAIN + _encoder.encode(head)).digest()
-
-
 def sign_directory_head(head: DirectoryHead, key: KeyPair) -> SignedDirectoryHead:
-    return SignedDirectoryHead(head, key.public_hex, key.sign(_directory_digest(head)).hex())
+    return SignedDirectoryHead(head, *sign_head(DIRECTORY_DOMAIN, head, key))
 
 
 # -- the proof document ---------------------------------------------------------------------------------
@@ -247,15 +242,6 @@ def prove_account(
     )
 
 
-def _hex32(value: object, what: str) -> bytes:
-    if not isinstance(value, str) or len(value) != 64 or value != value.lower():
-        raise ProofInvalid(f"{what} must be 64 lower-case hex digits")
-    try:
-        return bytes.fromhex(value)
-    except ValueError:
-        raise ProofInvalid(f"{what} is not hex") from None
-
-
 def check_account_proof(proof: AccountProof, root: str, key: str | None = None) -> str:
     """Raise :class:`ProofInvalid` unless ``proof`` holds against ``root``; return a one-line verdict.
 
@@ -318,13 +304,9 @@ def _check_account_proof(proof: AccountProof, root: str, key: str | None) -> str
     head = signed.head
     if (head.state_root, head.count, head.height) != (proof.state_root, proof.count, proof.height):
         raise ProofInvalid("the directory head is for another state")
-    try:
-        check_public_key(signed.signer)
-        verify_signature(signed.signer, _directory_digest(head), signed.signature, what="directory head")
-    except ClearhouseError as err:
-        raise ProofInvalid(str(err)) from None
-    if key is not None and signed.signer != key.lower():
-        raise ProofInvalid(f"directory head signed by {signed.signer}, not the expected key")
+    check_head_signature(
+        DIRECTORY_DOMAIN, head, signed.signer, signed.signature, what="directory head", key=key
+    )
     droot = _hex32(head.directory_root, "directory root")
     # the root proves count (the directory's size); the directory itself is bound by the signature only
     target = proof.account_id.encode()

@@ -16,7 +16,8 @@ root differs, the step is the block's last transaction, whose post-state is the 
 
 **The one-step proof** (:class:`StepProof`) carries: the block (so its hash can be matched to a
 transparency-log leaf), the step's index, the pre-state root of block ``h - 1`` with what it commits to
-(the globals' full state in the data-only witness codec, the account tree root and count), every account
+(the globals' full state in the data-only witness codec, the account tree root and count and, on a
+signed-transaction ledger, the whole auth state whose root is the state root's suffix), every account
 the block's prefix up to the step *reads*, each with its Merkle path, the path of the first empty leaf
 (where new accounts go), the ids the prefix looked up and did not find (with directory neighbours, see
 below), and both journals' claims. ``check_step`` authenticates all of it against the pre-state root,
@@ -30,7 +31,10 @@ which are not covered by the state root (see ``proofs.accounts``): the check rep
 positions) cannot be cut to a small witness; the disputer says so instead of emitting a proof.
 (4) The globals witness is authenticated by re-encoding: whatever ``encode_globals`` covers is bound to
 the root (parameters, assets, markets incl. spec and mark state, prices, pools, oracle feed states incl.
-config); object attributes it does not encode are taken from the witness as given.
+config, the steward and the contract book once used); object attributes it does not encode are taken
+from the witness as given. (5) The auth state is carried whole (nonce windows, registry, fill book): its
+bucket-tree digests would allow a partial witness, but the engine reads the whole fill book (pruning),
+the registry's size and copies both maps, so a partial auth state needs engine changes (docs/proofs.md).
 """
 
 from __future__ import annotations
@@ -42,6 +46,8 @@ from typing import Any, Literal
 
 import msgspec
 
+from clearhouse.auth.nonces import ReplayRules
+from clearhouse.auth.state import AuthState
 from clearhouse.engine.engine import Engine
 from clearhouse.journal.rows import GENESIS_HASH, ROW_FORMAT
 from clearhouse.journal.store import JournalStore
@@ -50,6 +56,7 @@ from clearhouse.ledger.errors import ClearhouseError
 from clearhouse.ledger.model import Account, DebtState, LedgerState
 from clearhouse.ledger.state_root import account_leaf, encode_globals, full_state_root
 from clearhouse.liquidation.stability_pool import StabilityPoolState
+from clearhouse.mechanisms.signing.admission import LedgerAuth, ledger_auth
 from clearhouse.proofs import witness
 from clearhouse.proofs.accounts import (
     AccountTree,
@@ -62,6 +69,7 @@ from clearhouse.proofs.accounts import (
 from clearhouse.proofs.history import engine_at
 from clearhouse.proofs.partial_state import PartialAccounts, RecordingAccounts, WitnessIncomplete
 from clearhouse.proofs.rfc9162 import EMPTY_ROOT, leaf_hash, verify_inclusion
+from clearhouse.proofs.signed_head import hex32 as _hex32
 from clearhouse.proofs.tlog import ProofInvalid, row_leaf_data
 
 STEP_VERSION = "clearhouse-step/1"
@@ -99,7 +107,19 @@ class Claim(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     events: str
 
 
-class StepProof(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+class AuthWitness(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """A signed ledger's whole auth state: what :meth:`LedgerAuth.root` covers, without its digests
+    (the checker recomputes them from scratch with :meth:`LedgerAuth.create`)."""
+
+    chain_id: str
+    require_signatures: bool
+    rules: ReplayRules
+    #: The :class:`AuthState` (nonce windows, ownership registry with sub-keys and reporters, fill book)
+    #: in its own canonical msgspec JSON.
+    state: str
+
+
+class StepProof(msgspec.Struct, frozen=True, forbid_unknown_fields=True, omit_defaults=True):
     version: str
     height: int
     #: -1: the block's start (funding, oracles) before any transaction; else the transaction's index.
@@ -119,6 +139,9 @@ class StepProof(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     directory_root: str | None
     absent: list[AbsentAccount]
     claims: list[Claim]
+    #: Signed-transaction ledgers only (omitted otherwise): the pre-state's auth state, whose root is the
+    #: state root's 32-byte suffix.
+    auth: AuthWitness | None = None
 
 
 class StepVerdict(msgspec.Struct, frozen=True):
@@ -197,8 +220,16 @@ def _events_list(raw: bytes) -> list[Any]:
     return list(msgspec.json.decode(raw))
 
 
+def _tx_count(block: Block) -> int:
+    """Transactions of a block: the bare ones, then the signed envelopes (event indices run on)."""
+    return len(block.txs) + len(block.signed)
+
+
 def _prefix_block(block: Block, k: int) -> Block:
-    return msgspec.structs.replace(block, txs=block.txs[:k])
+    """The block cut after its first ``k`` transactions (bare first, then signed)."""
+    return msgspec.structs.replace(
+        block, txs=block.txs[:k], signed=block.signed[: max(0, k - len(block.txs))]
+    )
 
 
 def _run(state: LedgerState, block: Block) -> tuple[list[Any], str, Engine]:
@@ -224,7 +255,7 @@ def make_step(
     row_a, row_b = a.get(h), b.get(h)
     assert row_a is not None and row_b is not None
     block = decode_block(row_a.block)
-    n = len(block.txs)
+    n = _tx_count(block)
     prefix_events: list[list[Any]] = []
     for k in range(n + 1):
         events, _, _ = _run(copy.deepcopy(pre), _prefix_block(block, k))
@@ -287,7 +318,15 @@ def make_step(
         for name, row in ((names[0], row_a), (names[1], row_b))
     ]
     parent = a.get(h - 1) if h > 1 else None
-    globals_state = dataclasses.replace(pre, accounts={})
+    globals_state = dataclasses.replace(pre, accounts={}, auth=None)
+    auth = ledger_auth(pre)
+    auth_witness = (
+        None
+        if auth is None
+        else AuthWitness(
+            auth.chain_id, auth.require_signatures, auth.rules, _encoder.encode(auth.state).decode()
+        )
+    )
     proof = StepProof(
         STEP_VERSION,
         h,
@@ -304,20 +343,12 @@ def make_step(
         directory_root,
         absent,
         step_claims,
+        auth_witness,
     )
     return Divergence(div.kind, h, div.detail, slot), proof
 
 
 # -- checking the step -------------------------------------------------------------------------------------
-
-
-def _hex32(value: str, what: str) -> bytes:
-    if len(value) != 64 or value != value.lower():
-        raise ProofInvalid(f"{what} must be 64 lower-case hex digits")
-    try:
-        return bytes.fromhex(value)
-    except ValueError:
-        raise ProofInvalid(f"{what} is not hex") from None
 
 
 def _leaf(value: str, height: int, what: str) -> bytes:
@@ -382,6 +413,18 @@ def _check_unencoded_defaults(state: LedgerState) -> None:
         raise ProofInvalid("stability pool differs from its default while the root does not encode it")
 
 
+def _auth_of(w: AuthWitness) -> LedgerAuth:
+    """The ledger auth the witness describes, its digests computed from scratch. The state must be in
+    canonical encoding (one document per state, as for the block)."""
+    try:
+        state = msgspec.json.decode(w.state.encode(), type=AuthState)
+    except (msgspec.DecodeError, msgspec.ValidationError) as err:
+        raise ProofInvalid(f"auth state: {err}") from None
+    if _encoder.encode(state).decode() != w.state:
+        raise ProofInvalid("auth state is not in canonical encoding")
+    return LedgerAuth.create(w.chain_id, w.require_signatures, w.rules, state)
+
+
 def check_step(proof: StepProof) -> StepVerdict:
     """Authenticate the witness against the pre-state root, re-execute the step, compare the claims.
 
@@ -414,7 +457,7 @@ def _check_step(proof: StepProof) -> StepVerdict:
         raise ProofInvalid("block is not in canonical encoding")
     if (
         block.height != proof.height
-        or len(block.txs) != proof.tx_count
+        or _tx_count(block) != proof.tx_count
         or not -1 <= proof.tx_index < proof.tx_count
     ):
         raise ProofInvalid("height, transaction count or index do not match the block")
@@ -454,9 +497,14 @@ def _check_step(proof: StepProof) -> StepVerdict:
         raise ProofInvalid(f"globals: {err}") from None
     if not isinstance(globals_state, LedgerState) or globals_state.accounts:
         raise ProofInvalid("globals must be a ledger state without accounts")
+    if globals_state.auth is not None:
+        raise ProofInvalid("the globals carry an auth state: it travels (and is checked) as `auth`")
+    auth = None if proof.auth is None else _auth_of(proof.auth)
     g = hashlib.sha256(b"G" + encode_globals(globals_state)).digest()
-    if state_root_from(g, tree_root, proof.count) != pre_root:
-        raise ProofInvalid("globals, tree root and count do not hash to the pre-state root")
+    auth_root = b"" if auth is None else auth.root()
+    if state_root_from(g, tree_root, proof.count, auth_root) != pre_root:
+        raise ProofInvalid("globals, tree root, count and auth root do not hash to the pre-state root")
+    globals_state.auth = auth
     _check_unencoded_defaults(globals_state)
     if globals_state.height != proof.height - 1:
         raise ProofInvalid(f"the pre-state is of height {globals_state.height}, not {proof.height - 1}")
@@ -560,7 +608,9 @@ def _check_step(proof: StepProof) -> StepVerdict:
         except WitnessIncomplete as err:
             raise ProofInvalid(f"the witness is incomplete: {err}") from None
         g2 = hashlib.sha256(b"G" + encode_globals(post)).digest()
-        block_root = state_root_from(g2, new_tree, post.accounts.count).hex()
+        auth2 = ledger_auth(post)
+        auth_root2 = b"" if auth2 is None else auth2.root()
+        block_root = state_root_from(g2, new_tree, post.accounts.count, auth_root2).hex()
     lo, hi = len(before), len(after)
     matches = {}
     for c, (claimed_root, claimed_events) in zip(proof.claims, claimed, strict=True):
@@ -582,6 +632,7 @@ def decode_step(data: bytes) -> StepProof:
 
 __all__ = [
     "STEP_VERSION",
+    "AuthWitness",
     "Claim",
     "DisputeError",
     "Divergence",

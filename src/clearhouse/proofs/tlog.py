@@ -20,10 +20,8 @@ from typing import TypeVar
 import msgspec
 
 from clearhouse.auth.keys import KeyPair
-from clearhouse.auth.signing import check_public_key, verify_signature
 from clearhouse.journal.rows import JournalRow
 from clearhouse.journal.store import JournalStore
-from clearhouse.ledger.errors import ClearhouseError
 from clearhouse.proofs.rfc9162 import (
     consistency_path,
     inclusion_path,
@@ -32,6 +30,8 @@ from clearhouse.proofs.rfc9162 import (
     verify_consistency,
     verify_inclusion,
 )
+from clearhouse.proofs.signed_head import ProofInvalid, check_head_signature, sign_head
+from clearhouse.proofs.signed_head import hex32 as _hex32
 
 STH_DOMAIN = b"clearhouse/sth/v1\x00"
 STH_VERSION = "clearhouse-sth/1"
@@ -40,12 +40,6 @@ CONSISTENCY_VERSION = "clearhouse-tlog-consistency/1"
 
 _encoder = msgspec.json.Encoder(order="deterministic")
 T = TypeVar("T")
-
-
-class ProofInvalid(ClearhouseError):
-    """A proof, tree head or signature that does not check; the message says which part."""
-
-    code = "proof_invalid"
 
 
 class TreeHead(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -168,21 +162,8 @@ class LogView:
 # -- signing and checking ------------------------------------------------------------------------------
 
 
-def _sth_digest(head: TreeHead) -> bytes:
-    return hashlib.sha256(STH_DOMAIN + _encoder.encode(head)).digest()
-
-
 def sign_tree_head(head: TreeHead, key: KeyPair) -> SignedTreeHead:
-    return SignedTreeHead(head, key.public_hex, key.sign(_sth_digest(head)).hex())
-
-
-def _hex32(value: str, what: str) -> bytes:
-    if not isinstance(value, str) or len(value) != 64 or value != value.lower():
-        raise ProofInvalid(f"{what} must be 64 lower-case hex digits")
-    try:
-        return bytes.fromhex(value)
-    except ValueError:
-        raise ProofInvalid(f"{what} is not hex") from None
+    return SignedTreeHead(head, *sign_head(STH_DOMAIN, head, key))
 
 
 def check_tree_head(sth: SignedTreeHead, key: str | None = None) -> TreeHead:
@@ -194,16 +175,7 @@ def check_tree_head(sth: SignedTreeHead, key: str | None = None) -> TreeHead:
         raise ProofInvalid("tree size must be a positive integer")
     for name in ("root_hash", "state_root", "row_hash"):
         _hex32(getattr(h, name), f"tree head {name}")
-    try:
-        check_public_key(sth.signer)
-    except ClearhouseError as err:
-        raise ProofInvalid(f"tree head signer: {err}") from None
-    if key is not None and sth.signer != key.lower():
-        raise ProofInvalid(f"tree head is signed by {sth.signer}, not the expected key {key.lower()}")
-    try:
-        verify_signature(sth.signer, _sth_digest(h), sth.signature, what="tree head")
-    except ClearhouseError as err:
-        raise ProofInvalid(str(err)) from None
+    check_head_signature(STH_DOMAIN, h, sth.signer, sth.signature, what="tree head", key=key)
     return h
 
 

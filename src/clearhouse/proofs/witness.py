@@ -60,10 +60,10 @@ def _slots(cls: type) -> list[str]:
 
 def to_data(value: Any) -> Any:
     """A JSON-able tree for ``value``."""
+    if isinstance(value, enum.Enum):  # first: a StrEnum / IntEnum member is also a str / int
+        return {"t": "enum", "c": _class_path(type(value)), "v": to_data(value.value)}
     if value is None or isinstance(value, bool | str):
         return value
-    if isinstance(value, enum.Enum):
-        return {"t": "enum", "c": _class_path(type(value)), "v": to_data(value.value)}
     if isinstance(value, int):
         return value
     if isinstance(value, float):
