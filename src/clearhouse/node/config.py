@@ -42,6 +42,24 @@ class GenesisConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     fixed_price: str = "2000"
 
 
+class ReplicationConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """Replicated mode (docs/replication.md): empty ``nats`` = the embedded single node."""
+
+    #: NATS server URLs of the JetStream cluster, comma-separated (nats://127.0.0.1:4222,...).
+    nats: str = ""
+    stream: str = "clearhouse-blocks"
+    lease_bucket: str = "clearhouse-lease"
+    #: The lease expires this long after its holder's last refresh; a caught-up follower then takes it.
+    lease_ttl_ms: int = 2000
+    #: Replication factor of the stream and the lease bucket (3 = survives the loss of one server).
+    replicas: int = 3
+    #: False: never take the lease (a read replica only).
+    takeover: bool = True
+
+    def servers(self) -> list[str]:
+        return [u.strip() for u in self.nats.split(",") if u.strip()]
+
+
 class NodeConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     chain_id: str = "clearhouse-devnet"
     host: str = "127.0.0.1"
@@ -63,6 +81,7 @@ class NodeConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     admin_keys: tuple[str, ...] = ()
     replay: ReplayRules = ReplayRules()
     genesis: GenesisConfig = GenesisConfig()
+    replication: ReplicationConfig = ReplicationConfig()
 
     def validate(self) -> None:
         check_chain_id(self.chain_id)
@@ -80,6 +99,12 @@ class NodeConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
             if getattr(self, name) <= 0:
                 raise InvalidValue(f"{name} must be > 0")
         self.replay.validate()
+        rep = self.replication
+        for url in rep.servers():
+            if not url.startswith(("nats://", "tls://")):
+                raise InvalidValue(f"replication.nats: {url!r} is not a nats:// URL")
+        if rep.lease_ttl_ms < 500 or rep.replicas < 1:
+            raise InvalidValue("replication.lease_ttl_ms must be >= 500 and replicas >= 1")
 
 
 def load_config(path: str | Path) -> NodeConfig:
@@ -98,12 +123,15 @@ def dump_config(cfg: NodeConfig) -> str:
     lines = []
     genesis = cfg.genesis
     for field in cfg.__struct_fields__:
-        if field in ("genesis", "replay"):
+        if field in ("genesis", "replay", "replication"):
             continue
         lines.append(f"{field} = {_toml(getattr(cfg, field))}")
     lines.append("\n[replay]")
     for field in cfg.replay.__struct_fields__:
         lines.append(f"{field} = {_toml(getattr(cfg.replay, field))}")
+    lines.append("\n[replication]")
+    for field in cfg.replication.__struct_fields__:
+        lines.append(f"{field} = {_toml(getattr(cfg.replication, field))}")
     lines.append("\n[genesis]")
     for field in genesis.__struct_fields__:
         if field != "reporters":
