@@ -3,6 +3,7 @@ node processes sharing one genesis config, each with its own port, journal and d
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import subprocess
@@ -10,14 +11,16 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx
 import msgspec
+import nats
+from tests.node.devnet import SRC, free_port
 
 from clearhouse.auth.keys import KeyPair, save_key
 from clearhouse.node.config import NodeConfig, ReplicationConfig, dump_config
 from clearhouse.replication.cluster import JetStreamCluster
-from tests.node.devnet import SRC, free_port
 
 
 @dataclass
@@ -54,10 +57,10 @@ class ReplicaProc:
         path = self.root / "node.log"
         return path.read_text(errors="replace")[-3000:] if path.exists() else ""
 
-    def status(self) -> dict[str, object]:
+    def status(self) -> dict[str, Any]:
         r = httpx.get(f"{self.url}/v1/replication", timeout=2)
         r.raise_for_status()
-        out: dict[str, object] = r.json()
+        out: dict[str, Any] = r.json()
         return out
 
     def kill9(self) -> None:
@@ -65,7 +68,17 @@ class ReplicaProc:
             self.proc.send_signal(signal.SIGKILL)
             self.proc.wait(10)
 
+    def pause(self) -> None:
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGCONT)
+
     def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGCONT)
         if self.proc is not None and self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
             try:
@@ -108,6 +121,20 @@ class ReplicatedDevnet:
 
     def start_cluster(self) -> None:
         self.cluster.start()
+
+    def stream_leader(self, stream: str = "clearhouse-blocks") -> int:
+        """Index of the JetStream server leading the stream's Raft group."""
+
+        async def ask() -> str:
+            nc = await nats.connect(self.cluster.urls)
+            try:
+                info = await nc.jetstream().stream_info(stream)
+                assert info.cluster is not None
+                return str(info.cluster.leader)
+            finally:
+                await nc.close()
+
+        return int(asyncio.run(ask()).removeprefix("n")) - 1
 
     def leaders(self) -> list[ReplicaProc]:
         out = []

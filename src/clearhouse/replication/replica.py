@@ -72,7 +72,7 @@ def check_row(leader: JournalRow | None, mine: JournalRow) -> None:
         raise Diverged(f"block {mine.height} was not received from the log")
     if leader.computed_hash() != leader.row_hash:
         raise Diverged(f"the log's row {leader.height} does not match its own hash")
-    for name in ("block", "events", "state_root", "prev_hash"):
+    for name in ("block", "state_root", "events", "prev_hash"):
         if getattr(leader, name) != getattr(mine, name):
             what = {"block": "block bytes", "events": "events", "state_root": "state root",
                     "prev_hash": "previous row hash"}[name]
