@@ -14,6 +14,10 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+#: A block's row is one message: a full block (5,000 signed trades of ~1.3 kB) needs more than the
+#: server's default 1 MB. 8 MB is the largest NATS recommends.
+MAX_PAYLOAD = 8 * 1024 * 1024
+
 
 def nats_server_path() -> str | None:
     """The ``nats-server`` binary, or None when it is not installed."""
@@ -66,6 +70,7 @@ class JetStreamCluster:
         store = self.root / f"n{i + 1}"
         return (
             f"server_name: n{i + 1}\nlisten: 127.0.0.1:{self.client_ports[i]}\n"
+            f"max_payload: {MAX_PAYLOAD}\n"
             f'jetstream {{ store_dir: "{store}" }}\n'
             f"cluster {{ name: {self.name}\n  listen: 127.0.0.1:{self.route_ports[i]}\n"
             f"  routes: [{routes}] }}\n"

@@ -129,6 +129,10 @@ class BlockLog:
                 bucket=self.bucket, history=1, ttl=self.lease_ttl_s, replicas=self.replicas,
             ))
 
+    def max_payload(self) -> int:
+        """The largest message the connected server takes (its ``max_payload``)."""
+        return int(self.nc.max_payload) if self.nc is not None else 0
+
     async def close(self) -> None:
         if self.nc is not None:
             await self.nc.close()

@@ -33,6 +33,8 @@ from clearhouse.replication.log import BlockLog, Bridge, RowMsg
 
 log = logging.getLogger("clearhouse.replication")
 
+#: Bytes a signed matched fill takes in a row (block JSON, hex signatures), rounded up.
+TX_BYTES = 1_500
 #: Seconds the leader waits for JetStream to confirm a block before it steps down.
 PUBLISH_TIMEOUT = 5.0
 
@@ -104,6 +106,12 @@ class Replicator:
     def connect(self) -> None:
         """Connect (blocking, before serving) and check the local journal is a prefix of the log."""
         self.bridge.call(self.blocklog.connect(), 30)
+        limit = self.blocklog.max_payload()
+        if self.cfg.max_block_txs * TX_BYTES > limit:
+            log.warning("max_payload", extra={
+                "max_payload": limit, "max_block_txs": self.cfg.max_block_txs,
+                "hint": f"a full block may not fit in one message: raise the servers' max_payload or "
+                        f"lower max_block_txs to {limit // TX_BYTES}"})
 
     def check_prefix(self, svc: NodeService) -> None:
         self.svc = svc
