@@ -61,6 +61,19 @@ class Status(BaseModel):
     role: str = "single"
 
 
+class ReplicationStatus(BaseModel):
+    """docs/replication.md: who leads, how far the log and this node are."""
+
+    role: str
+    leader: str | None = None
+    log_height: int
+    height: int
+    state_root: str
+    halted: str | None = None
+    takeovers: int
+    published: int
+
+
 class BatchResult(BaseModel):
     hash: str | None = None
     code: str | None = None
@@ -231,13 +244,13 @@ def create_app(
                       mempool=len(svc.mempool), next_seq=svc.next_seq(), restarted=svc.restarted,
                       role=svc.role)
 
-    @app.get("/v1/replication")
-    async def replication() -> dict[str, object]:
+    @app.get("/v1/replication", response_model=ReplicationStatus, responses={404: {"model": ErrorBody}})
+    async def replication() -> ReplicationStatus:
         """Role, lease holder, the log's height and this node's (404 on a single node)."""
         if replica_status is None:
             raise Refused(404, "not_replicated", "this node runs in single-node mode")
-        return {**replica_status(), "height": svc.engine.state.height,
-                "state_root": svc.engine.state_root()}
+        return ReplicationStatus.model_validate({**replica_status(), "height": svc.engine.state.height,
+                                                 "state_root": svc.engine.state_root()})
 
     @app.get("/v1/txs/{tx_hash}", response_model=TxStatus, responses=_ERRORS)
     async def tx(tx_hash: str = Path(pattern="^[0-9a-f]{64}$")) -> TxStatus:

@@ -21,7 +21,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import time
 
 from clearhouse.journal.rows import JournalRow, make_row
 from clearhouse.journal.store import JournalStore
@@ -248,7 +247,7 @@ class Replicator:
         svc = self.svc_
         return {"role": svc.role, "leader": svc.leader or None, "log_height": self.log_height,
                 "halted": self.halted or None, "takeovers": self.takeovers,
-                "published": self.sink.published if self.sink else 0, "at": time.time()}
+                "published": self.sink.published if self.sink else 0}
 
     def close(self) -> None:
         with contextlib.suppress(Exception):
