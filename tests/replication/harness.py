@@ -53,9 +53,9 @@ class ReplicaProc:
                 time.sleep(0.1)
         raise TimeoutError(f"node {self.url} did not come up: {self.log()}")
 
-    def log(self) -> str:
+    def log(self, tail: int = 3000) -> str:
         path = self.root / "node.log"
-        return path.read_text(errors="replace")[-3000:] if path.exists() else ""
+        return path.read_text(errors="replace")[-tail:] if path.exists() else ""
 
     def status(self) -> dict[str, Any]:
         r = httpx.get(f"{self.url}/v1/replication", timeout=2)

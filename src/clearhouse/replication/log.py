@@ -140,18 +140,40 @@ class BlockLog:
     # -- the stream ------------------------------------------------------------------------------
 
     async def publish(self, row: JournalRow, timeout: float) -> int:
-        """Append row ``h`` at stream sequence ``h`` or raise :class:`Fenced`."""
+        """Append row ``h`` at stream sequence ``h`` or raise :class:`Fenced`.
+
+        A publish whose outcome is unknown (no answer while the stream elects a new leader after a
+        server died, a timeout) is retried with the same message id until ``timeout``: if an earlier
+        attempt landed, the retry is refused (duplicate id, or last sequence already ``h``) and the row
+        at ``h`` is ours, which counts as success; a row at ``h`` that is not ours means another
+        sequencer wrote it."""
         headers = {"Nats-Msg-Id": str(row.height), "Nats-Expected-Last-Sequence": str(row.height - 1)}
-        try:
-            ack = await self.js.publish(self.subject, encode_row(row, self.name), timeout=timeout,
-                                        stream=self.stream, headers=headers)
-        except APIError as err:
-            raise Fenced(f"JetStream refused block {row.height}: {err}") from None
-        except Exception as err:  # timeout, no responders, connection lost: outcome unknown
-            raise Fenced(f"publish of block {row.height} not confirmed: {type(err).__name__} {err}") from None
-        if ack.duplicate or ack.seq != row.height:
-            raise Fenced(f"block {row.height} already in the log (seq {ack.seq}, duplicate {ack.duplicate})")
-        return int(ack.seq)
+        payload = encode_row(row, self.name)
+        deadline = time.monotonic() + timeout
+        while True:
+            left = deadline - time.monotonic()
+            try:
+                ack = await self.js.publish(self.subject, payload, timeout=max(0.2, min(left, 2.0)),
+                                            stream=self.stream, headers=headers)
+                if not ack.duplicate and ack.seq == row.height:
+                    return int(ack.seq)
+                refused = f"duplicate of seq {ack.seq}"
+            except APIError as err:
+                refused = str(err)
+            except Exception as err:  # timeout, no responders, connection lost: outcome unknown
+                if time.monotonic() + 0.2 >= deadline:
+                    raise Fenced(f"publish of block {row.height} not confirmed: {type(err).__name__} "
+                                 f"{err}") from None
+                await asyncio.sleep(0.2)
+                continue
+            try:
+                there = await self.get(row.height)
+            except Exception as err:
+                raise Fenced(f"block {row.height} refused ({refused}); the log cannot be read: "
+                             f"{err}") from None
+            if there is not None and there.row_hash == row.row_hash and there.leader == self.name:
+                return row.height  # an earlier attempt of ours landed
+            raise Fenced(f"JetStream refused block {row.height}: {refused}")
 
     async def get(self, height: int) -> RowMsg | None:
         """The row of block ``height``, or None if the log does not have it yet."""

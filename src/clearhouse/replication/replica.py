@@ -147,11 +147,11 @@ class Replicator:
     def _follow(self, why: str) -> None:
         svc, sink = self.svc_, self.sink
         assert sink is not None
-        was = svc.role
+        was = svc.role == "leader" or sink.leading or self.revision is not None
         sink.leading = False
         svc.step_down()
         svc.role = "follower"
-        if was == "leader":
+        if was:
             log.warning("stepped_down", extra={"height": svc.engine.state.height, "why": why})
             if self.revision is not None:
                 with contextlib.suppress(Exception):
@@ -196,8 +196,8 @@ class Replicator:
                 await asyncio.sleep(poll)
             except asyncio.CancelledError:
                 raise
-            except Exception:  # the log unreachable for a while: keep trying
-                log.exception("replicator")
+            except Exception as err:  # the log unreachable for a while: keep trying
+                log.warning("log_unavailable", extra={"error": f"{type(err).__name__}: {err}"})
                 await asyncio.sleep(0.5)
 
     async def catch_up(self, limit: int = 256) -> int:
