@@ -44,6 +44,8 @@ class JetStreamCluster:
     root: Path
     size: int = 3
     name: str = "clearhouse"
+    #: First client port (the others follow; route ports start at ``base_port + 2000``); 0 = free ports.
+    base_port: int = 0
     procs: list[subprocess.Popen[bytes] | None] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -51,7 +53,11 @@ class JetStreamCluster:
         if binary is None:
             raise FileNotFoundError("nats-server is not installed (Debian: apt-get install nats-server)")
         self.binary = binary
-        ports = _free_ports(2 * self.size)
+        if self.base_port:
+            ports = [self.base_port + i for i in range(self.size)]
+            ports += [self.base_port + 2000 + i for i in range(self.size)]
+        else:
+            ports = _free_ports(2 * self.size)
         self.client_ports = ports[: self.size]
         self.route_ports = ports[self.size:]
         self.root.mkdir(parents=True, exist_ok=True)

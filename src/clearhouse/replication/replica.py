@@ -245,7 +245,8 @@ class Replicator:
 
     def status(self) -> dict[str, object]:
         svc = self.svc_
-        return {"role": svc.role, "leader": svc.leader or None, "log_height": self.log_height,
+        log_height = svc.engine.state.height if svc.role == "leader" else self.log_height
+        return {"role": svc.role, "leader": svc.leader or None, "log_height": log_height,
                 "halted": self.halted or None, "takeovers": self.takeovers,
                 "published": self.sink.published if self.sink else 0}
 
