@@ -78,7 +78,8 @@ def check_row(leader: JournalRow | None, mine: JournalRow) -> None:
             what = {"block": "block bytes", "events": "events", "state_root": "state root",
                     "prev_hash": "previous row hash"}[name]
             detail = f" (leader {leader.state_root}, here {mine.state_root})" if name == "state_root" else ""
-            raise Diverged(f"block {mine.height}: re-executed {what} differ from the leader's{detail}")
+            verb = "differ" if what.endswith("s") else "differs"
+            raise Diverged(f"block {mine.height}: re-executed {what} {verb} from the leader's{detail}")
 
 
 class Replicator:
