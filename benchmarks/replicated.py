@@ -118,15 +118,18 @@ def _load(url: str, followers: list[str], admin: KeyPair, traders: list[KeyPair]
         stop = threading.Event()
 
         def sample() -> None:
-            hs = [httpx.Client(base_url=f, timeout=5) for f in followers]
+            hs = [httpx.Client(base_url=f, timeout=30) for f in followers]
             while not stop.is_set():
-                top = _height(h2)
-                lags.extend(max(0, top - _height(x)) for x in hs)
+                try:
+                    top = _height(h2)
+                    lags.extend(max(0, top - _height(x)) for x in hs)
+                except httpx.HTTPError:
+                    pass  # a node busy applying a full block for longer than the timeout
                 time.sleep(0.05)
             for x in hs:
                 x.close()
 
-        h2 = httpx.Client(base_url=url, timeout=5)
+        h2 = httpx.Client(base_url=url, timeout=30)
         sampler = threading.Thread(target=sample)
         if followers:
             sampler.start()
@@ -145,7 +148,7 @@ def _load(url: str, followers: list[str], admin: KeyPair, traders: list[KeyPair]
         top = _height(h)
         caught = leader_s
         if followers:
-            fs = [httpx.Client(base_url=f, timeout=5) for f in followers]
+            fs = [httpx.Client(base_url=f, timeout=30) for f in followers]
             while any(_height(x) < top for x in fs):
                 time.sleep(0.01)
             caught = time.perf_counter() - t0

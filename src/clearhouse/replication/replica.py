@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 
 from clearhouse.journal.rows import JournalRow, make_row
 from clearhouse.journal.store import JournalStore
@@ -34,6 +35,8 @@ log = logging.getLogger("clearhouse.replication")
 
 #: Bytes a signed matched fill takes in a row (block JSON, hex signatures), rounded up.
 TX_BYTES = 1_500
+#: Seconds the node's loop may stall (a block being applied) before the leader lets the lease lapse.
+STALL_S = 15.0
 #: Seconds the leader waits for JetStream to confirm a block before it steps down.
 PUBLISH_TIMEOUT = 5.0
 
@@ -96,6 +99,12 @@ class Replicator:
         self.svc: NodeService | None = None
         self.revision: int | None = None
         self.halted = ""
+        #: Counts the times this node took the lease; a refresher stops when its term is over.
+        self.term = 0
+        #: Set by the refresher (NATS thread) when the lease could not be renewed.
+        self.lease_lost = False
+        #: Last time the node's loop ran the replicator (the refresher lets a stalled node go).
+        self.beat = time.monotonic()
         self.log_height = 0
         self.takeovers = 0
 
@@ -141,14 +150,47 @@ class Replicator:
         svc.role = "leader"
         svc.leader = self.name
         self.takeovers += 1
+        self.lease_lost = False
+        self.beat = time.monotonic()
+        self.term += 1
+        asyncio.run_coroutine_threadsafe(self._refresher(self.term), self.bridge.loop)
         log.warning("leading", extra={"height": svc.engine.state.height, "node": self.name})
         if svc.engine.state.height == 0:
             svc.bootstrap()
+
+    async def _refresher(self, term: int) -> None:
+        """Keep the lease while this node leads (term ``term``). It runs on the NATS thread's loop, so
+        a long block on the node's loop (a full block of signed trades takes seconds to apply) does not
+        let the lease lapse; a node loop stalled for longer than :data:`STALL_S` (a hung process) is let
+        go."""
+        every = self.cfg.replication.lease_ttl_ms / 4000
+        stall = max(STALL_S, 20 * every)
+        while True:
+            await asyncio.sleep(every)
+            revision = self.revision
+            if self.term != term or revision is None or self.lease_lost:
+                return
+            if time.monotonic() - self.beat > stall:
+                log.warning("lease_released", extra={"why": f"the node loop stalled for over {stall} s"})
+                self.lease_lost = True
+                return
+            try:
+                rev = await self.blocklog.refresh(revision)
+            except Exception as err:  # unreachable for a moment: try again; the TTL decides
+                log.warning("log_unavailable", extra={"error": f"{type(err).__name__}: {err}"})
+                continue
+            if self.term != term:
+                return
+            if rev is None:
+                self.lease_lost = True
+                return
+            self.revision = rev
 
     def _follow(self, why: str) -> None:
         svc, sink = self.svc_, self.sink
         assert sink is not None
         was = svc.role == "leader" or sink.leading or self.revision is not None
+        self.term += 1
         sink.leading = False
         svc.step_down()
         svc.role = "follower"
@@ -170,16 +212,13 @@ class Replicator:
         while True:
             try:
                 svc = self.svc_
+                self.beat = time.monotonic()
                 if svc.role == "leader":
-                    await asyncio.sleep(refresh_every)
+                    await asyncio.sleep(min(refresh_every, 0.1))
                     if svc.role != "leader" or self.revision is None:  # fenced meanwhile
                         self._follow("fenced")
-                        continue
-                    rev = await self.bridge.acall(self.blocklog.refresh(self.revision))
-                    if rev is None:
+                    elif self.lease_lost:
                         self._follow("lease lost")
-                    else:
-                        self.revision = rev
                     continue
                 if self.revision is not None:  # fenced by the log while producing
                     self._follow("fenced")
@@ -225,6 +264,8 @@ class Replicator:
                 sink.expect = None
             svc.leader = msg.leader
             n += 1
+            self.beat = time.monotonic()
+            await asyncio.sleep(0)  # let the API answer between blocks
         return n
 
     async def _try_take(self) -> None:
