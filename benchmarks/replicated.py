@@ -8,7 +8,10 @@ a signed envelope: three ed25519 signatures each). **Leader rate** = trades incl
 from the first post to the last inclusion (a block is included only after JetStream acknowledged it);
 **replicated rate** = the same trades / time until both followers have re-executed and journalled the last
 block. **Lag** = leader height - follower height, sampled every 50 ms over the run, p50/p99 per follower
-pooled. Needs Debian's ``nats-server``.
+pooled. In between, the same load on the leader with no follower running (**leader alone**: the cost of
+the log without followers competing for the CPU), then two followers started from scratch replay that
+history (**catch-up**, node starts included). All processes (3 nats-server, 3 nodes, the client) share
+the machine's cores, so "through followers" measures a one-machine cluster. Needs Debian's ``nats-server``.
 """
 
 from __future__ import annotations
@@ -191,11 +194,25 @@ def run(n: int, traders: int = 40, block_ms: int = 500) -> dict[str, object]:
                     if httpx.get(lurl + "/v1/replication").json()["role"] == "leader":
                         break
                     time.sleep(0.05)
+                # the log alone: the leader publishing to JetStream, no follower competing for the CPU
+                out["leader_alone"] = _load(lurl, [], admin, _keys(traders, 70_000), n)
+                with httpx.Client(base_url=lurl, timeout=30) as h:
+                    top = _height(h)
+                # two followers from scratch replay that history (re-executing every block)
+                t0 = time.perf_counter()
                 furls = []
                 for i in range(2):
                     fp, furl = _node(tmp, f"follower{i + 1}", admin, block_ms, cluster.url_list)
                     procs.append(fp)
                     furls.append(furl)
+                for furl in furls:
+                    with httpx.Client(base_url=furl, timeout=30) as fh:
+                        while _height(fh) < top:
+                            time.sleep(0.05)
+                catch_up = time.perf_counter() - t0
+                out["catch_up"] = {"blocks": top, "trades": n, "seconds": catch_up,
+                                   "trades_per_s": n / catch_up, "note": "includes the two node starts"}
+                # the same load with both followers live
                 out["replicated"] = _load(lurl, furls, admin, _keys(traders, 60_000), n)
             except Exception:
                 for name in ("leader", "follower1", "follower2"):
@@ -212,4 +229,5 @@ def run(n: int, traders: int = 40, block_ms: int = 500) -> dict[str, object]:
     rep = out["replicated"]
     out["ratio_leader"] = rep["leader_trades_per_s"] / single  # type: ignore[index]
     out["ratio_replicated"] = rep["replicated_trades_per_s"] / single  # type: ignore[index]
+    out["ratio_leader_alone"] = out["leader_alone"]["leader_trades_per_s"] / single  # type: ignore[index]
     return out

@@ -231,13 +231,20 @@ def bench_replicated(console: Console, trades: int) -> dict[str, object] | None:
     assert isinstance(single, dict) and isinstance(rep, dict)
     t.add_row("single node (SQLite)", f"{single['leader_trades_per_s']:,.0f}",
               f"{single['leader_seconds']:.2f}", str(single["blocks"]), "-", "-", "-")
-    t.add_row("leader, included (JetStream R3 acked)", f"{rep['leader_trades_per_s']:,.0f}",
+    alone, catch = res["leader_alone"], res["catch_up"]
+    assert isinstance(alone, dict) and isinstance(catch, dict)
+    t.add_row("leader alone -> JetStream R3 (no follower)", f"{alone['leader_trades_per_s']:,.0f}",
+              f"{alone['leader_seconds']:.2f}", str(alone["blocks"]), "-", "-", "-")
+    t.add_row("2 followers from scratch replay that (catch-up)", f"{catch['trades_per_s']:,.0f}",
+              f"{catch['seconds']:.2f}", str(catch["blocks"]), "-", "-", "-")
+    t.add_row("leader, 2 followers live: included", f"{rep['leader_trades_per_s']:,.0f}",
               f"{rep['leader_seconds']:.2f}", str(rep["blocks"]), "-", "-", "-")
-    t.add_row("through 2 followers (re-executed, journalled)", f"{rep['replicated_trades_per_s']:,.0f}",
+    t.add_row("  through both followers (re-executed, journalled)", f"{rep['replicated_trades_per_s']:,.0f}",
               f"{rep['replicated_seconds']:.2f}", str(rep["blocks"]), f"{rep['lag_p50_blocks']}",
               f"{rep['lag_p99_blocks']}", f"{rep['lag_max_blocks']}")
     console.print(t)
-    console.print(f"ratio replicated/single: leader {res['ratio_leader']:.2f}, through followers "
+    console.print(f"ratio replicated/single: leader alone {res['ratio_leader_alone']:.2f}, leader with "
+                  f"followers {res['ratio_leader']:.2f}, through followers "
                   f"{res['ratio_replicated']:.2f}; followers on the same root: {rep['followers_same_root']}")
     return res
 

@@ -188,6 +188,15 @@ def test_failover_under_load(tmp_path: Path) -> None:
         assert takeover < TAKEOVER_S
         for r in live:
             assert r.status()["halted"] is None, r.log()
+        # followers serve the same reads as the leader: a block, a transaction's outcome, the stream
+        sample = sorted(load.acked)[0]
+        answers = [httpx.get(f"{r.url}/v1/txs/{sample}", timeout=5).json() for r in live]
+        assert all(x["status"] == "included" for x in answers)
+        assert len({(x["height"], x["index"]) for x in answers}) == 1
+        mid = top // 2
+        assert len({httpx.get(f"{r.url}/v1/blocks/{mid}", timeout=5).content for r in live}) == 1
+        streams = {httpx.get(f"{r.url}/v1/events", params={"limit": 200}, timeout=5).content for r in live}
+        assert len(streams) == 1  # the first 200 stream items, numbered and encoded alike
     finally:
         if load is not None:
             load.stop.set()
