@@ -1,4 +1,4 @@
-"""A replicated devnet on 127.0.0.1 for the tests and the benchmark: a 3-server JetStream cluster and
+"""A replicated devnet on 127.0.0.1 for the tests: a 3-server JetStream cluster and
 node processes sharing one genesis config, each with its own port, journal and data dir."""
 
 from __future__ import annotations
@@ -6,9 +6,11 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -16,11 +18,34 @@ from typing import Any
 import httpx
 import msgspec
 import nats
-from tests.node.devnet import SRC, free_port
 
+import clearhouse
 from clearhouse.auth.keys import KeyPair, save_key
 from clearhouse.node.config import NodeConfig, ReplicationConfig, dump_config
 from clearhouse.replication.cluster import JetStreamCluster
+
+SRC = str(Path(clearhouse.__file__).resolve().parents[1])
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def run_cli(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[bytes]:
+    env = {**os.environ, "PYTHONPATH": SRC}
+    return subprocess.run([sys.executable, "-c", "from clearhouse.cli.main import app; app()", *args],
+                          env=env, capture_output=True, timeout=timeout, check=False)
+
+
+def wait_until(pred: Callable[[], object], timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if pred():
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {what}")
 
 
 @dataclass

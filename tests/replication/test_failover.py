@@ -12,7 +12,6 @@ from pathlib import Path
 
 import httpx
 import pytest
-from tests.node.devnet import run_cli, wait_until
 
 from clearhouse.auth.envelope import encode_signed
 from clearhouse.auth.keys import KeyPair
@@ -23,7 +22,7 @@ from clearhouse.ledger.block import decode_block, decode_events
 from clearhouse.node.txs import outcomes
 from clearhouse.replication.cluster import nats_server_path
 
-from .harness import ReplicaProc, ReplicatedDevnet
+from .harness import ReplicaProc, ReplicatedDevnet, run_cli, wait_until
 
 pytestmark = pytest.mark.skipif(
     nats_server_path() is None, reason="nats-server is not installed (apt-get install nats-server)"
