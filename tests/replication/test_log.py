@@ -20,7 +20,7 @@ from clearhouse.node.config import NodeConfig, ReplicationConfig
 from clearhouse.node.genesis import MARKET
 from clearhouse.node.service import NodeService
 from clearhouse.replication.cluster import JetStreamCluster, nats_server_path
-from clearhouse.replication.errors import Fenced
+from clearhouse.replication.errors import Diverged, Fenced
 from clearhouse.replication.log import BlockLog, Bridge
 from clearhouse.replication.replica import Replicator
 
@@ -145,3 +145,33 @@ def test_follower_re_executes_and_halts_on_a_forged_row(cluster: JetStreamCluste
         frep.close()
         lead.close()
         fol.close()
+
+
+def test_a_journal_of_another_history_is_refused_at_start(cluster: JetStreamCluster, tmp_path: Path) -> None:
+    admin = KeyPair.generate()
+    # a leader writes genesis on stream "pa"; another node's journal was written on stream "pb"
+    lead, lrep = _node(tmp_path / "lead", cluster, "pa", admin)
+    other, orep = _node(tmp_path / "other", cluster, "pb", KeyPair.generate())
+    try:
+        lrep._lead(1)
+        orep._lead(1)
+        assert lead.store.head() != other.store.head()  # another admin key: another block 1
+    finally:
+        lrep.close()
+        orep.close()
+        lead.close()
+        other.close()
+    cfg = NodeConfig(
+        journal=f"sqlite:///{tmp_path}/other/journal.sqlite", data_dir=str(tmp_path / "other" / "data"),
+        admin_keys=(admin.public_hex,),
+        replication=ReplicationConfig(nats=cluster.url_list, stream="pa", lease_bucket="pa-lease"),
+    )
+    rep = Replicator(cfg, "late")
+    try:
+        rep.connect()
+        svc = NodeService(cfg, sink=rep.make_sink)
+        with pytest.raises(Diverged, match="another history"):
+            rep.check_prefix(svc)
+        svc.close()
+    finally:
+        rep.close()
