@@ -187,6 +187,8 @@ def test_failover_under_load(tmp_path: Path) -> None:
         assert takeover < TAKEOVER_S
         for r in live:
             assert r.status()["halted"] is None, r.log()
+        metrics = httpx.get(f"{a.url}/metrics", timeout=5).text
+        assert 'clearhouse_replication_role{role="follower"} 1.0' in metrics
         # followers serve the same reads as the leader: a block, a transaction's outcome, the stream
         sample = sorted(load.acked)[0]
         answers = [httpx.get(f"{r.url}/v1/txs/{sample}", timeout=5).json() for r in live]
