@@ -3,8 +3,8 @@
 Every module of ``src/clearhouse`` is parsed (imports at module level, inside functions and under
 ``TYPE_CHECKING`` all count) and checked against the layers of docs/concepts.md:
 
-    L0 core            L1 oracle, liquidation, options (pure libraries)     L2 ledger (the kernel)
-    L3 mechanisms, auth     L4 engine, risk, book     L5 journal, proofs
+    L0 core            L1 oracle, liquidation, options, steward (pure)     L2 ledger (the kernel)
+    L3 mechanisms, auth     L4 engine, risk, book, controller     L5 journal, proofs
     L6 lab, demo, cli, node, replication, client (drivers)
 
 A module may import only modules of its own layer or below. The one allow-listed upward edge is the
@@ -27,12 +27,14 @@ LAYERS: Mapping[str, int] = {
     "clearhouse.oracle": 1,
     "clearhouse.liquidation": 1,
     "clearhouse.options": 1,
+    "clearhouse.steward": 1,
     "clearhouse.ledger": 2,
     "clearhouse.mechanisms": 3,
     "clearhouse.auth": 3,
     "clearhouse.engine": 4,
     "clearhouse.risk": 4,
     "clearhouse.book": 4,
+    "clearhouse.controller": 4,
     "clearhouse.journal": 5,
     "clearhouse.proofs": 5,
     "clearhouse.lab": 6,

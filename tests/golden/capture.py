@@ -129,7 +129,9 @@ def features(results: list[BlockResult]) -> set[str]:
     return out
 
 
-def ledger_histories() -> Iterator[tuple[str, list[BlockResult]]]:
+def ledger_histories(
+    dirs: tuple[str, ...] = ("ledger", "liquidation"),
+) -> Iterator[tuple[str, list[BlockResult]]]:
     import pytest
 
     recorder = Recorder()
@@ -137,7 +139,7 @@ def ledger_histories() -> Iterator[tuple[str, list[BlockResult]]]:
         pytest.main(
             ["-q", "-x", "-p", "no:cacheprovider", "--hypothesis-profile=default",
              "--deselect", "tests/ledger/test_properties.py",
-             str(HERE.parent / "ledger"), str(HERE.parent / "liquidation")],
+             *(str(HERE.parent / d) for d in dirs)],
             plugins=[recorder],
         )  # fmt: skip
     for engine, test, results, fresh in recorder.histories.values():
@@ -211,11 +213,12 @@ def handwritten() -> list[BlockResult]:
     return results
 
 
-def write_ledger() -> None:
-    """Greedy set cover over the recorded histories, smallest useful first."""
-    candidates = [("capture.py::handwritten", handwritten(), set())]
-    candidates[0] = (candidates[0][0], candidates[0][1], features(candidates[0][1]))
-    for test, results in ledger_histories():
+def write_ledger(name: str = "ledger_commands", dirs: tuple[str, ...] = ("ledger", "liquidation")) -> None:
+    """Greedy set cover over the recorded histories of the tests in ``dirs``, smallest useful first."""
+    candidates = [("capture.py::handwritten", handwritten(), set())] if name == "ledger_commands" else []
+    if candidates:
+        candidates[0] = (candidates[0][0], candidates[0][1], features(candidates[0][1]))
+    for test, results in ledger_histories(dirs):
         try:
             candidates.append((test, results, features(results)))
         except Exception:  # a bad-input test's block that does not decode: not a replayable history
@@ -236,12 +239,12 @@ def write_ledger() -> None:
         covered |= best[2]
         chosen.append((best[0], best[1]))
         candidates.remove(best)
-    with (HERE / "ledger_commands.jsonl").open("w") as out:
+    with (HERE / f"{name}.jsonl").open("w") as out:
         for test, results in chosen:
             out.write(json.dumps({"history": test}) + "\n")
             for r in results:
                 out.write(line(r) + "\n")
-    print(f"ledger_commands: {len(chosen)} histories, {sum(len(r) for _, r in chosen)} blocks")
+    print(f"{name}: {len(chosen)} histories, {sum(len(r) for _, r in chosen)} blocks")
     print("covered:", " ".join(sorted(covered)))
 
 
@@ -278,10 +281,49 @@ def write_signed_demo() -> None:
     print("signed_demo", len(results), "blocks")
 
 
+def write_options() -> None:
+    """Dated futures and options (mechanisms.options): listing, the scenario table, trades (one refused),
+    a crash table whose backstop enforcement takes over the riskiest leg, a refused LiquidateContracts,
+    an expiry that waits on a stale feed and settles when a fresh window has passed."""
+    sys.path.insert(0, str(HERE.parent / "mechanisms"))
+    sys.path.insert(0, str(HERE.parent))
+    from options_fixtures import GRID, E, options_engine, run_to, table
+
+    from clearhouse.ledger import commands as c
+    from ledger.builders import PARAMS, W
+
+    params = msgspec.structs.replace(PARAMS, enforcement="backstop", backstop_liquidator="keeper")
+    with Recorder() as recorder:
+        engine = options_engine(params)
+        t = engine.state.time + 60
+        run_to(engine, t, [
+            c.TradeContract("ETH-F", "alice", "bob", W(2), W(2000)),
+            c.TradeContract("ETH-C1900", "alice", "bob", W(1), W(150)),
+            c.TradeContract("ETH-P2000", "keeper", "carol", W(4), W(40)),
+            c.TradeContract("ETH-C2200", "keeper", "carol", W(400), W(80)),  # refused: margin
+        ], W(2000))  # fmt: skip
+        t += 60
+        run_to(engine, t, [c.SetScenarioTable("ETH", GRID, table(W(1500), t, vol=1.0))], W(1500))
+        run_to(engine, t + 60, [c.LiquidateContracts("carol", "keeper")], W(1500))  # refused: healthy
+        run_to(engine, E - 2400, [], W(2000))
+        run_to(engine, E + 60)  # stale at expiry: every instrument waits
+        for k in range(7):
+            run_to(engine, E + 120 + 300 * k, [], W(2100))  # settles at E + 1920
+        (results,) = [h[2] for h in recorder.histories.values() if h[0] is engine]
+    assert replays(results)
+    with (HERE / "options.jsonl").open("w") as out:
+        out.write(json.dumps({"history": "capture.py::write_options"}) + "\n")
+        for r in results:
+            out.write(line(r) + "\n")
+    print("options", len(results), "blocks", " ".join(sorted(features(results))))
+
+
 def main(names: list[str]) -> None:
     jobs: dict[str, Callable[[], None]] = {n: (lambda n=n: write_scenario(n)) for n in SCENARIOS}
     jobs["ledger_commands"] = write_ledger
     jobs["signed_demo"] = write_signed_demo
+    jobs["steward"] = lambda: write_ledger("steward", ("steward",))
+    jobs["options"] = write_options
     for name in names or list(jobs):
         jobs[name]()
 

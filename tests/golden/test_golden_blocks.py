@@ -44,7 +44,7 @@ def histories(path: Path) -> Iterator[tuple[str, list[dict[str, str]]]]:
 
 
 def test_every_golden_file_is_present() -> None:
-    assert {p.stem for p in FILES} == SCENARIOS | {"ledger_commands", "signed_demo"}
+    assert {p.stem for p in FILES} == SCENARIOS | {"ledger_commands", "signed_demo", "steward", "options"}
 
 
 @pytest.mark.parametrize("path", FILES, ids=[p.stem for p in FILES])
@@ -70,8 +70,9 @@ def test_the_ledger_file_covers_every_command_type_and_oracle_state() -> None:
     states: set[str] = set()
     disposals: set[str] = set()
     text = (HERE / "ledger_commands.jsonl").read_text()
-    signed = list(histories(HERE / "signed_demo.jsonl"))  # ConfigureAuth: the signed session's genesis
-    for _, rows in [*histories(HERE / "ledger_commands.jsonl"), *signed]:
+    # ConfigureAuth: the signed session's genesis; the steward's and the contracts' own histories
+    extra = [h for name in ("signed_demo", "steward", "options") for h in histories(HERE / f"{name}.jsonl")]
+    for _, rows in [*histories(HERE / "ledger_commands.jsonl"), *extra]:
         engine = Engine()
         for row in rows:
             block = decode_block(row["block"].encode())
@@ -87,6 +88,8 @@ def test_the_ledger_file_covers_every_command_type_and_oracle_state() -> None:
     assert disposals == {"adl", "amm", "keeper_takeover", "vault"}
     assert {"BadDebtSocialised", "PositionDeleveraged", "StabilityPoolOffset", "StabilityPoolBypassed",
             "VaultLiquidatedAave", "BackstopPoolUsed", "WithdrawalsGated"} <= events  # fmt: skip
+    assert {"ContractListed", "ScenarioTableSet", "ContractTraded", "ContractLegLiquidated", "ExpiryWaiting",
+            "ContractSettled", "ExpirySettled"} <= events  # fmt: skip
     for tag in ("open_interest", "tiered", "volatility", "dutch_auction", "english_auction",
                 "fixed_discount", "stability_pool", "aave", "backstop_vault"):  # fmt: skip
         assert f'\\"{tag}\\"' in text, tag

@@ -198,6 +198,10 @@ def test_failover_under_load(tmp_path: Path) -> None:
         assert len({httpx.get(f"{r.url}/v1/blocks/{mid}", timeout=5).content for r in live}) == 1
         streams = {httpx.get(f"{r.url}/v1/events", params={"limit": 200}, timeout=5).content for r in live}
         assert len(streams) == 1  # the first 200 stream items, numbered and encoded alike
+    except BaseException:
+        for r in net.replicas:  # shown in the failure report: what each node logged
+            print(f"--- {r.url} ({r.root.name}):\n{r.log(tail=4000)}")
+        raise
     finally:
         if load is not None:
             load.stop.set()

@@ -116,6 +116,18 @@ RULES: dict[type[c.Command], Permission] = {
     c.Dent: Permission(Rule.KEEPER, "bidder"),
     c.Deal: Permission(Rule.KEEPER, "keeper"),
     c.Tick: Permission(Rule.KEEPER, "keeper"),
+    # the steward: the admin sets keys and guardrails; the signer must be the controller / guardian key the
+    # command names, and the engine's steward checks that key against its configuration (docs/controller.md)
+    c.ConfigureSteward: _ADMIN,
+    c.SetGuardrail: _ADMIN,
+    c.ProposeParameter: Permission(Rule.SELF, "controller"),
+    c.ApplyParameter: Permission(Rule.SELF, "controller"),
+    c.VetoProposal: Permission(Rule.SELF, "guardian"),
+    # dated futures and options (mechanisms.options)
+    c.ListContract: _ADMIN,
+    c.SetScenarioTable: _ADMIN,
+    c.TradeContract: Permission(Rule.MATCHED),
+    c.LiquidateContracts: Permission(Rule.KEEPER, "liquidator"),
 }
 
 

@@ -91,3 +91,21 @@ def show(
     )
     console.print(f"public key: [bold green]{public}[/]", soft_wrap=True)
 
+
+def load_signing_key(path: Path, passphrase_env: str | None = None) -> KeyPair:
+    """A key file for a process that signs (node, reporter, keeper, controller): the passphrase of a
+    sealed file from ``$CLEARHOUSE_KEY_PASSPHRASE`` (or the named variable), else a hidden prompt;
+    a bad file is a one-line error."""
+    from clearhouse.auth.keys import load_key
+    from clearhouse.cli.errors import fail
+    from clearhouse.core.errors import ClearhouseError
+
+    try:
+        phrase = None
+        if is_sealed(path):
+            phrase = os.environ.get(passphrase_env or "CLEARHOUSE_KEY_PASSPHRASE") or typer.prompt(
+                f"passphrase of {path}", hide_input=True
+            )
+        return load_key(path, phrase)
+    except ClearhouseError as err:
+        fail(str(err))

@@ -26,6 +26,7 @@ app = typer.Typer(
 )
 console = Console(soft_wrap=True)
 
+from clearhouse.cli.backtest_controller import backtest_controller  # noqa: E402
 from clearhouse.cli.simulate import simulate  # noqa: E402
 from clearhouse.cli.sweep import sweep  # noqa: E402
 
@@ -39,6 +40,7 @@ proofs.register(app)
 dispute.register(app)
 node.register(app)
 replication.register(app)
+app.command("backtest-controller")(backtest_controller)
 
 _LOCATION_HELP = (
     "Journal location: a path, sqlite:///relative/path, sqlite:////absolute/path, postgresql://... "

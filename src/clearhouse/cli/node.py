@@ -5,27 +5,16 @@ from __future__ import annotations
 
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
 from clearhouse.cli.errors import fail
+from clearhouse.cli.keys import load_signing_key
 from clearhouse.ledger.errors import ClearhouseError
 
-
-def _key(path: Path, passphrase_env: str | None = None) -> object:
-    import os
-
-    from clearhouse.auth.keys import is_sealed, load_key
-
-    try:
-        phrase = None
-        if is_sealed(path):
-            phrase = os.environ.get(passphrase_env or "CLEARHOUSE_KEY_PASSPHRASE") or typer.prompt(
-                f"passphrase of {path}", hide_input=True
-            )
-        return load_key(path, phrase)
-    except ClearhouseError as err:
-        fail(str(err))
+if TYPE_CHECKING:
+    from clearhouse.node.steward_genesis import StewardGenesis
 
 
 def node(
@@ -58,12 +47,14 @@ def node(
                 k = KeyPair.generate()
                 save_key(keys_dir / f"reporter{i}.key", k)
                 reporters.append(ReporterEntry("ETH", f"src{i}", k.public_hex))
+            steward = _steward_keys(keys_dir)
         except ClearhouseError as err:
             fail(str(err))
         cfg = NodeConfig(port=port, admin_keys=(admin.public_hex,), genesis=GenesisConfig(
-            reporters=tuple(reporters), admin_key_file=str(keys_dir / "admin.key")))
+            reporters=tuple(reporters), admin_key_file=str(keys_dir / "admin.key"), steward=steward))
         config.write_text(dump_config(cfg), encoding="utf-8")
-        typer.echo(f"wrote {config} and keys admin, reporter1..3 in {keys_dir}/; start with: "
+        typer.echo(f"wrote {config} and keys admin, reporter1..3, controller, guardian in {keys_dir}/; "
+                   "start with: "
                    f"clearhouse node --config {config}")
         return
     try:
@@ -86,6 +77,17 @@ def node(
         serve(cfg, log_level)
     except ClearhouseError as err:
         fail(f"node cannot start: {err}")
+
+
+def _steward_keys(keys_dir: Path) -> StewardGenesis:
+    """Controller and guardian keys for ``--init`` and the devnet market's steward (docs/controller.md)."""
+    from clearhouse.auth.keys import KeyPair, save_key
+    from clearhouse.node.steward_genesis import StewardGenesis
+
+    ctrl, guardian = KeyPair.generate(), KeyPair.generate()
+    save_key(keys_dir / "controller.key", ctrl)
+    save_key(keys_dir / "guardian.key", guardian)
+    return StewardGenesis(ctrl.public_hex, guardian.public_hex)
 
 
 def reporter(
@@ -118,7 +120,7 @@ def reporter(
             fail("give --price, --path or --csv")
     except (InvalidOperation, OSError) as err:
         fail(f"bad prices: {err}")
-    n = rep.run(url, _key(key), source, asset, prices, interval=interval, count=count)  # type: ignore[arg-type]
+    n = rep.run(url, load_signing_key(key), source, asset, prices, interval=interval, count=count)
     typer.echo(f"{n} reports accepted")
 
 
@@ -145,7 +147,7 @@ def keeper(
         fail("--mode is closeout or liquidate")
     settings = KeeperSettings(url, account, state, threshold, cost, exit_after_submit, run_for, mode,
                               metrics_port)
-    Keeper(settings, _key(key)).run()  # type: ignore[arg-type]
+    Keeper(settings, load_signing_key(key)).run()
 
 
 def register(app: typer.Typer) -> None:
@@ -153,3 +155,6 @@ def register(app: typer.Typer) -> None:
     app.command()(node)
     app.command()(reporter)
     app.command()(keeper)
+    from clearhouse.cli.controller_cmd import controller
+
+    app.command()(controller)

@@ -115,6 +115,11 @@ def simulate(
     scheduler: str | None = typer.Option(
         None, "--scheduler", help="Address of a running Dask scheduler, e.g. tcp://host:8786."
     ),
+    controller: str | None = typer.Option(
+        None,
+        "--controller",
+        help="Run a risk controller through the steward: NAME or NAME:PROFILE (docs/controller.md).",
+    ),
 ) -> None:
     """Run a stress scenario through the engine: summary.json, timeseries/events parquet, report.html."""
     from clearhouse.lab.executors import make_executor
@@ -132,6 +137,13 @@ def simulate(
         if not 0 < q < 1:
             fail(f"--quantile {q} must be in (0, 1)")
     executor_kind(executor, workers, scheduler, paths)  # refuse bad options before loading
+    if controller is not None:
+        from clearhouse.lab.controller_run import parse
+
+        try:
+            parse(controller)
+        except ValueError as err:
+            fail(str(err))
     if seed is not None:
         check_seeds(seed, paths)
     check_output(out)
@@ -195,7 +207,12 @@ def simulate(
             with ex:
                 progress.console.print(f"executor: {ex.describe()}")
                 outcomes = run_paths(
-                    scenario, seeds, overrides=overrides, executor=ex, keep_tables=MAX_TABLE_PATHS
+                    scenario,
+                    seeds,
+                    overrides=overrides,
+                    executor=ex,
+                    keep_tables=MAX_TABLE_PATHS,
+                    controller=controller,
                 )
                 for i, outcome in enumerate(outcomes):
                     summaries.append(outcome.summary)
@@ -209,6 +226,7 @@ def simulate(
             "description": sc.spec.description,
             "source": scenario,
             "overrides": overrides,
+            "controller": controller,
             "aggregate": agg,
             "paths": summaries,
         }
@@ -222,6 +240,13 @@ def simulate(
         fail("interrupted: no outputs written", 130)
     elapsed = time.perf_counter() - started
     console.print(summary_table(agg, summaries[0]))
+    if controller is not None:
+        ctl = summaries[0]["controller"]
+        console.print(
+            f"controller {controller} (first path): {ctl['changes']} parameter change(s), mean step "
+            f"{100 * ctl['mean_relative_step']:.1f} %, {ctl['refused']} refused; final {ctl['final']}",
+            markup=False,
+        )
     console.print(
         f"wrote {out}/summary.json, timeseries.parquet, events.parquet, report.html ({elapsed:.1f} s)",
         markup=False,

@@ -25,8 +25,9 @@ import msgspec
 from clearhouse.auth.commands import MatchedFill, TxCommand
 from clearhouse.auth.envelope import SignedEnvelope, encode_signed, sign
 from clearhouse.auth.keys import KeyPair
-from clearhouse.auth.orders import Fill, Order, SignedOrder, sign_order
+from clearhouse.auth.orders import Fill, Order, SignedOrder, encode_signed_order, sign_order
 from clearhouse.auth.reports import sign_report
+from clearhouse.book.cancels import SignedCancel, SignedCancelAll
 from clearhouse.ledger.fixedpoint import to_fixed
 from clearhouse.oracle.reports import SourceReport
 
@@ -93,9 +94,11 @@ class Client:
                     good_til_time=good_til_time or int(time.time() * 1000) + self.ttl_ms)
 
     def order(self, key: KeyPair, account: str, market: str, side: Literal["buy", "sell"], size: int,
-              limit_price: int, *, client_id: int | None = None) -> SignedOrder:
+              limit_price: int, *, client_id: int | None = None,
+              time_in_force: Literal["gtc", "ioc", "post_only"] = "gtc",
+              reduce_only: bool = False) -> SignedOrder:
         order = Order(self.chain_id, account, market, side, size, limit_price,
-                      client_id if client_id is not None else self.next_nonce(),
+                      client_id if client_id is not None else self.next_nonce(), time_in_force, reduce_only,
                       good_til_time=int(time.time() * 1000) + self.ttl_ms)
         return sign_order(order, key)
 
@@ -179,6 +182,36 @@ class Client:
 
     def liquidations(self) -> list[dict[str, Any]]:
         return list(self.get("/v1/liquidations"))
+
+    # -- the node's order book (docs/book.md "Trading through the node") ------------------------------
+
+    def place(self, signed: SignedOrder) -> str:
+        """Submit a signed order to the node's book; its order id (the outcome follows the next block)."""
+        r = self.http.post("/v1/orders", content=encode_signed_order(signed),
+                           headers={"content-type": "application/json"})
+        return str(self._check(r)["order_id"])
+
+    def cancel(self, signed: SignedCancel | SignedCancelAll) -> str:
+        r = self.http.post("/v1/cancels", content=_enc.encode(signed),
+                           headers={"content-type": "application/json"})
+        return str(self._check(r)["id"])
+
+    def order_status(self, order_id: str) -> dict[str, Any]:
+        return dict(self.get(f"/v1/orders/{order_id}"))
+
+    def wait_order(self, order_id: str, timeout: float = 15.0) -> dict[str, Any]:
+        """Poll until the order is out of ``pending`` and its fills are out of the mempool."""
+        deadline = time.monotonic() + timeout
+        while True:
+            st = self.order_status(order_id)
+            if st["status"] != "pending" and all(f["status"] != "pending" for f in st["fills"]):
+                return st
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"order {order_id[:16]}… still pending")
+            time.sleep(0.05)
+
+    def book(self, market: str, depth: int = 20) -> dict[str, Any]:
+        return dict(self.get(f"/v1/book/{market}", depth=depth))
 
     def block(self, height: int) -> dict[str, Any]:
         return dict(self.get(f"/v1/blocks/{height}"))

@@ -165,3 +165,9 @@ class JournalError(ClearhouseError):
     """The journal is corrupt, out of sequence, or does not match the replay."""
 
     code = "journal_error"
+
+
+class InstrumentExpired(ClearhouseError):
+    """A dated future or option at or past its expiry: it no longer trades, it settles."""
+
+    code = "instrument_expired"

@@ -9,13 +9,15 @@ One block, top to bottom (:meth:`Engine.apply_block`):
    with the block cannot reprice the interval that led up to it);
 3. **clock and sequencer**: height, time and the L2 sequencer status;
 4. **oracle reports**: every feed aggregates its reports (or none) at the block's time, then prices the
-   block sets directly are recorded;
+   block sets directly are recorded; then the **expiry hook** (``mechanisms.options.expiry``) records
+   the settlement feed and settles every expired dated contract at its TWAP, or makes it wait;
 5. **transactions**: one by one on clones (:class:`~clearhouse.ledger.unit_of_work.TxContext`), each
    dispatched to its mechanism's handler; a refused one becomes ``TransactionRejected`` and changes nothing;
 6. **screening**: the candidate scanner lists perp buckets that may be below maintenance (before any
    vault is barked, so barks cannot hide a candidate);
-7. **enforcement**: unsafe vaults are barked (or reported), then the perp candidates are confirmed
-   exactly, ordered and capped, and closed out (or reported);
+7. **enforcement**: unsafe vaults are barked (or reported), accounts holding dated contracts below
+   maintenance lose their riskiest legs to the backstop (or are reported), then the perp candidates
+   are confirmed exactly, ordered and capped, and closed out (or reported);
 8. **state root** over the whole state; 9. **journal sink**: the block, its events and root are appended
    in the same try, so a failed write rolls the whole block back.
 """
@@ -48,7 +50,9 @@ from clearhouse.ledger.enforcement import (
     Target,
     confirm,
     rotate_by_health,
+    select_ranked,
     select_targets,
+    still_valid,
     unsafe_vaults,
 )
 from clearhouse.ledger.margin import (
@@ -62,6 +66,8 @@ from clearhouse.ledger.model import LedgerState
 from clearhouse.ledger.state_root import StateHasher
 from clearhouse.ledger.unit_of_work import BlockUndo, TxContext
 from clearhouse.mechanisms import perp_liquidation, perps
+from clearhouse.mechanisms.options import expiry as options_expiry
+from clearhouse.mechanisms.options import liquidation as options_liquidation
 from clearhouse.mechanisms.signing import auth_hooks
 from clearhouse.mechanisms.vaults import bark as vault_bark
 from clearhouse.oracle.reports import SourceReport
@@ -96,6 +102,9 @@ class Engine:
         self._hasher = StateHasher()
         self._hasher.update(self.state.accounts.values())
         self._prev_hash = GENESIS_HASH
+        #: Screen of the accounts holding dated contracts (None: the exact reference; any screen that
+        #: never misses, e.g. ``risk.contract_screen.PortfolioContractScreen``, gives identical blocks).
+        self.contract_screen: options_liquidation.ContractScreen | None = None
         #: Signatures a driver already verified (``mechanisms.signing.admission.VerifiedSignatures``),
         #: so a block skips ed25519 for them with identical results; replay attaches none.
         self.signature_cache: Any = None
@@ -128,6 +137,7 @@ class Engine:
             if auth_hooks.uses_auth(state, block):  # signed content well-formed, reports whitelisted
                 auth_hooks.check_block(state, block)
             self._read_prices(block, events)
+            touched.update(options_expiry.settle_expiries(state, undo, events))  # expiries: settle or wait
             bare_ok = auth_hooks.bare_commands_allowed(state)  # the genesis / bootstrap rule
             for index, command in enumerate(block.txs):
                 ctx = TxContext(state, undo)
@@ -144,9 +154,14 @@ class Engine:
             if auth_hooks.uses_auth(state, block):  # signed envelopes, after the bare commands (a bare
                 # ConfigureAuth in this block also registers the owners of the block's bare accounts)
                 auth_hooks.apply_signed(state, HANDLERS, self.signature_cache, block, undo, events, touched)
+            rescan = touched
             if state.params.enforcement != "off":
                 candidates = self._screen(touched)
-                self._enforce(undo, events, touched, candidates)
+                # The scanner has synced every account touched so far: only what enforcement changes
+                # after the scan needs the next block's sync.
+                rescan = set()
+                self._enforce(undo, events, rescan, candidates)
+                touched |= rescan
             self._hasher.update(state.accounts[a] for a in sorted(touched))
             root = self._hasher.root(state)
             block_bytes = encode_block(block)
@@ -162,7 +177,7 @@ class Engine:
             self._unscanned.update(touched)
             self._unscanned.update(a.id for a in restored)
             raise
-        self._unscanned.update(touched)
+        self._unscanned.update(rescan)
         return BlockResult(block.height, root, tuple(events), block_bytes, events_bytes)
 
     def state_root(self) -> str:
@@ -231,17 +246,30 @@ class Engine:
         room = params.max_liquidations_per_block - undo.liquidations
         if state.vault_types and room > 0:
             room -= self._enforce_vaults(undo, events, touched, room)
+        if state.contracts.instruments and room > 0:  # dated contracts: riskiest legs first
+            room -= options_liquidation.enforce(state, undo, events, touched, room, self.contract_screen)
         if not candidates or room <= 0:
             return
-        confirmed = confirm(state, candidates, self.prices())
-        for target in select_targets(confirmed, state.height, room):
+        # More candidates than room: with the scan's bounds, exact summaries only where the cap needs
+        # them (identical selection, see ledger.enforcement.select_ranked); vault enforcement may have
+        # written accounts after the scan, so only without vault types.
+        rank = getattr(self.scanner, "ranked", None)
+        binding = len(candidates) > room and not state.vault_types
+        ranked = rank(state) if rank is not None and binding else None
+        if ranked is not None:
+            chosen = select_ranked(state, ranked, self.prices(), state.height, room)
+        else:
+            chosen = select_targets(confirm(state, candidates, self.prices()), state.height, room)
+        for target in chosen:
             aid, mid = target.target
             if params.enforcement == "report":
                 events.append(ev.BelowMaintenance(aid, mid, target.equity, target.maintenance))
                 continue
             ctx = TxContext(state, undo)
             try:
-                perp_liquidation.close_out(ctx, cmd.CloseOut(aid, params.backstop_liquidator, mid))
+                perp_liquidation.close_out(
+                    ctx, cmd.CloseOut(aid, params.backstop_liquidator, mid), before=still_valid(state, target)
+                )
             except ClearhouseError as err:
                 events.append(ev.EnforcementFailed(aid, mid, err.code, str(err)))
                 continue

@@ -13,7 +13,7 @@ from typing import Any, get_args
 
 from clearhouse.ledger.commands import AnyCommand
 from clearhouse.ledger.kernel import Handler, Handlers
-from clearhouse.mechanisms import accounts, amm, perp_liquidation, perps, signing, vaults
+from clearhouse.mechanisms import accounts, amm, options, perp_liquidation, perps, signing, steward, vaults
 
 #: Mechanism name -> its handler table (the layout: one module or package per mechanism).
 MECHANISMS: Mapping[str, Handlers] = MappingProxyType(
@@ -24,6 +24,8 @@ MECHANISMS: Mapping[str, Handlers] = MappingProxyType(
         "amm": amm.HANDLERS,
         "vaults": vaults.HANDLERS,
         "signing": signing.HANDLERS,
+        "steward": steward.HANDLERS,
+        "options": options.HANDLERS,
     }
 )
 

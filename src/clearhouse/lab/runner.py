@@ -34,10 +34,12 @@ from clearhouse.core.fixedpoint import WAD, to_fixed
 from clearhouse.lab.agents import Agents, PendingTx
 from clearhouse.lab.arbitrage import Arbitrageurs, ArbTx, pool_price
 from clearhouse.lab.breaches import BreachTracker
+from clearhouse.lab.controller_run import ControllerRun
+from clearhouse.lab.controller_run import parse as parse_controller
 from clearhouse.lab.facts import PathFacts
 from clearhouse.lab.losses import LossTally
 from clearhouse.lab.metrics import contagion_summary, path_summary
-from clearhouse.lab.population import build_population
+from clearhouse.lab.population import Trader, build_population
 from clearhouse.lab.prices import to_wad
 from clearhouse.lab.scenario import AMM_SOURCE, Scenario, ScenarioError, load_scenario
 from clearhouse.lab.vault_agents import VaultAgents, VaultPopulation, build_vault_population
@@ -196,13 +198,16 @@ def run_path(
     keep_engine: bool = False,
     amm_sources: AmmSourceMode = "pool",
     baseline: bool | None = None,
+    controller: str | None = None,
 ) -> PathResult:
     """Run one path of ``scenario`` (``seed`` defaults to the scenario's) through the engine.
 
     With feeds reading an AMM pool (``amm:<market>`` sources), ``amm_sources = "external"`` makes
     those sources report the external price instead (everything else identical), and ``baseline``
     (default: the scenario's ``[contagion] baseline``) runs that variant too and adds the
-    comparison to the summary (``contagion``, ``docs/metrics.md``).
+    comparison to the summary (``contagion``, ``docs/metrics.md``). ``controller`` (``NAME`` or
+    ``NAME:PROFILE``) names a built-in risk controller that runs as an agent through the steward
+    (``clearhouse.lab.controller_run``).
     """
     seed = scenario.spec.seed if seed is None else seed
     bt = scenario.block_time
@@ -217,12 +222,14 @@ def run_path(
     vpop: VaultPopulation | None = (
         build_vault_population(scenario, seed, p0) if scenario.vault_types else None
     )
+    ctl = _controller_run(controller, scenario, pop.traders) if controller else None
+    ctl_txs: list[c.AnyCommand] = []
     warm = warmup_blocks(scenario)
     start = scenario.spec.start_time
     if start < (warm + 2) * bt:
         raise ScenarioError(scenario.file, "start_time", f"must be >= {(warm + 2) * bt} to fit the warm-up")
 
-    scanner = LabScanner()
+    scanner = LabScanner(reuse=False)  # charts read ``last`` every block
     engine = Engine(scanner=scanner)
     oracle_in = OracleInputs(scenario, seed, amm_sources)
     settle = scenario.params.settlement_asset
@@ -262,6 +269,8 @@ def run_path(
             txs = [*pop.setup, *pop.deposits]
             if vpop is not None:
                 txs = [*pop.setup, *vpop.setup, *pop.deposits, *vpop.deposits]
+            if ctl is not None:
+                txs += ctl.setup_txs()
         elif j == warm:
             for key in sorted(scenario.feeds):
                 feed = engine.state.oracles[key]
@@ -322,9 +331,11 @@ def run_path(
             time,
             s,
             k,
-            [tx.command for tx in due] + [tx.command for tx in vdue] + [tx.command for tx in adue],
+            [tx.command for tx in due] + [tx.command for tx in vdue] + [tx.command for tx in adue] + ctl_txs,
         )
         state = engine.state
+        if ctl is not None:
+            ctl.record(engine, result, len(due) + len(vdue) + len(adue), len(ctl_txs))
 
         rejected: set[int] = set()
         if arbs is not None:
@@ -332,7 +343,7 @@ def run_path(
             arejected = {
                 e.tx_index - first
                 for e in result.events
-                if isinstance(e, ev.TransactionRejected) and e.tx_index >= first
+                if isinstance(e, ev.TransactionRejected) and first <= e.tx_index < first + len(adue)
             }
             arbs.settle_results(adue, arejected, result.events, path_f[k])
         if vagents is not None:
@@ -497,6 +508,10 @@ def run_path(
             keeper_failed=sum(1 for i, tx in enumerate(due) if tx.kind == "closeout" and i in rejected),
             gas_price_gwei=agents.gas_price(k) / 1e9,
         )
+        if ctl is not None:
+            gas_token = int(agents.gas_token_price(prices_now) * WAD)
+            gas = {lvl: agents.gas_price(k, lvl) for lvl in ("p30", "p60", "p90")}
+            ctl_txs = ctl.transactions(engine, time, gas.__getitem__, gas_token)
         if on_block is not None:
             on_block(k + 1, n)
 
@@ -548,12 +563,25 @@ def run_path(
         amm_sources=amm_sources,
     )
     summary = path_summary(ctx)
+    if ctl is not None:
+        summary["controller"] = ctl.summary()
     if baseline is None:
         baseline = scenario.spec.contagion.baseline
     if baseline and scenario.amm_links and amm_sources == "pool":
         base = run_path(scenario, seed, amm_sources="external", baseline=False)
         summary["contagion"] = contagion_summary(summary, base.summary)
     return PathResult(scenario.name, seed, summary, timeseries, events, root, engine if keep_engine else None)
+
+
+def _controller_run(spec: str, scenario: Scenario, traders: Sequence[Trader]) -> ControllerRun:
+    """The controller agent for ``name``; typical liquidation size = the 25th percentile of the opening
+    notional per market (keepers should stay paid on three positions in four, not only on the average one)."""
+    totals: dict[str, list[float]] = {}
+    for t in traders:
+        totals.setdefault(t.market, []).append(t.notional)
+    typical = {m: int(float(np.percentile(v, 25)) * WAD) for m, v in totals.items() if v}
+    name, profile = parse_controller(spec)
+    return ControllerRun(name, scenario.markets, typical, profile)
 
 
 def extended_path(scenario: Scenario, offsets: np.ndarray, seed: int) -> np.ndarray:
@@ -621,6 +649,7 @@ class PathTask:
     overrides: tuple[tuple[str, Any], ...]
     seed: int
     keep_tables: bool = False
+    controller: str | None = None
 
 
 @dataclass
@@ -645,7 +674,7 @@ def scenario_for(task: PathTask) -> Scenario:
 
 def run_task(task: PathTask, on_block: Callable[[int, int], None] | None = None) -> PathOutcome:
     """Run one :class:`PathTask` (in this process or a worker)."""
-    result = run_path(scenario_for(task), task.seed, on_block=on_block)
+    result = run_path(scenario_for(task), task.seed, on_block=on_block, controller=task.controller)
     if task.keep_tables:
         return PathOutcome(task.seed, result.summary, result.timeseries, result.events)
     return PathOutcome(task.seed, result.summary)
@@ -666,6 +695,7 @@ def run_paths(
     overrides: dict[str, Any] | None = None,
     executor: Executor | None = None,
     keep_tables: int = 1,
+    controller: str | None = None,
 ) -> Iterator[PathOutcome]:
     """Run ``source`` (built-in name or TOML path) once per seed; yields outcomes in seed order.
 
@@ -674,7 +704,7 @@ def run_paths(
     executor of :mod:`clearhouse.lab.executors` (processes, Dask) only needs ``map``.
     """
     ov = tuple(sorted((overrides or {}).items()))
-    tasks = [PathTask(source, ov, s, i < keep_tables) for i, s in enumerate(seeds)]
+    tasks = [PathTask(source, ov, s, i < keep_tables, controller) for i, s in enumerate(seeds)]
     if executor is None:
         yield from (run_task(task) for task in tasks)
     else:

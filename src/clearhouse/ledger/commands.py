@@ -11,10 +11,15 @@ from typing import Literal, NoReturn
 
 import msgspec
 
+from clearhouse.ledger.contracts import ContractSpec, ListingTerms
 from clearhouse.ledger.errors import InvalidValue
 from clearhouse.ledger.fixedpoint import check_positive, check_range
 from clearhouse.ledger.model import AssetSpec, LedgerParams, MarketSpec, VaultTypeSpec
+from clearhouse.options.portfolio_margin import AnyGridSpec, ScenarioTable
 from clearhouse.oracle.config import FeedConfig
+from clearhouse.steward.guardrails import Guardrail
+from clearhouse.steward.names import check_steerable, key
+from clearhouse.steward.state import StewardConfig
 
 
 class Command(msgspec.Struct, frozen=True, tag_field="type", forbid_unknown_fields=True):
@@ -391,6 +396,124 @@ class WithdrawFromSP(Command, frozen=True, tag=True):
             raise_invalid(f"stability pool withdrawal of {self.account} must be >= 0, got {self.amount}")
 
 
+# -- the steward: guarded parameter changes by a controller key (docs/controller.md) -------------------------
+
+
+class ConfigureSteward(Command, frozen=True, tag=True):
+    """Admin: set the controller and guardian keys and the never-touch list; drops pending proposals."""
+
+    config: StewardConfig
+
+    def check(self) -> None:
+        self.config.validate()
+
+
+class SetGuardrail(Command, frozen=True, tag=True):
+    """Admin: set (or with ``guardrail=None`` remove) the guardrail of one (target, parameter)."""
+
+    scope: Literal["market", "vault_type"]
+    target: str
+    parameter: str
+    guardrail: Guardrail | None = None
+
+    def check(self) -> None:
+        check_steerable(self.scope, self.parameter)
+        if self.guardrail is not None:
+            self.guardrail.validate(key(self.scope, self.target, self.parameter))
+
+
+class ProposeParameter(Command, frozen=True, tag=True):
+    """Controller: propose ``value`` for one (target, parameter). ``controller`` names the sending key
+    (the signed envelope's signer must equal it; the steward checks it is the configured controller)."""
+
+    controller: str
+    scope: Literal["market", "vault_type"]
+    target: str
+    parameter: str
+    value: int
+
+    def check(self) -> None:
+        check_range(self.value, f"proposed {self.parameter} of {self.target}")
+        check_steerable(self.scope, self.parameter)
+
+
+class ApplyParameter(Command, frozen=True, tag=True):
+    """Controller: apply a pending proposal once its timelock and the parameter's interval allow."""
+
+    controller: str
+    proposal: int
+
+
+class VetoProposal(Command, frozen=True, tag=True):
+    """Guardian: void a pending proposal by id."""
+
+    guardian: str
+    proposal: int
+    reason: str = ""
+
+    def check(self) -> None:
+        if len(self.reason) > 256:
+            raise_invalid("veto reason must be at most 256 characters")
+
+
+# -- dated futures and options (mechanisms.options) -------------------------------------------------
+
+
+class ListContract(Command, frozen=True, tag=True):
+    """List a dated future or a European option (admin): its contract spec (underlying price key,
+    expiry, tick, step, minimum size, settlement window and feed age) and its risk terms."""
+
+    spec: ContractSpec
+    terms: ListingTerms = ListingTerms()
+
+    def check(self) -> None:
+        self.spec.validate()
+        self.terms.validate(self.spec.symbol)
+
+
+class SetScenarioTable(Command, frozen=True, tag=True):
+    """Set an underlying's portfolio-margin grid and its scenario table (admin): per-unit option
+    values over the grid, computed off-chain (``options.scenario_table``), exact integers here."""
+
+    underlying: str
+    spec: AnyGridSpec
+    table: ScenarioTable
+
+    def check(self) -> None:
+        self.spec.validate()
+        self.table.validate()
+        if self.table.underlying != self.underlying:
+            raise_invalid(f"scenario table is for {self.table.underlying!r}, not {self.underlying!r}")
+        if tuple(self.table.scenarios) != self.spec.scenarios():
+            raise_invalid(f"scenario table of {self.underlying} was not built for {type(self.spec).__name__}")
+
+
+class TradeContract(Command, frozen=True, tag=True):
+    """A matched fill in a dated contract: ``buyer`` buys ``size`` at ``price`` (an option's premium
+    per unit, paid at trade; a future's price)."""
+
+    instrument: str
+    buyer: str
+    seller: str
+    size: int
+    price: int
+    taker: Literal["buyer", "seller"] = "buyer"
+
+    def check(self) -> None:
+        if self.taker not in ("buyer", "seller"):
+            raise_invalid(f"taker of the {self.instrument} trade must be 'buyer' or 'seller'")
+        check_positive(self.size, f"trade size in {self.instrument}")
+        check_positive(self.price, f"trade price in {self.instrument}")
+
+
+class LiquidateContracts(Command, frozen=True, tag=True):
+    """Take over an account's dated-contract legs below maintenance, riskiest first, until it meets
+    initial margin again (keeper takeover; the liquidator is paid the legs' liquidation fee)."""
+
+    account: str
+    liquidator: str
+
+
 AnyCommand = (
     SetLedgerParams
     | ListAsset
@@ -428,6 +551,15 @@ AnyCommand = (
     | Tick
     | ProvideToSP
     | WithdrawFromSP
+    | ConfigureSteward
+    | SetGuardrail
+    | ProposeParameter
+    | ApplyParameter
+    | VetoProposal
+    | ListContract
+    | SetScenarioTable
+    | TradeContract
+    | LiquidateContracts
 )
 
 
@@ -437,12 +569,14 @@ def raise_invalid(message: str) -> NoReturn:
 
 __all__ = [
     "AnyCommand",
+    "ApplyParameter",
     "Bark",
     "CloseOut",
     "Command",
     "ConfigureAmm",
     "ConfigureAuth",
     "ConfigureOracle",
+    "ConfigureSteward",
     "ConfirmOracle",
     "Deal",
     "Dent",
@@ -452,15 +586,20 @@ __all__ = [
     "Draw",
     "Free",
     "Liquidate",
+    "LiquidateContracts",
     "ListAsset",
+    "ListContract",
     "ListMarket",
     "ListVaultType",
     "Lock",
     "OpenAccount",
+    "ProposeParameter",
     "ProvideToSP",
     "RedoAuction",
     "SetDebtLimit",
+    "SetGuardrail",
     "SetLedgerParams",
+    "SetScenarioTable",
     "SetVolatility",
     "SettleFunding",
     "SwapAmm",
@@ -468,9 +607,11 @@ __all__ = [
     "Tend",
     "Tick",
     "Trade",
+    "TradeContract",
     "TransferMargin",
     "UpdateMarket",
     "UpdateVaultType",
+    "VetoProposal",
     "Wipe",
     "Withdraw",
     "WithdrawFromSP",

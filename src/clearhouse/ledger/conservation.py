@@ -31,6 +31,7 @@ def conservation_gap(state: LedgerState, asset: str) -> int:
         held += sp.deposits
         held += sum(p.margin for a in state.accounts.values() for p in a.positions.values())
         held += sum(m.pnl_pool for m in state.markets.values())
+        held += state.contracts.pools()
         held += sum(a.bid for a in state.debt.auctions.values() if a.kind == ENGLISH)
     supply = state.deposited.get(asset, 0) - state.withdrawn.get(asset, 0)
     supply += state.drawn.get(asset, 0) - state.repaid.get(asset, 0)

@@ -10,15 +10,23 @@ account starves, and at most ``max_liquidations_per_block`` are acted on per blo
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
-from dataclasses import dataclass
+import heapq
+from collections.abc import Callable, Collection, Sequence
+from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Protocol, TypeVar
 
 from clearhouse.core.errors import MissingPrice, StalePrice
 from clearhouse.core.fixedpoint import WAD
-from clearhouse.ledger.margin import PriceLookup, cross_summary, fresh_price_lookup, isolated_summary
-from clearhouse.ledger.model import LedgerState
+from clearhouse.ledger.margin import (
+    MarginSummary,
+    PriceLookup,
+    cross_summary,
+    fresh_price_lookup,
+    isolated_summary,
+)
+from clearhouse.ledger.margin_models import FixedMargin
+from clearhouse.ledger.model import Account, LedgerState
 from clearhouse.liquidation.vault import AaveLiquidation, projected_rate, spot
 
 #: A liquidation target: (account, None) for the cross bucket, (account, market) for an isolated one.
@@ -59,6 +67,9 @@ class Confirmed:
     target: Target
     equity: int
     maintenance: int
+    #: The exact summary and the committed account it was computed from (see :func:`still_valid`).
+    summary: MarginSummary | None = field(default=None, compare=False, repr=False)
+    account: Account | None = field(default=None, compare=False, repr=False)
 
     @property
     def health(self) -> int:
@@ -86,8 +97,27 @@ def confirm(state: LedgerState, candidates: Sequence[Target], price_of: PriceLoo
         except (MissingPrice, StalePrice):
             continue
         if summary.liquidatable:
-            out.append(Confirmed((aid, mid), summary.equity, summary.maintenance))
+            out.append(Confirmed((aid, mid), summary.equity, summary.maintenance, summary, account))
     return out
+
+
+def still_valid(state: LedgerState, confirmed: Confirmed) -> MarginSummary | None:
+    """The confirmed summary if it is still exactly what the bucket's summary would be now, else None.
+
+    Within one enforcement step prices and funding indices do not change, so a bucket's summary can
+    only change through its account (the ledger swaps in a new object whenever a transaction writes
+    an account, so an unchanged account is the *same* object) or through open interest, which enters
+    only the fractions of non-fixed margin models. So: the same account object, and fixed margin on
+    every market the bucket holds. The close-out then reuses it instead of recomputing it.
+    """
+    account = confirmed.account
+    if account is None or confirmed.summary is None or state.accounts.get(account.id) is not account:
+        return None
+    markets = state.markets
+    for pos in account.positions.values():
+        if pos.size and type(markets[pos.market].spec.margin_model) is not FixedMargin:
+            return None
+    return confirmed.summary
 
 
 K = TypeVar("K")
@@ -146,3 +176,101 @@ def unsafe_vaults(state: LedgerState, price_of: PriceLookup) -> list[tuple[int, 
             if vault.ink * sp < debt:
                 out.append((vault.ink * sp * WAD // debt, (aid, vid)))
     return out
+
+
+@dataclass(frozen=True, slots=True)
+class Ranked:
+    """Candidates with what a float screen proved about them (parallel lists, see :func:`select_ranked`).
+
+    ``certain[i]``: the screen proves the exact check would find ``targets[i]`` below maintenance (the
+    bucket exists, has size, and is below maintenance). ``lo[i]`` / ``hi[i]``: bounds on its exact
+    health ``Confirmed.health / WAD`` that already include the screen's evaluation error (``-inf`` /
+    ``inf`` when unknown).
+    """
+
+    targets: list[Target]
+    certain: list[bool]
+    lo: list[float]
+    hi: list[float]
+
+
+def _confirm_one(state: LedgerState, target: Target, price_of: PriceLookup) -> Confirmed | None:
+    """:func:`confirm` for one target: its exact summary if it is below maintenance."""
+    found = confirm(state, [target], price_of)
+    return found[0] if found else None
+
+
+def select_ranked(
+    state: LedgerState, ranked: Ranked, price_of: PriceLookup, height: int, cap: int
+) -> list[Confirmed]:
+    """``select_targets(confirm(state, targets), height, cap)`` with exact summaries only where needed.
+
+    Membership: a ``certain`` candidate is a member without an exact summary; the others are confirmed
+    exactly (usually few: those within the screen's error of the boundary). Head: with ``k = ceil(cap/2)``
+    and ``H`` the ``k``-th smallest ``hi`` among members, a member with ``lo > H`` has an exact health
+    above at least ``k`` others, so only members with ``lo <= H`` need an exact summary to find the
+    ``k`` lowest ``(health, key)``. The window is drawn from the other members by key (no health
+    needed), and the chosen ones get their exact summaries for the final order. Exact work is
+    O(cap + members near the boundary or near the head's cut), not O(candidates); the result is the
+    same list (the property tests compare both).
+    """
+    members: dict[tuple[str, str], tuple[Target, float, float]] = {}
+    exact: dict[tuple[str, str], Confirmed] = {}
+    for target, certain, lo, hi in zip(ranked.targets, ranked.certain, ranked.lo, ranked.hi, strict=True):
+        key = (target[0], target[1] or "")
+        if key in members:
+            continue
+        if certain:
+            members[key] = (target, lo, hi)
+            continue
+        c = _confirm_one(state, target, price_of)
+        if c is not None:
+            exact[key] = c
+            h = c.health / WAD  # one rounding: widen by a few ulps
+            members[key] = (target, h - 1e-15 * abs(h) - 1e-300, h + 1e-15 * abs(h) + 1e-300)
+
+    def confirmed(key: tuple[str, str]) -> Confirmed:
+        c = exact.get(key)
+        if c is None:
+            c = _confirm_one(state, members[key][0], price_of)
+            if c is None:  # pragma: no cover - the screen's proof failed: never guess, redo it exactly
+                raise _ScreenDisagrees(key)
+            exact[key] = c
+        return c
+
+    def order(keys: Collection[tuple[str, str]]) -> list[Confirmed]:
+        chosen = [confirmed(k) for k in keys]
+        return sorted(chosen, key=lambda c: (c.health, (c.target[0], c.target[1] or "")))
+
+    try:
+        return _select(members, confirmed, order, height, cap)
+    except _ScreenDisagrees:  # pragma: no cover - see confirmed()
+        targets = [m[0] for m in members.values()]
+        return select_targets(confirm(state, targets, price_of), height, cap)
+
+
+class _ScreenDisagrees(Exception):
+    """A bucket the float screen proved below maintenance is not, exactly (would be a bug)."""
+
+
+def _select(
+    members: dict[tuple[str, str], tuple[Target, float, float]],
+    confirmed: Callable[[tuple[str, str]], Confirmed],
+    order: Callable[[Collection[tuple[str, str]]], list[Confirmed]],
+    height: int,
+    cap: int,
+) -> list[Confirmed]:
+    """The head / window selection of :func:`select_ranked` over its members."""
+    if len(members) <= cap:
+        return order(members)
+    slots = cap // 2
+    k = cap - slots
+    cut = heapq.nsmallest(k, (hi for _, _, hi in members.values()))[-1]
+    pool = [key for key, (_, lo, _) in members.items() if lo <= cut]
+    head = [(c.health, key) for key in pool for c in (confirmed(key),)]
+    head.sort()
+    head_keys = {key for _, key in head[:k]}
+    rest = sorted(key for key in members if key not in head_keys)
+    start = (height * slots) % len(rest) if slots else 0
+    window = [rest[(start + i) % len(rest)] for i in range(slots)]
+    return order([*head_keys, *window])

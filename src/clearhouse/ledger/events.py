@@ -571,6 +571,144 @@ class FillCleared(Event, frozen=True, tag=True):
     sell_order: str
     buy_filled: int
     sell_filled: int
+# -- the steward (docs/controller.md) -----------------------------------------------------------------------
+
+
+class StewardConfigured(Event, frozen=True, tag=True):
+    controller: str
+    guardian: str
+    forbidden: tuple[str, ...]
+
+
+class GuardrailSet(Event, frozen=True, tag=True):
+    """A guardrail set (``removed`` false) or removed for ``scope:target/parameter``."""
+
+    scope: str
+    target: str
+    parameter: str
+    lower: int
+    upper: int
+    max_up: int
+    max_down: int
+    relative: bool
+    min_interval: int
+    timelock: int
+    expiry: int
+    fast_direction: str
+    removed: bool = False
+
+
+class ParameterProposed(Event, frozen=True, tag=True):
+    """``previous`` is the live value of this very (target, parameter) when proposed."""
+
+    proposal: int
+    scope: str
+    target: str
+    parameter: str
+    previous: int
+    value: int
+    earliest: int
+    expires_at: int
+
+
+class ParameterApplied(Event, frozen=True, tag=True):
+    """``previous`` is the live value of this very (target, parameter) just before the change."""
+
+    proposal: int
+    scope: str
+    target: str
+    parameter: str
+    previous: int
+    value: int
+
+
+class ProposalVetoed(Event, frozen=True, tag=True):
+    proposal: int
+    guardian: str
+    reason: str
+
+
+class ProposalDropped(Event, frozen=True, tag=True):
+    """A pending proposal removed without a veto: ``expired`` or ``reconfigured``."""
+
+    proposal: int
+    reason: str
+
+
+# -- dated futures and options (mechanisms.options) -------------------------------------------------
+
+
+class ContractListed(Event, frozen=True, tag=True):
+    instrument: str
+    #: "future", "call" or "put".
+    kind: str
+    underlying: str
+    expiry: int
+    strike: int
+
+
+class ScenarioTableSet(Event, frozen=True, tag=True):
+    underlying: str
+    grid: str
+    options: int
+    spot: int
+    as_of: int
+
+
+class ContractTraded(Event, frozen=True, tag=True):
+    """A fill in a dated contract; for an option ``notional`` is the premium the buyer paid."""
+
+    instrument: str
+    buyer: str
+    seller: str
+    size: int
+    price: int
+    notional: int
+    buyer_fee: int
+    seller_fee: int
+    buyer_realised_pnl: int
+    seller_realised_pnl: int
+
+
+class ExpiryWaiting(Event, frozen=True, tag=True):
+    """An expired instrument cannot settle yet (``reason``: a ``WaitReason``: halted, stale, ...)."""
+
+    instrument: str
+    reason: str
+    detail: str
+
+
+class ContractSettled(Event, frozen=True, tag=True):
+    """One position settled in cash at expiry (``amount`` > 0 received, < 0 paid)."""
+
+    instrument: str
+    account: str
+    size: int
+    amount: int
+
+
+class ExpirySettled(Event, frozen=True, tag=True):
+    """Every position of ``instrument`` settled at ``price`` (the TWAP of ``[window_start, window_end]``);
+    ``dust`` is what flooring left with the protocol (to the fee pool)."""
+
+    instrument: str
+    price: int
+    window_start: int
+    window_end: int
+    positions: int
+    dust: int
+
+
+class ContractLegLiquidated(Event, frozen=True, tag=True):
+    """A liquidated account's leg taken over by ``liquidator`` at ``price`` (option: the table's mark;
+    future: the index), ``penalty`` paid by the account to the liquidator."""
+
+    account: str
+    liquidator: str
+    instrument: str
+    size: int
+    price: int
+    penalty: int
 
 
 AnyEvent = (
@@ -639,4 +777,17 @@ AnyEvent = (
     | ReporterAuthorized
     | ReporterRevoked
     | FillCleared
+    | StewardConfigured
+    | GuardrailSet
+    | ParameterProposed
+    | ParameterApplied
+    | ProposalVetoed
+    | ProposalDropped
+    | ContractListed
+    | ScenarioTableSet
+    | ContractTraded
+    | ExpiryWaiting
+    | ContractSettled
+    | ExpirySettled
+    | ContractLegLiquidated
 )

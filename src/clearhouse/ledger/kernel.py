@@ -123,6 +123,8 @@ def margin_keys(tx: TxContext, acct: Account) -> list[str]:
     """Price keys the account's cross margin depends on."""
     keys = {a for a, v in acct.balances.items() if v}
     keys.update(tx.state.markets[m].spec.oracle for m, p in acct.positions.items() if p.size)
+    if acct.contracts:  # dated futures and options: their underlyings
+        keys.update(tx.state.contracts.instruments[i].spec.underlying for i in acct.contracts)
     return sorted(keys)
 
 
@@ -333,11 +335,14 @@ def check_fill_margin(
 
 
 def require_cross_initial(tx: TxContext, acct: Account, refusal: Callable[[MarginSummary], str]) -> None:
-    """A balance that backs perp positions (or a debt) may only shrink while the cross bucket keeps
-    initial margin: checked only when the account has cross positions or a negative balance, under the
-    oracle rule for ``withdraw``. ``refusal`` words the error from the summary after the change."""
-    if any(not p.isolated and p.size for p in acct.positions.values()) or any(
-        v < 0 for v in acct.balances.values()
+    """A balance that backs perp positions, dated contracts (or a debt) may only shrink while the cross
+    bucket keeps initial margin: checked only when the account has cross positions, contracts or a
+    negative balance, under the oracle rule for ``withdraw``. ``refusal`` words the error from the
+    summary after the change."""
+    if (
+        any(not p.isolated and p.size for p in acct.positions.values())
+        or any(v < 0 for v in acct.balances.values())
+        or acct.contracts
     ):
         require(tx, Action.WITHDRAW, margin_keys(tx, acct))
         after = cross_summary(tx.state, acct, prices(tx))

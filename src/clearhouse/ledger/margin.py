@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from clearhouse.core.errors import MissingPrice, StalePrice
 from clearhouse.core.fixedpoint import WAD, WAD2, mul_div_up, rmul_up
+from clearhouse.ledger.contract_margin import contract_terms
 from clearhouse.ledger.margin_models import FixedMargin
 from clearhouse.ledger.model import Account, LedgerState, MarketState, Position
 
@@ -118,6 +119,9 @@ def position_terms(pos: Position, market: MarketState, price: int) -> tuple[int,
 def cross_summary(state: LedgerState, account: Account, price_of: PriceLookup) -> MarginSummary:
     """Margin of the account's cross bucket: all collateral and every cross position."""
     equity = collateral_value(account.balances, state, price_of)
+    if account.contracts:  # dated futures / options: portfolio margin per underlying
+        value, im, mm = contract_terms(state, account, price_of, position_terms)
+        return MarginSummary(equity + value, im, mm)
     initial = maintenance = 0
     markets = state.markets
     for pos in account.positions.values():

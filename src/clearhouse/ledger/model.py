@@ -12,6 +12,7 @@ from typing import Literal, Protocol
 
 import msgspec
 
+from clearhouse.ledger.contracts import ContractBook, ContractPosition
 from clearhouse.ledger.errors import InvalidParameters
 from clearhouse.ledger.fixedpoint import RAY, WAD, check_non_negative, check_positive
 from clearhouse.ledger.margin_models import AnyMarginModel, FixedMargin
@@ -20,6 +21,7 @@ from clearhouse.liquidation.stability_pool import SpDeposit, StabilityPoolState
 from clearhouse.liquidation.vault import AaveLiquidation, AnyDisposal, DutchAuction, StabilityPool
 from clearhouse.oracle.feed import OracleFeed
 from clearhouse.oracle.mark import MarkPrice
+from clearhouse.steward.state import StewardState
 
 
 class SignedLedger(Protocol):
@@ -352,6 +354,8 @@ class Account:
     vaults: dict[str, Vault] = field(default_factory=dict)
     #: Stability pool deposit and its snapshots (Liquity), if any.
     sp: SpDeposit | None = None
+    #: Dated futures and options (instrument id -> position; mechanisms.options), beside the perps.
+    contracts: dict[str, ContractPosition] = field(default_factory=dict)
 
     def clone(self) -> Account:
         return Account(
@@ -362,6 +366,7 @@ class Account:
             {m: p.clone() for m, p in self.positions.items()},
             dict(self.vaults),
             self.sp,
+            dict(self.contracts),
         )
 
 
@@ -457,3 +462,9 @@ class LedgerState:
     #: replay rules, nonce windows, ownership registry, fill book. ``None`` = a trusted-driver ledger (lab,
     #: unsigned demo), whose state root is then exactly as before auth existed.
     auth: SignedLedger | None = None
+    #: The steward: controller/guardian keys, guardrails, pending proposals (clearhouse.steward and
+    #: mechanisms.steward).
+    steward: StewardState = field(default_factory=StewardState)
+    #: Dated futures and options: listings, scenario tables, settlement prints (mechanisms.options).
+    #: Hashed into the state root only once used.
+    contracts: ContractBook = field(default_factory=ContractBook)

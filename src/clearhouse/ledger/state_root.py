@@ -14,6 +14,7 @@ from collections.abc import Iterable
 
 import msgspec
 
+from clearhouse.ledger.contracts import encode_positions
 from clearhouse.ledger.model import Account, LedgerState
 
 _DOMAIN = b"clearhouse/state/v1"
@@ -40,6 +41,9 @@ def encode_account(account: Account) -> bytes:
     if account.sp is not None:
         d = account.sp
         fields.append([d.initial, d.p, d.scale, d.epoch, [list(s) for s in d.sums]])
+    if account.contracts:
+        # Dated contracts extend the leaf only when held (tagged): other roots are unchanged.
+        fields.append(["contracts", encode_positions(account.contracts)])
     return _encoder.encode(fields)
 
 
@@ -106,6 +110,9 @@ def encode_globals(state: LedgerState) -> bytes:
             sorted(state.withdrawn.items()),
             [[k, hashlib.sha256(f.encode_state()).hexdigest()] for k, f in sorted(state.oracles.items())],
             *extension,
+            # The steward extends the globals only once used: existing roots are unchanged.
+            *([["steward", state.steward.encode()]] if state.steward.used() else []),
+            *([["contracts", state.contracts.encode()]] if state.contracts.used() else []),
         ]
     )
 

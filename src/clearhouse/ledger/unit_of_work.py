@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from clearhouse.core.errors import UnknownAccount, UnknownMarket, UnknownVaultType
+from clearhouse.ledger.contracts import ContractBook
 from clearhouse.ledger.events import Event
 from clearhouse.ledger.model import (
     Account,
@@ -25,6 +26,7 @@ from clearhouse.ledger.model import (
 )
 from clearhouse.liquidation.stability_pool import StabilityPoolState
 from clearhouse.oracle.feed import OracleFeed
+from clearhouse.steward.state import StewardState
 
 _MISSING = object()
 
@@ -55,6 +57,9 @@ class BlockUndo:
     insurance_by_account: dict[str, int] = field(default_factory=dict)
     #: ``(state.auth,)`` at the block's start, once a block changes it (mechanisms.signing).
     auth: tuple[Any] | None = None
+    steward: StewardState | None = None
+    #: The contract book (listings, tables, prints) at the block's start, once a block changes it.
+    contracts: ContractBook | None = None
 
     def restore(self, state: LedgerState) -> tuple[list[Account], int]:
         """Put every original back.
@@ -81,6 +86,8 @@ class BlockUndo:
             state.debt = self.debt
         if self.stability_pool is not None:
             state.stability_pool = self.stability_pool
+        if self.steward is not None:
+            state.steward = self.steward
         if self.drawn is not None:
             state.drawn = self.drawn
         if self.repaid is not None:
@@ -95,6 +102,8 @@ class BlockUndo:
             state.oracles = self.oracles
         if self.auth is not None:
             state.auth = self.auth[0]
+        if self.contracts is not None:
+            state.contracts = self.contracts
         if self.header is not None:
             params, state.height, state.time, state.sequencer_up, state.sequencer_up_since = self.header
             state.params = params  # type: ignore[assignment]
@@ -107,12 +116,14 @@ class TxContext:
     __slots__ = (
         "_accounts",
         "_assets",
+        "_contracts",
         "_debt",
         "_markets",
         "_oracles",
         "_params",
         "_pools",
         "_sp",
+        "_steward",
         "_vault_types",
         "deposited",
         "drawn",
@@ -142,8 +153,10 @@ class TxContext:
         self._vault_types: dict[str, VaultType] = {}
         self._debt: DebtState | None = None
         self._sp: StabilityPoolState | None = None
+        self._contracts: ContractBook | None = None
         #: Insurance this transaction paid per account, added to the block's tally on commit.
         self.insurance_by_account: dict[str, int] = {}
+        self._steward: StewardState | None = None
 
     def account(self, account_id: str) -> Account:
         acct = self._accounts.get(account_id)
@@ -183,10 +196,23 @@ class TxContext:
             self._debt = self.state.debt.clone()
         return self._debt
 
+    def contracts(self) -> ContractBook:
+        """The transaction's copy of the contract book (mechanisms.options)."""
+        if self._contracts is None:
+            self._contracts = self.state.contracts.clone()
+        return self._contracts
+
     def stability_pool(self) -> StabilityPoolState:
         if self._sp is None:
             self._sp = self.state.stability_pool.clone()
         return self._sp
+
+    def steward(self) -> StewardState:
+        """The steward state as this transaction sees it (immutable; replace it with ``set_steward``)."""
+        return self._steward if self._steward is not None else self.state.steward
+
+    def set_steward(self, steward: StewardState) -> None:
+        self._steward = steward
 
     def mint(self, asset: str, amount: int) -> None:
         """Record ``amount`` of ``asset`` created (drawn) for the conservation identity."""
@@ -243,10 +269,18 @@ class TxContext:
             if undo.debt is None:
                 undo.debt = state.debt
             state.debt = self._debt
+        if self._contracts is not None:
+            if undo.contracts is None:
+                undo.contracts = state.contracts
+            state.contracts = self._contracts
         if self._sp is not None:
             if undo.stability_pool is None:
                 undo.stability_pool = state.stability_pool
             state.stability_pool = self._sp
+        if self._steward is not None:
+            if undo.steward is None:
+                undo.steward = state.steward
+            state.steward = self._steward
         if self.drawn:
             if undo.drawn is None:
                 undo.drawn = state.drawn

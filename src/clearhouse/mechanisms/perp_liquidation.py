@@ -23,7 +23,9 @@ from clearhouse.ledger import events as ev
 from clearhouse.ledger import kernel
 from clearhouse.ledger.kernel import Handlers
 from clearhouse.ledger.margin import (
+    MarginSummary,
     PriceLookup,
+    collateral_value,
     cross_summary,
     isolated_summary,
     margin_fractions,
@@ -325,7 +327,11 @@ def deposit_backstop(ctx: TxContext, c: cmd.DepositBackstop) -> None:
     ctx.emit(ev.BackstopDeposited(c.asset, c.amount))
 
 
-def close_out(ctx: TxContext, c: cmd.CloseOut) -> None:
+def close_out(ctx: TxContext, c: cmd.CloseOut, before: MarginSummary | None = None) -> None:
+    """Close the bucket's positions at the oracle price against the liquidator, with the penalty.
+
+    ``before`` is the bucket's exact summary when the caller already holds it for the committed
+    account (the engine's enforcement, see ``ledger.enforcement.still_valid``); else it is computed."""
     kernel.check_liquidation_room(ctx)
     if c.account == c.liquidator:
         raise SelfTrade(f"account {c.account} cannot close itself out")
@@ -334,13 +340,15 @@ def close_out(ctx: TxContext, c: cmd.CloseOut) -> None:
     settle = ctx.state.params.settlement_asset
     if c.market is None:
         targets = sorted(m for m, p in acct.positions.items() if not p.isolated and p.size)
-        before = cross_summary(ctx.state, acct, prices)
+        if before is None:
+            before = cross_summary(ctx.state, acct, prices)
     else:
         pos = acct.positions.get(c.market)
         if pos is None or not pos.isolated or not pos.size:
             raise NotLiquidatable(f"account {c.account} has no isolated position in {c.market}")
         targets = [c.market]
-        before = isolated_summary(ctx.state, pos, prices)
+        if before is None:
+            before = isolated_summary(ctx.state, pos, prices)
     if not targets:
         raise NotLiquidatable(f"account {c.account} has no cross positions to close out")
     if any(p.isolated for m, p in liq.positions.items() if m in targets):
@@ -360,7 +368,9 @@ def close_out(ctx: TxContext, c: cmd.CloseOut) -> None:
         penalty_due += wmul_up(notional, market.spec.liquidation_fee)
         ctx.emit(ev.PositionClosedOut(c.account, c.liquidator, mid, size, price, notional, pnl))
     if c.market is None:
-        equity = cross_summary(ctx.state, acct, prices).equity
+        # Every cross position was closed to size 0, and cross_summary skips those: the bucket's
+        # equity is its collateral alone (the same integer, without walking the positions).
+        equity = collateral_value(acct.balances, ctx.state, prices)
         isolated: Position | None = None
     else:
         isolated = acct.positions[c.market]

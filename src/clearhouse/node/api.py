@@ -21,11 +21,12 @@ from fastapi.responses import JSONResponse, Response, StreamingResponse
 from pydantic import BaseModel
 
 from clearhouse.ledger.errors import ClearhouseError
-from clearhouse.node import views
+from clearhouse.node import book_routes, views
 from clearhouse.node.index import outcome_dict
 from clearhouse.node.metrics import NodeMetrics
 from clearhouse.node.ratelimit import RateLimiter
 from clearhouse.node.service import NodeService, Refused, refusal
+from clearhouse.node.steward_views import steward_view
 
 log = logging.getLogger("clearhouse.node.api")
 
@@ -286,6 +287,11 @@ def create_app(
     async def liquidations() -> list[dict[str, Any]]:
         return views.queue_view(svc.engine.state)
 
+    @app.get("/v1/steward")
+    async def steward() -> dict[str, Any]:
+        """The risk steward: config, guardrails, pending proposals, last application per parameter."""
+        return steward_view(svc.engine.state)
+
     @app.get("/v1/blocks/{height}", responses=_ERRORS)
     async def block(height: int = Path(ge=1, le=2**62)) -> Response:
         row = svc.store.get(height)
@@ -352,6 +358,8 @@ def create_app(
 
         return StreamingResponse(gen(), media_type="text/event-stream",
                                  headers={"Cache-Control": "no-cache"})
+
+    book_routes.install(app, svc, _ERRORS)
 
     @app.get("/metrics", include_in_schema=False)
     async def prometheus() -> Response:

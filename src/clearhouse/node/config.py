@@ -14,6 +14,8 @@ import msgspec
 from clearhouse.auth.nonces import ReplayRules
 from clearhouse.auth.signing import check_chain_id, check_public_key
 from clearhouse.ledger.errors import InvalidValue
+from clearhouse.node.steward_genesis import StewardGenesis, toml_section
+from clearhouse.node.toml_text import toml_value
 
 
 class ReporterEntry(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -40,6 +42,8 @@ class GenesisConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     admin_key_file: str = ""
     #: Price of ETH written into every block when no reporter is configured (benchmarks, tests).
     fixed_price: str = "2000"
+    #: The steward at genesis (controller and guardian keys, guardrails of the market): docs/controller.md.
+    steward: StewardGenesis | None = None
 
 
 class ReplicationConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -105,6 +109,8 @@ class NodeConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
                 raise InvalidValue(f"replication.nats: {url!r} is not a nats:// URL")
         if rep.lease_ttl_ms < 500 or rep.replicas < 1:
             raise InvalidValue("replication.lease_ttl_ms must be >= 500 and replicas >= 1")
+        if self.genesis.steward is not None:
+            self.genesis.steward.validate()
 
 
 def load_config(path: str | Path) -> NodeConfig:
@@ -125,27 +131,19 @@ def dump_config(cfg: NodeConfig) -> str:
     for field in cfg.__struct_fields__:
         if field in ("genesis", "replay", "replication"):
             continue
-        lines.append(f"{field} = {_toml(getattr(cfg, field))}")
+        lines.append(f"{field} = {toml_value(getattr(cfg, field))}")
     lines.append("\n[replay]")
     for field in cfg.replay.__struct_fields__:
-        lines.append(f"{field} = {_toml(getattr(cfg.replay, field))}")
+        lines.append(f"{field} = {toml_value(getattr(cfg.replay, field))}")
     lines.append("\n[replication]")
     for field in cfg.replication.__struct_fields__:
-        lines.append(f"{field} = {_toml(getattr(cfg.replication, field))}")
+        lines.append(f"{field} = {toml_value(getattr(cfg.replication, field))}")
     lines.append("\n[genesis]")
     for field in genesis.__struct_fields__:
-        if field != "reporters":
-            lines.append(f"{field} = {_toml(getattr(genesis, field))}")
+        if field not in ("reporters", "steward"):
+            lines.append(f"{field} = {toml_value(getattr(genesis, field))}")
+    if genesis.steward is not None:
+        lines.append(toml_section(genesis.steward))
     for r in genesis.reporters:
         lines.append(f'\n[[genesis.reporters]]\nfeed = "{r.feed}"\nsource = "{r.source}"\nkey = "{r.key}"')
     return "\n".join(lines) + "\n"
-
-
-def _toml(value: object) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, str):
-        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
-    if isinstance(value, tuple | list):
-        return "[" + ", ".join(_toml(v) for v in value) + "]"
-    return repr(value)

@@ -1,8 +1,10 @@
 """The first blocks of a devnet, a pure function of the configuration and the start time.
 
 Block 1 is bare (the bootstrap rule of docs/auth.md): ledger parameters, the settlement asset, an ETH
-perpetual, its oracle feed (a median of the configured reporters' sources), the insurance fund and
-``ConfigureAuth`` (chain id, admin keys); from block 2 on every command must be signed. Block 2, signed by
+perpetual, its oracle feed (a median of the configured reporters' sources), the insurance fund, with
+``[genesis.steward]`` the risk steward (``ConfigureSteward`` and the market's ``SetGuardrail`` commands,
+:mod:`clearhouse.node.steward_genesis`), and ``ConfigureAuth`` (chain id, admin keys); from block 2 on
+every command must be signed. Block 2, signed by
 the admin key of ``genesis.admin_key_file``, whitelists each reporter key for its source
 (``AuthorizeReporter``). Enforcement is left to keepers (``enforcement = "off"``): the engine liquidates
 only when a keeper asks, which is what the devnet shows.
@@ -21,6 +23,7 @@ from clearhouse.ledger.block import Block
 from clearhouse.ledger.fixedpoint import WAD, to_fixed
 from clearhouse.ledger.model import AssetSpec, LedgerParams
 from clearhouse.node.config import NodeConfig
+from clearhouse.node.steward_genesis import steward_txs
 from clearhouse.oracle.config import FeedConfig, MedianConfig
 
 SETTLEMENT = "USDC"
@@ -48,6 +51,8 @@ def genesis_block(cfg: NodeConfig, start_time: int) -> Block:
         # No reporters: the price is written by every block (benchmarks, tests without reporters).
         prices[MARKET.oracle] = to_fixed(g.fixed_price)
     txs.append(c.DepositInsurance(SETTLEMENT, to_fixed(g.insurance)))
+    if g.steward is not None:
+        txs += steward_txs(g.steward, MARKET)
     txs.append(c.ConfigureAuth(
         cfg.chain_id, tuple(sorted(cfg.admin_keys)), True, r.capacity, r.max_nonce_age_ms,
         r.max_nonce_lead_ms, r.max_good_til_blocks, r.max_good_til_ms,

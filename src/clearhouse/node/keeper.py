@@ -50,7 +50,8 @@ class StreamItem(msgspec.Struct, frozen=True):
     txs: list[dict[str, Any]] = []
 
 
-_item = msgspec.json.Decoder(StreamItem)
+#: Decodes one ``data:`` line of the node's stream.
+stream_item_decoder = msgspec.json.Decoder(StreamItem)
 
 
 @dataclass
@@ -284,7 +285,7 @@ class Keeper:
                             return
                         if not line.startswith("data: "):
                             continue
-                        item = _item.decode(line[6:])
+                        item = stream_item_decoder.decode(line[6:])
                         if item.seq != self.seq:
                             raise SystemExit(f"stream gap: expected {self.seq}, got {item.seq}")
                         self.seq += 1

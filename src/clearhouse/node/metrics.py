@@ -7,6 +7,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, gene
 from clearhouse.ledger.engine import BlockResult
 from clearhouse.node.liquidations import liquidation_queue
 from clearhouse.node.service import NodeService
+from clearhouse.node.steward_views import StewardMetrics
 from clearhouse.oracle.states import OracleState
 
 
@@ -35,6 +36,8 @@ class NodeMetrics:
         self._seen: dict[str, int] = {}
         self._liq_seen = 0
         svc.block_listeners.append(self.on_block)
+        self.steward = StewardMetrics(r)
+        svc.block_listeners.append(self.steward.on_block)
 
     def on_block(self, result: BlockResult, seconds: float) -> None:
         self.block_seconds.observe(seconds)
@@ -60,4 +63,5 @@ class NodeMetrics:
         self.stream_seq.set(svc.next_seq())
         for role in ("single", "leader", "follower", "halted"):
             self.role.labels(role).set(1 if svc.role == role else 0)
+        self.steward.render(state)
         return generate_latest(self.registry)

@@ -37,13 +37,14 @@ from clearhouse.ledger.engine import BlockResult, Engine
 from clearhouse.ledger.errors import ClearhouseError
 from clearhouse.ledger.fixedpoint import to_fixed
 from clearhouse.mechanisms.signing.admission import VerifiedSignatures, ledger_auth
+from clearhouse.node.book_service import NodeBook
 from clearhouse.node.config import NodeConfig
 from clearhouse.node.genesis import MARKET, feed_sources, genesis_block, reporter_envelopes
 from clearhouse.node.index import NodeIndex, outcome_dict
 from clearhouse.node.mempool import Mempool, MempoolFull
 from clearhouse.node.txs import Pending, block_signed, outcomes, precheck
 from clearhouse.oracle.reports import SourceReport
-from clearhouse.replication.errors import Fenced
+from clearhouse.replication.errors import Diverged, Fenced
 from clearhouse.risk.scanner import ColumnarScanner
 
 log = logging.getLogger("clearhouse.node")
@@ -142,6 +143,7 @@ class NodeService:
         self._recent_bytes = 0
         self.listeners: list[Callable[[], None]] = []
         self.block_listeners: list[Callable[[BlockResult, float], None]] = []
+        self.book: NodeBook | None = None  # the order book (book_service), attached below
         self.fixed_price = None if feed_sources(cfg, MARKET.oracle) else to_fixed(cfg.genesis.fixed_price)
         #: "single" (embedded), or in replicated mode "leader" / "follower" (set by the replicator).
         self.role = "single" if sink is None else "follower"
@@ -165,6 +167,14 @@ class NodeService:
         self.engine.signature_cache = self.sigcache
         if sink is None:
             self.bootstrap()
+        else:
+            self.ensure_book()
+
+    def ensure_book(self) -> None:
+        """A replica's book, once the genesis block listed the market (it then follows the leader's
+        book-log rows, docs/replication.md)."""
+        if self.book is None and self.engine.state.height >= 1:
+            self.book = NodeBook(self)
 
     def bootstrap(self) -> None:
         """Write the genesis blocks (1, and 2 whitelisting the reporters) if the ledger is empty."""
@@ -176,6 +186,7 @@ class NodeService:
             if raws:
                 block = Block(2, start + 1, {}, (), (), signed=tuple(msgspec.Raw(r) for r in raws))
                 self._apply(block, [], 0.0)
+        self.book = NodeBook(self)
 
     # -- restart -----------------------------------------------------------------------------------
 
@@ -195,7 +206,7 @@ class NodeService:
 
     # -- admission ---------------------------------------------------------------------------------
 
-    def _next_clock(self) -> tuple[int, int]:
+    def next_clock(self) -> tuple[int, int]:
         """(height, time in seconds) the next block would have."""
         state = self.engine.state
         return state.height + 1, max(state.time + 1, int(self.clock()))
@@ -234,7 +245,7 @@ class NodeService:
         env = signed.envelope
         if self.mempool.has_nonce(env.signer, env.nonce):
             raise Refused(409, "nonce_reused", f"nonce {env.nonce} is pending in another transaction")
-        height, now = self._next_clock()
+        height, now = self.next_clock()
         try:
             precheck(self.engine.state, signed, height, now * 1000)
         except ClearhouseError as err:
@@ -301,17 +312,20 @@ class NodeService:
         if self.role not in ("single", "leader"):
             return None
         wall = int(self.clock())
-        height, now = self._next_clock()
+        height, now = self.next_clock()
         if now - wall > self.cfg.max_time_lead_s:
             return None
         pending = self.mempool.head(self.cfg.max_block_txs)
         reports = self._select_reports(now)
-        if not pending and not reports and wall <= self.engine.state.time:
+        busy = bool(pending or reports) or wall > self.engine.state.time
+        matched = self.book.prepare(height, now, busy) if self.book is not None else None
+        if not busy and matched is None:
             return None
         t0 = time.perf_counter()
         prices = {MARKET.oracle: self.fixed_price} if self.fixed_price is not None else {}
         block = Block(
-            height, now, prices, (), tuple(sr.report for sr in reports), signed=block_signed(pending),
+            height, now, prices, (), tuple(sr.report for sr in reports),
+            signed=block_signed(pending) + (matched or ()),
             report_signatures=tuple(ReportSig(sr.signature.signer, sr.signature.signature) for sr in reports),
         )
         try:
@@ -319,12 +333,16 @@ class NodeService:
         except Fenced as err:
             # Another sequencer owns the log: the block was rolled back; the replicator demotes us.
             log.warning("fenced", extra={"height": height, "error": str(err)})
+            if self.book is not None:
+                self.book.abort(height)
             self.step_down()
             return None
         except ClearhouseError as err:
             # A bad report (or a bug) refuses the whole block: drop the reports and retry next tick;
             # without reports to blame, refuse the transactions (never silently).
             log.error("block_failed", extra={"height": height, "error": str(err)})
+            if self.book is not None:
+                self.book.abort(height)
             for sr in reports:
                 self.reports.pop((sr.report.asset, sr.report.source), None)
             if reports:
@@ -364,10 +382,20 @@ class NodeService:
             self.role = "follower"
             self.mempool.remove(self.mempool.head(len(self.mempool)))
             self.reports.clear()
+            if self.book is not None:  # orders accepted here but in no published block
+                self.book.queue = []
 
-    def apply_replicated(self, block_bytes: bytes) -> BlockResult:
-        """Re-execute one block of the leader's (a follower); the sink checks the resulting row."""
-        return self._apply(decode_block(block_bytes), [], 0.0)
+    def apply_replicated(self, block_bytes: bytes, book_row: tuple[bytes, str, str] | None) -> BlockResult:
+        """Re-execute one block of the leader's (a follower); the sink checks the resulting row. Then
+        the leader's book-log row of that block, if the book took part: the book replays it and checks
+        its fills against the block and its root (``NodeBook.follow``)."""
+        result = self._apply(decode_block(block_bytes), [], 0.0)
+        self.ensure_book()
+        if book_row is not None:
+            if self.book is None:
+                raise Diverged(f"block {result.height} has a book-log row but this node has no book")
+            self.book.follow(result.height, *book_row)
+        return result
 
     # -- stream ------------------------------------------------------------------------------------
 
@@ -440,6 +468,8 @@ class NodeService:
                 "message": ""}
 
     def close(self) -> None:
+        if self.book is not None:
+            self.book.close()
         self.index.close()
         self.store.close()
 

@@ -16,6 +16,7 @@ same on every machine.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import lru_cache
 from typing import Final
 
 from clearhouse.core.errors import InvalidValue
@@ -134,6 +135,10 @@ def exp_wad(x: int) -> int:
     return exp_one(x * _TO_WAD) // _TO_WAD
 
 
+@lru_cache(maxsize=256)
 def decay_one(dt: int, half_life: int) -> int:
-    """``2 ** (-dt / half_life)`` at scale ONE (rounded down), for ``dt >= 0``, ``half_life > 0``."""
+    """``2 ** (-dt / half_life)`` at scale ONE (rounded down), for ``dt >= 0``, ``half_life > 0``.
+
+    A pure function of two integers, memoised: blocks at a fixed interval ask for the same decay every
+    block (the mark EMA of every market), and the series costs ~5 us."""
     return exp_one(-(dt * LN2) // half_life)

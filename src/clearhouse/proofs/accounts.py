@@ -49,8 +49,12 @@ def globals_hash(state: LedgerState) -> bytes:
     return hashlib.sha256(b"G" + encode_globals(state)).digest()
 
 
-def state_root_from(globals_digest: bytes, tree_root: bytes, count: int) -> bytes:
-    return hashlib.sha256(STATE_DOMAIN + globals_digest + tree_root + count.to_bytes(8, "big")).digest()
+def state_root_from(globals_digest: bytes, tree_root: bytes, count: int, auth_root: bytes = b"") -> bytes:
+    """The engine's state root (``ledger.state_root.StateHasher.root``); a signed-transaction ledger
+    appends its auth state's 32-byte root."""
+    return hashlib.sha256(
+        STATE_DOMAIN + globals_digest + tree_root + count.to_bytes(8, "big") + auth_root
+    ).digest()
 
 
 def _node(left: bytes, right: bytes) -> bytes:
@@ -184,6 +188,9 @@ class AccountProof(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     directory: SignedDirectoryHead | None = None
     left: DirectoryEntry | None = None
     right: DirectoryEntry | None = None
+    #: Signed-transaction ledgers: the auth state's root (registry, nonces, fill book), the root's
+    #: fixed-length suffix. None for ledgers without auth.
+    auth_root: str | None = None
 
 
 def prove_account(
@@ -198,8 +205,10 @@ def prove_account(
     tree = tree if tree is not None else AccountTree.of_state(state)
     globals_bytes = encode_globals(state)
     g = hashlib.sha256(b"G" + globals_bytes).digest()
-    root = state_root_from(g, tree.root(), tree.count).hex()
+    auth = b"" if state.auth is None else state.auth.root()
+    root = state_root_from(g, tree.root(), tree.count, auth).hex()
     common = {
+        "auth_root": auth.hex() if auth else None,
         "version": PROOF_VERSION,
         "account_id": account_id,
         "height": state.height,
@@ -275,6 +284,7 @@ def _check_account_proof(proof: AccountProof, root: str, key: str | None) -> str
         raise ProofInvalid(f"the globals are of height {height}, not {proof.height}")
     if type(proof.count) is not int or not 0 <= proof.count < 2**64:
         raise ProofInvalid("count must be a u64")
+    auth = b"" if proof.auth_root is None else _hex32(proof.auth_root, "auth root")
     if proof.kind == "inclusion":
         if proof.account is None or proof.index is None or proof.siblings is None:
             raise ProofInvalid("an inclusion proof needs account, index and siblings")
@@ -295,14 +305,14 @@ def _check_account_proof(proof: AccountProof, root: str, key: str | None) -> str
             )
         siblings = [_hex32(s, "sibling") for s in proof.siblings]
         tree_root = fold_path(hashlib.sha256(b"A" + raw).digest(), proof.index, siblings)
-        if state_root_from(g, tree_root, proof.count) != expected:
+        if state_root_from(g, tree_root, proof.count, auth) != expected:
             raise ProofInvalid("the path does not lead to the state root")
         return f"valid: account {proof.account_id} is included at index {proof.index} (height {proof.height})"
     if proof.kind != "non-inclusion" or proof.directory is None or proof.tree_root is None:
         raise ProofInvalid("a non-inclusion proof needs the tree root and a signed directory head")
     if proof.account is not None or proof.index is not None or proof.siblings is not None:
         raise ProofInvalid("a non-inclusion proof carries no account, index or siblings")
-    if state_root_from(g, _hex32(proof.tree_root, "tree root"), proof.count) != expected:
+    if state_root_from(g, _hex32(proof.tree_root, "tree root"), proof.count, auth) != expected:
         raise ProofInvalid("globals, tree root and count do not hash to the state root")
     signed = proof.directory
     head = signed.head

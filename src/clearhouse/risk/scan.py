@@ -35,7 +35,7 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Literal, TypeVar
+from typing import Any, Literal, TypeVar
 
 import numpy as np
 from numpy.typing import NDArray
@@ -547,3 +547,76 @@ def order_candidates(
     if any(math.isnan(h) for h in hs):
         raise InvalidValue("candidate health is NaN")
     return rotate_by_health(list(zip(hs, candidates, strict=True)), height, cap)
+
+
+# -- headroom (skipping unchanged blocks) -------------------------------------------------------
+
+
+def _headroom_loop(
+    size: F64, cross: U8, bal: F64, mm: F64, equity: F64, maint: F64, tol: F64, is_cand: U8,
+    iso_rows: I64, iso_cols: I64, iso_eq: F64, iso_mm: F64, iso_tol: F64, iso_is_cand: U8,
+    out: F64,
+) -> None:  # fmt: skip
+    """``out[k] = max_i w_ik / D_i`` over non-candidate rows and isolated slots (see
+    :func:`headroom_ratios`); ``inf`` where some bucket with ``w_ik > 0`` has no positive headroom."""
+    n, m = size.shape
+    na = bal.shape[1]
+    for i in range(n):
+        if is_cand[i]:
+            continue
+        d = equity[i] - maint[i] - tol[i]
+        d -= 4.0 * U * (abs(equity[i]) + abs(maint[i]) + abs(tol[i]))
+        for j in range(m):
+            if cross[i, j]:
+                w = abs(size[i, j]) * (1.0 + mm[j])
+                if w > 0.0:
+                    r = w / d if d > 0.0 else np.inf
+                    if r > out[j]:
+                        out[j] = r
+        for a in range(na):
+            w = abs(bal[i, a])
+            if w > 0.0:
+                r = w / d if d > 0.0 else np.inf
+                if r > out[m + a]:
+                    out[m + a] = r
+    for k in range(iso_rows.shape[0]):
+        if iso_is_cand[k]:
+            continue
+        j = iso_cols[k]
+        w = abs(size[iso_rows[k], j]) * (1.0 + mm[j])
+        if w > 0.0:
+            d = iso_eq[k] - iso_mm[k] - iso_tol[k]
+            d -= 4.0 * U * (abs(iso_eq[k]) + abs(iso_mm[k]) + abs(iso_tol[k]))
+            r = w / d if d > 0.0 else np.inf
+            if r > out[j]:
+                out[j] = r
+
+
+_headroom: Any = (
+    njit(cache=True, error_model="numpy", nogil=True)(_headroom_loop) if HAVE_NUMBA else _headroom_loop
+)
+
+
+def headroom_ratios(book: ColumnarBook, result: ScanResult) -> F64:
+    """Per price key (the book's market oracles, then its assets) the largest ``w / D`` over the
+    buckets ``result`` did *not* nominate, where ``D`` is the bucket's proven exact headroom
+    ``E_hat - MM_hat - tol`` (less a few ulps for evaluating it) and ``w`` its price sensitivity:
+    ``|s| (1 + mm)`` per position, ``|balance|`` per collateral asset (a haircut is at most 1).
+
+    A price move ``dP`` (WAD units) with ``sum_k R_k |dP_k| < 1`` therefore cannot bring any of those
+    buckets below maintenance: each moves by at most ``sum_k w_k |dP_k| < D``. ``book`` must hold
+    exactly the rows ``result`` scanned (nothing synced since).
+    """
+    n, m, na = book.n, len(book.markets), len(book.assets)
+    out = np.zeros(m + na)
+    is_cand = np.zeros(n, dtype=np.uint8)
+    is_cand[result.candidate_rows] = 1
+    iso_is_cand = np.zeros(result.iso_rows.shape[0], dtype=np.uint8)
+    iso_is_cand[result.isolated_candidate_slots] = 1
+    _headroom(
+        book.size, book.cross.view(np.uint8), book.balances, book.mm_frac,
+        result.equity, result.maintenance, result.tolerance, is_cand,
+        result.iso_rows, result.iso_cols, result.iso_equity, result.iso_maintenance,
+        result.iso_tolerance, iso_is_cand, out,
+    )  # fmt: skip
+    return out

@@ -12,6 +12,9 @@ book after it; the caller keeps them only if nothing raised, so a refused comman
   reduce-only against the current positions — then the ledger's ``Trade`` (margin, fees, oracle
   rules), and emits ``FillCleared``.
   Markets have no tick size, so prices are on a grid of 1 (WAD units); sizes on the market's step.
+  A fill in a dated future or option (``mechanisms.options``) is checked on its contract's tick and
+  step (futures: its band around the underlying's index; options: no band, the premium is bounded by
+  ``TradeContract``) and clears as a ``TradeContract``.
 * every other ledger command runs its ledger handler, exactly as a bare command would.
 """
 
@@ -92,7 +95,9 @@ def execute(
         changed = (command.account,) if isinstance(command, AuthorizeKey | RevokeKey) else ()
         return Effects(new, accounts=changed)
     if isinstance(command, MatchedFill):
-        return Effects(reg, _matched_fill(ctx, cache, command, reg, fills, chain_id, handlers[c.Trade]))
+        # a fill in a dated future or option clears as a TradeContract (mechanisms.options)
+        kind = c.TradeContract if command.fill.market in ctx.state.contracts.instruments else c.Trade
+        return Effects(reg, _matched_fill(ctx, cache, command, reg, fills, chain_id, handlers[kind]))
     handlers[type(command)](ctx, command)
     if isinstance(command, c.OpenAccount):
         # as AuthRegistry.apply would (the signer is the owner: checked at admission), without copying
@@ -117,11 +122,20 @@ def _matched_fill(
     state = ctx.state
     verify = verify_order if cache is None else cache.check_order
     market = state.markets.get(m.fill.market)
-    if market is None:
+    listing = state.contracts.instruments.get(m.fill.market)
+    if market is not None:
+        index_price = fresh_price_lookup(state)(market.spec.oracle)
+        band, tick, step = market.spec.price_band, 1, market.spec.step_size
+    elif listing is not None:  # a dated contract: its own tick and step
+        tick, step = listing.spec.tick_size, listing.spec.step_size
+        if listing.is_option:  # a premium has no band around the index (TradeContract bounds it)
+            index_price, band = m.fill.price, 0
+        else:
+            index_price = fresh_price_lookup(state)(listing.spec.underlying)
+            band = listing.terms.price_band
+    else:
         raise UnknownMarket(f"unknown market {m.fill.market!r}")
-    spec = market.spec
-    index_price = fresh_price_lookup(state)(spec.oracle)
-    positions = tuple(_position(state, o.order.account, spec.id) for o in (m.buy, m.sell))
+    positions = tuple(_position(state, o.order.account, m.fill.market) for o in (m.buy, m.sell))
     buy_id = verify(m.buy, chain_id)
     sell_id = verify(m.sell, chain_id)
     reg.authorize_order(m.buy.signer, m.buy.order.account)
@@ -132,15 +146,19 @@ def _matched_fill(
         m.sell.order,
         (fills.filled(buy_id), fills.filled(sell_id)),
         index_price,
-        spec.price_band,
-        tick_size=1,
-        step_size=spec.step_size,
+        band,
+        tick_size=tick,
+        step_size=step,
         height=state.height,
         now_ms=state.time * 1000,
         positions=(positions[0], positions[1]),
     )
-    trade(ctx, to_trade(m.fill, m.buy.order, m.sell.order))
-    ctx.emit(ev.FillCleared(spec.id, buy_id.hex(), sell_id.hex(), buy_filled, sell_filled))
+    perp = to_trade(m.fill, m.buy.order, m.sell.order)
+    if market is None:
+        trade(ctx, c.TradeContract(perp.market, perp.buyer, perp.seller, perp.size, perp.price, perp.taker))
+    else:
+        trade(ctx, perp)
+    ctx.emit(ev.FillCleared(m.fill.market, buy_id.hex(), sell_id.hex(), buy_filled, sell_filled))
     b, o = m.buy.order, m.sell.order
     return {
         buy_id.hex(): FilledOrder(buy_filled, b.good_til_block, b.good_til_time),
@@ -153,7 +171,10 @@ def _position(state: Any, account: str, market: str) -> int | None:
     if acct is None:
         return None
     pos = acct.positions.get(market)
-    return 0 if pos is None else int(pos.size)
+    if pos is None:
+        held = acct.contracts.get(market)
+        return 0 if held is None else int(held.size)
+    return int(pos.size)
 
 
 __all__ = ["BlockFills", "Effects", "execute"]

@@ -1,0 +1,1 @@
+"""The steward: guarded, journalled parameter changes proposed by a controller key (docs/controller.md)."""
