@@ -31,6 +31,7 @@ pytestmark = pytest.mark.skipif(
 #: Lease TTL 1.5 s + a follower's lease poll (TTL / 4) + scheduling slack on a loaded 2-core machine.
 TAKEOVER_S = 6.0
 PAIRS = 3
+MKT = "ETH-PERP"
 
 
 class Load:
@@ -127,6 +128,15 @@ def test_failover_under_load(tmp_path: Path) -> None:
             hs = [cl.submit(cl.sign(c.Deposit(f"t{i}", "USDC", W(100_000)))) for i in range(len(keys))]
             assert all(cl.wait(h)["status"] == "included" for h in hs)
 
+        # the order book: a resting bid and an IOC sell that fills against it, through the leader
+        with Client(a.url, keys[0]) as ca, Client(a.url, keys[1]) as cb:
+            rest = ca.place(ca.order(keys[0], "t0", MKT, "buy", W(2), W(1990)))
+            assert ca.wait_order(rest)["status"] == "resting"
+            take = cb.place(cb.order(keys[1], "t1", MKT, "sell", W("1.5"), W(1950), time_in_force="ioc"))
+            assert cb.wait_order(take)["status"] == "filled"
+            book = ca.book(MKT, depth=10)
+        assert book["bids"] == [[W(1990), W("0.5")]]
+
         load = Load(net, keys)
         load.thread.start()
         wait_until(lambda: len(load.acked) >= 40, 30, "trades included before the kill")
@@ -187,6 +197,12 @@ def test_failover_under_load(tmp_path: Path) -> None:
         assert takeover < TAKEOVER_S
         for r in live:
             assert r.status()["halted"] is None, r.log()
+        # every replica rebuilt the same book from the leaders' book-log rows (one leader change later)
+        for r in live:
+            with Client(r.url) as cr:
+                assert cr.book(MKT, depth=10) == book, r.url
+                assert cr.order_status(rest)["status"] == "resting"
+                assert cr.order_status(take)["fills"][0]["status"] == "included"
         metrics = httpx.get(f"{a.url}/metrics", timeout=5).text
         assert 'clearhouse_replication_role{role="follower"} 1.0' in metrics
         # followers serve the same reads as the leader: a block, a transaction's outcome, the stream
