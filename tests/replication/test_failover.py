@@ -159,16 +159,16 @@ def test_failover_under_load(tmp_path: Path) -> None:
 
         # 3. a leader that stalls past its lease (SIGSTOP) and wakes up cannot publish: the other
         # follower took over, JetStream's expected-last-sequence fences the stale one, it follows
-        wait_until(lambda: len(net.leaders()) == 1, TAKEOVER_S, "a leader after the server loss")
+        wait_until(lambda: len(net.leaders()) == 1, 20, "a leader after the server loss")
         stalled = net.leaders()[0]
         other = f if stalled is b else b
         stalled.pause()
-        wait_until(lambda: net.leaders() == [other], TAKEOVER_S, "the other follower leading")
+        wait_until(lambda: net.leaders() == [other], 15, "the other follower leading")
         mark = len(load.acked)
         wait_until(lambda: len(load.acked) >= mark + 16, 30, "trades included by the third leader")
         stepped = stalled.log(tail=10**7).count("stepped_down")
         stalled.resume()
-        wait_until(lambda: stalled.status()["role"] == "follower", 10, "the stalled leader following")
+        wait_until(lambda: stalled.status()["role"] == "follower", 15, "the stalled leader following")
         wait_until(lambda: stalled.log(tail=10**7).count("stepped_down") > stepped, 5, "a logged step-down")
 
         # 4. the old leader comes back with its journal: it cannot publish, it rejoins as a follower
