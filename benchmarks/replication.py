@@ -16,8 +16,14 @@ non-inclusion proofs (account directory, RFC 9162 tree) for random absent ids; t
 document's size, the number of sibling hashes (log2 of the tree's capacity) and the median time of
 ``check_account_proof``. **Log.** RFC 9162 inclusion and consistency proofs over N journal rows: hashes
 per proof and check time, and the cost of appending a row to the compact log. Writes
-``bench-results/replication.json``. The replicated-deployment parts of the
-issue (leader -> JetStream -> followers) are not measured here.
+``bench-results/replication.json``. **Replicated** (``--replicated``, needs Debian's ``nats-server``; see
+``benchmarks/replicated.py``): signed trades per second through leader -> JetStream (3 servers, R3) -> 2
+followers, follower lag p50/p99 in blocks, and the same load on a single node in the same run (the ratio is
+the cost of replication)::
+
+    python -m benchmarks.replication --replicated                 # all of the above, 10,000 trades
+    python -m benchmarks.replication --replicated-only --trades 2000
+    clearhouse bench replication --replicated
 """
 
 from __future__ import annotations
@@ -195,13 +201,73 @@ def bench_tlog(n: int, samples: int = 10, seed: int = 13) -> dict[str, object]:
     }
 
 
+def _meta() -> dict[str, object]:
+    return {
+        "python": platform.python_version(),
+        "machine": platform.machine(),
+        "cpus": os.cpu_count(),
+        "load_avg": os.getloadavg(),
+    }
+
+
+def bench_replicated(console: Console, trades: int) -> dict[str, object] | None:
+    """Leader -> JetStream -> 2 followers vs a single node, same load, same run (benchmarks/replicated.py)."""
+    from clearhouse.replication.cluster import nats_server_path
+
+    if nats_server_path() is None:
+        console.print("[yellow]replicated part skipped: nats-server is not installed "
+                      "(Debian: apt-get install nats-server)[/]")
+        return None
+    from benchmarks.replicated import run
+
+    console.print(f"replicated: {trades:,} signed trades on a single node, then leader -> JetStream -> "
+                  "2 followers…")
+    res = run(trades)
+    t = Table(title=f"replication cost: {trades:,} signed trades (matched fills, 3 signatures each), "
+              "500 ms blocks")
+    for col in ("deployment", "trades/s", "seconds", "blocks", "lag p50 (blocks)", "lag p99", "lag max"):
+        t.add_column(col, justify="left" if col == "deployment" else "right")
+    single, rep = res["single"], res["replicated"]
+    assert isinstance(single, dict) and isinstance(rep, dict)
+    t.add_row("single node (SQLite)", f"{single['leader_trades_per_s']:,.0f}",
+              f"{single['leader_seconds']:.2f}", str(single["blocks"]), "-", "-", "-")
+    alone, catch = res["leader_alone"], res["catch_up"]
+    assert isinstance(alone, dict) and isinstance(catch, dict)
+    t.add_row("leader alone -> JetStream R3 (no follower)", f"{alone['leader_trades_per_s']:,.0f}",
+              f"{alone['leader_seconds']:.2f}", str(alone["blocks"]), "-", "-", "-")
+    t.add_row("2 followers from scratch replay that (catch-up)", f"{catch['trades_per_s']:,.0f}",
+              f"{catch['seconds']:.2f}", str(catch["blocks"]), "-", "-", "-")
+    t.add_row("leader, 2 followers live: included", f"{rep['leader_trades_per_s']:,.0f}",
+              f"{rep['leader_seconds']:.2f}", str(rep["blocks"]), "-", "-", "-")
+    t.add_row("  through both followers (re-executed, journalled)", f"{rep['replicated_trades_per_s']:,.0f}",
+              f"{rep['replicated_seconds']:.2f}", str(rep["blocks"]), f"{rep['lag_p50_blocks']}",
+              f"{rep['lag_p99_blocks']}", f"{rep['lag_max_blocks']}")
+    console.print(t)
+    console.print(f"ratio replicated/single: leader alone {res['ratio_leader_alone']:.2f}, leader with "
+                  f"followers {res['ratio_leader']:.2f}, through followers "
+                  f"{res['ratio_replicated']:.2f}; followers on the same root: {rep['followers_same_root']}")
+    return res
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--million", action="store_true", help="add the 1M-account case")
     parser.add_argument("--out", type=Path, default=Path("bench-results/replication.json"))
+    parser.add_argument("--replicated", action="store_true",
+                        help="also leader -> JetStream -> 2 followers vs a single node (needs nats-server)")
+    parser.add_argument("--replicated-only", action="store_true", help="only the replicated part")
+    parser.add_argument("--trades", type=int, default=None, help="trades per run of the replicated part")
     args = parser.parse_args()
     console = Console(width=140)
+    replicated = None
+    if args.replicated or args.replicated_only:
+        replicated = bench_replicated(console, args.trades or (2_000 if args.quick else 10_000))
+    if args.replicated_only:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(json.dumps({"meta": _meta(), "replicated": replicated}, indent=2))
+        console.print(f"wrote {args.out}")
+        return
     book_rows = bench_book(5_000 if args.quick else 20_000)
     t = Table(title="order book alone (one market)")
     for col in ("case", "orders", "fills", "refused", "orders/s", "fills/s", "CPU µs/order"):
@@ -257,16 +323,11 @@ def main() -> None:
             f"{r['consistency_check_us']:.0f}",
         )
     console.print(t)
-    meta = {
-        "python": platform.python_version(),
-        "machine": platform.machine(),
-        "cpus": os.cpu_count(),
-        "load_avg": os.getloadavg(),
-    }
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(
-        json.dumps({"meta": meta, "book": book_rows, "proofs": proof_rows, "tlog": tlog_rows}, indent=2)
-    )
+    doc = {"meta": _meta(), "book": book_rows, "proofs": proof_rows, "tlog": tlog_rows}
+    if replicated is not None:
+        doc["replicated"] = replicated
+    args.out.write_text(json.dumps(doc, indent=2))
     console.print(f"wrote {args.out}")
 
 

@@ -5,7 +5,7 @@ Every module of ``src/clearhouse`` is parsed (imports at module level, inside fu
 
     L0 core            L1 oracle, liquidation, options, steward (pure)     L2 ledger (the kernel)
     L3 mechanisms, auth     L4 engine, risk, book, controller     L5 journal, proofs
-    L6 lab, demo, cli, node, client (drivers)
+    L6 lab, demo, cli, node, replication, client (drivers)
 
 A module may import only modules of its own layer or below. The one allow-listed upward edge is the
 ``clearhouse.ledger.engine`` re-export shim (kept for a release: docs and tests import it).
@@ -41,6 +41,7 @@ LAYERS: Mapping[str, int] = {
     "clearhouse.demo": 6,
     "clearhouse.cli": 6,
     "clearhouse.node": 6,
+    "clearhouse.replication": 6,
     "clearhouse.client": 6,
 }
 #: (importer, imported) edges allowed to point upward.

@@ -32,13 +32,14 @@ from clearhouse.cli.sweep import sweep  # noqa: E402
 
 app.command()(simulate)
 app.command()(sweep)
-from clearhouse.cli import dispute, node, proofs  # noqa: E402
+from clearhouse.cli import dispute, node, proofs, replication  # noqa: E402
 from clearhouse.cli.keys import keys_app  # noqa: E402
 
 app.add_typer(keys_app, name="keys")
 proofs.register(app)
 dispute.register(app)
 node.register(app)
+replication.register(app)
 app.command("backtest-controller")(backtest_controller)
 
 _LOCATION_HELP = (

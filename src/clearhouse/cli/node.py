@@ -24,6 +24,12 @@ def node(
     keys_dir: Path = typer.Option(Path("keys"), "--keys-dir", help="With --init: where the keys go."),
     port: int = typer.Option(8700, "--port", help="With --init: the port to listen on."),
     log_level: str = typer.Option("info", "--log-level"),
+    follow: str | None = typer.Option(None, "--follow", help="Replicated mode: the JetStream cluster's "
+                                      "nats:// URLs, comma-separated (overrides replication.nats); the "
+                                      "node follows the log and leads while it holds the lease "
+                                      "(docs/replication.md)."),
+    no_takeover: bool = typer.Option(False, "--no-takeover", help="With --follow: a read replica that "
+                                     "never takes the lease."),
 ) -> None:
     """Run a clearhouse node: signed transactions over HTTP, a block every block_time_ms, the journal."""
     from clearhouse.node.config import GenesisConfig, NodeConfig, ReporterEntry, dump_config, load_config
@@ -53,6 +59,16 @@ def node(
         return
     try:
         cfg = load_config(config)
+        if follow is not None or no_takeover:
+            import msgspec
+
+            rep = cfg.replication
+            rep = msgspec.structs.replace(rep, nats=follow if follow is not None else rep.nats,
+                                          takeover=rep.takeover and not no_takeover)
+            cfg = msgspec.structs.replace(cfg, replication=rep)
+            cfg.validate()
+            if not rep.servers():
+                fail("--no-takeover needs --follow URLS or replication.nats")
     except ClearhouseError as err:
         fail(str(err))
     from clearhouse.node.server import serve

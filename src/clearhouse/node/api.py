@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
 from typing import Any
 
 import msgspec
@@ -58,6 +58,21 @@ class Status(BaseModel):
     mempool: int
     next_seq: int
     restarted: bool
+    #: "single", or in replicated mode "leader", "follower" or "halted" (diverged; docs/replication.md).
+    role: str = "single"
+
+
+class ReplicationStatus(BaseModel):
+    """docs/replication.md: who leads, how far the log and this node are."""
+
+    role: str
+    leader: str | None = None
+    log_height: int
+    height: int
+    state_root: str
+    halted: str | None = None
+    takeovers: int
+    published: int
 
 
 class BatchResult(BaseModel):
@@ -102,7 +117,15 @@ async def _body(request: Request, limit: int) -> bytes:
     return bytes(body)
 
 
-def create_app(svc: NodeService, *, produce: bool = True) -> FastAPI:
+def create_app(
+    svc: NodeService,
+    *,
+    produce: bool = True,
+    background: Sequence[Callable[[], Coroutine[Any, Any, None]]] = (),
+    replica_status: Callable[[], dict[str, object]] | None = None,
+) -> FastAPI:
+    """``background``: more tasks for the node's loop (the replicator); ``replica_status`` feeds
+    ``GET /v1/replication`` (docs/replication.md)."""
     cfg = svc.cfg
     metrics = NodeMetrics(svc)
     per_ip = RateLimiter(cfg.rate_per_ip)
@@ -110,10 +133,12 @@ def create_app(svc: NodeService, *, produce: bool = True) -> FastAPI:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        task = asyncio.create_task(_producer()) if produce else None
+        tasks = [asyncio.create_task(_producer())] if produce else []
+        tasks += [asyncio.create_task(make()) for make in background]
         yield
-        if task is not None:
+        for task in tasks:
             task.cancel()
+        for task in tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
 
@@ -217,7 +242,16 @@ def create_app(svc: NodeService, *, produce: bool = True) -> FastAPI:
     async def status() -> Status:
         s = svc.engine.state
         return Status(chain_id=cfg.chain_id, height=s.height, time=s.time, state_root=svc.engine.state_root(),
-                      mempool=len(svc.mempool), next_seq=svc.next_seq(), restarted=svc.restarted)
+                      mempool=len(svc.mempool), next_seq=svc.next_seq(), restarted=svc.restarted,
+                      role=svc.role)
+
+    @app.get("/v1/replication", response_model=ReplicationStatus, responses={404: {"model": ErrorBody}})
+    async def replication() -> ReplicationStatus:
+        """Role, lease holder, the log's height and this node's (404 on a single node)."""
+        if replica_status is None:
+            raise Refused(404, "not_replicated", "this node runs in single-node mode")
+        return ReplicationStatus.model_validate({**replica_status(), "height": svc.engine.state.height,
+                                                 "state_root": svc.engine.state_root()})
 
     @app.get("/v1/txs/{tx_hash}", response_model=TxStatus, responses=_ERRORS)
     async def tx(tx_hash: str = Path(pattern="^[0-9a-f]{64}$")) -> TxStatus:

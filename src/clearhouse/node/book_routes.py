@@ -81,6 +81,7 @@ def install(app: FastAPI, svc: NodeService, errors: dict[int | str, dict[str, An
               openapi_extra=_json_body("A signed limit order in canonical encoding (docs/auth.md)"),
               summary="Submit a signed limit order to the book")
     async def submit_order(request: Request) -> OrderAck:
+        svc.check_writable()  # a follower refuses (not_leader): docs/replication.md
         raw = await body(request)
         try:
             rec = book().submit_order(raw)
@@ -99,6 +100,7 @@ def install(app: FastAPI, svc: NodeService, errors: dict[int | str, dict[str, An
               openapi_extra=_json_body("A signed cancel or cancel-all in canonical encoding (docs/book.md)"),
               summary="Submit a signed cancel or cancel-all")
     async def submit_cancel(request: Request) -> CancelAck:
+        svc.check_writable()
         raw = await body(request)
         try:
             rec = book().submit_cancel(raw)

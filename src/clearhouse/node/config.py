@@ -46,6 +46,24 @@ class GenesisConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     steward: StewardGenesis | None = None
 
 
+class ReplicationConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """Replicated mode (docs/replication.md): empty ``nats`` = the embedded single node."""
+
+    #: NATS server URLs of the JetStream cluster, comma-separated (nats://127.0.0.1:4222,...).
+    nats: str = ""
+    stream: str = "clearhouse-blocks"
+    lease_bucket: str = "clearhouse-lease"
+    #: The lease expires this long after its holder's last refresh; a caught-up follower then takes it.
+    lease_ttl_ms: int = 2000
+    #: Replication factor of the stream and the lease bucket (3 = survives the loss of one server).
+    replicas: int = 3
+    #: False: never take the lease (a read replica only).
+    takeover: bool = True
+
+    def servers(self) -> list[str]:
+        return [u.strip() for u in self.nats.split(",") if u.strip()]
+
+
 class NodeConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     chain_id: str = "clearhouse-devnet"
     host: str = "127.0.0.1"
@@ -67,6 +85,7 @@ class NodeConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     admin_keys: tuple[str, ...] = ()
     replay: ReplayRules = ReplayRules()
     genesis: GenesisConfig = GenesisConfig()
+    replication: ReplicationConfig = ReplicationConfig()
 
     def validate(self) -> None:
         check_chain_id(self.chain_id)
@@ -84,6 +103,12 @@ class NodeConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
             if getattr(self, name) <= 0:
                 raise InvalidValue(f"{name} must be > 0")
         self.replay.validate()
+        rep = self.replication
+        for url in rep.servers():
+            if not url.startswith(("nats://", "tls://")):
+                raise InvalidValue(f"replication.nats: {url!r} is not a nats:// URL")
+        if rep.lease_ttl_ms < 500 or rep.replicas < 1:
+            raise InvalidValue("replication.lease_ttl_ms must be >= 500 and replicas >= 1")
         if self.genesis.steward is not None:
             self.genesis.steward.validate()
 
@@ -104,12 +129,15 @@ def dump_config(cfg: NodeConfig) -> str:
     lines = []
     genesis = cfg.genesis
     for field in cfg.__struct_fields__:
-        if field in ("genesis", "replay"):
+        if field in ("genesis", "replay", "replication"):
             continue
         lines.append(f"{field} = {toml_value(getattr(cfg, field))}")
     lines.append("\n[replay]")
     for field in cfg.replay.__struct_fields__:
         lines.append(f"{field} = {toml_value(getattr(cfg.replay, field))}")
+    lines.append("\n[replication]")
+    for field in cfg.replication.__struct_fields__:
+        lines.append(f"{field} = {toml_value(getattr(cfg.replication, field))}")
     lines.append("\n[genesis]")
     for field in genesis.__struct_fields__:
         if field not in ("reporters", "steward"):

@@ -31,6 +31,8 @@ class NodeMetrics:
         self.oracle = Gauge("clearhouse_oracle_state", "1 for the feed's current state", ["feed", "state"],
                             registry=r)
         self.stream_seq = Gauge("clearhouse_stream_next_seq", "Next stream sequence number", registry=r)
+        self.role = Gauge("clearhouse_replication_role", "1 for this node's role: single, leader, follower, "
+                          "halted (docs/replication.md)", ["role"], registry=r)
         self._seen: dict[str, int] = {}
         self._liq_seen = 0
         svc.block_listeners.append(self.on_block)
@@ -59,5 +61,7 @@ class NodeMetrics:
             for s in OracleState:
                 self.oracle.labels(feed, s.value).set(1 if oracle.state is s else 0)
         self.stream_seq.set(svc.next_seq())
+        for role in ("single", "leader", "follower", "halted"):
+            self.role.labels(role).set(1 if svc.role == role else 0)
         self.steward.render(state)
         return generate_latest(self.registry)

@@ -27,8 +27,10 @@ import msgspec
 from clearhouse.auth.envelope import SignedEnvelope, decode_signed
 from clearhouse.auth.errors import MalformedEnvelope
 from clearhouse.auth.reports import ReportSignature, verify_report
+from clearhouse.engine.sink import BlockSink
 from clearhouse.journal import open_store
 from clearhouse.journal.replay import resume
+from clearhouse.journal.store import JournalStore
 from clearhouse.ledger import events as ev
 from clearhouse.ledger.block import Block, ReportSig, decode_block, decode_events
 from clearhouse.ledger.engine import BlockResult, Engine
@@ -42,6 +44,7 @@ from clearhouse.node.index import NodeIndex, outcome_dict
 from clearhouse.node.mempool import Mempool, MempoolFull
 from clearhouse.node.txs import Pending, block_signed, outcomes, precheck
 from clearhouse.oracle.reports import SourceReport
+from clearhouse.replication.errors import Diverged, Fenced
 from clearhouse.risk.scanner import ColumnarScanner
 
 log = logging.getLogger("clearhouse.node")
@@ -116,7 +119,14 @@ class Counters:
 
 
 class NodeService:
-    def __init__(self, cfg: NodeConfig, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        cfg: NodeConfig,
+        clock: Callable[[], float] = time.time,
+        sink: Callable[[JournalStore], BlockSink] | None = None,
+    ) -> None:
+        """``sink`` wraps the journal store (replicated mode: publish to, or check against, the log);
+        with one the genesis blocks wait for :meth:`bootstrap` (only the leader writes them)."""
         self.cfg = cfg
         self.clock = clock
         data = Path(cfg.data_dir)
@@ -135,12 +145,19 @@ class NodeService:
         self.block_listeners: list[Callable[[BlockResult, float], None]] = []
         self.book: NodeBook | None = None  # the order book (book_service), attached below
         self.fixed_price = None if feed_sources(cfg, MARKET.oracle) else to_fixed(cfg.genesis.fixed_price)
-        if self.store.head() is None:
-            self.engine = Engine(journal=self.store, scanner=ColumnarScanner())
+        #: "single" (embedded), or in replicated mode "leader" / "follower" (set by the replicator).
+        self.role = "single" if sink is None else "follower"
+        #: The lease holder's name (its API URL) when this node is a follower.
+        self.leader = ""
+        journal: BlockSink = self.store if sink is None else sink(self.store)
+        head = self.store.head()
+        if head is None:
+            self.engine = Engine(journal=journal, scanner=ColumnarScanner())
             self.restarted = False
             self.index.truncate_above(0)
         else:
             self.engine = resume(self.store)
+            self.engine.attach_journal(journal, head.row_hash)
             self.engine.scanner = ColumnarScanner()
             self.restarted = True
             self._rebuild()
@@ -148,6 +165,20 @@ class NodeService:
         #: by ``clearhouse verify`` re-checks every one).
         self.sigcache = VerifiedSignatures(capacity=2 * cfg.mempool_size + cfg.max_block_txs)
         self.engine.signature_cache = self.sigcache
+        if sink is None:
+            self.bootstrap()
+        else:
+            self.ensure_book()
+
+    def ensure_book(self) -> None:
+        """A replica's book, once the genesis block listed the market (it then follows the leader's
+        book-log rows, docs/replication.md)."""
+        if self.book is None and self.engine.state.height >= 1:
+            self.book = NodeBook(self)
+
+    def bootstrap(self) -> None:
+        """Write the genesis blocks (1, and 2 whitelisting the reporters) if the ledger is empty."""
+        cfg, clock = self.cfg, self.clock
         if self.engine.state.height == 0:
             start = cfg.genesis.start_time or int(clock())
             self._apply(genesis_block(cfg, start), [], 0.0)
@@ -196,6 +227,7 @@ class NodeService:
 
     def submit(self, raw: bytes, signed: SignedEnvelope | None = None, tx_hash: str | None = None) -> str:
         """Admit one envelope into the mempool and return its hash, or raise :class:`Refused`."""
+        self.check_writable()
         if signed is None:
             signed = self.decode(raw)
         if tx_hash is None:
@@ -224,7 +256,16 @@ class NodeService:
             raise Refused(503, "mempool_full", str(err)) from None
         return tx_hash
 
+    def check_writable(self) -> None:
+        """Only the leader (or the single node) takes submissions; a follower refuses them, naming
+        the leader, so the client re-sends there (it does not forward: docs/replication.md)."""
+        if self.role in ("single", "leader"):
+            return
+        raise Refused(503, "not_leader", f"this node is a {self.role}; submit to the leader "
+                      f"{self.leader or '(none at the moment)'}", leader=self.leader or None)
+
     def submit_report(self, raw: bytes) -> str:
+        self.check_writable()
         try:
             value = _any_decoder.decode(raw)
         except msgspec.DecodeError as err:
@@ -268,6 +309,8 @@ class NodeService:
 
     def produce(self) -> BlockResult | None:
         """Build, apply and journal the next block if there is something to do; None otherwise."""
+        if self.role not in ("single", "leader"):
+            return None
         wall = int(self.clock())
         height, now = self.next_clock()
         if now - wall > self.cfg.max_time_lead_s:
@@ -287,6 +330,13 @@ class NodeService:
         )
         try:
             result = self._apply(block, pending, t0)
+        except Fenced as err:
+            # Another sequencer owns the log: the block was rolled back; the replicator demotes us.
+            log.warning("fenced", extra={"height": height, "error": str(err)})
+            if self.book is not None:
+                self.book.abort(height)
+            self.step_down()
+            return None
         except ClearhouseError as err:
             # A bad report (or a bug) refuses the whole block: drop the reports and retry next tick;
             # without reports to blame, refuse the transactions (never silently).
@@ -323,6 +373,28 @@ class NodeService:
         self.counters.last_apply_seconds = apply_s
         self.counters.last_block_seconds = time.perf_counter() - t0 if t0 else apply_s
         self._publish(result)
+        return result
+
+    def step_down(self) -> None:
+        """Become a follower: what was pending here was never acknowledged as included (its status
+        reads ``unknown``; the client re-sends to the new leader)."""
+        if self.role == "leader":
+            self.role = "follower"
+            self.mempool.remove(self.mempool.head(len(self.mempool)))
+            self.reports.clear()
+            if self.book is not None:  # orders accepted here but in no published block
+                self.book.queue = []
+
+    def apply_replicated(self, block_bytes: bytes, book_row: tuple[bytes, str, str] | None) -> BlockResult:
+        """Re-execute one block of the leader's (a follower); the sink checks the resulting row. Then
+        the leader's book-log row of that block, if the book took part: the book replays it and checks
+        its fills against the block and its root (``NodeBook.follow``)."""
+        result = self._apply(decode_block(block_bytes), [], 0.0)
+        self.ensure_book()
+        if book_row is not None:
+            if self.book is None:
+                raise Diverged(f"block {result.height} has a book-log row but this node has no book")
+            self.book.follow(result.height, *book_row)
         return result
 
     # -- stream ------------------------------------------------------------------------------------
