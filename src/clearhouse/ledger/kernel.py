@@ -29,6 +29,7 @@ from clearhouse.core.errors import (
     NotLiquidatable,
     UnknownAsset,
 )
+from clearhouse.core.fixedpoint import wmul_up
 from clearhouse.ledger import events as ev
 from clearhouse.ledger.margin import (
     MarginSummary,
@@ -76,6 +77,7 @@ __all__ = [
     "settle_all_funding",
     "settle_funding",
     "to_insurance",
+    "trade_fees",
 ]
 
 #: A command handler: applies one command to the transaction's scratch view, or raises a typed error
@@ -185,6 +187,15 @@ def record_insurance_paid(tx: TxContext, account_id: str, amount: int) -> None:
     """Count ``amount`` of insurance paid for ``account_id`` against its per-block cap (staged with the
     transaction: a refused transaction counts nothing)."""
     tx.insurance_by_account[account_id] = tx.insurance_by_account.get(account_id, 0) + amount
+
+
+def trade_fees(notional: int, taker: str, taker_fee: int, maker_fee: int) -> dict[str, int]:
+    """Each side's fee on a fill's ``notional``, rounded up: the taker side pays ``taker_fee``, the
+    other ``maker_fee``."""
+    return {
+        "buyer": wmul_up(notional, taker_fee if taker == "buyer" else maker_fee),
+        "seller": wmul_up(notional, taker_fee if taker == "seller" else maker_fee),
+    }
 
 
 def charge_fee(tx: TxContext, acct: Account, pos: Position, fee: int) -> None:

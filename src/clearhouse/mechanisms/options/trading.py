@@ -20,7 +20,7 @@ from clearhouse.core.errors import (
     SelfTrade,
     UnknownMarket,
 )
-from clearhouse.core.fixedpoint import WAD, check_range, wmul_up
+from clearhouse.core.fixedpoint import WAD, check_range
 from clearhouse.ledger import commands as cmd
 from clearhouse.ledger import events as ev
 from clearhouse.ledger import kernel
@@ -128,10 +128,7 @@ def trade_contract(ctx: TxContext, c: cmd.TradeContract) -> None:
     else:
         check_fill_price(c.instrument, c.price, index, terms.price_band)
     notional = check_range(c.size * c.price // WAD, f"notional of the {c.instrument} trade")
-    fees = {
-        "buyer": wmul_up(notional, terms.taker_fee if c.taker == "buyer" else terms.maker_fee),
-        "seller": wmul_up(notional, terms.taker_fee if c.taker == "seller" else terms.maker_fee),
-    }
+    fees = kernel.trade_fees(notional, c.taker, terms.taker_fee, terms.maker_fee)
     realised: dict[str, int] = {}
     oi, pool = listing.open_interest, listing.pnl_pool
     sides = []
