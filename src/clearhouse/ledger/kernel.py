@@ -321,9 +321,10 @@ def committed_summary(tx: TxContext, acct: Account, pos: Position, price_of: Pri
     return bucket_summary(tx, committed, committed.positions.get(pos.market), price_of)
 
 
-def check_fill_risk(tx: TxContext, pos: Position, old_size: int, oracle: str, who: str, market: str) -> None:
-    """Oracle rule and sequencer sentinel for a fill: adding risk needs ``open``, else ``reduce``."""
-    adds_risk = abs(pos.size) > abs(old_size) or pos.size * old_size < 0
+def check_fill_risk(tx: TxContext, new_size: int, old_size: int, oracle: str, who: str, market: str) -> None:
+    """Oracle rule and sequencer sentinel for a fill (a perp position or a dated contract moving from
+    ``old_size`` to ``new_size``): adding risk needs ``open``, else ``reduce``."""
+    adds_risk = abs(new_size) > abs(old_size) or new_size * old_size < 0
     require(tx, Action.OPEN if adds_risk else Action.REDUCE, [oracle])
     if adds_risk and not risk_allowed(tx):
         raise OracleActionRefused(f"{who} cannot add risk in {market}: sequencer down or in grace period")

@@ -140,7 +140,7 @@ def trade(ctx: TxContext, c: cmd.Trade) -> None:
         before_pos = acct.positions.get(c.market)
         old_size = before_pos.size if before_pos is not None else 0
         pos, realised[side] = kernel.fill(ctx, acct, market, delta, notional)
-        kernel.check_fill_risk(ctx, pos, old_size, spec.oracle, f"{side} {acct.id}", c.market)
+        kernel.check_fill_risk(ctx, pos.size, old_size, spec.oracle, f"{side} {acct.id}", c.market)
         kernel.charge_fee(ctx, acct, pos, fees[side])
         what = f"trade of {c.size} {c.market} at {c.price}"
         kernel.check_fill_margin(ctx, acct, pos, old_size, prices, what)

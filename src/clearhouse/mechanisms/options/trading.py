@@ -31,8 +31,6 @@ from clearhouse.ledger.model import Account
 from clearhouse.ledger.price_band import check_fill_price
 from clearhouse.ledger.unit_of_work import TxContext
 from clearhouse.options.instruments import EuropeanOption, OptionKind
-from clearhouse.oracle.errors import OracleActionRefused
-from clearhouse.oracle.rules import Action
 
 
 def future_fill(size: int, entry_value: int, delta: int, notional: int) -> tuple[int, int, int]:
@@ -82,14 +80,6 @@ def move_leg(
     return old.size, new_size, realised
 
 
-def check_risk(ctx: TxContext, underlying: str, old: int, new: int, who: str, instrument: str) -> None:
-    """Oracle rule and sequencer sentinel: adding risk needs ``open``, else ``reduce``."""
-    adds_risk = abs(new) > abs(old) or new * old < 0
-    kernel.require(ctx, Action.OPEN if adds_risk else Action.REDUCE, [underlying])
-    if adds_risk and not kernel.risk_allowed(ctx):
-        raise OracleActionRefused(f"{who} cannot add risk in {instrument}: sequencer down or in grace period")
-
-
 def check_margin(ctx: TxContext, acct: Account, old: int, new: int, what: str) -> None:
     """Initial margin after the fill, or a pure reduction that did not lower health."""
     price_of = kernel.prices(ctx)
@@ -136,7 +126,7 @@ def trade_contract(ctx: TxContext, c: cmd.TradeContract) -> None:
         old, new, realised[side] = move_leg(ctx, acct, listing, delta, notional)
         pool -= realised[side]
         oi += max(new, 0) - max(old, 0)
-        check_risk(ctx, spec.underlying, old, new, f"{side} {acct.id}", c.instrument)
+        kernel.check_fill_risk(ctx, new, old, spec.underlying, f"{side} {acct.id}", c.instrument)
         if fees[side]:
             kernel.credit_balance(acct, kernel.settle(ctx), -fees[side])
             pools = ctx.pools()
