@@ -72,6 +72,7 @@ __all__ = [
     "record_insurance_paid",
     "require",
     "require_cross_initial",
+    "require_initial_or_reduction",
     "risk_allowed",
     "settle",
     "settle_all_funding",
@@ -336,12 +337,27 @@ def check_fill_margin(
     """After a fill the bucket keeps initial margin, or the fill only reduced the position and
     health did not fall (dYdX's rule)."""
     after = bucket_summary(tx, acct, pos, price_of)
+    require_initial_or_reduction(
+        after, lambda: committed_summary(tx, acct, pos, price_of), old_size, pos.size, acct.id, what
+    )
+
+
+def require_initial_or_reduction(
+    after: MarginSummary,
+    before: Callable[[], MarginSummary],
+    old_size: int,
+    new_size: int,
+    account_id: str,
+    what: str,
+) -> None:
+    """dYdX's rule after a fill: ``after`` keeps initial margin, or the fill only reduced the position
+    (``old_size`` -> ``new_size``) and health did not fall from ``before()`` (computed only then)."""
     if after.meets_initial:
         return
-    reduce_only = abs(pos.size) <= abs(old_size) and pos.size * old_size >= 0
-    if not (reduce_only and health_not_worse(committed_summary(tx, acct, pos, price_of), after)):
+    reduce_only = abs(new_size) <= abs(old_size) and new_size * old_size >= 0
+    if not (reduce_only and health_not_worse(before(), after)):
         raise InsufficientMargin(
-            f"{what} leaves {acct.id} with equity {after.equity} below initial "
+            f"{what} leaves {account_id} with equity {after.equity} below initial "
             f"requirement {after.initial}"
         )
 

@@ -15,7 +15,6 @@ import msgspec
 
 from clearhouse.core.errors import (
     InstrumentExpired,
-    InsufficientMargin,
     InvalidValue,
     SelfTrade,
     UnknownMarket,
@@ -26,7 +25,7 @@ from clearhouse.ledger import events as ev
 from clearhouse.ledger import kernel
 from clearhouse.ledger.contracts import ContractPosition, Listing
 from clearhouse.ledger.kernel import Handlers
-from clearhouse.ledger.margin import cross_summary, health_not_worse
+from clearhouse.ledger.margin import MarginSummary, cross_summary
 from clearhouse.ledger.model import Account
 from clearhouse.ledger.price_band import check_fill_price
 from clearhouse.ledger.unit_of_work import TxContext
@@ -84,14 +83,11 @@ def check_margin(ctx: TxContext, acct: Account, old: int, new: int, what: str) -
     """Initial margin after the fill, or a pure reduction that did not lower health."""
     price_of = kernel.prices(ctx)
     after = cross_summary(ctx.state, acct, price_of)
-    if after.meets_initial:
-        return
-    reduce_only = abs(new) <= abs(old) and new * old >= 0
-    before = cross_summary(ctx.state, ctx.state.accounts[acct.id], price_of)
-    if not (reduce_only and health_not_worse(before, after)):
-        raise InsufficientMargin(
-            f"{what} leaves {acct.id} with equity {after.equity} below initial requirement {after.initial}"
-        )
+
+    def before() -> MarginSummary:  # the committed account, before this transaction
+        return cross_summary(ctx.state, ctx.state.accounts[acct.id], price_of)
+
+    kernel.require_initial_or_reduction(after, before, old, new, acct.id, what)
 
 
 def check_premium(listing: Listing, price: int, index: int) -> None:
