@@ -14,7 +14,6 @@ incremental) rehash of the state.
 from __future__ import annotations
 
 import argparse
-import json
 import platform
 import random
 import tempfile
@@ -24,6 +23,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
+from benchmarks._common import write_results
 from clearhouse.journal import open_store
 from clearhouse.ledger import commands as c
 from clearhouse.ledger.block import Block
@@ -209,10 +209,7 @@ def main() -> None:
             f"{r['full_vs_incremental']:.0f}x",
         )
     console.print(table)
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(results, indent=2))
-    console.print(f"wrote {out}")
+    write_results(Path(args.out), results, console)
 
 
 if __name__ == "__main__":

@@ -30,12 +30,10 @@ Prints tables and writes ``bench-results/options.json``.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import statistics
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +41,7 @@ import numpy as np
 from rich.console import Console
 from rich.table import Table
 
+from benchmarks._common import best_of, write_results
 from benchmarks.portfolio_margin import EXPIRIES, NOW, SPOT, surface
 from clearhouse.ledger.fixedpoint import WAD
 from clearhouse.options.instruments import OptionKind
@@ -113,15 +112,6 @@ def population(rng: np.random.Generator, n: int, legs: int, table: ScenarioTable
     ]
 
 
-def best(fn: Callable[[], Any], repeat: int) -> float:
-    ts = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        ts.append(time.perf_counter() - t0)
-    return min(ts)
-
-
 def margin_bench(args: argparse.Namespace, console: Console) -> dict[str, Any]:
     spec = SPECS[args.spec]
     rng = np.random.default_rng(args.seed)
@@ -137,7 +127,7 @@ def margin_bench(args: argparse.Namespace, console: Console) -> dict[str, Any]:
     book = PortfolioBook.from_accounts(tables[0], accounts)
     t_book = time.perf_counter() - t0
     touched = [accounts[i] for i in rng.choice(len(accounts), size=min(1000, len(accounts)), replace=False)]
-    t_update = best(lambda: book.update(tables[0], touched), 3)
+    t_update = best_of(lambda: book.update(tables[0], touched), 3)
     backends = ["numba", "numpy"] if HAVE_NUMBA else ["numpy"]
     out: dict[str, Any] = {
         "spec": args.spec, "accounts": args.accounts, "legs": args.legs, "listed_options": n_opt,
@@ -162,8 +152,8 @@ def margin_bench(args: argparse.Namespace, console: Console) -> dict[str, Any]:
     default = backends[0]
     for r in range(3):
         table = tables[r % len(tables)]
-        t_screen = best(lambda tb=table: screen(book, spec, tb, backend=default), 5)  # type: ignore[arg-type]
-        t_ex = best(lambda tb=table: [exact_check(spec, tb, a) for a in sample], 1) / len(sample)
+        t_screen = best_of(lambda tb=table: screen(book, spec, tb, backend=default), 5)  # type: ignore[arg-type]
+        t_ex = best_of(lambda tb=table: [exact_check(spec, tb, a) for a in sample], 1) / len(sample)
         rounds.append((t_screen, t_ex))
     per_exact = min(r[1] for r in rounds)
     full_exact = per_exact * args.accounts
@@ -268,15 +258,15 @@ def settlement_bench(args: argparse.Namespace, console: Console) -> dict[str, An
                 out.append((a, (p - e) * z // WAD))
         return out
 
-    t_price = best(price, 3)
+    t_price = best_of(price, 3)
     rounds = []
     for _ in range(3):
-        t_pay = best(payoffs, 1)
-        t_bare = best(bare, 1)
+        t_pay = best_of(payoffs, 1)
+        t_bare = best_of(bare, 1)
         rounds.append((t_pay, t_bare))
     amounts = payoffs()
     assert amounts == bare()
-    t_book = best(lambda: settle_book(amounts), 1)
+    t_book = best_of(lambda: settle_book(amounts), 1)
     rows, dust = settle_book(amounts)
     t_pay = min(r[0] for r in rounds)
     t_bare = min(r[1] for r in rounds)
@@ -338,10 +328,7 @@ def main() -> None:
         from benchmarks.options_lab import run as lab_run
 
         results["lab"] = lab_run(console, seed=args.seed, quick=args.quick)
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(results, indent=2))
-    console.print(f"wrote {out}")
+    write_results(Path(args.out), results, console)
 
 
 if __name__ == "__main__":

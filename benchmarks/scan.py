@@ -17,7 +17,6 @@ the scan. Times are the best of several ticks (the JSON also has medians). Print
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import os
 import platform
@@ -30,6 +29,7 @@ import numpy as np
 from rich.console import Console
 from rich.table import Table
 
+from benchmarks._common import best_of, timings, write_results
 from clearhouse.ledger import commands as c
 from clearhouse.ledger.block import Block
 from clearhouse.ledger.engine import Engine
@@ -80,19 +80,6 @@ def synthetic(n: int, m: int, seed: int = 7) -> tuple[ColumnarBook, np.ndarray]:
     )
     prices = np.array([2000.0 if k == "ETH" else px[int(k[1:])] for k in price_keys(book)])
     return book, prices
-
-
-def timings(fn: Any, repeat: int) -> list[float]:
-    times = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return times
-
-
-def best_of(fn: Any, repeat: int) -> float:
-    return min(timings(fn, repeat))
 
 
 def engine_book(n: int, m: int, seed: int = 3) -> tuple[Engine, list[Block]]:
@@ -328,10 +315,7 @@ def main() -> None:
     t2.add_row("mirror sync, 1,000 trades", f"{t_sync * 1e3:.2f}", "")
     t2.add_row("mirror full rebuild", f"{t_rebuild * 1e3:.1f}", "")
     console.print(t2)
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(results, indent=2))
-    console.print(f"wrote {out}")
+    write_results(Path(args.out), results, console)
 
 
 if __name__ == "__main__":

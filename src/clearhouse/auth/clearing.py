@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import hashlib
 import struct
+from collections.abc import Callable
 
 import msgspec
 
 from clearhouse.auth.authorization import AuthRegistry
 from clearhouse.auth.commands import MatchedFill
-from clearhouse.auth.orders import Order, check_fill, to_trade, verify_order
+from clearhouse.auth.orders import Order, SignedOrder, check_fill, to_trade, verify_order
 from clearhouse.ledger.commands import Trade
 
 FILLS_DOMAIN = b"clearhouse/fills/v1\x00"
@@ -67,6 +68,47 @@ class FillBook(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
         return hashlib.sha256(FILLS_DOMAIN + self.encode()).digest()
 
 
+def judge_fill(
+    cmd: MatchedFill,
+    registry: AuthRegistry,
+    filled: Callable[[bytes], int],
+    *,
+    chain_id: str,
+    index_price: int,
+    band: int,
+    tick_size: int,
+    step_size: int,
+    height: int,
+    now_ms: int,
+    positions: tuple[int | None, int | None] = (None, None),
+    verify: Callable[[SignedOrder, str], bytes] = verify_order,
+) -> tuple[bytes, bytes, int, int]:
+    """The clearing pipeline without the book: verify both signed orders (``verify``, which a caller
+    may replace by a cached equivalent), check each signer controls its order's account, and check the
+    fill against both orders (``filled`` gives an order id's amount filled so far) and the band.
+
+    Returns ``(buy_id, sell_id, buy_filled, sell_filled)``. Raises as :func:`clear_fill`.
+    """
+    buy_id = verify(cmd.buy, chain_id)
+    sell_id = verify(cmd.sell, chain_id)
+    registry.authorize_order(cmd.buy.signer, cmd.buy.order.account)
+    registry.authorize_order(cmd.sell.signer, cmd.sell.order.account)
+    buy_filled, sell_filled = check_fill(
+        cmd.fill,
+        cmd.buy.order,
+        cmd.sell.order,
+        (filled(buy_id), filled(sell_id)),
+        index_price,
+        band,
+        tick_size=tick_size,
+        step_size=step_size,
+        height=height,
+        now_ms=now_ms,
+        positions=positions,
+    )
+    return buy_id, sell_id, buy_filled, sell_filled
+
+
 def clear_fill(
     book: FillBook,
     registry: AuthRegistry,
@@ -87,17 +129,13 @@ def clear_fill(
     Raises :class:`~clearhouse.auth.errors.BadSignature`, :class:`~clearhouse.auth.errors.WrongChain`,
     :class:`~clearhouse.auth.errors.Unauthorized`, or a fill refusal; ``book`` is unchanged then.
     """
-    buy_id = verify_order(cmd.buy, chain_id)
-    sell_id = verify_order(cmd.sell, chain_id)
-    registry.authorize_order(cmd.buy.signer, cmd.buy.order.account)
-    registry.authorize_order(cmd.sell.signer, cmd.sell.order.account)
-    buy_filled, sell_filled = check_fill(
-        cmd.fill,
-        cmd.buy.order,
-        cmd.sell.order,
-        (book.filled(buy_id), book.filled(sell_id)),
-        index_price,
-        band,
+    buy_id, sell_id, buy_filled, sell_filled = judge_fill(
+        cmd,
+        registry,
+        book.filled,
+        chain_id=chain_id,
+        index_price=index_price,
+        band=band,
         tick_size=tick_size,
         step_size=step_size,
         height=height,
@@ -108,4 +146,4 @@ def clear_fill(
     return new, to_trade(cmd.fill, cmd.buy.order, cmd.sell.order)
 
 
-__all__ = ["FILLS_DOMAIN", "FillBook", "FilledOrder", "clear_fill"]
+__all__ = ["FILLS_DOMAIN", "FillBook", "FilledOrder", "clear_fill", "judge_fill"]

@@ -339,11 +339,7 @@ class OrderBook:
     def cancel(self, signed: SignedCancel) -> Outcome:
         """Remove one resting order; only its signer may."""
         cancel = signed.cancel
-        self._check_cancel_target(cancel.chain_id, cancel.market)
-        if self.config.verify_signatures:
-            verify_cancel(signed)
-        else:
-            cancel.check()
+        self._admit_cancel(signed)
         r = self.by_id.get(bytes.fromhex(cancel.order_id))
         if r is None:
             raise UnknownOrder(f"order {cancel.order_id[:16]}… is not resting in {cancel.market}")
@@ -357,11 +353,7 @@ class OrderBook:
     def cancel_all(self, signed: SignedCancelAll) -> Outcome:
         """Remove every resting order of the account in this market signed by the same key."""
         cancel = signed.cancel
-        self._check_cancel_target(cancel.chain_id, cancel.market)
-        if self.config.verify_signatures:
-            verify_cancel(signed)
-        else:
-            cancel.check()
+        self._admit_cancel(signed)
         last = self.cancel_all_nonces.get(signed.signer)
         if last is not None and cancel.nonce <= last:
             raise StaleCancelAll(f"cancel-all nonce {cancel.nonce} is not above {last}")
@@ -425,11 +417,18 @@ class OrderBook:
                 raise InvalidValue(f"book context {name} must be a non-negative int")
         check_positive(context.index_price, f"index price of {self.config.market}")
 
-    def _check_cancel_target(self, chain_id: str, market: str) -> None:
+    def _admit_cancel(self, signed: SignedCancel | SignedCancelAll) -> None:
+        """A cancel (or cancel-all) for this chain and book, signed (or well formed when the book
+        does not verify signatures)."""
+        chain_id, market = signed.cancel.chain_id, signed.cancel.market
         if chain_id != self.config.chain_id:
             raise WrongChain(f"cancel is for chain {chain_id!r}, not {self.config.chain_id!r}")
         if market != self.config.market:
             raise OrderMismatch(f"cancel for {market} sent to the {self.config.market} book")
+        if self.config.verify_signatures:
+            verify_cancel(signed)
+        else:
+            signed.cancel.check()
 
     def _band(self) -> tuple[int, int]:
         """Lowest and highest prices inside the band (exactly ``check_fill``'s inequality)."""

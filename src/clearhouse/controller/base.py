@@ -100,5 +100,14 @@ class EwmaVolatility:
     def sigma(self, horizon: int) -> int:
         return wsqrt(self.var_per_s * horizon)
 
+    def observe_key(self, obs: Observation, key: str, min_samples: int) -> bool:
+        """Feed ``obs.prices[key]`` (when present) and say whether a controller may act on it now: the
+        price was there and at least ``min_samples`` returns were seen."""
+        price = obs.prices.get(key)
+        if price is None:
+            return False
+        self.observe(obs.time, price)
+        return self.samples >= min_samples
+
 
 __all__ = ["Change", "Controller", "EwmaVolatility", "Observation", "clamp", "wsqrt"]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from clearhouse.controller.base import Change, EwmaVolatility, Observation, clamp
-from clearhouse.core.fixedpoint import WAD
+from clearhouse.core.fixedpoint import WAD, wmul_up
 
 
 class OracleBounds:
@@ -35,14 +35,10 @@ class OracleBounds:
         self.ewma = EwmaVolatility(lam)
 
     def update(self, obs: Observation) -> list[Change]:
-        price = obs.prices.get(self.price_key)
-        if price is None:
+        if not self.ewma.observe_key(obs, self.price_key, self.min_samples):
             return []
-        self.ewma.observe(obs.time, price)
-        if self.ewma.samples < self.min_samples:
-            return []
-        band = clamp(-(-self.z * self.ewma.sigma(self.update_interval) // WAD), self.floor, self.cap)
-        divergence = clamp(-(-self.z * self.ewma.sigma(self.twap_window) // WAD), self.floor, self.cap)
+        band = clamp(wmul_up(self.z, self.ewma.sigma(self.update_interval)), self.floor, self.cap)
+        divergence = clamp(wmul_up(self.z, self.ewma.sigma(self.twap_window)), self.floor, self.cap)
         return [
             Change("market", self.market, "price_band", band),
             Change("market", self.market, "max_twap_divergence", divergence),

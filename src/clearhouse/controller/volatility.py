@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from clearhouse.controller.base import Change, EwmaVolatility, Observation, clamp, wsqrt
-from clearhouse.core.fixedpoint import WAD
+from clearhouse.core.fixedpoint import WAD, wmul_up
 
 SECONDS_PER_YEAR = 365 * 86_400
 
@@ -45,14 +45,10 @@ class VolatilityTargeting:
         return max(realised, implied)
 
     def update(self, obs: Observation) -> list[Change]:
-        price = obs.prices.get(self.price_key)
-        if price is None:
+        if not self.ewma.observe_key(obs, self.price_key, self.min_samples):
             return []
-        self.ewma.observe(obs.time, price)
-        if self.ewma.samples < self.min_samples:
-            return []
-        maintenance = clamp(-(-self.z * self.sigma(obs) // WAD), self.floor, self.cap)
-        initial = clamp(-(-self.k * maintenance // WAD), self.floor, WAD)
+        maintenance = clamp(wmul_up(self.z, self.sigma(obs)), self.floor, self.cap)
+        initial = clamp(wmul_up(self.k, maintenance), self.floor, WAD)
         return [
             Change("market", self.market, "initial_margin", initial),
             Change("market", self.market, "maintenance_margin", maintenance),

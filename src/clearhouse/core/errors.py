@@ -156,7 +156,9 @@ class SelfTrade(ClearhouseError):
 
 
 class Unauthorized(ClearhouseError):
-    """A governance command from a key that is not the market authority."""
+    """The signer may not do this: not the account's owner or one of its keys, not an admin key for an
+    admin command, not a feed's whitelisted reporter, an unsigned command where signatures are required,
+    or (the steward's subclasses) not its controller or guardian."""
 
     code = "unauthorized"
 

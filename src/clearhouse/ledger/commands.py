@@ -164,10 +164,7 @@ class Trade(Command, frozen=True, tag=True):
     taker: Literal["buyer", "seller"] = "buyer"
 
     def check(self) -> None:
-        if self.taker not in ("buyer", "seller"):
-            raise_invalid(f"taker of the {self.market} trade must be 'buyer' or 'seller', got {self.taker!r}")
-        check_positive(self.size, f"trade size in {self.market}")
-        check_positive(self.price, f"trade price in {self.market}")
+        check_trade_terms(self.market, self.size, self.price, self.taker)
 
 
 class SettleFunding(Command, frozen=True, tag=True):
@@ -500,10 +497,7 @@ class TradeContract(Command, frozen=True, tag=True):
     taker: Literal["buyer", "seller"] = "buyer"
 
     def check(self) -> None:
-        if self.taker not in ("buyer", "seller"):
-            raise_invalid(f"taker of the {self.instrument} trade must be 'buyer' or 'seller'")
-        check_positive(self.size, f"trade size in {self.instrument}")
-        check_positive(self.price, f"trade price in {self.instrument}")
+        check_trade_terms(self.instrument, self.size, self.price, self.taker)
 
 
 class LiquidateContracts(Command, frozen=True, tag=True):
@@ -565,6 +559,14 @@ AnyCommand = (
 
 def raise_invalid(message: str) -> NoReturn:
     raise InvalidValue(message)
+
+
+def check_trade_terms(name: str, size: int, price: int, taker: str) -> None:
+    """What :class:`Trade` and :class:`TradeContract` both require of a fill in ``name``."""
+    if taker not in ("buyer", "seller"):
+        raise_invalid(f"taker of the {name} trade must be 'buyer' or 'seller', got {taker!r}")
+    check_positive(size, f"trade size in {name}")
+    check_positive(price, f"trade price in {name}")
 
 
 __all__ = [

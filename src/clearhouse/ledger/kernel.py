@@ -29,6 +29,7 @@ from clearhouse.core.errors import (
     NotLiquidatable,
     UnknownAsset,
 )
+from clearhouse.core.fixedpoint import wmul_up
 from clearhouse.ledger import events as ev
 from clearhouse.ledger.margin import (
     MarginSummary,
@@ -71,11 +72,13 @@ __all__ = [
     "record_insurance_paid",
     "require",
     "require_cross_initial",
+    "require_initial_or_reduction",
     "risk_allowed",
     "settle",
     "settle_all_funding",
     "settle_funding",
     "to_insurance",
+    "trade_fees",
 ]
 
 #: A command handler: applies one command to the transaction's scratch view, or raises a typed error
@@ -185,6 +188,15 @@ def record_insurance_paid(tx: TxContext, account_id: str, amount: int) -> None:
     """Count ``amount`` of insurance paid for ``account_id`` against its per-block cap (staged with the
     transaction: a refused transaction counts nothing)."""
     tx.insurance_by_account[account_id] = tx.insurance_by_account.get(account_id, 0) + amount
+
+
+def trade_fees(notional: int, taker: str, taker_fee: int, maker_fee: int) -> dict[str, int]:
+    """Each side's fee on a fill's ``notional``, rounded up: the taker side pays ``taker_fee``, the
+    other ``maker_fee``."""
+    return {
+        "buyer": wmul_up(notional, taker_fee if taker == "buyer" else maker_fee),
+        "seller": wmul_up(notional, taker_fee if taker == "seller" else maker_fee),
+    }
 
 
 def charge_fee(tx: TxContext, acct: Account, pos: Position, fee: int) -> None:
@@ -310,9 +322,10 @@ def committed_summary(tx: TxContext, acct: Account, pos: Position, price_of: Pri
     return bucket_summary(tx, committed, committed.positions.get(pos.market), price_of)
 
 
-def check_fill_risk(tx: TxContext, pos: Position, old_size: int, oracle: str, who: str, market: str) -> None:
-    """Oracle rule and sequencer sentinel for a fill: adding risk needs ``open``, else ``reduce``."""
-    adds_risk = abs(pos.size) > abs(old_size) or pos.size * old_size < 0
+def check_fill_risk(tx: TxContext, new_size: int, old_size: int, oracle: str, who: str, market: str) -> None:
+    """Oracle rule and sequencer sentinel for a fill (a perp position or a dated contract moving from
+    ``old_size`` to ``new_size``): adding risk needs ``open``, else ``reduce``."""
+    adds_risk = abs(new_size) > abs(old_size) or new_size * old_size < 0
     require(tx, Action.OPEN if adds_risk else Action.REDUCE, [oracle])
     if adds_risk and not risk_allowed(tx):
         raise OracleActionRefused(f"{who} cannot add risk in {market}: sequencer down or in grace period")
@@ -324,12 +337,27 @@ def check_fill_margin(
     """After a fill the bucket keeps initial margin, or the fill only reduced the position and
     health did not fall (dYdX's rule)."""
     after = bucket_summary(tx, acct, pos, price_of)
+    require_initial_or_reduction(
+        after, lambda: committed_summary(tx, acct, pos, price_of), old_size, pos.size, acct.id, what
+    )
+
+
+def require_initial_or_reduction(
+    after: MarginSummary,
+    before: Callable[[], MarginSummary],
+    old_size: int,
+    new_size: int,
+    account_id: str,
+    what: str,
+) -> None:
+    """dYdX's rule after a fill: ``after`` keeps initial margin, or the fill only reduced the position
+    (``old_size`` -> ``new_size``) and health did not fall from ``before()`` (computed only then)."""
     if after.meets_initial:
         return
-    reduce_only = abs(pos.size) <= abs(old_size) and pos.size * old_size >= 0
-    if not (reduce_only and health_not_worse(committed_summary(tx, acct, pos, price_of), after)):
+    reduce_only = abs(new_size) <= abs(old_size) and new_size * old_size >= 0
+    if not (reduce_only and health_not_worse(before(), after)):
         raise InsufficientMargin(
-            f"{what} leaves {acct.id} with equity {after.equity} below initial "
+            f"{what} leaves {account_id} with equity {after.equity} below initial "
             f"requirement {after.initial}"
         )
 

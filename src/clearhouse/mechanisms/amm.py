@@ -62,7 +62,7 @@ def swap_amm(ctx: TxContext, c: cmd.SwapAmm) -> None:
         raise SlippageExceeded(f"selling {-c.size} brings {quote}, below limit {c.limit_price}")
     old = acct.positions[c.market].size if c.market in acct.positions else 0
     pos = amm_fill(ctx, market, acct, c.size, quote)
-    kernel.check_fill_risk(ctx, pos, old, market.spec.oracle, acct.id, c.market)
+    kernel.check_fill_risk(ctx, pos.size, old, market.spec.oracle, acct.id, c.market)
     kernel.check_fill_margin(ctx, acct, pos, old, prices, f"AMM swap of {c.size} {c.market}")
     kernel.drop_if_empty(acct, pos)
     price_after = market.amm_quote * WAD // market.amm_base

@@ -17,7 +17,7 @@ from clearhouse.core.errors import (
     SelfTrade,
     UnknownAsset,
 )
-from clearhouse.core.fixedpoint import RAY, WAD, check_range, wmul_up
+from clearhouse.core.fixedpoint import RAY, WAD, check_range
 from clearhouse.ledger import commands as cmd
 from clearhouse.ledger import events as ev
 from clearhouse.ledger import kernel
@@ -134,16 +134,13 @@ def trade(ctx: TxContext, c: cmd.Trade) -> None:
     prices = kernel.prices(ctx)
     check_fill_price(c.market, c.price, prices(spec.oracle), spec.price_band)  # fresh index, band
     notional = check_range(c.size * c.price // WAD, f"notional of the {c.market} trade")
-    fees = {
-        "buyer": wmul_up(notional, spec.taker_fee if c.taker == "buyer" else spec.maker_fee),
-        "seller": wmul_up(notional, spec.taker_fee if c.taker == "seller" else spec.maker_fee),
-    }
+    fees = kernel.trade_fees(notional, c.taker, spec.taker_fee, spec.maker_fee)
     realised = {}
     for side, acct, delta in (("buyer", buyer, c.size), ("seller", seller, -c.size)):
         before_pos = acct.positions.get(c.market)
         old_size = before_pos.size if before_pos is not None else 0
         pos, realised[side] = kernel.fill(ctx, acct, market, delta, notional)
-        kernel.check_fill_risk(ctx, pos, old_size, spec.oracle, f"{side} {acct.id}", c.market)
+        kernel.check_fill_risk(ctx, pos.size, old_size, spec.oracle, f"{side} {acct.id}", c.market)
         kernel.charge_fee(ctx, acct, pos, fees[side])
         what = f"trade of {c.size} {c.market} at {c.price}"
         kernel.check_fill_margin(ctx, acct, pos, old_size, prices, what)

@@ -38,7 +38,7 @@ from typing import Final
 import msgspec
 
 from clearhouse.core.errors import InvalidParameters, InvalidValue, UnknownMarket
-from clearhouse.core.fixedpoint import WAD, check_range
+from clearhouse.core.fixedpoint import WAD, ceil_div, check_range
 from clearhouse.options.instruments import OptionKind
 
 DAY: Final = 86_400
@@ -49,10 +49,6 @@ def _div_half_even(a: int, b: int) -> int:
     if 2 * r > b or (2 * r == b and q % 2):
         q += 1
     return q
-
-
-def _ceil_div(a: int, b: int) -> int:
-    return -((-a) // b)
 
 
 class VolMove(enum.StrEnum):
@@ -313,6 +309,19 @@ def scenario_pnl_numerators(table: ScenarioTable, portfolio: Portfolio) -> list[
     return pnl
 
 
+def short_exposure(table: ScenarioTable, portfolio: Portfolio) -> tuple[int, int]:
+    """``(net_short, short_total)`` in units: shorts net of longs at the same (expiry, strike) (the
+    contingency base), and every short option summed (the short-option minimum's base)."""
+    net: dict[tuple[int, int], int] = {}
+    short_total = 0
+    for pos in portfolio.options:
+        row = table.row(pos.instrument)
+        key = (row.expiry, row.strike)
+        net[key] = net.get(key, 0) + pos.size
+        short_total += max(-pos.size, 0)
+    return sum(max(-n, 0) for n in net.values()), short_total
+
+
 def portfolio_margin(spec: GridSpec, table: ScenarioTable, portfolio: Portfolio) -> MarginResult:
     """The account's portfolio-margin requirement over ``table`` (built for ``spec``), exactly.
 
@@ -324,24 +333,17 @@ def portfolio_margin(spec: GridSpec, table: ScenarioTable, portfolio: Portfolio)
         )
     scale = WAD**3  # WAD³ P&L (= quote WAD × WAD²) × WAD weight → quote WAD
     losses = tuple(
-        _ceil_div(max(-num, 0) * scen.weight, scale)
+        ceil_div(max(-num, 0) * scen.weight, scale)
         for num, scen in zip(scenario_pnl_numerators(table, portfolio), table.scenarios, strict=True)
     )
     scan = max(losses, default=0)
     worst = losses.index(scan) if scan > 0 else -1
 
-    net: dict[tuple[int, int], int] = {}
-    short_total = 0
-    for pos in portfolio.options:
-        row = table.row(pos.instrument)
-        key = (row.expiry, row.strike)
-        net[key] = net.get(key, 0) + pos.size
-        short_total += max(-pos.size, 0)
-    net_short = sum(max(-n, 0) for n in net.values())
-    contingency = _ceil_div(net_short * table.spot * spec.contingency_rate, WAD * WAD)
-    short_min = _ceil_div(short_total * table.spot * spec.short_option_minimum_rate, WAD * WAD)
+    net_short, short_total = short_exposure(table, portfolio)
+    contingency = ceil_div(net_short * table.spot * spec.contingency_rate, WAD * WAD)
+    short_min = ceil_div(short_total * table.spot * spec.short_option_minimum_rate, WAD * WAD)
     maintenance = max(scan + contingency, short_min)
-    initial = _ceil_div(maintenance * spec.initial_factor, WAD)
+    initial = ceil_div(maintenance * spec.initial_factor, WAD)
     return MarginResult(maintenance, initial, scan, worst, contingency, short_min, losses)
 
 
@@ -382,7 +384,7 @@ def fixed_fraction_margin(
         )
         mm += -pos.size * spot * fractions.short_option_maintenance
         im += -pos.size * im_rate_x_spot
-    return _ceil_div(mm, WAD * WAD), max(_ceil_div(im, WAD * WAD), _ceil_div(mm, WAD * WAD))
+    return ceil_div(mm, WAD * WAD), max(ceil_div(im, WAD * WAD), ceil_div(mm, WAD * WAD))
 
 
 def riskiest_legs(table: ScenarioTable, portfolio: Portfolio, scenario: int) -> Sequence[tuple[str, int]]:

@@ -59,6 +59,7 @@ from clearhouse.options.portfolio_margin import (
     ScenarioTable,
     portfolio_margin,
     riskiest_legs,
+    short_exposure,
 )
 from clearhouse.risk.scan import DEFAULT_MARGIN, INT_UNIT, gamma
 
@@ -121,14 +122,8 @@ def _position_aggregates(table: ScenarioTable, portfolio: Portfolio) -> tuple[in
     for p in portfolio.linear:
         check_range(p.size, "size")
         lin += p.size * p.price
-    net: dict[tuple[int, int], int] = {}
-    short_total = 0
-    for o in portfolio.options:
-        row = table.row(o.instrument)
-        key = (row.expiry, row.strike)
-        net[key] = net.get(key, 0) + o.size
-        short_total += max(-o.size, 0)
-    return lin, sum(max(-v, 0) for v in net.values()), short_total
+    net_short, short_total = short_exposure(table, portfolio)
+    return lin, net_short, short_total
 
 
 def _convert(

@@ -15,24 +15,21 @@ import msgspec
 
 from clearhouse.core.errors import (
     InstrumentExpired,
-    InsufficientMargin,
     InvalidValue,
     SelfTrade,
     UnknownMarket,
 )
-from clearhouse.core.fixedpoint import WAD, check_range, wmul_up
+from clearhouse.core.fixedpoint import WAD, check_range
 from clearhouse.ledger import commands as cmd
 from clearhouse.ledger import events as ev
 from clearhouse.ledger import kernel
 from clearhouse.ledger.contracts import ContractPosition, Listing
 from clearhouse.ledger.kernel import Handlers
-from clearhouse.ledger.margin import cross_summary, health_not_worse
+from clearhouse.ledger.margin import MarginSummary, cross_summary
 from clearhouse.ledger.model import Account
 from clearhouse.ledger.price_band import check_fill_price
 from clearhouse.ledger.unit_of_work import TxContext
 from clearhouse.options.instruments import EuropeanOption, OptionKind
-from clearhouse.oracle.errors import OracleActionRefused
-from clearhouse.oracle.rules import Action
 
 
 def future_fill(size: int, entry_value: int, delta: int, notional: int) -> tuple[int, int, int]:
@@ -82,26 +79,15 @@ def move_leg(
     return old.size, new_size, realised
 
 
-def check_risk(ctx: TxContext, underlying: str, old: int, new: int, who: str, instrument: str) -> None:
-    """Oracle rule and sequencer sentinel: adding risk needs ``open``, else ``reduce``."""
-    adds_risk = abs(new) > abs(old) or new * old < 0
-    kernel.require(ctx, Action.OPEN if adds_risk else Action.REDUCE, [underlying])
-    if adds_risk and not kernel.risk_allowed(ctx):
-        raise OracleActionRefused(f"{who} cannot add risk in {instrument}: sequencer down or in grace period")
-
-
 def check_margin(ctx: TxContext, acct: Account, old: int, new: int, what: str) -> None:
     """Initial margin after the fill, or a pure reduction that did not lower health."""
     price_of = kernel.prices(ctx)
     after = cross_summary(ctx.state, acct, price_of)
-    if after.meets_initial:
-        return
-    reduce_only = abs(new) <= abs(old) and new * old >= 0
-    before = cross_summary(ctx.state, ctx.state.accounts[acct.id], price_of)
-    if not (reduce_only and health_not_worse(before, after)):
-        raise InsufficientMargin(
-            f"{what} leaves {acct.id} with equity {after.equity} below initial requirement {after.initial}"
-        )
+
+    def before() -> MarginSummary:  # the committed account, before this transaction
+        return cross_summary(ctx.state, ctx.state.accounts[acct.id], price_of)
+
+    kernel.require_initial_or_reduction(after, before, old, new, acct.id, what)
 
 
 def check_premium(listing: Listing, price: int, index: int) -> None:
@@ -128,10 +114,7 @@ def trade_contract(ctx: TxContext, c: cmd.TradeContract) -> None:
     else:
         check_fill_price(c.instrument, c.price, index, terms.price_band)
     notional = check_range(c.size * c.price // WAD, f"notional of the {c.instrument} trade")
-    fees = {
-        "buyer": wmul_up(notional, terms.taker_fee if c.taker == "buyer" else terms.maker_fee),
-        "seller": wmul_up(notional, terms.taker_fee if c.taker == "seller" else terms.maker_fee),
-    }
+    fees = kernel.trade_fees(notional, c.taker, terms.taker_fee, terms.maker_fee)
     realised: dict[str, int] = {}
     oi, pool = listing.open_interest, listing.pnl_pool
     sides = []
@@ -139,7 +122,7 @@ def trade_contract(ctx: TxContext, c: cmd.TradeContract) -> None:
         old, new, realised[side] = move_leg(ctx, acct, listing, delta, notional)
         pool -= realised[side]
         oi += max(new, 0) - max(old, 0)
-        check_risk(ctx, spec.underlying, old, new, f"{side} {acct.id}", c.instrument)
+        kernel.check_fill_risk(ctx, new, old, spec.underlying, f"{side} {acct.id}", c.instrument)
         if fees[side]:
             kernel.credit_balance(acct, kernel.settle(ctx), -fees[side])
             pools = ctx.pools()

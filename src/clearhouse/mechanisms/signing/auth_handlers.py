@@ -25,9 +25,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from clearhouse.auth.authorization import AccountKeys, AuthRegistry
-from clearhouse.auth.clearing import FillBook, FilledOrder
+from clearhouse.auth.clearing import FillBook, FilledOrder, judge_fill
 from clearhouse.auth.commands import AuthorizeKey, AuthorizeReporter, MatchedFill, RevokeKey, RevokeReporter
-from clearhouse.auth.orders import check_fill, to_trade, verify_order
+from clearhouse.auth.orders import to_trade, verify_order
 from clearhouse.ledger import commands as c
 from clearhouse.ledger import events as ev
 from clearhouse.ledger.errors import AlreadyExists, UnknownMarket
@@ -117,8 +117,9 @@ def _matched_fill(
     chain_id: str,
     trade: Any,
 ) -> dict[str, FilledOrder]:
-    """:func:`clearhouse.auth.clearing.clear_fill`'s pipeline, step for step (verify both orders,
-    authorise both signers, ``check_fill`` against the filled amounts), on the block's fill book."""
+    """:func:`clearhouse.auth.clearing.clear_fill`'s pipeline (:func:`~clearhouse.auth.clearing.judge_fill`:
+    verify both orders, authorise both signers, ``check_fill`` against the filled amounts) on the
+    block's fill book."""
     state = ctx.state
     verify = verify_order if cache is None else cache.check_order
     market = state.markets.get(m.fill.market)
@@ -136,22 +137,19 @@ def _matched_fill(
     else:
         raise UnknownMarket(f"unknown market {m.fill.market!r}")
     positions = tuple(_position(state, o.order.account, m.fill.market) for o in (m.buy, m.sell))
-    buy_id = verify(m.buy, chain_id)
-    sell_id = verify(m.sell, chain_id)
-    reg.authorize_order(m.buy.signer, m.buy.order.account)
-    reg.authorize_order(m.sell.signer, m.sell.order.account)
-    buy_filled, sell_filled = check_fill(
-        m.fill,
-        m.buy.order,
-        m.sell.order,
-        (fills.filled(buy_id), fills.filled(sell_id)),
-        index_price,
-        band,
+    buy_id, sell_id, buy_filled, sell_filled = judge_fill(
+        m,
+        reg,
+        fills.filled,
+        chain_id=chain_id,
+        index_price=index_price,
+        band=band,
         tick_size=tick,
         step_size=step,
         height=state.height,
         now_ms=state.time * 1000,
         positions=(positions[0], positions[1]),
+        verify=verify,
     )
     perp = to_trade(m.fill, m.buy.order, m.sell.order)
     if market is None:

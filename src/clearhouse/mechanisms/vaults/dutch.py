@@ -91,21 +91,26 @@ def _dutch_state(ctx: TxContext, debt: DebtState, auction_id: int, cfg: DutchAuc
     return SaleState.NEEDS_REDO if done else SaleState.ACTIVE
 
 
-def _dutch_cfg(vt: VaultType | None, auction_id: int) -> DutchAuction:
+def _open_sale(
+    ctx: TxContext, auction_id: int, action: SaleAction
+) -> tuple[Auction, VaultType, DutchAuction, DebtState, SaleState]:
+    """What ``take`` and ``redo`` start from: the auction, its vault type and Dutch config, the debt
+    state and the sale state before, once the lifecycle allows ``action`` (it refuses a finished or
+    unknown sale, so the auction exists past this point)."""
+    a, vt = find_auction(ctx, auction_id, DUTCH)
     cfg = auction_config(vt.spec.disposal) if vt is not None else DutchAuction(tail=1, tau=1)
     if not isinstance(cfg, DutchAuction):
         raise WrongAuctionKind(f"auction {auction_id}: its vault type no longer uses a Dutch auction")
-    return cfg
+    debt = ctx.debt()
+    before = _dutch_state(ctx, debt, auction_id, cfg)
+    check_allowed(before, action, auction_id)
+    assert a is not None and vt is not None
+    return a, vt, cfg, debt, before
 
 
 def take_auction(ctx: TxContext, c: cmd.TakeAuction) -> None:
     """clip.sol ``take`` through :func:`take_amounts`; the taker pays ``ceil(owe / RAY)``."""
-    a, vt = find_auction(ctx, c.auction, DUTCH)
-    cfg = _dutch_cfg(vt, c.auction)
-    debt = ctx.debt()
-    before = _dutch_state(ctx, debt, c.auction, cfg)
-    check_allowed(before, SaleAction.TAKE, c.auction)
-    assert a is not None and vt is not None
+    a, vt, cfg, debt, before = _open_sale(ctx, c.auction, SaleAction.TAKE)
     now = ctx.state.time
     _, price = sale_status(cfg.calc(), a.tic, a.top, now, cfg.tail, cfg.cusp)
     if c.max_price < price:
@@ -141,12 +146,7 @@ def take_auction(ctx: TxContext, c: cmd.TakeAuction) -> None:
 
 def redo_auction(ctx: TxContext, c: cmd.RedoAuction) -> None:
     """clip.sol ``redo``: restart from ``top = feed x buf``; incentive only for a non-dusty sale."""
-    a, vt = find_auction(ctx, c.auction, DUTCH)
-    cfg = _dutch_cfg(vt, c.auction)
-    debt = ctx.debt()
-    before = _dutch_state(ctx, debt, c.auction, cfg)
-    check_allowed(before, SaleAction.REDO, c.auction)
-    assert a is not None and vt is not None
+    a, vt, cfg, debt, before = _open_sale(ctx, c.auction, SaleAction.REDO)
     keeper = ctx.account(c.keeper)
     feed = oracle_price(ctx, vt, Action.LIQUIDATE) * BLN
     top = feed * cfg.buf // RAY

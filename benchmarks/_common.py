@@ -1,0 +1,34 @@
+"""Helpers every benchmark wants the same way: wall-clock timings of a callable, and writing the
+results file (its folder made first) with a ``wrote PATH`` line."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+
+
+def timings(fn: Callable[[], Any], repeat: int) -> list[float]:
+    """Wall seconds of ``repeat`` calls of ``fn``, in order."""
+    times = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return times
+
+
+def best_of(fn: Callable[[], Any], repeat: int) -> float:
+    """The fastest of ``repeat`` calls (the least disturbed by other work on a shared machine)."""
+    return min(timings(fn, repeat))
+
+
+def write_results(out: Path, results: Any, console: Console) -> None:
+    """Write ``results`` as indented JSON to ``out`` (creating its folder) and say so."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(results, indent=2))
+    console.print(f"wrote {out}")
