@@ -50,6 +50,8 @@ finite = st.floats(-1e4, 1e4, allow_nan=False)
 @given(delta=finite, gamma=finite, cushion=st.floats(1e-3, 1e6))
 def test_roots_solve_the_quadratic(delta: float, gamma: float, cushion: float) -> None:
     d = distance_to_liquidation(delta, gamma, 1000.0 + cushion, 1000.0)
+    # the cushion the function sees: 1000 + cushion rounds to a multiple of ulp(1000) ~ 1e-13
+    cushion = (1000.0 + cushion) - 1000.0
     for x in (d.down, d.up):
         if x is not None:
             residual = 0.5 * gamma * x * x + delta * x + cushion
