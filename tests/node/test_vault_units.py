@@ -53,8 +53,9 @@ def test_config_round_trip_and_default_genesis_unchanged(tmp_path: Path) -> None
 class Chain:
     def __init__(self, tmp: Path) -> None:
         self.t = float(T0)
-        cfg = NodeConfig(data_dir=str(tmp), journal=f"sqlite:///{tmp}/j.sqlite", admin_keys=(ADMIN.public_hex,),
-                         genesis=GenesisConfig(vaults=VAULTS, fixed_price="2000"))
+        genesis = GenesisConfig(vaults=VAULTS, fixed_price="2000")
+        cfg = NodeConfig(data_dir=str(tmp), journal=f"sqlite:///{tmp}/j.sqlite",
+                         admin_keys=(ADMIN.public_hex,), genesis=genesis)
         self.svc = NodeService(cfg, clock=lambda: self.t)
         self.api = TestClient(create_app(self.svc, produce=False))
         self.n = 0
@@ -62,7 +63,8 @@ class Chain:
     def send(self, key: KeyPair, *cmds: c.AnyCommand) -> None:
         for cmd in cmds:
             self.n += 1
-            raw = encode_signed(sign(key, cmd, chain_id="clearhouse-devnet", nonce=int(self.t) * 1000 + self.n,
+            nonce = int(self.t) * 1000 + self.n
+            raw = encode_signed(sign(key, cmd, chain_id="clearhouse-devnet", nonce=nonce,
                                      good_til_time=(int(self.t) + 3600) * 1000))
             assert self.api.post("/v1/txs", content=raw).status_code == 202
         self.step()
