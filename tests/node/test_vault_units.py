@@ -126,3 +126,26 @@ def test_bark_then_take_with_worked_numbers(tmp_path: Path) -> None:
     assert state.accounts["k"].balances["USDC"] == W("5000") + W("11.13") - W("1130")
     assert state.accounts["alice"].balances["ETH"] > 0  # the collateral left over is refunded
     ch.svc.close()
+
+
+def test_redo_of_a_stuck_auction(tmp_path: Path) -> None:
+    ch = Chain(tmp_path)
+    ch.send(ALICE, c.OpenAccount("alice", ALICE.public_hex))
+    ch.send(KEEPER, c.OpenAccount("k", KEEPER.public_hex))
+    ch.send(ADMIN, c.Deposit("alice", "ETH", W("1")))
+    ch.send(ALICE, c.Lock("alice", "ETH-A", W("1")), c.Draw("alice", "ETH-A", W("1000")))
+    ch.svc.fixed_price = W("1300")
+    ch.step()
+    ch.send(KEEPER, c.Bark("alice", "ETH-A", "k"))
+    # the keeper has no capital to take; 70 s on, the price is below cusp (0.4 x 1430): the sale needs a redo
+    ch.step(70)
+    [a] = ch.api.get("/v1/auctions").json()
+    assert a["needs_redo"] is True
+    actions, _ = vault_actions(ch.svc.engine.state, "k", 0, 0.0, 0.0, 0, set())
+    [redo] = actions
+    assert (redo.kind, redo.command, redo.target) == ("redo", c.RedoAuction(1, "k"), auction_target(1))
+    assert redo.gain == pytest.approx(11.13)  # tip + chip x tab, the tab being above the dust's chost
+    ch.send(KEEPER, redo.command)
+    [a] = ch.api.get("/v1/auctions").json()
+    assert (a["needs_redo"], a["top"], a["tic"]) == (False, 1430 * RAY, ch.svc.engine.state.time)
+    ch.svc.close()

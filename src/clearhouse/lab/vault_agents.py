@@ -16,8 +16,9 @@ until gas falls (it may land too late and revert, still paying ``failed_gas_limi
   gas reaches the keeper's ``profit_threshold``. Expected gain: Dutch — the kick incentive
   ``tip + chip × tab``; English — ``lot × external − min(tab, lot × valuation)`` (what it expects to
   win the lot for); fixed discount — ``seize × external − repay``.
-* Dutch (clip.sol; the bark gain and the take decision are :mod:`clearhouse.risk.vault_keeper_decision`,
-  shared with the node's keeper): ``TakeAuction`` when the current price ``≤`` its valuation
+* Dutch (clip.sol; the bark gain, the take and the redo decisions are
+  :mod:`clearhouse.risk.vault_keeper_decision`, shared with the node's keeper): ``TakeAuction`` when
+  the current price ``≤`` its valuation
   ``external × (1 − discount)`` (sent with ``max_price`` = the valuation, so a later landing never
   pays more), as much as its free capital buys; ``RedoAuction`` when the sale needs a reset and the
   redo incentive pays the gas.
@@ -52,7 +53,6 @@ from clearhouse.ledger import commands as c
 from clearhouse.ledger import events as ev
 from clearhouse.ledger.engine import Engine
 from clearhouse.ledger.model import Auction, VaultTypeSpec
-from clearhouse.liquidation.maker.clipper import redo_incentive
 from clearhouse.liquidation.vault import (
     ENGLISH,
     DutchAuction,
@@ -67,7 +67,9 @@ from clearhouse.risk.vault_keeper_decision import (
     bark_profitable,
     dutch_bark_gain,
     dutch_price,
+    dutch_redo_gain,
     dutch_take,
+    redo_profitable,
     valuation,
     vault_unsafe,
 )
@@ -594,10 +596,8 @@ class VaultAgents:
             key = ("redo", a.id)
             if key in k.pending:
                 return
-            chost = spec.dust * RAY * spec.chop // WAD
-            feed = oracle.get(spec.price_key, 0) * 10**9
-            _, coin = redo_incentive(cfg.tip * RAY, cfg.chip, chost, a.tab, a.lot, feed)
-            if coin / RAY / WAD - cost >= min(k.profit_threshold, 0.0):
+            gain = dutch_redo_gain(a, spec, cfg, oracle.get(spec.price_key, 0))
+            if redo_profitable(gain, cost, k.profit_threshold):
                 go("redo", c.RedoAuction(a.id, k.id), key)
             return
         key = ("take", a.id)

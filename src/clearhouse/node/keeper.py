@@ -271,7 +271,7 @@ class Keeper:
         return True
 
     def decide_vaults(self) -> None:
-        """Bark unsafe vaults and take from Dutch auctions (:mod:`clearhouse.node.vault_keeper`), each
+        """Bark unsafe vaults, take from and redo Dutch auctions (:mod:`clearhouse.node.vault_keeper`), each
         confirmed through the API's ``/v1/vaults`` and ``/v1/auctions`` first."""
         state = self.replica.state
         me = self.s.account
@@ -300,9 +300,14 @@ class Keeper:
             else:
                 if auctions is None:
                     auctions = {int(a["id"]): a for a in self.client.auctions()}
-                assert isinstance(act.command, c.TakeAuction)
+                assert isinstance(act.command, c.TakeAuction | c.RedoAuction)
                 seen = auctions.get(act.command.auction)
-                if seen is None or seen["price"] is None or seen["price"] > act.command.max_price:
+                if seen is None or seen["price"] is None:
+                    continue
+                if isinstance(act.command, c.RedoAuction) and not seen["needs_redo"]:
+                    continue
+                if isinstance(act.command, c.TakeAuction) and (
+                        seen["needs_redo"] or seen["price"] > act.command.max_price):
                     continue
             self._send(act.target, act.command, act.kind, gain=act.gain, height=state.height)
 

@@ -10,6 +10,9 @@ keeper's replica with the lab's vault keepers' code (:mod:`clearhouse.risk.vault
   It buys as much as its free capital (settlement balance, capped by its free cross margin) allows and
   sends when ``amount x valuation price - paid`` minus cost reaches the threshold.
 
+* ``RedoAuction`` a Dutch auction that needs a reset (past ``tail`` or below ``cusp``) when the redo
+  incentive minus cost reaches ``min(threshold, 0)``, as the lab's keepers do.
+
 Intent targets are ``("vault:<account>", <vault type>)`` and ``("auction:<id>", None)``, so the
 keeper's intent log (:class:`clearhouse.node.keeper.IntentLog`) keeps one open send per vault and per
 auction across restarts, exactly as for close-outs.
@@ -27,14 +30,16 @@ from clearhouse.risk.vault_keeper_decision import (
     bark_profitable,
     dutch_bark_gain,
     dutch_price,
+    dutch_redo_gain,
     dutch_take,
+    redo_profitable,
     vault_unsafe,
 )
 
 
 @dataclass(frozen=True, slots=True)
 class VaultAction:
-    kind: str  # "bark" or "take"
+    kind: str  # "bark", "take" or "redo"
     target: Target
     command: c.AnyCommand
     #: Expected gain (settlement units) and, for a take, the settlement it pays (WAD).
@@ -93,7 +98,17 @@ def vault_actions(state: LedgerState, me: str, free: int, cost: float, threshold
         if not isinstance(cfg, DutchAuction) or price is None:
             continue
         done, now_price = dutch_price(a, cfg, state.time)
-        if done or now_price <= 0:
+        if done:
+            if not _fresh(state, avt.spec.price_key):
+                declined.append((target, "stale_price"))
+                continue
+            gain = dutch_redo_gain(a, avt.spec, cfg, price[0])
+            if redo_profitable(gain, cost, threshold):
+                actions.append(VaultAction("redo", target, c.RedoAuction(auction_id, me), gain))
+            else:
+                declined.append((target, "unprofitable"))
+            continue
+        if now_price <= 0:
             continue
         t = dutch_take(a, now_price, price[0], discount, free, cost, threshold)
         if t.decision != "send":

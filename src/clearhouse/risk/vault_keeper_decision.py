@@ -2,6 +2,8 @@
 
 * **Bark** an unsafe vault (``ink x spot < art x rate``, the engine's exact check at the rate as stored)
   when the kick incentive ``tip + chip x tab`` minus the keeper's cost reaches its threshold.
+* **Redo** a Dutch auction that needs a reset (past ``tail`` or below ``cusp``) when the redo incentive
+  minus cost reaches ``min(threshold, 0)`` (a keeper restarts a stuck sale even at a small loss).
 * **Take** from a Dutch auction when its current price is at most the keeper's valuation
   ``external x (1 - discount)`` (sent with ``max_price`` = the valuation, so a later landing never pays
   more), as much collateral as the keeper's free capital buys, when the expected gain
@@ -17,8 +19,8 @@ from dataclasses import dataclass
 from typing import Literal
 
 from clearhouse.core.fixedpoint import RAY, WAD, ceil_div
-from clearhouse.ledger.model import Auction, Vault, VaultType
-from clearhouse.liquidation.maker.clipper import kick_incentive, sale_status
+from clearhouse.ledger.model import Auction, Vault, VaultType, VaultTypeSpec
+from clearhouse.liquidation.maker.clipper import kick_incentive, redo_incentive, sale_status
 from clearhouse.liquidation.vault import DutchAuction, spot
 
 TakeDecision = Literal["send", "expensive", "capital", "unprofitable"]
@@ -47,6 +49,17 @@ def bark_profitable(gain: float, cost: float, threshold: float) -> bool:
 def dutch_price(a: Auction, cfg: DutchAuction, now: int) -> tuple[bool, int]:
     """``(needs redo, current price RAY)`` of a Dutch auction at chain time ``now`` (clip.sol ``status``)."""
     return sale_status(cfg.calc(), a.tic, a.top, now, cfg.tail, cfg.cusp)
+
+
+def dutch_redo_gain(a: Auction, spec: VaultTypeSpec, cfg: DutchAuction, oracle: int) -> float:
+    """The incentive a ``RedoAuction`` pays (none for a dusty sale), settlement units; ``oracle`` WAD."""
+    chost = spec.dust * RAY * spec.chop // WAD
+    _, coin = redo_incentive(cfg.tip * RAY, cfg.chip, chost, a.tab, a.lot, oracle * 10**9)
+    return coin / RAY / WAD
+
+
+def redo_profitable(gain: float, cost: float, threshold: float) -> bool:
+    return gain - cost >= min(threshold, 0.0)
 
 
 def valuation(external: int, discount: int) -> int:
