@@ -91,6 +91,7 @@ def test_bark_then_take_with_worked_numbers(tmp_path: Path) -> None:
     ch.step()
     state = ch.svc.engine.state
     assert [x["account"] for x in ch.api.get("/v1/vaults", params={"unsafe": True}).json()] == ["alice"]
+    assert "clearhouse_vaults_unsafe 1.0" in ch.api.get("/metrics").text
     actions, _ = vault_actions(state, "k", W("5000"), 0.0, 0.0, 0, set())
     [bark] = actions
     assert bark.target == bark_target("alice", "ETH-A") and bark.command == c.Bark("alice", "ETH-A", "k")
@@ -123,6 +124,8 @@ def test_bark_then_take_with_worked_numbers(tmp_path: Path) -> None:
     ch.send(KEEPER, take.command)
     state = ch.svc.engine.state
     assert ch.api.get("/v1/auctions").json() == [] and not state.debt.auctions
+    metrics = ch.api.get("/metrics").text
+    assert "clearhouse_auctions_kicked 1.0" in metrics and "clearhouse_auctions_open 0.0" in metrics
     assert state.accounts["k"].balances["USDC"] == W("5000") + W("11.13") - W("1130")
     assert state.accounts["alice"].balances["ETH"] > 0  # the collateral left over is refunded
     ch.svc.close()

@@ -8,6 +8,7 @@ from clearhouse.ledger.engine import BlockResult
 from clearhouse.node.liquidations import liquidation_queue
 from clearhouse.node.service import NodeService
 from clearhouse.node.steward_views import StewardMetrics
+from clearhouse.node.vault_views import VaultMetrics
 from clearhouse.oracle.states import OracleState
 
 
@@ -36,6 +37,7 @@ class NodeMetrics:
         svc.block_listeners.append(self.on_block)
         self.steward = StewardMetrics(r)
         svc.block_listeners.append(self.steward.on_block)
+        self.vaults = VaultMetrics(r)
 
     def on_block(self, result: BlockResult, seconds: float) -> None:
         self.block_seconds.observe(seconds)
@@ -60,4 +62,5 @@ class NodeMetrics:
                 self.oracle.labels(feed, s.value).set(1 if oracle.state is s else 0)
         self.stream_seq.set(svc.next_seq())
         self.steward.render(state)
+        self.vaults.render(state)
         return generate_latest(self.registry)

@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from fastapi import FastAPI, Query
+from prometheus_client import CollectorRegistry, Gauge
 
 from clearhouse.ledger.model import LedgerState
 from clearhouse.liquidation.vault import DutchAuction
@@ -57,6 +58,22 @@ def auctions_view(state: LedgerState) -> list[dict[str, Any]]:
             row["price"], row["needs_redo"] = price, done
         out.append(row)
     return out
+
+
+class VaultMetrics:
+    """Prometheus gauges of the vaults, read from the state at each scrape: unsafe vaults, open auctions,
+    auctions kicked since genesis (one per Dutch ``Bark``)."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        r = registry
+        self.unsafe = Gauge("clearhouse_vaults_unsafe", "Vaults a Bark would liquidate now", registry=r)
+        self.open = Gauge("clearhouse_auctions_open", "Open collateral auctions", registry=registry)
+        self.kicks = Gauge("clearhouse_auctions_kicked", "Auctions started since genesis", registry=registry)
+
+    def render(self, state: LedgerState) -> None:
+        self.unsafe.set(len(vaults_view(state, True)))
+        self.open.set(len(state.debt.auctions))
+        self.kicks.set(state.debt.kicks)
 
 
 def install(app: FastAPI, svc: NodeService) -> None:
