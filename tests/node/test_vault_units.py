@@ -21,7 +21,7 @@ from clearhouse.node.config import GenesisConfig, NodeConfig, dump_config, load_
 from clearhouse.node.genesis import genesis_block
 from clearhouse.node.service import NodeService
 from clearhouse.node.vault_genesis import VaultGenesis
-from clearhouse.node.vault_keeper import auction_target, bark_target, vault_actions
+from clearhouse.node.vault_keeper import auction_target, bark_target, redo_target, vault_actions
 
 ADMIN, ALICE, KEEPER = (KeyPair.from_seed(bytes([i]) * 32) for i in (7, 8, 9))
 T0 = 1_800_000_000
@@ -146,7 +146,7 @@ def test_redo_of_a_stuck_auction(tmp_path: Path) -> None:
     assert a["needs_redo"] is True
     actions, _ = vault_actions(ch.svc.engine.state, "k", 0, 0.0, 0.0, 0, set())
     [redo] = actions
-    assert (redo.kind, redo.command, redo.target) == ("redo", c.RedoAuction(1, "k"), auction_target(1))
+    assert (redo.kind, redo.command, redo.target) == ("redo", c.RedoAuction(1, "k"), redo_target(1))
     assert redo.gain == pytest.approx(11.13)  # tip + chip x tab, the tab being above the dust's chost
     ch.send(KEEPER, redo.command)
     [a] = ch.api.get("/v1/auctions").json()

@@ -13,7 +13,8 @@ keeper's replica with the lab's vault keepers' code (:mod:`clearhouse.risk.vault
 * ``RedoAuction`` a Dutch auction that needs a reset (past ``tail`` or below ``cusp``) when the redo
   incentive minus cost reaches ``min(threshold, 0)``, as the lab's keepers do.
 
-Intent targets are ``("vault:<account>", <vault type>)`` and ``("auction:<id>", None)``, so the
+Intent targets are ``("vault:<account>", <vault type>)``, ``("auction:<id>", None)`` (take) and
+``("auction:<id>", "redo")``, so the
 keeper's intent log (:class:`clearhouse.node.keeper.IntentLog`) keeps one open send per vault and per
 auction across restarts, exactly as for close-outs.
 """
@@ -55,6 +56,10 @@ def auction_target(auction: int) -> Target:
     return (f"auction:{auction}", None)
 
 
+def redo_target(auction: int) -> Target:
+    return (f"auction:{auction}", "redo")
+
+
 def _fresh(state: LedgerState, key: str) -> bool:
     feed = state.oracles.get(key)
     return feed is None or feed.state.value == "fresh"
@@ -90,14 +95,16 @@ def vault_actions(state: LedgerState, me: str, free: int, cost: float, threshold
     for auction_id in sorted(state.debt.auctions):
         a = state.debt.auctions[auction_id]
         avt = state.vault_types.get(a.vault_type)
-        target = auction_target(auction_id)
-        if avt is None or target in busy or a.owner == me:
+        if avt is None or a.owner == me:
             continue
         cfg = avt.spec.disposal
         price = state.prices.get(avt.spec.price_key)
         if not isinstance(cfg, DutchAuction) or price is None:
             continue
         done, now_price = dutch_price(a, cfg, state.time)
+        target = redo_target(auction_id) if done else auction_target(auction_id)
+        if target in busy:
+            continue
         if done:
             if not _fresh(state, avt.spec.price_key):
                 declined.append((target, "stale_price"))
