@@ -20,7 +20,8 @@ if TYPE_CHECKING:
 def node(
     config: Path = typer.Option(Path("node.toml"), "--config", help="The node's TOML configuration."),
     init: bool = typer.Option(False, "--init", help="Write a devnet config and its keys (admin, three "
-                              "reporters) next to it, then exit; never overwrites a file."),
+                              "reporters) next to it, then exit; never overwrites a file. The config lists "
+                              "an ETH-A vault type with a Dutch auction ([genesis.vaults])."),
     keys_dir: Path = typer.Option(Path("keys"), "--keys-dir", help="With --init: where the keys go."),
     port: int = typer.Option(8700, "--port", help="With --init: the port to listen on."),
     log_level: str = typer.Option("info", "--log-level"),
@@ -33,6 +34,7 @@ def node(
 ) -> None:
     """Run a clearhouse node: signed transactions over HTTP, a block every block_time_ms, the journal."""
     from clearhouse.node.config import GenesisConfig, NodeConfig, ReporterEntry, dump_config, load_config
+    from clearhouse.node.vault_genesis import VaultGenesis
 
     if init:
         from clearhouse.auth.keys import KeyPair, save_key
@@ -51,7 +53,8 @@ def node(
         except ClearhouseError as err:
             fail(str(err))
         cfg = NodeConfig(port=port, admin_keys=(admin.public_hex,), genesis=GenesisConfig(
-            reporters=tuple(reporters), admin_key_file=str(keys_dir / "admin.key"), steward=steward))
+            reporters=tuple(reporters), admin_key_file=str(keys_dir / "admin.key"), steward=steward,
+            vaults=VaultGenesis()))
         config.write_text(dump_config(cfg), encoding="utf-8")
         typer.echo(f"wrote {config} and keys admin, reporter1..3, controller, guardian in {keys_dir}/; "
                    "start with: "
@@ -136,6 +139,10 @@ def keeper(
                              "(one position by the market's mechanism)."),
     metrics_port: int | None = typer.Option(None, "--metrics-port", help="Serve Prometheus metrics on "
                                             "127.0.0.1:PORT (keeper lag, replica height, close-outs)."),
+    vaults: bool = typer.Option(True, "--vaults/--no-vaults", help="Also bark unsafe vaults and take "
+                                "from Dutch auctions when profitable after --cost."),
+    discount: float = typer.Option(0.0, "--discount", help="Take auctioned collateral only at this "
+                                   "discount to the oracle price (0.05 = 5 %)."),
     exit_after_submit: bool = typer.Option(False, "--exit-after-submit", hidden=True),
 ) -> None:
     """Follow the stream, screen and confirm, and close out accounts below maintenance for profit."""
@@ -145,8 +152,10 @@ def keeper(
     setup()
     if mode not in ("closeout", "liquidate"):
         fail("--mode is closeout or liquidate")
+    if not 0.0 <= discount < 1.0:
+        fail("--discount is in [0, 1)")
     settings = KeeperSettings(url, account, state, threshold, cost, exit_after_submit, run_for, mode,
-                              metrics_port)
+                              metrics_port, vaults, discount)
     Keeper(settings, load_signing_key(key)).run()
 
 

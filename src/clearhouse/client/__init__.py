@@ -183,6 +183,12 @@ class Client:
     def liquidations(self) -> list[dict[str, Any]]:
         return list(self.get("/v1/liquidations"))
 
+    def vaults(self, unsafe: bool = False) -> list[dict[str, Any]]:
+        return list(self.get("/v1/vaults", unsafe=unsafe))
+
+    def auctions(self) -> list[dict[str, Any]]:
+        return list(self.get("/v1/auctions"))
+
     # -- the node's order book (docs/book.md "Trading through the node") ------------------------------
 
     def place(self, signed: SignedOrder) -> str:

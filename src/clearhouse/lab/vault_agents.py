@@ -16,7 +16,9 @@ until gas falls (it may land too late and revert, still paying ``failed_gas_limi
   gas reaches the keeper's ``profit_threshold``. Expected gain: Dutch — the kick incentive
   ``tip + chip × tab``; English — ``lot × external − min(tab, lot × valuation)`` (what it expects to
   win the lot for); fixed discount — ``seize × external − repay``.
-* Dutch (clip.sol): ``TakeAuction`` when the current price ``≤`` its valuation
+* Dutch (clip.sol; the bark gain, the take and the redo decisions are
+  :mod:`clearhouse.risk.vault_keeper_decision`, shared with the node's keeper): ``TakeAuction`` when
+  the current price ``≤`` its valuation
   ``external × (1 − discount)`` (sent with ``max_price`` = the valuation, so a later landing never
   pays more), as much as its free capital buys; ``RedoAuction`` when the sale needs a reset and the
   redo incentive pays the gas.
@@ -51,7 +53,6 @@ from clearhouse.ledger import commands as c
 from clearhouse.ledger import events as ev
 from clearhouse.ledger.engine import Engine
 from clearhouse.ledger.model import Auction, VaultTypeSpec
-from clearhouse.liquidation.maker.clipper import kick_incentive, redo_incentive, sale_status
 from clearhouse.liquidation.vault import (
     ENGLISH,
     DutchAuction,
@@ -61,6 +62,16 @@ from clearhouse.liquidation.vault import (
     english_state,
     fixed_discount_amounts,
     spot,
+)
+from clearhouse.risk.vault_keeper_decision import (
+    bark_profitable,
+    dutch_bark_gain,
+    dutch_price,
+    dutch_redo_gain,
+    dutch_take,
+    redo_profitable,
+    valuation,
+    vault_unsafe,
 )
 
 VaultTxKind = Literal["bark", "take", "redo", "tend", "dent", "deal", "tick", "sell"]
@@ -462,10 +473,9 @@ class VaultAgents:
             for tid, v in acct.vaults.items():
                 vt = state.vault_types[tid]
                 price = oracle.get(vt.spec.price_key)
-                if price is None or not v.art:
+                if price is None:
                     continue
-                sp = spot(price, vt.spec.mat)
-                if sp > 0 and v.ink * sp < v.art * vt.rate:
+                if vault_unsafe(v, vt, price):
                     unsafe.append((aid, tid))
         auctions = [state.debt.auctions[i] for i in sorted(state.debt.auctions)]
         self._unsafe = len(unsafe)
@@ -515,7 +525,7 @@ class VaultAgents:
                     gain = self._bark_gain(k, engine, aid, tid, oracle, external_w)
                     if gain is None:
                         continue
-                    if gain - cost < k.profit_threshold:
+                    if not bark_profitable(gain, cost, k.profit_threshold):
                         k.stats.declined_unprofitable += 1
                         continue
                     go("bark", c.Bark(aid, tid, k.id), key)
@@ -534,7 +544,7 @@ class VaultAgents:
                     self._english(k, a, cfg, now, ext_w, cost, go.free, go)
 
     def _valuation(self, k: VaultKeeper, ext_w: int) -> int:
-        return ext_w * (WAD - k.discount) // WAD
+        return valuation(ext_w, k.discount)
 
     def _bark_gain(
         self,
@@ -552,9 +562,7 @@ class VaultAgents:
         due = v.art * vt.rate  # rad
         cfg = vt.spec.disposal
         if isinstance(cfg, DutchAuction):
-            tab = due * vt.spec.chop // WAD
-            _, coin = kick_incentive(cfg.tip * RAY, cfg.chip, tab)
-            return coin / RAY / WAD
+            return dutch_bark_gain(v, vt, cfg)
         if isinstance(cfg, EnglishAuction):
             tab = ceil_div(due * vt.spec.chop, WAD * RAY)
             value = v.ink * ext_w // WAD
@@ -583,33 +591,25 @@ class VaultAgents:
         free: int,
         go: _Round,
     ) -> None:
-        done, price = sale_status(cfg.calc(), a.tic, a.top, now, cfg.tail, cfg.cusp)
+        done, price = dutch_price(a, cfg, now)
         if done:
             key = ("redo", a.id)
             if key in k.pending:
                 return
-            chost = spec.dust * RAY * spec.chop // WAD
-            feed = oracle.get(spec.price_key, 0) * 10**9
-            _, coin = redo_incentive(cfg.tip * RAY, cfg.chip, chost, a.tab, a.lot, feed)
-            if coin / RAY / WAD - cost >= min(k.profit_threshold, 0.0):
+            gain = dutch_redo_gain(a, spec, cfg, oracle.get(spec.price_key, 0))
+            if redo_profitable(gain, cost, k.profit_threshold):
                 go("redo", c.RedoAuction(a.id, k.id), key)
             return
         key = ("take", a.id)
         if key in k.pending or price <= 0:
             return
-        val_ray = self._valuation(k, ext_w) * 10**9
-        if price > val_ray:
-            return
-        amount = min(a.lot, max(free, 0) * RAY // price)
-        if amount <= 0:
+        t = dutch_take(a, price, ext_w, k.discount, free, cost, k.profit_threshold)
+        if t.decision == "capital":
             k.stats.declined_capital += 1
-            return
-        owe = min(amount * price, a.tab)
-        gain = (amount * ext_w // WAD - ceil_div(owe, RAY)) / WAD
-        if gain - cost < k.profit_threshold:
+        elif t.decision == "unprofitable":
             k.stats.declined_unprofitable += 1
-            return
-        go("take", c.TakeAuction(a.id, amount, val_ray, k.id), key, ceil_div(owe, RAY))
+        elif t.decision == "send":
+            go("take", c.TakeAuction(a.id, t.amount, t.max_price, k.id), key, t.paid)
 
     def _english(
         self,

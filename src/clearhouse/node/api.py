@@ -21,7 +21,7 @@ from fastapi.responses import JSONResponse, Response, StreamingResponse
 from pydantic import BaseModel
 
 from clearhouse.ledger.errors import ClearhouseError
-from clearhouse.node import book_routes, views
+from clearhouse.node import book_routes, vault_views, views
 from clearhouse.node.index import outcome_dict
 from clearhouse.node.metrics import NodeMetrics
 from clearhouse.node.ratelimit import RateLimiter
@@ -360,6 +360,7 @@ def create_app(
                                  headers={"Cache-Control": "no-cache"})
 
     book_routes.install(app, svc, _ERRORS)
+    vault_views.install(app, svc)
 
     @app.get("/metrics", include_in_schema=False)
     async def prometheus() -> Response:

@@ -16,6 +16,8 @@ from clearhouse.auth.signing import check_chain_id, check_public_key
 from clearhouse.ledger.errors import InvalidValue
 from clearhouse.node.steward_genesis import StewardGenesis, toml_section
 from clearhouse.node.toml_text import toml_value
+from clearhouse.node.vault_genesis import VaultGenesis
+from clearhouse.node.vault_genesis import toml_section as vaults_section
 
 
 class ReporterEntry(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -44,6 +46,8 @@ class GenesisConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     fixed_price: str = "2000"
     #: The steward at genesis (controller and guardian keys, guardrails of the market): docs/controller.md.
     steward: StewardGenesis | None = None
+    #: A vault type with a Dutch auction (ETH collateral, USDC debt): docs/node.md "Vaults".
+    vaults: VaultGenesis | None = None
 
 
 class ReplicationConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -111,6 +115,8 @@ class NodeConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
             raise InvalidValue("replication.lease_ttl_ms must be >= 500 and replicas >= 1")
         if self.genesis.steward is not None:
             self.genesis.steward.validate()
+        if self.genesis.vaults is not None:
+            self.genesis.vaults.validate("USDC", "ETH")
 
 
 def load_config(path: str | Path) -> NodeConfig:
@@ -140,10 +146,12 @@ def dump_config(cfg: NodeConfig) -> str:
         lines.append(f"{field} = {toml_value(getattr(cfg.replication, field))}")
     lines.append("\n[genesis]")
     for field in genesis.__struct_fields__:
-        if field not in ("reporters", "steward"):
+        if field not in ("reporters", "steward", "vaults"):
             lines.append(f"{field} = {toml_value(getattr(genesis, field))}")
     if genesis.steward is not None:
         lines.append(toml_section(genesis.steward))
+    if genesis.vaults is not None:
+        lines.append(vaults_section(genesis.vaults))
     for r in genesis.reporters:
         lines.append(f'\n[[genesis.reporters]]\nfeed = "{r.feed}"\nsource = "{r.source}"\nkey = "{r.key}"')
     return "\n".join(lines) + "\n"

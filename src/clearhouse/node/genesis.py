@@ -3,7 +3,8 @@
 Block 1 is bare (the bootstrap rule of docs/auth.md): ledger parameters, the settlement asset, an ETH
 perpetual, its oracle feed (a median of the configured reporters' sources), the insurance fund, with
 ``[genesis.steward]`` the risk steward (``ConfigureSteward`` and the market's ``SetGuardrail`` commands,
-:mod:`clearhouse.node.steward_genesis`), and ``ConfigureAuth`` (chain id, admin keys); from block 2 on
+:mod:`clearhouse.node.steward_genesis`), with ``[genesis.vaults]`` a vault type with a Dutch auction
+(:mod:`clearhouse.node.vault_genesis`), and ``ConfigureAuth`` (chain id, admin keys); from block 2 on
 every command must be signed. Block 2, signed by
 the admin key of ``genesis.admin_key_file``, whitelists each reporter key for its source
 (``AuthorizeReporter``). Enforcement is left to keepers (``enforcement = "off"``): the engine liquidates
@@ -24,6 +25,7 @@ from clearhouse.ledger.fixedpoint import WAD, to_fixed
 from clearhouse.ledger.model import AssetSpec, LedgerParams
 from clearhouse.node.config import NodeConfig
 from clearhouse.node.steward_genesis import steward_txs
+from clearhouse.node.vault_genesis import vault_txs
 from clearhouse.oracle.config import FeedConfig, MedianConfig
 
 SETTLEMENT = "USDC"
@@ -53,6 +55,8 @@ def genesis_block(cfg: NodeConfig, start_time: int) -> Block:
     txs.append(c.DepositInsurance(SETTLEMENT, to_fixed(g.insurance)))
     if g.steward is not None:
         txs += steward_txs(g.steward, MARKET)
+    if g.vaults is not None:
+        txs += vault_txs(g.vaults)
     txs.append(c.ConfigureAuth(
         cfg.chain_id, tuple(sorted(cfg.admin_keys)), True, r.capacity, r.max_nonce_age_ms,
         r.max_nonce_lead_ms, r.max_good_til_blocks, r.max_good_til_ms,

@@ -4,7 +4,9 @@ It follows the node's stream from the first block, re-applies every block to its
 (checking each state root: a keeper that disagrees with the node stops), screens the replica with the
 same columnar scanner the engine uses, confirms exactly (:func:`clearhouse.ledger.enforcement.confirm`)
 and then through the API's liquidation queue, and decides with the same function as the lab's keepers
-(:mod:`clearhouse.risk.keeper_decision`). It sends ``CloseOut`` for its own account.
+(:mod:`clearhouse.risk.keeper_decision`). It sends ``CloseOut`` for its own account. It also keeps
+vaults (:mod:`clearhouse.node.vault_keeper`, deciding with the lab's vault keepers' code): ``Bark`` for
+unsafe vaults, ``TakeAuction`` when a Dutch auction's price makes a take profitable.
 
 **Idempotent.** Before submitting, the keeper appends the signed bytes to its intent log (one JSON line,
 fsynced). It never signs a second close-out of a target while one is open; on restart it re-sends the
@@ -20,6 +22,7 @@ import logging
 import os
 import time
 from dataclasses import dataclass, field
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -34,7 +37,9 @@ from clearhouse.ledger.block import decode_block
 from clearhouse.ledger.enforcement import Target, confirm
 from clearhouse.ledger.engine import Engine
 from clearhouse.ledger.errors import ClearhouseError
+from clearhouse.ledger.fixedpoint import WAD
 from clearhouse.ledger.margin import fresh_price_lookup
+from clearhouse.node.vault_keeper import bark_target, vault_actions
 from clearhouse.risk.keeper_decision import decide, expected_reward, target_terms
 from clearhouse.risk.scanner import ColumnarScanner
 
@@ -123,6 +128,10 @@ class KeeperSettings:
     mode: str = "closeout"
     #: Serve Prometheus metrics on 127.0.0.1:PORT (None: off).
     metrics_port: int | None = None
+    #: Also bark unsafe vaults and take from Dutch auctions (:mod:`clearhouse.node.vault_keeper`).
+    vaults: bool = True
+    #: Required discount to the oracle price before taking collateral (0.05 = 5 %).
+    discount: float = 0.0
 
 
 class KeeperMetrics:
@@ -238,23 +247,69 @@ class Keeper:
                 c.Liquidate(target[0], liquidator=me, market=target[1]) if self.s.mode == "liquidate"
                 else c.CloseOut(target[0], liquidator=me, market=target[1])
             )
-            signed = self.client.sign(cmd)
-            raw = encode_signed(signed)
-            intent = Intent(target, signing_digest(signed.envelope).hex(), raw,
-                            signed.envelope.good_til_time or 0)
-            self.intents.add(intent)
-            try:
-                self.client.submit(raw)
-            except NodeError as err:
-                log.warning("closeout_refused", extra={"target": target, "code": err.code})
-                if err.code != "nonce_reused":
-                    self.intents.done(intent, "rejected")
-                continue
-            log.info("closeout_sent", extra={"target": target, "hash": intent.hash, "reward": reward,
-                                             "seen_at": self.first_seen.get(target), "height": state.height})
-            if self.s.exit_after_submit:
-                os._exit(3)
-            committed += im
+            if self._send(target, cmd, "closeout", reward=reward, seen_at=self.first_seen.get(target),
+                          height=state.height):
+                committed += im
+
+    def _send(self, target: Target, cmd: c.AnyCommand, what: str, **info: object) -> bool:
+        """Sign, record the intent (fsynced) and submit: the one way every send goes out."""
+        signed = self.client.sign(cmd)
+        raw = encode_signed(signed)
+        expires = signed.envelope.good_til_time or 0
+        intent = Intent(target, signing_digest(signed.envelope).hex(), raw, expires)
+        self.intents.add(intent)
+        try:
+            self.client.submit(raw)
+        except NodeError as err:
+            log.warning(f"{what}_refused", extra={"target": target, "code": err.code})
+            if err.code != "nonce_reused":
+                self.intents.done(intent, "rejected")
+            return False
+        log.info(f"{what}_sent", extra={"target": target, "hash": intent.hash, **info})
+        if self.s.exit_after_submit:
+            os._exit(3)
+        return True
+
+    def decide_vaults(self) -> None:
+        """Bark unsafe vaults, take from and redo Dutch auctions (:mod:`clearhouse.node.vault_keeper`), each
+        confirmed through the API's ``/v1/vaults`` and ``/v1/auctions`` first."""
+        state = self.replica.state
+        me = self.s.account
+        if me not in state.accounts or not state.vault_types:
+            return
+        settle = state.params.settlement_asset
+        free = state.accounts[me].balances.get(settle, 0)
+        try:
+            margin = self.replica.margin(me)
+            free = min(free, margin.equity - margin.initial)
+        except ClearhouseError:
+            pass
+        discount = int(Decimal(str(self.s.discount)) * WAD)
+        actions, declined = vault_actions(state, me, free, self.s.cost, self.s.threshold, discount,
+                                          set(self.intents.open))
+        for target, why in declined:
+            log.info("declined", extra={"target": target, "why": why})
+        unsafe: set[Target] | None = None
+        auctions: dict[int, dict[str, Any]] | None = None
+        for act in actions:
+            if act.kind == "bark":
+                if unsafe is None:
+                    unsafe = {bark_target(v["account"], v["vault_type"]) for v in self.client.vaults(True)}
+                if act.target not in unsafe:
+                    continue
+            else:
+                if auctions is None:
+                    auctions = {int(a["id"]): a for a in self.client.auctions()}
+                assert isinstance(act.command, c.TakeAuction | c.RedoAuction)
+                seen = auctions.get(act.command.auction)
+                if seen is None or seen["price"] is None:
+                    continue
+                if isinstance(act.command, c.RedoAuction) and not seen["needs_redo"]:
+                    continue
+                if isinstance(act.command, c.TakeAuction) and (
+                        seen["needs_redo"] or seen["price"] > act.command.max_price):
+                    continue
+            self._send(act.target, act.command, act.kind, gain=act.gain, height=state.height)
 
     # -- the loop ----------------------------------------------------------------------------------
 
@@ -270,6 +325,8 @@ class Keeper:
             self.metrics.height.set(item.height)
         if item.height >= self.catch_up:
             self.decide()
+            if self.s.vaults:
+                self.decide_vaults()
 
     def run(self) -> None:
         deadline = None if self.s.run_for is None else time.monotonic() + self.s.run_for

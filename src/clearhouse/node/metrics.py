@@ -8,6 +8,7 @@ from clearhouse.ledger.engine import BlockResult
 from clearhouse.node.liquidations import liquidation_queue
 from clearhouse.node.service import NodeService
 from clearhouse.node.steward_views import StewardMetrics
+from clearhouse.node.vault_views import VaultMetrics
 from clearhouse.oracle.states import OracleState
 
 
@@ -38,6 +39,7 @@ class NodeMetrics:
         svc.block_listeners.append(self.on_block)
         self.steward = StewardMetrics(r)
         svc.block_listeners.append(self.steward.on_block)
+        self.vaults = VaultMetrics(r)
 
     def on_block(self, result: BlockResult, seconds: float) -> None:
         self.block_seconds.observe(seconds)
@@ -64,4 +66,5 @@ class NodeMetrics:
         for role in ("single", "leader", "follower", "halted"):
             self.role.labels(role).set(1 if svc.role == role else 0)
         self.steward.render(state)
+        self.vaults.render(state)
         return generate_latest(self.registry)
