@@ -13,7 +13,9 @@ from clearhouse.lab.backtest import Variant, backtest, liquidated_value, mc_sour
 from clearhouse.lab.montecarlo import MC_SEED, PRICE_MODELS, mc_scenario
 
 
-def summary(seed: int, liquidated: float, bad_debt: float = 0.0, vault_sold: float | None = None) -> dict[str, Any]:
+def summary(
+    seed: int, liquidated: float, bad_debt: float = 0.0, vault_sold: float | None = None
+) -> dict[str, Any]:
     """The keys of a path summary a backtest variant reads."""
     out: dict[str, Any] = {
         "seed": seed,
