@@ -35,7 +35,7 @@ COLUMNS: tuple[tuple[str, str, str], ...] = (
     ("max_step", "max step", "%"),
 )
 #: Paths per model of the Monte Carlo set when no scenario is named (3 models x 3 paths x 5 variants:
-#: 45 short runs, about a minute and a half on one core; docs/controller.md).
+#: 45 short runs, about 25 s of CPU; docs/controller.md).
 DEFAULT_MONTE_CARLO = 3
 
 

@@ -6,8 +6,8 @@ models of :mod:`clearhouse.lab.prices` (GBM, Merton jump diffusion, GARCH(1,1)),
 bad debt and liquidations have a real distribution across paths (VaR, ES, LaR) and the controller and the
 static variants see exactly the same paths (same seed -> same price path, gas and population).
 
-Sizing keeps one path short (24 h of one-minute blocks, 300 accounts: about a second or two per path on one
-core); ``docs/controller.md`` gives the measured runtime.
+Sizing keeps one path short (24 h of one-minute blocks, 300 accounts: about half a second of CPU per path,
+a little more with the controller); ``docs/controller.md`` gives the measured runtime.
 """
 
 from __future__ import annotations
