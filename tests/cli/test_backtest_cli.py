@@ -78,3 +78,11 @@ def test_the_monte_carlo_set_is_included_when_no_scenario_is_named(
     result = runner.invoke(app, args)
     assert result.exit_code == 0, result.output
     assert {name for name, _, _ in ran} == {"mango"}
+
+
+def test_an_unknown_monte_carlo_model_is_refused_before_anything_runs(tmp_path: Path) -> None:
+    out = tmp_path / "x"
+    result = runner.invoke(app, ["backtest-controller", "mc:heston", "--out", str(out)])
+    assert result.exit_code != 0
+    assert "unknown Monte Carlo model" in " ".join(result.output.split())
+    assert not out.exists()
