@@ -7,6 +7,8 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import clearhouse.lab.backtest as bt
 from clearhouse.lab.backtest import Variant, backtest, liquidated_value, mc_sources
@@ -48,6 +50,18 @@ def test_lar_is_the_quantile_of_the_value_liquidated_per_path() -> None:
     # bad debt beside it: VaR 95 = 85.5, ES 95 = the worst ceil(10 x 5 %) = 1 path = 90
     assert row["bad_debt_var95"] == pytest.approx(85.5) and row["bad_debt_es95"] == pytest.approx(90.0)
     assert row["seeds"] == list(range(100, 110)) and row["paths"] == 10
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.lists(st.floats(min_value=0, max_value=1e9, allow_nan=False), min_size=1, max_size=40))
+def test_lar_is_ordered_and_within_the_paths(values: list[float]) -> None:
+    v = Variant("s", "static x1", 1.0)
+    for i, x in enumerate(values):
+        v.add(summary(i, x))
+    row = v.row()
+    lo, hi = min(values), max(values)
+    assert lo - 1e-6 <= row["liquidated_mean"] <= hi + 1e-6
+    assert lo - 1e-6 <= row["lar95"] <= row["lar99"] + 1e-6 <= hi + 2e-6
 
 
 def test_lar_of_one_path_is_its_value() -> None:
