@@ -7,13 +7,13 @@ is skipped and reported); and the scenario with the controller running through t
 identical across variants (same seed: price path, gas and each trader's intended leverage; a position opens
 at most at the variant's initial-margin leverage).
 
-Per variant, across seeds: bad debt (mean, VaR 95/99, expected shortfall 95), peak negative equity not covered
-by the insurance fund, insurance-fund draw, liquidations, capital efficiency (allowed leverage: the
-notional-weighted ``1 / initial margin`` at the opening for static variants and its time average for the
-controller; used leverage at the opening) and, for the controller, the number and mean size of parameter
-changes and refused transactions. Liquidations at Risk (LaR 95/99): the quantile across paths of the value
-liquidated on a path (perp notional closed out, from the engine's ``PositionLiquidated`` events, plus the
-value of vault collateral sold or seized).
+Per variant, across seeds: bad debt (mean, VaR 95/99, expected shortfall 95/99), peak negative equity not
+covered by the insurance fund, insurance-fund draw, liquidations, Liquidations at Risk (LaR 95/99: the
+quantile across paths of the value liquidated on a path: the perp notional closed out, from the engine's
+``PositionLiquidated`` events, plus the value of vault collateral sold or seized), capital efficiency
+(allowed leverage: the notional-weighted ``1 / initial margin`` at the opening for static variants and its
+time average for the controller; used leverage at the opening) and, for the controller, the number and the
+mean and largest relative size of parameter changes and refused transactions.
 
 Besides the named scenarios, :func:`backtest` runs the Monte Carlo set of :mod:`clearhouse.lab.montecarlo`
 (GBM, Merton, GARCH price paths over one default book, ``monte_carlo`` seeds each), reported as rows of their
@@ -173,7 +173,7 @@ def backtest(
     rows: list[dict[str, Any]] = []
     sources = [(s, seeds) for s in scenarios]
     if monte_carlo > 0:
-        sources += [(s, monte_carlo) for s in mc_sources()]
+        sources += [(s, monte_carlo) for s in mc_sources() if s not in scenarios]
     for source, n_paths in sources:
         sc = load_source(source)
         seed_list = [sc.spec.seed + i for i in range(n_paths)]
