@@ -10,6 +10,13 @@ from clearhouse.lab.report.figures import layout
 from clearhouse.lab.report.page import document, esc, plot
 
 
+def _hover(r: Mapping[str, Any]) -> str:
+    return (
+        f"{r['variant']}: bad debt mean {r['bad_debt_mean']:,.0f}, VaR99 {r.get('bad_debt_var99', 0):,.0f}, "
+        f"LaR95 {r.get('lar95', 0):,.0f}, LaR99 {r.get('lar99', 0):,.0f}, paths {r.get('paths', 1)}"
+    )
+
+
 def frontier_figure(name: str, rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     """One scenario: the static points in scale order, joined; the controller's point(s) as stars."""
     static = sorted((r for r in rows if r["scale"] is not None), key=lambda r: r["scale"])
@@ -22,6 +29,7 @@ def frontier_figure(name: str, rows: Sequence[Mapping[str, Any]]) -> dict[str, A
             "x": [r["allowed_leverage"] for r in static],
             "y": [r["bad_debt_mean"] for r in static],
             "text": [str(r["variant"]).removeprefix("static ") for r in static],
+            "hovertext": [_hover(r) for r in static],
             "textposition": "top center",
         },
         {
@@ -31,11 +39,15 @@ def frontier_figure(name: str, rows: Sequence[Mapping[str, Any]]) -> dict[str, A
             "x": [r["allowed_leverage"] for r in ctl],
             "y": [r["bad_debt_mean"] for r in ctl],
             "text": [str(r["variant"]) for r in ctl],
+            "hovertext": [_hover(r) for r in ctl],
             "marker": {"symbol": "star", "size": 16, "color": "#d62728"},
         },
     ]
     x_title = "allowed leverage (capital efficiency)"
-    fig_layout = layout(name, "mean bad debt", x_title=x_title, nonnegative=True)
+    title = name
+    if rows and rows[0].get("monte_carlo"):
+        title = f"{name} (Monte Carlo, {rows[0]['paths']} paths; LaR99 in the hover)"
+    fig_layout = layout(title, "mean bad debt", x_title=x_title, nonnegative=True)
     fig_layout["hovermode"] = "closest"
     return {"data": data, "layout": fig_layout}
 
