@@ -27,8 +27,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import httpx
-
 from clearhouse.auth.envelope import encode_signed, signing_digest
 from clearhouse.auth.keys import KeyPair
 from clearhouse.client import FINAL, Client, NodeError
@@ -40,7 +38,7 @@ from clearhouse.ledger.engine import Engine
 from clearhouse.ledger.fixedpoint import WAD
 from clearhouse.ledger.model import LedgerState
 from clearhouse.mechanisms.steward import parameters as params
-from clearhouse.node.keeper import Intent, IntentLog, StreamItem, stream_item_decoder
+from clearhouse.node.keeper import Intent, IntentLog, StreamItem, follow_stream
 
 log = logging.getLogger("clearhouse.controller")
 
@@ -194,30 +192,7 @@ class LiveController:
             self.send(wanted)
 
     def run(self) -> None:
-        deadline = None if self.s.run_for is None else time.monotonic() + self.s.run_for
-        while deadline is None or time.monotonic() < deadline:
-            try:
-                self.catch_up = int(self.client.status()["height"])
-                left = 15.0 if deadline is None else max(0.1, min(15.0, deadline - time.monotonic()))
-                timeout = httpx.Timeout(10.0, read=left)  # an idle chain still lets --run-for end
-                with self.client.http.stream("GET", "/v1/stream", params={"from_seq": self.seq},
-                                             timeout=timeout) as r:
-                    for line in r.iter_lines():
-                        if deadline is not None and time.monotonic() > deadline:
-                            return
-                        if not line.startswith("data: "):
-                            continue
-                        item = stream_item_decoder.decode(line[6:])
-                        if item.seq != self.seq:
-                            raise SystemExit(f"stream gap: expected {self.seq}, got {item.seq}")
-                        self.seq += 1
-                        if item.type == "block":
-                            self.on_block(item)
-            except (httpx.HTTPError, OSError) as err:
-                if deadline is not None and time.monotonic() >= deadline:
-                    return
-                log.warning("stream_dropped", extra={"error": str(err), "resume_from": self.seq})
-                time.sleep(0.3)
+        follow_stream(self, self.client, self.s.run_for)
 
 
 __all__ = ["ControllerSettings", "LiveController", "intent_target", "observe"]

@@ -24,7 +24,7 @@ import time
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import httpx
 import msgspec
@@ -57,6 +57,46 @@ class StreamItem(msgspec.Struct, frozen=True):
 
 #: Decodes one ``data:`` line of the node's stream.
 stream_item_decoder = msgspec.json.Decoder(StreamItem)
+
+
+class StreamFollower(Protocol):
+    """A process that replays the node's stream block by block (the keeper, the controller)."""
+
+    #: The next stream sequence number wanted; the node's height when (re)connecting.
+    seq: int
+    catch_up: int
+
+    def on_block(self, item: StreamItem) -> None: ...
+
+
+def follow_stream(follower: StreamFollower, client: Client, run_for: float | None) -> None:
+    """Feed ``follower`` every block of ``/v1/stream`` from its ``seq`` on, in order, reconnecting
+    (and resuming at ``seq``) when the connection drops; a gap in the sequence stops the process.
+    Returns after ``run_for`` seconds (None: never)."""
+    deadline = None if run_for is None else time.monotonic() + run_for
+    while deadline is None or time.monotonic() < deadline:
+        try:
+            follower.catch_up = int(client.status()["height"])
+            left = 15.0 if deadline is None else max(0.1, min(15.0, deadline - time.monotonic()))
+            timeout = httpx.Timeout(10.0, read=left)  # an idle chain still lets run_for end
+            params = {"from_seq": follower.seq}
+            with client.http.stream("GET", "/v1/stream", params=params, timeout=timeout) as r:
+                for line in r.iter_lines():
+                    if deadline is not None and time.monotonic() > deadline:
+                        return
+                    if not line.startswith("data: "):
+                        continue
+                    item = stream_item_decoder.decode(line[6:])
+                    if item.seq != follower.seq:
+                        raise SystemExit(f"stream gap: expected {follower.seq}, got {item.seq}")
+                    follower.seq += 1
+                    if item.type == "block":
+                        follower.on_block(item)
+        except (httpx.HTTPError, OSError) as err:
+            if deadline is not None and time.monotonic() >= deadline:
+                return
+            log.warning("stream_dropped", extra={"error": str(err), "resume_from": follower.seq})
+            time.sleep(0.3)
 
 
 @dataclass
@@ -329,25 +369,5 @@ class Keeper:
                 self.decide_vaults()
 
     def run(self) -> None:
-        deadline = None if self.s.run_for is None else time.monotonic() + self.s.run_for
         self.resume_intents()
-        while deadline is None or time.monotonic() < deadline:
-            try:
-                self.catch_up = int(self.client.status()["height"])
-                params = {"from_seq": self.seq}
-                timeout = httpx.Timeout(10.0, read=15.0)
-                with self.client.http.stream("GET", "/v1/stream", params=params, timeout=timeout) as r:
-                    for line in r.iter_lines():
-                        if deadline is not None and time.monotonic() > deadline:
-                            return
-                        if not line.startswith("data: "):
-                            continue
-                        item = stream_item_decoder.decode(line[6:])
-                        if item.seq != self.seq:
-                            raise SystemExit(f"stream gap: expected {self.seq}, got {item.seq}")
-                        self.seq += 1
-                        if item.type == "block":
-                            self.on_block(item)
-            except (httpx.HTTPError, OSError) as err:
-                log.warning("stream_dropped", extra={"error": str(err), "resume_from": self.seq})
-                time.sleep(0.3)
+        follow_stream(self, self.client, self.s.run_for)
