@@ -43,7 +43,7 @@ from clearhouse.auth.orders import (
 from clearhouse.book.book import BookConfig, BookContext, OrderBook, Outcome
 from clearhouse.book.cancels import SignedCancel, SignedCancelAll, verify_cancel
 from clearhouse.book.errors import DuplicateOrder
-from clearhouse.book.journal import ORIGIN, BookJournalError, encode_input, replay_blocks
+from clearhouse.book.journal import ORIGIN, BookJournalError, FillSigner, encode_input, replay_blocks
 from clearhouse.book.replay import (
     BookInput,
     Cancel,
@@ -262,7 +262,8 @@ class NodeBook:
                 raws.append(msgspec.Raw(encode_signed(env)))
                 hashes.append(signing_digest(env.envelope).hex())
         self._note(height, refs, inputs, results, iter(hashes))
-        return tuple(raws), tuple(encode_input(item) for item in inputs)
+        book = (encode_input(FillSigner(self.key.public_hex)), *(encode_input(item) for item in inputs))
+        return tuple(raws), book
 
     def abort(self, height: int) -> None:
         """The block was refused: rebuild the book from the journal, queue its inputs again."""
