@@ -11,7 +11,10 @@ from clearhouse.ledger.block import Block, ReportSig, decode_block, encode_block
 from clearhouse.ledger.errors import InvalidValue
 
 SIGNED = (msgspec.Raw(b'{"a":1}'),)
-BOOK = (msgspec.Raw(b'{"signer":"ab","type":"FillSigner"}'), msgspec.Raw(b'{"context":{},"type":"SetContext"}'))
+BOOK = (
+    msgspec.Raw(b'{"signer":"ab","type":"FillSigner"}'),
+    msgspec.Raw(b'{"context":{},"type":"SetContext"}'),
+)
 
 
 def test_a_block_without_book_inputs_encodes_as_before() -> None:
