@@ -372,7 +372,7 @@ def test_account_proof_endpoint_verifies_with_check_proof(tmp_path: Path) -> Non
 
 def test_real_node_process_two_clients_trade_through_the_book_and_restart(tmp_path: Path) -> None:
     """A node process on 127.0.0.1 (its own block producer): two clients' orders match and clear; after
-    kill -9 and a restart the node rebuilds the same book from its journal and book log."""
+    kill -9 and a restart the node rebuilds the same book from its journal alone."""
     net = Devnet(tmp_path, reporters=0, block_time_ms=100)
     alice, bob = KEYS["alice"], KEYS["bob"]
     net.start()
