@@ -1,4 +1,4 @@
-"""The order book inside the node: edge checks, the sequencer's matching, the book in the journal and outcomes.
+"""The order book inside the node: edge checks, the sequencer's matching, the journalled book, outcomes.
 
 Clients submit signed orders, cancels and cancel-alls; :meth:`NodeBook.submit_order` /
 :meth:`NodeBook.submit_cancel` check them at the edge (canonical bytes, chain, signature, the signer
