@@ -82,6 +82,8 @@ class BookHost(Protocol):
 log = logging.getLogger("clearhouse.node.book")
 
 _enc = msgspec.json.Encoder(order="deterministic")
+#: In the bytes of every block with book inputs (a block without them may contain it inside a string).
+_BOOK_KEY = b'"book":['
 _cancel_decoder = msgspec.json.Decoder(SignedCancel)
 _cancel_all_decoder = msgspec.json.Decoder(SignedCancelAll)
 
@@ -346,6 +348,8 @@ class NodeBook:
         for row in self.svc.store.rows():
             if below is not None and row.height >= below:
                 break
+            if _BOOK_KEY not in row.block:  # most blocks: no book inputs, no need to decode
+                continue
             block = decode_block(row.block)
             if block.book:
                 self._replay_block(block)
