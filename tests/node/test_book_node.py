@@ -513,7 +513,8 @@ def _verify_book(location: str) -> Any:
 def test_verify_book_catches_a_dropped_order_or_a_changed_fill(tmp_path: Path) -> None:
     """``verify --book`` re-derives every block's fills from the journalled book inputs. A journal whose
     engine replay is intact still fails at the right block when an order was taken out of the book
-    inputs (the fill has no order behind it) or a fill was altered and re-signed with the node key."""
+    inputs (the fill has no order behind it), a fill was altered and re-signed with the node key, or the
+    index price told to the book is not the engine's."""
     from clearhouse.book.replay import Place
     from clearhouse.node.book_service import node_key
 
@@ -565,6 +566,25 @@ def test_verify_book_catches_a_dropped_order_or_a_changed_fill(tmp_path: Path) -
     res = _verify_book(f"sqlite:///{tmp_path}/halved.sqlite")
     assert res.exit_code == 1 and f"FAILED at block {h}" in res.output, res.output
     assert "not the fill the book produces" in res.output, res.output
+
+    def bump_index(block: Block) -> Block:
+        from clearhouse.book.book import BookContext
+        from clearhouse.book.journal import _decoder, encode_input
+        from clearhouse.book.replay import SetContext
+
+        out = []
+        for raw in block.book:
+            item = _decoder.decode(bytes(raw))
+            if isinstance(item, SetContext) and block.height == h:
+                ctx = item.context
+                raw = encode_input(SetContext(BookContext(ctx.height, ctx.now_ms, ctx.index_price + 1)))
+            out.append(raw)
+        return msgspec.structs.replace(block, book=tuple(out))
+
+    assert _rewrite(journal, f"sqlite:///{tmp_path}/index.sqlite", bump_index) == h
+    res = _verify_book(f"sqlite:///{tmp_path}/index.sqlite")
+    assert res.exit_code == 1 and f"FAILED at block {h}" in res.output, res.output
+    assert "is not the engine's index" in res.output, res.output
     # and a node refuses to start on such a journal rather than serve a book it cannot stand behind
     (tmp_path / "m").mkdir()
     shutil.copy(tmp_path / "halved.sqlite", tmp_path / "m" / "j.sqlite")
@@ -584,4 +604,30 @@ def test_good_til_block_order_expires(tmp_path: Path) -> None:
     st = node.status(oid)
     assert st["status"] == "expired" and st["reason"] == "expired" and st["remaining"] == 0
     assert node.depth()["bids"] == []
+    node.close()
+
+
+def test_book_inputs_are_checked_against_the_engine_state_before_the_block(tmp_path: Path) -> None:
+    """``check_against_state``: a ``SetPosition`` must be the engine's position, the index its price."""
+    from clearhouse.book.book import BookContext
+    from clearhouse.book.journal import BookJournalError, FillSigner, check_against_state, encode_input
+    from clearhouse.book.replay import SetContext, SetPosition
+    from clearhouse.ledger.margin import fresh_price_lookup
+
+    node = _trade(tmp_path)
+    state = node.svc.engine.state
+    index = int(fresh_price_lookup(state)(state.markets[MKT].spec.oracle))
+    alice = node.position("alice")
+    assert alice == W(1)  # bought 1 from bob
+
+    def block(size: int, price: int) -> Block:
+        ctx = BookContext(state.height + 1, (state.time + 1) * 1000, price)
+        items = (FillSigner("ab" * 32), SetContext(ctx), SetPosition("alice", size), SetPosition("carol", 0))
+        return Block(state.height + 1, state.time + 1, book=tuple(encode_input(i) for i in items))
+
+    check_against_state(block(alice, index), state, MKT)
+    with pytest.raises(BookJournalError, match="position of alice"):
+        check_against_state(block(alice + 1, index), state, MKT)
+    with pytest.raises(BookJournalError, match="index"):
+        check_against_state(block(alice, index - 1), state, MKT)
     node.close()

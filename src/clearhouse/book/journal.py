@@ -25,9 +25,11 @@ import msgspec
 from clearhouse.auth.commands import MatchedFill
 from clearhouse.auth.envelope import Envelope, decode_signed, signing_digest
 from clearhouse.book.book import BookConfig, BookContext, OrderBook, Outcome
-from clearhouse.book.replay import BookInput, Place, Refusal, SetContext, apply_input
+from clearhouse.book.replay import BookInput, Place, Refusal, SetContext, SetPosition, apply_input
 from clearhouse.ledger.block import Block
 from clearhouse.ledger.errors import ClearhouseError
+from clearhouse.ledger.margin import fresh_price_lookup
+from clearhouse.ledger.model import LedgerState
 
 _encoder = msgspec.json.Encoder(order="deterministic")
 
@@ -151,6 +153,38 @@ def check_block(
     return got
 
 
+def check_against_state(block: Block, state: LedgerState, market: str) -> None:
+    """What the sequencer told its book about the engine, checked against the engine's state *before*
+    ``block``: the context's index price is the market's fresh oracle price, and each ``SetPosition`` is
+    the account's position in ``market``. (The node derives both from exactly that state.)"""
+    _, inputs = block_inputs(block)
+    if not inputs:
+        return
+    m = state.markets.get(market)
+    if m is None:
+        raise _error(block, f"the book's market {market!r} is not listed before this block")
+    ctx = inputs[0]
+    assert isinstance(ctx, SetContext)
+    try:
+        index = int(fresh_price_lookup(state)(m.spec.oracle))
+    except ClearhouseError as err:
+        raise _error(block, f"the book traded without a fresh index price: {err}") from None
+    if ctx.context.index_price != index:
+        raise _error(
+            block, f"book index price {ctx.context.index_price} is not the engine's index {index}"
+        )
+    for item in inputs[1:]:
+        if isinstance(item, SetPosition):
+            acct = state.accounts.get(item.account)
+            pos = acct.positions.get(market) if acct is not None else None
+            size = 0 if pos is None else int(pos.size)
+            if item.size != size:
+                raise _error(
+                    block,
+                    f"book position of {item.account} is {item.size}, the engine's is {size}",
+                )
+
+
 @dataclass(frozen=True, slots=True)
 class BookReport:
     """What ``clearhouse verify --book`` checked: blocks with book inputs, inputs, fills, final book."""
@@ -165,13 +199,25 @@ class BookReport:
 def verify_book(blocks: Callable[[], Iterable[Block]], config: Callable[[str], BookConfig]) -> BookReport:
     """Replay the book inputs of a whole journal (``blocks()`` iterates it from genesis; called twice)
     through a fresh book of ``config(market)`` (the market of the first order or cancel), checking each
-    block's fills; raises :class:`BookJournalError` (with ``height``) at the first bad block."""
+    block's inputs against the engine's state before it (:func:`check_against_state`; the engine replays
+    alongside) and each block's fills; raises :class:`BookJournalError` (with ``height``) at the first bad
+    block."""
     market = market_of(blocks())
     if market is None:
         return BookReport(0, 0, 0, 0, "")
     book = OrderBook(config(market), ORIGIN)
     n_blocks = n_inputs = n_fills = 0
-    for rep in replay_blocks(book, blocks()):
+
+    def with_state() -> Iterator[Block]:
+        from clearhouse.engine.engine import Engine
+
+        engine = Engine()
+        for block in blocks():
+            check_against_state(block, engine.state, market)
+            yield block
+            engine.apply_block(block)
+
+    for rep in replay_blocks(book, with_state()):
         n_blocks += 1
         n_inputs += len(rep.inputs)
         n_fills += len(rep.fills)
@@ -220,6 +266,7 @@ __all__ = [
     "apply_all",
     "block_inputs",
     "book_fills",
+    "check_against_state",
     "check_block",
     "encode_input",
     "market_of",
