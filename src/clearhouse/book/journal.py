@@ -28,7 +28,6 @@ from clearhouse.book.book import BookConfig, BookContext, OrderBook, Outcome
 from clearhouse.book.replay import BookInput, Place, Refusal, SetContext, SetPosition, apply_input
 from clearhouse.ledger.block import Block
 from clearhouse.ledger.errors import ClearhouseError
-from clearhouse.ledger.margin import fresh_price_lookup
 from clearhouse.ledger.model import LedgerState
 
 _encoder = msgspec.json.Encoder(order="deterministic")
@@ -155,7 +154,7 @@ def check_block(
 
 def check_against_state(block: Block, state: LedgerState, market: str) -> None:
     """What the sequencer told its book about the engine, checked against the engine's state *before*
-    ``block``: the context's index price is the market's fresh oracle price, and each ``SetPosition`` is
+    ``block``: the context's index price is the market's oracle price, and each ``SetPosition`` is
     the account's position in ``market``. (The node derives both from exactly that state.)"""
     _, inputs = block_inputs(block)
     if not inputs:
@@ -165,10 +164,12 @@ def check_against_state(block: Block, state: LedgerState, market: str) -> None:
         raise _error(block, f"the book's market {market!r} is not listed before this block")
     ctx = inputs[0]
     assert isinstance(ctx, SetContext)
-    try:
-        index = int(fresh_price_lookup(state)(m.spec.oracle))
-    except ClearhouseError as err:
-        raise _error(block, f"the book traded without a fresh index price: {err}") from None
+    # The recorded price, not a freshness-checked one: a fixed-price node trades on its configured price
+    # (which every block records) even after a pause; the engine judges each fill with its fresh index.
+    entry = state.prices.get(m.spec.oracle)
+    if entry is None:
+        raise _error(block, f"the book traded without an index price for {m.spec.oracle}")
+    index = int(entry[0])
     if ctx.context.index_price != index:
         raise _error(
             block, f"book index price {ctx.context.index_price} is not the engine's index {index}"
