@@ -1,6 +1,7 @@
 """The order book inside the node (in-process app, a test-driven clock): orders and cancels through the
 API, matching in the sequencer, fills cleared by the engine, outcomes, L2 depth and the book stream,
-restart rebuilds, a forged fill refused, and the account-proof endpoint checked by ``check-proof``."""
+restart rebuilds from the journal alone, ``verify --book`` catching a tampered journal, a forged fill
+refused, and the account-proof endpoint checked by ``check-proof``."""
 
 from __future__ import annotations
 
@@ -258,6 +259,9 @@ def test_restart_rebuilds_the_same_book(tmp_path: Path) -> None:
     statuses = [node.status(i) for i in ids]
     clock = node.clock
     node.close()
+    assert not (tmp_path / "book.sqlite").exists()  # the journal is the only source of the book
+    res = CliRunner().invoke(cli_app, ["verify", "--book", f"sqlite:///{tmp_path}/j.sqlite"])
+    assert res.exit_code == 0 and "book OK" in res.output, res.output
     again = Node(tmp_path, clock)
     assert again.svc.book is not None and again.svc.book.book.root() == root
     assert again.depth() == depth
@@ -368,7 +372,7 @@ def test_account_proof_endpoint_verifies_with_check_proof(tmp_path: Path) -> Non
 
 def test_real_node_process_two_clients_trade_through_the_book_and_restart(tmp_path: Path) -> None:
     """A node process on 127.0.0.1 (its own block producer): two clients' orders match and clear; after
-    kill -9 and a restart the node rebuilds the same book from its journal and book log."""
+    kill -9 and a restart the node rebuilds the same book from its journal alone."""
     net = Devnet(tmp_path, reporters=0, block_time_ms=100)
     alice, bob = KEYS["alice"], KEYS["bob"]
     net.start()
@@ -446,40 +450,146 @@ def test_property_replay_rebuilds_book_and_engine_agrees(blocks: list[list[Any]]
         shutil.rmtree(tmp, ignore_errors=True)  # the directory this test made
 
 
-def test_replica_follows_the_book_log_and_refuses_a_tampered_row(tmp_path: Path) -> None:
-    """A second node on a copy of the leader's journal (no book log, another node key) rebuilds the book
-    from the leader's rows; a row whose inputs were altered is refused and leaves no trace."""
-    leader = Node(tmp_path / "leader")
-    leader.fund("alice", "bob")
-    leader.place(leader.order("alice", "buy", "2", "1990"))
-    leader.place(leader.order("alice", "sell", "1", "2010", cid=1))
-    leader.step()
-    leader.place(leader.order("bob", "sell", "1", "1990", cid=2))
-    leader.step()
+def _trade(tmp: Path) -> Node:
+    """A node with a resting bid, a resting ask and a block where a sell filled part of the bid."""
+    node = Node(tmp)
+    node.fund("alice", "bob")
+    node.place(node.order("alice", "buy", "2", "1990"))
+    node.place(node.order("alice", "sell", "1", "2010", cid=1))
+    node.step()
+    node.place(node.order("bob", "sell", "1", "1990", cid=2))
+    node.step()
+    return node
+
+
+def test_journal_alone_rebuilds_the_book(tmp_path: Path) -> None:
+    """No side file: a node started on a copy of the journal alone (another data directory, another node
+    key) rebuilds the same book, depth and order outcomes; the blocks carry the book inputs."""
+    leader = _trade(tmp_path / "leader")
     assert leader.svc.book is not None
-    head = leader.svc.engine.state.height
-    rows = {h: leader.svc.book.log_row(h) for h in range(1, head + 1)}
     root, depth = leader.svc.book.book.root(), leader.depth()
+    ids = list(leader.svc.book.orders)
+    statuses = [leader.status(i) for i in ids]
+    leader_key = leader.svc.book.key.public_hex
+    head = decode_block(leader.svc.store.get(leader.svc.engine.state.height).block)  # type: ignore[union-attr]
+    assert head.book and [s for s, _ in matched_fills(head)] == [leader_key]
     leader.close()
+    assert not (tmp_path / "leader" / "book.sqlite").exists()
     (tmp_path / "replica").mkdir()
     shutil.copy(tmp_path / "leader" / "j.sqlite", tmp_path / "replica" / "j.sqlite")
     replica = Node(tmp_path / "replica", leader.clock)
     book = replica.svc.book
-    assert book is not None and book.book.by_id == {} and book.key.public_hex != rows[head][2]  # type: ignore[index]
-    logged = sorted((h, r) for h, r in rows.items() if r is not None)
-    # tamper: the last row's bob sell becomes a buy -> its fills are not the journalled block's
-    h_last, (blob, r_last, signer) = logged[-1]
-    bad = blob.replace(b'"side":"sell"', b'"side":"buy"')
-    for h, (inputs, r, s) in logged[:-1]:
-        book.follow(h, inputs, r, s)
-    before = book.book.root()
-    assert bad != blob
-    with pytest.raises(BookLogError):
-        book.follow(h_last, bad, r_last, signer)
-    assert book.book.root() == before
-    book.follow(h_last, blob, r_last, signer)
-    assert book.book.root() == root and replica.depth() == depth
+    assert book is not None and book.key.public_hex != leader_key and book.book.root() == root
+    assert replica.depth() == depth and depth["bids"] == [[W(1990), W(1)]]
+    assert [replica.status(i) for i in ids] == statuses
     replica.close()
+
+
+def _rewrite(src: Path, dst: str, edit: Any) -> int:
+    """Re-apply every block of journal ``src`` through a fresh engine into journal ``dst`` (a consistent
+    hash chain and state roots, as a dishonest sequencer would write it), ``edit(block)`` changing the
+    blocks; the height of the first block it changed."""
+    from clearhouse.engine.engine import Engine
+    from clearhouse.journal.open import open_store
+
+    first = 0
+    src_store, dst_store = open_store(f"sqlite:///{src}"), open_store(dst)
+    engine = Engine(journal=dst_store)
+    for row in src_store.rows():
+        block = decode_block(row.block)
+        changed = edit(block)
+        if changed != block and not first:
+            first = block.height
+        engine.apply_block(changed)
+    src_store.close()
+    dst_store.close()
+    return first
+
+
+def _verify_book(location: str) -> Any:
+    return CliRunner().invoke(cli_app, ["verify", "--book", location])
+
+
+def test_verify_book_catches_a_dropped_order_or_a_changed_fill(tmp_path: Path) -> None:
+    """``verify --book`` re-derives every block's fills from the journalled book inputs. A journal whose
+    engine replay is intact still fails at the right block when an order was taken out of the book
+    inputs (the fill has no order behind it), a fill was altered and re-signed with the node key, or the
+    index price told to the book is not the engine's."""
+    from clearhouse.book.replay import Place
+    from clearhouse.node.book_service import node_key
+
+    node = _trade(tmp_path / "n")
+    key = node_key(tmp_path / "n")
+    node.close()
+    journal = tmp_path / "n" / "j.sqlite"
+    res = _verify_book(f"sqlite:///{journal}")
+    assert res.exit_code == 0 and "book OK" in res.output and "1 fills" in res.output, res.output
+
+    bob_place = None
+
+    def drop_bob(block: Block) -> Block:
+        nonlocal bob_place
+        from clearhouse.book.journal import _decoder  # the journal entry decoder
+
+        kept = []
+        for raw in block.book:
+            item = _decoder.decode(bytes(raw))
+            if isinstance(item, Place) and item.order.order.account == "bob":
+                bob_place = item
+                continue
+            kept.append(raw)
+        return msgspec.structs.replace(block, book=tuple(kept))
+
+    h = _rewrite(journal, f"sqlite:///{tmp_path}/dropped.sqlite", drop_bob)
+    assert bob_place is not None
+    assert CliRunner().invoke(cli_app, ["verify", f"sqlite:///{tmp_path}/dropped.sqlite"]).exit_code == 0
+    res = _verify_book(f"sqlite:///{tmp_path}/dropped.sqlite")
+    assert res.exit_code == 1 and f"FAILED at block {h}" in res.output and "produces 0 fills" in res.output, (
+        res.output
+    )
+
+    def halve_fill(block: Block) -> Block:
+        signed = []
+        for raw in block.signed:
+            env = decode_signed(bytes(raw)).envelope
+            if isinstance(env.command, MatchedFill) and env.signer == key.public_hex:
+                fill = msgspec.structs.replace(env.command.fill, size=env.command.fill.size // 2)
+                cmd = msgspec.structs.replace(env.command, fill=fill)
+                raw = msgspec.Raw(encode_signed(sign(key, cmd, chain_id=CHAIN, nonce=env.nonce,
+                                                     good_til_block=env.good_til_block)))
+            signed.append(raw)
+        return msgspec.structs.replace(block, signed=tuple(signed))
+
+    h2 = _rewrite(journal, f"sqlite:///{tmp_path}/halved.sqlite", halve_fill)
+    assert h2 == h
+    assert CliRunner().invoke(cli_app, ["verify", f"sqlite:///{tmp_path}/halved.sqlite"]).exit_code == 0
+    res = _verify_book(f"sqlite:///{tmp_path}/halved.sqlite")
+    assert res.exit_code == 1 and f"FAILED at block {h}" in res.output, res.output
+    assert "not the fill the book produces" in res.output, res.output
+
+    def bump_index(block: Block) -> Block:
+        from clearhouse.book.book import BookContext
+        from clearhouse.book.journal import _decoder, encode_input
+        from clearhouse.book.replay import SetContext
+
+        out = []
+        for raw in block.book:
+            item = _decoder.decode(bytes(raw))
+            if isinstance(item, SetContext) and block.height == h:
+                ctx = item.context
+                raw = encode_input(SetContext(BookContext(ctx.height, ctx.now_ms, ctx.index_price + 1)))
+            out.append(raw)
+        return msgspec.structs.replace(block, book=tuple(out))
+
+    assert _rewrite(journal, f"sqlite:///{tmp_path}/index.sqlite", bump_index) == h
+    res = _verify_book(f"sqlite:///{tmp_path}/index.sqlite")
+    assert res.exit_code == 1 and f"FAILED at block {h}" in res.output, res.output
+    assert "is not the engine's index" in res.output, res.output
+    # and a node refuses to start on such a journal rather than serve a book it cannot stand behind
+    (tmp_path / "m").mkdir()
+    shutil.copy(tmp_path / "halved.sqlite", tmp_path / "m" / "j.sqlite")
+    with pytest.raises(BookLogError):
+        Node(tmp_path / "m")
 
 
 def test_good_til_block_order_expires(tmp_path: Path) -> None:
@@ -494,4 +604,30 @@ def test_good_til_block_order_expires(tmp_path: Path) -> None:
     st = node.status(oid)
     assert st["status"] == "expired" and st["reason"] == "expired" and st["remaining"] == 0
     assert node.depth()["bids"] == []
+    node.close()
+
+
+def test_book_inputs_are_checked_against_the_engine_state_before_the_block(tmp_path: Path) -> None:
+    """``check_against_state``: a ``SetPosition`` must be the engine's position, the index its price."""
+    from clearhouse.book.book import BookContext
+    from clearhouse.book.journal import BookJournalError, FillSigner, check_against_state, encode_input
+    from clearhouse.book.replay import SetContext, SetPosition
+    from clearhouse.ledger.margin import fresh_price_lookup
+
+    node = _trade(tmp_path)
+    state = node.svc.engine.state
+    index = int(fresh_price_lookup(state)(state.markets[MKT].spec.oracle))
+    alice = node.position("alice")
+    assert alice == W(1)  # bought 1 from bob
+
+    def block(size: int, price: int) -> Block:
+        ctx = BookContext(state.height + 1, (state.time + 1) * 1000, price)
+        items = (FillSigner("ab" * 32), SetContext(ctx), SetPosition("alice", size), SetPosition("carol", 0))
+        return Block(state.height + 1, state.time + 1, book=tuple(encode_input(i) for i in items))
+
+    check_against_state(block(alice, index), state, MKT)
+    with pytest.raises(BookJournalError, match="position of alice"):
+        check_against_state(block(alice + 1, index), state, MKT)
+    with pytest.raises(BookJournalError, match="index"):
+        check_against_state(block(alice, index - 1), state, MKT)
     node.close()

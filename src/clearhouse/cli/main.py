@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NoReturn
 
 import typer
 from rich.console import Console
@@ -17,7 +17,7 @@ from clearhouse.core.errors import ClearhouseError
 from clearhouse.ledger.events import Event
 
 if TYPE_CHECKING:
-    pass
+    from clearhouse.engine.engine import Engine
 
 app = typer.Typer(
     help="clearhouse: deterministic margin, liquidation and settlement for derivative markets.",
@@ -116,7 +116,7 @@ def demo(
         store.close()
 
 
-def _failed(height: int, reason: str, verified: int) -> None:
+def _failed(height: int, reason: str, verified: int) -> NoReturn:
     fail(f"FAILED at block {height}: {reason}; {verified} blocks verified before it", 1)
 
 
@@ -131,6 +131,10 @@ def verify(
     ),
     expect_sth: Path | None = typer.Option(
         None, "--expect-sth", help="Signed tree head (clearhouse tlog sth) the journal's history must match."
+    ),
+    book: bool = typer.Option(
+        False, "--book", help="Also replay the blocks' order-book inputs and check that each block's "
+        "fills are exactly the fills the book produces (docs/book.md)."
     ),
 ) -> None:
     """Replay a journal from genesis; check every state root and the hash chain.
@@ -161,7 +165,7 @@ def verify(
             transient=True,
         ) as progress:
             task = progress.add_task("replay", total=total)
-            report, _ = verify_journal(
+            report, engine = verify_journal(
                 store, progress=lambda h: progress.update(task, completed=h), on_root=on_root
             )
     if not report.ok:
@@ -187,8 +191,40 @@ def verify(
         _failed(n, f"state root {report.final_root} is not the expected root {expect_root}", n - 1)
     if expect_sth is not None:
         console.print(proofs.check_journal_against_sth(journal, expect_sth, n), markup=False)
+    if book:
+        _verify_book(journal, engine)
     console.print(f"OK {n} blocks verified" + (" (root and height as expected)" if expect_root else ""))
     console.print(f"final state root: {report.final_root}")
+
+
+def _verify_book(journal: str, engine: Engine) -> None:
+    """``verify --book``: replay the journal's book inputs (the book of the first order's market, with the
+    engine's tick/step/band and chain id at the journal's end) and check every block's fills."""
+    from clearhouse.book.book import BookConfig
+    from clearhouse.book.journal import BookJournalError, verify_book
+    from clearhouse.ledger.block import decode_block
+    from clearhouse.mechanisms.signing.admission import ledger_auth
+
+    state = engine.state
+    auth = ledger_auth(state)
+
+    def config(market: str) -> BookConfig:
+        m = state.markets.get(market)
+        if m is None or auth is None:
+            _failed(1, f"the book's market {market!r} (or the chain id) is not in the journal's state", 0)
+        return BookConfig(auth.chain_id, market, tick_size=1, step_size=m.spec.step_size,
+                          band=m.spec.price_band)
+
+    with open_read_only(journal) as store:
+        try:
+            rep = verify_book(lambda: (decode_block(r.block) for r in store.rows()), config)
+        except BookJournalError as err:
+            _failed(err.height, f"book: {err}", err.height - 1)
+    console.print(
+        f"book OK: {rep.blocks} blocks with book inputs, {rep.inputs} inputs, {rep.fills} fills as the book "
+        f"produces them; {rep.resting} orders resting, book root {rep.root or '-'}",
+        markup=False,
+    )
 
 
 @app.command()

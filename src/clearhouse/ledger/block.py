@@ -9,7 +9,15 @@ empty, so a block without signed content encodes byte for byte as before they ex
 
 * ``signed`` — signed transaction envelopes, each exactly the canonical bytes received from the client
   (a ``msgspec.Raw`` is journalled verbatim), applied after the bare ``txs``;
-* ``report_signatures`` — one reporter signature per entry of ``reports`` (same order).
+* ``report_signatures`` — one reporter signature per entry of ``reports`` (same order);
+* ``book`` — the order book's inputs of the block (docs/book.md "The book in the journal"): the
+  canonical bytes of each input the sequencer fed its book, in order (the block's context, the engine
+  positions it told the book, and the signed orders, cancels and cancel-alls accepted at the edge). The
+  engine does not execute them (the ``MatchedFill`` s in ``signed`` are what change state); it only
+  checks that they journal byte for byte. A replica and ``clearhouse verify --book`` replay them.
+
+A block without ``book`` entries encodes without the field, so every block written before it existed
+keeps its bytes and hashes.
 
 The ledger does not decode envelopes here (``mechanisms.signing`` does), so this module does
 not depend on the auth package.
@@ -51,6 +59,21 @@ class Block(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     signed: tuple[msgspec.Raw, ...] = ()
     #: Signatures of ``reports``, index for index (empty, or as long as ``reports``).
     report_signatures: tuple[ReportSig, ...] = ()
+    #: The order book's inputs (canonical bytes, ``clearhouse.book.journal``); hashed, not executed.
+    book: tuple[msgspec.Raw, ...] = ()
+
+
+class _SignedBlock(msgspec.Struct, frozen=True):
+    """The encoding of a block without book inputs: the fields as they were before ``book``."""
+
+    height: int
+    time: int
+    prices: dict[str, int]
+    txs: tuple[AnyCommand, ...]
+    reports: tuple[SourceReport, ...]
+    sequencer_up: bool
+    signed: tuple[msgspec.Raw, ...]
+    report_signatures: tuple[ReportSig, ...]
 
 
 class _PlainBlock(msgspec.Struct, frozen=True):
@@ -70,13 +93,18 @@ _events_decoder = msgspec.json.Decoder(list[AnyEvent])
 
 
 def has_signed_content(block: Block) -> bool:
-    return bool(block.signed or block.report_signatures)
+    return bool(block.signed or block.report_signatures or block.book)
 
 
 def encode_block(block: Block) -> bytes:
-    if has_signed_content(block):
-        return _encoder.encode(block)
     b = block
+    if b.book:
+        return _encoder.encode(block)
+    if has_signed_content(block):
+        return _encoder.encode(
+            _SignedBlock(b.height, b.time, b.prices, b.txs, b.reports, b.sequencer_up, b.signed,
+                         b.report_signatures)
+        )
     return _encoder.encode(_PlainBlock(b.height, b.time, b.prices, b.txs, b.reports, b.sequencer_up))
 
 

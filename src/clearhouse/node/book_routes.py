@@ -6,7 +6,7 @@ Orders and cancels are answered ``202 pending`` once checked at the edge; their 
 The L2 book is a snapshot ``{market, seq, bids, asks}`` plus level deltas numbered 1, 2, 3, ... without
 gaps; the SSE stream starts with a snapshot (its ``id`` is the snapshot's ``seq``) and resumes from
 ``from_seq`` or ``Last-Event-ID`` with no gap and no duplicate, across restarts (the numbering is rebuilt
-from the book log).
+from the book inputs in the journal).
 """
 
 from __future__ import annotations

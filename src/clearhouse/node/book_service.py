@@ -1,4 +1,4 @@
-"""The order book inside the node: edge checks, the sequencer's matching, the book log and outcomes.
+"""The order book inside the node: edge checks, the sequencer's matching, the journalled book, outcomes.
 
 Clients submit signed orders, cancels and cancel-alls; :meth:`NodeBook.submit_order` /
 :meth:`NodeBook.submit_cancel` check them at the edge (canonical bytes, chain, signature, the signer
@@ -10,28 +10,27 @@ every match becomes a ``MatchedFill`` with both signed orders in an envelope sig
 appended to the block's signed transactions. The engine re-validates every fill (signatures, control,
 limits, remaining size, band, reduce-only, margin): the book is an optimisation, the engine is the judge.
 
-**Book log.** The inputs of block ``h`` (exactly as fed to the book, refused ones included) and the
-book's root after them are written to ``book.sqlite`` (table ``book_log``) *before* the block is applied,
-so a committed block always has its row; rows above the journal's head (a block that failed or never
-committed) are dropped at start. At start the node replays every row (``clearhouse.book.replay``) and
-checks that each block's replayed fills are exactly the node-signed ``MatchedFill`` s of the journalled
-block and that each root matches: a restarted node (or a replica given the same log) rebuilds the same
-book, the same L2 delta numbering and the same order outcomes, or refuses to start.
+**The book in the journal.** The inputs of block ``h`` (exactly as fed to the book, refused ones
+included, starting with its ``SetContext``) go into the block itself (``Block.book``, canonical bytes,
+``clearhouse.book.journal``), next to the fills they produced. At start the node replays every journalled
+block's inputs through the book library and checks that each block's replayed fills are exactly the
+block's book fills: a restarted node, a replica (which replays each block it receives) and
+``clearhouse verify --book`` rebuild the same book, the same L2 delta numbering and the same order
+outcomes from the journal alone, or refuse. There is no side file (a ``book.sqlite`` left by an older
+version is ignored).
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
-import sqlite3
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
 import msgspec
 
-from clearhouse.auth.commands import MatchedFill
-from clearhouse.auth.envelope import decode_signed, encode_signed, sign, signing_digest
+from clearhouse.auth.envelope import encode_signed, sign, signing_digest
 from clearhouse.auth.errors import MalformedEnvelope, OrderMismatch, PriceOutsideBand, WrongChain
 from clearhouse.auth.keys import KeyPair, load_key, save_key
 from clearhouse.auth.orders import (
@@ -44,6 +43,7 @@ from clearhouse.auth.orders import (
 from clearhouse.book.book import BookConfig, BookContext, OrderBook, Outcome
 from clearhouse.book.cancels import SignedCancel, SignedCancelAll, verify_cancel
 from clearhouse.book.errors import DuplicateOrder
+from clearhouse.book.journal import ORIGIN, BookJournalError, FillSigner, encode_input, replay_blocks
 from clearhouse.book.replay import (
     BookInput,
     Cancel,
@@ -53,12 +53,10 @@ from clearhouse.book.replay import (
     SetContext,
     SetPosition,
     apply_input,
-    decode_inputs,
-    encode_inputs,
 )
 from clearhouse.engine.engine import Engine
 from clearhouse.journal.store import JournalStore
-from clearhouse.ledger.block import decode_block
+from clearhouse.ledger.block import Block, decode_block
 from clearhouse.ledger.errors import ClearhouseError
 from clearhouse.ledger.fixedpoint import WAD
 from clearhouse.ledger.margin import fresh_price_lookup
@@ -83,9 +81,9 @@ class BookHost(Protocol):
 
 log = logging.getLogger("clearhouse.node.book")
 
-#: The book's first context (every block's inputs start with its own ``SetContext``).
-_ORIGIN = BookContext(0, 0, 1)
 _enc = msgspec.json.Encoder(order="deterministic")
+#: In the bytes of every block with book inputs (a block without them may contain it inside a string).
+_BOOK_KEY = b'"book":['
 _cancel_decoder = msgspec.json.Decoder(SignedCancel)
 _cancel_all_decoder = msgspec.json.Decoder(SignedCancelAll)
 
@@ -101,10 +99,8 @@ _REASON_STATUS = {
 }
 
 
-class BookLogError(ClearhouseError):
-    """The book log does not match the journal (refuse to start rather than serve a wrong book)."""
-
-    code = "book_log_mismatch"
+#: The journal's book does not match its fills (refuse to start rather than serve a wrong book).
+BookLogError = BookJournalError
 
 
 def node_key(data_dir: Path) -> KeyPair:
@@ -140,13 +136,6 @@ class NodeBook:
         self.svc = svc
         data = Path(svc.cfg.data_dir)
         self.key = node_key(data)
-        self.db = sqlite3.connect(data / "book.sqlite", isolation_level=None, check_same_thread=False)
-        self.db.execute("PRAGMA journal_mode=WAL")
-        self.db.execute("PRAGMA synchronous=FULL")
-        self.db.execute(
-            "CREATE TABLE IF NOT EXISTS book_log (height INTEGER PRIMARY KEY, inputs BLOB NOT NULL, "
-            "root TEXT NOT NULL, signer TEXT NOT NULL)"
-        )
         spec = svc.engine.state.markets[MARKET.id].spec
         self.config = BookConfig(
             svc.cfg.chain_id, MARKET.id, tick_size=1, step_size=spec.step_size, band=spec.price_band,
@@ -159,10 +148,8 @@ class NodeBook:
         self.cancels: dict[str, dict[str, Any]] = {}
         window = self._auth_window()
         self._nonce = window[-1] if window else 0
-        self.book = OrderBook(self.config, _ORIGIN)
-        head = svc.engine.state.height
-        self.db.execute("DELETE FROM book_log WHERE height > ?", (head,))
-        self._rebuild(check=True)
+        self.book = OrderBook(self.config, ORIGIN)
+        self._rebuild()
 
     # -- edge ------------------------------------------------------------------------------------------
 
@@ -239,9 +226,12 @@ class NodeBook:
 
     # -- the sequencer -----------------------------------------------------------------------------------
 
-    def prepare(self, height: int, now: int, busy: bool) -> tuple[msgspec.Raw, ...] | None:
-        """Match the queued inputs for block ``height``; the node-signed fill envelopes to append, or
-        None when the book has nothing to do (no log row was written)."""
+    def prepare(
+        self, height: int, now: int, busy: bool
+    ) -> tuple[tuple[msgspec.Raw, ...], tuple[msgspec.Raw, ...]] | None:
+        """Match the queued inputs for block ``height``: the node-signed fill envelopes to append to the
+        block's signed entries and the inputs for ``Block.book``, or None when the book has nothing to
+        do (the book is unchanged then)."""
         if not self.queue and not (busy and self.book.by_id):
             return None
         try:
@@ -273,17 +263,15 @@ class NodeBook:
                            good_til_block=height)
                 raws.append(msgspec.Raw(encode_signed(env)))
                 hashes.append(signing_digest(env.envelope).hex())
-        self.db.execute("INSERT OR REPLACE INTO book_log VALUES (?, ?, ?, ?)",
-                        (height, encode_inputs(inputs), self.book.root(), self.key.public_hex))
         self._note(height, refs, inputs, results, iter(hashes))
-        return tuple(raws)
+        book = (encode_input(FillSigner(self.key.public_hex)), *(encode_input(item) for item in inputs))
+        return tuple(raws), book
 
     def abort(self, height: int) -> None:
-        """The block was refused: forget its log row, rebuild the book, queue its inputs again."""
-        self.db.execute("DELETE FROM book_log WHERE height >= ?", (height,))
+        """The block was refused: rebuild the book from the journal, queue its inputs again."""
         self.queue = self._inflight + self.queue
         self._inflight = []
-        self._rebuild(check=False)
+        self._rebuild()
 
     def _apply(self, item: BookInput) -> Outcome | Refusal:
         try:
@@ -346,78 +334,59 @@ class NodeBook:
             "fills": fills,
         }
 
-    # -- rebuild from the log --------------------------------------------------------------------------
+    # -- rebuild from the journal ----------------------------------------------------------------------
 
-    def _rebuild(self, *, check: bool) -> None:
-        """Replay every logged block's inputs into a fresh book (and outcomes); with ``check``, verify
-        each block's fills against the journalled block and each root against the log."""
+    def _rebuild(self, below: int | None = None) -> None:
+        """Replay every journalled block's book inputs (those under height ``below``, if given) into a
+        fresh book (and outcomes), checking each block's fills against the book's
+        (``clearhouse.book.journal``)."""
         pending = {ref for ref, _ in self.queue}
-        self.book = OrderBook(self.config, _ORIGIN)
+        self.book = OrderBook(self.config, ORIGIN)
         self.orders = {k: v for k, v in self.orders.items() if k in pending}
         self.cancels = {k: v for k, v in self.cancels.items() if k in pending}
-        rows = self.db.execute("SELECT height, inputs, root, signer FROM book_log ORDER BY height").fetchall()
-        for height, blob, root, signer in rows:
-            self._replay_row(height, blob, root, signer, check=check)
-        if rows:
-            log.info("book_rebuilt", extra={"blocks": len(rows), "resting": len(self.book.by_id),
+        blocks = 0
+        for row in self.svc.store.rows():
+            if below is not None and row.height >= below:
+                break
+            if _BOOK_KEY not in row.block:  # most blocks: no book inputs, no need to decode
+                continue
+            block = decode_block(row.block)
+            if block.book:
+                self._replay_block(block)
+                blocks += 1
+        if blocks:
+            log.info("book_rebuilt", extra={"blocks": blocks, "resting": len(self.book.by_id),
                                             "root": self.book.root()})
 
-    def _replay_row(self, height: int, blob: bytes, root: str, signer: str, *, check: bool) -> None:
-        inputs = decode_inputs(blob)
-        results = [self._apply(item) for item in inputs]
-        fills = [f for r in results if isinstance(r, Outcome) for f in r.fills]
-        got = self._node_fills(height, signer)
-        if check:
-            self._check_fills(height, fills, got)
-            if self.book.root() != root:
-                raise BookLogError(f"book root after block {height} differs from the book log")
-        refs: list[str | None] = [verify_order_id(i.order) if isinstance(i, Place) else None for i in inputs]
-        self._note(height, refs, inputs, results, iter(h for _, h in got))
+    def _replay_block(self, block: Block) -> None:
+        for rep in replay_blocks(self.book, [block]):
+            refs: list[str | None] = [
+                verify_order_id(i.order) if isinstance(i, Place) else None for i in rep.inputs
+            ]
+            self._note(block.height, refs, rep.inputs, rep.results, iter(h for _, h in rep.fills))
 
     # -- replicas --------------------------------------------------------------------------------------
 
-    def log_row(self, height: int) -> tuple[bytes, str, str] | None:
-        """Block ``height``'s book-log row ``(inputs, root, signer)`` (None: the book had no part in it),
-        for a leader to ship with the journal row."""
-        row = self.db.execute(
-            "SELECT inputs, root, signer FROM book_log WHERE height = ?", (height,)
-        ).fetchone()
-        return None if row is None else (bytes(row[0]), str(row[1]), str(row[2]))
-
-    def follow(self, height: int, inputs: bytes, root: str, signer: str) -> None:
-        """A replica: apply the leader's book-log row of block ``height`` once the block is in this node's
-        journal; the replayed fills must be the block's fills signed by ``signer`` and the root the
-        logged one (else :class:`BookLogError` and nothing is kept)."""
-        if self.book.context.height >= height:
-            raise BookLogError(f"the book is at block {self.book.context.height} already")
-        try:
-            self._replay_row(height, inputs, root, signer, check=True)
-        except BaseException:
-            self._rebuild(check=False)  # back to the logged rows: the refused row leaves no trace
-            raise
-        self.db.execute("INSERT INTO book_log VALUES (?, ?, ?, ?)", (height, inputs, root, signer))
-
-    def _node_fills(self, height: int, signer: str) -> list[tuple[MatchedFill, str]]:
+    def follow(self, height: int) -> None:
+        """A replica: replay the book inputs of journalled block ``height`` (the leader's block, just
+        re-executed here); its fills must be the book's (else :class:`BookJournalError`, and the book is
+        rebuilt as it was)."""
         row = self.svc.store.get(height)
         if row is None:
-            raise BookLogError(f"the book log has block {height}, the journal does not")
-        out = []
-        for raw in decode_block(row.block).signed:
-            env = decode_signed(bytes(raw)).envelope
-            if env.signer == signer and isinstance(env.command, MatchedFill):
-                out.append((env.command, signing_digest(env).hex()))
-        return out
-
-    @staticmethod
-    def _check_fills(height: int, fills: list[MatchedFill], got: list[tuple[MatchedFill, str]]) -> None:
-        if [f for f, _ in got] != fills:
-            raise BookLogError(
-                f"block {height}: the replayed book's {len(fills)} fills are not the {len(got)} "
-                "node-signed fills of the journalled block"
-            )
+            raise BookJournalError(f"block {height} is not in this node's journal")
+        block = decode_block(row.block)
+        if not block.book:
+            return
+        if self.book.context.height >= height:
+            raise BookJournalError(f"the book is at block {self.book.context.height} already")
+        try:
+            self._replay_block(block)
+        except BaseException:
+            self._rebuild(below=height)  # the book as it was before this block
+            raise
 
     def close(self) -> None:
-        self.db.close()
+        """Nothing to close: the book lives in the journal."""
 
 
 def verify_order_id(signed: SignedOrder) -> str:

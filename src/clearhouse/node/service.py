@@ -171,8 +171,8 @@ class NodeService:
             self.ensure_book()
 
     def ensure_book(self) -> None:
-        """A replica's book, once the genesis block listed the market (it then follows the leader's
-        book-log rows, docs/replication.md)."""
+        """A replica's book, once the genesis block listed the market (it then replays the book inputs
+        of each block it receives, docs/replication.md)."""
         if self.book is None and self.engine.state.height >= 1:
             self.book = NodeBook(self)
 
@@ -323,10 +323,12 @@ class NodeService:
             return None
         t0 = time.perf_counter()
         prices = {MARKET.oracle: self.fixed_price} if self.fixed_price is not None else {}
+        fills, book_inputs = matched if matched is not None else ((), ())
         block = Block(
             height, now, prices, (), tuple(sr.report for sr in reports),
-            signed=block_signed(pending) + (matched or ()),
+            signed=block_signed(pending) + fills,
             report_signatures=tuple(ReportSig(sr.signature.signer, sr.signature.signature) for sr in reports),
+            book=book_inputs,
         )
         try:
             result = self._apply(block, pending, t0)
@@ -385,16 +387,19 @@ class NodeService:
             if self.book is not None:  # orders accepted here but in no published block
                 self.book.queue = []
 
-    def apply_replicated(self, block_bytes: bytes, book_row: tuple[bytes, str, str] | None) -> BlockResult:
+    def apply_replicated(self, block_bytes: bytes) -> BlockResult:
         """Re-execute one block of the leader's (a follower); the sink checks the resulting row. Then
-        the leader's book-log row of that block, if the book took part: the book replays it and checks
-        its fills against the block and its root (``NodeBook.follow``)."""
-        result = self._apply(decode_block(block_bytes), [], 0.0)
+        the block's book inputs, if any: the book replays them and checks the block's fills against its
+        own (``NodeBook.follow``)."""
+        block = decode_block(block_bytes)
+        result = self._apply(block, [], 0.0)
+        had_book = self.book is not None
         self.ensure_book()
-        if book_row is not None:
+        if block.book:
             if self.book is None:
-                raise Diverged(f"block {result.height} has a book-log row but this node has no book")
-            self.book.follow(result.height, *book_row)
+                raise Diverged(f"block {result.height} has book inputs but this node has no book")
+            if had_book:  # a book made just now replayed the whole journal, this block included
+                self.book.follow(result.height)
         return result
 
     # -- stream ------------------------------------------------------------------------------------

@@ -41,8 +41,6 @@ class RowMsg(msgspec.Struct, frozen=True, array_like=True):
     prev_hash: str
     row_hash: str
     leader: str
-    #: The leader's book-log row of this block (inputs, book root, fill signer), if the book took part.
-    book: tuple[bytes, str, str] | None = None
 
     def row(self) -> JournalRow:
         return JournalRow(self.height, self.block, self.events, self.state_root, self.prev_hash,
@@ -53,9 +51,9 @@ _enc = msgspec.msgpack.Encoder()
 _dec = msgspec.msgpack.Decoder(RowMsg)
 
 
-def encode_row(row: JournalRow, leader: str, book: tuple[bytes, str, str] | None = None) -> bytes:
+def encode_row(row: JournalRow, leader: str) -> bytes:
     return _enc.encode(RowMsg(row.height, row.block, row.events, row.state_root, row.prev_hash,
-                              row.row_hash, leader, book))
+                              row.row_hash, leader))
 
 
 def decode_row(data: bytes) -> RowMsg:
@@ -151,9 +149,7 @@ class BlockLog:
 
     # -- the stream ------------------------------------------------------------------------------
 
-    async def publish(
-        self, row: JournalRow, timeout: float, book: tuple[bytes, str, str] | None = None
-    ) -> int:
+    async def publish(self, row: JournalRow, timeout: float) -> int:
         """Append row ``h`` at stream sequence ``h`` or raise :class:`Fenced`.
 
         A publish whose outcome is unknown (no answer while the stream elects a new leader after a
@@ -162,7 +158,7 @@ class BlockLog:
         at ``h`` is ours, which counts as success; a row at ``h`` that is not ours means another
         sequencer wrote it."""
         headers = {"Nats-Msg-Id": str(row.height), "Nats-Expected-Last-Sequence": str(row.height - 1)}
-        payload = encode_row(row, self.name, book)
+        payload = encode_row(row, self.name)
         deadline = time.monotonic() + timeout
         while True:
             left = deadline - time.monotonic()

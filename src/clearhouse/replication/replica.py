@@ -22,7 +22,6 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable
 
 from clearhouse.journal.rows import JournalRow, make_row
 from clearhouse.journal.store import JournalStore
@@ -53,8 +52,6 @@ class ReplicaSink:
         #: The leader's row for the block being re-executed (follower).
         self.expect: JournalRow | None = None
         self.published = 0
-        #: The book-log row of a block the leader publishes (set by the replicator from the node's book).
-        self.book_row: Callable[[int], tuple[bytes, str, str] | None] = lambda height: None
 
     def head(self) -> object | None:
         return self.store.head()
@@ -63,8 +60,7 @@ class ReplicaSink:
         row = make_row(height, block, events, state_root, prev_hash)
         if self.leading:
             try:
-                book = self.book_row(height)
-                self.bridge.call(self.blocklog.publish(row, PUBLISH_TIMEOUT, book), PUBLISH_TIMEOUT + 1)
+                self.bridge.call(self.blocklog.publish(row, PUBLISH_TIMEOUT), PUBLISH_TIMEOUT + 1)
             except TimeoutError as err:
                 raise Fenced(f"publish of block {height} not confirmed in time") from err
             self.published += 1
@@ -128,8 +124,6 @@ class Replicator:
 
     def check_prefix(self, svc: NodeService) -> None:
         self.svc = svc
-        if self.sink is not None:
-            self.sink.book_row = lambda height: svc.book.log_row(height) if svc.book is not None else None
         head = svc.store.head()
         if head is None:
             return
@@ -260,7 +254,7 @@ class Replicator:
             self.log_height = max(self.log_height, h)
             sink.expect = msg.row()
             try:
-                svc.apply_replicated(msg.block, msg.book)
+                svc.apply_replicated(msg.block)
             except (Diverged, ClearhouseError) as err:
                 self.halted = str(err)
                 svc.role = "halted"

@@ -188,27 +188,15 @@ _raw_tuple = msgspec.json.Decoder(tuple[msgspec.Raw, ...])
 
 
 def check_block(state: LedgerState, block: Block) -> None:
-    """Refuse a block (``InvalidValue``) whose content would not replay as it was applied: a signed entry
-    that is not a ``msgspec.Raw`` (bytes would be journalled as base64) or a bare transaction that is not a
-    ledger command (auth commands travel only inside envelopes); then :func:`check_reports`."""
-    for i, raw in enumerate(block.signed):
-        if type(raw) is not msgspec.Raw:
-            raise InvalidValue(
-                f"block {block.height}: signed[{i}] is a {type(raw).__name__}, not a msgspec.Raw "
-                "(build it with signed_tx)"
-            )
-    if block.signed:
-        # What the journal will hold must decode to the very bytes applied now (garbage or surrounding
-        # whitespace would otherwise make the live block and its replay disagree).
-        try:
-            back = _raw_tuple.decode(_encoder.encode(block.signed))
-        except msgspec.DecodeError:
-            raise InvalidValue(f"block {block.height}: a signed entry is not a JSON value") from None
-        if len(back) != len(block.signed):
-            raise InvalidValue(f"block {block.height}: signed entries run into each other")
-        for i, (raw, again) in enumerate(zip(block.signed, back, strict=True)):
-            if bytes(raw) != bytes(again):
-                raise InvalidValue(f"block {block.height}: signed[{i}] would not journal byte for byte")
+    """Refuse a block (``InvalidValue``) whose content would not replay as it was applied: a signed or
+    book entry that is not a ``msgspec.Raw`` (bytes would be journalled as base64) or not one JSON value
+    byte for byte, or a bare transaction that is not a ledger command (auth commands travel only inside
+    envelopes); then :func:`check_reports`."""
+    _check_raw_entries(block, "signed", block.signed)
+    # The book's inputs are hashed, not executed: the engine only checks that they journal byte for byte;
+    # their content is checked by replaying them through the book (node restart, replicas,
+    # ``clearhouse verify --book``; docs/book.md).
+    _check_raw_entries(block, "book", block.book)
     for i, command in enumerate(block.txs):
         if type(command) not in _BARE_TYPES:
             raise InvalidValue(
@@ -216,6 +204,27 @@ def check_block(state: LedgerState, block: Block) -> None:
                 "may carry"
             )
     check_reports(state, block)
+
+
+def _check_raw_entries(block: Block, name: str, entries: tuple[msgspec.Raw, ...]) -> None:
+    for i, raw in enumerate(entries):
+        if type(raw) is not msgspec.Raw:
+            raise InvalidValue(
+                f"block {block.height}: {name}[{i}] is a {type(raw).__name__}, not a msgspec.Raw "
+                "(build it with signed_tx)"
+            )
+    if entries:
+        # What the journal will hold must decode to the very bytes applied now (garbage or surrounding
+        # whitespace would otherwise make the live block and its replay disagree).
+        try:
+            back = _raw_tuple.decode(_encoder.encode(entries))
+        except msgspec.DecodeError:
+            raise InvalidValue(f"block {block.height}: a {name} entry is not a JSON value") from None
+        if len(back) != len(entries):
+            raise InvalidValue(f"block {block.height}: {name} entries run into each other")
+        for i, (raw, again) in enumerate(zip(entries, back, strict=True)):
+            if bytes(raw) != bytes(again):
+                raise InvalidValue(f"block {block.height}: {name}[{i}] would not journal byte for byte")
 
 
 def check_reports(state: LedgerState, block: Block) -> None:
