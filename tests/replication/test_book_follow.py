@@ -8,7 +8,7 @@ from typing import Any
 
 import msgspec
 import pytest
-from tests.node.test_book_node import ADMIN, CHAIN, Node, _rewrite, _trade
+from node.test_book_node import ADMIN, CHAIN, Node, _rewrite, _trade
 
 from clearhouse.auth.commands import MatchedFill
 from clearhouse.auth.envelope import decode_signed, encode_signed, sign
