@@ -241,7 +241,7 @@ def test_output_buffers_are_recycled_only_when_unreferenced() -> None:
     second = scan(book, PRICES)  # `first` alive: a new block
     assert id(book.scan_workspace) != block_id
     np.testing.assert_array_equal(first.equity, expected)
-    view = second.health[1:]
+    view = second.tolerance[1:]
     del first, second
     block_id = id(book.scan_workspace)
     third = scan(book, PRICES)  # a view of `second` alive: a new block
