@@ -251,3 +251,25 @@ def test_output_buffers_are_recycled_only_when_unreferenced() -> None:
     fourth = scan(book, PRICES, margin=0.0)  # nothing alive: recycled, and fully rewritten
     assert id(book.scan_workspace) == block_id
     np.testing.assert_array_equal(fourth.equity, expected)
+
+
+@pytest.mark.skipif(not HAVE_NUMBA, reason="the numpy backend computes the initial column in its pass")
+def test_lazy_initial_and_health_match_the_numpy_pass_and_refuse_a_synced_mirror() -> None:
+    """The numba kernel writes neither per-row initial requirements nor healths; both are derived on
+    access, equal to the numpy pass (initial: up to summation order; health: the same division),
+    and the initial column refuses once the mirror has been rewritten since the scan."""
+    state = worked_state()
+    book = ColumnarBook.from_state(state)
+    res = scan(book, PRICES)
+    ref = scan(book, PRICES, backend="numpy")
+    np.testing.assert_allclose(res.initial, ref.initial, rtol=1e-15)
+    assert res.initial[book.row_of["alice"]] == pytest.approx(200.0)
+    np.testing.assert_array_equal(res.health, np.where(
+        res.maintenance > 0, res.equity / np.where(res.maintenance > 0, res.maintenance, 1.0),
+        np.where(res.equity >= 0, np.inf, -np.inf)))  # fmt: skip
+    stale = scan(book, PRICES)
+    add_account(state, "zed", {"USDC": -1 * E})
+    book.sync(state, ["zed"])
+    with pytest.raises(InvalidValue, match="synced since this scan"):
+        _ = stale.initial
+    assert res.initial[book.row_of["alice"]] == pytest.approx(200.0)  # cached before the sync

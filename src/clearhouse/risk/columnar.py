@@ -60,6 +60,9 @@ class ColumnarBook:
         self._acol: dict[str, int] = {}
         #: Output buffers the scan may reuse (see ``clearhouse.risk.scan._row_outputs``).
         self.scan_workspace: F64 | None = None
+        #: Bumped whenever rows are rewritten in place, so a scan result can tell that the arrays
+        #: it still views have changed since (``ScanResult.initial`` is derived from them lazily).
+        self.version = 0
         self._alloc(_MIN_CAPACITY)
 
     # -- storage ----------------------------------------------------------------------------------
@@ -208,6 +211,7 @@ class ColumnarBook:
         """
         if not rows:
             return
+        self.version += 1
         mcol, acol = self._mcol, self._acol
         # Flat lists (one extend per position / balance; 1-D float lists convert to numpy ~2x faster
         # than lists of tuples): cross = (row, col, size, entry, snap)*, iso = (... , margin)*,
