@@ -28,7 +28,6 @@ loss, the float error scales with ``T``, not with ``MM``. Isolated positions use
 
 from __future__ import annotations
 
-import gc
 import math
 import sys
 import threading
@@ -458,17 +457,7 @@ class ScanResult:
         slots = self.isolated_candidate_slots
         ids = self.id_array[self.iso_rows[slots]].tolist()
         markets = np.array(self.markets, dtype=object)[self.iso_cols[slots]].tolist()
-        # Pause the cyclic GC while making the pairs: every 700 new tuples trigger a collection, and
-        # the older generations' passes walk every live container of the process (~3 ms of ~4 at 1M
-        # accounts in a bare benchmark process, more beside a whole ledger). Pairs of strings cannot
-        # form cycles. Inline, not a context manager: a generator-based one measured ~1 ms slower.
-        enabled = gc.isenabled()
-        gc.disable()
-        try:
-            return tuple(zip(ids, markets, strict=True))
-        finally:
-            if enabled:
-                gc.enable()
+        return tuple(zip(ids, markets, strict=True))
 
     @cached_property
     def isolated_health(self) -> tuple[float, ...]:
