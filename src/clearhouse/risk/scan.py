@@ -255,6 +255,7 @@ if HAVE_NUMBA:
             if m:
                 sink[0] = margin[i, 0]
             k = 0
+            anyiso = np.uint8(0)
             for j in range(m):
                 cf = np.float64(cross[i, j])  # 1.0 for a cross position, else 0.0
                 s = size[i, j] * cf
@@ -267,11 +268,14 @@ if HAVE_NUMBA:
                 eq += value
                 mmt += mmr
                 mag += pm
-                iso_j[k] = j  # branch-free compaction of the isolated columns
-                # ``& 1``: even a malformed bool buffer (bytes other than 0/1) cannot push k past m
-                # or the slot count past count_nonzero(iso), so no write goes out of bounds.
-                k += iso[i, j] & 1
-            for q in range(k):  # rare: the row's isolated slots, all operands already in L1
+                anyiso |= iso[i, j]
+            if anyiso:  # rare (~1 row in 7): collect the row's isolated columns, all in L1
+                for j in range(m):
+                    iso_j[k] = j
+                    # ``& 1``: even a malformed bool buffer (bytes other than 0/1) cannot push k
+                    # past m or the slot count past count_nonzero(iso): no write out of bounds.
+                    k += iso[i, j] & 1
+            for q in range(k):  # the row's isolated slots, all operands already in L1
                 j = iso_j[q]
                 mg = margin[i, j]
                 s = size[i, j]
