@@ -273,3 +273,23 @@ def test_lazy_initial_and_health_match_the_numpy_pass_and_refuse_a_synced_mirror
     with pytest.raises(InvalidValue, match="synced since this scan"):
         _ = stale.initial
     assert res.initial[book.row_of["alice"]] == pytest.approx(200.0)  # cached before the sync
+
+
+@pytest.mark.skipif(not HAVE_NUMBA, reason="the per-row isolated flag is used by the numba kernel")
+def test_iso_row_flag_follows_sync_and_a_stale_flag_is_caught() -> None:
+    """``iso_row`` marks exactly the rows with an isolated slot through syncs (equal to a rebuild);
+    rows without one are scanned unmasked with the same floats; a flag that hides an isolated slot
+    makes the scan refuse (slot count check) instead of skipping the slot."""
+    state = worked_state()
+    book = ColumnarBook.from_state(state)
+    np.testing.assert_array_equal(book.iso_row, book.isolated.any(axis=1).astype(np.uint8))
+    add_account(state, "zed", {"USDC": 10 * E}, [Position("ETH-PERP", -E, -2000 * E, 0, True, 100 * E)])
+    book.sync(state, ["zed"])
+    assert book.iso_row[book.row_of["zed"]] == 1
+    assert book.equals(ColumnarBook.from_state(state))
+    res, ref = scan(book, PRICES), scan(book, PRICES, backend="numpy")
+    assert res.candidates == ref.candidates and res.isolated_candidates == ref.isolated_candidates
+    np.testing.assert_allclose(res.equity, ref.equity, rtol=1e-12)
+    book.iso_row[book.row_of["zed"]] = 0  # corrupt the flag
+    with pytest.raises(InvalidValue, match="corrupt mirror"):
+        scan(book, PRICES)

@@ -217,7 +217,7 @@ if HAVE_NUMBA:
         rel: float, absol: float, g2: float, slack: float, g2_iso: float, slack_iso: float,
         equity: F64, maint: F64, tol: F64, cand: I64,
         iso_rows: I64, iso_cols: I64, iso_eq: F64, iso_mm: F64, iso_health: F64, iso_tol: F64,
-        iso_cand: I64, sink: F64,
+        iso_cand: I64, sink: F64, iso_row: U8,
     ) -> tuple[int, int, int]:  # fmt: skip
         """One pass over the accounts, writing into caller-allocated arrays (numpy allocates large
         arrays on huge pages; numba's allocator would page-fault every scan). Returns the number of
@@ -256,7 +256,23 @@ if HAVE_NUMBA:
                 sink[0] = margin[i, 0]
             k = 0
             anyiso = np.uint8(0)
-            for j in range(m):
+            # Rows without an isolated slot (most): no per-cell cross mask. Every cell that is
+            # neither cross nor isolated holds +-0 in the mirror, and ``x * 0.0`` of a +-0 is that
+            # same +-0, so the sums are the masked ones bit for bit. A stale flag cannot hide an
+            # isolated slot: the slot count is checked against ``count_nonzero(iso)`` afterwards.
+            if iso_row[i] == 0:
+                for j in range(m):
+                    s = size[i, j]
+                    e = entry[i, j]
+                    sn = snap[i, j]
+                    absz = abs(s)
+                    value = s * mprice[j] - e - s * (funding[j] - sn)
+                    mmr = absz * pmm[j]
+                    pm = absz * (pmag[j] + abs(sn)) + abs(e) + mmr
+                    eq += value
+                    mmt += mmr
+                    mag += pm
+            for j in range(m if iso_row[i] else 0):
                 cf = np.float64(cross[i, j])  # 1.0 for a cross position, else 0.0
                 s = size[i, j] * cf
                 e = entry[i, j] * cf
@@ -348,9 +364,13 @@ def _kernel_numba(
     size: F64, entry: F64, snap: F64, margin: F64, iso: B1, cross: B1, bal: F64,
     mprice: F64, funding: F64, im: F64, mm: F64, aprice: F64, haircut: F64,
     rel: float, absol: float, g2: float, slack: float, g2_iso: float, slack_iso: float,
-    out: tuple[F64, F64, F64] | None = None,
+    out: tuple[F64, F64, F64] | None = None, iso_row: U8 | None = None,
 ) -> KernelOut:  # fmt: skip
-    """Allocate the outputs (O(1) numpy calls; per-row ones may be given) and run the compiled pass."""
+    """Allocate the outputs (O(1) numpy calls; per-row ones may be given) and run the compiled pass.
+
+    ``iso_row`` is the mirror's per-row isolated flag (``ColumnarBook.iso_row``); without it every row
+    takes the masked path.
+    """
     n = size.shape[0]
     k = int(np.count_nonzero(iso))  # exact number of isolated slots
     equity, maint, tol = (np.empty(n) for _ in range(3)) if out is None else out
@@ -362,6 +382,7 @@ def _kernel_numba(
         mprice, funding, im, mm, aprice, haircut, rel, absol, g2, slack, g2_iso, slack_iso,
         equity, maint, tol, cand,
         iso_rows, iso_cols, iso_eq, iso_mm, iso_health, iso_tol, iso_cand, np.zeros(1),
+        np.ones(n, dtype=np.uint8) if iso_row is None else iso_row,
     )  # fmt: skip
     if ni != k:  # pragma: no cover - only with a malformed bool buffer (bytes other than 0 / 1)
         raise InvalidValue(f"risk scan: {ni} isolated slots found, {k} counted (corrupt mirror)")
@@ -527,7 +548,11 @@ def scan(
         float(margin), float(abs_tolerance), g2, slack, 2.0 * gamma(10), 5 * INT_UNIT,
     )  # fmt: skip
     numba = backend == "numba"
-    res = _kernel_numba(*args, out=_row_outputs(book, book.n)) if numba else _kernel_numpy(*args)
+    res = (
+        _kernel_numba(*args, out=_row_outputs(book, book.n), iso_row=book.iso_row)
+        if numba
+        else _kernel_numpy(*args)
+    )
     (
         equity, initial, maint, tol, cand,
         iso_rows, iso_cols, iso_eq, iso_mm, iso_health, iso_tol, iso_cand,
