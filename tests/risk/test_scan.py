@@ -241,7 +241,7 @@ def test_output_buffers_are_recycled_only_when_unreferenced() -> None:
     second = scan(book, PRICES)  # `first` alive: a new block
     assert id(book.scan_workspace) != block_id
     np.testing.assert_array_equal(first.equity, expected)
-    view = second.health[1:]
+    view = second.tolerance[1:]
     del first, second
     block_id = id(book.scan_workspace)
     third = scan(book, PRICES)  # a view of `second` alive: a new block
@@ -251,3 +251,45 @@ def test_output_buffers_are_recycled_only_when_unreferenced() -> None:
     fourth = scan(book, PRICES, margin=0.0)  # nothing alive: recycled, and fully rewritten
     assert id(book.scan_workspace) == block_id
     np.testing.assert_array_equal(fourth.equity, expected)
+
+
+@pytest.mark.skipif(not HAVE_NUMBA, reason="the numpy backend computes the initial column in its pass")
+def test_lazy_initial_and_health_match_the_numpy_pass_and_refuse_a_synced_mirror() -> None:
+    """The numba kernel writes neither per-row initial requirements nor healths; both are derived on
+    access, equal to the numpy pass (initial: up to summation order; health: the same division),
+    and the initial column refuses once the mirror has been rewritten since the scan."""
+    state = worked_state()
+    book = ColumnarBook.from_state(state)
+    res = scan(book, PRICES)
+    ref = scan(book, PRICES, backend="numpy")
+    np.testing.assert_allclose(res.initial, ref.initial, rtol=1e-15)
+    assert res.initial[book.row_of["alice"]] == pytest.approx(200.0)
+    np.testing.assert_array_equal(res.health, np.where(
+        res.maintenance > 0, res.equity / np.where(res.maintenance > 0, res.maintenance, 1.0),
+        np.where(res.equity >= 0, np.inf, -np.inf)))  # fmt: skip
+    stale = scan(book, PRICES)
+    add_account(state, "zed", {"USDC": -1 * E})
+    book.sync(state, ["zed"])
+    with pytest.raises(InvalidValue, match="synced since this scan"):
+        _ = stale.initial
+    assert res.initial[book.row_of["alice"]] == pytest.approx(200.0)  # cached before the sync
+
+
+@pytest.mark.skipif(not HAVE_NUMBA, reason="the per-row isolated flag is used by the numba kernel")
+def test_iso_row_flag_follows_sync_and_a_stale_flag_is_caught() -> None:
+    """``iso_row`` marks exactly the rows with an isolated slot through syncs (equal to a rebuild);
+    rows without one are scanned unmasked with the same floats; a flag that hides an isolated slot
+    makes the scan refuse (slot count check) instead of skipping the slot."""
+    state = worked_state()
+    book = ColumnarBook.from_state(state)
+    np.testing.assert_array_equal(book.iso_row, book.isolated.any(axis=1).astype(np.uint8))
+    add_account(state, "zed", {"USDC": 10 * E}, [Position("ETH-PERP", -E, -2000 * E, 0, True, 100 * E)])
+    book.sync(state, ["zed"])
+    assert book.iso_row[book.row_of["zed"]] == 1
+    assert book.equals(ColumnarBook.from_state(state))
+    res, ref = scan(book, PRICES), scan(book, PRICES, backend="numpy")
+    assert res.candidates == ref.candidates and res.isolated_candidates == ref.isolated_candidates
+    np.testing.assert_allclose(res.equity, ref.equity, rtol=1e-12)
+    book.iso_row[book.row_of["zed"]] = 0  # corrupt the flag
+    with pytest.raises(InvalidValue, match="corrupt mirror"):
+        scan(book, PRICES)

@@ -60,6 +60,9 @@ class ColumnarBook:
         self._acol: dict[str, int] = {}
         #: Output buffers the scan may reuse (see ``clearhouse.risk.scan._row_outputs``).
         self.scan_workspace: F64 | None = None
+        #: Bumped whenever rows are rewritten in place, so a scan result can tell that the arrays
+        #: it still views have changed since (``ScanResult.initial`` is derived from them lazily).
+        self.version = 0
         self._alloc(_MIN_CAPACITY)
 
     # -- storage ----------------------------------------------------------------------------------
@@ -72,13 +75,14 @@ class ColumnarBook:
         self._margin = np.zeros((capacity, m))
         self._iso = np.zeros((capacity, m), dtype=np.bool_)
         self._cross = np.zeros((capacity, m), dtype=np.bool_)
+        self._iso_row = np.zeros(capacity, dtype=np.uint8)
         self._bal = np.zeros((capacity, a))
         self._ids: NDArray[np.object_] = np.empty(capacity, dtype=object)
 
     def _arrays(self) -> tuple[NDArray[np.generic], ...]:
         """Every per-row array (the order ``_grow`` copies them in)."""
         return (self._size, self._entry, self._snap, self._margin, self._iso, self._cross,
-                self._bal, self._ids)  # fmt: skip
+                self._iso_row, self._bal, self._ids)  # fmt: skip
 
     @property
     def capacity(self) -> int:
@@ -127,6 +131,13 @@ class ColumnarBook:
     def cross(self) -> B1:
         """True where the account holds a cross position of non-zero size in the market."""
         return self._cross[: self.n]
+
+    @property
+    def iso_row(self) -> U8:
+        """1 where the row holds at least one isolated slot, else 0. The scan evaluates the other
+        rows without the per-cell cross mask, which is exact because every cell that is neither
+        cross nor isolated holds zeros (``_fill_rows`` and ``from_arrays`` keep it so)."""
+        return self._iso_row[: self.n]
 
     @property
     def balances(self) -> F64:
@@ -208,6 +219,7 @@ class ColumnarBook:
         """
         if not rows:
             return
+        self.version += 1
         mcol, acol = self._mcol, self._acol
         # Flat lists (one extend per position / balance; 1-D float lists convert to numpy ~2x faster
         # than lists of tuples): cross = (row, col, size, entry, snap)*, iso = (... , margin)*,
@@ -236,6 +248,7 @@ class ColumnarBook:
                 arr[idx] = 0.0
             self._iso[idx] = False
             self._cross[idx] = False
+            self._iso_row[idx] = 0
         for cells, width, flags in ((cross, 5, self._cross), (iso, 6, self._iso)):
             if not cells:
                 continue
@@ -247,6 +260,7 @@ class ColumnarBook:
             flags[r, c] = True
             if width == 6:
                 self._margin[r, c] = t[:, 5]
+                self._iso_row[r] = 1
         if bal:
             t = np.array(bal, dtype=np.float64).reshape(-1, 3)
             self._bal[t[:, 0].astype(np.intp), t[:, 1].astype(np.intp)] = t[:, 2]
@@ -283,6 +297,12 @@ class ColumnarBook:
         book._margin = np.ascontiguousarray(margin, dtype=np.float64)
         book._iso = np.ascontiguousarray(isolated, dtype=np.bool_)
         book._cross = (~book._iso) & (book._size != 0)
+        # cells that are neither cross nor isolated hold zeros (the scan relies on it, see iso_row)
+        empty = ~(book._cross | book._iso)
+        book._size = np.where(empty, 0.0, book._size)
+        book._entry = np.where(empty, 0.0, book._entry)
+        book._snap = np.where(empty, 0.0, book._snap)
+        book._iso_row = np.asarray(book._iso.any(axis=1), dtype=np.uint8).reshape(-1)
         book._bal = np.ascontiguousarray(balances, dtype=np.float64)
         book.n = n
         book.account_ids = [f"a{i:07d}" for i in range(n)]
@@ -315,6 +335,7 @@ class ColumnarBook:
             (self.margin, other.margin),
             (self.isolated, other.isolated),
             (self.cross, other.cross),
+            (self.iso_row, other.iso_row),
             (self.balances, other.balances),
         ]
         return all(np.array_equal(a, b) for a, b in pairs)

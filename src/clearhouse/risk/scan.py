@@ -126,7 +126,7 @@ def price_vectors(
 # Both kernels evaluate the same expressions in the same order (per market, ``P*mm``, ``P*im`` and
 # ``P + |F|`` are formed once per tick) and return the same tuple:
 #
-#   per row (n,):        equity, initial, maintenance, health, tolerance
+#   per row (n,):        equity, initial (numpy only; None from numba), maintenance, tolerance
 #   cross candidates:    mirror rows (int64, ascending)
 #   per isolated slot:   row, column (int64, row-major order), equity, maintenance, health, tolerance
 #   isolated candidates: indices into the slot arrays (int64, ascending)
@@ -135,7 +135,7 @@ def price_vectors(
 # within the gamma_k bound. The numba path builds no (n x M) temporary; the numpy fallback only a
 # boolean occupancy mask, and evaluates just the cells that hold a position.
 
-KernelOut = tuple[F64, F64, F64, F64, F64, I64, I64, I64, F64, F64, F64, F64, I64]
+KernelOut = tuple[F64, F64 | None, F64, F64, I64, I64, I64, F64, F64, F64, F64, I64]
 
 
 def _per_market(mprice: F64, funding: F64, im: F64, mm: F64) -> tuple[F64, F64, F64]:
@@ -173,7 +173,6 @@ def _kernel_numpy(
     maint = _row_sum(rc, mmr[cr], n)
     mag = np.abs(coll).sum(axis=1) + _row_sum(rc, pm[cr], n)
     tol = maint * rel + absol + g2 * mag + slack
-    health = _health(equity, maint)
     cand = np.flatnonzero(equity < maint + tol)
 
     io = iso.reshape(-1)[live]
@@ -185,7 +184,7 @@ def _kernel_numpy(
     iso_health = _health(iso_eq, iso_mm)
     iso_cand = np.flatnonzero(iso_eq < iso_mm + iso_tol)
     return (
-        equity, initial, maint, health, tol, cand,
+        equity, initial, maint, tol, cand,
         iso_rows, iso_cols, iso_eq, iso_mm, iso_health, iso_tol, iso_cand,
     )  # fmt: skip
 
@@ -216,9 +215,9 @@ if HAVE_NUMBA:
         size: F64, entry: F64, snap: F64, margin: F64, iso: U8, cross: U8, bal: F64,
         mprice: F64, funding: F64, im: F64, mm: F64, aprice: F64, haircut: F64,
         rel: float, absol: float, g2: float, slack: float, g2_iso: float, slack_iso: float,
-        equity: F64, initial: F64, maint: F64, health: F64, tol: F64, cand: I64,
+        equity: F64, maint: F64, tol: F64, cand: I64,
         iso_rows: I64, iso_cols: I64, iso_eq: F64, iso_mm: F64, iso_health: F64, iso_tol: F64,
-        iso_cand: I64, sink: F64,
+        iso_cand: I64, sink: F64, iso_row: U8,
     ) -> tuple[int, int, int]:  # fmt: skip
         """One pass over the accounts, writing into caller-allocated arrays (numpy allocates large
         arrays on huge pages; numba's allocator would page-fault every scan). Returns the number of
@@ -234,7 +233,6 @@ if HAVE_NUMBA:
         n, m = size.shape
         na = bal.shape[1]
         pmm = mprice * mm
-        pim = mprice * im
         pmag = mprice + np.abs(funding)
         wpos = aprice * haircut
         iso_j = np.empty(m + 1, dtype=np.int64)  # per-row scratch: the row's isolated columns
@@ -243,7 +241,6 @@ if HAVE_NUMBA:
         nic = 0
         for i in range(n):
             eq = 0.0
-            imt = 0.0
             mmt = 0.0
             mag = 0.0
             for a in range(na):
@@ -258,7 +255,24 @@ if HAVE_NUMBA:
             if m:
                 sink[0] = margin[i, 0]
             k = 0
-            for j in range(m):
+            anyiso = np.uint8(0)
+            # Rows without an isolated slot (most): no per-cell cross mask. Every cell that is
+            # neither cross nor isolated holds +-0 in the mirror, and ``x * 0.0`` of a +-0 is that
+            # same +-0, so the sums are the masked ones bit for bit. A stale flag cannot hide an
+            # isolated slot: the slot count is checked against ``count_nonzero(iso)`` afterwards.
+            if iso_row[i] == 0:
+                for j in range(m):
+                    s = size[i, j]
+                    e = entry[i, j]
+                    sn = snap[i, j]
+                    absz = abs(s)
+                    value = s * mprice[j] - e - s * (funding[j] - sn)
+                    mmr = absz * pmm[j]
+                    pm = absz * (pmag[j] + abs(sn)) + abs(e) + mmr
+                    eq += value
+                    mmt += mmr
+                    mag += pm
+            for j in range(m if iso_row[i] else 0):
                 cf = np.float64(cross[i, j])  # 1.0 for a cross position, else 0.0
                 s = size[i, j] * cf
                 e = entry[i, j] * cf
@@ -268,14 +282,16 @@ if HAVE_NUMBA:
                 mmr = absz * pmm[j]
                 pm = absz * (pmag[j] + abs(sn)) + abs(e) + mmr
                 eq += value
-                imt += absz * pim[j]
                 mmt += mmr
                 mag += pm
-                iso_j[k] = j  # branch-free compaction of the isolated columns
-                # ``& 1``: even a malformed bool buffer (bytes other than 0/1) cannot push k past m
-                # or the slot count past count_nonzero(iso), so no write goes out of bounds.
-                k += iso[i, j] & 1
-            for q in range(k):  # rare: the row's isolated slots, all operands already in L1
+                anyiso |= iso[i, j]
+            if anyiso:  # rare (~1 row in 7): collect the row's isolated columns, all in L1
+                for j in range(m):
+                    iso_j[k] = j
+                    # ``& 1``: even a malformed bool buffer (bytes other than 0/1) cannot push k
+                    # past m or the slot count past count_nonzero(iso): no write out of bounds.
+                    k += iso[i, j] & 1
+            for q in range(k):  # the row's isolated slots, all operands already in L1
                 j = iso_j[q]
                 mg = margin[i, j]
                 s = size[i, j]
@@ -299,9 +315,7 @@ if HAVE_NUMBA:
                 ni += 1
             t = mmt * rel + absol + g2 * mag + slack
             equity[i] = eq
-            initial[i] = imt
             maint[i] = mmt
-            health[i] = eq / mmt if mmt > 0.0 else (np.inf if eq >= 0.0 else -np.inf)
             tol[i] = t
             if eq < mmt + t:
                 cand[nc] = i
@@ -321,7 +335,7 @@ def _idle_refs() -> int:
     the same way as in :func:`_row_outputs` (calibrated, as the interpreter's own references to an
     argument vary by Python version)."""
     holder = _Holder()
-    holder.scan_workspace = np.empty((5, 1))
+    holder.scan_workspace = np.empty((3, 1))
     block = holder.scan_workspace
     return sys.getrefcount(block)
 
@@ -329,8 +343,8 @@ def _idle_refs() -> int:
 _IDLE_REFS = _idle_refs()
 
 
-def _row_outputs(book: ColumnarBook, n: int) -> tuple[F64, F64, F64, F64, F64]:
-    """Five fresh-or-recycled (n,) float64 arrays: equity, initial, maintenance, health, tolerance.
+def _row_outputs(book: ColumnarBook, n: int) -> tuple[F64, F64, F64]:
+    """Three fresh-or-recycled (n,) float64 arrays: equity, maintenance, tolerance.
 
     A fresh 40 MB block per scan at 1M accounts costs ~15 ms in page faults (glibc returns freed
     blocks to the OS, so every scan faults them in again). The block is kept on the book and reused
@@ -339,10 +353,10 @@ def _row_outputs(book: ColumnarBook, n: int) -> tuple[F64, F64, F64, F64, F64]:
     """
     with _WORKSPACE_LOCK:
         block = book.scan_workspace
-        if block is None or block.shape != (5, n) or sys.getrefcount(block) != _IDLE_REFS:
-            block = np.empty((5, n))
+        if block is None or block.shape != (3, n) or sys.getrefcount(block) != _IDLE_REFS:
+            block = np.empty((3, n))
             book.scan_workspace = block
-        out = (block[0], block[1], block[2], block[3], block[4])
+        out = (block[0], block[1], block[2])
     return out
 
 
@@ -350,25 +364,30 @@ def _kernel_numba(
     size: F64, entry: F64, snap: F64, margin: F64, iso: B1, cross: B1, bal: F64,
     mprice: F64, funding: F64, im: F64, mm: F64, aprice: F64, haircut: F64,
     rel: float, absol: float, g2: float, slack: float, g2_iso: float, slack_iso: float,
-    out: tuple[F64, F64, F64, F64, F64] | None = None,
+    out: tuple[F64, F64, F64] | None = None, iso_row: U8 | None = None,
 ) -> KernelOut:  # fmt: skip
-    """Allocate the outputs (O(1) numpy calls; per-row ones may be given) and run the compiled pass."""
+    """Allocate the outputs (O(1) numpy calls; per-row ones may be given) and run the compiled pass.
+
+    ``iso_row`` is the mirror's per-row isolated flag (``ColumnarBook.iso_row``); without it every row
+    takes the masked path.
+    """
     n = size.shape[0]
     k = int(np.count_nonzero(iso))  # exact number of isolated slots
-    equity, initial, maint, health, tol = (np.empty(n) for _ in range(5)) if out is None else out
+    equity, maint, tol = (np.empty(n) for _ in range(3)) if out is None else out
     cand = np.empty(n, dtype=np.int64)  # only the first nc pages are ever touched
     iso_rows, iso_cols, iso_cand = (np.empty(k, dtype=np.int64) for _ in range(3))
     iso_eq, iso_mm, iso_health, iso_tol = (np.empty(k) for _ in range(4))
     nc, ni, nic = _kernel_numba_into(
         size, entry, snap, margin, iso.view(np.uint8), cross.view(np.uint8), bal,
         mprice, funding, im, mm, aprice, haircut, rel, absol, g2, slack, g2_iso, slack_iso,
-        equity, initial, maint, health, tol, cand,
+        equity, maint, tol, cand,
         iso_rows, iso_cols, iso_eq, iso_mm, iso_health, iso_tol, iso_cand, np.zeros(1),
+        np.ones(n, dtype=np.uint8) if iso_row is None else iso_row,
     )  # fmt: skip
     if ni != k:  # pragma: no cover - only with a malformed bool buffer (bytes other than 0 / 1)
         raise InvalidValue(f"risk scan: {ni} isolated slots found, {k} counted (corrupt mirror)")
     return (
-        equity, initial, maint, health, tol, cand[:nc].copy(),
+        equity, None, maint, tol, cand[:nc].copy(),
         iso_rows, iso_cols, iso_eq, iso_mm, iso_health, iso_tol, iso_cand[:nic],
     )  # fmt: skip
 
@@ -394,9 +413,7 @@ class ScanResult:
     """
 
     equity: F64
-    initial: F64
     maintenance: F64
-    health: F64
     tolerance: F64
     iso_rows: I64
     iso_cols: I64
@@ -413,6 +430,31 @@ class ScanResult:
     markets: tuple[str, ...] = field(repr=False)
     #: ``account_ids`` as an object array (the mirror's ``id_array`` when the scan ran).
     id_array: NDArray[np.object_] = field(repr=False)
+    #: Per-row initial requirement if the backend computed it (numpy); else derived on first access
+    #: from ``_initial_inputs`` (the mirror's size and cross views, ``P * im`` per market, the mirror
+    #: and its version at scan time).
+    _initial: F64 | None = field(default=None, repr=False)
+    _initial_inputs: tuple[F64, B1, F64, ColumnarBook, int] | None = field(default=None, repr=False)
+
+    @cached_property
+    def initial(self) -> F64:
+        """Per-row initial margin requirement (float64, WAD units).
+
+        Not written by the numba kernel (no driver needs it per tick, and one fewer (n,) output is
+        ~2 ms less memory traffic per 1M-account tick): computed on first access with the kernel's
+        former sum order, so the same floats. It reads the mirror, so it must be asked for before
+        the mirror is next synced; afterwards it raises rather than mix two states.
+        """
+        if self._initial is not None:
+            return self._initial
+        if self._initial_inputs is None:
+            raise InvalidValue("scan result has no initial requirements")
+        size, cross, pim, book, version = self._initial_inputs
+        if book.version != version:
+            raise InvalidValue("risk mirror synced since this scan: its initial requirements are gone")
+        out = np.empty(size.shape[0])
+        _initial_rows(size, cross.view(np.uint8), pim, out)
+        return out
 
     @cached_property
     def candidates(self) -> tuple[str, ...]:
@@ -420,8 +462,19 @@ class ScanResult:
         return tuple(self.id_array[self.candidate_rows].tolist())
 
     @cached_property
+    def health(self) -> F64:
+        """Per-row ``equity / maintenance`` (``+inf`` / ``-inf`` when nothing is required).
+
+        Derived on first access, not written by the kernel: a driver needs the candidates' healths
+        only, and one fewer (n,) output is ~2 ms less memory traffic per 1M-account tick. The same
+        IEEE division as the kernel's, so the same floats.
+        """
+        return _health(self.equity, self.maintenance)
+
+    @cached_property
     def candidate_health(self) -> tuple[float, ...]:
-        return tuple(self.health[self.candidate_rows].tolist())
+        rows = self.candidate_rows
+        return tuple(_health(self.equity[rows], self.maintenance[rows]).tolist())
 
     @cached_property
     def isolated_candidates(self) -> tuple[tuple[str, str], ...]:
@@ -441,6 +494,22 @@ class ScanResult:
         hi = int(np.searchsorted(self.iso_rows, row, side="right"))
         hits = np.flatnonzero(self.iso_cols[lo:hi] == col)
         return lo + int(hits[0]) if hits.size else None
+
+
+def _initial_loop(size: F64, cross: U8, pim: F64, out: F64) -> None:
+    """Per-row ``sum_j |s_j * cross_j| * (P_j * im_j)``, in the scan kernel's order."""
+    n, m = size.shape
+    for i in range(n):
+        imt = 0.0
+        for j in range(m):
+            cf = np.float64(cross[i, j])
+            imt += abs(size[i, j] * cf) * pim[j]
+        out[i] = imt
+
+
+_initial_rows: Any = (
+    njit(cache=True, error_model="numpy", nogil=True)(_initial_loop) if HAVE_NUMBA else _initial_loop
+)
 
 
 def _health(equity: F64, maint: F64) -> F64:
@@ -479,20 +548,24 @@ def scan(
         float(margin), float(abs_tolerance), g2, slack, 2.0 * gamma(10), 5 * INT_UNIT,
     )  # fmt: skip
     numba = backend == "numba"
-    res = _kernel_numba(*args, out=_row_outputs(book, book.n)) if numba else _kernel_numpy(*args)
+    res = (
+        _kernel_numba(*args, out=_row_outputs(book, book.n), iso_row=book.iso_row)
+        if numba
+        else _kernel_numpy(*args)
+    )
     (
-        equity, initial, maint, health, tol, cand,
+        equity, initial, maint, tol, cand,
         iso_rows, iso_cols, iso_eq, iso_mm, iso_health, iso_tol, iso_cand,
     ) = res  # fmt: skip
     # Both index arrays come out ascending (row-major), so a stable sort on health alone gives the
     # documented tie order (row, then market column).
-    order = cand[np.argsort(health[cand], kind="stable")]
+    order = cand[np.argsort(_health(equity[cand], maint[cand]), kind="stable")]
     iso_order = iso_cand[np.argsort(iso_health[iso_cand], kind="stable")]
     return ScanResult(
         equity=equity,
-        initial=initial,
+        _initial=initial,
+        _initial_inputs=(book.size, book.cross, mprice * book.im_frac, book, book.version),
         maintenance=maint,
-        health=health,
         tolerance=tol,
         iso_rows=iso_rows,
         iso_cols=iso_cols,
