@@ -8,7 +8,6 @@ from typing import Any
 
 import msgspec
 import pytest
-from node.test_book_node import ADMIN, CHAIN, Node, _rewrite, _trade
 
 from clearhouse.auth.commands import MatchedFill
 from clearhouse.auth.envelope import decode_signed, encode_signed, sign
@@ -20,6 +19,7 @@ from clearhouse.node.book_service import node_key
 from clearhouse.node.config import NodeConfig
 from clearhouse.node.service import NodeService
 from clearhouse.replication.replica import ReplicaSink
+from node.test_book_node import ADMIN, CHAIN, Node, _rewrite, _trade
 
 
 def _follower(tmp: Path, clock: Any) -> tuple[NodeService, ReplicaSink]:
