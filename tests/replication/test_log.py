@@ -175,3 +175,24 @@ def test_a_journal_of_another_history_is_refused_at_start(cluster: JetStreamClus
         svc.close()
     finally:
         rep.close()
+
+
+def test_a_leader_whose_genesis_is_fenced_steps_down(cluster: JetStreamCluster, tmp_path: Path) -> None:
+    """If the genesis block cannot be published (here another writer has row 1), the node must not go
+    on leading at height 0 (its producer would write a block 1 without the genesis): it follows."""
+    admin = KeyPair.generate()
+    lead, lrep = _node(tmp_path / "lead", cluster, "gf", admin)
+    bridge = Bridge()
+    raw = _log(cluster, "gf", "forger")
+    try:
+        bridge.call(raw.connect(), 20)
+        bridge.call(raw.publish(make_row(1, b"block-1", b"[]", "11" * 32, GENESIS_HASH), 3), 5)
+        lrep._lead(1)
+        assert lead.role == "follower" and lead.engine.state.height == 0
+        assert lrep.revision is None and lrep.sink is not None and not lrep.sink.leading
+        assert len(lead.store) == 0
+    finally:
+        bridge.call(raw.close(), 5)
+        bridge.stop()
+        lrep.close()
+        lead.close()

@@ -162,7 +162,12 @@ class Replicator:
         asyncio.run_coroutine_threadsafe(self._refresher(self.term), self.bridge.loop)
         log.warning("leading", extra={"height": svc.engine.state.height, "node": self.name})
         if svc.engine.state.height == 0:
-            svc.bootstrap()
+            try:
+                svc.bootstrap()
+            except Fenced as err:
+                # The genesis block was rolled back: leading on would produce a block 1 without the
+                # genesis. Give the lease back; the next attempt (ours or another node's) writes it.
+                self._follow(f"genesis not published: {err}")
 
     async def _refresher(self, term: int) -> None:
         """Keep the lease while this node leads (term ``term``). It runs on the NATS thread's loop, so
