@@ -40,12 +40,19 @@ def run_cli(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[byte
 
 
 def wait_until(pred: Callable[[], object], timeout: float, what: str) -> None:
+    """Poll ``pred`` until it holds or ``timeout`` passes. A node's API that does not answer for a
+    moment (its loop busy with a block, a publish waiting out a JetStream election) counts as "not yet",
+    not as a failure: the bound is what is checked; the last such error is in the timeout message."""
     deadline = time.monotonic() + timeout
+    last = ""
     while time.monotonic() < deadline:
-        if pred():
-            return
+        try:
+            if pred():
+                return
+        except httpx.HTTPError as err:
+            last = f" (last poll: {type(err).__name__}: {err})"
         time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
+    raise AssertionError(f"timed out waiting for {what}{last}")
 
 
 @dataclass
