@@ -196,3 +196,25 @@ def test_a_leader_whose_genesis_is_fenced_steps_down(cluster: JetStreamCluster, 
         bridge.stop()
         lrep.close()
         lead.close()
+
+
+def test_a_follower_names_the_lease_holder_before_it_serves(
+    cluster: JetStreamCluster, tmp_path: Path
+) -> None:
+    """A follower that has just started (no block applied, no lease poll yet) refuses a submission
+    naming the leader: it reads the lease before its API serves."""
+    bridge = Bridge()
+    holder = _log(cluster, "ln", "http://127.0.0.1:1/leader", ttl=30.0)
+    try:
+        bridge.call(holder.connect(), 20)
+        assert bridge.call(holder.acquire(), 5) is not None
+        fol, frep = _node(tmp_path / "fol", cluster, "ln", KeyPair.generate())
+        try:
+            assert fol.role == "follower" and fol.engine.state.height == 0
+            assert fol.leader == "http://127.0.0.1:1/leader"
+        finally:
+            frep.close()
+            fol.close()
+    finally:
+        bridge.call(holder.close(), 5)
+        bridge.stop()

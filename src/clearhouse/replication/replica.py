@@ -130,6 +130,10 @@ class Replicator:
         self.svc = svc
         if self.sink is not None:
             self.sink.book_row = lambda height: svc.book.log_row(height) if svc.book is not None else None
+        # Before the API serves: a follower's first refusal already names the leader (the lease holder),
+        # not "none" until its first lease poll or first block.
+        with contextlib.suppress(Exception):
+            svc.leader = self.bridge.call(self.blocklog.holder(), 5) or ""
         head = svc.store.head()
         if head is None:
             return
@@ -205,6 +209,7 @@ class Replicator:
         sink.leading = False
         svc.step_down()
         svc.role = "follower"
+        svc.leader = ""  # not us any more; the next block or lease poll says who
         if was:
             log.warning("stepped_down", extra={"height": svc.engine.state.height, "why": why})
             if self.revision is not None:
@@ -234,16 +239,16 @@ class Replicator:
                 if self.revision is not None:  # fenced by the log while producing
                     self._follow("fenced")
                 applied = 0 if self.halted else await self.catch_up()
-                if applied:
-                    continue
                 now = loop.time()
-                if now >= next_lease:
+                if now >= next_lease:  # also while catching up: who leads now, not who wrote a block
                     next_lease = now + refresh_every
                     holder = await self.bridge.acall(self.blocklog.holder())
                     svc.leader = holder or ""
-                    if holder is None and self.cfg.replication.takeover and not self.halted:
+                    if not applied and holder is None and self.cfg.replication.takeover and not self.halted:
                         await self._try_take()
                         continue
+                if applied:
+                    continue
                 await asyncio.sleep(poll)
             except asyncio.CancelledError:
                 raise
@@ -273,7 +278,7 @@ class Replicator:
                 return n
             finally:
                 sink.expect = None
-            svc.leader = msg.leader
+            svc.leader = svc.leader or msg.leader
             n += 1
             self.beat = time.monotonic()
             await asyncio.sleep(0)  # let the API answer between blocks
