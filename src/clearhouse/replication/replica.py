@@ -244,9 +244,12 @@ class Replicator:
                     next_lease = now + refresh_every
                     holder = await self.bridge.acall(self.blocklog.holder())
                     svc.leader = holder or ""
-                    if not applied and holder is None and self.cfg.replication.takeover and not self.halted:
-                        await self._try_take()
-                        continue
+                    if holder is None and self.cfg.replication.takeover and not self.halted:
+                        if applied:  # not at the log's end yet: look again as soon as we are
+                            next_lease = 0.0
+                        else:
+                            await self._try_take()
+                            continue
                 if applied:
                     continue
                 await asyncio.sleep(poll)
