@@ -225,6 +225,10 @@ def test_failover_under_load(tmp_path: Path) -> None:
                   f"errors {load.errors[-5:]}")
         for r in net.replicas:  # shown in the failure report: what each node logged
             print(f"--- {r.url} ({r.root.name}):\n{r.log(tail=4000)}")
+        for js_log in sorted((tmp_path / "jetstream").glob("n*.log")):  # and the Raft elections, errors
+            lines = [x for x in js_log.read_text(errors="replace").splitlines()
+                     if "leader" in x or (("[ERR]" in x or "[WRN]" in x) and "connect to route" not in x)]
+            print(f"--- {js_log.name}:\n" + "\n".join(lines[-15:]))
         raise
     finally:
         if load is not None:
