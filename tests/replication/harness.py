@@ -40,12 +40,19 @@ def run_cli(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[byte
 
 
 def wait_until(pred: Callable[[], object], timeout: float, what: str) -> None:
+    """Poll ``pred`` until it holds or ``timeout`` passes. A node's API that does not answer for a
+    moment (its loop busy with a block, a publish waiting out a JetStream election) counts as "not yet",
+    not as a failure: the bound is what is checked; the last such error is in the timeout message."""
     deadline = time.monotonic() + timeout
+    last = ""
     while time.monotonic() < deadline:
-        if pred():
-            return
+        try:
+            if pred():
+                return
+        except httpx.HTTPError as err:
+            last = f" (last poll: {type(err).__name__}: {err})"
         time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
+    raise AssertionError(f"timed out waiting for {what}{last}")
 
 
 @dataclass
@@ -159,7 +166,29 @@ class ReplicatedDevnet:
             finally:
                 await nc.close()
 
-        return int(asyncio.run(ask()).removeprefix("n")) - 1
+        deadline = time.monotonic() + 20
+        while True:  # right after a server loss the group may be electing (no leader for seconds)
+            try:
+                leader = asyncio.run(ask())
+            except Exception as err:  # no stream leader to answer: the request times out
+                leader = f"{type(err).__name__}: {err}"
+            if leader.startswith("n") and leader[1:].isdigit():
+                return int(leader[1:]) - 1
+            if time.monotonic() > deadline:
+                raise AssertionError(f"stream {stream} has no leader (cluster reports {leader!r})")
+            time.sleep(0.2)
+
+    def one_leader(self, timeout: float, what: str) -> ReplicaProc:
+        """Wait until exactly one live node says it leads, and return *that* node (the one seen, not
+        the result of a second poll: leadership can move between two polls)."""
+        seen: list[ReplicaProc] = []
+
+        def one() -> bool:
+            seen[:] = self.leaders()
+            return len(seen) == 1
+
+        wait_until(one, timeout, what)
+        return seen[0]
 
     def leaders(self) -> list[ReplicaProc]:
         out = []

@@ -44,6 +44,8 @@ class Load:
         self.acked: set[str] = set()
         self.sent = 0
         self.refused: dict[str, int] = {}
+        #: Anything else that went wrong in the load (printed in the failure report, not swallowed).
+        self.errors: list[str] = []
         self.stop = threading.Event()
         self.thread = threading.Thread(target=self.run, daemon=True)
 
@@ -84,6 +86,9 @@ class Load:
                 self.refused[err.code] = self.refused.get(err.code, 0) + 1
             except (httpx.HTTPError, TimeoutError):
                 pass  # the leader died mid-batch: what it had not reported included was never acked
+            except Exception as err:  # keep loading, but say so in the failure report
+                self.errors.append(f"{type(err).__name__}: {err}")
+                time.sleep(0.1)
 
 
 def height(r: ReplicaProc) -> int:
@@ -120,13 +125,15 @@ def test_failover_under_load(tmp_path: Path) -> None:
         keys = [KeyPair.generate() for _ in range(2 * PAIRS)]
         with Client(b.url, net.admin) as cl, pytest.raises(NodeError) as refused:
             cl.submit(cl.sign(c.OpenAccount("t0", keys[0].public_hex), keys[0]))
-        assert refused.value.status == 503 and refused.value.code == "not_leader"
-        assert refused.value.body["leader"] == a.url
+        assert refused.value.status == 503 and refused.value.code == "not_leader", refused.value.body
+        assert refused.value.body["leader"] == a.url, refused.value.body
         with Client(a.url, net.admin) as cl:
             hs = [cl.submit(cl.sign(c.OpenAccount(f"t{i}", k.public_hex), k)) for i, k in enumerate(keys)]
-            assert all(cl.wait(h)["status"] == "included" for h in hs)
+            outs = [cl.wait(h) for h in hs]
+            assert all(o["status"] == "included" for o in outs), outs
             hs = [cl.submit(cl.sign(c.Deposit(f"t{i}", "USDC", W(100_000)))) for i in range(len(keys))]
-            assert all(cl.wait(h)["status"] == "included" for h in hs)
+            outs = [cl.wait(h) for h in hs]
+            assert all(o["status"] == "included" for o in outs), outs
 
         # the order book: a resting bid and an IOC sell that fills against it, through the leader
         with Client(a.url, keys[0]) as ca, Client(a.url, keys[1]) as cb:
@@ -145,9 +152,8 @@ def test_failover_under_load(tmp_path: Path) -> None:
         # 1. kill -9 the leader: a follower takes over within TAKEOVER_S
         killed_at = time.monotonic()
         a.kill9()
-        wait_until(lambda: len(net.leaders()) == 1, TAKEOVER_S, f"a follower leading within {TAKEOVER_S} s")
+        new_leader = net.one_leader(TAKEOVER_S, f"a follower leading within {TAKEOVER_S} s")
         takeover = time.monotonic() - killed_at
-        new_leader = net.leaders()[0]
         assert new_leader in (b, f)
         wait_until(lambda: len(load.acked) >= before + 40, 30, "trades included by the new leader")
 
@@ -159,8 +165,7 @@ def test_failover_under_load(tmp_path: Path) -> None:
 
         # 3. a leader that stalls past its lease (SIGSTOP) and wakes up cannot publish: the other
         # follower took over, JetStream's expected-last-sequence fences the stale one, it follows
-        wait_until(lambda: len(net.leaders()) == 1, 20, "a leader after the server loss")
-        stalled = net.leaders()[0]
+        stalled = net.one_leader(20, "a leader after the server loss")
         other = f if stalled is b else b
         stalled.pause()
         wait_until(lambda: net.leaders() == [other], 15, "the other follower leading")
@@ -215,8 +220,15 @@ def test_failover_under_load(tmp_path: Path) -> None:
         streams = {httpx.get(f"{r.url}/v1/events", params={"limit": 200}, timeout=5).content for r in live}
         assert len(streams) == 1  # the first 200 stream items, numbered and encoded alike
     except BaseException:
+        if load is not None:
+            print(f"load: acked {len(load.acked)} of {load.sent} sent, refused {load.refused}, "
+                  f"errors {load.errors[-5:]}")
         for r in net.replicas:  # shown in the failure report: what each node logged
             print(f"--- {r.url} ({r.root.name}):\n{r.log(tail=4000)}")
+        for js_log in sorted((tmp_path / "jetstream").glob("n*.log")):  # and the Raft elections, errors
+            lines = [x for x in js_log.read_text(errors="replace").splitlines()
+                     if "leader" in x or (("[ERR]" in x or "[WRN]" in x) and "connect to route" not in x)]
+            print(f"--- {js_log.name}:\n" + "\n".join(lines[-15:]))
         raise
     finally:
         if load is not None:

@@ -175,3 +175,46 @@ def test_a_journal_of_another_history_is_refused_at_start(cluster: JetStreamClus
         svc.close()
     finally:
         rep.close()
+
+
+def test_a_leader_whose_genesis_is_fenced_steps_down(cluster: JetStreamCluster, tmp_path: Path) -> None:
+    """If the genesis block cannot be published (here another writer has row 1), the node must not go
+    on leading at height 0 (its producer would write a block 1 without the genesis): it follows."""
+    admin = KeyPair.generate()
+    lead, lrep = _node(tmp_path / "lead", cluster, "gf", admin)
+    bridge = Bridge()
+    raw = _log(cluster, "gf", "forger")
+    try:
+        bridge.call(raw.connect(), 20)
+        bridge.call(raw.publish(make_row(1, b"block-1", b"[]", "11" * 32, GENESIS_HASH), 3), 5)
+        lrep._lead(1)
+        assert lead.role == "follower" and lead.engine.state.height == 0
+        assert lrep.revision is None and lrep.sink is not None and not lrep.sink.leading
+        assert len(lead.store) == 0
+    finally:
+        bridge.call(raw.close(), 5)
+        bridge.stop()
+        lrep.close()
+        lead.close()
+
+
+def test_a_follower_names_the_lease_holder_before_it_serves(
+    cluster: JetStreamCluster, tmp_path: Path
+) -> None:
+    """A follower that has just started (no block applied, no lease poll yet) refuses a submission
+    naming the leader: it reads the lease before its API serves."""
+    bridge = Bridge()
+    holder = _log(cluster, "ln", "http://127.0.0.1:1/leader", ttl=30.0)
+    try:
+        bridge.call(holder.connect(), 20)
+        assert bridge.call(holder.acquire(), 5) is not None
+        fol, frep = _node(tmp_path / "fol", cluster, "ln", KeyPair.generate())
+        try:
+            assert fol.role == "follower" and fol.engine.state.height == 0
+            assert fol.leader == "http://127.0.0.1:1/leader"
+        finally:
+            frep.close()
+            fol.close()
+    finally:
+        bridge.call(holder.close(), 5)
+        bridge.stop()

@@ -124,6 +124,10 @@ class Replicator:
 
     def check_prefix(self, svc: NodeService) -> None:
         self.svc = svc
+        # Before the API serves: a follower's first refusal already names the leader (the lease holder),
+        # not "none" until its first lease poll or first block.
+        with contextlib.suppress(Exception):
+            svc.leader = self.bridge.call(self.blocklog.holder(), 5) or ""
         head = svc.store.head()
         if head is None:
             return
@@ -156,7 +160,12 @@ class Replicator:
         asyncio.run_coroutine_threadsafe(self._refresher(self.term), self.bridge.loop)
         log.warning("leading", extra={"height": svc.engine.state.height, "node": self.name})
         if svc.engine.state.height == 0:
-            svc.bootstrap()
+            try:
+                svc.bootstrap()
+            except Fenced as err:
+                # The genesis block was rolled back: leading on would produce a block 1 without the
+                # genesis. Give the lease back; the next attempt (ours or another node's) writes it.
+                self._follow(f"genesis not published: {err}")
 
     async def _refresher(self, term: int) -> None:
         """Keep the lease while this node leads (term ``term``). It runs on the NATS thread's loop, so
@@ -194,6 +203,7 @@ class Replicator:
         sink.leading = False
         svc.step_down()
         svc.role = "follower"
+        svc.leader = ""  # not us any more; the next block or lease poll says who
         if was:
             log.warning("stepped_down", extra={"height": svc.engine.state.height, "why": why})
             if self.revision is not None:
@@ -223,16 +233,19 @@ class Replicator:
                 if self.revision is not None:  # fenced by the log while producing
                     self._follow("fenced")
                 applied = 0 if self.halted else await self.catch_up()
-                if applied:
-                    continue
                 now = loop.time()
-                if now >= next_lease:
+                if now >= next_lease:  # also while catching up: who leads now, not who wrote a block
                     next_lease = now + refresh_every
                     holder = await self.bridge.acall(self.blocklog.holder())
                     svc.leader = holder or ""
                     if holder is None and self.cfg.replication.takeover and not self.halted:
-                        await self._try_take()
-                        continue
+                        if applied:  # not at the log's end yet: look again as soon as we are
+                            next_lease = 0.0
+                        else:
+                            await self._try_take()
+                            continue
+                if applied:
+                    continue
                 await asyncio.sleep(poll)
             except asyncio.CancelledError:
                 raise
@@ -262,7 +275,7 @@ class Replicator:
                 return n
             finally:
                 sink.expect = None
-            svc.leader = msg.leader
+            svc.leader = svc.leader or msg.leader
             n += 1
             self.beat = time.monotonic()
             await asyncio.sleep(0)  # let the API answer between blocks
