@@ -26,6 +26,7 @@ from clearhouse.node.index import outcome_dict
 from clearhouse.node.metrics import NodeMetrics
 from clearhouse.node.ratelimit import RateLimiter
 from clearhouse.node.service import NodeService, Refused, refusal
+from clearhouse.node.sse import numbered_events, resume_from
 from clearhouse.node.steward_views import steward_view
 
 log = logging.getLogger("clearhouse.node.api")
@@ -328,36 +329,10 @@ def create_app(
              "or Last-Event-ID")
     async def stream(request: Request, from_seq: int | None = Query(None, ge=1, le=2**62),
                      limit: int | None = Query(None, ge=1, le=10**9)) -> StreamingResponse:
-        last = request.headers.get("last-event-id")
-        start = from_seq if from_seq is not None else (
-            int(last) + 1 if last is not None and last.isdigit() and len(last) < 19 else svc.next_seq()
-        )
-
-        async def gen() -> AsyncIterator[bytes]:
-            seq, sent = start, 0
-            wake = asyncio.Event()
-            svc.listeners.append(wake.set)
-            try:
-                while limit is None or sent < limit:
-                    items = svc.items_from(seq, 500 if limit is None else min(500, limit - sent))
-                    if items:
-                        for s, data in items:
-                            yield b"id: %d\ndata: %s\n\n" % (s, data)
-                        seq = items[-1][0] + 1
-                        sent += len(items)
-                        continue
-                    wake.clear()
-                    try:
-                        await asyncio.wait_for(wake.wait(), 10)
-                    except TimeoutError:
-                        yield b": keep-alive\n\n"
-                    if await request.is_disconnected():
-                        break
-            finally:
-                svc.listeners.remove(wake.set)
-
-        return StreamingResponse(gen(), media_type="text/event-stream",
-                                 headers={"Cache-Control": "no-cache"})
+        start = resume_from(from_seq, request.headers.get("last-event-id"), svc.next_seq())
+        assert start is not None
+        gen = numbered_events(request, svc.listeners, svc.items_from, start, limit)
+        return StreamingResponse(gen, media_type="text/event-stream", headers={"Cache-Control": "no-cache"})
 
     book_routes.install(app, svc, _ERRORS)
     vault_views.install(app, svc)

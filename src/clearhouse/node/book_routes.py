@@ -11,7 +11,6 @@ from the book inputs in the journal).
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
@@ -23,6 +22,7 @@ from pydantic import BaseModel
 from clearhouse.book.book import LevelDelta
 from clearhouse.ledger.errors import ClearhouseError
 from clearhouse.node.genesis import MARKET
+from clearhouse.node.sse import frame, numbered_events, resume_from
 
 if TYPE_CHECKING:
     from clearhouse.node.book_service import NodeBook
@@ -136,10 +136,7 @@ def install(app: FastAPI, svc: NodeService, errors: dict[int | str, dict[str, An
                           depth: int = Query(50, ge=1, le=10_000)) -> StreamingResponse:
         market_of(market)
         nb = book()
-        last = request.headers.get("last-event-id")
-        start = from_seq if from_seq is not None else (
-            int(last) + 1 if last is not None and last.isdigit() and len(last) < 19 else None
-        )
+        start = resume_from(from_seq, request.headers.get("last-event-id"), None)
 
         async def gen() -> AsyncIterator[bytes]:
             sent = 0
@@ -148,30 +145,16 @@ def install(app: FastAPI, svc: NodeService, errors: dict[int | str, dict[str, An
                 snap = nb.book.depth(depth)
                 data = _enc.encode({"type": "snapshot", "market": snap.market, "seq": snap.seq,
                                     "bids": snap.bids, "asks": snap.asks})
-                yield b"id: %d\ndata: %s\n\n" % (snap.seq, data)
+                yield frame(snap.seq, data)
                 sent += 1
                 seq = snap.seq + 1
-            wake = asyncio.Event()
-            svc.listeners.append(wake.set)
-            try:
-                while limit is None or sent < limit:
-                    room = 500 if limit is None else min(500, limit - sent)
-                    items = svc.book.book.deltas_since(seq - 1)[:room] if svc.book is not None else []
-                    if items:
-                        for d in items:
-                            yield b"id: %d\ndata: %s\n\n" % (d.seq, delta_item(market, d))
-                        seq = items[-1].seq + 1
-                        sent += len(items)
-                        continue
-                    wake.clear()
-                    try:
-                        await asyncio.wait_for(wake.wait(), 10)
-                    except TimeoutError:
-                        yield b": keep-alive\n\n"
-                    if await request.is_disconnected():
-                        break
-            finally:
-                svc.listeners.remove(wake.set)
+
+            def deltas(after: int, room: int) -> list[tuple[int, bytes]]:
+                found = svc.book.book.deltas_since(after - 1)[:room] if svc.book is not None else []
+                return [(d.seq, delta_item(market, d)) for d in found]
+
+            async for item in numbered_events(request, svc.listeners, deltas, seq, limit, sent):
+                yield item
 
         return StreamingResponse(gen(), media_type="text/event-stream", headers={"Cache-Control": "no-cache"})
 

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import logging
 import os
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -38,7 +37,7 @@ from clearhouse.ledger.engine import Engine
 from clearhouse.ledger.fixedpoint import WAD
 from clearhouse.ledger.model import LedgerState
 from clearhouse.mechanisms.steward import parameters as params
-from clearhouse.node.keeper import Intent, IntentLog, StreamItem, follow_stream
+from clearhouse.node.keeper import Intent, IntentLog, StreamItem, follow_stream, resend_or_expire
 
 log = logging.getLogger("clearhouse.controller")
 
@@ -134,14 +133,7 @@ class LiveController:
                     log.info("proposal_outcome", extra={"target": intent.target, "status": st["status"],
                                                         "code": st.get("code")})
             elif st["status"] == "unknown":
-                if intent.expires_ms < time.time() * 1000:
-                    self.intents.done(intent, "expired")
-                    continue
-                try:
-                    self.client.submit(intent.raw)
-                    log.info("resent", extra={"hash": intent.hash, "target": intent.target})
-                except NodeError as err:
-                    log.info("resend_refused", extra={"hash": intent.hash, "code": err.code})
+                resend_or_expire(self.client, self.intents, intent)
 
     def _settle(self, txs: list[dict[str, Any]]) -> None:
         by_hash = {it.hash: it for it in self.intents.open.values()}

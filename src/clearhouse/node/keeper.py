@@ -59,6 +59,19 @@ class StreamItem(msgspec.Struct, frozen=True):
 stream_item_decoder = msgspec.json.Decoder(StreamItem)
 
 
+def resend_or_expire(client: Client, intents: IntentLog, intent: Intent) -> None:
+    """An open intent the node does not know (it restarted, or the submission was lost): past its
+    expiry it is done; otherwise the same signed bytes are sent again (never a new signature)."""
+    if intent.expires_ms < time.time() * 1000:
+        intents.done(intent, "expired")
+        return
+    try:
+        client.submit(intent.raw)
+        log.info("resent", extra={"hash": intent.hash, "target": intent.target})
+    except NodeError as err:
+        log.info("resend_refused", extra={"hash": intent.hash, "code": err.code})
+
+
 class StreamFollower(Protocol):
     """A process that replays the node's stream block by block (the keeper, the controller)."""
 
@@ -211,14 +224,7 @@ class Keeper:
             if st["status"] in FINAL:
                 self.intents.done(intent, st["status"])
             elif st["status"] == "unknown":
-                if intent.expires_ms < time.time() * 1000:
-                    self.intents.done(intent, "expired")
-                    continue
-                try:
-                    self.client.submit(intent.raw)
-                    log.info("resent", extra={"hash": intent.hash, "target": intent.target})
-                except NodeError as err:
-                    log.info("resend_refused", extra={"hash": intent.hash, "code": err.code})
+                resend_or_expire(self.client, self.intents, intent)
 
     def _settle(self, txs: list[dict[str, Any]], height: int) -> None:
         by_hash = {it.hash: it for it in self.intents.open.values()}

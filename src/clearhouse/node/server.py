@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Callable
+from typing import Any
 
 import uvicorn
 
@@ -30,12 +32,7 @@ def serve(cfg: NodeConfig, log_level: str = "info") -> None:
         f"  stop it with Ctrl-C or: kill {os.getpid()}",
         file=sys.stderr, flush=True,
     )
-    config = uvicorn.Config(app, host=cfg.host, port=cfg.port, log_level="warning", access_log=False,
-                            lifespan="on", timeout_graceful_shutdown=2)
-    try:
-        uvicorn.Server(config).run()
-    finally:
-        svc.close()
+    _run(app, cfg, svc.close)
 
 
 def _serve_replicated(cfg: NodeConfig, url: str, log_level: str) -> None:
@@ -65,10 +62,15 @@ def _serve_replicated(cfg: NodeConfig, url: str, log_level: str) -> None:
         f"  stop it with Ctrl-C or: kill {os.getpid()}",
         file=sys.stderr, flush=True,
     )
+    _run(app, cfg, rep.close, svc.close)
+
+
+def _run(app: Any, cfg: NodeConfig, *closers: Callable[[], None]) -> None:
+    """Serve ``app`` on the configured address until stopped, then run ``closers`` in order."""
     config = uvicorn.Config(app, host=cfg.host, port=cfg.port, log_level="warning", access_log=False,
                             lifespan="on", timeout_graceful_shutdown=2)
     try:
         uvicorn.Server(config).run()
     finally:
-        rep.close()
-        svc.close()
+        for close in closers:
+            close()
