@@ -116,6 +116,17 @@ def tick(book: ColumnarBook, prices: Any, backend: Backend = "auto") -> ScanResu
     return res
 
 
+def _python_lists(mirror: ColumnarBook) -> tuple[list[Any], ...]:
+    """The mirror's cross positions and balances as Python lists: per row start and length into the
+    per-position column / size / entry / snapshot lists (the sparse layout the scan reads)."""
+    pool, n = mirror.cross_pool, mirror.n
+    vals = pool.vals[: pool.end]
+    return (
+        pool.start[:n].tolist(), pool.length[:n].tolist(), pool.col[: pool.end].tolist(),
+        vals[:, 0].tolist(), vals[:, 1].tolist(), vals[:, 2].tolist(), mirror.balances.tolist(),
+    )  # fmt: skip
+
+
 def python_tick(mirror: ColumnarBook, mprice: list[float], aprice: list[float]) -> tuple[str, ...]:
     """The scan's cross-bucket tick as a plain Python loop: per account equity, maintenance and the
     error-bound tolerance, the same candidate test, candidates' ids sorted by (health, row)."""
@@ -123,10 +134,7 @@ def python_tick(mirror: ColumnarBook, mprice: list[float], aprice: list[float]) 
     g2 = 2.0 * gamma(n_m + n_a + 8)
     slack = (n_a + 3 * n_m + 1) * INT_UNIT
     rel = DEFAULT_MARGIN
-    size, entry, snap, cross, bal = (
-        mirror.size.tolist(), mirror.entry.tolist(), mirror.snapshot.tolist(),
-        mirror.cross.tolist(), mirror.balances.tolist(),
-    )  # fmt: skip
+    start, length, col, size, entry, snap, bal = _python_lists(mirror)
     fund, mm, hc = mirror.funding.tolist(), mirror.mm_frac.tolist(), mirror.haircut.tolist()
     pmm = [p * f for p, f in zip(mprice, mm, strict=True)]
     pmag = [p + abs(f) for p, f in zip(mprice, fund, strict=True)]
@@ -140,14 +148,13 @@ def python_tick(mirror: ColumnarBook, mprice: list[float], aprice: list[float]) 
             c = b * aprice[a] * hc[a] if b > 0.0 else b * aprice[a]
             eq += c
             mag += abs(c)
-        s_i, e_i, sn_i, cr_i = size[i], entry[i], snap[i], cross[i]
-        for j in range(n_m):
-            if cr_i[j]:
-                s, e, sn = s_i[j], e_i[j], sn_i[j]
-                mmr = abs(s) * pmm[j]
-                eq += s * mprice[j] - e - s * (fund[j] - sn)
-                mmt += mmr
-                mag += abs(s) * (pmag[j] + abs(sn)) + abs(e) + mmr
+        lo = start[i]
+        for p in range(lo, lo + length[i]):  # the account's cross positions, ascending market
+            j, s, e, sn = col[p], size[p], entry[p], snap[p]
+            mmr = abs(s) * pmm[j]
+            eq += s * mprice[j] - e - s * (fund[j] - sn)
+            mmt += mmr
+            mag += abs(s) * (pmag[j] + abs(sn)) + abs(e) + mmr
         if eq < mmt + (mmt * rel + g2 * mag + slack):
             h = eq / mmt if mmt > 0.0 else (math.inf if eq >= 0.0 else -math.inf)
             found.append((h, i))
@@ -232,7 +239,7 @@ def main() -> None:
         engine.apply_block(blk)
     state = engine.state
     mirror = ColumnarBook.from_state(state)
-    assert not mirror.isolated.any()  # the Python loop covers cross buckets only
+    assert not mirror.iso_count.any()  # the Python loop covers cross buckets only
     iprices = {k: v for k, (v, _) in state.prices.items()}
     mp = [iprices[k] / WAD for k in mirror.oracles]
     ap_ = [1.0 for _ in mirror.assets]
@@ -240,13 +247,11 @@ def main() -> None:
         raise SystemExit("the Python loop and the scan name different candidates")
 
     def python_loop() -> None:
-        size, entry, snap, cross, bal = (
-            mirror.size.tolist(), mirror.entry.tolist(), mirror.snapshot.tolist(),
-            mirror.cross.tolist(), mirror.balances.tolist(),
-        )  # fmt: skip
+        start, length, col, size, entry, snap, bal = _python_lists(mirror)
         fund, mm, hc = mirror.funding.tolist(), mirror.mm_frac.tolist(), mirror.haircut.tolist()
         for i in range(mirror.n):
-            _kernel_python_row(size[i], entry[i], snap[i], cross[i], bal[i], mp, fund, mm, ap_, hc)
+            lo = start[i]
+            _kernel_python_row(lo, lo + length[i], col, size, entry, snap, bal[i], mp, fund, mm, ap_, hc)
 
     def exact() -> None:
         lookup = iprices.__getitem__

@@ -16,8 +16,10 @@ from clearhouse.risk.scan import (
     HAVE_NUMBA,
     ScanInvalidPrice,
     ScanMissingPrice,
+    headroom_ratios,
     order_candidates,
     price_keys,
+    price_vectors,
     scan,
 )
 
@@ -275,21 +277,72 @@ def test_lazy_initial_and_health_match_the_numpy_pass_and_refuse_a_synced_mirror
     assert res.initial[book.row_of["alice"]] == pytest.approx(200.0)  # cached before the sync
 
 
-@pytest.mark.skipif(not HAVE_NUMBA, reason="the per-row isolated flag is used by the numba kernel")
-def test_iso_row_flag_follows_sync_and_a_stale_flag_is_caught() -> None:
-    """``iso_row`` marks exactly the rows with an isolated slot through syncs (equal to a rebuild);
-    rows without one are scanned unmasked with the same floats; a flag that hides an isolated slot
-    makes the scan refuse (slot count check) instead of skipping the slot."""
+def _dense_reference(book: ColumnarBook, mprice: list[float], aprice: list[float]) -> list[tuple[float, ...]]:
+    """(equity, maintenance, magnitude) per row the way the former dense kernel summed them: collateral
+    in asset order, then every market cell in column order with inputs masked by the cross flag."""
+    size, entry, snap, cross, bal = (x.tolist() for x in (book.size, book.entry, book.snapshot, book.cross,
+                                                          book.balances))  # fmt: skip
+    fund, mm, hc = book.funding.tolist(), book.mm_frac.tolist(), book.haircut.tolist()
+    out = []
+    for i in range(book.n):
+        eq = mmt = mag = 0.0
+        for a, b in enumerate(bal[i]):
+            c = b * (aprice[a] * hc[a] if b > 0.0 else aprice[a])
+            eq += c
+            mag += abs(c)
+        for j in range(len(book.markets)):
+            cf = float(cross[i][j])
+            s, e, sn = size[i][j] * cf, entry[i][j] * cf, snap[i][j] * cf
+            mmr = abs(s) * (mprice[j] * mm[j])
+            eq += s * mprice[j] - e - s * (fund[j] - sn)
+            mmt += mmr
+            mag += abs(s) * ((mprice[j] + abs(fund[j])) + abs(sn)) + abs(e) + mmr
+        out.append((eq, mmt, mag))
+    return out
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_sparse_sync_moves_and_compacts_rows_with_the_dense_floats(backend: str) -> None:
+    """Rows that gain positions move to the end of their pool and the pools get compacted; the mirror
+    stays equal to a rebuild, and the scan's floats are bit for bit those of the former dense layout
+    (same terms, same order: empty cells only ever added zeros)."""
     state = worked_state()
     book = ColumnarBook.from_state(state)
-    np.testing.assert_array_equal(book.iso_row, book.isolated.any(axis=1).astype(np.uint8))
+    markets = ["BTC-PERP", "ETH-PERP"]
+    for k in range(40):
+        aid = f"p{k:02d}"
+        positions = [Position(markets[k % 2], (k + 1) * E // 7, (k + 1) * 300 * E, k * RAY // 3)]
+        add_account(state, aid, {"USDC": (k * 37 % 500) * E}, positions)
+        book.sync(state, [aid])
+    for k in range(40):  # every account opens a second market: each row outgrows its region
+        acct = state.accounts[f"p{k:02d}"]
+        other = markets[(k + 1) % 2]
+        acct.positions[other] = Position(other, -(k + 3) * E // 11, -(k + 3) * 150 * E, 0, k % 3 == 0, 50 * E)
+        book.sync(state, [acct.id, "alice"])
+        assert book.equals(ColumnarBook.from_state(state))
+    cp = book.cross_pool
+    assert cp.end >= int(book.cross_count.sum())
+    assert (cp.length[: book.n] <= cp.room[: book.n]).all()
+    assert book.cross_count[book.row_of["p05"]] == 2 and book.iso_count[book.row_of["p03"]] == 1
+    res = scan(book, PRICES, backend=backend)  # type: ignore[arg-type]
+    fresh = scan(ColumnarBook.from_state(state), PRICES, backend=backend)  # type: ignore[arg-type]
+    mprice, aprice = price_vectors(book, PRICES)
+    ref = _dense_reference(book, mprice.tolist(), aprice.tolist())
+    for r in (res, fresh):
+        assert r.equity.tolist() == [x[0] for x in ref]
+        assert r.maintenance.tolist() == [x[1] for x in ref]
+        assert r.candidates == fresh.candidates and r.isolated_candidates == fresh.isolated_candidates
+        np.testing.assert_array_equal(r.iso_equity, fresh.iso_equity)
+        np.testing.assert_array_equal(r.tolerance, fresh.tolerance)
+    assert res.iso_rows.tolist() == np.nonzero(book.isolated)[0].tolist()
+
+
+def test_headroom_refuses_a_mirror_changed_since_the_scan() -> None:
+    state = worked_state()
+    book = ColumnarBook.from_state(state)
+    res = scan(book, PRICES)
+    assert np.isfinite(headroom_ratios(book, res)).any()
     add_account(state, "zed", {"USDC": 10 * E}, [Position("ETH-PERP", -E, -2000 * E, 0, True, 100 * E)])
     book.sync(state, ["zed"])
-    assert book.iso_row[book.row_of["zed"]] == 1
-    assert book.equals(ColumnarBook.from_state(state))
-    res, ref = scan(book, PRICES), scan(book, PRICES, backend="numpy")
-    assert res.candidates == ref.candidates and res.isolated_candidates == ref.isolated_candidates
-    np.testing.assert_allclose(res.equity, ref.equity, rtol=1e-12)
-    book.iso_row[book.row_of["zed"]] = 0  # corrupt the flag
-    with pytest.raises(InvalidValue, match="corrupt mirror"):
-        scan(book, PRICES)
+    with pytest.raises(InvalidValue, match="changed since this scan"):
+        headroom_ratios(book, res)

@@ -1,21 +1,30 @@
 """A columnar (numpy) mirror of the ledger for fast risk screening.
 
-Layout: one row per account, one column per market (sorted market ids) and per collateral asset
-(sorted asset ids). Values are float64 **in WAD units** (``value_int / 10**18``; funding indices and
-snapshots ``/ 10**27``). Every integer is converted with Python's ``int / int`` true division, which is
-correctly rounded, so each stored number carries a relative error of at most ``u = 2**-53``. The scan
-(:mod:`clearhouse.risk.scan`) accounts for that error; the mirror is for *screening* only, the exact
-integer check in :mod:`clearhouse.ledger.margin` remains the authority.
+Layout: one row per account (ordered by ``(account.index, account.id)``), one column per market (sorted
+market ids) and per collateral asset (sorted asset ids). Values are float64 **in WAD units**
+(``value_int / 10**18``; funding indices and snapshots ``/ 10**27``). Every integer is converted with
+Python's ``int / int`` true division, which is correctly rounded, so each stored number carries a
+relative error of at most ``u = 2**-53``. The scan (:mod:`clearhouse.risk.scan`) accounts for that
+error; the mirror is for *screening* only, the exact integer check in :mod:`clearhouse.ledger.margin`
+remains the authority.
 
-Per position the mirror stores what :func:`clearhouse.ledger.margin.cross_summary` /
-``isolated_summary`` actually use: a cross position with ``size == 0`` contributes nothing, an isolated
-one with ``size == 0`` only its margin, so for ``size == 0`` the entry value and snapshot are stored as 0.
+Positions are stored **sparse**: accounts hold a few of the M markets, so a dense accounts x markets
+layout moved mostly zeros through the scan. Two :class:`PositionPool` s hold them, one for cross
+positions of non-zero size (``size, entry, snapshot``) and one for isolated positions
+(``size, entry, snapshot, margin``): per row a ``start`` and a ``length`` into flat per-position
+arrays, the row's positions contiguous and in ascending market column (the scan's summation order).
+Balances stay dense (accounts x assets). What is stored per position is what
+:func:`clearhouse.ledger.margin.cross_summary` / ``isolated_summary`` use: a cross position with
+``size == 0`` contributes nothing (not stored), an isolated one with ``size == 0`` only its margin
+(entry and snapshot stored as 0).
 
-Rows are ordered by ``(account.index, account.id)``. The engine gives new accounts increasing indices,
-so appending new accounts in that order during :meth:`ColumnarBook.sync` yields exactly the layout of a
-:meth:`ColumnarBook.rebuild`. Row arrays grow by doubling. A change in the *set* of listed markets or
-assets (governance, rare) triggers a full rebuild so columns stay sorted; per-market data (funding
-index, margin fractions, oracle key) and per-asset haircuts are refreshed on every sync (O(M + A)).
+Rows are appended in ``(index, id)`` order during :meth:`ColumnarBook.sync`; the engine gives new accounts
+increasing indices, so this is exactly the layout of a :meth:`ColumnarBook.rebuild`. A synced row whose
+positions still fit its region is rewritten in place; otherwise it moves to the end of its pool. When a
+pool is full it is compacted into row order (O(positions), amortised over the moves that filled it).
+A change in the *set* of listed markets or assets triggers a full rebuild so columns stay sorted;
+per-market data (funding index, margin fractions, oracle key) and per-asset haircuts are refreshed on
+every sync (O(M + A)).
 """
 
 from __future__ import annotations
@@ -32,13 +41,142 @@ from clearhouse.ledger.model import Account, LedgerState
 F64 = NDArray[np.float64]
 B1 = NDArray[np.bool_]
 I64 = NDArray[np.int64]
+I32 = NDArray[np.int32]
 U8 = NDArray[np.uint8]
 
 _MIN_CAPACITY = 16
+#: Extra slots a row gets when it outgrows its region and moves (fewer moves for accounts that keep
+#: opening markets; rows built in one go are packed tight).
+_MOVE_SLACK = 2
+
+
+def _pow2(n: int) -> int:
+    cap = _MIN_CAPACITY
+    while cap < n:
+        cap *= 2
+    return cap
+
+
+def _offsets(counts: I64) -> I64:
+    """Exclusive prefix sum."""
+    out: I64 = np.cumsum(counts) - counts
+    return out
+
+
+class PositionPool:
+    """Per-row regions in flat per-position arrays (a CSR layout that can be updated in place).
+
+    Row ``i`` holds ``length[i]`` positions at ``start[i] ..``, ascending market column, inside a region
+    of ``room[i]`` slots. ``col`` is the market column and ``vals[p]`` the position's float fields
+    (one record per position: the scan reads them together). Slots ``[0, end)`` are in use or
+    abandoned; a row that outgrows its region moves to ``end``. Why this layout: a sync rewrites only
+    the touched rows (O(their positions), amortised), and a scan streams the pool in row order (after a
+    build or a compaction it is exactly row order, with no gaps).
+    """
+
+    def __init__(self, fields: int, rows: int, slots: int) -> None:
+        self.start: I64 = np.zeros(rows, dtype=np.int64)
+        self.length: I32 = np.zeros(rows, dtype=np.int32)
+        self.room: I32 = np.zeros(rows, dtype=np.int32)
+        self.col: I32 = np.zeros(slots, dtype=np.int32)
+        self.vals: F64 = np.zeros((slots, fields))
+        self.end = 0
+
+    @classmethod
+    def packed(cls, fields: int, rows: int, counts: I64, cols: I64, vals: F64) -> PositionPool:
+        """A pool for rows ``0 .. len(counts)`` with the given positions (row-major, ascending column
+        within a row), packed tight in row order; ``rows`` is the row capacity."""
+        total = int(counts.sum())
+        pool = cls(fields, rows, max(_MIN_CAPACITY, total))
+        n = counts.shape[0]
+        pool.start[:n] = _offsets(counts)
+        pool.length[:n] = counts
+        pool.room[:n] = counts
+        pool.col[:total] = cols
+        pool.vals[:total] = vals
+        pool.end = total
+        return pool
+
+    @property
+    def fields(self) -> int:
+        return int(self.vals.shape[1])
+
+    def grow_rows(self, rows: int) -> None:
+        """Row capacity ``rows`` (new rows are empty)."""
+        for name in ("start", "length", "room"):
+            old = getattr(self, name)
+            new = np.zeros(rows, dtype=old.dtype)
+            new[: old.shape[0]] = old
+            setattr(self, name, new)
+
+    def live(self, n: int) -> tuple[I64, I64, I64]:
+        """(row, slot index, column) of every position of rows ``0 .. n``, row-major (the scan's order)."""
+        length = self.length[:n].astype(np.int64)
+        total = int(length.sum())
+        idx = np.repeat(self.start[:n] - _offsets(length), length) + np.arange(total, dtype=np.int64)
+        rows = np.repeat(np.arange(n, dtype=np.int64), length)
+        return rows, idx, self.col[idx].astype(np.int64)
+
+    def dense(self, n: int, m: int, field: int) -> F64:
+        """Field ``field`` as an n x m array (0 where the row has no position; diagnostics and tests)."""
+        rows, idx, cols = self.live(n)
+        out = np.zeros((n, m))
+        out[rows, cols] = self.vals[idx, field]
+        return out
+
+    def occupied(self, n: int, m: int) -> B1:
+        rows, _, cols = self.live(n)
+        out = np.zeros((n, m), dtype=np.bool_)
+        out[rows, cols] = True
+        return out
+
+    def nbytes(self) -> int:
+        arrays = (self.start, self.length, self.room, self.col, self.vals)
+        return sum(int(a.nbytes) for a in arrays)
+
+    def rewrite(self, n: int, rows: list[int], counts: list[int], cols: list[int], vals: list[float]) -> None:
+        """Replace the positions of the (distinct) ``rows``: ``counts[k]`` positions for ``rows[k]``,
+        ``cols`` / ``vals`` (flat, ``fields`` per position) row by row in that order, ascending column
+        within a row. ``n`` is the number of live rows (those kept by a compaction)."""
+        r = np.array(rows, dtype=np.intp)
+        cnt = np.array(counts, dtype=np.int64)
+        total = int(cnt.sum())
+        moving = cnt > self.room[r]
+        need = cnt[moving] + _MOVE_SLACK
+        extra = int(need.sum())
+        if self.end + extra > self.col.shape[0]:
+            self._compact(n, extra)
+            moving = cnt > self.room[r]
+            need = cnt[moving] + _MOVE_SLACK
+            extra = int(need.sum())
+        mr = r[moving]
+        self.start[mr] = self.end + _offsets(need)
+        self.room[mr] = need
+        self.end += extra
+        self.length[r] = cnt
+        if total:
+            dest = np.repeat(self.start[r] - _offsets(cnt), cnt) + np.arange(total, dtype=np.int64)
+            self.col[dest] = np.array(cols, dtype=np.int32)
+            self.vals[dest] = np.array(vals, dtype=np.float64).reshape(total, self.fields)
+
+    def _compact(self, n: int, extra: int) -> None:
+        """Repack rows ``0 .. n`` tight in row order into arrays with room for ``extra`` more slots
+        (capacity at least twice what is then in use, so compactions are amortised)."""
+        _, idx, _ = self.live(n)
+        total = idx.shape[0]
+        slots = _pow2(2 * (total + extra))
+        col = np.zeros(slots, dtype=np.int32)
+        vals = np.zeros((slots, self.fields))
+        col[:total] = self.col[idx]
+        vals[:total] = self.vals[idx]
+        length = self.length[:n].astype(np.int64)
+        self.start[:n] = _offsets(length)
+        self.room[:n] = length
+        self.col, self.vals, self.end = col, vals, total
 
 
 class ColumnarBook:
-    """Float64 mirror of the ledger's accounts (rows) x markets / assets (columns)."""
+    """Float64 mirror of the ledger's accounts (rows): sparse positions per market, dense balances."""
 
     def __init__(self) -> None:
         self.markets: tuple[str, ...] = ()
@@ -60,33 +198,24 @@ class ColumnarBook:
         self._acol: dict[str, int] = {}
         #: Output buffers the scan may reuse (see ``clearhouse.risk.scan._row_outputs``).
         self.scan_workspace: F64 | None = None
-        #: Bumped whenever rows are rewritten in place, so a scan result can tell that the arrays
-        #: it still views have changed since (``ScanResult.initial`` is derived from them lazily).
+        #: Bumped whenever rows are rewritten, so a scan result can tell that the mirror it read has
+        #: changed since (``ScanResult.initial`` is derived from it lazily).
         self.version = 0
-        self._alloc(_MIN_CAPACITY)
+        #: Cross positions of non-zero size: fields size, entry, snapshot.
+        self.cross_pool = PositionPool(3, _MIN_CAPACITY, _MIN_CAPACITY)
+        #: Isolated positions: fields size, entry, snapshot, margin.
+        self.iso_pool = PositionPool(4, _MIN_CAPACITY, _MIN_CAPACITY)
+        self._alloc_rows(_MIN_CAPACITY)
 
     # -- storage ----------------------------------------------------------------------------------
 
-    def _alloc(self, capacity: int) -> None:
-        m, a = len(self.markets), len(self.assets)
-        self._size = np.zeros((capacity, m))
-        self._entry = np.zeros((capacity, m))
-        self._snap = np.zeros((capacity, m))
-        self._margin = np.zeros((capacity, m))
-        self._iso = np.zeros((capacity, m), dtype=np.bool_)
-        self._cross = np.zeros((capacity, m), dtype=np.bool_)
-        self._iso_row = np.zeros(capacity, dtype=np.uint8)
-        self._bal = np.zeros((capacity, a))
+    def _alloc_rows(self, capacity: int) -> None:
+        self._bal = np.zeros((capacity, len(self.assets)))
         self._ids: NDArray[np.object_] = np.empty(capacity, dtype=object)
-
-    def _arrays(self) -> tuple[NDArray[np.generic], ...]:
-        """Every per-row array (the order ``_grow`` copies them in)."""
-        return (self._size, self._entry, self._snap, self._margin, self._iso, self._cross,
-                self._iso_row, self._bal, self._ids)  # fmt: skip
 
     @property
     def capacity(self) -> int:
-        return int(self._size.shape[0])
+        return int(self._bal.shape[0])
 
     def _grow(self, needed: int) -> None:
         cap = self.capacity
@@ -95,53 +224,16 @@ class ColumnarBook:
         while cap < needed:
             cap *= 2
         n = self.n
-        old = self._arrays()
-        self._alloc(cap)
-        new = self._arrays()
-        for src, dst in zip(old, new, strict=True):
-            dst[:n] = src[:n]
-
-    # Views of the live rows (no copies).
-    @property
-    def size(self) -> F64:
-        """Position size in base units (size / WAD)."""
-        return self._size[: self.n]
-
-    @property
-    def entry(self) -> F64:
-        """Signed entry value (cost basis) in quote units."""
-        return self._entry[: self.n]
-
-    @property
-    def snapshot(self) -> F64:
-        """Funding snapshot / RAY."""
-        return self._snap[: self.n]
-
-    @property
-    def margin(self) -> F64:
-        """Isolated margin in quote units (0 for cross positions)."""
-        return self._margin[: self.n]
-
-    @property
-    def isolated(self) -> B1:
-        """True where the account holds an isolated position in the market."""
-        return self._iso[: self.n]
-
-    @property
-    def cross(self) -> B1:
-        """True where the account holds a cross position of non-zero size in the market."""
-        return self._cross[: self.n]
-
-    @property
-    def iso_row(self) -> U8:
-        """1 where the row holds at least one isolated slot, else 0. The scan evaluates the other
-        rows without the per-cell cross mask, which is exact because every cell that is neither
-        cross nor isolated holds zeros (``_fill_rows`` and ``from_arrays`` keep it so)."""
-        return self._iso_row[: self.n]
+        bal, ids = self._bal, self._ids
+        self._alloc_rows(cap)
+        self._bal[:n] = bal[:n]
+        self._ids[:n] = ids[:n]
+        self.cross_pool.grow_rows(cap)
+        self.iso_pool.grow_rows(cap)
 
     @property
     def balances(self) -> F64:
-        """Cross collateral balance per asset, in asset units."""
+        """Cross collateral balance per asset, in asset units (a view of the live rows)."""
         return self._bal[: self.n]
 
     @property
@@ -150,6 +242,71 @@ class ColumnarBook:
         with one fancy index instead of a Python loop. Rows below ``n`` are never rewritten: appends
         go past them and a rebuild allocates a new array, so a view taken by a scan stays valid."""
         return self._ids[: self.n]
+
+    @property
+    def cross_count(self) -> I32:
+        """Number of cross positions (of non-zero size) per row (a view)."""
+        return self.cross_pool.length[: self.n]
+
+    @property
+    def iso_count(self) -> I32:
+        """Number of isolated positions per row (a view)."""
+        return self.iso_pool.length[: self.n]
+
+    @property
+    def iso_row(self) -> U8:
+        """1 where the row holds at least one isolated position, else 0 (a copy)."""
+        return (self.iso_count > 0).astype(np.uint8)
+
+    def isolated_sizes(self) -> F64:
+        """Size of every isolated position, row-major and ascending column within a row: the order of
+        a scan's isolated slots (``ScanResult.iso_rows`` / ``iso_cols``) while the mirror is unchanged."""
+        _, idx, _ = self.iso_pool.live(self.n)
+        out: F64 = self.iso_pool.vals[idx, 0]
+        return out
+
+    def nbytes(self) -> int:
+        """Bytes held by the mirror's arrays (positions, balances, the id array's pointers)."""
+        return (self.cross_pool.nbytes() + self.iso_pool.nbytes() + int(self._bal.nbytes)
+                + int(self._ids.nbytes))  # fmt: skip
+
+    # Dense n x M views, built on each access (O(n M), diagnostics and tests; the scan reads the pools).
+    def _dense(self, field: int) -> F64:
+        m = len(self.markets)
+        out = self.cross_pool.dense(self.n, m, field) if field < 3 else np.zeros((self.n, m))
+        rows, idx, cols = self.iso_pool.live(self.n)
+        out[rows, cols] = self.iso_pool.vals[idx, field]
+        return out
+
+    @property
+    def size(self) -> F64:
+        """Position size in base units (size / WAD), n x M (0 where there is none; a new array)."""
+        return self._dense(0)
+
+    @property
+    def entry(self) -> F64:
+        """Signed entry value (cost basis) in quote units, n x M (a new array)."""
+        return self._dense(1)
+
+    @property
+    def snapshot(self) -> F64:
+        """Funding snapshot / RAY, n x M (a new array)."""
+        return self._dense(2)
+
+    @property
+    def margin(self) -> F64:
+        """Isolated margin in quote units, n x M (0 for cross positions; a new array)."""
+        return self._dense(3)
+
+    @property
+    def isolated(self) -> B1:
+        """True where the account holds an isolated position in the market, n x M (a new array)."""
+        return self.iso_pool.occupied(self.n, len(self.markets))
+
+    @property
+    def cross(self) -> B1:
+        """True where the account holds a cross position of non-zero size, n x M (a new array)."""
+        return self.cross_pool.occupied(self.n, len(self.markets))
 
     # -- building ---------------------------------------------------------------------------------
 
@@ -168,15 +325,20 @@ class ColumnarBook:
         self.account_ids = [a.id for a in accounts]
         self.row_of = {aid: i for i, aid in enumerate(self.account_ids)}
         self.n = len(accounts)
-        self._alloc(max(_MIN_CAPACITY, _pow2(self.n)))
+        cap = _pow2(self.n)
+        self._alloc_rows(cap)
         self._ids[: self.n] = self.account_ids
+        self.cross_pool = PositionPool(3, cap, _MIN_CAPACITY)
+        self.iso_pool = PositionPool(4, cap, _MIN_CAPACITY)
+        self.version += 1
         self._fill_rows(list(range(self.n)), accounts, fresh=True)
 
     def sync(self, state: LedgerState, account_ids: Iterable[str]) -> None:
         """Bring the mirror up to date after a block that touched ``account_ids``.
 
-        Cost O(M + A) for the per-market / per-asset columns plus O(M + A + positions) per touched
-        account. Unknown ids raise :class:`UnknownAccount`.
+        Cost O(M + A) for the per-market / per-asset columns plus O(A + positions) per touched account
+        (amortised: a pool that fills up is compacted, see :class:`PositionPool`). Unknown ids raise
+        :class:`UnknownAccount`.
         """
         if tuple(sorted(state.markets)) != self.markets or tuple(sorted(state.assets)) != self.assets:
             self.rebuild(state)
@@ -213,54 +375,58 @@ class ColumnarBook:
     def _fill_rows(self, rows: list[int], accts: list[Account], *, fresh: bool = False) -> None:
         """Rewrite the given (distinct) rows from their accounts.
 
-        Python only gathers one tuple per position / balance (the exact ``int / int`` conversions);
-        every array then gets one batched fancy-index write, so a sync makes a fixed number of numpy
-        calls instead of ~10 per account.
+        Python only gathers one flat record per position / balance (the exact ``int / int``
+        conversions), positions in ascending market column (columns are the sorted market ids);
+        every array then gets a fixed number of batched numpy writes.
         """
         if not rows:
             return
         self.version += 1
         mcol, acol = self._mcol, self._acol
-        # Flat lists (one extend per position / balance; 1-D float lists convert to numpy ~2x faster
-        # than lists of tuples): cross = (row, col, size, entry, snap)*, iso = (... , margin)*,
-        # bal = (row, col, amount)*. Row / column indices are small ints, exact in float64.
-        cross: list[float] = []
-        iso: list[float] = []
+        # Flat lists (1-D float lists convert to numpy ~2x faster than lists of tuples).
+        c_cnt: list[int] = []
+        c_col: list[int] = []
+        c_val: list[float] = []
+        i_cnt: list[int] = []
+        i_col: list[int] = []
+        i_val: list[float] = []
         bal: list[float] = []
-        add_cross, add_iso, add_bal = cross.extend, iso.extend, bal.extend
+        add_cc, add_cv, add_ic, add_iv = c_col.append, c_val.extend, i_col.append, i_val.extend
+        add_bal = bal.extend
         for row, acct in zip(rows, accts, strict=True):
-            for mid, pos in acct.positions.items():
+            nc = ni = 0
+            positions = acct.positions
+            for mid in sorted(positions) if len(positions) > 1 else positions:
+                pos = positions[mid]
                 size = pos.size
                 if pos.isolated:
+                    add_ic(mcol[mid])
+                    ni += 1
                     if size:
-                        add_iso((row, mcol[mid], size / WAD, pos.entry_value / WAD,
-                                 pos.funding_snapshot / RAY, pos.margin / WAD))  # fmt: skip
+                        add_iv((size / WAD, pos.entry_value / WAD, pos.funding_snapshot / RAY,
+                                pos.margin / WAD))  # fmt: skip
                     else:  # margin only: size, entry and snapshot are stored as 0
-                        add_iso((row, mcol[mid], 0.0, 0.0, 0.0, pos.margin / WAD))
+                        add_iv((0.0, 0.0, 0.0, pos.margin / WAD))
                 elif size:
-                    add_cross((row, mcol[mid], size / WAD, pos.entry_value / WAD,
-                               pos.funding_snapshot / RAY))  # fmt: skip
+                    add_cc(mcol[mid])
+                    nc += 1
+                    add_cv((size / WAD, pos.entry_value / WAD, pos.funding_snapshot / RAY))
+            c_cnt.append(nc)
+            i_cnt.append(ni)
             for asset, amount in acct.balances.items():
                 add_bal((row, acol[asset], amount / WAD))
-        if not fresh:  # freshly allocated arrays are already zero
-            idx = np.array(rows, dtype=np.intp)
-            for arr in (self._size, self._entry, self._snap, self._margin, self._bal):
-                arr[idx] = 0.0
-            self._iso[idx] = False
-            self._cross[idx] = False
-            self._iso_row[idx] = 0
-        for cells, width, flags in ((cross, 5, self._cross), (iso, 6, self._iso)):
-            if not cells:
-                continue
-            t = np.array(cells, dtype=np.float64).reshape(-1, width)
-            r, c = t[:, 0].astype(np.intp), t[:, 1].astype(np.intp)
-            self._size[r, c] = t[:, 2]
-            self._entry[r, c] = t[:, 3]
-            self._snap[r, c] = t[:, 4]
-            flags[r, c] = True
-            if width == 6:
-                self._margin[r, c] = t[:, 5]
-                self._iso_row[r] = 1
+        if fresh:  # rows 0 .. n in order: pack the pools tight (balances are already zero)
+            cap, i64 = self.capacity, np.int64
+            self.cross_pool = PositionPool.packed(
+                3, cap, np.array(c_cnt, dtype=i64), np.array(c_col, dtype=i64), np.array(c_val).reshape(-1, 3)
+            )
+            self.iso_pool = PositionPool.packed(
+                4, cap, np.array(i_cnt, dtype=i64), np.array(i_col, dtype=i64), np.array(i_val).reshape(-1, 4)
+            )
+        else:
+            self.cross_pool.rewrite(self.n, rows, c_cnt, c_col, c_val)
+            self.iso_pool.rewrite(self.n, rows, i_cnt, i_col, i_val)
+            self._bal[np.array(rows, dtype=np.intp)] = 0.0
         if bal:
             t = np.array(bal, dtype=np.float64).reshape(-1, 3)
             self._bal[t[:, 0].astype(np.intp), t[:, 1].astype(np.intp)] = t[:, 2]
@@ -286,32 +452,36 @@ class ColumnarBook:
         isolated: B1,
         balances: F64,
     ) -> ColumnarBook:
-        """A mirror over given arrays (for synthetic benchmark books); rows are named ``a0000000``..."""
+        """A mirror over given dense arrays (synthetic benchmark books); rows are named ``a0000000``...
+
+        Cells flagged ``isolated`` become isolated positions (margin kept); other cells with a non-zero
+        size become cross positions (margin ignored); the rest hold nothing.
+        """
         book = cls()
         book.markets, book.oracles, book.assets, book.settlement = markets, oracles, assets, settlement
         book.im_frac, book.mm_frac, book.funding, book.haircut = im_frac, mm_frac, funding, haircut
         n = size.shape[0]
-        book._size = np.ascontiguousarray(size, dtype=np.float64)
-        book._entry = np.ascontiguousarray(entry, dtype=np.float64)
-        book._snap = np.ascontiguousarray(snapshot, dtype=np.float64)
-        book._margin = np.ascontiguousarray(margin, dtype=np.float64)
-        book._iso = np.ascontiguousarray(isolated, dtype=np.bool_)
-        book._cross = (~book._iso) & (book._size != 0)
-        # cells that are neither cross nor isolated hold zeros (the scan relies on it, see iso_row)
-        empty = ~(book._cross | book._iso)
-        book._size = np.where(empty, 0.0, book._size)
-        book._entry = np.where(empty, 0.0, book._entry)
-        book._snap = np.where(empty, 0.0, book._snap)
-        book._iso_row = np.asarray(book._iso.any(axis=1), dtype=np.uint8).reshape(-1)
-        book._bal = np.ascontiguousarray(balances, dtype=np.float64)
+        iso = np.asarray(isolated, dtype=np.bool_)
+        cross = ~iso & (size != 0)
+        cap = max(_MIN_CAPACITY, n)
+        for mask, fields, attr in ((cross, (size, entry, snapshot), "cross_pool"),
+                                   (iso, (size, entry, snapshot, margin), "iso_pool")):  # fmt: skip
+            rows, cols = np.nonzero(mask)  # row-major
+            vals = np.stack([np.asarray(f, dtype=np.float64)[rows, cols] for f in fields], axis=1)
+            counts = mask.sum(axis=1).astype(np.int64)
+            setattr(book, attr, PositionPool.packed(len(fields), cap, counts, cols, vals))
+        book._bal = np.zeros((cap, len(assets)))
+        book._bal[:n] = balances
         book.n = n
         book.account_ids = [f"a{i:07d}" for i in range(n)]
-        book._ids = np.array(book.account_ids, dtype=object)
+        book._ids = np.empty(cap, dtype=object)
+        book._ids[:n] = book.account_ids
         book.row_of = {aid: i for i, aid in enumerate(book.account_ids)}
         return book
 
     def equals(self, other: ColumnarBook) -> bool:
-        """Exact equality of layout and contents (used to check incremental sync == rebuild)."""
+        """Exact equality of layout and contents (used to check incremental sync == rebuild); the
+        pools' slot placement may differ, their positions per row may not."""
         same_meta = (
             self.markets == other.markets
             and self.oracles == other.oracles
@@ -324,25 +494,19 @@ class ColumnarBook:
         )
         if not same_meta:
             return False
-        pairs = [
+        pairs: list[tuple[NDArray[np.generic], NDArray[np.generic]]] = [
             (self.im_frac, other.im_frac),
             (self.mm_frac, other.mm_frac),
             (self.funding, other.funding),
             (self.haircut, other.haircut),
+            (self.cross_count, other.cross_count),
+            (self.iso_count, other.iso_count),
             (self.size, other.size),
             (self.entry, other.entry),
             (self.snapshot, other.snapshot),
             (self.margin, other.margin),
             (self.isolated, other.isolated),
             (self.cross, other.cross),
-            (self.iso_row, other.iso_row),
             (self.balances, other.balances),
         ]
         return all(np.array_equal(a, b) for a, b in pairs)
-
-
-def _pow2(n: int) -> int:
-    cap = _MIN_CAPACITY
-    while cap < n:
-        cap *= 2
-    return cap

@@ -43,7 +43,7 @@ from numpy.typing import NDArray
 from clearhouse.core.errors import InvalidValue, MissingPrice
 from clearhouse.core.fixedpoint import MAX_ABS, WAD
 from clearhouse.ledger.enforcement import rotate_by_health
-from clearhouse.risk.columnar import B1, F64, I64, U8, ColumnarBook
+from clearhouse.risk.columnar import F64, I32, I64, U8, ColumnarBook
 
 try:  # numba is an optional dependency (extra "fast")
     from numba import njit
@@ -123,19 +123,31 @@ def price_vectors(
 
 
 # -- kernels ------------------------------------------------------------------------------------
-# Both kernels evaluate the same expressions in the same order (per market, ``P*mm``, ``P*im`` and
-# ``P + |F|`` are formed once per tick) and return the same tuple:
+# Both kernels read the mirror's sparse pools (``ColumnarBook.cross_pool`` / ``iso_pool``: per row a
+# start and a length into flat per-position arrays, ascending market column within a row), evaluate
+# the same expressions in the same order (per market, ``P*mm``, ``P*im`` and ``P + |F|`` are formed
+# once per tick) and return the same tuple:
 #
 #   per row (n,):        equity, initial (numpy only; None from numba), maintenance, tolerance
 #   cross candidates:    mirror rows (int64, ascending)
 #   per isolated slot:   row, column (int64, row-major order), equity, maintenance, health, tolerance
 #   isolated candidates: indices into the slot arrays (int64, ascending)
 #
-# Sums differ only in order (numba sequential, numpy ``bincount`` sequential / pairwise); every order is
-# within the gamma_k bound. The numba path builds no (n x M) temporary; the numpy fallback only a
-# boolean occupancy mask, and evaluates just the cells that hold a position.
+# Per row both add the collateral terms (asset order), then the cross positions in ascending market
+# column: the order of the former dense kernels, whose empty cells added only zeros, so the floats are
+# the same bit for bit. Neither builds an n x M temporary.
 
 KernelOut = tuple[F64, F64 | None, F64, F64, I64, I64, I64, F64, F64, F64, F64, I64]
+#: The mirror as the kernels read it: balances (n x A), then per pool start, length (per row), column
+#: and value records (per position): cross (size, entry, snapshot), isolated (..., margin).
+Mirror = tuple[F64, I64, I32, I32, F64, I64, I32, I32, F64]
+
+
+def mirror_arrays(book: ColumnarBook) -> Mirror:
+    """The kernels' view of ``book`` (no copies)."""
+    n, cp, ip = book.n, book.cross_pool, book.iso_pool
+    return (book.balances, cp.start[:n], cp.length[:n], cp.col, cp.vals,
+            ip.start[:n], ip.length[:n], ip.col, ip.vals)  # fmt: skip
 
 
 def _per_market(mprice: F64, funding: F64, im: F64, mm: F64) -> tuple[F64, F64, F64]:
@@ -144,43 +156,53 @@ def _per_market(mprice: F64, funding: F64, im: F64, mm: F64) -> tuple[F64, F64, 
 
 
 def _row_sum(rows: I64, weights: F64, n: int) -> F64:
-    """Per-row sums of ``weights`` (sequential per row, inside the gamma_k bound)."""
+    """Per-row sums of ``weights`` (sequential per row, in record order)."""
     out: F64 = np.bincount(rows, weights=weights, minlength=n).astype(np.float64, copy=False)
     return out
 
 
+def _gather(start: I64, length: I32) -> tuple[I64, I64]:
+    """(row, slot) of every position, row-major."""
+    n = start.shape[0]
+    ln = length.astype(np.int64)
+    total = int(ln.sum())
+    idx = np.repeat(start - (np.cumsum(ln) - ln), ln) + np.arange(total, dtype=np.int64)
+    return np.repeat(np.arange(n, dtype=np.int64), ln), idx
+
+
 def _kernel_numpy(
-    size: F64, entry: F64, snap: F64, margin: F64, iso: B1, cross: B1, bal: F64,
-    mprice: F64, funding: F64, im: F64, mm: F64, aprice: F64, haircut: F64,
+    mirror: Mirror, mprice: F64, funding: F64, im: F64, mm: F64, aprice: F64, haircut: F64,
     rel: float, absol: float, g2: float, slack: float, g2_iso: float, slack_iso: float,
 ) -> KernelOut:  # fmt: skip
-    n, m = size.shape
+    bal, cstart, clen, ccol, cval, istart, ilen, icol, ival = mirror
+    n = bal.shape[0]
     pmm, pim, pmag = _per_market(mprice, funding, im, mm)
     coll = bal * np.where(bal > 0.0, aprice * haircut, aprice)
-    live = np.flatnonzero((cross | iso).reshape(-1))
-    rows, cols = np.divmod(live, max(m, 1))
-    s = size.reshape(-1)[live]
-    e = entry.reshape(-1)[live]
-    sn = snap.reshape(-1)[live]
-    absz = np.abs(s)
-    value = s * mprice[cols] - e - s * (funding[cols] - sn)
-    mmr = absz * pmm[cols]
-    pm = absz * (pmag[cols] + np.abs(sn)) + np.abs(e) + mmr
-    cr = cross.reshape(-1)[live]
-    rc = rows[cr]
-    equity = coll.sum(axis=1) + _row_sum(rc, value[cr], n)
-    initial = _row_sum(rc, (absz * pim[cols])[cr], n)
-    maint = _row_sum(rc, mmr[cr], n)
-    mag = np.abs(coll).sum(axis=1) + _row_sum(rc, pm[cr], n)
+
+    def terms(rows_idx: tuple[I64, I64], col: I32, val: F64) -> tuple[I64, I64, F64, F64, F64]:
+        rows, idx = rows_idx
+        cols = col[idx].astype(np.int64)
+        s, e, sn = val[idx, 0], val[idx, 1], val[idx, 2]
+        absz = np.abs(s)
+        value = s * mprice[cols] - e - s * (funding[cols] - sn)
+        mmr = absz * pmm[cols]
+        pm = absz * (pmag[cols] + np.abs(sn)) + np.abs(e) + mmr
+        return rows, cols, value, mmr, pm
+
+    gc = _gather(cstart, clen)
+    rc, ccols, value, mmr, pm = terms(gc, ccol, cval)
+    equity = coll.sum(axis=1) + _row_sum(rc, value, n)
+    initial = _row_sum(rc, np.abs(cval[gc[1], 0]) * pim[ccols], n)
+    maint = _row_sum(rc, mmr, n)
+    mag = np.abs(coll).sum(axis=1) + _row_sum(rc, pm, n)
     tol = maint * rel + absol + g2 * mag + slack
     cand = np.flatnonzero(equity < maint + tol)
 
-    io = iso.reshape(-1)[live]
-    iso_rows, iso_cols = rows[io], cols[io]
-    iso_margin = margin.reshape(-1)[live[io]]
-    iso_eq = iso_margin + value[io]
-    iso_mm = mmr[io]
-    iso_tol = iso_mm * rel + absol + g2_iso * (np.abs(iso_margin) + pm[io]) + slack_iso
+    gi = _gather(istart, ilen)
+    iso_rows, iso_cols, ivalue, iso_mm, ipm = terms(gi, icol, ival)
+    iso_margin = ival[gi[1], 3]
+    iso_eq = iso_margin + ivalue
+    iso_tol = iso_mm * rel + absol + g2_iso * (np.abs(iso_margin) + ipm) + slack_iso
     iso_health = _health(iso_eq, iso_mm)
     iso_cand = np.flatnonzero(iso_eq < iso_mm + iso_tol)
     return (
@@ -190,21 +212,22 @@ def _kernel_numpy(
 
 
 def _kernel_python_row(
-    size: Sequence[float], entry: Sequence[float], snap: Sequence[float], cross: Sequence[bool],
-    bal: Sequence[float], mprice: Sequence[float], funding: Sequence[float], mm: Sequence[float],
-    aprice: Sequence[float], haircut: Sequence[float],
+    lo: int, hi: int, col: Sequence[int], size: Sequence[float], entry: Sequence[float],
+    snap: Sequence[float], bal: Sequence[float], mprice: Sequence[float], funding: Sequence[float],
+    mm: Sequence[float], aprice: Sequence[float], haircut: Sequence[float],
 ) -> tuple[float, float]:  # fmt: skip
-    """(equity, maintenance) of one account's cross bucket in plain Python floats (benchmark baseline)."""
+    """(equity, maintenance) of one account's cross bucket in plain Python floats (benchmark baseline):
+    its cross positions are ``lo .. hi`` of the pool's per-position lists."""
     eq = 0.0
     mmt = 0.0
     for a in range(len(bal)):
         b = bal[a]
         eq += b * aprice[a] * haircut[a] if b > 0.0 else b * aprice[a]
-    for j in range(len(size)):
-        if cross[j]:
-            s = size[j]
-            eq += s * mprice[j] - entry[j] - s * (funding[j] - snap[j])
-            mmt += abs(s) * mprice[j] * mm[j]
+    for p in range(lo, hi):
+        j = col[p]
+        s = size[p]
+        eq += s * mprice[j] - entry[p] - s * (funding[j] - snap[p])
+        mmt += abs(s) * mprice[j] * mm[j]
     return eq, mmt
 
 
@@ -212,30 +235,27 @@ if HAVE_NUMBA:
 
     @njit(cache=True, error_model="numpy", nogil=True)
     def _kernel_numba_into(
-        size: F64, entry: F64, snap: F64, margin: F64, iso: U8, cross: U8, bal: F64,
+        bal: F64, cstart: I64, clen: I32, ccol: I32, cval: F64,
+        istart: I64, ilen: I32, icol: I32, ival: F64,
         mprice: F64, funding: F64, im: F64, mm: F64, aprice: F64, haircut: F64,
         rel: float, absol: float, g2: float, slack: float, g2_iso: float, slack_iso: float,
         equity: F64, maint: F64, tol: F64, cand: I64,
         iso_rows: I64, iso_cols: I64, iso_eq: F64, iso_mm: F64, iso_health: F64, iso_tol: F64,
-        iso_cand: I64, sink: F64, iso_row: U8,
+        iso_cand: I64,
     ) -> tuple[int, int, int]:  # fmt: skip
         """One pass over the accounts, writing into caller-allocated arrays (numpy allocates large
         arrays on huge pages; numba's allocator would page-fault every scan). Returns the number of
         cross candidates, isolated slots and isolated candidates written.
 
-        The cross sums are branch-free (a branch on the flag mispredicts ~30 % of cells): every cell
-        is evaluated with its inputs multiplied by its 0/1 cross flag. This is exact: ``x * 1 == x``,
-        and with inputs ``+-0`` (finite prices) every term is ``+-0``, and adding a zero does not round,
-        so each sum equals the sum over the cross cells alone; the error bound is unchanged. Flags
-        are read through uint8 views of the mirror's bool arrays (converting numba booleans to float
-        measured ~2x slower for the whole loop).
+        Per row: collateral, then the row's cross positions (ascending column), then its isolated
+        positions, each evaluated while the row's records are in L1. After a build or a compaction the
+        pools are laid out in row order, so every array is read as one forward stream.
         """
-        n, m = size.shape
+        n = bal.shape[0]
         na = bal.shape[1]
         pmm = mprice * mm
         pmag = mprice + np.abs(funding)
         wpos = aprice * haircut
-        iso_j = np.empty(m + 1, dtype=np.int64)  # per-row scratch: the row's isolated columns
         nc = 0
         ni = 0
         nic = 0
@@ -248,35 +268,12 @@ if HAVE_NUMBA:
                 c = b * (wpos[a] if b > 0.0 else aprice[a])
                 eq += c
                 mag += abs(c)
-            # ``margin`` is only needed for isolated cells, i.e. at a sparse, irregular subset of rows:
-            # loaded only there, every load is a cache miss (~17 ms per 1M accounts). Touching one
-            # element per row (a store into the caller's ``sink``, so it cannot be optimised away)
-            # keeps the hardware prefetcher streaming the array (~2 ms).
-            if m:
-                sink[0] = margin[i, 0]
-            k = 0
-            anyiso = np.uint8(0)
-            # Rows without an isolated slot (most): no per-cell cross mask. Every cell that is
-            # neither cross nor isolated holds +-0 in the mirror, and ``x * 0.0`` of a +-0 is that
-            # same +-0, so the sums are the masked ones bit for bit. A stale flag cannot hide an
-            # isolated slot: the slot count is checked against ``count_nonzero(iso)`` afterwards.
-            if iso_row[i] == 0:
-                for j in range(m):
-                    s = size[i, j]
-                    e = entry[i, j]
-                    sn = snap[i, j]
-                    absz = abs(s)
-                    value = s * mprice[j] - e - s * (funding[j] - sn)
-                    mmr = absz * pmm[j]
-                    pm = absz * (pmag[j] + abs(sn)) + abs(e) + mmr
-                    eq += value
-                    mmt += mmr
-                    mag += pm
-            for j in range(m if iso_row[i] else 0):
-                cf = np.float64(cross[i, j])  # 1.0 for a cross position, else 0.0
-                s = size[i, j] * cf
-                e = entry[i, j] * cf
-                sn = snap[i, j] * cf
+            p0 = cstart[i]
+            for p in range(p0, p0 + clen[i]):
+                j = ccol[p]
+                s = cval[p, 0]
+                e = cval[p, 1]
+                sn = cval[p, 2]
                 absz = abs(s)
                 value = s * mprice[j] - e - s * (funding[j] - sn)
                 mmr = absz * pmm[j]
@@ -284,19 +281,13 @@ if HAVE_NUMBA:
                 eq += value
                 mmt += mmr
                 mag += pm
-                anyiso |= iso[i, j]
-            if anyiso:  # rare (~1 row in 7): collect the row's isolated columns, all in L1
-                for j in range(m):
-                    iso_j[k] = j
-                    # ``& 1``: even a malformed bool buffer (bytes other than 0/1) cannot push k
-                    # past m or the slot count past count_nonzero(iso): no write out of bounds.
-                    k += iso[i, j] & 1
-            for q in range(k):  # the row's isolated slots, all operands already in L1
-                j = iso_j[q]
-                mg = margin[i, j]
-                s = size[i, j]
-                e = entry[i, j]
-                sn = snap[i, j]
+            q0 = istart[i]
+            for q in range(q0, q0 + ilen[i]):
+                j = icol[q]
+                s = ival[q, 0]
+                e = ival[q, 1]
+                sn = ival[q, 2]
+                mg = ival[q, 3]
                 absz = abs(s)
                 value = s * mprice[j] - e - s * (funding[j] - sn)
                 mmr = absz * pmm[j]
@@ -361,31 +352,23 @@ def _row_outputs(book: ColumnarBook, n: int) -> tuple[F64, F64, F64]:
 
 
 def _kernel_numba(
-    size: F64, entry: F64, snap: F64, margin: F64, iso: B1, cross: B1, bal: F64,
-    mprice: F64, funding: F64, im: F64, mm: F64, aprice: F64, haircut: F64,
+    mirror: Mirror, mprice: F64, funding: F64, im: F64, mm: F64, aprice: F64, haircut: F64,
     rel: float, absol: float, g2: float, slack: float, g2_iso: float, slack_iso: float,
-    out: tuple[F64, F64, F64] | None = None, iso_row: U8 | None = None,
+    out: tuple[F64, F64, F64] | None = None,
 ) -> KernelOut:  # fmt: skip
-    """Allocate the outputs (O(1) numpy calls; per-row ones may be given) and run the compiled pass.
-
-    ``iso_row`` is the mirror's per-row isolated flag (``ColumnarBook.iso_row``); without it every row
-    takes the masked path.
-    """
-    n = size.shape[0]
-    k = int(np.count_nonzero(iso))  # exact number of isolated slots
+    """Allocate the outputs (O(1) numpy calls; per-row ones may be given) and run the compiled pass."""
+    bal, ilen = mirror[0], mirror[6]
+    n = bal.shape[0]
+    k = int(ilen.sum())  # exact number of isolated slots
     equity, maint, tol = (np.empty(n) for _ in range(3)) if out is None else out
     cand = np.empty(n, dtype=np.int64)  # only the first nc pages are ever touched
     iso_rows, iso_cols, iso_cand = (np.empty(k, dtype=np.int64) for _ in range(3))
     iso_eq, iso_mm, iso_health, iso_tol = (np.empty(k) for _ in range(4))
     nc, ni, nic = _kernel_numba_into(
-        size, entry, snap, margin, iso.view(np.uint8), cross.view(np.uint8), bal,
-        mprice, funding, im, mm, aprice, haircut, rel, absol, g2, slack, g2_iso, slack_iso,
-        equity, maint, tol, cand,
-        iso_rows, iso_cols, iso_eq, iso_mm, iso_health, iso_tol, iso_cand, np.zeros(1),
-        np.ones(n, dtype=np.uint8) if iso_row is None else iso_row,
+        *mirror, mprice, funding, im, mm, aprice, haircut, rel, absol, g2, slack, g2_iso, slack_iso,
+        equity, maint, tol, cand, iso_rows, iso_cols, iso_eq, iso_mm, iso_health, iso_tol, iso_cand,
     )  # fmt: skip
-    if ni != k:  # pragma: no cover - only with a malformed bool buffer (bytes other than 0 / 1)
-        raise InvalidValue(f"risk scan: {ni} isolated slots found, {k} counted (corrupt mirror)")
+    assert ni == k
     return (
         equity, None, maint, tol, cand[:nc].copy(),
         iso_rows, iso_cols, iso_eq, iso_mm, iso_health, iso_tol, iso_cand[:nic],
@@ -431,10 +414,9 @@ class ScanResult:
     #: ``account_ids`` as an object array (the mirror's ``id_array`` when the scan ran).
     id_array: NDArray[np.object_] = field(repr=False)
     #: Per-row initial requirement if the backend computed it (numpy); else derived on first access
-    #: from ``_initial_inputs`` (the mirror's size and cross views, ``P * im`` per market, the mirror
-    #: and its version at scan time).
+    #: from ``_initial_inputs`` (``P * im`` per market, the mirror and its version at scan time).
     _initial: F64 | None = field(default=None, repr=False)
-    _initial_inputs: tuple[F64, B1, F64, ColumnarBook, int] | None = field(default=None, repr=False)
+    _initial_inputs: tuple[F64, ColumnarBook, int] | None = field(default=None, repr=False)
 
     @cached_property
     def initial(self) -> F64:
@@ -449,11 +431,12 @@ class ScanResult:
             return self._initial
         if self._initial_inputs is None:
             raise InvalidValue("scan result has no initial requirements")
-        size, cross, pim, book, version = self._initial_inputs
+        pim, book, version = self._initial_inputs
         if book.version != version:
             raise InvalidValue("risk mirror synced since this scan: its initial requirements are gone")
-        out = np.empty(size.shape[0])
-        _initial_rows(size, cross.view(np.uint8), pim, out)
+        cp = book.cross_pool
+        out = np.empty(book.n)
+        _initial_rows(cp.start[: book.n], cp.length[: book.n], cp.col, cp.vals, pim, out)
         return out
 
     @cached_property
@@ -496,14 +479,13 @@ class ScanResult:
         return lo + int(hits[0]) if hits.size else None
 
 
-def _initial_loop(size: F64, cross: U8, pim: F64, out: F64) -> None:
-    """Per-row ``sum_j |s_j * cross_j| * (P_j * im_j)``, in the scan kernel's order."""
-    n, m = size.shape
-    for i in range(n):
+def _initial_loop(cstart: I64, clen: I32, ccol: I32, cval: F64, pim: F64, out: F64) -> None:
+    """Per-row ``sum_j |s_j| * (P_j * im_j)`` over the cross positions, in the scan kernel's order."""
+    for i in range(cstart.shape[0]):
         imt = 0.0
-        for j in range(m):
-            cf = np.float64(cross[i, j])
-            imt += abs(size[i, j] * cf) * pim[j]
+        p0 = cstart[i]
+        for p in range(p0, p0 + clen[i]):
+            imt += abs(cval[p, 0]) * pim[ccol[p]]
         out[i] = imt
 
 
@@ -543,16 +525,11 @@ def scan(
     g2 = 2.0 * gamma(n_markets + n_assets + 8)
     slack = (n_assets + 3 * n_markets + 1) * INT_UNIT
     args = (
-        book.size, book.entry, book.snapshot, book.margin, book.isolated, book.cross, book.balances,
-        mprice, book.funding, book.im_frac, book.mm_frac, aprice, book.haircut,
+        mirror_arrays(book), mprice, book.funding, book.im_frac, book.mm_frac, aprice, book.haircut,
         float(margin), float(abs_tolerance), g2, slack, 2.0 * gamma(10), 5 * INT_UNIT,
     )  # fmt: skip
     numba = backend == "numba"
-    res = (
-        _kernel_numba(*args, out=_row_outputs(book, book.n), iso_row=book.iso_row)
-        if numba
-        else _kernel_numpy(*args)
-    )
+    res = _kernel_numba(*args, out=_row_outputs(book, book.n)) if numba else _kernel_numpy(*args)
     (
         equity, initial, maint, tol, cand,
         iso_rows, iso_cols, iso_eq, iso_mm, iso_health, iso_tol, iso_cand,
@@ -564,7 +541,7 @@ def scan(
     return ScanResult(
         equity=equity,
         _initial=initial,
-        _initial_inputs=(book.size, book.cross, mprice * book.im_frac, book, book.version),
+        _initial_inputs=(mprice * book.im_frac, book, book.version),
         maintenance=maint,
         tolerance=tol,
         iso_rows=iso_rows,
@@ -590,9 +567,11 @@ def warm_up() -> float:
         return 0.0
     t0 = time.perf_counter()
     z = np.zeros((1, 1))
-    b = np.ones((1, 1), dtype=np.bool_)
+    start, length, col = np.zeros(1, dtype=np.int64), np.ones(1, dtype=np.int32), np.zeros(1, dtype=np.int32)
+    mirror = (z, start, length, col, np.zeros((1, 3)), start, length, col, np.zeros((1, 4)))
     v = np.ones(1)
-    _kernel_numba(z, z, z, z, b, b, z, v, v, v, v, v, v, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0)
+    _kernel_numba(mirror, v, v, v, v, v, v, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0)
+    _initial_rows(start, length, col, np.zeros((1, 3)), v, np.empty(1))
     return time.perf_counter() - t0
 
 
@@ -626,43 +605,52 @@ def order_candidates(
 
 
 def _headroom_loop(
-    size: F64, cross: U8, bal: F64, mm: F64, equity: F64, maint: F64, tol: F64, is_cand: U8,
+    bal: F64, cstart: I64, clen: I32, ccol: I32, cval: F64, istart: I64, ilen: I32, icol: I32,
+    ival: F64, mm: F64, equity: F64, maint: F64, tol: F64, is_cand: U8,
     iso_rows: I64, iso_cols: I64, iso_eq: F64, iso_mm: F64, iso_tol: F64, iso_is_cand: U8,
     out: F64,
-) -> None:  # fmt: skip
+) -> bool:  # fmt: skip
     """``out[k] = max_i w_ik / D_i`` over non-candidate rows and isolated slots (see
-    :func:`headroom_ratios`); ``inf`` where some bucket with ``w_ik > 0`` has no positive headroom."""
-    n, m = size.shape
+    :func:`headroom_ratios`); ``inf`` where some bucket with ``w_ik > 0`` has no positive headroom.
+    False if the mirror's isolated positions are not the result's slots (mirror changed since)."""
+    n = bal.shape[0]
+    m = mm.shape[0]
     na = bal.shape[1]
     for i in range(n):
         if is_cand[i]:
             continue
         d = equity[i] - maint[i] - tol[i]
         d -= 4.0 * U * (abs(equity[i]) + abs(maint[i]) + abs(tol[i]))
-        for j in range(m):
-            if cross[i, j]:
-                w = abs(size[i, j]) * (1.0 + mm[j])
-                if w > 0.0:
-                    r = w / d if d > 0.0 else np.inf
-                    if r > out[j]:
-                        out[j] = r
+        p0 = cstart[i]
+        for p in range(p0, p0 + clen[i]):
+            j = ccol[p]
+            w = abs(cval[p, 0]) * (1.0 + mm[j])
+            if w > 0.0:
+                r = w / d if d > 0.0 else np.inf
+                if r > out[j]:
+                    out[j] = r
         for a in range(na):
             w = abs(bal[i, a])
             if w > 0.0:
                 r = w / d if d > 0.0 else np.inf
                 if r > out[m + a]:
                     out[m + a] = r
-    for k in range(iso_rows.shape[0]):
-        if iso_is_cand[k]:
-            continue
-        j = iso_cols[k]
-        w = abs(size[iso_rows[k], j]) * (1.0 + mm[j])
-        if w > 0.0:
-            d = iso_eq[k] - iso_mm[k] - iso_tol[k]
-            d -= 4.0 * U * (abs(iso_eq[k]) + abs(iso_mm[k]) + abs(iso_tol[k]))
-            r = w / d if d > 0.0 else np.inf
-            if r > out[j]:
-                out[j] = r
+    k = 0
+    for i in range(n):
+        q0 = istart[i]
+        for q in range(q0, q0 + ilen[i]):
+            j = icol[q]
+            if k >= iso_rows.shape[0] or iso_rows[k] != i or iso_cols[k] != j:
+                return False
+            w = abs(ival[q, 0]) * (1.0 + mm[j])
+            if not iso_is_cand[k] and w > 0.0:
+                d = iso_eq[k] - iso_mm[k] - iso_tol[k]
+                d -= 4.0 * U * (abs(iso_eq[k]) + abs(iso_mm[k]) + abs(iso_tol[k]))
+                r = w / d if d > 0.0 else np.inf
+                if r > out[j]:
+                    out[j] = r
+            k += 1
+    return bool(k == iso_rows.shape[0])
 
 
 _headroom: Any = (
@@ -686,10 +674,10 @@ def headroom_ratios(book: ColumnarBook, result: ScanResult) -> F64:
     is_cand[result.candidate_rows] = 1
     iso_is_cand = np.zeros(result.iso_rows.shape[0], dtype=np.uint8)
     iso_is_cand[result.isolated_candidate_slots] = 1
-    _headroom(
-        book.size, book.cross.view(np.uint8), book.balances, book.mm_frac,
-        result.equity, result.maintenance, result.tolerance, is_cand,
+    if result.equity.shape[0] != n or not bool(_headroom(
+        *mirror_arrays(book), book.mm_frac, result.equity, result.maintenance, result.tolerance, is_cand,
         result.iso_rows, result.iso_cols, result.iso_equity, result.iso_maintenance,
         result.iso_tolerance, iso_is_cand, out,
-    )  # fmt: skip
+    )):  # fmt: skip
+        raise InvalidValue("risk mirror changed since this scan: no headroom ratios")
     return out
