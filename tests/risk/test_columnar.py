@@ -97,5 +97,6 @@ def test_dense_views_and_bytes_per_account() -> None:
     assert book.margin[1, btc] == 100.0 and book.margin[1, eth] == 7.0 and book.size[1, eth] == 0.0
     assert book.cross_count.tolist() == [1, 0] and book.iso_count.tolist() == [0, 2]
     assert book.iso_row.tolist() == [0, 1]
-    assert book.isolated_sizes().tolist() == [-1.0, 0.0]  # row-major, ascending column (BTC < ETH)
+    iso_rows = np.array([1, 1])  # a scan's slots: row-major, ascending column (BTC < ETH)
+    assert book.isolated_sizes(iso_rows, np.array([1, 0])).tolist() == [0.0, -1.0]
     assert book.nbytes() < 16 * 200  # 16 rows of capacity, a few positions

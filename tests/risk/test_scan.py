@@ -335,6 +335,10 @@ def test_sparse_sync_moves_and_compacts_rows_with_the_dense_floats(backend: str)
         np.testing.assert_array_equal(r.iso_equity, fresh.iso_equity)
         np.testing.assert_array_equal(r.tolerance, fresh.tolerance)
     assert res.iso_rows.tolist() == np.nonzero(book.isolated)[0].tolist()
+    slots = np.arange(res.iso_rows.shape[0])[::-1]  # any order: sizes of the scan's isolated slots
+    np.testing.assert_array_equal(
+        book.isolated_sizes(res.iso_rows, slots), book.size[res.iso_rows[slots], res.iso_cols[slots]]
+    )
 
 
 def test_headroom_refuses_a_mirror_changed_since_the_scan() -> None:

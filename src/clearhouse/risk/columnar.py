@@ -145,7 +145,8 @@ class PositionPool:
         need = cnt[moving] + _MOVE_SLACK
         extra = int(need.sum())
         if self.end + extra > self.col.shape[0]:
-            self._compact(n, extra)
+            # room for every touched row to move (a compaction shrinks regions to their lengths)
+            self._compact(n, total + _MOVE_SLACK * len(rows))
             moving = cnt > self.room[r]
             need = cnt[moving] + _MOVE_SLACK
             extra = int(need.sum())
@@ -258,11 +259,13 @@ class ColumnarBook:
         """1 where the row holds at least one isolated position, else 0 (a copy)."""
         return (self.iso_count > 0).astype(np.uint8)
 
-    def isolated_sizes(self) -> F64:
-        """Size of every isolated position, row-major and ascending column within a row: the order of
-        a scan's isolated slots (``ScanResult.iso_rows`` / ``iso_cols``) while the mirror is unchanged."""
-        _, idx, _ = self.iso_pool.live(self.n)
-        out: F64 = self.iso_pool.vals[idx, 0]
+    def isolated_sizes(self, iso_rows: I64, slots: I64) -> F64:
+        """Sizes of the isolated slots ``slots`` of a scan whose slot rows were ``iso_rows``
+        (``ScanResult.iso_rows``: row-major, ascending column within a row, as the pool stores a row's
+        positions). O(len(slots) log), valid while the mirror is unchanged since that scan."""
+        rows = iso_rows[slots]
+        rank = slots - np.searchsorted(iso_rows, rows, side="left")
+        out: F64 = self.iso_pool.vals[self.iso_pool.start[rows] + rank, 0]
         return out
 
     def nbytes(self) -> int:

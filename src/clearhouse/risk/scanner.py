@@ -187,7 +187,8 @@ class ColumnarScanner:
         eq = np.concatenate([last.equity[rows], last.iso_equity[slots]])
         mm = np.concatenate([last.maintenance[rows], last.iso_maintenance[slots]])
         tol = np.concatenate([last.tolerance[rows], last.iso_tolerance[slots]])
-        has_size = np.concatenate([book.cross_count[rows] > 0, book.isolated_sizes()[slots] != 0.0])
+        iso_size = book.isolated_sizes(last.iso_rows, slots)
+        has_size = np.concatenate([book.cross_count[rows] > 0, iso_size != 0.0])
         certain = eq + 2.0 * tol < mm * (1.0 - 1e-12)
         e_lo, e_hi, m_lo, m_hi = eq - 2.0 * tol, eq + tol, mm - tol, mm + 2.0 * tol
         with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
