@@ -42,7 +42,7 @@ def test_pool_rewrites_keep_every_row_and_stay_in_bounds(syncs: list[dict[int, s
             for _, a, b in entries:
                 vals += [a, b]
             expect[r] = entries
-        pool.rewrite(n, rows, counts, cols, vals)
+        pool.rewrite(n, rows, counts, cols, vals, M)
         assert pool.end <= pool.col.shape[0]
         live = []
         for r in range(n):
@@ -61,27 +61,30 @@ def test_pool_rewrites_keep_every_row_and_stay_in_bounds(syncs: list[dict[int, s
 
 
 def test_worked_pool_move_and_compaction() -> None:
-    """A row that outgrows its region moves to the end with two slots to spare; a full pool is
-    compacted into row order, tight."""
+    """A row that outgrows its region moves to the end with up to two spare slots (at most M in all);
+    a full pool is repacked into row order, tight, with a quarter as much again spare."""
     vals = np.array([[1.0], [2.0], [3.0], [4.0]])
     pool = PositionPool.packed(1, 4, np.array([1, 0, 2, 1]), np.array([3, 0, 2, 1]), vals)
-    assert pool.start[:4].tolist() == [0, 1, 1, 3] and pool.end == 4
-    pool.rewrite(4, [1], [1], [2], [5.0])  # row 1 had room 0: moves to 4, room 1 + 2
+    assert pool.start[:4].tolist() == [0, 1, 1, 3] and pool.end == 4 and pool.col.shape[0] == 16
+    pool.rewrite(4, [1], [1], [2], [5.0], M)  # row 1 had room 0: moves to 4, room 1 + 2
     assert (pool.start[1], pool.room[1], pool.end) == (4, 3, 7)
-    pool.rewrite(4, [1], [3], [0, 1, 4], [6.0, 7.0, 8.0])  # fits its new room: in place
+    pool.rewrite(4, [1], [3], [0, 1, 4], [6.0, 7.0, 8.0], M)  # fits its room: in place
     assert (pool.start[1], pool.end) == (4, 7)
-    pool.rewrite(4, [3], [2], [0, 1], [9.0, 9.5])  # row 3 (room 1) moves to 7, room 4: end 11
-    assert (pool.start[3], pool.room[3], pool.end, pool.col.shape[0]) == (7, 4, 11, 16)
-    pool.rewrite(4, [3], [5], [0, 1, 2, 3, 4], [1.5] * 5)  # needs 7 more slots: 18 > 16, compact first
-    # compacted tight in row order (row 3 still at its old 2 positions: 8 slots), capacity
-    # pow2(2 * (8 + 7)) = 32, then row 3 moves to the new end with room 5 + 2
-    assert pool.col.shape[0] == 32
-    assert pool.start[:4].tolist() == [0, 1, 4, 8] and pool.room[:4].tolist() == [1, 3, 2, 7]
-    assert pool.end == 15
+    pool.rewrite(4, [3], [2], [0, 1], [9.0, 9.5], M)  # row 3 (room 1) moves to 7, room 4
+    assert (pool.start[3], pool.room[3], pool.end) == (7, 4, 11)
+    pool.rewrite(4, [3], [5], [0, 1, 2, 3, 4], [1.5] * 5, M)  # room capped at M = 5: ends at 16
+    assert (pool.start[3], pool.room[3], pool.end, pool.col.shape[0]) == (11, 5, 16, 16)
+    pool.rewrite(4, [2], [3], [1, 2, 3], [2.5, 3.5, 4.5], M)  # needs 5 more slots: repack
+    # every row tight in row order, row 2 with its new positions: 12 slots, capacity 12 + 12 // 4
+    # (at least 16)
+    assert pool.col.shape[0] == 16
+    assert pool.start[:4].tolist() == [0, 1, 4, 7] and pool.room[:4].tolist() == [1, 3, 3, 5]
+    assert pool.end == 12
     rows, idx, cols = pool.live(4)
-    assert rows.tolist() == [0, 1, 1, 1, 2, 2, 3, 3, 3, 3, 3]
-    assert cols.tolist() == [3, 0, 1, 4, 0, 2, 0, 1, 2, 3, 4]
-    assert pool.vals[idx, 0].tolist() == [1.0, 6.0, 7.0, 8.0, 2.0, 3.0, 1.5, 1.5, 1.5, 1.5, 1.5]
+    assert rows.tolist() == [0, 1, 1, 1, 2, 2, 2, 3, 3, 3, 3, 3]
+    assert cols.tolist() == [3, 0, 1, 4, 1, 2, 3, 0, 1, 2, 3, 4]
+    assert pool.vals[idx, 0].tolist() == [1.0, 6.0, 7.0, 8.0, 2.5, 3.5, 4.5, 1.5, 1.5, 1.5, 1.5, 1.5]
+
 
 def test_dense_views_and_bytes_per_account() -> None:
     """The dense views put each position in its cell; the mirror holds positions, not cells."""

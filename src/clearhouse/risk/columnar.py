@@ -34,7 +34,7 @@ from collections.abc import Iterable
 import numpy as np
 from numpy.typing import NDArray
 
-from clearhouse.core.errors import UnknownAccount
+from clearhouse.core.errors import InvalidValue, UnknownAccount
 from clearhouse.core.fixedpoint import RAY, WAD
 from clearhouse.ledger.model import Account, LedgerState
 
@@ -45,6 +45,8 @@ I32 = NDArray[np.int32]
 U8 = NDArray[np.uint8]
 
 _MIN_CAPACITY = 16
+#: Slot indices are int32 (4 B per row less than int64; the scan measured the same either way).
+_MAX_SLOTS = 2**31 - 1
 #: Extra slots a row gets when it outgrows its region and moves (fewer moves for accounts that keep
 #: opening markets; rows built in one go are packed tight).
 _MOVE_SLACK = 2
@@ -55,6 +57,12 @@ def _pow2(n: int) -> int:
     while cap < n:
         cap *= 2
     return cap
+
+
+def _slots(needed: int) -> int:
+    if needed > _MAX_SLOTS:
+        raise InvalidValue(f"risk mirror: {needed} position slots exceed int32 indexing")
+    return max(_MIN_CAPACITY, needed)
 
 
 def _offsets(counts: I64) -> I64:
@@ -75,7 +83,7 @@ class PositionPool:
     """
 
     def __init__(self, fields: int, rows: int, slots: int) -> None:
-        self.start: I64 = np.zeros(rows, dtype=np.int64)
+        self.start: I32 = np.zeros(rows, dtype=np.int32)
         self.length: I32 = np.zeros(rows, dtype=np.int32)
         self.room: I32 = np.zeros(rows, dtype=np.int32)
         self.col: I32 = np.zeros(slots, dtype=np.int32)
@@ -87,11 +95,15 @@ class PositionPool:
         """A pool for rows ``0 .. len(counts)`` with the given positions (row-major, ascending column
         within a row), packed tight in row order; ``rows`` is the row capacity."""
         total = int(counts.sum())
-        pool = cls(fields, rows, max(_MIN_CAPACITY, total))
+        # 1/8 spare for moves, and at least a slot per row of capacity: the spare is zero pages, which
+        # cost no memory until written, and a book whose accounts open their first positions after the
+        # build (a new engine) fills them in place instead of reallocating the pool in that block
+        pool = cls(fields, rows, _slots(max(rows, total + total // 8)))
         n = counts.shape[0]
-        pool.start[:n] = _offsets(counts)
-        pool.length[:n] = counts
-        pool.room[:n] = counts
+        if total:  # else leave the zero pages untouched (a book without isolated positions)
+            pool.start[:n] = _offsets(counts)
+            pool.length[:n] = counts
+            pool.room[:n] = counts
         pool.col[:total] = cols
         pool.vals[:total] = vals
         pool.end = total
@@ -106,8 +118,14 @@ class PositionPool:
         for name in ("start", "length", "room"):
             old = getattr(self, name)
             new = np.zeros(rows, dtype=old.dtype)
-            new[: old.shape[0]] = old
+            if self.end:  # a pool that never held a position is all zeros: leave the pages untouched
+                new[: old.shape[0]] = old
             setattr(self, name, new)
+        if self.col.shape[0] < rows:  # a slot per row, as a build reserves (zero pages until written)
+            col, vals = np.zeros(rows, dtype=np.int32), np.zeros((rows, self.fields))
+            col[: self.end] = self.col[: self.end]
+            vals[: self.end] = self.vals[: self.end]
+            self.col, self.vals = col, vals
 
     def live(self, n: int) -> tuple[I64, I64, I64]:
         """(row, slot index, column) of every position of rows ``0 .. n``, row-major (the scan's order)."""
@@ -134,22 +152,29 @@ class PositionPool:
         arrays = (self.start, self.length, self.room, self.col, self.vals)
         return sum(int(a.nbytes) for a in arrays)
 
-    def rewrite(self, n: int, rows: list[int], counts: list[int], cols: list[int], vals: list[float]) -> None:
+    def rewrite(
+        self, n: int, rows: list[int], counts: list[int], cols: list[int], vals: list[float], limit: int
+    ) -> None:
         """Replace the positions of the (distinct) ``rows``: ``counts[k]`` positions for ``rows[k]``,
         ``cols`` / ``vals`` (flat, ``fields`` per position) row by row in that order, ascending column
-        within a row. ``n`` is the number of live rows (those kept by a compaction)."""
+        within a row. ``n`` is the number of live rows; ``limit`` the most positions a row can hold
+        (the number of markets), which caps a moved row's spare slots. Pass ``rows`` ascending: moved
+        rows are appended in that order, so the pool stays a forward stream for the scan."""
         r = np.array(rows, dtype=np.intp)
         cnt = np.array(counts, dtype=np.int64)
         total = int(cnt.sum())
+        if not total and not self.length[r].any():
+            return  # nothing held, nothing to hold (no write: zero pages stay unmapped)
+        col_new = np.array(cols, dtype=np.int32)
+        val_new = np.array(vals, dtype=np.float64).reshape(total, self.fields)
+        # a moved row's room: its positions plus spare slots, at most ``limit``
+        room = np.maximum(np.minimum(cnt + _MOVE_SLACK, limit), cnt)
         moving = cnt > self.room[r]
-        need = cnt[moving] + _MOVE_SLACK
+        need = room[moving]
         extra = int(need.sum())
         if self.end + extra > self.col.shape[0]:
-            # room for every touched row to move (a compaction shrinks regions to their lengths)
-            self._compact(n, total + _MOVE_SLACK * len(rows))
-            moving = cnt > self.room[r]
-            need = cnt[moving] + _MOVE_SLACK
-            extra = int(need.sum())
+            self._repack(n, r, cnt, col_new, val_new)
+            return
         mr = r[moving]
         self.start[mr] = self.end + _offsets(need)
         self.room[mr] = need
@@ -157,22 +182,35 @@ class PositionPool:
         self.length[r] = cnt
         if total:
             dest = np.repeat(self.start[r] - _offsets(cnt), cnt) + np.arange(total, dtype=np.int64)
-            self.col[dest] = np.array(cols, dtype=np.int32)
-            self.vals[dest] = np.array(vals, dtype=np.float64).reshape(total, self.fields)
+            self.col[dest] = col_new
+            self.vals[dest] = val_new
 
-    def _compact(self, n: int, extra: int) -> None:
-        """Repack rows ``0 .. n`` tight in row order into arrays with room for ``extra`` more slots
-        (capacity at least twice what is then in use, so compactions are amortised)."""
-        _, idx, _ = self.live(n)
-        total = idx.shape[0]
-        slots = _pow2(2 * (total + extra))
+    def _repack(self, n: int, r: NDArray[np.intp], cnt: I64, col_new: I32, val_new: F64) -> None:
+        """Compaction: rows ``0 .. n`` tight in row order, the rows ``r`` with their new positions, into
+        arrays with a quarter as much again spare. The next compaction therefore comes only after at
+        least a quarter of what is then in use has been appended by moves: O(positions) per compaction,
+        amortised O(1) per moved slot."""
+        length = self.length[:n].astype(np.int64)
+        kept = length.copy()
+        kept[r] = 0
+        new_len = length
+        new_len[r] = cnt
+        new_start = _offsets(new_len)
+        total = int(new_len.sum())
+        slots = _slots(total + total // 4)
         col = np.zeros(slots, dtype=np.int32)
         vals = np.zeros((slots, self.fields))
-        col[:total] = self.col[idx]
-        vals[:total] = self.vals[idx]
-        length = self.length[:n].astype(np.int64)
-        self.start[:n] = _offsets(length)
-        self.room[:n] = length
+        n_kept = int(kept.sum())
+        src = np.repeat(self.start[:n] - _offsets(kept), kept) + np.arange(n_kept, dtype=np.int64)
+        dst = np.repeat(new_start - _offsets(kept), kept) + np.arange(n_kept, dtype=np.int64)
+        col[dst] = self.col[src]
+        vals[dst] = self.vals[src]
+        dst = np.repeat(new_start[r] - _offsets(cnt), cnt) + np.arange(int(cnt.sum()), dtype=np.int64)
+        col[dst] = col_new
+        vals[dst] = val_new
+        self.start[:n] = new_start
+        self.length[:n] = new_len
+        self.room[:n] = new_len
         self.col, self.vals, self.end = col, vals, total
 
 
@@ -362,6 +400,7 @@ class ColumnarBook:
                 self._ids[self.n] = acct.id
                 self.n += 1
         row_of = self.row_of
+        touched.sort(key=lambda a: row_of[a.id])  # rows ascending: moved rows append in row order
         self._fill_rows([row_of[a.id] for a in touched], touched)
 
     def _refresh_columns(self, state: LedgerState) -> None:
@@ -427,8 +466,9 @@ class ColumnarBook:
                 4, cap, np.array(i_cnt, dtype=i64), np.array(i_col, dtype=i64), np.array(i_val).reshape(-1, 4)
             )
         else:
-            self.cross_pool.rewrite(self.n, rows, c_cnt, c_col, c_val)
-            self.iso_pool.rewrite(self.n, rows, i_cnt, i_col, i_val)
+            m = len(self.markets)
+            self.cross_pool.rewrite(self.n, rows, c_cnt, c_col, c_val, m)
+            self.iso_pool.rewrite(self.n, rows, i_cnt, i_col, i_val, m)
             self._bal[np.array(rows, dtype=np.intp)] = 0.0
         if bal:
             t = np.array(bal, dtype=np.float64).reshape(-1, 3)

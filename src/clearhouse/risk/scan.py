@@ -140,7 +140,7 @@ def price_vectors(
 KernelOut = tuple[F64, F64 | None, F64, F64, I64, I64, I64, F64, F64, F64, F64, I64]
 #: The mirror as the kernels read it: balances (n x A), then per pool start, length (per row), column
 #: and value records (per position): cross (size, entry, snapshot), isolated (..., margin).
-Mirror = tuple[F64, I64, I32, I32, F64, I64, I32, I32, F64]
+Mirror = tuple[F64, I32, I32, I32, F64, I32, I32, I32, F64]
 
 
 def mirror_arrays(book: ColumnarBook) -> Mirror:
@@ -161,7 +161,7 @@ def _row_sum(rows: I64, weights: F64, n: int) -> F64:
     return out
 
 
-def _gather(start: I64, length: I32) -> tuple[I64, I64]:
+def _gather(start: I32, length: I32) -> tuple[I64, I64]:
     """(row, slot) of every position, row-major."""
     n = start.shape[0]
     ln = length.astype(np.int64)
@@ -235,8 +235,8 @@ if HAVE_NUMBA:
 
     @njit(cache=True, error_model="numpy", nogil=True)
     def _kernel_numba_into(
-        bal: F64, cstart: I64, clen: I32, ccol: I32, cval: F64,
-        istart: I64, ilen: I32, icol: I32, ival: F64,
+        bal: F64, cstart: I32, clen: I32, ccol: I32, cval: F64,
+        istart: I32, ilen: I32, icol: I32, ival: F64,
         mprice: F64, funding: F64, im: F64, mm: F64, aprice: F64, haircut: F64,
         rel: float, absol: float, g2: float, slack: float, g2_iso: float, slack_iso: float,
         equity: F64, maint: F64, tol: F64, cand: I64,
@@ -479,7 +479,7 @@ class ScanResult:
         return lo + int(hits[0]) if hits.size else None
 
 
-def _initial_loop(cstart: I64, clen: I32, ccol: I32, cval: F64, pim: F64, out: F64) -> None:
+def _initial_loop(cstart: I32, clen: I32, ccol: I32, cval: F64, pim: F64, out: F64) -> None:
     """Per-row ``sum_j |s_j| * (P_j * im_j)`` over the cross positions, in the scan kernel's order."""
     for i in range(cstart.shape[0]):
         imt = 0.0
@@ -567,7 +567,7 @@ def warm_up() -> float:
         return 0.0
     t0 = time.perf_counter()
     z = np.zeros((1, 1))
-    start, length, col = np.zeros(1, dtype=np.int64), np.ones(1, dtype=np.int32), np.zeros(1, dtype=np.int32)
+    start, length, col = np.zeros(1, dtype=np.int32), np.ones(1, dtype=np.int32), np.zeros(1, dtype=np.int32)
     mirror = (z, start, length, col, np.zeros((1, 3)), start, length, col, np.zeros((1, 4)))
     v = np.ones(1)
     _kernel_numba(mirror, v, v, v, v, v, v, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0)
@@ -605,7 +605,7 @@ def order_candidates(
 
 
 def _headroom_loop(
-    bal: F64, cstart: I64, clen: I32, ccol: I32, cval: F64, istart: I64, ilen: I32, icol: I32,
+    bal: F64, cstart: I32, clen: I32, ccol: I32, cval: F64, istart: I32, ilen: I32, icol: I32,
     ival: F64, mm: F64, equity: F64, maint: F64, tol: F64, is_cand: U8,
     iso_rows: I64, iso_cols: I64, iso_eq: F64, iso_mm: F64, iso_tol: F64, iso_is_cand: U8,
     out: F64,
