@@ -22,25 +22,53 @@ scanner returns them without scanning. Anything else (a touched account, a new f
 missing price) scans in full, so the exact check sees a superset either way and blocks are identical.
 ``last`` is then the scan the skip relied on (taken at earlier prices); drivers that chart ``last``
 every block construct the scanner with ``reuse=False``.
+
+**Blocks that changed a few accounts skip too** (at most :data:`RESCREEN_MAX`, every market on fixed
+margin), e.g. the block after close-outs, where only the closed accounts and the liquidator changed.
+Every other row keeps its proof above; each changed bucket is re-screened *exactly* at the current
+prices (the ledger's own integer ``cross_summary`` / ``isolated_summary``, so it is a candidate exactly
+when the exact check will say so) and, if it is not below maintenance, its ratios are merged into
+``R_k`` for the later blocks that skip on the same scan. Its exact headroom ``H = E_int - MM_int``
+bounds the real headroom from below (every rounding favours the protocol); real equity and
+maintenance are linear in prices with the slopes above, and at any later price the integers are
+within ``A + 3M`` units of the reals (``A`` balances, ``M`` positions: floors of collateral, PnL,
+ceilings of funding owed and requirements). Since the skip test measures moves from the *scan's*
+prices, the move from those to the current ones is charged up front:
+``D' = H - (A + 3M + 2) - sum_k ceil(w_k |P_now,k - P_scan,k|)``; a bucket with ``D' <= 0`` becomes a
+candidate until the next full scan (the exact check decides), else it contributes ``w_k / D'``. So
+``sum_k R_k |dP_k| < 1`` still proves every non-candidate bucket stays at or above maintenance. The
+book is not synced for those accounts: the next full scan syncs them with its own changes.
 """
 
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
+from dataclasses import dataclass
 from itertools import repeat
+from typing import Any
 
 import numpy as np
 
 from clearhouse.core.errors import InvalidValue, MissingPrice
-from clearhouse.core.fixedpoint import WAD
+from clearhouse.core.fixedpoint import WAD, WAD2
 from clearhouse.ledger.enforcement import ExactScanner, Ranked, Target
+from clearhouse.ledger.margin import PriceLookup, cross_summary, isolated_summary
 from clearhouse.ledger.margin_models import FixedMargin
 from clearhouse.ledger.model import LedgerState
-from clearhouse.risk.columnar import ColumnarBook
-from clearhouse.risk.scan import ScanResult, headroom_ratios, scan
+from clearhouse.risk.columnar import F64, I64, U8, ColumnarBook
+from clearhouse.risk.scan import HAVE_NUMBA, ScanResult, U, scan
+
+if HAVE_NUMBA:
+    from numba import njit
 
 #: Relative safety of the skip test (``sum_k R_k |dP_k| <= 1 - SKIP_SAFETY``); see the module docstring.
 SKIP_SAFETY = 1e-6
+#: Most changed accounts a block re-screens exactly instead of scanning in full (module docstring).
+RESCREEN_MAX = 64
+#: How many of the nearest buckets (largest ratios) the skip keeps one by one (module docstring).
+NEAR_ROWS = 64
+#: Most of them a block hands to the exact check instead of scanning in full.
+NEAR_MAX = 8
 
 
 class ColumnarScanner:
@@ -50,11 +78,25 @@ class ColumnarScanner:
         self.book: ColumnarBook | None = None
         #: Skip the scan in blocks where nothing can have crossed (module docstring).
         self.reuse = reuse
-        #: How many blocks were answered from the last scan without scanning.
+        #: How many blocks were answered from the last scan without scanning, by how: nothing changed
+        #: and no bucket can have crossed (``skipped``); the same after re-screening the few accounts
+        #: the block changed (``rescreened``); the nearest buckets added as candidates (``nearest``,
+        #: with or without a re-screen). See the module docstring.
         self.skipped = 0
+        self.rescreened = 0
+        self.nearest = 0
         self._basis: tuple[object, ...] | None = None
         self._basis_prices: tuple[int, ...] | None = None
-        self._ratios: list[float] | None = None
+        self._headroom: _Headroom | None = None
+        #: Ratios of re-screened buckets, merged into ``_headroom`` (elementwise max).
+        self._extra: list[float] = []
+        #: Index in the ratios of each market of the book, and of each of its assets.
+        self._mcol: dict[str, int] = {}
+        self._acol: dict[str, int] = {}
+        #: Every market on fixed margin (re-screening needs exact, price-linear maintenance).
+        self._all_fixed = False
+        #: Accounts re-screened since the last full scan: the book has not synced them yet.
+        self._pending: set[str] = set()
         self._found: list[Target] = []
         #: ``last`` was scanned by the latest ``candidates`` call (at the state's current prices).
         self._fresh = False
@@ -66,11 +108,10 @@ class ColumnarScanner:
         self.fallbacks = 0
 
     def candidates(self, state: LedgerState, touched: Collection[str]) -> Sequence[Target]:
-        reusable = self.reuse and not touched and not state.contracts.instruments
-        if reusable and self.book is not None and self._basis is not None:
-            kept = self._reuse(state)
+        reusable = self.reuse and self._basis is not None and not state.contracts.instruments
+        if reusable and (not touched or (len(touched) <= RESCREEN_MAX and self._all_fixed)):
+            kept = self._reuse(state, touched)
             if kept is not None:
-                self.skipped += 1
                 self._fresh = False
                 return kept
         self._basis = None
@@ -78,7 +119,10 @@ class ColumnarScanner:
         if self.book is None:
             self.book = ColumnarBook.from_state(state)
         else:
+            if self._pending:
+                touched = self._pending.union(touched)
             self.book.sync(state, touched)
+        self._pending = set()
         book = self.book
         book.mm_frac = np.array(
             [
@@ -123,12 +167,18 @@ class ColumnarScanner:
         if self.reuse:
             self._basis = _basis(state, book)
             self._basis_prices = _exact_prices(book, prices)
-            self._ratios = None  # computed on the first block that might skip
+            self._headroom = None  # computed on the first block that might skip
+            m = len(book.markets)
+            self._extra = [0.0] * (m + len(book.assets))
+            self._mcol = {mid: j for j, mid in enumerate(book.markets)}
+            self._acol = {a: m + i for i, a in enumerate(book.assets)}
+            self._all_fixed = all(type(m.spec.margin_model) is FixedMargin for m in state.markets.values())
             self._found = found
         return list(found)
 
-    def _reuse(self, state: LedgerState) -> list[Target] | None:
-        """The last scan's candidates if no row can have crossed since (module docstring), else None."""
+    def _reuse(self, state: LedgerState, touched: Collection[str]) -> list[Target] | None:
+        """The last scan's candidates if no row can have crossed since (module docstring), with the
+        ``touched`` accounts re-screened exactly; None when the block must scan in full."""
         book, last, basis_prices = self.book, self.last, self._basis_prices
         assert book is not None and basis_prices is not None
         if last is None or _basis(state, book) != self._basis:
@@ -145,16 +195,111 @@ class ColumnarScanner:
             if entry[0] != then:
                 step.append(abs(entry[0] - then) / WAD)  # exact int difference, rounded once
                 keys.append(k)
-        if not keys:
-            return list(self._found)
-        if self._ratios is None:
-            self._ratios = headroom_ratios(book, last).tolist()
-        ratios = self._ratios
-        # sum_k R_k |dP_k| over the moved keys only (unmoved ones contribute nothing; 0 x inf is nan)
-        if not sum(ratios[k] * d for k, d in zip(keys, step, strict=True)) <= 1.0 - SKIP_SAFETY:
+        near: list[Target] = []
+        if keys:
+            head = self._head()
+            # sum_k R_k |dP_k| over the moved keys only (unmoved ones contribute nothing; 0 x inf is nan)
+            if not sum(head.full[k] * d for k, d in zip(keys, step, strict=True)) <= 1.0 - SKIP_SAFETY:
+                # Only the nearest buckets may have crossed: they become candidates (the exact check
+                # decides) when every other bucket is proven safe and they are few.
+                if not sum(head.rest[k] * d for k, d in zip(keys, step, strict=True)) <= 1.0 - SKIP_SAFETY:
+                    return None
+                near = head.at_risk(keys, step, NEAR_MAX)
+                if near is None:
+                    return None
+        if touched and not self._rescreen(state, touched):
             return None
+        if near:
+            self.nearest += 1
+            return [*self._found, *near]
+        if touched:
+            self.rescreened += 1
+        else:
+            self.skipped += 1
         return list(self._found)
 
+    def _head(self) -> _Headroom:
+        """The scan's headroom ratios (computed once per scan, on first use), merged with those of the
+        buckets re-screened since."""
+        head = self._headroom
+        if head is None:
+            assert self.book is not None and self.last is not None
+            head = self._headroom = nearest_headroom(self.book, self.last, NEAR_ROWS)
+            for k, e in enumerate(self._extra):
+                head.merge(k, e)
+        return head
+
+    def _rescreen(self, state: LedgerState, touched: Collection[str]) -> bool:
+        """Re-screen the changed accounts exactly at the current prices (module docstring): replace
+        their entries in the candidates and merge their ratios. False when a price is missing."""
+        book, basis_prices = self.book, self._basis_prices
+        assert book is not None and basis_prices is not None
+        mcol, acol, settlement = self._mcol, self._acol, book.settlement
+        table, markets, accounts = state.prices, state.markets, state.accounts
+        # |P_now - P_scan| per market (at its oracle's price) and per asset; the settlement asset is 1
+        moved_m: dict[str, int] = {}
+        moved_a: dict[str, int] = {}
+        columns = [(moved_m, mid, book.oracles[j], j) for mid, j in mcol.items()]
+        columns += [(moved_a, a, a, k) for a, k in acol.items()]
+        for moved, name, key, k in columns:
+            if key == settlement:
+                moved[name] = 0
+                continue
+            entry = table.get(key)
+            if entry is None:
+                return False
+            moved[name] = abs(entry[0] - basis_prices[k])
+        price_of = _latest_lookup(state)
+        found = [t for t in self._found if t[0] not in touched]
+        extra = self._extra
+        updates: list[tuple[int, float]] = []
+        for aid in sorted(touched):
+            acct = accounts.get(aid)
+            if acct is None:
+                continue
+            if acct.contracts:
+                return False  # portfolio margin: the full scan (and the exact check) decide
+            cross: list[tuple[str, int, int]] = []  # (market, |size|, WAD + mm) of sized cross positions
+            for mid, pos in acct.positions.items():
+                if not pos.size:
+                    continue
+                if mid not in mcol:
+                    return False
+                spec = markets[mid].spec
+                if pos.isolated:
+                    summary = isolated_summary(state, pos, price_of)
+                    slope = abs(pos.size) * (WAD + spec.maintenance_margin)
+                    room = _room(summary.equity - summary.maintenance, 5, -(-slope * moved_m[mid] // WAD2))
+                    if room is None:
+                        found.append((aid, mid))
+                    else:
+                        updates.append((mcol[mid], slope / (WAD * room)))
+                else:
+                    cross.append((mid, abs(pos.size), WAD + spec.maintenance_margin))
+            if not cross:
+                continue  # no cross bucket to enforce
+            held = [(a, abs(b)) for a, b in acct.balances.items() if b and a != settlement]
+            if any(a not in acol for a, _ in held):
+                return False
+            summary = cross_summary(state, acct, price_of)
+            drift = sum(-(-size * f * moved_m[mid] // WAD2) for mid, size, f in cross)
+            drift += sum(-(-b * moved_a[a] // WAD) for a, b in held)
+            slack = 3 * len(cross) + sum(1 for b in acct.balances.values() if b) + 2
+            room = _room(summary.equity - summary.maintenance, slack, drift)
+            if room is None:
+                found.append((aid, None))
+                continue
+            updates.extend((mcol[mid], size * f / (WAD * room)) for mid, size, f in cross)
+            updates.extend((acol[a], b / room) for a, b in held)
+        head = self._headroom
+        for k, r in updates:
+            if r > extra[k]:
+                extra[k] = r
+                if head is not None:
+                    head.merge(k, r)
+        self._found = found
+        self._pending.update(touched)
+        return True
 
     def ranked(self, state: LedgerState) -> Ranked | None:
         """The latest call's candidates with what the scan proves about them, for
@@ -227,6 +372,213 @@ def _basis(state: LedgerState, book: ColumnarBook) -> tuple[object, ...]:
         tuple((markets[m].spec, markets[m].funding_index, markets[m].vol_multiplier) for m in book.markets),
         tuple(assets[a] for a in book.assets),
     )
+
+
+@dataclass(slots=True)
+class _Headroom:
+    """What a scan proves about the buckets it did not nominate, for the skip test: per price key
+    ``full[k] = max_i w_ik / D_i`` over all of them and ``rest[k]`` over all but the nearest ones,
+    whose ratio vectors are ``near`` (one row each, targets ``targets``)."""
+
+    full: list[float]
+    rest: list[float]
+    near: F64
+    targets: list[Target]
+
+    def merge(self, k: int, ratio: float) -> None:
+        """Add a re-screened bucket's ratio for key ``k`` (to both maxima)."""
+        if ratio > self.full[k]:
+            self.full[k] = ratio
+        if ratio > self.rest[k]:
+            self.rest[k] = ratio
+
+    def at_risk(self, keys: list[int], step: list[float], limit: int) -> list[Target] | None:
+        """The nearest buckets a move of ``step`` on ``keys`` may bring below maintenance, or None when
+        more than ``limit`` (the others are covered by ``rest``)."""
+        if not self.targets:
+            return []
+        move = np.zeros(self.near.shape[1])
+        move[keys] = step
+        with np.errstate(invalid="ignore"):  # 0 x inf on an unmoved key: nan, which is not safe
+            exposure = self.near @ move if len(keys) > 1 else self.near[:, keys[0]] * step[0]
+        risky = np.flatnonzero(~(exposure <= 1.0 - SKIP_SAFETY))
+        if risky.size > limit:
+            return None
+        return [self.targets[i] for i in risky.tolist()]
+
+
+def _offer_loop(heap_v: F64, heap_i: I64, acc: F64, t: float, b: int) -> None:
+    """Keep the ``len(heap_v)`` largest ratio sums seen (a min-heap of (sum, bucket)); ``acc`` holds
+    (how many are kept, the largest sum not kept)."""
+    cap = heap_v.shape[0]
+    filled = int(acc[0])
+    if filled < cap:
+        pos = filled
+        acc[0] = filled + 1
+        while pos > 0:
+            parent = (pos - 1) // 2
+            if heap_v[parent] <= t:
+                break
+            heap_v[pos] = heap_v[parent]
+            heap_i[pos] = heap_i[parent]
+            pos = parent
+        heap_v[pos] = t
+        heap_i[pos] = b
+        return
+    if not t > heap_v[0]:
+        if t > acc[1]:
+            acc[1] = t
+        return
+    if heap_v[0] > acc[1]:
+        acc[1] = heap_v[0]
+    pos = 0
+    while True:
+        c = 2 * pos + 1
+        if c >= cap:
+            break
+        if c + 1 < cap and heap_v[c + 1] < heap_v[c]:
+            c += 1
+        if heap_v[c] >= t:
+            break
+        heap_v[pos] = heap_v[c]
+        heap_i[pos] = heap_i[c]
+        pos = c
+    heap_v[pos] = t
+    heap_i[pos] = b
+
+
+_offer: Any = njit(cache=True, nogil=True)(_offer_loop) if HAVE_NUMBA else _offer_loop
+
+
+def _ratio_loop(
+    size: F64, cross: U8, bal: F64, mm: F64, equity: F64, maint: F64, tol: F64, is_cand: U8,
+    iso_rows: I64, iso_cols: I64, iso_eq: F64, iso_mm: F64, iso_tol: F64, iso_is_cand: U8,
+    moves: F64, heap_v: F64, heap_i: I64, acc: F64, out: F64,
+) -> None:  # fmt: skip
+    """``clearhouse.risk.scan._headroom_loop`` (the same floats: ``out[k] = max w_k / D``) that also
+    keeps the buckets of largest ratio sum ``sum_k w_k / D`` over the keys whose price can move
+    (``moves[k] == 1``; not the settlement asset) (see :func:`_offer_loop`; bucket ``i`` is row ``i``,
+    slot ``k`` is ``n + k``)."""
+    n, m = size.shape
+    na = bal.shape[1]
+    cap = heap_v.shape[0]
+    for i in range(n):
+        if is_cand[i]:
+            continue
+        d = equity[i] - maint[i] - tol[i]
+        d -= 4.0 * U * (abs(equity[i]) + abs(maint[i]) + abs(tol[i]))
+        t = 0.0
+        for j in range(m):
+            if cross[i, j]:
+                w = abs(size[i, j]) * (1.0 + mm[j])
+                if w > 0.0:
+                    r = w / d if d > 0.0 else np.inf
+                    t += r * moves[j]
+                    if r > out[j]:
+                        out[j] = r
+        for a in range(na):
+            w = abs(bal[i, a])
+            if w > 0.0:
+                r = w / d if d > 0.0 else np.inf
+                if moves[m + a] > 0.0:
+                    t += r
+                if r > out[m + a]:
+                    out[m + a] = r
+        if t > 0.0:
+            if acc[0] < cap or t > heap_v[0]:
+                _offer(heap_v, heap_i, acc, t, i)
+            elif t > acc[1]:
+                acc[1] = t
+    for k in range(iso_rows.shape[0]):
+        if iso_is_cand[k]:
+            continue
+        j = iso_cols[k]
+        w = abs(size[iso_rows[k], j]) * (1.0 + mm[j])
+        if w > 0.0:
+            d = iso_eq[k] - iso_mm[k] - iso_tol[k]
+            d -= 4.0 * U * (abs(iso_eq[k]) + abs(iso_mm[k]) + abs(iso_tol[k]))
+            r = w / d if d > 0.0 else np.inf
+            if r > out[j]:
+                out[j] = r
+            if moves[j] > 0.0:
+                if acc[0] < cap or r > heap_v[0]:
+                    _offer(heap_v, heap_i, acc, r, n + k)
+                elif r > acc[1]:
+                    acc[1] = r
+
+
+_ratios: Any = njit(cache=True, error_model="numpy", nogil=True)(_ratio_loop) if HAVE_NUMBA else _ratio_loop
+
+
+def nearest_headroom(book: ColumnarBook, last: ScanResult, keep: int) -> _Headroom:
+    """The ratios of :func:`clearhouse.risk.scan.headroom_ratios` (the same floats), with the (at most)
+    ``keep`` buckets of largest ratio sum set apart: ``rest`` is then the largest ratio sum of the
+    others, for every key (a ratio is at most its bucket's sum). ``book`` must hold exactly the rows
+    ``last`` scanned."""
+    m, na = len(book.markets), len(book.assets)
+    n, slots = book.n, last.iso_rows.shape[0]
+    size, cross, bal, mm = book.size, book.cross.view(np.uint8), book.balances, book.mm_frac
+    is_cand = np.zeros(n, dtype=np.uint8)
+    is_cand[last.candidate_rows] = 1
+    iso_is_cand = np.zeros(slots, dtype=np.uint8)
+    iso_is_cand[last.isolated_candidate_slots] = 1
+    heap_v, heap_i, acc = np.zeros(keep), np.zeros(keep, dtype=np.int64), np.zeros(2)
+    full = np.zeros(m + na)
+    moves = np.array([0.0 if k == book.settlement else 1.0 for k in (*book.oracles, *book.assets)])
+    eq, mt, tol = last.equity, last.maintenance, last.tolerance
+    iso_rows, iso_cols = last.iso_rows, last.iso_cols
+    ie, im, it = last.iso_equity, last.iso_maintenance, last.iso_tolerance
+    _ratios(
+        size, cross, bal, mm, eq, mt, tol, is_cand,
+        iso_rows, iso_cols, ie, im, it, iso_is_cand, moves, heap_v, heap_i, acc, full,
+    )  # fmt: skip
+    top = np.sort(heap_i[: int(acc[0])])
+    rest = [min(float(acc[1]), r) if mv else r for r, mv in zip(full.tolist(), moves.tolist(), strict=True)]
+    # The set-apart buckets' own ratios (the loop's floats, for those rows only).
+    rows, slot = top[top < n], top[top >= n] - n
+    near = np.zeros((top.size, m + na))
+    d = eq[rows] - mt[rows] - tol[rows]
+    d -= 4.0 * U * (np.abs(eq[rows]) + np.abs(mt[rows]) + np.abs(tol[rows]))
+    w = np.concatenate([np.abs(size[rows]) * (1.0 + mm) * cross[rows], np.abs(bal[rows])], axis=1)
+    near[: rows.size] = _over(w, d[:, None])
+    d = ie[slot] - im[slot] - it[slot]
+    d -= 4.0 * U * (np.abs(ie[slot]) + np.abs(im[slot]) + np.abs(it[slot]))
+    cols = iso_cols[slot]
+    w = np.abs(size[iso_rows[slot], cols]) * (1.0 + mm[cols])
+    near[rows.size + np.arange(slot.size), cols] = _over(w, d)
+    ids, markets = last.account_ids, last.markets
+    targets: list[Target] = [(ids[i], None) for i in rows.tolist()]
+    targets += [(ids[iso_rows[k]], markets[iso_cols[k]]) for k in slot.tolist()]
+    return _Headroom(full.tolist(), rest, near, targets)
+
+
+def _over(w: F64, d: F64) -> F64:
+    """``w / d`` where ``w > 0`` (``inf`` when ``d <= 0``), 0 where ``w == 0``: the loop's ratio."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        r = np.where(d > 0.0, w / d, np.inf)
+    return np.where(w > 0.0, r, 0.0)
+
+
+def _room(headroom: int, slack: int, drift: int) -> int | None:
+    """``D' = H - slack - drift`` when positive (the bucket keeps a ratio), else None (a candidate)."""
+    room = headroom - slack - drift
+    return room if room > 0 else None
+
+
+def _latest_lookup(state: LedgerState) -> PriceLookup:
+    """The latest price of every key, the settlement asset at exactly 1: what the scan reads (the
+    exact check also refuses stale prices, which only makes it enforce less)."""
+    prices, settlement = state.prices, state.params.settlement_asset
+
+    def lookup(key: str) -> int:
+        if key == settlement:
+            return WAD
+        entry = prices.get(key)
+        if entry is None:
+            raise MissingPrice(f"no price for {key}")
+        return entry[0]
+
+    return lookup
 
 
 def _exact_prices(book: ColumnarBook, prices: dict[str, int]) -> tuple[int, ...]:
