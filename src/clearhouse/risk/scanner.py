@@ -54,7 +54,7 @@ from clearhouse.core.fixedpoint import WAD, WAD2
 from clearhouse.ledger.enforcement import ExactScanner, Ranked, Target
 from clearhouse.ledger.margin import PriceLookup, cross_summary, isolated_summary
 from clearhouse.ledger.margin_models import FixedMargin
-from clearhouse.ledger.model import LedgerState
+from clearhouse.ledger.model import LedgerState, MarketSpec
 from clearhouse.risk.columnar import F64, I64, U8, ColumnarBook
 from clearhouse.risk.scan import HAVE_NUMBA, ScanResult, U, scan
 
@@ -75,6 +75,8 @@ class ColumnarScanner:
     """Vectorised screening for :class:`clearhouse.ledger.engine.Engine` (``Engine(scanner=...)``)."""
 
     def __init__(self, reuse: bool = True) -> None:
+        if reuse:
+            warm_up()
         self.book: ColumnarBook | None = None
         #: Skip the scan in blocks where nothing can have crossed (module docstring).
         self.reuse = reuse
@@ -169,7 +171,7 @@ class ColumnarScanner:
             self._basis_prices = _exact_prices(book, prices)
             self._headroom = None  # computed on the first block that might skip
             m = len(book.markets)
-            self._extra = [0.0] * (m + len(book.assets))
+            self._extra = [0.0] * (2 * (m + len(book.assets)))
             self._mcol = {mid: j for j, mid in enumerate(book.markets)}
             self._acol = {a: m + i for i, a in enumerate(book.assets)}
             self._all_fixed = all(type(m.spec.margin_model) is FixedMargin for m in state.markets.values())
@@ -186,6 +188,7 @@ class ColumnarScanner:
         table, settlement = state.prices, book.settlement
         step: list[float] = []
         keys: list[int] = []
+        down = len(basis_prices)  # ratio column of key k: k for a rise, down + k for a fall
         for k, (key, then) in enumerate(zip((*book.oracles, *book.assets), basis_prices, strict=True)):
             if key == settlement:
                 continue  # priced at exactly 1 by the scan
@@ -194,7 +197,7 @@ class ColumnarScanner:
                 return None  # the full scan decides (it falls back to the exact path)
             if entry[0] != then:
                 step.append(abs(entry[0] - then) / WAD)  # exact int difference, rounded once
-                keys.append(k)
+                keys.append(k if entry[0] > then else down + k)
         near: list[Target] = []
         if keys:
             head = self._head()
@@ -204,9 +207,10 @@ class ColumnarScanner:
                 # decides) when every other bucket is proven safe and they are few.
                 if not sum(head.rest[k] * d for k, d in zip(keys, step, strict=True)) <= 1.0 - SKIP_SAFETY:
                     return None
-                near = head.at_risk(keys, step, NEAR_MAX)
-                if near is None:
+                risky = head.at_risk(keys, step, NEAR_MAX)
+                if risky is None:
                     return None
+                near = risky
         if touched and not self._rescreen(state, touched):
             return None
         if near:
@@ -250,6 +254,7 @@ class ColumnarScanner:
                 return False
             moved[name] = abs(entry[0] - basis_prices[k])
         price_of = _latest_lookup(state)
+        keys = len(basis_prices)  # ratio columns: k for a rise of key k, keys + k for a fall
         found = [t for t in self._found if t[0] not in touched]
         extra = self._extra
         updates: list[tuple[int, float]] = []
@@ -273,30 +278,34 @@ class ColumnarScanner:
                     if room is None:
                         found.append((aid, mid))
                     else:
-                        updates.append((mcol[mid], slope / (WAD * room)))
+                        r = slope / (WAD * room)
+                        updates.extend((c, r) for c in _sides(mcol[mid], keys, pos.size, spec))
                 else:
-                    cross.append((mid, abs(pos.size), WAD + spec.maintenance_margin))
+                    cross.append((mid, pos.size, WAD + spec.maintenance_margin))
             if not cross:
                 continue  # no cross bucket to enforce
-            held = [(a, abs(b)) for a, b in acct.balances.items() if b and a != settlement]
+            held = [(a, b) for a, b in acct.balances.items() if b and a != settlement]
             if any(a not in acol for a, _ in held):
                 return False
             summary = cross_summary(state, acct, price_of)
-            drift = sum(-(-size * f * moved_m[mid] // WAD2) for mid, size, f in cross)
-            drift += sum(-(-b * moved_a[a] // WAD) for a, b in held)
+            drift = sum(-(-abs(size) * f * moved_m[mid] // WAD2) for mid, size, f in cross)
+            drift += sum(-(-abs(b) * moved_a[a] // WAD) for a, b in held)
             slack = 3 * len(cross) + sum(1 for b in acct.balances.values() if b) + 2
             room = _room(summary.equity - summary.maintenance, slack, drift)
             if room is None:
                 found.append((aid, None))
                 continue
-            updates.extend((mcol[mid], size * f / (WAD * room)) for mid, size, f in cross)
-            updates.extend((acol[a], b / room) for a, b in held)
+            for mid, size, f in cross:
+                r = abs(size) * f / (WAD * room)
+                updates.extend((c, r) for c in _sides(mcol[mid], keys, size, markets[mid].spec))
+            # a balance loses value when its price falls (a debt, when it rises)
+            updates.extend((acol[a] + (keys if b > 0 else 0), abs(b) / room) for a, b in held)
         head = self._headroom
-        for k, r in updates:
-            if r > extra[k]:
-                extra[k] = r
+        for c, r in updates:
+            if r > extra[c]:
+                extra[c] = r
                 if head is not None:
-                    head.merge(k, r)
+                    head.merge(c, r)
         self._found = found
         self._pending.update(touched)
         return True
@@ -455,12 +464,16 @@ def _ratio_loop(
     iso_rows: I64, iso_cols: I64, iso_eq: F64, iso_mm: F64, iso_tol: F64, iso_is_cand: U8,
     moves: F64, heap_v: F64, heap_i: I64, acc: F64, out: F64,
 ) -> None:  # fmt: skip
-    """``clearhouse.risk.scan._headroom_loop`` (the same floats: ``out[k] = max w_k / D``) that also
-    keeps the buckets of largest ratio sum ``sum_k w_k / D`` over the keys whose price can move
-    (``moves[k] == 1``; not the settlement asset) (see :func:`_offer_loop`; bucket ``i`` is row ``i``,
-    slot ``k`` is ``n + k``)."""
+    """``clearhouse.risk.scan._headroom_loop`` (the same ``D`` and ``w``) by direction: ``out[k]`` is
+    the largest ``w_k / D`` over the buckets a *rise* of key ``k`` can hurt, ``out[K + k]`` over those
+    a *fall* can hurt (``K`` keys): a long position and a positive balance lose only when their price
+    falls, a short and a debt only when it rises (a long's maintenance grows with the price, but by
+    ``mm < 1`` per unit of its gain; with ``mm >= 1`` both). Also keeps the buckets of largest ratio
+    sum over the keys whose price can move (``moves[k] == 1``; not the settlement asset), see
+    :func:`_offer_loop` (bucket ``i`` is row ``i``, slot ``k`` is ``n + k``)."""
     n, m = size.shape
     na = bal.shape[1]
+    nk = m + na
     cap = heap_v.shape[0]
     for i in range(n):
         if is_cand[i]:
@@ -470,20 +483,24 @@ def _ratio_loop(
         t = 0.0
         for j in range(m):
             if cross[i, j]:
-                w = abs(size[i, j]) * (1.0 + mm[j])
+                s = size[i, j]
+                w = abs(s) * (1.0 + mm[j])
                 if w > 0.0:
                     r = w / d if d > 0.0 else np.inf
                     t += r * moves[j]
-                    if r > out[j]:
+                    if (s < 0.0 or mm[j] >= 1.0) and r > out[j]:
                         out[j] = r
+                    if (s > 0.0 or mm[j] >= 1.0) and r > out[nk + j]:
+                        out[nk + j] = r
         for a in range(na):
-            w = abs(bal[i, a])
-            if w > 0.0:
-                r = w / d if d > 0.0 else np.inf
+            b = bal[i, a]
+            if b != 0.0:
+                r = abs(b) / d if d > 0.0 else np.inf
                 if moves[m + a] > 0.0:
                     t += r
-                if r > out[m + a]:
-                    out[m + a] = r
+                c = nk + m + a if b > 0.0 else m + a
+                if r > out[c]:
+                    out[c] = r
         if t > 0.0:
             if acc[0] < cap or t > heap_v[0]:
                 _offer(heap_v, heap_i, acc, t, i)
@@ -493,13 +510,16 @@ def _ratio_loop(
         if iso_is_cand[k]:
             continue
         j = iso_cols[k]
-        w = abs(size[iso_rows[k], j]) * (1.0 + mm[j])
+        s = size[iso_rows[k], j]
+        w = abs(s) * (1.0 + mm[j])
         if w > 0.0:
             d = iso_eq[k] - iso_mm[k] - iso_tol[k]
             d -= 4.0 * U * (abs(iso_eq[k]) + abs(iso_mm[k]) + abs(iso_tol[k]))
             r = w / d if d > 0.0 else np.inf
-            if r > out[j]:
+            if (s < 0.0 or mm[j] >= 1.0) and r > out[j]:
                 out[j] = r
+            if (s > 0.0 or mm[j] >= 1.0) and r > out[nk + j]:
+                out[nk + j] = r
             if moves[j] > 0.0:
                 if acc[0] < cap or r > heap_v[0]:
                     _offer(heap_v, heap_i, acc, r, n + k)
@@ -510,20 +530,84 @@ def _ratio_loop(
 _ratios: Any = njit(cache=True, error_model="numpy", nogil=True)(_ratio_loop) if HAVE_NUMBA else _ratio_loop
 
 
+def _near_loop(
+    size: F64, cross: U8, bal: F64, mm: F64, equity: F64, maint: F64, tol: F64,
+    iso_rows: I64, iso_cols: I64, iso_eq: F64, iso_mm: F64, iso_tol: F64, chosen: I64, out: F64,
+) -> None:  # fmt: skip
+    """``out[t]``: the ratio columns of :func:`_ratio_loop` of bucket ``chosen[t]`` alone (the same
+    floats, computed the same way)."""
+    n, m = size.shape
+    na = bal.shape[1]
+    nk = m + na
+    for t in range(chosen.shape[0]):
+        b = chosen[t]
+        if b < n:
+            i = b
+            d = equity[i] - maint[i] - tol[i]
+            d -= 4.0 * U * (abs(equity[i]) + abs(maint[i]) + abs(tol[i]))
+            for j in range(m):
+                if cross[i, j]:
+                    s = size[i, j]
+                    w = abs(s) * (1.0 + mm[j])
+                    if w > 0.0:
+                        r = w / d if d > 0.0 else np.inf
+                        if s < 0.0 or mm[j] >= 1.0:
+                            out[t, j] = r
+                        if s > 0.0 or mm[j] >= 1.0:
+                            out[t, nk + j] = r
+            for a in range(na):
+                v = bal[i, a]
+                if v != 0.0:
+                    out[t, nk + m + a if v > 0.0 else m + a] = abs(v) / d if d > 0.0 else np.inf
+        else:
+            k = b - n
+            j = iso_cols[k]
+            s = size[iso_rows[k], j]
+            w = abs(s) * (1.0 + mm[j])
+            if w > 0.0:
+                d = iso_eq[k] - iso_mm[k] - iso_tol[k]
+                d -= 4.0 * U * (abs(iso_eq[k]) + abs(iso_mm[k]) + abs(iso_tol[k]))
+                r = w / d if d > 0.0 else np.inf
+                if s < 0.0 or mm[j] >= 1.0:
+                    out[t, j] = r
+                if s > 0.0 or mm[j] >= 1.0:
+                    out[t, nk + j] = r
+
+
+_near: Any = njit(cache=True, error_model="numpy", nogil=True)(_near_loop) if HAVE_NUMBA else _near_loop
+
+
+_warm = False
+
+
+def warm_up() -> None:
+    """Compile (or load from numba's cache) the skip's kernels once per process, before any block."""
+    global _warm
+    if _warm or not HAVE_NUMBA:
+        return
+    _warm = True
+    f1, f2, i1 = np.zeros(1), np.zeros((1, 1)), np.zeros(1, dtype=np.int64)
+    u1, u2 = np.zeros(1, dtype=np.uint8), np.zeros((1, 1), dtype=np.uint8)
+    two, four = np.zeros(2), np.zeros(4)
+    _ratios(f2, u2, f2, f1, f1, f1, f1, u1, i1, i1, f1, f1, f1, u1, two, f1, i1, np.zeros(2), four)
+    _near(f2, u2, f2, f1, f1, f1, f1, i1, i1, f1, f1, f1, i1, np.zeros((1, 4)))
+
+
 def nearest_headroom(book: ColumnarBook, last: ScanResult, keep: int) -> _Headroom:
-    """The ratios of :func:`clearhouse.risk.scan.headroom_ratios` (the same floats), with the (at most)
-    ``keep`` buckets of largest ratio sum set apart: ``rest`` is then the largest ratio sum of the
-    others, for every key (a ratio is at most its bucket's sum). ``book`` must hold exactly the rows
-    ``last`` scanned."""
+    """The ratios of :func:`_ratio_loop` with the (at most) ``keep`` buckets of largest ratio sum set
+    apart: ``rest`` is then the largest ratio sum of the others, for every column (a ratio is at
+    most its bucket's sum). ``book`` must hold exactly the rows ``last`` scanned."""
     m, na = len(book.markets), len(book.assets)
+    nk = m + na
     n, slots = book.n, last.iso_rows.shape[0]
+    keep = max(keep, 1)
     size, cross, bal, mm = book.size, book.cross.view(np.uint8), book.balances, book.mm_frac
     is_cand = np.zeros(n, dtype=np.uint8)
     is_cand[last.candidate_rows] = 1
     iso_is_cand = np.zeros(slots, dtype=np.uint8)
     iso_is_cand[last.isolated_candidate_slots] = 1
     heap_v, heap_i, acc = np.zeros(keep), np.zeros(keep, dtype=np.int64), np.zeros(2)
-    full = np.zeros(m + na)
+    full = np.zeros(2 * nk)
     moves = np.array([0.0 if k == book.settlement else 1.0 for k in (*book.oracles, *book.assets)])
     eq, mt, tol = last.equity, last.maintenance, last.tolerance
     iso_rows, iso_cols = last.iso_rows, last.iso_cols
@@ -533,30 +617,25 @@ def nearest_headroom(book: ColumnarBook, last: ScanResult, keep: int) -> _Headro
         iso_rows, iso_cols, ie, im, it, iso_is_cand, moves, heap_v, heap_i, acc, full,
     )  # fmt: skip
     top = np.sort(heap_i[: int(acc[0])])
-    rest = [min(float(acc[1]), r) if mv else r for r, mv in zip(full.tolist(), moves.tolist(), strict=True)]
-    # The set-apart buckets' own ratios (the loop's floats, for those rows only).
-    rows, slot = top[top < n], top[top >= n] - n
-    near = np.zeros((top.size, m + na))
-    d = eq[rows] - mt[rows] - tol[rows]
-    d -= 4.0 * U * (np.abs(eq[rows]) + np.abs(mt[rows]) + np.abs(tol[rows]))
-    w = np.concatenate([np.abs(size[rows]) * (1.0 + mm) * cross[rows], np.abs(bal[rows])], axis=1)
-    near[: rows.size] = _over(w, d[:, None])
-    d = ie[slot] - im[slot] - it[slot]
-    d -= 4.0 * U * (np.abs(ie[slot]) + np.abs(im[slot]) + np.abs(it[slot]))
-    cols = iso_cols[slot]
-    w = np.abs(size[iso_rows[slot], cols]) * (1.0 + mm[cols])
-    near[rows.size + np.arange(slot.size), cols] = _over(w, d)
+    movable = [*moves.tolist(), *moves.tolist()]
+    rest = [min(float(acc[1]), r) if mv else r for r, mv in zip(full.tolist(), movable, strict=True)]
+    # The set-apart buckets' own ratios.
+    near = np.zeros((top.size, 2 * nk))
+    _near(size, cross, bal, mm, eq, mt, tol, iso_rows, iso_cols, ie, im, it, top, near)
     ids, markets = last.account_ids, last.markets
-    targets: list[Target] = [(ids[i], None) for i in rows.tolist()]
-    targets += [(ids[iso_rows[k]], markets[iso_cols[k]]) for k in slot.tolist()]
+    targets: list[Target] = [
+        (ids[b], None) if b < n else (ids[iso_rows[b - n]], markets[iso_cols[b - n]]) for b in top.tolist()
+    ]
     return _Headroom(full.tolist(), rest, near, targets)
 
 
-def _over(w: F64, d: F64) -> F64:
-    """``w / d`` where ``w > 0`` (``inf`` when ``d <= 0``), 0 where ``w == 0``: the loop's ratio."""
-    with np.errstate(divide="ignore", invalid="ignore"):
-        r = np.where(d > 0.0, w / d, np.inf)
-    return np.where(w > 0.0, r, 0.0)
+def _sides(column: int, keys: int, size: int, spec: MarketSpec) -> tuple[int, ...]:
+    """The ratio columns a position's risk counts in: a long loses when its price falls, a short when
+    it rises (maintenance rises with the price, but slower than a long gains while the fraction is
+    below 1; otherwise both)."""
+    if spec.maintenance_margin >= WAD:
+        return (column, keys + column)
+    return (keys + column,) if size > 0 else (column,)
 
 
 def _room(headroom: int, slack: int, drift: int) -> int | None:
