@@ -51,12 +51,39 @@ def account_leaf(account: Account) -> bytes:
     return hashlib.sha256(b"A" + encode_account(account)).digest()
 
 
+class _FrozenEncodings:
+    """Canonical bytes of immutable values (frozen msgspec structs: parameters, asset, market and vault
+    type specs), by identity, as ``msgspec.Raw`` so an enclosing encoding embeds them verbatim: the
+    same bytes as encoding them in place, without re-encoding a spec every block. Entries hold their
+    value, so an id is never reused while cached; the table is cleared when it grows past ``limit``."""
+
+    __slots__ = ("_table", "limit")
+
+    def __init__(self, limit: int = 4096) -> None:
+        self._table: dict[int, tuple[object, msgspec.Raw]] = {}
+        self.limit = limit
+
+    def __call__(self, value: object) -> msgspec.Raw:
+        hit = self._table.get(id(value))
+        if hit is not None and hit[0] is value:
+            return hit[1]
+        raw = msgspec.Raw(_encoder.encode(value))
+        if len(self._table) >= self.limit:
+            self._table.clear()
+        self._table[id(value)] = (value, raw)
+        return raw
+
+
+_frozen = _FrozenEncodings()
+
+
 def encode_globals(state: LedgerState) -> bytes:
     """Canonical bytes of everything but the accounts."""
+    frozen = _frozen
     markets = [
         [
             mid,
-            m.spec,
+            frozen(m.spec),
             m.funding_index,
             m.last_funding_time,
             m.last_trade_price,
@@ -82,7 +109,7 @@ def encode_globals(state: LedgerState) -> bytes:
         # Debt positions extend the globals only once used: roots of perp-only ledgers are unchanged.
         extension = [
             [
-                [vid, vt.spec, vt.rate, vt.rho, vt.art, vt.dirt]
+                [vid, frozen(vt.spec), vt.rate, vt.rho, vt.art, vt.dirt]
                 for vid, vt in sorted(state.vault_types.items())
             ],
             [debt.hole, debt.dirt, debt.kicks, [debt.auctions[i] for i in sorted(debt.auctions)]],
@@ -93,12 +120,12 @@ def encode_globals(state: LedgerState) -> bytes:
             extension.append(sp.encode())
     return _encoder.encode(
         [
-            state.params,
+            frozen(state.params),
             state.height,
             state.time,
             state.sequencer_up,
             state.sequencer_up_since,
-            [state.assets[a] for a in sorted(state.assets)],
+            [frozen(state.assets[a]) for a in sorted(state.assets)],
             markets,
             sorted(state.prices.items()),
             sorted(pools.insurance.items()),

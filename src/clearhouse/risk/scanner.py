@@ -208,7 +208,9 @@ class ColumnarScanner:
                 if not sum(head.rest[k] * d for k, d in zip(keys, step, strict=True)) <= 1.0 - SKIP_SAFETY:
                     return None
                 risky = head.at_risk(keys, step, NEAR_MAX)
-                if risky is None:
+                # More candidates than the block may close: a fresh scan lets enforcement rank them
+                # (``ranked``, O(cap) exact summaries) instead of confirming every one.
+                if risky is None or len(self._found) + len(risky) > state.params.max_liquidations_per_block:
                     return None
                 near = risky
         if touched and not self._rescreen(state, touched):
