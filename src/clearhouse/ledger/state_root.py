@@ -16,6 +16,7 @@ import msgspec
 
 from clearhouse.ledger.contracts import encode_positions
 from clearhouse.ledger.model import Account, LedgerState
+from clearhouse.liquidation.stability_pool import StabilityPoolState
 
 _DOMAIN = b"clearhouse/state/v1"
 _EMPTY = bytes(32)
@@ -77,8 +78,63 @@ class _FrozenEncodings:
 _frozen = _FrozenEncodings()
 
 
+class _Tail:
+    """The globals' slowly changing middle (pools, deposits, withdrawals) as encoded bytes, reused
+    while a shallow snapshot of those values still compares equal: checking a few small dicts for
+    equality is cheaper than sorting and encoding them, and mutation in place is seen too."""
+
+    __slots__ = ("bytes", "snapshot")
+
+    def __init__(self) -> None:
+        self.snapshot: tuple[object, ...] | None = None
+        self.bytes = b""
+
+    def get(self, state: LedgerState) -> bytes:
+        pools = state.pools
+        key = (
+            pools.insurance,
+            pools.fees,
+            pools.bad_debt,
+            pools.backstop,
+            pools.insurance_used_height,
+            pools.insurance_used,
+            pools.withdrawals_gated_until,
+            state.deposited,
+            state.withdrawn,
+        )
+        if key != self.snapshot:
+            self.bytes = _elements(
+                [
+                    sorted(pools.insurance.items()),
+                    sorted(pools.fees.items()),
+                    sorted(pools.bad_debt.items()),
+                    sorted(pools.backstop.items()),
+                    [pools.insurance_used_height, pools.insurance_used, pools.withdrawals_gated_until],
+                    sorted(state.deposited.items()),
+                    sorted(state.withdrawn.items()),
+                ]
+            )
+            # copies: a later mutation in place must not change the snapshot with it
+            self.snapshot = tuple(dict(v) if isinstance(v, dict) else v for v in key)
+        return self.bytes
+
+
+_tail = _Tail()
+_UNUSED_POOL = StabilityPoolState()
+
+
+def _elements(values: list[object]) -> bytes:
+    """The encoded elements of a list without its brackets: ``a,b,c``."""
+    return _encoder.encode(values)[1:-1]
+
+
 def encode_globals(state: LedgerState) -> bytes:
-    """Canonical bytes of everything but the accounts."""
+    """Canonical bytes of everything but the accounts.
+
+    Assembled from the encodings of its elements (a JSON array is ``[`` + the elements joined by ``,``
+    + ``]``, which is exactly what the encoder writes), so immutable parts (parameters, specs) and the
+    slowly changing middle (:class:`_Tail`) are not re-encoded every block: the same bytes as encoding
+    the whole list at once (``tests/ledger/test_state_root.py`` compares the two)."""
     frozen = _frozen
     markets = [
         [
@@ -99,26 +155,7 @@ def encode_globals(state: LedgerState) -> bytes:
         ]
         for mid, m in sorted(state.markets.items())
     ]
-    pools = state.pools
-    extension: list[object] = []
-    debt = state.debt
-    sp = state.stability_pool
-    sp_used = sp.used()
-    used = state.vault_types or debt.auctions or debt.kicks or debt.hole or state.drawn or state.repaid
-    if used or sp_used:
-        # Debt positions extend the globals only once used: roots of perp-only ledgers are unchanged.
-        extension = [
-            [
-                [vid, frozen(vt.spec), vt.rate, vt.rho, vt.art, vt.dirt]
-                for vid, vt in sorted(state.vault_types.items())
-            ],
-            [debt.hole, debt.dirt, debt.kicks, [debt.auctions[i] for i in sorted(debt.auctions)]],
-            sorted(state.drawn.items()),
-            sorted(state.repaid.items()),
-        ]
-        if sp_used:
-            extension.append(sp.encode())
-    return _encoder.encode(
+    head = _elements(
         [
             frozen(state.params),
             state.height,
@@ -128,20 +165,34 @@ def encode_globals(state: LedgerState) -> bytes:
             [frozen(state.assets[a]) for a in sorted(state.assets)],
             markets,
             sorted(state.prices.items()),
-            sorted(pools.insurance.items()),
-            sorted(pools.fees.items()),
-            sorted(pools.bad_debt.items()),
-            sorted(pools.backstop.items()),
-            [pools.insurance_used_height, pools.insurance_used, pools.withdrawals_gated_until],
-            sorted(state.deposited.items()),
-            sorted(state.withdrawn.items()),
-            [[k, hashlib.sha256(f.encode_state()).hexdigest()] for k, f in sorted(state.oracles.items())],
-            *extension,
-            # The steward extends the globals only once used: existing roots are unchanged.
-            *([["steward", state.steward.encode()]] if state.steward.used() else []),
-            *([["contracts", state.contracts.encode()]] if state.contracts.used() else []),
         ]
     )
+    rest: list[object] = [
+        [[k, hashlib.sha256(f.encode_state()).hexdigest()] for k, f in sorted(state.oracles.items())]
+    ]
+    debt = state.debt
+    sp = state.stability_pool
+    sp_used = sp != _UNUSED_POOL  # StabilityPoolState.used() without building an empty one each block
+    used = state.vault_types or debt.auctions or debt.kicks or debt.hole or state.drawn or state.repaid
+    if used or sp_used:
+        # Debt positions extend the globals only once used: roots of perp-only ledgers are unchanged.
+        rest += [
+            [
+                [vid, frozen(vt.spec), vt.rate, vt.rho, vt.art, vt.dirt]
+                for vid, vt in sorted(state.vault_types.items())
+            ],
+            [debt.hole, debt.dirt, debt.kicks, [debt.auctions[i] for i in sorted(debt.auctions)]],
+            sorted(state.drawn.items()),
+            sorted(state.repaid.items()),
+        ]
+        if sp_used:
+            rest.append(sp.encode())
+    # The steward and dated contracts extend the globals only once used: existing roots are unchanged.
+    if state.steward.used():
+        rest.append(["steward", state.steward.encode()])
+    if state.contracts.used():
+        rest.append(["contracts", state.contracts.encode()])
+    return b"".join((b"[", head, b",", _tail.get(state), b",", _elements(rest), b"]"))
 
 
 class MerkleTree:
