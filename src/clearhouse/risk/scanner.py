@@ -466,44 +466,60 @@ def _ratio_loop(
     iso_rows: I64, iso_cols: I64, iso_eq: F64, iso_mm: F64, iso_tol: F64, iso_is_cand: U8,
     moves: F64, heap_v: F64, heap_i: I64, acc: F64, out: F64,
 ) -> None:  # fmt: skip
-    """``clearhouse.risk.scan._headroom_loop`` (the same ``D`` and ``w``) by direction: ``out[k]`` is
-    the largest ``w_k / D`` over the buckets a *rise* of key ``k`` can hurt, ``out[K + k]`` over those
-    a *fall* can hurt (``K`` keys): a long position and a positive balance lose only when their price
-    falls, a short and a debt only when it rises (a long's maintenance grows with the price, but by
-    ``mm < 1`` per unit of its gain; with ``mm >= 1`` both). Also keeps the buckets of largest ratio
-    sum over the keys whose price can move (``moves[k] == 1``; not the settlement asset), see
-    :func:`_offer_loop` (bucket ``i`` is row ``i``, slot ``k`` is ``n + k``)."""
+    """``clearhouse.risk.scan._headroom_loop`` (the same ``D``, ``w`` and ``w / D``) by direction:
+    ``out[k]`` is the largest ``w_k / D`` over the buckets a *rise* of key ``k`` can hurt, ``out[K + k]``
+    over those a *fall* can hurt (``K`` keys): a long position and a positive balance lose only when
+    their price falls, a short and a debt only when it rises (a long's maintenance grows with the
+    price, but by ``mm < 1`` per unit of its gain; with ``mm >= 1`` both). Also keeps the buckets of
+    largest ``W / D``, ``W`` the sum of their ``w`` over the keys whose price can move (``moves[k] == 1``;
+    not the settlement asset), see :func:`_offer_loop` (bucket ``i`` is row ``i``, slot ``k`` is
+    ``n + k``): each of a bucket's ratios on those keys is at most its ``W / D`` (rounding is monotone).
+
+    A ratio is divided out only when the product test ``w > out * D * (1 - 1e-12)`` says it may beat
+    the running maximum (it never rejects one that does), so most rows cost no division."""
     n, m = size.shape
     na = bal.shape[1]
     nk = m + na
     cap = heap_v.shape[0]
+    shy = 1.0 - 1e-12
     for i in range(n):
         if is_cand[i]:
             continue
         d = equity[i] - maint[i] - tol[i]
         d -= 4.0 * U * (abs(equity[i]) + abs(maint[i]) + abs(tol[i]))
-        t = 0.0
+        pos = d > 0.0
+        big = 0.0
         for j in range(m):
             if cross[i, j]:
                 s = size[i, j]
                 w = abs(s) * (1.0 + mm[j])
                 if w > 0.0:
-                    r = w / d if d > 0.0 else np.inf
-                    t += r * moves[j]
-                    if (s < 0.0 or mm[j] >= 1.0) and r > out[j]:
-                        out[j] = r
-                    if (s > 0.0 or mm[j] >= 1.0) and r > out[nk + j]:
-                        out[nk + j] = r
+                    big += w * moves[j]
+                    # the side that hurts, picked without a branch (longs and shorts interleave)
+                    c = nk + j if s > 0.0 else j
+                    if not pos or w > out[c] * d * shy:
+                        r = w / d if pos else np.inf
+                        if r > out[c]:
+                            out[c] = r
+                    if mm[j] >= 1.0:  # both sides
+                        c = j if s > 0.0 else nk + j
+                        if not pos or w > out[c] * d * shy:
+                            r = w / d if pos else np.inf
+                            if r > out[c]:
+                                out[c] = r
         for a in range(na):
             b = bal[i, a]
             if b != 0.0:
-                r = abs(b) / d if d > 0.0 else np.inf
-                if moves[m + a] > 0.0:
-                    t += r
+                w = abs(b)
+                big += w * moves[m + a]
                 c = nk + m + a if b > 0.0 else m + a
-                if r > out[c]:
-                    out[c] = r
-        if t > 0.0:
+                if not pos or w > out[c] * d * shy:
+                    r = w / d if pos else np.inf
+                    if r > out[c]:
+                        out[c] = r
+        # with the heap full a sum only matters above the largest one left out (<= the heap's min)
+        if big > 0.0 and (not pos or acc[0] < cap or big > acc[1] * d * shy):
+            t = big / d if pos else np.inf
             if acc[0] < cap or t > heap_v[0]:
                 _offer(heap_v, heap_i, acc, t, i)
             elif t > acc[1]:
