@@ -45,7 +45,7 @@ from __future__ import annotations
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from itertools import repeat
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -89,6 +89,7 @@ class ColumnarScanner:
         self.nearest = 0
         self._basis: tuple[object, ...] | None = None
         self._basis_prices: tuple[int, ...] | None = None
+        self._priced: list[tuple[int, str, int]] = []
         self._headroom: _Headroom | None = None
         #: Ratios of re-screened buckets, merged into ``_headroom`` (elementwise max).
         self._extra: list[float] = []
@@ -169,6 +170,9 @@ class ColumnarScanner:
         if self.reuse:
             self._basis = _basis(state, book)
             self._basis_prices = _exact_prices(book, prices)
+            # (index, key, price) of every key but the settlement asset (priced at exactly 1)
+            keyed = zip((*book.oracles, *book.assets), self._basis_prices, strict=True)
+            self._priced = [(k, key, then) for k, (key, then) in enumerate(keyed) if key != book.settlement]
             self._headroom = None  # computed on the first block that might skip
             m = len(book.markets)
             self._extra = [0.0] * (2 * (m + len(book.assets)))
@@ -183,15 +187,13 @@ class ColumnarScanner:
         ``touched`` accounts re-screened exactly; None when the block must scan in full."""
         book, last, basis_prices = self.book, self.last, self._basis_prices
         assert book is not None and basis_prices is not None
-        if last is None or _basis(state, book) != self._basis:
+        if last is None or not self._same_basis(state):
             return None
-        table, settlement = state.prices, book.settlement
+        table = state.prices
         step: list[float] = []
         keys: list[int] = []
         down = len(basis_prices)  # ratio column of key k: k for a rise, down + k for a fall
-        for k, (key, then) in enumerate(zip((*book.oracles, *book.assets), basis_prices, strict=True)):
-            if key == settlement:
-                continue  # priced at exactly 1 by the scan
+        for k, key, then in self._priced:
             entry = table.get(key)
             if entry is None:
                 return None  # the full scan decides (it falls back to the exact path)
@@ -223,6 +225,28 @@ class ColumnarScanner:
         else:
             self.skipped += 1
         return list(self._found)
+
+    def _same_basis(self, state: LedgerState) -> bool:
+        """``_basis(state, book) == self._basis`` without building the tuple (the same comparisons:
+        identity first, then equality, element by element)."""
+        basis, book = self._basis, self.book
+        assert basis is not None and book is not None
+        settlement, market_ids, asset_ids = basis[0], basis[1], basis[2]
+        market_terms = cast(tuple[tuple[object, int, int], ...], basis[3])
+        asset_specs = cast(tuple[object, ...], basis[4])
+        markets, assets = state.markets, state.assets
+        if state.params.settlement_asset != settlement:
+            return False
+        if tuple(markets) != market_ids or tuple(assets) != asset_ids:
+            return False
+        for mid, (spec, index, vol) in zip(book.markets, market_terms, strict=True):
+            m = markets[mid]
+            if (m.spec is not spec and m.spec != spec) or m.funding_index != index or m.vol_multiplier != vol:
+                return False
+        for a, spec in zip(book.assets, asset_specs, strict=True):
+            if assets[a] is not spec and assets[a] != spec:
+                return False
+        return True
 
     def _head(self) -> _Headroom:
         """The scan's headroom ratios (computed once per scan, on first use), merged with those of the
