@@ -66,9 +66,9 @@ SKIP_SAFETY = 1e-6
 #: Most changed accounts a block re-screens exactly instead of scanning in full (module docstring).
 RESCREEN_MAX = 64
 #: How many of the nearest buckets (largest ratios) the skip keeps one by one (module docstring).
-NEAR_ROWS = 64
+NEAR_ROWS = 128
 #: Most of them a block hands to the exact check instead of scanning in full.
-NEAR_MAX = 8
+NEAR_MAX = 64
 
 
 class ColumnarScanner:
