@@ -23,6 +23,18 @@ missing price) scans in full, so the exact check sees a superset either way and 
 ``last`` is then the scan the skip relied on (taken at earlier prices); drivers that chart ``last``
 every block construct the scanner with ``reuse=False``.
 
+The ratios are kept **by direction** (:func:`_ratio_loop`): a long's ``E - MM`` (with the largest
+fraction ``mm < 1``) has slope ``s (1 - mm) > 0`` in its price and a positive balance's value grows
+with it, so they can only lose when the price falls; shorts and debts only when it rises. ``R_k`` is
+therefore two maxima per key, and a move uses the one of its direction (both when ``mm >= 1``).
+
+**The nearest buckets** (the :data:`NEAR_ROWS` of largest ratio sum ``W_i / D_i``) are set apart:
+``R'_k`` bounds every other bucket (each of its ratios is at most its sum), and when
+``sum_k R'_k |dP_k| <= 1 - 1e-6`` fails nowhere but the full test does, the nearest buckets the move
+may have brought below maintenance (their own test fails) are handed to the exact check as
+candidates, without scanning, if they are at most :data:`NEAR_MAX` and the candidates do not exceed
+the block's liquidation cap (then a fresh scan lets enforcement rank them).
+
 **Blocks that changed a few accounts skip too** (at most :data:`RESCREEN_MAX`, every market on fixed
 margin), e.g. the block after close-outs, where only the closed accounts and the liquidator changed.
 Every other row keeps its proof above; each changed bucket is re-screened *exactly* at the current
