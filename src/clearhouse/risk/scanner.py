@@ -222,12 +222,14 @@ class ColumnarScanner:
                 if not sum(head.rest[k] * d for k, d in zip(keys, step, strict=True)) <= 1.0 - SKIP_SAFETY:
                     return None
                 risky = head.at_risk(keys, step, NEAR_MAX)
-                # More candidates than the block may close: a fresh scan lets enforcement rank them
-                # (``ranked``, O(cap) exact summaries) instead of confirming every one.
-                if risky is None or len(self._found) + len(risky) > state.params.max_liquidations_per_block:
+                if risky is None:
                     return None
                 near = risky
         if touched and not self._rescreen(state, touched):
+            return None
+        if len(self._found) + len(near) > state.params.max_liquidations_per_block:
+            # More candidates than the block may close: a fresh scan lets enforcement rank them
+            # (``ranked``: exact summaries for about the cap, not for every candidate).
             return None
         if near:
             self.nearest += 1
