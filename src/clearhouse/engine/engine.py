@@ -162,7 +162,8 @@ class Engine:
                 rescan = set()
                 self._enforce(undo, events, rescan, candidates)
                 touched |= rescan
-            self._hasher.update(state.accounts[a] for a in sorted(touched))
+            if touched:
+                self._hasher.update(state.accounts[a] for a in sorted(touched))
             root = self._hasher.root(state)
             block_bytes = encode_block(block)
             events_bytes = encode_events(events)

@@ -16,6 +16,7 @@ import msgspec
 
 from clearhouse.ledger.contracts import encode_positions
 from clearhouse.ledger.model import Account, LedgerState
+from clearhouse.liquidation.stability_pool import StabilityPoolState
 
 _DOMAIN = b"clearhouse/state/v1"
 _EMPTY = bytes(32)
@@ -51,12 +52,94 @@ def account_leaf(account: Account) -> bytes:
     return hashlib.sha256(b"A" + encode_account(account)).digest()
 
 
+class _FrozenEncodings:
+    """Canonical bytes of immutable values (frozen msgspec structs: parameters, asset, market and vault
+    type specs), by identity, as ``msgspec.Raw`` so an enclosing encoding embeds them verbatim: the
+    same bytes as encoding them in place, without re-encoding a spec every block. Entries hold their
+    value, so an id is never reused while cached; the table is cleared when it grows past ``limit``."""
+
+    __slots__ = ("_table", "limit")
+
+    def __init__(self, limit: int = 4096) -> None:
+        self._table: dict[int, tuple[object, msgspec.Raw]] = {}
+        self.limit = limit
+
+    def __call__(self, value: object) -> msgspec.Raw:
+        hit = self._table.get(id(value))
+        if hit is not None and hit[0] is value:
+            return hit[1]
+        raw = msgspec.Raw(_encoder.encode(value))
+        if len(self._table) >= self.limit:
+            self._table.clear()
+        self._table[id(value)] = (value, raw)
+        return raw
+
+
+_frozen = _FrozenEncodings()
+
+
+class _Tail:
+    """The globals' slowly changing middle (pools, deposits, withdrawals) as encoded bytes, reused
+    while a shallow snapshot of those values still compares equal: checking a few small dicts for
+    equality is cheaper than sorting and encoding them, and mutation in place is seen too."""
+
+    __slots__ = ("bytes", "snapshot")
+
+    def __init__(self) -> None:
+        self.snapshot: tuple[object, ...] | None = None
+        self.bytes = b""
+
+    def get(self, state: LedgerState) -> bytes:
+        pools = state.pools
+        key = (
+            pools.insurance,
+            pools.fees,
+            pools.bad_debt,
+            pools.backstop,
+            pools.insurance_used_height,
+            pools.insurance_used,
+            pools.withdrawals_gated_until,
+            state.deposited,
+            state.withdrawn,
+        )
+        if key != self.snapshot:
+            self.bytes = _elements(
+                [
+                    sorted(pools.insurance.items()),
+                    sorted(pools.fees.items()),
+                    sorted(pools.bad_debt.items()),
+                    sorted(pools.backstop.items()),
+                    [pools.insurance_used_height, pools.insurance_used, pools.withdrawals_gated_until],
+                    sorted(state.deposited.items()),
+                    sorted(state.withdrawn.items()),
+                ]
+            )
+            # copies: a later mutation in place must not change the snapshot with it
+            self.snapshot = tuple(dict(v) if isinstance(v, dict) else v for v in key)
+        return self.bytes
+
+
+_tail = _Tail()
+_UNUSED_POOL = StabilityPoolState()
+
+
+def _elements(values: list[object]) -> bytes:
+    """The encoded elements of a list without its brackets: ``a,b,c``."""
+    return _encoder.encode(values)[1:-1]
+
+
 def encode_globals(state: LedgerState) -> bytes:
-    """Canonical bytes of everything but the accounts."""
+    """Canonical bytes of everything but the accounts.
+
+    Assembled from the encodings of its elements (a JSON array is ``[`` + the elements joined by ``,``
+    + ``]``, which is exactly what the encoder writes), so immutable parts (parameters, specs) and the
+    slowly changing middle (:class:`_Tail`) are not re-encoded every block: the same bytes as encoding
+    the whole list at once (``tests/ledger/test_state_root.py`` compares the two)."""
+    frozen = _frozen
     markets = [
         [
             mid,
-            m.spec,
+            frozen(m.spec),
             m.funding_index,
             m.last_funding_time,
             m.last_trade_price,
@@ -72,17 +155,30 @@ def encode_globals(state: LedgerState) -> bytes:
         ]
         for mid, m in sorted(state.markets.items())
     ]
-    pools = state.pools
-    extension: list[object] = []
+    head = _elements(
+        [
+            frozen(state.params),
+            state.height,
+            state.time,
+            state.sequencer_up,
+            state.sequencer_up_since,
+            [frozen(state.assets[a]) for a in sorted(state.assets)],
+            markets,
+            sorted(state.prices.items()),
+        ]
+    )
+    rest: list[object] = [
+        [[k, hashlib.sha256(f.encode_state()).hexdigest()] for k, f in sorted(state.oracles.items())]
+    ]
     debt = state.debt
     sp = state.stability_pool
-    sp_used = sp.used()
+    sp_used = sp != _UNUSED_POOL  # StabilityPoolState.used() without building an empty one each block
     used = state.vault_types or debt.auctions or debt.kicks or debt.hole or state.drawn or state.repaid
     if used or sp_used:
         # Debt positions extend the globals only once used: roots of perp-only ledgers are unchanged.
-        extension = [
+        rest += [
             [
-                [vid, vt.spec, vt.rate, vt.rho, vt.art, vt.dirt]
+                [vid, frozen(vt.spec), vt.rate, vt.rho, vt.art, vt.dirt]
                 for vid, vt in sorted(state.vault_types.items())
             ],
             [debt.hole, debt.dirt, debt.kicks, [debt.auctions[i] for i in sorted(debt.auctions)]],
@@ -90,31 +186,13 @@ def encode_globals(state: LedgerState) -> bytes:
             sorted(state.repaid.items()),
         ]
         if sp_used:
-            extension.append(sp.encode())
-    return _encoder.encode(
-        [
-            state.params,
-            state.height,
-            state.time,
-            state.sequencer_up,
-            state.sequencer_up_since,
-            [state.assets[a] for a in sorted(state.assets)],
-            markets,
-            sorted(state.prices.items()),
-            sorted(pools.insurance.items()),
-            sorted(pools.fees.items()),
-            sorted(pools.bad_debt.items()),
-            sorted(pools.backstop.items()),
-            [pools.insurance_used_height, pools.insurance_used, pools.withdrawals_gated_until],
-            sorted(state.deposited.items()),
-            sorted(state.withdrawn.items()),
-            [[k, hashlib.sha256(f.encode_state()).hexdigest()] for k, f in sorted(state.oracles.items())],
-            *extension,
-            # The steward extends the globals only once used: existing roots are unchanged.
-            *([["steward", state.steward.encode()]] if state.steward.used() else []),
-            *([["contracts", state.contracts.encode()]] if state.contracts.used() else []),
-        ]
-    )
+            rest.append(sp.encode())
+    # The steward and dated contracts extend the globals only once used: existing roots are unchanged.
+    if state.steward.used():
+        rest.append(["steward", state.steward.encode()])
+    if state.contracts.used():
+        rest.append(["contracts", state.contracts.encode()])
+    return b"".join((b"[", head, b",", _tail.get(state), b",", _elements(rest), b"]"))
 
 
 class MerkleTree:

@@ -179,27 +179,33 @@ def accrue_funding(state: LedgerState, now: int, undo: BlockUndo, events: list[e
     """The block's funding hook: advance every market's funding index over ``[last_funding_time, now]``
     (O(markets)) at the last recorded index price, before the block's own oracle reports are read.
     Markets are replaced in the state directly (the block's ``undo`` keeps the originals)."""
-    for mid in sorted(state.markets):
-        market = state.markets[mid]
+    markets, prices, originals = state.markets, state.prices, undo.markets
+    for mid in sorted(markets) if len(markets) > 1 else tuple(markets):
+        market = markets[mid]
         elapsed = now - market.last_funding_time
         if elapsed <= 0:
             continue
-        entry = state.prices.get(market.spec.oracle)
+        spec = market.spec
+        entry = prices.get(spec.oracle)
         new = market.clone()
         new.last_funding_time = now
         if entry is not None:
             index_price = entry[0]
-            new.mark = market.mark.copy()
-            mark = new.mark.update(now, index_price, take_venue_price(new, index_price))
-            new.mark_price = mark.mark
-            rate = funding_rate(market.spec, mark.mark, index_price)
-            delta = rate * index_price * elapsed * RAY // (WAD * WAD * market.spec.funding_period)
-            if delta:
-                new.funding_index += delta
-                events.append(ev.FundingAccrued(mid, mark.mark, rate, new.funding_index, elapsed))
-        if mid not in undo.markets:
-            undo.markets[mid] = market
-        state.markets[mid] = new
+            new.mark = estimator = market.mark.copy()
+            # no fills in the interval: the venue leg is the index (``take_venue_price``, nothing to reset)
+            fills = new.interval_size or new.interval_value
+            venue = take_venue_price(new, index_price) if fills else index_price
+            mark = estimator.update(now, index_price, venue).mark
+            new.mark_price = mark
+            rate = funding_rate(spec, mark, index_price)
+            if rate:  # a zero rate moves nothing
+                delta = rate * index_price * elapsed * RAY // (WAD * WAD * spec.funding_period)
+                if delta:
+                    new.funding_index += delta
+                    events.append(ev.FundingAccrued(mid, mark, rate, new.funding_index, elapsed))
+        if mid not in originals:
+            originals[mid] = market
+        markets[mid] = new
 
 
 @dataclass(frozen=True, slots=True)

@@ -104,15 +104,17 @@ class ExponentialAverage:
         self._time = 0
 
     def record(self, time: int, value: int) -> None:
-        if self._ema is None:
+        ema = self._ema
+        if ema is None:
             self._ema = value * self._SCALE
         else:
             dt = time - self._time
             if dt < 0:
                 raise InvalidValue(f"record at {time} before the last record at {self._time}")
-            if dt:
+            gap = self._held * self._SCALE - ema
+            if dt and gap:  # an average already at the held value stays there: no decay to compute
                 pull = ONE - decay_one(dt, self.half_life)
-                self._ema += (self._held * self._SCALE - self._ema) * pull // ONE
+                self._ema = ema + gap * pull // ONE
         self._held = value
         self._time = time
 
@@ -122,9 +124,9 @@ class ExponentialAverage:
             return None
         ema = self._ema
         if now is not None and now > self._time:
-            ema += (
-                (self._held * self._SCALE - ema) * (ONE - decay_one(now - self._time, self.half_life)) // ONE
-            )
+            gap = self._held * self._SCALE - ema
+            if gap:  # an average at the held value stays there
+                ema += gap * (ONE - decay_one(now - self._time, self.half_life)) // ONE
         return ema // self._SCALE
 
     def state(self) -> list[Any]:

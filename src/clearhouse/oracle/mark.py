@@ -20,7 +20,7 @@ from typing import Any
 
 import msgspec
 
-from clearhouse.core.fixedpoint import WAD, check_positive
+from clearhouse.core.fixedpoint import MAX_ABS, WAD, check_positive
 from clearhouse.oracle.averages import ExponentialAverage
 from clearhouse.oracle.errors import UpdateOutOfOrder
 from clearhouse.oracle.intmath import median3, median_floor, median_of
@@ -73,22 +73,27 @@ class MarkPrice:
         self, now: int, oracle: int, venue: int | None, external: Sequence[int] | None = None
     ) -> MarkEstimate:
         """Mark price at ``now`` from the oracle (index) price, the venue price and external prices."""
-        check_positive(oracle, "oracle price")
+        if type(oracle) is not int or not 0 < oracle < MAX_ABS:
+            check_positive(oracle, "oracle price")  # raises the typed error
         if self._time is not None and now < self._time:
             raise UpdateOutOfOrder(f"mark update at {now} before the last one at {self._time}")
         if venue is not None:
-            check_positive(venue, "venue price")
+            if type(venue) is not int or not 0 < venue < MAX_ABS:
+                check_positive(venue, "venue price")
             self._basis.record(now, venue - oracle)
         self._time = now
         basis = self._basis.value(now) or 0
         # After a crash the smoothed basis can exceed the new oracle price; the estimate is floored at
         # one unit instead of failing, since the mark feeds funding every block (and funding is clamped).
         first = max(oracle + basis, 1)
-        ext = None
-        if external:
-            for p in external:
-                check_positive(p, "external price")
-            ext = median_of(list(external))
+        if not external:  # the ledger's case: no external venues
+            if venue is None:
+                return MarkEstimate(now, first, first, None, None)
+            # median of two: the floor of their mean
+            return MarkEstimate(now, (first + venue) // 2, first, venue, None)
+        for p in external:
+            check_positive(p, "external price")
+        ext = median_of(list(external))
         estimates = [e for e in (venue, ext) if e is not None]
         if len(estimates) == 2:
             mark = median3(first, estimates[0], estimates[1])
