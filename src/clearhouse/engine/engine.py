@@ -260,16 +260,17 @@ class Engine:
             chosen = select_ranked(state, ranked, self.prices(), state.height, room)
         else:
             chosen = select_targets(confirm(state, candidates, self.prices()), state.height, room)
+        if params.enforcement == "report":
+            for target in chosen:
+                aid, mid = target.target
+                events.append(ev.BelowMaintenance(aid, mid, target.equity, target.maintenance))
+            return
+        liquidator, close_out, close = params.backstop_liquidator, perp_liquidation.close_out, cmd.CloseOut
         for target in chosen:
             aid, mid = target.target
-            if params.enforcement == "report":
-                events.append(ev.BelowMaintenance(aid, mid, target.equity, target.maintenance))
-                continue
             ctx = TxContext(state, undo)
             try:
-                perp_liquidation.close_out(
-                    ctx, cmd.CloseOut(aid, params.backstop_liquidator, mid), before=still_valid(state, target)
-                )
+                close_out(ctx, close(aid, liquidator, mid), before=still_valid(state, target))
             except ClearhouseError as err:
                 events.append(ev.EnforcementFailed(aid, mid, err.code, str(err)))
                 continue

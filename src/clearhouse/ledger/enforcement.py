@@ -80,14 +80,18 @@ class Confirmed:
 def confirm(state: LedgerState, candidates: Sequence[Target], price_of: PriceLookup) -> list[Confirmed]:
     """The candidates the exact check finds below maintenance (deduplicated)."""
     out: list[Confirmed] = []
-    for aid, mid in sorted(set(candidates), key=lambda t: (t[0], t[1] or "")):
-        account = state.accounts.get(aid)
+    accounts = state.accounts
+    for aid, mid in sorted(set(candidates), key=_target_key):
+        account = accounts.get(aid)
         if account is None:
             continue
         try:
             if mid is None:
-                if not any(not p.isolated and p.size for p in account.positions.values()):
-                    continue
+                for p in account.positions.values():
+                    if not p.isolated and p.size:
+                        break
+                else:
+                    continue  # no cross position with size
                 summary = cross_summary(state, account, price_of)
             else:
                 pos = account.positions.get(mid)
@@ -96,9 +100,13 @@ def confirm(state: LedgerState, candidates: Sequence[Target], price_of: PriceLoo
                 summary = isolated_summary(state, pos, price_of)
         except (MissingPrice, StalePrice):
             continue
-        if summary.liquidatable:
+        if summary.equity < summary.maintenance:  # summary.liquidatable
             out.append(Confirmed((aid, mid), summary.equity, summary.maintenance, summary, account))
     return out
+
+
+def _target_key(target: Target) -> tuple[str, str]:
+    return target[0], target[1] or ""
 
 
 def still_valid(state: LedgerState, confirmed: Confirmed) -> MarginSummary | None:
