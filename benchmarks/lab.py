@@ -510,9 +510,9 @@ def stress_engine(inp: dict[str, Any]) -> dict[str, Any]:
 
 STRESS_CAP = 50
 #: Accounts below maintenance in the direct close-out measure (``--closeout-k``).
-CLOSEOUT_K = 1_000
+CLOSEOUT_K = 200
 #: Paired blocks in the direct close-out measure (``--closeout-repeat``); the fastest of each kind is kept.
-CLOSEOUT_REPEAT = 5
+CLOSEOUT_REPEAT = 7
 
 
 def _drop_price_u(inp: dict[str, Any], k: int) -> int:
@@ -712,13 +712,13 @@ def main() -> None:
         "--closeout-k",
         type=int,
         default=CLOSEOUT_K,
-        help="accounts below maintenance in the direct close-out measure (default 1,000)",
+        help="accounts below maintenance in the direct close-out measure (default 200)",
     )
     ap.add_argument(
         "--closeout-repeat",
         type=int,
         default=CLOSEOUT_REPEAT,
-        help="paired blocks in the direct close-out measure, fastest kept (default 5)",
+        help="paired blocks in the direct close-out measure, fastest kept (default 7)",
     )
     ap.add_argument(
         "--skip",

@@ -129,14 +129,20 @@ def position_terms(pos: Position, market: MarketState, price: int) -> tuple[int,
 
 
 def cross_summary(state: LedgerState, account: Account, price_of: PriceLookup) -> MarginSummary:
-    """Margin of the account's cross bucket: all collateral and every cross position.
+    """Margin of the account's cross bucket: all collateral and every cross position."""
+    return MarginSummary(*cross_totals(state, account, price_of))
+
+
+def cross_totals(state: LedgerState, account: Account, price_of: PriceLookup) -> tuple[int, int, int]:
+    """``(equity, initial, maintenance)`` of :func:`cross_summary` as a plain tuple (no summary object:
+    the liquidator's check after every close-out needs only the comparison).
 
     The per-position arithmetic is :func:`position_terms` written out (the hot path of enforcement:
     every confirmation and every liquidator check): the same integers, term by term."""
     equity = collateral_value(account.balances, state, price_of)
     if account.contracts:  # dated futures / options: portfolio margin per underlying
         value, im, mm = contract_terms(state, account, price_of, position_terms)
-        return MarginSummary(equity + value, im, mm)
+        return equity + value, im, mm
     initial = maintenance = 0
     markets = state.markets
     for pos in account.positions.values():
@@ -158,7 +164,7 @@ def cross_summary(state: LedgerState, account: Account, price_of: PriceLookup) -
         gross = -(size if size > 0 else -size) * price  # requirement(): mul_div_up(|size| x price, f, WAD2)
         initial -= gross * im_fraction // WAD2
         maintenance -= gross * mm_fraction // WAD2
-    return MarginSummary(equity, initial, maintenance)
+    return equity, initial, maintenance
 
 
 def isolated_summary(state: LedgerState, pos: Position, price_of: PriceLookup) -> MarginSummary:

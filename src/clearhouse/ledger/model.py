@@ -364,9 +364,9 @@ class Account:
             self.index,
             dict(self.balances),
             {m: p.clone() for m, p in self.positions.items()},
-            dict(self.vaults),
+            dict(self.vaults) if self.vaults else {},
             self.sp,
-            dict(self.contracts),
+            dict(self.contracts) if self.contracts else {},
         )
 
 

@@ -27,6 +27,7 @@ from clearhouse.ledger.margin import (
     PriceLookup,
     collateral_value,
     cross_summary,
+    cross_totals,
     isolated_summary,
     margin_fractions,
     requirement,
@@ -405,11 +406,11 @@ def close_out(ctx: TxContext, c: cmd.CloseOut, before: MarginSummary | None = No
         kernel.drop_if_empty(acct, isolated)
     elif equity - penalty < 0:
         kernel.bankrupt(ctx, acct)
-    after = cross_summary(state, liq, prices)
-    if after.equity < after.initial:  # not after.meets_initial
+    after_equity, after_initial, _ = cross_totals(state, liq, prices)  # cross_summary(...).meets_initial
+    if after_equity < after_initial:
         raise InsufficientMargin(
             f"liquidator {liquidator} lacks initial margin to take over {account_id}'s positions "
-            f"(equity {after.equity}, initial {after.initial})"
+            f"(equity {after_equity}, initial {after_initial})"
         )
     kernel.count_liquidation(ctx)
 
