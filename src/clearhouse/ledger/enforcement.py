@@ -153,9 +153,16 @@ def rotate_by_health(items: Sequence[tuple[Fraction | float | int, K]], height: 
 def select_targets(confirmed: Sequence[Confirmed], height: int, cap: int) -> list[Confirmed]:
     """Order exactly-confirmed targets most underwater first, rotate, and cap."""
     by_target = {c.target: c for c in confirmed}
+    if len(confirmed) <= cap and len(by_target) == len(confirmed):
+        # rotate_by_health keeps them all, ordered by (health, key): the same order in one sort
+        return sorted(confirmed, key=_health_key)
     keyed = [(c.health, (c.target[0], c.target[1] or "")) for c in confirmed]
     chosen = rotate_by_health(keyed, height, cap)
     return [by_target[(aid, mid or None)] for aid, mid in chosen]
+
+
+def _health_key(c: Confirmed) -> tuple[int, str, str]:
+    return c.health, c.target[0], c.target[1] or ""
 
 
 def unsafe_vaults(state: LedgerState, price_of: PriceLookup) -> list[tuple[int, tuple[str, str]]]:
