@@ -364,9 +364,9 @@ class Account:
             self.index,
             dict(self.balances),
             {m: p.clone() for m, p in self.positions.items()},
-            dict(self.vaults) if self.vaults else {},
+            dict(self.vaults),
             self.sp,
-            dict(self.contracts) if self.contracts else {},
+            dict(self.contracts),
         )
 
 
