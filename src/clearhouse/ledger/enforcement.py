@@ -77,6 +77,27 @@ class Confirmed:
         return self.equity * WAD // self.maintenance
 
 
+_new = object.__new__
+_slot_setters = tuple(
+    getattr(Confirmed, name).__set__ for name in ("target", "equity", "maintenance", "summary", "account")
+)
+
+
+def _make_confirmed(
+    target: Target, equity: int, maintenance: int, summary: MarginSummary, account: Account
+) -> Confirmed:
+    """``Confirmed(target, equity, maintenance, summary, account)`` without the frozen ``__init__``'s
+    ``object.__setattr__`` per field (the same object: no ``__post_init__``)."""
+    c: Confirmed = _new(Confirmed)
+    set_target, set_equity, set_maintenance, set_summary, set_account = _slot_setters
+    set_target(c, target)
+    set_equity(c, equity)
+    set_maintenance(c, maintenance)
+    set_summary(c, summary)
+    set_account(c, account)
+    return c
+
+
 def confirm(state: LedgerState, candidates: Sequence[Target], price_of: PriceLookup) -> list[Confirmed]:
     """The candidates the exact check finds below maintenance (deduplicated)."""
     out: list[Confirmed] = []
@@ -101,7 +122,7 @@ def confirm(state: LedgerState, candidates: Sequence[Target], price_of: PriceLoo
         except (MissingPrice, StalePrice):
             continue
         if summary.equity < summary.maintenance:  # summary.liquidatable
-            out.append(Confirmed((aid, mid), summary.equity, summary.maintenance, summary, account))
+            out.append(_make_confirmed((aid, mid), summary.equity, summary.maintenance, summary, account))
     return out
 
 
