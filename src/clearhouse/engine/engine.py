@@ -46,6 +46,7 @@ from clearhouse.ledger import events as ev
 from clearhouse.ledger.block import Block, encode_block, encode_events
 from clearhouse.ledger.enforcement import (
     CandidateScanner,
+    Confirmed,
     ExactScanner,
     Target,
     confirm,
@@ -62,6 +63,7 @@ from clearhouse.ledger.margin import (
     fresh_price_lookup,
     isolated_summary,
 )
+from clearhouse.ledger.margin_models import FixedMargin
 from clearhouse.ledger.model import LedgerState
 from clearhouse.ledger.state_root import StateHasher
 from clearhouse.ledger.unit_of_work import BlockUndo, TxContext
@@ -265,6 +267,8 @@ class Engine:
                 aid, mid = target.target
                 events.append(ev.BelowMaintenance(aid, mid, target.equity, target.maintenance))
             return
+        if len(chosen) > 1 and self._close_out_together(undo, events, touched, chosen):
+            return
         liquidator, close_out, close = params.backstop_liquidator, perp_liquidation.close_out, cmd.CloseOut
         for target in chosen:
             aid, mid = target.target
@@ -276,6 +280,43 @@ class Engine:
                 continue
             touched.update(ctx.commit())
             events.extend(ctx.events)
+
+    def _close_out_together(
+        self, undo: BlockUndo, events: list[ev.Event], touched: set[str], chosen: Sequence[Confirmed]
+    ) -> bool:
+        """Close out every chosen target in one transaction context, committed once; False (and nothing
+        changed) if any of them is refused, and the caller then runs them one transaction each.
+
+        When none is refused this is exactly the one-transaction-each result, written once instead of
+        once per close-out (the liquidator, the market and the pools are cloned and committed once): a
+        close-out writes only its target, the liquidator, the markets and the pools, and reads the
+        committed state only for what no close-out changes (specs, funding indices, prices, assets,
+        oracle states), except the open interest and volatility multiplier that non-fixed margin models
+        read, so it is used only when every market has fixed margin; and only when the targets are
+        distinct accounts (an account's isolated close-out changes its cross bucket), so ``still_valid``
+        sees the same committed objects either way (the liquidator itself as a target is refused). The
+        liquidations it counted are uncounted on a refusal.
+        """
+        state = self.state
+        for market in state.markets.values():
+            if type(market.spec.margin_model) is not FixedMargin:
+                return False
+        if len({target.target[0] for target in chosen}) != len(chosen):
+            return False
+        liquidator = state.params.backstop_liquidator
+        close_out, close = perp_liquidation.close_out, cmd.CloseOut
+        counted = undo.liquidations
+        ctx = TxContext(state, undo)
+        try:
+            for target in chosen:
+                aid, mid = target.target
+                close_out(ctx, close(aid, liquidator, mid), before=still_valid(state, target))
+        except ClearhouseError:
+            undo.liquidations = counted
+            return False
+        touched.update(ctx.commit())
+        events.extend(ctx.events)
+        return True
 
     def _enforce_vaults(self, undo: BlockUndo, events: list[ev.Event], touched: set[str], room: int) -> int:
         """Step 7 for debt positions: unsafe vaults, lowest health first with the same rotation,
