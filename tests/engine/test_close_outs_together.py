@@ -6,21 +6,21 @@ is itself below maintenance, isolated and cross buckets of the same account, ban
 from __future__ import annotations
 
 import sys
-from collections.abc import Sequence
 from pathlib import Path
 
 import msgspec
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from clearhouse.engine import engine as engine_module
 from clearhouse.engine.engine import Engine
 from clearhouse.ledger import commands as c
 from clearhouse.ledger.block import Block
-from clearhouse.ledger.enforcement import Confirmed
 from clearhouse.ledger.events import PositionClosedOut
 from clearhouse.ledger.margin_models import OpenInterestMargin
-from clearhouse.ledger.model import MarketSpec
-from clearhouse.ledger.unit_of_work import BlockUndo
+from clearhouse.ledger.model import LedgerState, MarketSpec
+from clearhouse.ledger.unit_of_work import BlockUndo, TxContext
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from ledger.builders import ETH_PERP, PARAMS, T0, W, genesis_block
@@ -28,22 +28,27 @@ from ledger.builders import ETH_PERP, PARAMS, T0, W, genesis_block
 BTC_PERP = MarketSpec("BTC-PERP", "BTC", W("0.1"), W("0.05"), liquidation_fee=W("0.01"), step_size=W("0.001"))
 
 
-class OneAtATime(Engine):
+def one_at_a_time() -> Engine:
     """The reference: every close-out its own transaction."""
-
-    def _close_out_together(
-        self, undo: BlockUndo, events: list[object], touched: set[str], chosen: Sequence[Confirmed]
-    ) -> bool:
-        return False
+    engine = Engine()
+    engine.close_outs_together = False
+    return engine
 
 
-class Counting(Engine):
-    together = 0
+class CountingContext(TxContext):
+    """Counts the transaction contexts the engine opens (one per close-out, or one for all of them)."""
 
-    def _close_out_together(self, *args: object) -> bool:
-        done = super()._close_out_together(*args)  # type: ignore[arg-type]
-        Counting.together += done
-        return done
+    opened = 0
+
+    def __init__(self, state: LedgerState, undo: BlockUndo) -> None:
+        CountingContext.opened += 1
+        super().__init__(state, undo)
+
+
+@pytest.fixture
+def counting(monkeypatch: pytest.MonkeyPatch) -> type[CountingContext]:
+    monkeypatch.setattr(engine_module, "TxContext", CountingContext)
+    return CountingContext
 
 
 LEVERAGE = (-9, -8, -6, 0, 6, 8, 9)  # signed: short or long
@@ -123,21 +128,23 @@ def test_close_outs_together_give_the_blocks_of_one_transaction_each(
     traders: list[Trader], keeper_deposit: int, keeper_trades: bool, moves: tuple[int, int]
 ) -> None:
     blocks = _blocks(traders, keeper_deposit, keeper_trades, moves)
-    assert _run(Counting(), blocks) == _run(OneAtATime(), blocks)
+    assert _run(Engine(), blocks) == _run(one_at_a_time(), blocks)
 
 
-def test_a_block_of_close_outs_is_committed_together() -> None:
+def test_a_block_of_close_outs_is_committed_together(counting: type[CountingContext]) -> None:
     traders = [(2_000 + 50 * i, 9, 0, False) for i in range(6)]  # ~4.5x long ETH each
     blocks = _blocks(traders, 10_000_000, False, (-20, 0))
-    Counting.together = 0
-    engine = Counting()
-    results = [engine.apply_block(b) for b in blocks]
+    engine = Engine()
+    results = [engine.apply_block(b) for b in blocks[:2]]
+    counting.opened = 0
+    results.append(engine.apply_block(blocks[2]))  # no transactions: the contexts are enforcement's
     closed = [e for e in results[2].events if type(e) is PositionClosedOut]
-    assert len(closed) == 6 and Counting.together == 1
-    assert [(r.state_root, r.events_bytes) for r in results] == _run(OneAtATime(), blocks)
+    assert len(closed) == 6 and counting.opened == 1
+    results.append(engine.apply_block(blocks[3]))
+    assert [(r.state_root, r.events_bytes) for r in results] == _run(one_at_a_time(), blocks)
 
 
-def test_markets_without_fixed_margin_run_one_transaction_each() -> None:
+def test_markets_without_fixed_margin_run_one_transaction_each(counting: type[CountingContext]) -> None:
     # Open interest enters the liquidator's check under this model: it must see each close-out's.
     oi_market = msgspec.structs.replace(ETH_PERP, margin_model=OpenInterestMargin(W(10_000), W(1_000_000)))
     blocks = _blocks([(2_000 + 50 * i, 9, 0, False) for i in range(4)], 10_000_000, False, (-20, 0))
@@ -148,10 +155,13 @@ def test_markets_without_fixed_margin_run_one_transaction_each() -> None:
             for t in blocks[0].txs
         ),
     )
-    Counting.together = 0
-    ours = _run(Counting(), blocks)
-    assert Counting.together == 0
-    assert ours == _run(OneAtATime(), blocks)
+    engine = Engine()
+    results = [engine.apply_block(b) for b in blocks[:2]]
+    counting.opened = 0
+    results.append(engine.apply_block(blocks[2]))
+    closed = [e for e in results[2].events if type(e) is PositionClosedOut]
+    assert len(closed) == 4 and counting.opened == 4
+    assert [(r.state_root, r.events_bytes) for r in results] == _run(one_at_a_time(), blocks[:3])
 
 
 def test_an_isolated_close_out_that_lifts_the_cross_bucket_is_seen_by_the_cross_one() -> None:
@@ -186,12 +196,10 @@ def test_an_isolated_close_out_that_lifts_the_cross_bucket_is_seen_by_the_cross_
         ),
         Block(3, T0 + 120, {"ETH": W(1870), "BTC": W(55_200)}),
     ]
-    Counting.together = 0
-    engine = Counting()
+    engine = Engine()
     results = [engine.apply_block(b) for b in blocks]
     assert not [e for e in results[1].events if type(e).__name__ == "TransactionRejected"]
     kinds = [(type(e).__name__, getattr(e, "market", None)) for e in results[2].events]
     assert ("PositionClosedOut", BTC_PERP.id) in kinds
     assert ("EnforcementFailed", None) in kinds  # the cross bucket, no longer below maintenance
-    assert Counting.together == 0
-    assert [(r.state_root, r.events_bytes) for r in results] == _run(OneAtATime(), blocks)
+    assert [(r.state_root, r.events_bytes) for r in results] == _run(one_at_a_time(), blocks)

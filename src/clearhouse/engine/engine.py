@@ -110,6 +110,9 @@ class Engine:
         #: Signatures a driver already verified (``mechanisms.signing.admission.VerifiedSignatures``),
         #: so a block skips ed25519 for them with identical results; replay attaches none.
         self.signature_cache: Any = None
+        #: Run a block's backstop close-outs in one transaction context when that gives the same block
+        #: (``_close_out_together``); False runs one transaction each (the reference it is tested against).
+        self.close_outs_together = True
         if journal is not None and journal.head() is not None:
             raise InvalidParameters(
                 "journal already holds blocks; use clearhouse.journal.replay.resume to continue it"
@@ -267,7 +270,8 @@ class Engine:
                 aid, mid = target.target
                 events.append(ev.BelowMaintenance(aid, mid, target.equity, target.maintenance))
             return
-        if len(chosen) > 1 and self._close_out_together(undo, events, touched, chosen):
+        together = self.close_outs_together and len(chosen) > 1
+        if together and self._close_out_together(undo, events, touched, chosen):
             return
         liquidator, close_out, close = params.backstop_liquidator, perp_liquidation.close_out, cmd.CloseOut
         for target in chosen:
