@@ -46,6 +46,7 @@ from clearhouse.ledger import events as ev
 from clearhouse.ledger.block import Block, encode_block, encode_events
 from clearhouse.ledger.enforcement import (
     CandidateScanner,
+    Confirmed,
     ExactScanner,
     Target,
     confirm,
@@ -62,6 +63,7 @@ from clearhouse.ledger.margin import (
     fresh_price_lookup,
     isolated_summary,
 )
+from clearhouse.ledger.margin_models import FixedMargin
 from clearhouse.ledger.model import LedgerState
 from clearhouse.ledger.state_root import StateHasher
 from clearhouse.ledger.unit_of_work import BlockUndo, TxContext
@@ -108,6 +110,9 @@ class Engine:
         #: Signatures a driver already verified (``mechanisms.signing.admission.VerifiedSignatures``),
         #: so a block skips ed25519 for them with identical results; replay attaches none.
         self.signature_cache: Any = None
+        #: Run a block's backstop close-outs in one transaction context when that gives the same block
+        #: (``_close_out_together``); False runs one transaction each (the reference it is tested against).
+        self.close_outs_together = True
         if journal is not None and journal.head() is not None:
             raise InvalidParameters(
                 "journal already holds blocks; use clearhouse.journal.replay.resume to continue it"
@@ -261,21 +266,62 @@ class Engine:
             chosen = select_ranked(state, ranked, self.prices(), state.height, room)
         else:
             chosen = select_targets(confirm(state, candidates, self.prices()), state.height, room)
+        if params.enforcement == "report":
+            for target in chosen:
+                aid, mid = target.target
+                events.append(ev.BelowMaintenance(aid, mid, target.equity, target.maintenance))
+            return
+        together = self.close_outs_together and len(chosen) > 1
+        if together and self._close_out_together(undo, events, touched, chosen):
+            return
+        liquidator, close_out, close = params.backstop_liquidator, perp_liquidation.close_out, cmd.CloseOut
         for target in chosen:
             aid, mid = target.target
-            if params.enforcement == "report":
-                events.append(ev.BelowMaintenance(aid, mid, target.equity, target.maintenance))
-                continue
             ctx = TxContext(state, undo)
             try:
-                perp_liquidation.close_out(
-                    ctx, cmd.CloseOut(aid, params.backstop_liquidator, mid), before=still_valid(state, target)
-                )
+                close_out(ctx, close(aid, liquidator, mid), before=still_valid(state, target))
             except ClearhouseError as err:
                 events.append(ev.EnforcementFailed(aid, mid, err.code, str(err)))
                 continue
             touched.update(ctx.commit())
             events.extend(ctx.events)
+
+    def _close_out_together(
+        self, undo: BlockUndo, events: list[ev.Event], touched: set[str], chosen: Sequence[Confirmed]
+    ) -> bool:
+        """Close out every chosen target in one transaction context, committed once; False (and nothing
+        changed) if any of them is refused, and the caller then runs them one transaction each.
+
+        When none is refused this is exactly the one-transaction-each result, written once instead of
+        once per close-out (the liquidator, the market and the pools are cloned and committed once): a
+        close-out writes only its target, the liquidator, the markets and the pools, and reads the
+        committed state only for what no close-out changes (specs, funding indices, prices, assets,
+        oracle states), except the open interest and volatility multiplier that non-fixed margin models
+        read, so it is used only when every market has fixed margin; and only when the targets are
+        distinct accounts (an account's isolated close-out changes its cross bucket), so ``still_valid``
+        sees the same committed objects either way (the liquidator itself as a target is refused). The
+        liquidations it counted are uncounted on a refusal.
+        """
+        state = self.state
+        for market in state.markets.values():
+            if type(market.spec.margin_model) is not FixedMargin:
+                return False
+        if len({target.target[0] for target in chosen}) != len(chosen):
+            return False
+        liquidator = state.params.backstop_liquidator
+        close_out, close = perp_liquidation.close_out, cmd.CloseOut
+        counted = undo.liquidations
+        ctx = TxContext(state, undo)
+        try:
+            for target in chosen:
+                aid, mid = target.target
+                close_out(ctx, close(aid, liquidator, mid), before=still_valid(state, target))
+        except ClearhouseError:
+            undo.liquidations = counted
+            return False
+        touched.update(ctx.commit())
+        events.extend(ctx.events)
+        return True
 
     def _enforce_vaults(self, undo: BlockUndo, events: list[ev.Event], touched: set[str], room: int) -> int:
         """Step 7 for debt positions: unsafe vaults, lowest health first with the same rotation,

@@ -77,17 +77,42 @@ class Confirmed:
         return self.equity * WAD // self.maintenance
 
 
+_new = object.__new__
+_slot_setters = tuple(
+    getattr(Confirmed, name).__set__ for name in ("target", "equity", "maintenance", "summary", "account")
+)
+
+
+def _make_confirmed(
+    target: Target, equity: int, maintenance: int, summary: MarginSummary, account: Account
+) -> Confirmed:
+    """``Confirmed(target, equity, maintenance, summary, account)`` without the frozen ``__init__``'s
+    ``object.__setattr__`` per field (the same object: no ``__post_init__``)."""
+    c: Confirmed = _new(Confirmed)
+    set_target, set_equity, set_maintenance, set_summary, set_account = _slot_setters
+    set_target(c, target)
+    set_equity(c, equity)
+    set_maintenance(c, maintenance)
+    set_summary(c, summary)
+    set_account(c, account)
+    return c
+
+
 def confirm(state: LedgerState, candidates: Sequence[Target], price_of: PriceLookup) -> list[Confirmed]:
     """The candidates the exact check finds below maintenance (deduplicated)."""
     out: list[Confirmed] = []
-    for aid, mid in sorted(set(candidates), key=lambda t: (t[0], t[1] or "")):
-        account = state.accounts.get(aid)
+    accounts = state.accounts
+    for aid, mid in sorted(set(candidates), key=_target_key):
+        account = accounts.get(aid)
         if account is None:
             continue
         try:
             if mid is None:
-                if not any(not p.isolated and p.size for p in account.positions.values()):
-                    continue
+                for p in account.positions.values():
+                    if not p.isolated and p.size:
+                        break
+                else:
+                    continue  # no cross position with size
                 summary = cross_summary(state, account, price_of)
             else:
                 pos = account.positions.get(mid)
@@ -96,9 +121,13 @@ def confirm(state: LedgerState, candidates: Sequence[Target], price_of: PriceLoo
                 summary = isolated_summary(state, pos, price_of)
         except (MissingPrice, StalePrice):
             continue
-        if summary.liquidatable:
-            out.append(Confirmed((aid, mid), summary.equity, summary.maintenance, summary, account))
+        if summary.equity < summary.maintenance:  # summary.liquidatable
+            out.append(_make_confirmed((aid, mid), summary.equity, summary.maintenance, summary, account))
     return out
+
+
+def _target_key(target: Target) -> tuple[str, str]:
+    return target[0], target[1] or ""
 
 
 def still_valid(state: LedgerState, confirmed: Confirmed) -> MarginSummary | None:
@@ -145,9 +174,16 @@ def rotate_by_health(items: Sequence[tuple[Fraction | float | int, K]], height: 
 def select_targets(confirmed: Sequence[Confirmed], height: int, cap: int) -> list[Confirmed]:
     """Order exactly-confirmed targets most underwater first, rotate, and cap."""
     by_target = {c.target: c for c in confirmed}
+    if len(confirmed) <= cap and len(by_target) == len(confirmed):
+        # rotate_by_health keeps them all, ordered by (health, key): the same order in one sort
+        return sorted(confirmed, key=_health_key)
     keyed = [(c.health, (c.target[0], c.target[1] or "")) for c in confirmed]
     chosen = rotate_by_health(keyed, height, cap)
     return [by_target[(aid, mid or None)] for aid, mid in chosen]
+
+
+def _health_key(c: Confirmed) -> tuple[int, str, str]:
+    return c.health, c.target[0], c.target[1] or ""
 
 
 def unsafe_vaults(state: LedgerState, price_of: PriceLookup) -> list[tuple[int, tuple[str, str]]]:

@@ -17,7 +17,7 @@ from clearhouse.core.errors import (
     NotLiquidatable,
     SelfTrade,
 )
-from clearhouse.core.fixedpoint import WAD, WAD2, check_range, mul_div_up, wmul_up
+from clearhouse.core.fixedpoint import WAD, WAD2, check_range, mul_div_up
 from clearhouse.ledger import commands as cmd
 from clearhouse.ledger import events as ev
 from clearhouse.ledger import kernel
@@ -27,6 +27,7 @@ from clearhouse.ledger.margin import (
     PriceLookup,
     collateral_value,
     cross_summary,
+    cross_totals,
     isolated_summary,
     margin_fractions,
     requirement,
@@ -331,72 +332,85 @@ def close_out(ctx: TxContext, c: cmd.CloseOut, before: MarginSummary | None = No
     """Close the bucket's positions at the oracle price against the liquidator, with the penalty.
 
     ``before`` is the bucket's exact summary when the caller already holds it for the committed
-    account (the engine's enforcement, see ``ledger.enforcement.still_valid``); else it is computed."""
+    account (the engine's enforcement, see ``ledger.enforcement.still_valid``); else it is computed.
+    This is enforcement's hot path: small helpers (``drop_if_empty``, ``wmul_up``, ``emit``) are
+    written out in place, with the same integers and the same order of writes and events."""
+    state = ctx.state
     kernel.check_liquidation_room(ctx)
-    if c.account == c.liquidator:
-        raise SelfTrade(f"account {c.account} cannot close itself out")
-    acct, liq = ctx.account(c.account), ctx.account(c.liquidator)
+    account_id, liquidator = c.account, c.liquidator
+    if account_id == liquidator:
+        raise SelfTrade(f"account {account_id} cannot close itself out")
+    acct, liq = ctx.account(account_id), ctx.account(liquidator)
     prices = kernel.prices(ctx)
-    settle = ctx.state.params.settlement_asset
+    settle = state.params.settlement_asset
+    positions = acct.positions
     if c.market is None:
-        targets = sorted(m for m, p in acct.positions.items() if not p.isolated and p.size)
+        targets = [m for m, p in positions.items() if not p.isolated and p.size]
+        if len(targets) > 1:
+            targets.sort()
         if before is None:
-            before = cross_summary(ctx.state, acct, prices)
+            before = cross_summary(state, acct, prices)
     else:
-        pos = acct.positions.get(c.market)
+        pos = positions.get(c.market)
         if pos is None or not pos.isolated or not pos.size:
-            raise NotLiquidatable(f"account {c.account} has no isolated position in {c.market}")
+            raise NotLiquidatable(f"account {account_id} has no isolated position in {c.market}")
         targets = [c.market]
         if before is None:
-            before = isolated_summary(ctx.state, pos, prices)
+            before = isolated_summary(state, pos, prices)
     if not targets:
-        raise NotLiquidatable(f"account {c.account} has no cross positions to close out")
-    if any(p.isolated for m, p in liq.positions.items() if m in targets):
-        raise MarginModeConflict(f"liquidator {c.liquidator} holds an isolated position it would add to")
-    kernel.check_enforceable(ctx, c.account, before, targets, prices)
+        raise NotLiquidatable(f"account {account_id} has no cross positions to close out")
+    liq_positions = liq.positions
+    for mid in targets:
+        held = liq_positions.get(mid)
+        if held is not None and held.isolated:
+            raise MarginModeConflict(f"liquidator {liquidator} holds an isolated position it would add to")
+    kernel.check_enforceable(ctx, account_id, before, targets, prices)
     penalty_due = 0
+    emit = ctx.events.append
     for mid in targets:
         market = ctx.market(mid)
-        price = prices(market.spec.oracle)
-        size = acct.positions[mid].size
-        notional = abs(size) * price // WAD
+        spec = market.spec
+        price = prices(spec.oracle)
+        size = positions[mid].size
+        notional = (size if size > 0 else -size) * price // WAD
         pos, pnl = kernel.fill(ctx, acct, market, -size, notional)
-        if not pos.isolated:
-            kernel.drop_if_empty(acct, pos)
+        if not pos.isolated and pos.is_empty:  # kernel.drop_if_empty
+            del positions[mid]
         liq_pos, _ = kernel.fill(ctx, liq, market, size, notional)
-        kernel.drop_if_empty(liq, liq_pos)
-        penalty_due += wmul_up(notional, market.spec.liquidation_fee)
-        ctx.emit(ev.PositionClosedOut(c.account, c.liquidator, mid, size, price, notional, pnl))
+        if liq_pos.is_empty:
+            del liq_positions[mid]
+        penalty_due -= (-notional * spec.liquidation_fee) // WAD  # wmul_up
+        emit(ev.PositionClosedOut(account_id, liquidator, mid, size, price, notional, pnl))
     if c.market is None:
         # Every cross position was closed to size 0, and cross_summary skips those: the bucket's
         # equity is its collateral alone (the same integer, without walking the positions).
-        equity = collateral_value(acct.balances, ctx.state, prices)
+        equity = collateral_value(acct.balances, state, prices)
         isolated: Position | None = None
     else:
-        isolated = acct.positions[c.market]
+        isolated = positions[c.market]
         equity = isolated.margin
     penalty = min(penalty_due, max(equity, 0))
     if penalty:
-        share = ctx.state.markets[targets[0]].spec.liquidator_share
+        share = state.markets[targets[0]].spec.liquidator_share
         reward = penalty * share // WAD
         kernel.debit_bucket(ctx, acct, isolated, penalty)
         liq.balances[settle] = liq.balances.get(settle, 0) + reward
         kernel.to_insurance(ctx, settle, penalty - reward)
-        ctx.emit(ev.CloseOutPenaltyCharged(c.account, c.liquidator, penalty, reward, penalty - reward))
+        emit(ev.CloseOutPenaltyCharged(account_id, liquidator, penalty, reward, penalty - reward))
     if isolated is not None:
         if isolated.margin > 0:
             acct.balances[settle] = acct.balances.get(settle, 0) + isolated.margin
             isolated.margin = 0
         elif isolated.margin < 0:
-            isolated.margin += kernel.cover_deficit(ctx, c.account, -isolated.margin)
+            isolated.margin += kernel.cover_deficit(ctx, account_id, -isolated.margin)
         kernel.drop_if_empty(acct, isolated)
     elif equity - penalty < 0:
         kernel.bankrupt(ctx, acct)
-    after = cross_summary(ctx.state, liq, prices)
-    if not after.meets_initial:
+    after_equity, after_initial, _ = cross_totals(state, liq, prices)  # cross_summary(...).meets_initial
+    if after_equity < after_initial:
         raise InsufficientMargin(
-            f"liquidator {c.liquidator} lacks initial margin to take over {c.account}'s positions "
-            f"(equity {after.equity}, initial {after.initial})"
+            f"liquidator {liquidator} lacks initial margin to take over {account_id}'s positions "
+            f"(equity {after_equity}, initial {after_initial})"
         )
     kernel.count_liquidation(ctx)
 
