@@ -51,6 +51,8 @@ import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from itertools import islice
 from pathlib import Path
 from typing import Any
 
@@ -305,9 +307,13 @@ def run_radcad(inp: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _engine_setup(inp: dict[str, Any]) -> tuple[Any, int]:
+def _engine_setup(inp: dict[str, Any], open_block: int | None = None) -> tuple[Any, int]:
     """An engine with the toy model's market and accounts, positions opened against a house account
-    that is also the backstop liquidator. Returns (engine, next height)."""
+    that is also the backstop liquidator. Returns (engine, next height).
+
+    The accounts are opened in blocks of at most ``open_block`` transactions (default
+    ``OPEN_BLOCK``; 0 = all in one block: 2 x N transactions of accounts and deposits, then N
+    trades), like a chain with a block size limit."""
     from clearhouse.ledger import commands as c
     from clearhouse.ledger.block import Block
     from clearhouse.ledger.engine import Engine
@@ -315,6 +321,8 @@ def _engine_setup(inp: dict[str, Any]) -> tuple[Any, int]:
     from clearhouse.ledger.model import AssetSpec, LedgerParams, MarketSpec
     from clearhouse.risk.scanner import ColumnarScanner
 
+    if open_block is None:
+        open_block = OPEN_BLOCK
     n = len(inp["size_u"])
     to_wad = WAD // MICRO
     p0 = int(inp["path_u"][0]) * to_wad
@@ -337,23 +345,41 @@ def _engine_setup(inp: dict[str, Any]) -> tuple[Any, int]:
     engine = Engine(scanner=ColumnarScanner())
     genesis = (c.SetLedgerParams(params), c.ListAsset(AssetSpec("USDC", decimals=6)), c.ListMarket(market))
     engine.apply_block(Block(1, 60, {"ETH": p0}, genesis))
-    txs: list[Any] = [c.OpenAccount("house", "00" * 32), c.Deposit("house", "USDC", 10**13 * WAD)]
-    txs.append(c.DepositInsurance("USDC", int(INSURANCE) * WAD))
-    for i, coll in enumerate(inp["collateral"].tolist()):
-        aid = account_id(i)
-        txs += [c.OpenAccount(aid, f"{i + 1:064x}"), c.Deposit(aid, "USDC", coll * WAD)]
-    engine.apply_block(Block(2, 120, {}, tuple(txs)))
-    trades = []
-    for i, s in enumerate(inp["size_u"].tolist()):
-        if s > 0:
-            trades.append(c.Trade("ETH-PERP", account_id(i), "house", s * to_wad, p0))
-        elif s < 0:
-            trades.append(c.Trade("ETH-PERP", "house", account_id(i), -s * to_wad, p0, taker="seller"))
-    res = engine.apply_block(Block(3, 180, {}, tuple(trades)))
-    rejected = [e for e in res.events if type(e).__name__ == "TransactionRejected"]
-    if rejected:
-        raise RuntimeError(f"{len(rejected)} opening trades rejected, first: {rejected[0]}")
-    return engine, 4
+    height = 2
+
+    def apply(txs: Iterator[Any]) -> None:
+        """Apply ``txs`` in blocks of at most ``open_block`` transactions, refusing any rejection."""
+        nonlocal height
+        while chunk := tuple(islice(txs, open_block or None)):
+            res = engine.apply_block(Block(height, 60 * height, {}, chunk))
+            height += 1
+            rejected = [e for e in res.events if type(e).__name__ == "TransactionRejected"]
+            if rejected:
+                raise RuntimeError(f"{len(rejected)} opening transactions rejected, first: {rejected[0]}")
+
+    def accounts() -> Iterator[Any]:
+        yield c.OpenAccount("house", "00" * 32)
+        yield c.Deposit("house", "USDC", 10**13 * WAD)
+        yield c.DepositInsurance("USDC", int(INSURANCE) * WAD)
+        for i, coll in enumerate(inp["collateral"].tolist()):
+            aid = account_id(i)
+            yield c.OpenAccount(aid, f"{i + 1:064x}")
+            yield c.Deposit(aid, "USDC", coll * WAD)
+
+    def trades() -> Iterator[Any]:
+        for i, s in enumerate(inp["size_u"].tolist()):
+            if s > 0:
+                yield c.Trade("ETH-PERP", account_id(i), "house", s * to_wad, p0)
+            elif s < 0:
+                yield c.Trade("ETH-PERP", "house", account_id(i), -s * to_wad, p0, taker="seller")
+
+    apply(accounts())
+    apply(trades())
+    return engine, height
+
+
+#: Transactions per opening block (``--open-block``; 0 = the whole opening in two blocks).
+OPEN_BLOCK = 10_000
 
 
 INITIAL_WAD = 5 * 10**16

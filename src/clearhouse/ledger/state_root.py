@@ -118,27 +118,39 @@ def encode_globals(state: LedgerState) -> bytes:
 
 
 class MerkleTree:
-    """A binary Merkle tree over a growing array of 32-byte leaves with incremental updates."""
+    """A binary Merkle tree over a growing array of 32-byte leaves with incremental updates.
+
+    Each level is one ``bytearray`` of 32-byte nodes (level 0 the leaves, padded with zero leaves to
+    the capacity, a power of two; the last level the root): about 64 bytes per account instead of two
+    ``bytes`` objects and their list slots (~200 bytes). Node ``i`` of a level is
+    ``sha256(b"N" + left + right)`` of nodes ``2i`` and ``2i + 1`` below.
+    """
 
     def __init__(self) -> None:
-        self._levels: list[list[bytes]] = [[_EMPTY]]
+        self._levels: list[bytearray] = [bytearray(_EMPTY)]
         self._count = 0
+        #: Leaf positions changed since the last root; ``_full``: rehash every level (after a resize).
         self._dirty: set[int] = set()
+        self._full = False
 
     def __len__(self) -> int:
         return self._count
 
     def set(self, index: int, leaf: bytes) -> None:
-        capacity = len(self._levels[0])
+        if len(leaf) != 32:
+            raise ValueError(f"a leaf is 32 bytes, got {len(leaf)}")
+        leaves = self._levels[0]
+        capacity = len(leaves) // 32
         if index >= capacity:
             while capacity <= index:
                 capacity *= 2
-            leaves = self._levels[0] + [_EMPTY] * (capacity - len(self._levels[0]))
+            leaves.extend(bytes(32 * capacity - len(leaves)))
             self._levels = [leaves]
-            self._dirty = set(range(capacity))
-        self._levels[0][index] = leaf
+            self._full = True
+        leaves[32 * index : 32 * index + 32] = leaf
         self._count = max(self._count, index + 1)
-        self._dirty.add(index)
+        if not self._full:
+            self._dirty.add(index)
 
     def truncate(self, count: int) -> None:
         """Drop the leaves at positions >= ``count`` (accounts of a rolled-back block).
@@ -147,37 +159,49 @@ class MerkleTree:
         equals that of a tree that never grew (capacity is always ``next_pow2(count)``).
         """
         leaves = self._levels[0]
-        for index in range(count, self._count):
-            leaves[index] = _EMPTY
-        self._dirty.update(range(count, self._count))
-        self._count = min(self._count, count)
+        if count < self._count:
+            leaves[32 * count : 32 * self._count] = bytes(32 * (self._count - count))
+            self._dirty.update(range(count, self._count))
+            self._count = count
         capacity = 1
         while capacity < self._count:
             capacity *= 2
-        if capacity < len(leaves):
-            self._levels = [leaves[:capacity]]
-            self._dirty = set(range(capacity))
+        if capacity < len(leaves) // 32:
+            del leaves[32 * capacity :]
+            self._levels = [leaves]
+            self._full = True
 
     def root(self) -> bytes:
-        if self._dirty:
+        if self._full:
+            self._rebuild_all()
+        elif self._dirty:
             self._rebuild_dirty()
-        return self._levels[-1][0]
+        return bytes(self._levels[-1][:32])
+
+    def _rebuild_all(self) -> None:
+        """Fresh or resized tree: allocate every level above the leaves and hash each node once."""
+        levels = self._levels
+        del levels[1:]
+        sha = hashlib.sha256
+        below = levels[0]
+        while len(below) > 32:
+            width = len(below) // 64
+            here = bytearray(32 * width)
+            for i in range(width):
+                here[32 * i : 32 * i + 32] = sha(b"N" + below[64 * i : 64 * i + 64]).digest()
+            levels.append(here)
+            below = here
+        self._full = False
+        self._dirty.clear()
 
     def _rebuild_dirty(self) -> None:
         levels = self._levels
-        width = len(levels[0])
-        if len(levels) == 1 and width > 1:
-            # Fresh or resized tree: allocate every level, then rehash everything once.
-            w = width
-            while w > 1:
-                w //= 2
-                levels.append([_EMPTY] * w)
         dirty = {i // 2 for i in self._dirty}
         sha = hashlib.sha256
         for depth in range(1, len(levels)):
             below, here = levels[depth - 1], levels[depth]
             for i in dirty:
-                here[i] = sha(b"N" + below[2 * i] + below[2 * i + 1]).digest()
+                here[32 * i : 32 * i + 32] = sha(b"N" + below[64 * i : 64 * i + 64]).digest()
             dirty = {i // 2 for i in dirty}
         self._dirty.clear()
 
