@@ -47,10 +47,11 @@ def _parts(engine: Any) -> dict[str, float]:
     the scanner mirror's arrays and dicts."""
     import numpy as np
 
-    tree = engine._hasher._tree
+    capacity = 1 << max(len(engine.state.accounts) - 1, 0).bit_length()
     parts = {
         "account table (dict)": sys.getsizeof(engine.state.accounts),
-        "account tree (levels)": sum(len(level) for level in tree._levels),
+        # 32-byte nodes, one bytearray per level: 2 x capacity - 1 nodes (ledger.state_root.MerkleTree)
+        "account tree (levels)": 32 * (2 * capacity - 1),
     }
     arrays = dicts = 0
     seen: set[int] = set()
