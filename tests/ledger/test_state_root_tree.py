@@ -1,5 +1,6 @@
-"""The account tree's compact storage (one bytearray per level) gives the roots of the definition:
-leaves padded with zero leaves to the next power of two, node = sha256(b"N" + left + right)."""
+"""The account tree's storage (wide levels as one bytearray, narrow ones as lists of bytes) gives the
+roots of the definition: leaves padded with zero leaves to the next power of two, node =
+sha256(b"N" + left + right)."""
 
 from __future__ import annotations
 
@@ -29,8 +30,9 @@ def leaf(n: int) -> bytes:
     return hashlib.sha256(n.to_bytes(8, "big")).digest()
 
 
-def test_worked_example_three_leaves() -> None:
-    tree = MerkleTree()
+@pytest.mark.parametrize("compact", [1, MerkleTree.compact_width])
+def test_worked_example_three_leaves(compact: int) -> None:
+    tree = type("Tree", (MerkleTree,), {"compact_width": compact})()
     assert tree.root() == ZERO
     a, b, c = leaf(1), leaf(2), leaf(3)
     tree.set(0, a)
@@ -63,11 +65,12 @@ ops = st.lists(
 
 
 @settings(max_examples=150, deadline=None)
-@given(ops)
-def test_incremental_roots_match_the_definition(program: list[tuple[str, int, int]]) -> None:
+@given(ops, st.sampled_from([1, 2, 4, 8, MerkleTree.compact_width]))
+def test_incremental_roots_match_the_definition(program: list[tuple[str, int, int]], compact: int) -> None:
     """Appends, overwrites, truncations (rollbacks) and roots in any order: the same roots as a tree
-    rebuilt from scratch. Like the engine, ``set`` only appends at the end or overwrites."""
-    tree = MerkleTree()
+    rebuilt from scratch, whichever levels are stored compact (``compact_width``). Like the engine,
+    ``set`` only appends at the end or overwrites."""
+    tree = type("Tree", (MerkleTree,), {"compact_width": compact})()
     leaves: list[bytes] = []
     for op, index, value in program:
         if op == "set":
@@ -84,3 +87,20 @@ def test_incremental_roots_match_the_definition(program: list[tuple[str, int, in
             assert tree.root() == reference_root(leaves)
         assert len(tree) == len(leaves)
     assert tree.root() == reference_root(leaves)
+
+
+def test_a_large_tree_mixes_compact_and_list_levels() -> None:
+    """At 3 x compact_width leaves the lowest levels are compact and the upper ones lists; overwrites,
+    appends and a rollback across the capacity boundary give the definition's roots."""
+    n = 3 * MerkleTree.compact_width
+    leaves = [leaf(i) for i in range(n)]
+    tree = MerkleTree()
+    for i, x in enumerate(leaves):
+        tree.set(i, x)
+    assert tree.root() == reference_root(leaves)
+    leaves[5], leaves[n - 1] = leaf(-1 % 2**63), leaf(7)
+    tree.set(5, leaves[5])
+    tree.set(n - 1, leaves[n - 1])
+    assert tree.root() == reference_root(leaves)
+    tree.truncate(MerkleTree.compact_width + 1)  # capacity 4 x compact_width -> 2 x compact_width
+    assert tree.root() == reference_root(leaves[: MerkleTree.compact_width + 1])
