@@ -133,17 +133,18 @@ def main() -> None:
     stage("inputs")
     if args.tracemalloc:
         tracemalloc.start()
-    phase = {"name": "genesis", "blocks": 0}
+    blocks = {"genesis": 0, "accounts": 0, "trades": 0}
     apply_block = Engine.apply_block
 
-    def traced(self: Any, block: Any) -> Any:  # notes the end of each opening phase
+    def traced(self: Any, block: Any) -> Any:  # a stage after each opening block, the last one kept
         first = type(block.txs[0]) if block.txs else None
         kind = {c.SetLedgerParams: "genesis", c.Trade: "trades"}.get(first, "accounts")  # type: ignore[call-overload]
-        if kind != phase["name"]:
-            stage(f"{phase['name']} opened", f"{phase['blocks']} blocks")
-            phase.update(name=kind, blocks=0)
-        phase["blocks"] += 1
-        return apply_block(self, block)
+        result = apply_block(self, block)
+        blocks[kind] += 1
+        if rows[-1][0] == f"{kind} opened":
+            rows.pop()
+        stage(f"{kind} opened", f"{blocks[kind]} blocks")
+        return result
 
     Engine.apply_block = traced  # type: ignore[method-assign]
     t0 = time.perf_counter()
@@ -151,7 +152,8 @@ def main() -> None:
         engine, height = lab._engine_setup(inp, open_block)
     finally:
         Engine.apply_block = apply_block  # type: ignore[method-assign]
-    stage(f"{phase['name']} opened", f"{phase['blocks']} blocks; set-up {time.perf_counter() - t0:.1f} s")
+    name, st, peak, note = rows.pop()
+    rows.append((name, st, peak, f"{note}; set-up {time.perf_counter() - t0:.1f} s"))
     gc.collect()
     stage("after gc.collect()")
     for p in inp["path_u"].tolist()[1:]:
