@@ -257,7 +257,7 @@ def expiry_benchmark(n: int) -> tuple[float, int, int]:
         for j, sign in ((0, 1), (1, -1)):
             aid = f"a{2 * i + j:07d}"
             acct = state.accounts[aid] = Account(aid, OWNER, len(state.accounts))
-            acct.contracts[iid] = ContractPosition(sign * size, sign * entry)
+            acct.own_contracts()[iid] = ContractPosition(sign * size, sign * entry)
         oi[iid] += size
     # every future long's basis is its short's: sum(entry) = 0, so the PnL pool holds nothing
     for iid, total in oi.items():

@@ -16,6 +16,7 @@ roots of ledgers without dated contracts are exactly as before.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -122,7 +123,7 @@ class ContractBook:
         ]
 
 
-def encode_positions(positions: dict[str, ContractPosition]) -> list[object]:
+def encode_positions(positions: Mapping[str, ContractPosition]) -> list[object]:
     """Canonical value of an account's contract positions (sorted ids)."""
     return [[iid, p.size, p.entry_value] for iid, p in sorted(positions.items())]
 

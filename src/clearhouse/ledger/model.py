@@ -7,8 +7,9 @@ market objects are mutable but are only ever changed on a per-transaction clone 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Literal, Protocol
+from typing import Any, Literal, NoReturn, Protocol
 
 import msgspec
 
@@ -340,9 +341,47 @@ class DebtState:
         return DebtState(self.hole, self.dirt, self.kicks, dict(self.auctions))
 
 
+class _NoEntries(dict):  # type: ignore[type-arg]
+    """The one shared, read-only empty mapping of every account without vaults or dated contracts.
+
+    Most accounts never hold either; an empty dict per account and per clone cost 2 x 64 bytes each
+    (12 MiB at 100k accounts). A ``dict`` subclass, so readers (``get``, ``in``, iteration, ``==``,
+    encoders) see an ordinary empty dict; every write raises ``TypeError`` instead of changing what
+    every account shares: writers go through :meth:`Account.own_vaults` / :meth:`Account.own_contracts`.
+    """
+
+    __slots__ = ()
+
+    def _refuse(self, *args: object, **kwargs: object) -> NoReturn:
+        raise TypeError("shared empty mapping: write through Account.own_vaults() / own_contracts()")
+
+    __setitem__ = __delitem__ = pop = popitem = clear = update = setdefault = __ior__ = _refuse
+
+    def __copy__(self) -> _NoEntries:
+        return self
+
+    def __deepcopy__(self, memo: object) -> _NoEntries:
+        return self
+
+    def __reduce__(self) -> str:
+        return "NO_ENTRIES"  # pickles as a reference to the shared instance
+
+
+#: The shared empty ``vaults`` / ``contracts`` of accounts that hold none.
+NO_ENTRIES: Mapping[str, Any] = _NoEntries()
+
+
+def _no_entries() -> Mapping[str, Any]:
+    return NO_ENTRIES
+
+
 @dataclass(slots=True)
 class Account:
-    """An account owned by a public key: cross collateral per asset and positions per market."""
+    """An account owned by a public key: cross collateral per asset and positions per market.
+
+    ``vaults`` and ``contracts`` are read-only views that are the shared :data:`NO_ENTRIES` while
+    empty; change them only through :meth:`own_vaults` / :meth:`own_contracts` (on a transaction's
+    clone, like every field)."""
 
     id: str
     owner: str
@@ -351,22 +390,38 @@ class Account:
     balances: dict[str, int] = field(default_factory=dict)
     positions: dict[str, Position] = field(default_factory=dict)
     #: Debt positions (Maker vaults) per vault type: separate buckets, never part of perp margin.
-    vaults: dict[str, Vault] = field(default_factory=dict)
+    vaults: Mapping[str, Vault] = field(default_factory=_no_entries)
     #: Stability pool deposit and its snapshots (Liquity), if any.
     sp: SpDeposit | None = None
     #: Dated futures and options (instrument id -> position; mechanisms.options), beside the perps.
-    contracts: dict[str, ContractPosition] = field(default_factory=dict)
+    contracts: Mapping[str, ContractPosition] = field(default_factory=_no_entries)
+
+    def own_vaults(self) -> dict[str, Vault]:
+        """This account's own, writable ``vaults`` dict (replacing the shared empty one)."""
+        vaults = self.vaults
+        if type(vaults) is not dict:
+            vaults = self.vaults = dict(vaults)
+        return vaults
+
+    def own_contracts(self) -> dict[str, ContractPosition]:
+        """This account's own, writable ``contracts`` dict (replacing the shared empty one)."""
+        contracts = self.contracts
+        if type(contracts) is not dict:
+            contracts = self.contracts = dict(contracts)
+        return contracts
 
     def clone(self) -> Account:
+        # Empty vaults / contracts (the shared NO_ENTRIES, or a dict emptied by a pop) become the
+        # shared NO_ENTRIES: a clone never shares a writable dict with its original.
         return Account(
             self.id,
             self.owner,
             self.index,
             dict(self.balances),
             {m: p.clone() for m, p in self.positions.items()},
-            dict(self.vaults),
+            dict(self.vaults) if self.vaults else NO_ENTRIES,
             self.sp,
-            dict(self.contracts),
+            dict(self.contracts) if self.contracts else NO_ENTRIES,
         )
 
 

@@ -195,28 +195,69 @@ def encode_globals(state: LedgerState) -> bytes:
     return b"".join((b"[", head, b",", _tail.get(state), b",", _elements(rest), b"]"))
 
 
+_Level = list[bytes] | memoryview
+
+
 class MerkleTree:
-    """A binary Merkle tree over a growing array of 32-byte leaves with incremental updates."""
+    """A binary Merkle tree over a growing array of 32-byte leaves with incremental updates.
+
+    Level 0 holds the leaves, padded with zero leaves to the capacity (a power of two); node ``i`` of
+    each level above is ``sha256(b"N" + left + right)`` of nodes ``2i`` and ``2i + 1`` below; the last
+    level is the root. A level at least :attr:`compact_width` nodes wide is one bytearray of 32-byte
+    nodes (read and written through a memoryview): ~32 bytes a node instead of a ``bytes`` object and
+    its list slot (~88 bytes), 12 MiB less at 100k accounts. Narrower levels stay lists of ``bytes``
+    (at most ~2 x compact_width nodes, ~1.4 MiB), whose updates are faster; most of a path's nodes are
+    there, so an incremental update costs about what it did with lists only.
+    """
+
+    #: Levels at least this many nodes wide are stored compact (a class attribute: tests lower it).
+    compact_width = 8192
 
     def __init__(self) -> None:
-        self._levels: list[list[bytes]] = [[_EMPTY]]
+        self._levels: list[_Level] = [[_EMPTY]]
         self._count = 0
+        #: Leaf positions changed since the last root; ``_full``: rehash every level (after a resize).
         self._dirty: set[int] = set()
+        self._full = False
 
     def __len__(self) -> int:
         return self._count
 
+    def _new_level(self, width: int) -> _Level:
+        return memoryview(bytearray(32 * width)) if width >= self.compact_width else [_EMPTY] * width
+
+    def _resize(self, capacity: int) -> None:
+        """Leaves at ``capacity`` (the first ``count`` kept, zero leaves after); levels rebuilt at root."""
+        old, keep = self._levels[0], min(self._count, capacity)
+        leaves = self._new_level(capacity)
+        if isinstance(leaves, list):
+            if isinstance(old, list):
+                leaves[:keep] = old[:keep]
+            else:
+                leaves[:keep] = [old[32 * i : 32 * i + 32].tobytes() for i in range(keep)]
+        else:
+            leaves[: 32 * keep] = old[: 32 * keep] if isinstance(old, memoryview) else b"".join(old[:keep])
+        self._levels = [leaves]
+        self._full = True
+
     def set(self, index: int, leaf: bytes) -> None:
-        capacity = len(self._levels[0])
+        if len(leaf) != 32:
+            raise ValueError(f"a leaf is 32 bytes, got {len(leaf)}")
+        leaves = self._levels[0]
+        capacity = len(leaves) if isinstance(leaves, list) else len(leaves) // 32
         if index >= capacity:
             while capacity <= index:
                 capacity *= 2
-            leaves = self._levels[0] + [_EMPTY] * (capacity - len(self._levels[0]))
-            self._levels = [leaves]
-            self._dirty = set(range(capacity))
-        self._levels[0][index] = leaf
-        self._count = max(self._count, index + 1)
-        self._dirty.add(index)
+            self._resize(capacity)
+            leaves = self._levels[0]
+        if isinstance(leaves, list):
+            leaves[index] = leaf
+        else:
+            leaves[32 * index : 32 * index + 32] = leaf
+        if index >= self._count:
+            self._count = index + 1
+        if not self._full:
+            self._dirty.add(index)
 
     def truncate(self, count: int) -> None:
         """Drop the leaves at positions >= ``count`` (accounts of a rolled-back block).
@@ -225,39 +266,72 @@ class MerkleTree:
         equals that of a tree that never grew (capacity is always ``next_pow2(count)``).
         """
         leaves = self._levels[0]
-        for index in range(count, self._count):
-            leaves[index] = _EMPTY
-        self._dirty.update(range(count, self._count))
-        self._count = min(self._count, count)
+        if count < self._count:
+            n = self._count - count
+            if isinstance(leaves, list):
+                leaves[count : self._count] = [_EMPTY] * n
+            else:
+                leaves[32 * count : 32 * self._count] = bytes(32 * n)
+            self._dirty.update(range(count, self._count))
+            self._count = count
         capacity = 1
         while capacity < self._count:
             capacity *= 2
-        if capacity < len(leaves):
-            self._levels = [leaves[:capacity]]
-            self._dirty = set(range(capacity))
+        if capacity < (len(leaves) if isinstance(leaves, list) else len(leaves) // 32):
+            self._resize(capacity)
 
     def root(self) -> bytes:
-        if self._dirty:
+        if self._full:
+            self._rebuild_all()
+        elif self._dirty:
             self._rebuild_dirty()
-        return self._levels[-1][0]
+        top = self._levels[-1]
+        return top[0] if isinstance(top, list) else top[:32].tobytes()
+
+    def _rebuild_all(self) -> None:
+        """Fresh or resized tree: allocate every level above the leaves and hash each node once."""
+        levels = self._levels[:1]
+        below = levels[0]
+        width = len(below) if isinstance(below, list) else len(below) // 32
+        while width > 1:
+            width //= 2
+            here = self._new_level(width)
+            _hash_nodes(below, here, range(width))
+            levels.append(here)
+            below = here
+        self._levels = levels
+        self._full = False
+        self._dirty.clear()
 
     def _rebuild_dirty(self) -> None:
         levels = self._levels
-        width = len(levels[0])
-        if len(levels) == 1 and width > 1:
-            # Fresh or resized tree: allocate every level, then rehash everything once.
-            w = width
-            while w > 1:
-                w //= 2
-                levels.append([_EMPTY] * w)
         dirty = {i // 2 for i in self._dirty}
         sha = hashlib.sha256
         for depth in range(1, len(levels)):
             below, here = levels[depth - 1], levels[depth]
-            for i in dirty:
-                here[i] = sha(b"N" + below[2 * i] + below[2 * i + 1]).digest()
+            if type(below) is list:  # the narrow levels (most of a path): as fast as lists only
+                for i in dirty:
+                    here[i] = sha(b"N" + below[2 * i] + below[2 * i + 1]).digest()  # type: ignore[call-overload]
+            else:
+                _hash_nodes(below, here, dirty)
             dirty = {i // 2 for i in dirty}
         self._dirty.clear()
+
+
+def _hash_nodes(below: _Level, here: _Level, nodes: Iterable[int]) -> None:
+    """Set ``here[i] = sha256(b"N" + below[2i] + below[2i + 1])`` for each ``i`` in ``nodes`` (a compact
+    level is never above a list level: levels only get narrower)."""
+    sha = hashlib.sha256
+    if isinstance(here, memoryview):
+        assert isinstance(below, memoryview)
+        for i in nodes:
+            here[32 * i : 32 * i + 32] = sha(b"N" + below[64 * i : 64 * i + 64]).digest()
+    elif isinstance(below, memoryview):
+        for i in nodes:
+            here[i] = sha(b"N" + below[64 * i : 64 * i + 64]).digest()
+    else:
+        for i in nodes:
+            here[i] = sha(b"N" + below[2 * i] + below[2 * i + 1]).digest()
 
 
 class StateHasher:

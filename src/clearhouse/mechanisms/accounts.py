@@ -54,8 +54,9 @@ def confirm_oracle(ctx: TxContext, c: cmd.ConfirmOracle) -> None:
 def open_account(ctx: TxContext, c: cmd.OpenAccount) -> None:
     if c.account in ctx.state.accounts:
         raise AlreadyExists(f"account {c.account} already exists")
-    ctx.new_account(Account(c.account, c.owner.lower(), len(ctx.state.accounts)))
-    ctx.emit(ev.AccountOpened(c.account, c.owner.lower()))
+    owner = c.owner.lower()  # one string for the account and its event (not two copies)
+    ctx.new_account(Account(c.account, owner, len(ctx.state.accounts)))
+    ctx.emit(ev.AccountOpened(c.account, owner))
 
 
 def deposit(ctx: TxContext, c: cmd.Deposit) -> None:

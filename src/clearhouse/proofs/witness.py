@@ -19,6 +19,7 @@ from typing import Any
 import msgspec
 
 from clearhouse.ledger.errors import ClearhouseError
+from clearhouse.ledger.model import NO_ENTRIES
 
 _encoder = msgspec.json.Encoder(order="deterministic")
 
@@ -72,7 +73,8 @@ def to_data(value: Any) -> Any:
         return {"t": "list", "v": [to_data(v) for v in value]}
     if isinstance(value, tuple) and not hasattr(value, "_fields"):
         return {"t": "tuple", "v": [to_data(v) for v in value]}
-    if isinstance(value, dict) and type(value) is dict:
+    if isinstance(value, dict) and (type(value) is dict or value is NO_ENTRIES):
+        # NO_ENTRIES (an account's shared empty vaults / contracts) travels as the empty dict it reads as
         return {"t": "dict", "v": [[to_data(k), to_data(v)] for k, v in value.items()]}
     if isinstance(value, set | frozenset):
         items = sorted((to_data(v) for v in value), key=lambda d: _encoder.encode(d))

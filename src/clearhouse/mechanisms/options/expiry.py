@@ -146,7 +146,7 @@ def settle(ctx: TxContext, iid: str, result: Ready, holders: list[str]) -> None:
     paid = 0
     for aid in holders:
         acct = ctx.account(aid)
-        pos = acct.contracts.pop(iid)
+        pos = acct.own_contracts().pop(iid)
         if isinstance(spec, EuropeanOption):
             amount = option_payoff(spec.option_kind, price, spec.strike, pos.size)
         else:

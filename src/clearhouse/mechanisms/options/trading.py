@@ -73,9 +73,9 @@ def move_leg(
         new_size, entry, realised = future_fill(old.size, old.entry_value, delta, notional)
         kernel.credit_balance(acct, kernel.settle(ctx), realised)
     if new_size == 0 and entry == 0:
-        acct.contracts.pop(iid, None)
+        acct.own_contracts().pop(iid, None)
     else:
-        acct.contracts[iid] = ContractPosition(new_size, entry)
+        acct.own_contracts()[iid] = ContractPosition(new_size, entry)
     return old.size, new_size, realised
 
 

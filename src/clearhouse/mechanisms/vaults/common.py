@@ -90,9 +90,9 @@ def check_dust(vault: Vault, rate: int, vt: VaultType, what: str) -> None:
 
 def store_vault(acct: Account, type_id: str, vault: Vault) -> None:
     if vault.ink == 0 and vault.art == 0:
-        acct.vaults.pop(type_id, None)
+        acct.own_vaults().pop(type_id, None)
     else:
-        acct.vaults[type_id] = vault
+        acct.own_vaults()[type_id] = vault
 
 
 def write_off(ctx: TxContext, account: str, debt_rad: int) -> int:

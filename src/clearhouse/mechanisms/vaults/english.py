@@ -40,7 +40,7 @@ def bark_english(
     debt = ctx.debt()
     due = vault.art * vt.rate
     tab = ceil_div(due * vt.spec.chop, WAD * RAY)
-    acct.vaults.pop(vt.spec.id)
+    acct.own_vaults().pop(vt.spec.id)
     vt.art -= vault.art
     auction_id = debt.kicks + 1
     check_english(EnglishState.ABSENT, EnglishAction.KICK, auction_id)

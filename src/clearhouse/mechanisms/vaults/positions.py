@@ -81,7 +81,7 @@ def lock(ctx: TxContext, c: cmd.Lock) -> None:
     keep_cross_margin(ctx, acct, f"locking {c.amount} {asset}")
     old = acct.vaults.get(c.vault_type, Vault())
     vault = Vault(old.ink + c.amount, old.art)
-    acct.vaults[c.vault_type] = vault
+    acct.own_vaults()[c.vault_type] = vault
     ctx.emit(ev.CollateralLocked(c.account, c.vault_type, c.amount, vault.ink))
 
 
@@ -122,7 +122,7 @@ def draw(ctx: TxContext, c: cmd.Draw) -> None:
     check_dust(vault, vt.rate, vt, f"drawing {c.amount}")
     check_safe(vault, vt.rate, price, vt, f"drawing {c.amount}")
     vt.art += dart
-    acct.vaults[c.vault_type] = vault
+    acct.own_vaults()[c.vault_type] = vault
     kernel.credit_balance(acct, settle, c.amount)
     ctx.mint(settle, c.amount)
     ctx.emit(ev.DebtDrawn(c.account, c.vault_type, c.amount, dart, vault.art))

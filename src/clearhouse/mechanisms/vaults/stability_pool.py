@@ -67,7 +67,7 @@ def bark_stability_pool(
         return
     offset.apply(pool)
     ctx.burn(settle, debt)
-    acct.vaults.pop(vt.spec.id)
+    acct.own_vaults().pop(vt.spec.id)
     vt.art -= vault.art
     kernel.credit_balance(keeper, vt.spec.collateral, reward)
     ctx.emit(
