@@ -4,7 +4,10 @@ sha256(b"N" + left + right)."""
 
 from __future__ import annotations
 
+import copy
 import hashlib
+import pickle
+from collections.abc import Callable
 
 import pytest
 from hypothesis import given, settings
@@ -104,3 +107,24 @@ def test_a_large_tree_mixes_compact_and_list_levels() -> None:
     assert tree.root() == reference_root(leaves)
     tree.truncate(MerkleTree.compact_width + 1)  # capacity 4 x compact_width -> 2 x compact_width
     assert tree.root() == reference_root(leaves[: MerkleTree.compact_width + 1])
+
+
+class _SmallCompactTree(MerkleTree):
+    compact_width = 2
+
+
+@pytest.mark.parametrize("clone", [copy.deepcopy, lambda t: pickle.loads(pickle.dumps(t))])
+def test_a_tree_with_compact_levels_copies_and_pickles(clone: Callable[[MerkleTree], MerkleTree]) -> None:
+    """Compact levels are memoryviews, which neither pickle nor deep-copy by themselves: the copy has
+    the same root, pending (dirty) leaves included, and is independent of the original."""
+    tree = _SmallCompactTree()
+    leaves = [leaf(i) for i in range(9)]
+    for i, x in enumerate(leaves):
+        tree.set(i, x)
+    tree.root()
+    tree.set(3, leaf(99))  # dirty, not yet hashed
+    leaves[3] = leaf(99)
+    twin = clone(tree)
+    assert twin.root() == tree.root() == reference_root(leaves)
+    twin.set(0, leaf(7))
+    assert tree.root() == reference_root(leaves) != twin.root()

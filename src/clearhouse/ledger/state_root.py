@@ -223,6 +223,18 @@ class MerkleTree:
     def __len__(self) -> int:
         return self._count
 
+    def __getstate__(self) -> dict[str, object]:
+        """Compact levels as ``bytes`` (a memoryview cannot be pickled or deep-copied)."""
+        state = dict(self.__dict__)
+        state["_levels"] = [lv.tobytes() if isinstance(lv, memoryview) else lv for lv in self._levels]
+        return state
+
+    def __setstate__(self, state: dict[str, object]) -> None:
+        levels = state["_levels"]
+        assert isinstance(levels, list)
+        state["_levels"] = [memoryview(bytearray(lv)) if isinstance(lv, bytes) else lv for lv in levels]
+        self.__dict__.update(state)
+
     def _new_level(self, width: int) -> _Level:
         return memoryview(bytearray(32 * width)) if width >= self.compact_width else [_EMPTY] * width
 
