@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import numpy as np
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from risk_helpers import E, add_account, empty_state
@@ -10,7 +12,9 @@ from test_properties import books, price_lookup
 from clearhouse.ledger.enforcement import Target
 from clearhouse.ledger.margin import cross_summary, isolated_summary
 from clearhouse.ledger.model import LedgerState, Position
-from clearhouse.risk.scanner import ColumnarScanner
+from clearhouse.risk.columnar import ColumnarBook
+from clearhouse.risk.scan import headroom_ratios, price_keys, scan
+from clearhouse.risk.scanner import ColumnarScanner, nearest_headroom
 
 
 def exact_targets(state: LedgerState, prices: dict[str, int]) -> set[Target]:
@@ -96,3 +100,48 @@ def test_reuse_off_always_scans() -> None:
     for _ in range(3):
         scanner.candidates(state, ())
     assert scanner.skipped == 0
+
+
+def _random_book(n: int, m: int, seed: int) -> tuple[ColumnarBook, np.ndarray]:
+    """A mirror with cross and isolated positions, longs and shorts, debts and collateral."""
+    rng = np.random.default_rng(seed)
+    size = np.zeros((n, m))
+    rows = np.arange(n)
+    for _ in range(3):
+        size[rows, rng.integers(0, m, n)] = rng.normal(0.0, 5.0, n)
+    px = np.linspace(10.0, 3000.0, m)
+    iso = (rng.random((n, m)) < 0.1) & (size != 0)
+    book = ColumnarBook.from_arrays(
+        markets=tuple(f"M{i}-PERP" for i in range(m)),
+        oracles=tuple(f"M{i}" for i in range(m)),
+        assets=("ETH", "USDC"),
+        settlement="USDC",
+        im_frac=np.full(m, 0.1),
+        mm_frac=np.where(np.arange(m) == 0, 1.5, 0.05),  # one market with mm >= 1: both sides count
+        funding=rng.normal(0.0, 1.0, m),
+        haircut=np.array([0.9, 1.0]),
+        size=size,
+        entry=size * px * (1.0 + rng.normal(0.0, 0.05, (n, m))),
+        snapshot=rng.normal(0.0, 1.0, (n, m)) * (size != 0),
+        margin=np.where(iso, np.abs(size) * px * 0.2, 0.0),
+        isolated=iso,
+        balances=np.c_[rng.random(n) * 10.0, rng.random(n) * 20_000.0 - 2_000.0],
+    )
+    prices = np.array([2000.0 if k == "ETH" else px[int(k[1:])] for k in price_keys(book)])
+    return book, prices
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_directional_ratios_agree_with_the_scan_headroom(seed: int) -> None:
+    """Two implementations over the sparse pools: the larger of a key's two directional maxima
+    (:func:`nearest_headroom`) is the scan's undirected ratio (``headroom_ratios``) for every key, and
+    the set-apart buckets' sums bound ``rest``."""
+    book, prices = _random_book(3_000, 6, seed)
+    result = scan(book, prices)
+    assert result.isolated_candidate_slots.size < result.iso_rows.size  # isolated slots take part
+    head = nearest_headroom(book, result, 16)
+    k = len(head.full) // 2
+    directional = np.maximum(np.array(head.full[:k]), np.array(head.full[k:]))
+    assert np.array_equal(directional, headroom_ratios(book, result))
+    assert all(r <= f for r, f in zip(head.rest, head.full, strict=True))
+    assert len(head.targets) == 16 and head.near.shape == (16, 2 * k)

@@ -67,7 +67,7 @@ from clearhouse.ledger.enforcement import ExactScanner, Ranked, Target
 from clearhouse.ledger.margin import PriceLookup, cross_summary, isolated_summary
 from clearhouse.ledger.margin_models import FixedMargin
 from clearhouse.ledger.model import LedgerState, MarketSpec
-from clearhouse.risk.columnar import F64, I64, U8, ColumnarBook
+from clearhouse.risk.columnar import F64, I32, I64, U8, ColumnarBook
 from clearhouse.risk.scan import HAVE_NUMBA, ScanResult, U, scan
 
 if HAVE_NUMBA:
@@ -496,8 +496,9 @@ _offer: Any = njit(cache=True, nogil=True)(_offer_loop) if HAVE_NUMBA else _offe
 
 
 def _ratio_loop(
-    size: F64, cross: U8, bal: F64, mm: F64, equity: F64, maint: F64, tol: F64, is_cand: U8,
-    iso_rows: I64, iso_cols: I64, iso_eq: F64, iso_mm: F64, iso_tol: F64, iso_is_cand: U8,
+    cstart: I32, clen: I32, ccol: I32, cval: F64, bal: F64, mm: F64,
+    equity: F64, maint: F64, tol: F64, is_cand: U8,
+    iso_size: F64, iso_cols: I64, iso_eq: F64, iso_mm: F64, iso_tol: F64, iso_is_cand: U8,
     moves: F64, heap_v: F64, heap_i: I64, acc: F64, out: F64,
 ) -> None:  # fmt: skip
     """``clearhouse.risk.scan._headroom_loop`` (the same ``D``, ``w`` and ``w / D``) by direction:
@@ -510,8 +511,11 @@ def _ratio_loop(
     ``n + k``): each of a bucket's ratios on those keys is at most its ``W / D`` (rounding is monotone).
 
     A ratio is divided out only when the product test ``w > out * D * (1 - 1e-12)`` says it may beat
-    the running maximum (it never rejects one that does), so most rows cost no division."""
-    n, m = size.shape
+    the running maximum (it never rejects one that does), so most rows cost no division.
+
+    Reads the mirror's cross pool (a row's positions in ascending column, the former dense loop's
+    order over the occupied cells) and the isolated slots' sizes (``iso_size``, slot order)."""
+    n, m = equity.shape[0], mm.shape[0]
     na = bal.shape[1]
     nk = m + na
     cap = heap_v.shape[0]
@@ -523,24 +527,25 @@ def _ratio_loop(
         d -= 4.0 * U * (abs(equity[i]) + abs(maint[i]) + abs(tol[i]))
         pos = d > 0.0
         big = 0.0
-        for j in range(m):
-            if cross[i, j]:
-                s = size[i, j]
-                w = abs(s) * (1.0 + mm[j])
-                if w > 0.0:
-                    big += w * moves[j]
-                    # the side that hurts, picked without a branch (longs and shorts interleave)
-                    c = nk + j if s > 0.0 else j
+        p0 = cstart[i]
+        for p in range(p0, p0 + clen[i]):
+            j = ccol[p]
+            s = cval[p, 0]
+            w = abs(s) * (1.0 + mm[j])
+            if w > 0.0:
+                big += w * moves[j]
+                # the side that hurts, picked without a branch (longs and shorts interleave)
+                c = nk + j if s > 0.0 else j
+                if not pos or w > out[c] * d * shy:
+                    r = w / d if pos else np.inf
+                    if r > out[c]:
+                        out[c] = r
+                if mm[j] >= 1.0:  # both sides
+                    c = j if s > 0.0 else nk + j
                     if not pos or w > out[c] * d * shy:
                         r = w / d if pos else np.inf
                         if r > out[c]:
                             out[c] = r
-                    if mm[j] >= 1.0:  # both sides
-                        c = j if s > 0.0 else nk + j
-                        if not pos or w > out[c] * d * shy:
-                            r = w / d if pos else np.inf
-                            if r > out[c]:
-                                out[c] = r
         for a in range(na):
             b = bal[i, a]
             if b != 0.0:
@@ -558,11 +563,11 @@ def _ratio_loop(
                 _offer(heap_v, heap_i, acc, t, i)
             elif t > acc[1]:
                 acc[1] = t
-    for k in range(iso_rows.shape[0]):
+    for k in range(iso_cols.shape[0]):
         if iso_is_cand[k]:
             continue
         j = iso_cols[k]
-        s = size[iso_rows[k], j]
+        s = iso_size[k]
         w = abs(s) * (1.0 + mm[j])
         if w > 0.0:
             d = iso_eq[k] - iso_mm[k] - iso_tol[k]
@@ -583,12 +588,12 @@ _ratios: Any = njit(cache=True, error_model="numpy", nogil=True)(_ratio_loop) if
 
 
 def _near_loop(
-    size: F64, cross: U8, bal: F64, mm: F64, equity: F64, maint: F64, tol: F64,
-    iso_rows: I64, iso_cols: I64, iso_eq: F64, iso_mm: F64, iso_tol: F64, chosen: I64, out: F64,
+    cstart: I32, clen: I32, ccol: I32, cval: F64, bal: F64, mm: F64, equity: F64, maint: F64, tol: F64,
+    iso_size: F64, iso_cols: I64, iso_eq: F64, iso_mm: F64, iso_tol: F64, chosen: I64, out: F64,
 ) -> None:  # fmt: skip
     """``out[t]``: the ratio columns of :func:`_ratio_loop` of bucket ``chosen[t]`` alone (the same
     floats, computed the same way)."""
-    n, m = size.shape
+    n, m = equity.shape[0], mm.shape[0]
     na = bal.shape[1]
     nk = m + na
     for t in range(chosen.shape[0]):
@@ -597,16 +602,17 @@ def _near_loop(
             i = b
             d = equity[i] - maint[i] - tol[i]
             d -= 4.0 * U * (abs(equity[i]) + abs(maint[i]) + abs(tol[i]))
-            for j in range(m):
-                if cross[i, j]:
-                    s = size[i, j]
-                    w = abs(s) * (1.0 + mm[j])
-                    if w > 0.0:
-                        r = w / d if d > 0.0 else np.inf
-                        if s < 0.0 or mm[j] >= 1.0:
-                            out[t, j] = r
-                        if s > 0.0 or mm[j] >= 1.0:
-                            out[t, nk + j] = r
+            p0 = cstart[i]
+            for p in range(p0, p0 + clen[i]):
+                j = ccol[p]
+                s = cval[p, 0]
+                w = abs(s) * (1.0 + mm[j])
+                if w > 0.0:
+                    r = w / d if d > 0.0 else np.inf
+                    if s < 0.0 or mm[j] >= 1.0:
+                        out[t, j] = r
+                    if s > 0.0 or mm[j] >= 1.0:
+                        out[t, nk + j] = r
             for a in range(na):
                 v = bal[i, a]
                 if v != 0.0:
@@ -614,7 +620,7 @@ def _near_loop(
         else:
             k = b - n
             j = iso_cols[k]
-            s = size[iso_rows[k], j]
+            s = iso_size[k]
             w = abs(s) * (1.0 + mm[j])
             if w > 0.0:
                 d = iso_eq[k] - iso_mm[k] - iso_tol[k]
@@ -639,10 +645,11 @@ def warm_up() -> None:
         return
     _warm = True
     f1, f2, i1 = np.zeros(1), np.zeros((1, 1)), np.zeros(1, dtype=np.int64)
-    u1, u2 = np.zeros(1, dtype=np.uint8), np.zeros((1, 1), dtype=np.uint8)
+    z32, u1 = np.zeros(1, dtype=np.int32), np.zeros(1, dtype=np.uint8)
+    pool = (z32, z32, z32, np.zeros((1, 3)))
     two, four = np.zeros(2), np.zeros(4)
-    _ratios(f2, u2, f2, f1, f1, f1, f1, u1, i1, i1, f1, f1, f1, u1, two, f1, i1, np.zeros(2), four)
-    _near(f2, u2, f2, f1, f1, f1, f1, i1, i1, f1, f1, f1, i1, np.zeros((1, 4)))
+    _ratios(*pool, f2, f1, f1, f1, f1, u1, f1, i1, f1, f1, f1, u1, two, f1, i1, np.zeros(2), four)
+    _near(*pool, f2, f1, f1, f1, f1, f1, i1, f1, f1, f1, i1, np.zeros((1, 4)))
 
 
 def nearest_headroom(book: ColumnarBook, last: ScanResult, keep: int) -> _Headroom:
@@ -653,7 +660,12 @@ def nearest_headroom(book: ColumnarBook, last: ScanResult, keep: int) -> _Headro
     nk = m + na
     n, slots = book.n, last.iso_rows.shape[0]
     keep = max(keep, 1)
-    size, cross, bal, mm = book.size, book.cross.view(np.uint8), book.balances, book.mm_frac
+    cp = book.cross_pool
+    pool = (cp.start, cp.length, cp.col, cp.vals)
+    bal, mm = book.balances, book.mm_frac
+    _, slot_index, _ = book.iso_pool.live(n)  # the scan's slot order
+    iso_size = book.iso_pool.vals[slot_index, 0]
+    assert iso_size.shape[0] == slots, "the book must hold exactly the rows the scan read"
     is_cand = np.zeros(n, dtype=np.uint8)
     is_cand[last.candidate_rows] = 1
     iso_is_cand = np.zeros(slots, dtype=np.uint8)
@@ -665,15 +677,15 @@ def nearest_headroom(book: ColumnarBook, last: ScanResult, keep: int) -> _Headro
     iso_rows, iso_cols = last.iso_rows, last.iso_cols
     ie, im, it = last.iso_equity, last.iso_maintenance, last.iso_tolerance
     _ratios(
-        size, cross, bal, mm, eq, mt, tol, is_cand,
-        iso_rows, iso_cols, ie, im, it, iso_is_cand, moves, heap_v, heap_i, acc, full,
+        *pool, bal, mm, eq, mt, tol, is_cand,
+        iso_size, iso_cols, ie, im, it, iso_is_cand, moves, heap_v, heap_i, acc, full,
     )  # fmt: skip
     top = np.sort(heap_i[: int(acc[0])])
     movable = [*moves.tolist(), *moves.tolist()]
     rest = [min(float(acc[1]), r) if mv else r for r, mv in zip(full.tolist(), movable, strict=True)]
     # The set-apart buckets' own ratios.
     near = np.zeros((top.size, 2 * nk))
-    _near(size, cross, bal, mm, eq, mt, tol, iso_rows, iso_cols, ie, im, it, top, near)
+    _near(*pool, bal, mm, eq, mt, tol, iso_size, iso_cols, ie, im, it, top, near)
     ids, markets = last.account_ids, last.markets
     targets: list[Target] = [
         (ids[b], None) if b < n else (ids[iso_rows[b - n]], markets[iso_cols[b - n]]) for b in top.tolist()
