@@ -27,6 +27,8 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from benchmarks._common import write_results
+
 
 def _status() -> dict[str, float]:
     """VmRSS, RssAnon and RssFile of this process, MiB."""
@@ -105,6 +107,7 @@ def main() -> None:
     ap.add_argument("--open-block", type=int, default=None, help="transactions per opening block (0 = one)")
     ap.add_argument("--calm-blocks", type=int, default=5, help="calm blocks after the opening (default 5)")
     ap.add_argument("--tracemalloc", type=int, default=0, metavar="N", help="print the top N source lines")
+    ap.add_argument("--out", default="bench-results/lab_memory.json", help="JSON output path")
     args = ap.parse_args()
     console = Console(width=max(Console().width, 120))
     rows: list[tuple[str, dict[str, float], float, str]] = []
@@ -180,6 +183,17 @@ def main() -> None:
     label = f"one account's objects: {per:,} B; x {args.accounts:,}"
     parts.add_row(label, f"{per * args.accounts / 2**20:.1f}")
     console.print(parts)
+    results = {
+        "accounts": args.accounts,
+        "open_block": open_block,
+        "stages_mib": [
+            {"stage": name, **{k: round(v, 1) for k, v in st.items()}, "peak_rss": round(peak, 1), "note": n}
+            for name, st, peak, n in rows
+        ],
+        "parts_mib": {k: round(v, 1) for k, v in _parts(engine).items()},
+        "account_bytes": per,
+    }
+    write_results(Path(args.out), results, console)
     if args.tracemalloc:
         snap = tracemalloc.take_snapshot()
         top = Table(title=f"tracemalloc: live Python allocations by source line (top {args.tracemalloc})")
