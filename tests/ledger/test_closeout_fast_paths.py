@@ -21,6 +21,7 @@ from clearhouse.ledger.enforcement import Confirmed, _make_confirmed
 from clearhouse.ledger.engine import Engine
 from clearhouse.ledger.margin import (
     MarginSummary,
+    MarginTable,
     PriceLookup,
     collateral_value,
     cross_summary,
@@ -123,6 +124,56 @@ def test_cross_summary_is_position_terms_written_out(
         expected.initial,
         expected.maintenance,
     )
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    model=st.sampled_from(MODELS),
+    index=st.integers(-(10**30), 10**30),
+    accounts=st.lists(
+        st.tuples(
+            st.tuples(sizes, amounts, st.integers(-(10**30), 10**30)),  # ETH-PERP, cross
+            st.tuples(sizes, amounts, st.integers(-(10**30), 10**30), st.booleans()),  # BTC-PERP
+            st.tuples(amounts, st.integers(-(10**22), 10**22)),  # USDC, ETH
+        ),
+        min_size=1,
+        max_size=4,
+    ),
+    stale=st.sampled_from([None, "ETH", "BTC"]),
+    open_interest=st.integers(0, 10**24),
+)
+def test_a_margin_table_gives_cross_totals(
+    model: AnyMarginModel,
+    index: int,
+    accounts: list[tuple[tuple[int, int, int], tuple[int, int, int, bool], tuple[int, int]]],
+    stale: str | None,
+    open_interest: int,
+) -> None:
+    """The same totals, account after account from one table (its lookups reused), and the same
+    refusal where a price is stale."""
+    state = _state(model, index, open_interest, WAD)
+    if stale is not None:  # that price is now older than max_price_age
+        state.prices = {**state.prices, stale: (state.prices[stale][0], T0 - 3601)}
+    price_of = fresh_price_lookup(state)
+    table = MarginTable(state, price_of)
+    for _ in range(2):  # the second round reads the table's lookups
+        for i, (eth, btc, (usdc, eth_balance)) in enumerate(accounts):
+            account = Account(f"a{i}", "00", i, {"USDC": usdc, "ETH": eth_balance})
+            account.positions["ETH-PERP"] = Position("ETH-PERP", *eth)
+            account.positions["BTC-PERP"] = Position("BTC-PERP", *btc, 7 if btc[3] else 0)
+            try:
+                expected: tuple[int, int, int] | str = cross_totals(state, account, price_of)
+            except Exception as err:
+                expected = type(err).__name__
+            try:
+                got: tuple[int, int, int] | str = table.cross_totals(account)
+            except Exception as err:
+                got = type(err).__name__
+            assert got == expected
+            if isinstance(expected, tuple):
+                value = collateral_value(account.balances, state, price_of)
+                assert table.collateral(account.balances) == value
+    assert table.price("USDC") == WAD
 
 
 def test_summaries_and_confirmations_built_through_slots_are_the_frozen_objects() -> None:

@@ -308,14 +308,10 @@ class Engine:
                 return False
         if len({target.target[0] for target in chosen}) != len(chosen):
             return False
-        liquidator = state.params.backstop_liquidator
-        close_out, close = perp_liquidation.close_out, cmd.CloseOut
         counted = undo.liquidations
         ctx = TxContext(state, undo)
         try:
-            for target in chosen:
-                aid, mid = target.target
-                close_out(ctx, close(aid, liquidator, mid), before=still_valid(state, target))
+            perp_liquidation.close_out_all(ctx, state.params.backstop_liquidator, chosen)
         except ClearhouseError:
             undo.liquidations = counted
             return False

@@ -7,6 +7,7 @@ are pure functions in :mod:`clearhouse.liquidation.perp`. See docs/liquidation.m
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from fractions import Fraction
 
 from clearhouse.core.errors import (
@@ -21,14 +22,17 @@ from clearhouse.core.fixedpoint import WAD, WAD2, check_range, mul_div_up
 from clearhouse.ledger import commands as cmd
 from clearhouse.ledger import events as ev
 from clearhouse.ledger import kernel
+from clearhouse.ledger.enforcement import Confirmed
 from clearhouse.ledger.kernel import Handlers
 from clearhouse.ledger.margin import (
     MarginSummary,
+    MarginTable,
     PriceLookup,
     collateral_value,
     cross_summary,
     cross_totals,
     isolated_summary,
+    make_summary,
     margin_fractions,
     requirement,
     unrealised_pnl,
@@ -413,6 +417,113 @@ def close_out(ctx: TxContext, c: cmd.CloseOut, before: MarginSummary | None = No
             f"(equity {after_equity}, initial {after_initial})"
         )
     kernel.count_liquidation(ctx)
+
+
+def close_out_all(ctx: TxContext, liquidator: str, chosen: Sequence[Confirmed]) -> None:
+    """``close_out(ctx, CloseOut(account, liquidator, market), before=still_valid(state, target))`` for
+    every chosen target in order, in this one context: the engine's ``_close_out_together``, which
+    guarantees that every market has fixed margin and that the targets are distinct accounts.
+
+    The same integers, writes and events as those calls, with what is the same for every close-out
+    of the block looked up once: the price lookup and a :class:`MarginTable` (prices, haircuts,
+    fixed fractions, funding indices: nothing here changes them), the liquidator's clone, and the
+    oracle / sequencer / TWAP gate, which reduces to the maintenance test when the ledger has no
+    feed, no sequencer grace and no TWAP guard. A cross close-out closes every cross position in
+    full, so the target's fill is :func:`kernel.fill`'s full-close branch written out. Isolated
+    targets go through :func:`close_out`. Any refusal raises, as the first refused call would (the
+    engine then runs them one transaction each)."""
+    state = ctx.state
+    accounts = state.accounts
+    undo = ctx.undo
+    params = state.params
+    cap = params.max_liquidations_per_block
+    settle = params.settlement_asset
+    prices = kernel.prices(ctx)
+    table = MarginTable(state, prices)
+    plain_gate = (
+        not state.oracles
+        and not params.sequencer_grace
+        and all(m.spec.twap_oracle is None for m in state.markets.values())
+    )
+    emit = ctx.events.append
+    closed_out, penalty_charged = ev.PositionClosedOut, ev.CloseOutPenaltyCharged
+    liq: Account | None = None
+    for confirmed in chosen:
+        account_id, market_id = confirmed.target
+        committed = confirmed.account  # still_valid: the summary holds while the account is the same
+        before = None
+        if committed is not None and accounts.get(committed.id) is committed:
+            before = confirmed.summary
+        if market_id is not None:
+            close_out(ctx, cmd.CloseOut(account_id, liquidator, market_id), before)
+            continue
+        if undo.liquidations >= cap:
+            kernel.check_liquidation_room(ctx)  # raises
+        if account_id == liquidator:
+            raise SelfTrade(f"account {account_id} cannot close itself out")
+        acct = ctx.account(account_id)
+        if liq is None:
+            liq = ctx.account(liquidator)
+        positions = acct.positions
+        targets = [m for m, p in positions.items() if not p.isolated and p.size]
+        if len(targets) > 1:
+            targets.sort()
+        if before is None:
+            before = make_summary(*table.cross_totals(acct))
+        if not targets:
+            raise NotLiquidatable(f"account {account_id} has no cross positions to close out")
+        liq_positions = liq.positions
+        for mid in targets:
+            held = liq_positions.get(mid)
+            if held is not None and held.isolated:
+                raise MarginModeConflict(
+                    f"liquidator {liquidator} holds an isolated position it would add to"
+                )
+        if not plain_gate or before.equity >= before.maintenance:
+            kernel.check_enforceable(ctx, account_id, before, targets, prices)
+        penalty_due = 0
+        balances = acct.balances
+        for mid in targets:
+            market = ctx.market(mid)
+            spec = market.spec
+            price = table.price(spec.oracle)
+            pos = positions[mid]
+            size = pos.size
+            notional = (size if size > 0 else -size) * price // WAD
+            # kernel.fill(ctx, acct, market, -size, notional): the full close, written out
+            if pos.funding_snapshot != market.funding_index:
+                kernel.settle_funding(ctx, acct, pos, market)
+            pnl = (notional if size > 0 else -notional) - pos.entry_value
+            pos.entry_value = pos.size = 0
+            market.pnl_pool -= pnl
+            balances[settle] = balances.get(settle, 0) + pnl
+            if size > 0:
+                market.open_interest -= size
+            if not pos.margin:  # pos.is_empty: kernel.drop_if_empty
+                del positions[mid]
+            liq_pos, _ = kernel.fill(ctx, liq, market, size, notional)
+            if liq_pos.is_empty:
+                del liq_positions[mid]
+            penalty_due -= (-notional * spec.liquidation_fee) // WAD  # wmul_up
+            emit(closed_out(account_id, liquidator, mid, size, price, notional, pnl))
+        # every cross position is closed: the bucket's equity is its collateral alone
+        equity = table.collateral(balances)
+        penalty = min(penalty_due, max(equity, 0))
+        if penalty:
+            reward = penalty * state.markets[targets[0]].spec.liquidator_share // WAD
+            balances[settle] = balances.get(settle, 0) - penalty  # kernel.debit_bucket
+            liq.balances[settle] = liq.balances.get(settle, 0) + reward
+            kernel.to_insurance(ctx, settle, penalty - reward)
+            emit(penalty_charged(account_id, liquidator, penalty, reward, penalty - reward))
+        if equity - penalty < 0:
+            kernel.bankrupt(ctx, acct)
+        after_equity, after_initial, _ = table.cross_totals(liq)  # cross_summary(...).meets_initial
+        if after_equity < after_initial:
+            raise InsufficientMargin(
+                f"liquidator {liquidator} lacks initial margin to take over {account_id}'s positions "
+                f"(equity {after_equity}, initial {after_initial})"
+            )
+        undo.liquidations += 1  # kernel.count_liquidation
 
 
 #: The commands this mechanism handles (merged and checked by ``clearhouse.engine.registry``).
