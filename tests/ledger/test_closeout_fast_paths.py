@@ -188,9 +188,10 @@ def test_summaries_and_confirmations_built_through_slots_are_the_frozen_objects(
     else:  # pragma: no cover
         raise AssertionError("a summary must stay frozen")
     account = Account("a", "00", 0)
-    confirmed = _make_confirmed(("a", None), -3, 10, summary, account)
-    assert confirmed == Confirmed(("a", None), -3, 10, summary, account)
-    assert confirmed.summary is summary and confirmed.account is account
+    confirmed = _make_confirmed(("a", None), -3, 10, 20, account)
+    assert confirmed == Confirmed(("a", None), -3, 10, 20, account)
+    assert confirmed.summary == summary and confirmed.account is account
+    assert Confirmed(("a", None), -3, 10).summary is None
     assert confirmed.health == -3 * WAD // 10
 
 

@@ -450,11 +450,12 @@ def close_out_all(ctx: TxContext, liquidator: str, chosen: Sequence[Confirmed]) 
     liq: Account | None = None
     for confirmed in chosen:
         account_id, market_id = confirmed.target
-        committed = confirmed.account  # still_valid: the summary holds while the account is the same
-        before = None
-        if committed is not None and accounts.get(committed.id) is committed:
-            before = confirmed.summary
+        # still_valid: the confirmed summary holds while the account is the same object
+        committed = confirmed.account
+        valid = confirmed.initial is not None and committed is not None
+        valid = valid and accounts.get(account_id) is committed
         if market_id is not None:
+            before = confirmed.summary if valid else None
             close_out(ctx, cmd.CloseOut(account_id, liquidator, market_id), before)
             continue
         if undo.liquidations >= cap:
@@ -468,8 +469,6 @@ def close_out_all(ctx: TxContext, liquidator: str, chosen: Sequence[Confirmed]) 
         targets = [m for m, p in positions.items() if not p.isolated and p.size]
         if len(targets) > 1:
             targets.sort()
-        if before is None:
-            before = make_summary(*table.cross_totals(acct))
         if not targets:
             raise NotLiquidatable(f"account {account_id} has no cross positions to close out")
         liq_positions = liq.positions
@@ -479,7 +478,11 @@ def close_out_all(ctx: TxContext, liquidator: str, chosen: Sequence[Confirmed]) 
                 raise MarginModeConflict(
                     f"liquidator {liquidator} holds an isolated position it would add to"
                 )
-        if not plain_gate or before.equity >= before.maintenance:
+        if not (valid and plain_gate and confirmed.equity < confirmed.maintenance):
+            # the gate in full (with plain_gate and the confirmed summary it is just this comparison)
+            before = confirmed.summary if valid else None
+            if before is None:
+                before = make_summary(*table.cross_totals(acct))
             kernel.check_enforceable(ctx, account_id, before, targets, prices)
         penalty_due = 0
         balances = acct.balances
