@@ -8,6 +8,8 @@ References below are the helpers as they were before being written out: ``cross_
 
 from __future__ import annotations
 
+import dataclasses
+
 import msgspec
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -325,3 +327,27 @@ def test_a_close_out_the_liquidator_cannot_margin_changes_nothing() -> None:
     assert keeper.balances["USDC"] == W(2_500) + penalty.liquidator_reward
     assert state.markets[ETH_PERP_ID].open_interest == W(50)  # t1..t4 long 40 + keeper long 10
     assert_ledger_invariants(engine)
+
+
+def test_clone_except_is_clone_without_those_positions() -> None:
+    """``Account.clone_except`` (the close-out's clone) copies every field ``clone`` copies; a field
+    added to ``Account`` must be added to both (the field list below fails first)."""
+    assert [f.name for f in dataclasses.fields(Account)] == [
+        "id", "owner", "index", "balances", "positions", "vaults", "sp", "contracts",
+    ]  # fmt: skip
+    account = Account("a", "00", 3, {"USDC": W(5), "ETH": 0})
+    account.positions["ETH-PERP"] = Position("ETH-PERP", W(1), W(2000), 5)
+    account.positions["BTC-PERP"] = Position("BTC-PERP", -W(1), -W(60_000), 7, True, W(100))
+    full = account.clone()
+    assert account.clone_except(()) == full
+    kept = account.clone_except({"ETH-PERP"})
+    del full.positions["ETH-PERP"]
+    assert kept == full
+    assert kept.positions["BTC-PERP"] is not account.positions["BTC-PERP"]  # copies, as clone makes
+    assert kept.balances is not account.balances
+    state = _state(FixedMargin(), 0, 0, WAD)
+    state.accounts["a"] = account
+    tx = TxContext(state, BlockUndo())
+    assert tx.account_except("a", {"ETH-PERP"}) == kept
+    assert tx.account_except("a", {"ETH-PERP"}) is None  # already cloned: use tx.account
+    assert tx.account_except("nobody", ()) is None

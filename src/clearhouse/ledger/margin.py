@@ -249,7 +249,9 @@ class MarginTable:
                 total += amount * (self._price(asset_id) if price is None else price) // WAD
             else:
                 product = products.get(asset_id)
-                total += amount * (self._product(asset_id) if product is None else product) // WAD2
+                if product is None:
+                    product = self._product(asset_id)
+                total += amount if product == WAD2 else amount * product // WAD2  # == when x WAD2 // WAD2
         return total
 
     def cross_totals(self, account: Account) -> tuple[int, int, int]:
