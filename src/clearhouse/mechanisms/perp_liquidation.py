@@ -449,6 +449,9 @@ def close_out_all(ctx: TxContext, liquidator: str, chosen: Sequence[Confirmed]) 
     emit = ctx.events.append
     closed_out, penalty_charged = ev.PositionClosedOut, ev.CloseOutPenaltyCharged
     liq: Account | None = None
+    liq_positions: dict[str, Position] = {}
+    liq_balances: dict[str, int] = {}
+    insurance: dict[str, int] | None = None
     # A lower bound on the liquidator's cross equity - initial after the last close-out, or None. The
     # check after each close-out is ``equity >= initial``; the bound (see below) proves it without the
     # totals while it stays >= 0, and the totals are computed exactly whenever it does not.
@@ -457,21 +460,23 @@ def close_out_all(ctx: TxContext, liquidator: str, chosen: Sequence[Confirmed]) 
     slack: int | None = None
     for confirmed in chosen:
         account_id, market_id = confirmed.target
-        # still_valid: the confirmed summary holds while the account is the same object
-        committed = confirmed.account
-        valid = confirmed.initial is not None and committed is not None
-        valid = valid and accounts.get(account_id) is committed
         source = accounts.get(account_id)
+        # still_valid: the confirmed summary holds while the account is the same object
+        valid = confirmed.initial is not None and source is not None and source is confirmed.account
+        acct = None
         if market_id is None and source is not None and account_id != liquidator:
             positions = source.positions  # the committed positions: read here, never written
-            targets = [m for m, p in positions.items() if not p.isolated and p.size]
+            targets = []
+            fast = True  # a cross position keeps no margin, so closing it drops it
+            for mid, p in positions.items():
+                if not p.isolated and p.size:
+                    targets.append(mid)
+                    if p.margin:
+                        fast = False
             if len(targets) > 1:
                 targets.sort()
-            # a cross position keeps no margin, so closing it drops it: clone the account without them
-            fast = bool(targets) and not any(positions[m].margin for m in targets)
-            acct = ctx.account_except(account_id, targets) if fast else None
-        else:
-            acct = None
+            if targets and fast:  # clone the account without the positions it closes
+                acct = ctx.account_except(account_id, targets)
         if acct is None:  # isolated, or anything unusual: the close-out itself
             before = confirmed.summary if valid else None
             close_out(ctx, cmd.CloseOut(account_id, liquidator, market_id), before)
@@ -482,27 +487,23 @@ def close_out_all(ctx: TxContext, liquidator: str, chosen: Sequence[Confirmed]) 
             kernel.check_liquidation_room(ctx)  # raises
         if liq is None:
             liq = ctx.account(liquidator)
-        liq_positions = liq.positions
-        bounded = slack is not None
-        for mid in targets:
-            held = liq_positions.get(mid)
-            if held is not None:
-                if held.isolated:
-                    raise MarginModeConflict(
-                        f"liquidator {liquidator} holds an isolated position it would add to"
-                    )
-                if not held.size and held.entry_value:  # outside the totals until it has size again
-                    bounded = False
+            liq_positions, liq_balances = liq.positions, liq.balances
         if not (valid and plain_gate and confirmed.equity < confirmed.maintenance):
             # the gate in full (with plain_gate and the confirmed summary it is just this comparison)
             before = confirmed.summary if valid else None
             if before is None:
                 before = make_summary(*table.cross_totals(source))
             kernel.check_enforceable(ctx, account_id, before, targets, prices)
+        bounded = slack is not None
         penalty_due = 0
         need = 0  # what the liquidator's equity - initial can lose in this close-out, at most
         balances = acct.balances
         for mid in targets:
+            lp = liq_positions.get(mid)
+            if lp is not None and lp.isolated:
+                raise MarginModeConflict(
+                    f"liquidator {liquidator} holds an isolated position it would add to"
+                )
             market = ctx.market(mid)
             spec = market.spec
             price = table.price(spec.oracle)
@@ -510,10 +511,12 @@ def close_out_all(ctx: TxContext, liquidator: str, chosen: Sequence[Confirmed]) 
             size = pos.size
             notional = (size if size > 0 else -size) * price // WAD
             if bounded:
-                if type(spec.margin_model) is FixedMargin:
-                    need += (notional + 1) * spec.initial_margin // WAD + 2
-                else:
+                if type(spec.margin_model) is not FixedMargin or (
+                    lp is not None and not lp.size and lp.entry_value  # outside the totals till it has size
+                ):
                     bounded = False
+                else:
+                    need += (notional + 1) * spec.initial_margin // WAD + 2
             # kernel.fill(ctx, acct, market, -size, notional), the full close written out: settle the
             # funding owed, realise the PnL, drop the position (it is left out of the clone)
             index, snapshot = market.funding_index, pos.funding_snapshot
@@ -526,10 +529,30 @@ def close_out_all(ctx: TxContext, liquidator: str, chosen: Sequence[Confirmed]) 
             pnl = (notional if size > 0 else -notional) - pos.entry_value
             market.pnl_pool -= pnl
             balances[settle] = balances.get(settle, 0) + pnl
-            if size > 0:
-                market.open_interest -= size
-            liq_pos, _ = kernel.fill(ctx, liq, market, size, notional)
-            if liq_pos.is_empty:
+            # kernel.fill(ctx, liq, market, size, notional) written out (its position is not isolated)
+            if lp is None:
+                lp = liq_positions[mid] = Position(mid, funding_snapshot=index)
+            elif lp.funding_snapshot != index:
+                kernel.settle_funding(ctx, liq, lp, market)
+            old = lp.size
+            if old == 0 or (old > 0) == (size > 0):
+                lp.entry_value += notional if size > 0 else -notional
+            else:
+                sign = 1 if size > 0 else -1
+                abs_delta, abs_old = (size if size > 0 else -size), (old if old > 0 else -old)
+                closed = abs_delta if abs_delta < abs_old else abs_old
+                closed_notional = notional if closed == abs_delta else notional * closed // abs_delta
+                basis = lp.entry_value * closed // abs_old
+                realised = -sign * closed_notional - basis
+                lp.entry_value += sign * (notional - closed_notional) - basis
+                market.pnl_pool -= realised
+                liq_balances[settle] = liq_balances.get(settle, 0) + realised
+            new = lp.size = old + size
+            # open interest: the account's long (if any) closes, the liquidator's changes
+            market.open_interest += (
+                (new if new > 0 else 0) - (old if old > 0 else 0) - (size if size > 0 else 0)
+            )
+            if not new and not lp.margin and not lp.entry_value:  # kernel.drop_if_empty
                 del liq_positions[mid]
             penalty_due -= (-notional * spec.liquidation_fee) // WAD  # wmul_up
             emit(closed_out(account_id, liquidator, mid, size, price, notional, pnl))
@@ -540,8 +563,10 @@ def close_out_all(ctx: TxContext, liquidator: str, chosen: Sequence[Confirmed]) 
         if penalty:
             reward = penalty * state.markets[targets[0]].spec.liquidator_share // WAD
             balances[settle] = balances.get(settle, 0) - penalty  # kernel.debit_bucket
-            liq.balances[settle] = liq.balances.get(settle, 0) + reward
-            kernel.to_insurance(ctx, settle, penalty - reward)
+            liq_balances[settle] = liq_balances.get(settle, 0) + reward
+            if insurance is None:
+                insurance = ctx.pools().insurance
+            insurance[settle] = insurance.get(settle, 0) + penalty - reward  # kernel.to_insurance
             emit(penalty_charged(account_id, liquidator, penalty, reward, penalty - reward))
         if equity - penalty < 0:
             kernel.bankrupt(ctx, acct)
