@@ -271,7 +271,7 @@ class Engine:
                 aid, mid = target.target
                 events.append(ev.BelowMaintenance(aid, mid, target.equity, target.maintenance))
             return
-        together = self.close_outs_together and len(chosen) > 1
+        together = self.close_outs_together  # one target too: close_out_all is the faster path
         if together and self._close_out_together(undo, events, touched, chosen):
             return
         liquidator, close_out, close = params.backstop_liquidator, perp_liquidation.close_out, cmd.CloseOut
