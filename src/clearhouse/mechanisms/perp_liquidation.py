@@ -458,6 +458,8 @@ def close_out_all(ctx: TxContext, liquidator: str, chosen: Sequence[Confirmed]) 
     settle_spec = state.assets.get(settle)
     linear = settle_spec is not None and settle_spec.haircut == WAD  # settlement collateral = balance
     slack: int | None = None
+    #: market id -> (its clone, price, close-out fee, initial fraction if fixed margin else None)
+    market_terms: dict[str, tuple[MarketState, int, int, int | None]] = {}
     for confirmed in chosen:
         account_id, market_id = confirmed.target
         source = accounts.get(account_id)
@@ -504,19 +506,28 @@ def close_out_all(ctx: TxContext, liquidator: str, chosen: Sequence[Confirmed]) 
                 raise MarginModeConflict(
                     f"liquidator {liquidator} holds an isolated position it would add to"
                 )
-            market = ctx.market(mid)
-            spec = market.spec
-            price = table.price(spec.oracle)
+            terms = market_terms.get(mid)
+            if terms is None:
+                market = ctx.market(mid)
+                spec = market.spec
+                fixed = type(spec.margin_model) is FixedMargin
+                terms = market_terms[mid] = (
+                    market,
+                    table.price(spec.oracle),
+                    spec.liquidation_fee,
+                    spec.initial_margin if fixed else None,
+                )
+            market, price, fee, fraction = terms
             pos = positions[mid]
             size = pos.size
             notional = (size if size > 0 else -size) * price // WAD
             if bounded:
-                if type(spec.margin_model) is not FixedMargin or (
+                if fraction is None or (
                     lp is not None and not lp.size and lp.entry_value  # outside the totals till it has size
                 ):
                     bounded = False
                 else:
-                    need += (notional + 1) * spec.initial_margin // WAD + 2
+                    need += (notional + 1) * fraction // WAD + 2
             # kernel.fill(ctx, acct, market, -size, notional), the full close written out: settle the
             # funding owed, realise the PnL, drop the position (it is left out of the clone)
             index, snapshot = market.funding_index, pos.funding_snapshot
@@ -554,14 +565,14 @@ def close_out_all(ctx: TxContext, liquidator: str, chosen: Sequence[Confirmed]) 
             )
             if not new and not lp.margin and not lp.entry_value:  # kernel.drop_if_empty
                 del liq_positions[mid]
-            penalty_due -= (-notional * spec.liquidation_fee) // WAD  # wmul_up
+            penalty_due -= (-notional * fee) // WAD  # wmul_up
             emit(closed_out(account_id, liquidator, mid, size, price, notional, pnl))
         # every cross position is closed: the bucket's equity is its collateral alone
         equity = table.collateral(balances)
         penalty = min(penalty_due, max(equity, 0))
         reward = 0
         if penalty:
-            reward = penalty * state.markets[targets[0]].spec.liquidator_share // WAD
+            reward = penalty * market_terms[targets[0]][0].spec.liquidator_share // WAD
             balances[settle] = balances.get(settle, 0) - penalty  # kernel.debit_bucket
             liq_balances[settle] = liq_balances.get(settle, 0) + reward
             if insurance is None:
