@@ -427,12 +427,15 @@ def close_out_all(ctx: TxContext, liquidator: str, chosen: Sequence[Confirmed]) 
 
     The same integers, writes and events as those calls, with what is the same for every close-out
     of the block looked up once: the price lookup and a :class:`MarginTable` (prices, haircuts,
-    fixed fractions, funding indices: nothing here changes them), the liquidator's clone, and the
-    oracle / sequencer / TWAP gate, which reduces to the maintenance test when the ledger has no
-    feed, no sequencer grace and no TWAP guard. A cross close-out closes every cross position in
-    full, so the target's fill is :func:`kernel.fill`'s full-close branch written out. Isolated
-    targets go through :func:`close_out`. Any refusal raises, as the first refused call would (the
-    engine then runs them one transaction each)."""
+    fixed fractions, funding indices: nothing here changes them), each market's clone, price and
+    fee, the liquidator's clone, and the oracle / sequencer / TWAP gate, which reduces to the
+    maintenance test when the ledger has no feed, no sequencer grace and no TWAP guard (then the
+    confirmed summary answers it). A cross close-out closes every cross position in full: the target
+    is cloned without them (``TxContext.account_except``) and both fills are :func:`kernel.fill`
+    written out. The liquidator's initial-margin check is proved by a lower bound while it can be
+    (see the end of the loop) and computed exactly otherwise. Isolated targets, and anything
+    unusual, go through :func:`close_out` itself. Any refusal raises, as the first refused call
+    would; the engine then drops the context and runs them one transaction each."""
     state = ctx.state
     accounts = state.accounts
     undo = ctx.undo
