@@ -515,7 +515,15 @@ def stress_engine(inp: dict[str, Any]) -> dict[str, Any]:
         calls[0] += 1
         return isolated(*a)
 
+    class CountingTable(enforcement.MarginTable):
+        """confirm() sums cross buckets through a MarginTable: count those too."""
+
+        def cross_totals(self, account: Any) -> tuple[int, int, int]:
+            calls[0] += 1
+            return super().cross_totals(account)
+
     enforcement.cross_summary, enforcement.isolated_summary = count_cross, count_isolated  # type: ignore[assignment]
+    enforcement.MarginTable = CountingTable  # type: ignore[misc]
     p = int(inp["path_u"][0]) * (WAD // MICRO) * 85 // 100
     times: list[float] = []
     summaries: list[int] = []

@@ -8,6 +8,8 @@ References below are the helpers as they were before being written out: ``cross_
 
 from __future__ import annotations
 
+import dataclasses
+
 import msgspec
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -21,6 +23,7 @@ from clearhouse.ledger.enforcement import Confirmed, _make_confirmed
 from clearhouse.ledger.engine import Engine
 from clearhouse.ledger.margin import (
     MarginSummary,
+    MarginTable,
     PriceLookup,
     collateral_value,
     cross_summary,
@@ -125,6 +128,56 @@ def test_cross_summary_is_position_terms_written_out(
     )
 
 
+@settings(max_examples=150, deadline=None)
+@given(
+    model=st.sampled_from(MODELS),
+    index=st.integers(-(10**30), 10**30),
+    accounts=st.lists(
+        st.tuples(
+            st.tuples(sizes, amounts, st.integers(-(10**30), 10**30)),  # ETH-PERP, cross
+            st.tuples(sizes, amounts, st.integers(-(10**30), 10**30), st.booleans()),  # BTC-PERP
+            st.tuples(amounts, st.integers(-(10**22), 10**22)),  # USDC, ETH
+        ),
+        min_size=1,
+        max_size=4,
+    ),
+    stale=st.sampled_from([None, "ETH", "BTC"]),
+    open_interest=st.integers(0, 10**24),
+)
+def test_a_margin_table_gives_cross_totals(
+    model: AnyMarginModel,
+    index: int,
+    accounts: list[tuple[tuple[int, int, int], tuple[int, int, int, bool], tuple[int, int]]],
+    stale: str | None,
+    open_interest: int,
+) -> None:
+    """The same totals, account after account from one table (its lookups reused), and the same
+    refusal where a price is stale."""
+    state = _state(model, index, open_interest, WAD)
+    if stale is not None:  # that price is now older than max_price_age
+        state.prices = {**state.prices, stale: (state.prices[stale][0], T0 - 3601)}
+    price_of = fresh_price_lookup(state)
+    table = MarginTable(state, price_of)
+    for _ in range(2):  # the second round reads the table's lookups
+        for i, (eth, btc, (usdc, eth_balance)) in enumerate(accounts):
+            account = Account(f"a{i}", "00", i, {"USDC": usdc, "ETH": eth_balance})
+            account.positions["ETH-PERP"] = Position("ETH-PERP", *eth)
+            account.positions["BTC-PERP"] = Position("BTC-PERP", *btc, 7 if btc[3] else 0)
+            try:
+                expected: tuple[int, int, int] | str = cross_totals(state, account, price_of)
+            except Exception as err:
+                expected = type(err).__name__
+            try:
+                got: tuple[int, int, int] | str = table.cross_totals(account)
+            except Exception as err:
+                got = type(err).__name__
+            assert got == expected
+            if isinstance(expected, tuple):
+                value = collateral_value(account.balances, state, price_of)
+                assert table.collateral(account.balances) == value
+    assert table.price("USDC") == WAD
+
+
 def test_summaries_and_confirmations_built_through_slots_are_the_frozen_objects() -> None:
     summary = make_summary(-3, 20, 10)
     assert summary == MarginSummary(-3, 20, 10)
@@ -137,9 +190,10 @@ def test_summaries_and_confirmations_built_through_slots_are_the_frozen_objects(
     else:  # pragma: no cover
         raise AssertionError("a summary must stay frozen")
     account = Account("a", "00", 0)
-    confirmed = _make_confirmed(("a", None), -3, 10, summary, account)
-    assert confirmed == Confirmed(("a", None), -3, 10, summary, account)
-    assert confirmed.summary is summary and confirmed.account is account
+    confirmed = _make_confirmed(("a", None), -3, 10, 20, account)
+    assert confirmed == Confirmed(("a", None), -3, 10, 20, account)
+    assert confirmed.summary == summary and confirmed.account is account
+    assert Confirmed(("a", None), -3, 10).summary is None
     assert confirmed.health == -3 * WAD // 10
 
 
@@ -273,3 +327,27 @@ def test_a_close_out_the_liquidator_cannot_margin_changes_nothing() -> None:
     assert keeper.balances["USDC"] == W(2_500) + penalty.liquidator_reward
     assert state.markets[ETH_PERP_ID].open_interest == W(50)  # t1..t4 long 40 + keeper long 10
     assert_ledger_invariants(engine)
+
+
+def test_clone_except_is_clone_without_those_positions() -> None:
+    """``Account.clone_except`` (the close-out's clone) copies every field ``clone`` copies; a field
+    added to ``Account`` must be added to both (the field list below fails first)."""
+    assert [f.name for f in dataclasses.fields(Account)] == [
+        "id", "owner", "index", "balances", "positions", "vaults", "sp", "contracts",
+    ]  # fmt: skip
+    account = Account("a", "00", 3, {"USDC": W(5), "ETH": 0})
+    account.positions["ETH-PERP"] = Position("ETH-PERP", W(1), W(2000), 5)
+    account.positions["BTC-PERP"] = Position("BTC-PERP", -W(1), -W(60_000), 7, True, W(100))
+    full = account.clone()
+    assert account.clone_except(()) == full
+    kept = account.clone_except({"ETH-PERP"})
+    del full.positions["ETH-PERP"]
+    assert kept == full
+    assert kept.positions["BTC-PERP"] is not account.positions["BTC-PERP"]  # copies, as clone makes
+    assert kept.balances is not account.balances
+    state = _state(FixedMargin(), 0, 0, WAD)
+    state.accounts["a"] = account
+    tx = TxContext(state, BlockUndo())
+    assert tx.account_except("a", {"ETH-PERP"}) == kept
+    assert tx.account_except("a", {"ETH-PERP"}) is None  # already cloned: use tx.account
+    assert tx.account_except("nobody", ()) is None

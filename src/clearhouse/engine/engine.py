@@ -271,7 +271,7 @@ class Engine:
                 aid, mid = target.target
                 events.append(ev.BelowMaintenance(aid, mid, target.equity, target.maintenance))
             return
-        together = self.close_outs_together and len(chosen) > 1
+        together = self.close_outs_together  # one target too: close_out_all is the faster path
         if together and self._close_out_together(undo, events, touched, chosen):
             return
         liquidator, close_out, close = params.backstop_liquidator, perp_liquidation.close_out, cmd.CloseOut
@@ -308,14 +308,10 @@ class Engine:
                 return False
         if len({target.target[0] for target in chosen}) != len(chosen):
             return False
-        liquidator = state.params.backstop_liquidator
-        close_out, close = perp_liquidation.close_out, cmd.CloseOut
         counted = undo.liquidations
         ctx = TxContext(state, undo)
         try:
-            for target in chosen:
-                aid, mid = target.target
-                close_out(ctx, close(aid, liquidator, mid), before=still_valid(state, target))
+            perp_liquidation.close_out_all(ctx, state.params.backstop_liquidator, chosen)
         except ClearhouseError:
             undo.liquidations = counted
             return False

@@ -20,10 +20,12 @@ from clearhouse.core.errors import MissingPrice, StalePrice
 from clearhouse.core.fixedpoint import WAD
 from clearhouse.ledger.margin import (
     MarginSummary,
+    MarginTable,
     PriceLookup,
     cross_summary,
     fresh_price_lookup,
     isolated_summary,
+    make_summary,
 )
 from clearhouse.ledger.margin_models import FixedMargin
 from clearhouse.ledger.model import Account, LedgerState
@@ -67,8 +69,9 @@ class Confirmed:
     target: Target
     equity: int
     maintenance: int
-    #: The exact summary and the committed account it was computed from (see :func:`still_valid`).
-    summary: MarginSummary | None = field(default=None, compare=False, repr=False)
+    #: The exact summary's initial requirement and the committed account it was computed from (see
+    #: :func:`still_valid`); with ``equity`` and ``maintenance`` they are the bucket's summary.
+    initial: int | None = field(default=None, compare=False, repr=False)
     account: Account | None = field(default=None, compare=False, repr=False)
 
     @property
@@ -76,33 +79,58 @@ class Confirmed:
         """Equity / maintenance in WAD, rounded down (ties are broken by target id)."""
         return self.equity * WAD // self.maintenance
 
+    @property
+    def summary(self) -> MarginSummary | None:
+        """The exact summary the check found (None when only equity and maintenance are known).
+        Built on demand: a backstop close-out that needs only ``equity < maintenance`` never asks."""
+        if self.initial is None:
+            return None
+        return make_summary(self.equity, self.initial, self.maintenance)
+
 
 _new = object.__new__
 _slot_setters = tuple(
-    getattr(Confirmed, name).__set__ for name in ("target", "equity", "maintenance", "summary", "account")
+    getattr(Confirmed, name).__set__ for name in ("target", "equity", "maintenance", "initial", "account")
 )
 
 
 def _make_confirmed(
-    target: Target, equity: int, maintenance: int, summary: MarginSummary, account: Account
+    target: Target, equity: int, maintenance: int, initial: int, account: Account
 ) -> Confirmed:
-    """``Confirmed(target, equity, maintenance, summary, account)`` without the frozen ``__init__``'s
+    """``Confirmed(target, equity, maintenance, initial, account)`` without the frozen ``__init__``'s
     ``object.__setattr__`` per field (the same object: no ``__post_init__``)."""
     c: Confirmed = _new(Confirmed)
-    set_target, set_equity, set_maintenance, set_summary, set_account = _slot_setters
+    set_target, set_equity, set_maintenance, set_initial, set_account = _slot_setters
     set_target(c, target)
     set_equity(c, equity)
     set_maintenance(c, maintenance)
-    set_summary(c, summary)
+    set_initial(c, initial)
     set_account(c, account)
     return c
 
 
-def confirm(state: LedgerState, candidates: Sequence[Target], price_of: PriceLookup) -> list[Confirmed]:
-    """The candidates the exact check finds below maintenance (deduplicated)."""
+def confirm(
+    state: LedgerState,
+    candidates: Sequence[Target],
+    price_of: PriceLookup,
+    table: MarginTable | None = None,
+) -> list[Confirmed]:
+    """The candidates the exact check finds below maintenance (deduplicated, in target order).
+
+    Cross buckets are summed through a :class:`MarginTable` (``table``, or one made here): every
+    candidate is valued at the same prices, so each price, haircut and fraction is looked up once."""
     out: list[Confirmed] = []
     accounts = state.accounts
-    for aid, mid in sorted(set(candidates), key=_target_key):
+    if table is None:
+        table = MarginTable(state, price_of)
+    cross_totals = table.cross_totals
+    unique = set(candidates)
+    if all(mid is None for _, mid in unique):  # cross buckets only: their ids are the order
+        ordered: list[Target] = [(aid, None) for aid in sorted(aid for aid, _ in unique)]
+    else:
+        ordered = sorted(unique, key=_target_key)
+    for target in ordered:
+        aid, mid = target
         account = accounts.get(aid)
         if account is None:
             continue
@@ -113,16 +141,20 @@ def confirm(state: LedgerState, candidates: Sequence[Target], price_of: PriceLoo
                         break
                 else:
                     continue  # no cross position with size
-                summary = cross_summary(state, account, price_of)
-            else:
-                pos = account.positions.get(mid)
-                if pos is None or not pos.isolated or not pos.size:
-                    continue
-                summary = isolated_summary(state, pos, price_of)
+                equity, initial, maintenance = cross_totals(account)
+                if equity < maintenance:  # cross_summary(...).liquidatable
+                    out.append(_make_confirmed(target, equity, maintenance, initial, account))
+                continue
+            pos = account.positions.get(mid)
+            if pos is None or not pos.isolated or not pos.size:
+                continue
+            summary = isolated_summary(state, pos, price_of)
         except (MissingPrice, StalePrice):
             continue
         if summary.equity < summary.maintenance:  # summary.liquidatable
-            out.append(_make_confirmed((aid, mid), summary.equity, summary.maintenance, summary, account))
+            out.append(
+                _make_confirmed(target, summary.equity, summary.maintenance, summary.initial, account)
+            )
     return out
 
 
@@ -140,7 +172,7 @@ def still_valid(state: LedgerState, confirmed: Confirmed) -> MarginSummary | Non
     every market the bucket holds. The close-out then reuses it instead of recomputing it.
     """
     account = confirmed.account
-    if account is None or confirmed.summary is None or state.accounts.get(account.id) is not account:
+    if account is None or confirmed.initial is None or state.accounts.get(account.id) is not account:
         return None
     markets = state.markets
     for pos in account.positions.values():
@@ -183,7 +215,8 @@ def select_targets(confirmed: Sequence[Confirmed], height: int, cap: int) -> lis
 
 
 def _health_key(c: Confirmed) -> tuple[int, str, str]:
-    return c.health, c.target[0], c.target[1] or ""
+    target = c.target
+    return c.equity * WAD // c.maintenance, target[0], target[1] or ""  # c.health
 
 
 def unsafe_vaults(state: LedgerState, price_of: PriceLookup) -> list[tuple[int, tuple[str, str]]]:
@@ -230,9 +263,11 @@ class Ranked:
     hi: list[float]
 
 
-def _confirm_one(state: LedgerState, target: Target, price_of: PriceLookup) -> Confirmed | None:
+def _confirm_one(
+    state: LedgerState, target: Target, price_of: PriceLookup, table: MarginTable
+) -> Confirmed | None:
     """:func:`confirm` for one target: its exact summary if it is below maintenance."""
-    found = confirm(state, [target], price_of)
+    found = confirm(state, [target], price_of, table)
     return found[0] if found else None
 
 
@@ -252,6 +287,7 @@ def select_ranked(
     """
     members: dict[tuple[str, str], tuple[Target, float, float]] = {}
     exact: dict[tuple[str, str], Confirmed] = {}
+    table = MarginTable(state, price_of)
     for target, certain, lo, hi in zip(ranked.targets, ranked.certain, ranked.lo, ranked.hi, strict=True):
         key = (target[0], target[1] or "")
         if key in members:
@@ -259,7 +295,7 @@ def select_ranked(
         if certain:
             members[key] = (target, lo, hi)
             continue
-        c = _confirm_one(state, target, price_of)
+        c = _confirm_one(state, target, price_of, table)
         if c is not None:
             exact[key] = c
             h = c.health / WAD  # one rounding: widen by a few ulps
@@ -268,7 +304,7 @@ def select_ranked(
     def confirmed(key: tuple[str, str]) -> Confirmed:
         c = exact.get(key)
         if c is None:
-            c = _confirm_one(state, members[key][0], price_of)
+            c = _confirm_one(state, members[key][0], price_of, table)
             if c is None:  # pragma: no cover - the screen's proof failed: never guess, redo it exactly
                 raise _ScreenDisagrees(key)
             exact[key] = c
@@ -282,7 +318,7 @@ def select_ranked(
         return _select(members, confirmed, order, height, cap)
     except _ScreenDisagrees:  # pragma: no cover - see confirmed()
         targets = [m[0] for m in members.values()]
-        return select_targets(confirm(state, targets, price_of), height, cap)
+        return select_targets(confirm(state, targets, price_of, table), height, cap)
 
 
 class _ScreenDisagrees(Exception):

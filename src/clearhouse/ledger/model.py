@@ -7,7 +7,7 @@ market objects are mutable but are only ever changed on a per-transaction clone 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Container, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, NoReturn, Protocol
 
@@ -419,6 +419,20 @@ class Account:
             self.index,
             dict(self.balances),
             {m: p.clone() for m, p in self.positions.items()},
+            dict(self.vaults) if self.vaults else NO_ENTRIES,
+            self.sp,
+            dict(self.contracts) if self.contracts else NO_ENTRIES,
+        )
+
+    def clone_except(self, markets: Container[str]) -> Account:
+        """:meth:`clone` without the positions in ``markets``: for a close-out that drops them (it reads
+        the originals, which it never writes), so they are not copied only to be deleted."""
+        return Account(
+            self.id,
+            self.owner,
+            self.index,
+            dict(self.balances),
+            {m: p.clone() for m, p in self.positions.items() if m not in markets},
             dict(self.vaults) if self.vaults else NO_ENTRIES,
             self.sp,
             dict(self.contracts) if self.contracts else NO_ENTRIES,

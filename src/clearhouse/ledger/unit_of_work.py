@@ -8,6 +8,7 @@ each committed object replaced, so a block whose journal write fails can be roll
 
 from __future__ import annotations
 
+from collections.abc import Container
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -165,6 +166,18 @@ class TxContext:
             if committed is None:
                 raise UnknownAccount(f"unknown account {account_id!r}")
             acct = self._accounts[account_id] = committed.clone()
+        return acct
+
+    def account_except(self, account_id: str, markets: Container[str]) -> Account | None:
+        """:meth:`account` for a close-out that drops the positions in ``markets``: the clone leaves
+        them out (``Account.clone_except``); the caller reads them from the committed account. None
+        when the account is unknown or this transaction already holds its clone (use :meth:`account`)."""
+        if account_id in self._accounts:
+            return None
+        committed = self.state.accounts.get(account_id)
+        if committed is None:
+            return None
+        acct = self._accounts[account_id] = committed.clone_except(markets)
         return acct
 
     def new_account(self, account: Account) -> None:

@@ -7,6 +7,7 @@ are pure functions in :mod:`clearhouse.liquidation.perp`. See docs/liquidation.m
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from fractions import Fraction
 
 from clearhouse.core.errors import (
@@ -17,22 +18,26 @@ from clearhouse.core.errors import (
     NotLiquidatable,
     SelfTrade,
 )
-from clearhouse.core.fixedpoint import WAD, WAD2, check_range, mul_div_up
+from clearhouse.core.fixedpoint import WAD, WAD2, check_range, mul_div_up, rmul_up
 from clearhouse.ledger import commands as cmd
 from clearhouse.ledger import events as ev
 from clearhouse.ledger import kernel
+from clearhouse.ledger.enforcement import Confirmed
 from clearhouse.ledger.kernel import Handlers
 from clearhouse.ledger.margin import (
     MarginSummary,
+    MarginTable,
     PriceLookup,
     collateral_value,
     cross_summary,
     cross_totals,
     isolated_summary,
+    make_summary,
     margin_fractions,
     requirement,
     unrealised_pnl,
 )
+from clearhouse.ledger.margin_models import FixedMargin
 from clearhouse.ledger.model import Account, MarketState, Position
 from clearhouse.ledger.unit_of_work import TxContext
 from clearhouse.liquidation.perp import (
@@ -413,6 +418,193 @@ def close_out(ctx: TxContext, c: cmd.CloseOut, before: MarginSummary | None = No
             f"(equity {after_equity}, initial {after_initial})"
         )
     kernel.count_liquidation(ctx)
+
+
+def close_out_all(ctx: TxContext, liquidator: str, chosen: Sequence[Confirmed]) -> None:
+    """``close_out(ctx, CloseOut(account, liquidator, market), before=still_valid(state, target))`` for
+    every chosen target in order, in this one context: the engine's ``_close_out_together``, which
+    guarantees that every market has fixed margin and that the targets are distinct accounts.
+
+    The same integers, writes and events as those calls, with what is the same for every close-out
+    of the block looked up once: the price lookup and a :class:`MarginTable` (prices, haircuts,
+    fixed fractions, funding indices: nothing here changes them), each market's clone, price and
+    fee, the liquidator's clone, and the oracle / sequencer / TWAP gate, which reduces to the
+    maintenance test when the ledger has no feed, no sequencer grace and no TWAP guard (then the
+    confirmed summary answers it). A cross close-out closes every cross position in full: the target
+    is cloned without them (``TxContext.account_except``) and both fills are :func:`kernel.fill`
+    written out. The liquidator's initial-margin check is proved by a lower bound while it can be
+    (see the end of the loop) and computed exactly otherwise. Isolated targets, and anything
+    unusual, go through :func:`close_out` itself. Any refusal raises, as the first refused call
+    would; the engine then drops the context and runs them one transaction each."""
+    state = ctx.state
+    accounts = state.accounts
+    undo = ctx.undo
+    params = state.params
+    cap = params.max_liquidations_per_block
+    settle = params.settlement_asset
+    prices = kernel.prices(ctx)
+    table = MarginTable(state, prices)
+    plain_gate = (
+        not state.oracles
+        and not params.sequencer_grace
+        and all(m.spec.twap_oracle is None for m in state.markets.values())
+    )
+    emit = ctx.events.append
+    closed_out, penalty_charged = ev.PositionClosedOut, ev.CloseOutPenaltyCharged
+    liq: Account | None = None
+    liq_positions: dict[str, Position] = {}
+    liq_balances: dict[str, int] = {}
+    insurance: dict[str, int] | None = None
+    # A lower bound on the liquidator's cross equity - initial after the last close-out, or None. The
+    # check after each close-out is ``equity >= initial``; the bound (see below) proves it without the
+    # totals while it stays >= 0, and the totals are computed exactly whenever it does not.
+    settle_spec = state.assets.get(settle)
+    linear = settle_spec is not None and settle_spec.haircut == WAD  # settlement collateral = balance
+    slack: int | None = None
+    #: market id -> (its clone, price, close-out fee, initial fraction if fixed margin else None)
+    market_terms: dict[str, tuple[MarketState, int, int, int | None]] = {}
+    for confirmed in chosen:
+        account_id, market_id = confirmed.target
+        source = accounts.get(account_id)
+        # still_valid: the confirmed summary holds while the account is the same object
+        valid = confirmed.initial is not None and source is not None and source is confirmed.account
+        acct = None
+        if market_id is None and source is not None and account_id != liquidator:
+            positions = source.positions  # the committed positions: read here, never written
+            targets = []
+            fast = True  # a cross position keeps no margin, so closing it drops it
+            for mid, p in positions.items():
+                if not p.isolated and p.size:
+                    targets.append(mid)
+                    if p.margin:
+                        fast = False
+            if len(targets) > 1:
+                targets.sort()
+            if targets and fast:  # clone the account without the positions it closes
+                acct = ctx.account_except(account_id, targets)
+        if acct is None:  # isolated, or anything unusual: the close-out itself
+            before = confirmed.summary if valid else None
+            close_out(ctx, cmd.CloseOut(account_id, liquidator, market_id), before)
+            slack = None  # it changed the liquidator in ways the bound does not follow
+            continue
+        assert source is not None
+        if undo.liquidations >= cap:
+            kernel.check_liquidation_room(ctx)  # raises
+        if liq is None:
+            liq = ctx.account(liquidator)
+            liq_positions, liq_balances = liq.positions, liq.balances
+        if not (valid and plain_gate and confirmed.equity < confirmed.maintenance):
+            # the gate in full (with plain_gate and the confirmed summary it is just this comparison)
+            before = confirmed.summary if valid else None
+            if before is None:
+                before = make_summary(*table.cross_totals(source))
+            kernel.check_enforceable(ctx, account_id, before, targets, prices)
+        bounded = slack is not None
+        penalty_due = 0
+        need = 0  # what the liquidator's equity - initial can lose in this close-out, at most
+        balances = acct.balances
+        for mid in targets:
+            lp = liq_positions.get(mid)
+            if lp is not None and lp.isolated:
+                raise MarginModeConflict(
+                    f"liquidator {liquidator} holds an isolated position it would add to"
+                )
+            terms = market_terms.get(mid)
+            if terms is None:
+                market = ctx.market(mid)
+                spec = market.spec
+                fixed = type(spec.margin_model) is FixedMargin
+                terms = market_terms[mid] = (
+                    market,
+                    table.price(spec.oracle),
+                    spec.liquidation_fee,
+                    spec.initial_margin if fixed else None,
+                )
+            market, price, fee, fraction = terms
+            pos = positions[mid]
+            size = pos.size
+            notional = (size if size > 0 else -size) * price // WAD
+            if bounded:
+                if fraction is None or (
+                    lp is not None and not lp.size and lp.entry_value  # outside the totals till it has size
+                ):
+                    bounded = False
+                else:
+                    need += (notional + 1) * fraction // WAD + 2
+            # kernel.fill(ctx, acct, market, -size, notional), the full close written out: settle the
+            # funding owed, realise the PnL, drop the position (it is left out of the clone)
+            index, snapshot = market.funding_index, pos.funding_snapshot
+            if index != snapshot:
+                owed = rmul_up(size, index - snapshot)  # kernel.settle_funding
+                if owed:
+                    balances[settle] = balances.get(settle, 0) - owed
+                    market.pnl_pool += owed
+                    emit(ev.FundingSettled(account_id, mid, owed))
+            pnl = (notional if size > 0 else -notional) - pos.entry_value
+            market.pnl_pool -= pnl
+            balances[settle] = balances.get(settle, 0) + pnl
+            # kernel.fill(ctx, liq, market, size, notional) written out (its position is not isolated)
+            if lp is None:
+                lp = liq_positions[mid] = Position(mid, funding_snapshot=index)
+            elif lp.funding_snapshot != index:
+                kernel.settle_funding(ctx, liq, lp, market)
+            old = lp.size
+            if old == 0 or (old > 0) == (size > 0):
+                lp.entry_value += notional if size > 0 else -notional
+            else:
+                sign = 1 if size > 0 else -1
+                abs_delta, abs_old = (size if size > 0 else -size), (old if old > 0 else -old)
+                closed = abs_delta if abs_delta < abs_old else abs_old
+                closed_notional = notional if closed == abs_delta else notional * closed // abs_delta
+                basis = lp.entry_value * closed // abs_old
+                realised = -sign * closed_notional - basis
+                lp.entry_value += sign * (notional - closed_notional) - basis
+                market.pnl_pool -= realised
+                liq_balances[settle] = liq_balances.get(settle, 0) + realised
+            new = lp.size = old + size
+            # open interest: the account's long (if any) closes, the liquidator's changes
+            market.open_interest += (
+                (new if new > 0 else 0) - (old if old > 0 else 0) - (size if size > 0 else 0)
+            )
+            if not new and not lp.margin and not lp.entry_value:  # kernel.drop_if_empty
+                del liq_positions[mid]
+            penalty_due -= (-notional * fee) // WAD  # wmul_up
+            emit(closed_out(account_id, liquidator, mid, size, price, notional, pnl))
+        # every cross position is closed: the bucket's equity is its collateral alone
+        equity = table.collateral(balances)
+        penalty = min(penalty_due, max(equity, 0))
+        reward = 0
+        if penalty:
+            reward = penalty * market_terms[targets[0]][0].spec.liquidator_share // WAD
+            balances[settle] = balances.get(settle, 0) - penalty  # kernel.debit_bucket
+            liq_balances[settle] = liq_balances.get(settle, 0) + reward
+            if insurance is None:
+                insurance = ctx.pools().insurance
+            insurance[settle] = insurance.get(settle, 0) + penalty - reward  # kernel.to_insurance
+            emit(penalty_charged(account_id, liquidator, penalty, reward, penalty - reward))
+        if equity - penalty < 0:
+            kernel.bankrupt(ctx, acct)
+        # cross_summary(state, liq, prices).meets_initial, or a proof of it. Taking over size s at
+        # notional N = floor(|s| x price) (WAD) moves the liquidator's balance - entry value by exactly
+        # -sign(s) x N (funding it settles leaves its equity as it was: the owed amount moves from
+        # the position's term to the balance) while floor(size x price) grows by at least
+        # floor(s x price) >= -sign(s) x N - 1: its equity falls by at most 1, plus the reward it is
+        # paid. Its initial requirement grows by at most ceil(|s| x price x fraction) <=
+        # (N + 1) x fraction + 1. This holds while the settlement balance is its own collateral value
+        # (haircut 1), the markets have fixed margin and no dated contracts enter its margin.
+        if slack is not None and bounded:
+            slack += reward - need
+        else:
+            slack = None
+        if slack is None or slack < 0:
+            after_equity, after_initial, _ = table.cross_totals(liq)
+            if after_equity < after_initial:
+                raise InsufficientMargin(
+                    f"liquidator {liquidator} lacks initial margin to take over {account_id}'s positions "
+                    f"(equity {after_equity}, initial {after_initial})"
+                )
+            slack = after_equity - after_initial if linear and not liq.contracts else None
+        undo.liquidations += 1  # kernel.count_liquidation
 
 
 #: The commands this mechanism handles (merged and checked by ``clearhouse.engine.registry``).
