@@ -67,7 +67,7 @@ from clearhouse.ledger.enforcement import ExactScanner, Ranked, Target
 from clearhouse.ledger.margin import PriceLookup, cross_summary, isolated_summary
 from clearhouse.ledger.margin_models import FixedMargin
 from clearhouse.ledger.model import LedgerState, MarketSpec
-from clearhouse.risk.columnar import F64, I64, U8, ColumnarBook
+from clearhouse.risk.columnar import F64, I32, I64, U8, ColumnarBook
 from clearhouse.risk.scan import HAVE_NUMBA, ScanResult, U, scan
 
 if HAVE_NUMBA:
@@ -496,9 +496,9 @@ _offer: Any = njit(cache=True, nogil=True)(_offer_loop) if HAVE_NUMBA else _offe
 
 
 def _ratio_loop(
-    size: F64, cross: U8, bal: F64, mm: F64, equity: F64, maint: F64, tol: F64, is_cand: U8,
-    iso_rows: I64, iso_cols: I64, iso_eq: F64, iso_mm: F64, iso_tol: F64, iso_is_cand: U8,
-    moves: F64, heap_v: F64, heap_i: I64, acc: F64, out: F64,
+    bal: F64, cstart: I32, clen: I32, ccol: I32, cvals: F64, mm: F64, equity: F64, maint: F64, tol: F64,
+    is_cand: U8, iso_rows: I64, iso_cols: I64, iso_size: F64, iso_eq: F64, iso_mm: F64, iso_tol: F64,
+    iso_is_cand: U8, moves: F64, heap_v: F64, heap_i: I64, acc: F64, out: F64,
 ) -> None:  # fmt: skip
     """``clearhouse.risk.scan._headroom_loop`` (the same ``D``, ``w`` and ``w / D``) by direction:
     ``out[k]`` is the largest ``w_k / D`` over the buckets a *rise* of key ``k`` can hurt, ``out[K + k]``
@@ -509,10 +509,15 @@ def _ratio_loop(
     not the settlement asset), see :func:`_offer_loop` (bucket ``i`` is row ``i``, slot ``k`` is
     ``n + k``): each of a bucket's ratios on those keys is at most its ``W / D`` (rounding is monotone).
 
+    Reads the mirror's sparse cross pool (``cstart``/``clen`` per row into ``ccol``/``cvals``, ascending
+    column within a row, as the scan does): the same positions in the same order as a dense loop over
+    the columns, so the same floats, without building dense n x M arrays. ``iso_size[k]`` is the size
+    of isolated slot ``k`` of the scan.
+
     A ratio is divided out only when the product test ``w > out * D * (1 - 1e-12)`` says it may beat
     the running maximum (it never rejects one that does), so most rows cost no division."""
-    n, m = size.shape
-    na = bal.shape[1]
+    n, na = bal.shape
+    m = mm.shape[0]
     nk = m + na
     cap = heap_v.shape[0]
     shy = 1.0 - 1e-12
@@ -523,24 +528,25 @@ def _ratio_loop(
         d -= 4.0 * U * (abs(equity[i]) + abs(maint[i]) + abs(tol[i]))
         pos = d > 0.0
         big = 0.0
-        for j in range(m):
-            if cross[i, j]:
-                s = size[i, j]
-                w = abs(s) * (1.0 + mm[j])
-                if w > 0.0:
-                    big += w * moves[j]
-                    # the side that hurts, picked without a branch (longs and shorts interleave)
-                    c = nk + j if s > 0.0 else j
+        first = cstart[i]
+        for p in range(first, first + clen[i]):
+            j = ccol[p]
+            s = cvals[p, 0]
+            w = abs(s) * (1.0 + mm[j])
+            if w > 0.0:
+                big += w * moves[j]
+                # the side that hurts, picked without a branch (longs and shorts interleave)
+                c = nk + j if s > 0.0 else j
+                if not pos or w > out[c] * d * shy:
+                    r = w / d if pos else np.inf
+                    if r > out[c]:
+                        out[c] = r
+                if mm[j] >= 1.0:  # both sides
+                    c = j if s > 0.0 else nk + j
                     if not pos or w > out[c] * d * shy:
                         r = w / d if pos else np.inf
                         if r > out[c]:
                             out[c] = r
-                    if mm[j] >= 1.0:  # both sides
-                        c = j if s > 0.0 else nk + j
-                        if not pos or w > out[c] * d * shy:
-                            r = w / d if pos else np.inf
-                            if r > out[c]:
-                                out[c] = r
         for a in range(na):
             b = bal[i, a]
             if b != 0.0:
@@ -562,7 +568,7 @@ def _ratio_loop(
         if iso_is_cand[k]:
             continue
         j = iso_cols[k]
-        s = size[iso_rows[k], j]
+        s = iso_size[k]
         w = abs(s) * (1.0 + mm[j])
         if w > 0.0:
             d = iso_eq[k] - iso_mm[k] - iso_tol[k]
@@ -583,13 +589,14 @@ _ratios: Any = njit(cache=True, error_model="numpy", nogil=True)(_ratio_loop) if
 
 
 def _near_loop(
-    size: F64, cross: U8, bal: F64, mm: F64, equity: F64, maint: F64, tol: F64,
-    iso_rows: I64, iso_cols: I64, iso_eq: F64, iso_mm: F64, iso_tol: F64, chosen: I64, out: F64,
+    bal: F64, cstart: I32, clen: I32, ccol: I32, cvals: F64, mm: F64, equity: F64, maint: F64, tol: F64,
+    iso_rows: I64, iso_cols: I64, iso_size: F64, iso_eq: F64, iso_mm: F64, iso_tol: F64, chosen: I64,
+    out: F64,
 ) -> None:  # fmt: skip
     """``out[t]``: the ratio columns of :func:`_ratio_loop` of bucket ``chosen[t]`` alone (the same
     floats, computed the same way)."""
-    n, m = size.shape
-    na = bal.shape[1]
+    n, na = bal.shape
+    m = mm.shape[0]
     nk = m + na
     for t in range(chosen.shape[0]):
         b = chosen[t]
@@ -597,16 +604,17 @@ def _near_loop(
             i = b
             d = equity[i] - maint[i] - tol[i]
             d -= 4.0 * U * (abs(equity[i]) + abs(maint[i]) + abs(tol[i]))
-            for j in range(m):
-                if cross[i, j]:
-                    s = size[i, j]
-                    w = abs(s) * (1.0 + mm[j])
-                    if w > 0.0:
-                        r = w / d if d > 0.0 else np.inf
-                        if s < 0.0 or mm[j] >= 1.0:
-                            out[t, j] = r
-                        if s > 0.0 or mm[j] >= 1.0:
-                            out[t, nk + j] = r
+            first = cstart[i]
+            for p in range(first, first + clen[i]):
+                j = ccol[p]
+                s = cvals[p, 0]
+                w = abs(s) * (1.0 + mm[j])
+                if w > 0.0:
+                    r = w / d if d > 0.0 else np.inf
+                    if s < 0.0 or mm[j] >= 1.0:
+                        out[t, j] = r
+                    if s > 0.0 or mm[j] >= 1.0:
+                        out[t, nk + j] = r
             for a in range(na):
                 v = bal[i, a]
                 if v != 0.0:
@@ -614,7 +622,7 @@ def _near_loop(
         else:
             k = b - n
             j = iso_cols[k]
-            s = size[iso_rows[k], j]
+            s = iso_size[k]
             w = abs(s) * (1.0 + mm[j])
             if w > 0.0:
                 d = iso_eq[k] - iso_mm[k] - iso_tol[k]
@@ -639,10 +647,10 @@ def warm_up() -> None:
         return
     _warm = True
     f1, f2, i1 = np.zeros(1), np.zeros((1, 1)), np.zeros(1, dtype=np.int64)
-    u1, u2 = np.zeros(1, dtype=np.uint8), np.zeros((1, 1), dtype=np.uint8)
+    u1, j1, p3 = np.zeros(1, dtype=np.uint8), np.zeros(1, dtype=np.int32), np.zeros((1, 3))
     two, four = np.zeros(2), np.zeros(4)
-    _ratios(f2, u2, f2, f1, f1, f1, f1, u1, i1, i1, f1, f1, f1, u1, two, f1, i1, np.zeros(2), four)
-    _near(f2, u2, f2, f1, f1, f1, f1, i1, i1, f1, f1, f1, i1, np.zeros((1, 4)))
+    _ratios(f2, j1, j1, j1, p3, f1, f1, f1, f1, u1, i1, i1, f1, f1, f1, f1, u1, two, f1, i1, two, four)
+    _near(f2, j1, j1, j1, p3, f1, f1, f1, f1, i1, i1, f1, f1, f1, f1, i1, np.zeros((1, 4)))
 
 
 def nearest_headroom(book: ColumnarBook, last: ScanResult, keep: int) -> _Headroom:
@@ -653,7 +661,9 @@ def nearest_headroom(book: ColumnarBook, last: ScanResult, keep: int) -> _Headro
     nk = m + na
     n, slots = book.n, last.iso_rows.shape[0]
     keep = max(keep, 1)
-    size, cross, bal, mm = book.size, book.cross.view(np.uint8), book.balances, book.mm_frac
+    # the sparse pools as the scan read them (no dense n x M copies)
+    bal, mm, pool = book.balances, book.mm_frac, book.cross_pool
+    cstart, clen, ccol, cvals = pool.start[:n], pool.length[:n], pool.col, pool.vals
     is_cand = np.zeros(n, dtype=np.uint8)
     is_cand[last.candidate_rows] = 1
     iso_is_cand = np.zeros(slots, dtype=np.uint8)
@@ -663,17 +673,20 @@ def nearest_headroom(book: ColumnarBook, last: ScanResult, keep: int) -> _Headro
     moves = np.array([0.0 if k == book.settlement else 1.0 for k in (*book.oracles, *book.assets)])
     eq, mt, tol = last.equity, last.maintenance, last.tolerance
     iso_rows, iso_cols = last.iso_rows, last.iso_cols
+    iso_size = book.isolated_sizes(iso_rows, np.arange(slots)) if slots else np.zeros(0)
     ie, im, it = last.iso_equity, last.iso_maintenance, last.iso_tolerance
     _ratios(
-        size, cross, bal, mm, eq, mt, tol, is_cand,
-        iso_rows, iso_cols, ie, im, it, iso_is_cand, moves, heap_v, heap_i, acc, full,
+        bal, cstart, clen, ccol, cvals, mm, eq, mt, tol, is_cand,
+        iso_rows, iso_cols, iso_size, ie, im, it, iso_is_cand, moves, heap_v, heap_i, acc, full,
     )  # fmt: skip
     top = np.sort(heap_i[: int(acc[0])])
     movable = [*moves.tolist(), *moves.tolist()]
     rest = [min(float(acc[1]), r) if mv else r for r, mv in zip(full.tolist(), movable, strict=True)]
     # The set-apart buckets' own ratios.
     near = np.zeros((top.size, 2 * nk))
-    _near(size, cross, bal, mm, eq, mt, tol, iso_rows, iso_cols, ie, im, it, top, near)
+    _near(
+        bal, cstart, clen, ccol, cvals, mm, eq, mt, tol, iso_rows, iso_cols, iso_size, ie, im, it, top, near
+    )  # fmt: skip
     ids, markets = last.account_ids, last.markets
     targets: list[Target] = [
         (ids[b], None) if b < n else (ids[iso_rows[b - n]], markets[iso_cols[b - n]]) for b in top.tolist()
