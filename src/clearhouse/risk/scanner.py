@@ -101,6 +101,9 @@ class ColumnarScanner:
         self.nearest = 0
         self._basis: tuple[object, ...] | None = None
         self._basis_prices: tuple[int, ...] | None = None
+        #: ``_basis`` by market (id, spec, funding index, volatility multiplier) and by asset (id, spec).
+        self._basis_markets: list[tuple[str, object, int, int]] = []
+        self._basis_assets: list[tuple[str, object]] = []
         self._priced: list[tuple[int, str, int]] = []
         self._headroom: _Headroom | None = None
         #: Ratios of re-screened buckets, merged into ``_headroom`` (elementwise max).
@@ -180,7 +183,10 @@ class ColumnarScanner:
             self._fresh = False  # neither reused nor ranked: the screen does not see portfolio margin
             return found
         if self.reuse:
-            self._basis = _basis(state, book)
+            self._basis = basis = _basis(state, book)
+            terms = cast(tuple[tuple[object, int, int], ...], basis[3])
+            self._basis_markets = [(mid, *t) for mid, t in zip(book.markets, terms, strict=True)]
+            self._basis_assets = list(zip(book.assets, cast(tuple[object, ...], basis[4]), strict=True))
             self._basis_prices = _exact_prices(book, prices)
             # (index, key, price) of every key but the settlement asset (priced at exactly 1)
             keyed = zip((*book.oracles, *book.assets), self._basis_prices, strict=True)
@@ -242,23 +248,21 @@ class ColumnarScanner:
 
     def _same_basis(self, state: LedgerState) -> bool:
         """``_basis(state, book) == self._basis`` without building the tuple (the same comparisons:
-        identity first, then equality, element by element)."""
-        basis, book = self._basis, self.book
-        assert basis is not None and book is not None
-        settlement, market_ids, asset_ids = basis[0], basis[1], basis[2]
-        market_terms = cast(tuple[tuple[object, int, int], ...], basis[3])
-        asset_specs = cast(tuple[object, ...], basis[4])
+        identity first, then equality, element by element, over ``_basis_terms`` flattened from it)."""
+        basis = self._basis
+        assert basis is not None
         markets, assets = state.markets, state.assets
-        if state.params.settlement_asset != settlement:
+        if state.params.settlement_asset != basis[0]:
             return False
-        if tuple(markets) != market_ids or tuple(assets) != asset_ids:
+        if tuple(markets) != basis[1] or tuple(assets) != basis[2]:
             return False
-        for mid, (spec, index, vol) in zip(book.markets, market_terms, strict=True):
+        for mid, spec, index, vol in self._basis_markets:
             m = markets[mid]
             if (m.spec is not spec and m.spec != spec) or m.funding_index != index or m.vol_multiplier != vol:
                 return False
-        for a, spec in zip(book.assets, asset_specs, strict=True):
-            if assets[a] is not spec and assets[a] != spec:
+        for a, spec in self._basis_assets:
+            now = assets[a]
+            if now is not spec and now != spec:
                 return False
         return True
 
