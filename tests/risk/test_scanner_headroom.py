@@ -4,6 +4,7 @@ rewritten by syncs (rows moved out of their regions, isolated slots)."""
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -15,7 +16,7 @@ from test_properties import books
 from clearhouse.ledger.model import LedgerState, Position
 from clearhouse.risk.columnar import F64, I64, U8, ColumnarBook
 from clearhouse.risk.scan import HAVE_NUMBA, U, scan
-from clearhouse.risk.scanner import _offer, nearest_headroom
+from clearhouse.risk.scanner import SKIP_SAFETY, _Headroom, _offer, nearest_headroom
 
 if HAVE_NUMBA:
     from numba import njit
@@ -211,3 +212,30 @@ def test_sparse_headroom_equals_the_dense_loops(book_prices, writes, keep) -> No
     assert got.rest == rest
     assert got.targets == targets
     assert np.array_equal(got.near, near)
+
+
+def _vector_at_risk(head: _Headroom, keys: list[int], step: list[float], limit: int) -> list[Any] | None:
+    """``_Headroom.at_risk`` by the vector test alone (the path it takes for several moved keys)."""
+    with np.errstate(invalid="ignore"):
+        exposure = head.near[:, keys[0]] * step[0]
+    risky = np.flatnonzero(~(exposure <= 1.0 - SKIP_SAFETY))
+    return None if risky.size > limit else [head.targets[i] for i in risky.tolist()]
+
+
+_ratio = st.sampled_from([0.0, math.inf, 1e-300]) | st.floats(0.0, 1e6, allow_nan=False)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.integers(1, 12).flatmap(lambda n: st.lists(st.lists(_ratio, min_size=4, max_size=4), min_size=n,
+                                                       max_size=n)),
+       st.lists(st.tuples(st.integers(0, 3), st.floats(1e-18, 1e3), st.integers(0, 6)), min_size=1, max_size=6))  # fmt: skip
+def test_one_moved_key_walks_the_sorted_column(
+    rows: list[list[float]], moves: list[tuple[int, float, int]]
+) -> None:
+    """The single-key walk over the cached, sorted column gives exactly the vector test's buckets (or
+    None past the limit), also when the column is reused by later blocks of the same scan."""
+    near = np.array(rows)
+    head = _Headroom([0.0] * 4, [0.0] * 4, near, [(f"a{i}", None) for i in range(len(rows))])
+    for k, d, limit in moves:
+        assert head.at_risk([k], [d], limit) == _vector_at_risk(head, [k], [d], limit)
+    assert set(head.by_column) == {k for k, _, _ in moves}

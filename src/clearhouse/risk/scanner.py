@@ -55,7 +55,7 @@ book is not synced for those accounts: the next full scan syncs them with its ow
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from itertools import repeat
 from typing import Any, cast
 
@@ -222,10 +222,10 @@ class ColumnarScanner:
         if keys:
             head = self._head()
             # sum_k R_k |dP_k| over the moved keys only (unmoved ones contribute nothing; 0 x inf is nan)
-            if not sum(head.full[k] * d for k, d in zip(keys, step, strict=True)) <= 1.0 - SKIP_SAFETY:
+            if not _exposure(head.full, keys, step) <= 1.0 - SKIP_SAFETY:
                 # Only the nearest buckets may have crossed: they become candidates (the exact check
                 # decides) when every other bucket is proven safe and they are few.
-                if not sum(head.rest[k] * d for k, d in zip(keys, step, strict=True)) <= 1.0 - SKIP_SAFETY:
+                if not _exposure(head.rest, keys, step) <= 1.0 - SKIP_SAFETY:
                     return None
                 risky = head.at_risk(keys, step, NEAR_MAX)
                 if risky is None:
@@ -433,6 +433,9 @@ class _Headroom:
     rest: list[float]
     near: F64
     targets: list[Target]
+    #: Per ratio column, its (ratio, row) pairs of ``near`` largest first (built on first use; ``near``
+    #: never changes after construction: a new scan makes a new ``_Headroom``).
+    by_column: dict[int, list[tuple[float, int]]] = field(default_factory=dict)
 
     def merge(self, k: int, ratio: float) -> None:
         """Add a re-screened bucket's ratio for key ``k`` (to both maxima)."""
@@ -443,13 +446,33 @@ class _Headroom:
 
     def at_risk(self, keys: list[int], step: list[float], limit: int) -> list[Target] | None:
         """The nearest buckets a move of ``step`` on ``keys`` may bring below maintenance, or None when
-        more than ``limit`` (the others are covered by ``rest``)."""
+        more than ``limit`` (the others are covered by ``rest``).
+
+        One moved key (the usual block) without numpy: a bucket is at risk when ``ratio x step`` is not
+        ``<= 1 - SKIP_SAFETY``, the same float test as the vector path. Ratios are never NaN and the step
+        is positive, so the product is monotone in the ratio: walking the column largest first, the
+        first safe bucket proves every later one safe."""
         if not self.targets:
             return []
+        if len(keys) == 1:
+            k, d = keys[0], step[0]
+            column = self.by_column.get(k)
+            if column is None:
+                ratios = self.near[:, k].tolist()
+                column = self.by_column[k] = sorted(((r, i) for i, r in enumerate(ratios)), reverse=True)
+            hits: list[int] = []
+            for ratio, row in column:
+                if ratio * d <= 1.0 - SKIP_SAFETY:
+                    break
+                if len(hits) == limit:
+                    return None
+                hits.append(row)
+            hits.sort()
+            return [self.targets[i] for i in hits]
         move = np.zeros(self.near.shape[1])
         move[keys] = step
         with np.errstate(invalid="ignore"):  # 0 x inf on an unmoved key: nan, which is not safe
-            exposure = self.near @ move if len(keys) > 1 else self.near[:, keys[0]] * step[0]
+            exposure = self.near @ move
         risky = np.flatnonzero(~(exposure <= 1.0 - SKIP_SAFETY))
         if risky.size > limit:
             return None
@@ -696,6 +719,13 @@ def nearest_headroom(book: ColumnarBook, last: ScanResult, keep: int) -> _Headro
         (ids[b], None) if b < n else (ids[iso_rows[b - n]], markets[iso_cols[b - n]]) for b in top.tolist()
     ]
     return _Headroom(full.tolist(), rest, near, targets)
+
+
+def _exposure(ratios: list[float], keys: list[int], step: list[float]) -> float:
+    """``sum_k R_k |dP_k|`` over the moved keys (one key: its product, which ``sum`` would return too)."""
+    if len(keys) == 1:
+        return ratios[keys[0]] * step[0]
+    return sum(ratios[k] * d for k, d in zip(keys, step, strict=True))
 
 
 def _sides(column: int, keys: int, size: int, spec: MarketSpec) -> tuple[int, ...]:
