@@ -16,9 +16,10 @@ import msgspec
 import numpy as np
 
 from clearhouse.ledger.contracts import encode_positions
-from clearhouse.ledger.model import Account, LedgerState
+from clearhouse.ledger.model import Account, LedgerState, MarketState
 from clearhouse.ledger.tree_kernel import kernels
 from clearhouse.liquidation.stability_pool import StabilityPoolState
+from clearhouse.oracle.feed import OracleFeed
 
 _DOMAIN = b"clearhouse/state/v1"
 _EMPTY = bytes(32)
@@ -130,47 +131,72 @@ def _elements(values: list[object]) -> bytes:
     return _encoder.encode(values)[1:-1]
 
 
+class _Assets:
+    """The listed assets' specs, sorted, as one encoded list, reused while the ``(id, spec)`` pairs
+    compare equal (keyed by value: an asset listed, updated or restored in place is seen)."""
+
+    __slots__ = ("key", "raw")
+
+    def __init__(self) -> None:
+        self.key: tuple[tuple[str, object], ...] | None = None
+        self.raw = msgspec.Raw(b"[]")
+
+    def get(self, state: LedgerState) -> msgspec.Raw:
+        assets = state.assets
+        key = tuple(assets.items())
+        if key != self.key:
+            self.raw = msgspec.Raw(_encoder.encode([_frozen(assets[a]) for a in sorted(assets)]))
+            self.key = key
+        return self.raw
+
+
+_assets = _Assets()
+
+
+def _market_row(mid: str, m: MarketState, frozen: _FrozenEncodings) -> list[object]:
+    return [
+        mid,
+        frozen(m.spec),
+        m.funding_index,
+        m.last_funding_time,
+        m.last_trade_price,
+        m.last_trade_time,
+        m.open_interest,
+        m.pnl_pool,
+        m.vol_multiplier,
+        m.mark_price,
+        m.mark.state(),
+        *([m.amm_account, m.amm_base, m.amm_quote] if m.amm_account else []),
+        m.interval_value,
+        m.interval_size,
+    ]
+
+
 def encode_globals(state: LedgerState) -> bytes:
     """Canonical bytes of everything but the accounts.
 
     Assembled from the encodings of its elements (a JSON array is ``[`` + the elements joined by ``,``
-    + ``]``, which is exactly what the encoder writes), so immutable parts (parameters, specs) and the
-    slowly changing middle (:class:`_Tail`) are not re-encoded every block: the same bytes as encoding
-    the whole list at once (``tests/ledger/test_state_root.py`` compares the two)."""
+    + ``]``, which is exactly what the encoder writes), so immutable parts (parameters, specs), the
+    assets (:class:`_Assets`) and the slowly changing middle (:class:`_Tail`) are not re-encoded every
+    block: the same bytes as encoding the whole list at once (``tests/ledger/test_state_root.py``
+    compares the two)."""
     frozen = _frozen
-    markets = [
-        [
-            mid,
-            frozen(m.spec),
-            m.funding_index,
-            m.last_funding_time,
-            m.last_trade_price,
-            m.last_trade_time,
-            m.open_interest,
-            m.pnl_pool,
-            m.vol_multiplier,
-            m.mark_price,
-            m.mark.state(),
-            *([m.amm_account, m.amm_base, m.amm_quote] if m.amm_account else []),
-            m.interval_value,
-            m.interval_size,
-        ]
-        for mid, m in sorted(state.markets.items())
-    ]
-    head = _elements(
+    table, prices = state.markets, state.prices
+    head = _encoder.encode(
         [
             frozen(state.params),
             state.height,
             state.time,
             state.sequencer_up,
             state.sequencer_up_since,
-            [frozen(state.assets[a]) for a in sorted(state.assets)],
-            markets,
-            sorted(state.prices.items()),
+            _assets.get(state),
+            [_market_row(mid, table[mid], frozen) for mid in (sorted(table) if len(table) > 1 else table)],
+            sorted(prices.items()) if len(prices) > 1 else list(prices.items()),
         ]
     )
+    oracles = state.oracles
     rest: list[object] = [
-        [[k, hashlib.sha256(f.encode_state()).hexdigest()] for k, f in sorted(state.oracles.items())]
+        [[k, oracle_state_hash(f)] for k, f in sorted(oracles.items())] if oracles else []
     ]
     debt = state.debt
     sp = state.stability_pool
@@ -194,7 +220,13 @@ def encode_globals(state: LedgerState) -> bytes:
         rest.append(["steward", state.steward.encode()])
     if state.contracts.used():
         rest.append(["contracts", state.contracts.encode()])
-    return b"".join((b"[", head, b",", _tail.get(state), b",", _elements(rest), b"]"))
+    # head without its "]", the middle, rest without its "["
+    return b"".join((head[:-1], b",", _tail.get(state), b",", _encoder.encode(rest)[1:]))
+
+
+def oracle_state_hash(feed: OracleFeed) -> str:
+    """Hex sha256 of a feed's canonical state (its element of the globals)."""
+    return hashlib.sha256(feed.encode_state()).hexdigest()
 
 
 class MerkleTree:
