@@ -139,14 +139,15 @@ def test_the_compiled_loops_load_where_numba_and_libcrypto_are() -> None:
     assert tree_kernel.kernels() is not None
 
 
+@pytest.mark.parametrize("size", [9, 3000])  # nodes in a bytearray; in an anonymous mapping
 @pytest.mark.parametrize("tree_class", PATHS)
 @pytest.mark.parametrize("clone", [copy.deepcopy, lambda t: pickle.loads(pickle.dumps(t))])
 def test_a_tree_copies_and_pickles(
-    clone: Callable[[MerkleTree], MerkleTree], tree_class: type[MerkleTree]
+    clone: Callable[[MerkleTree], MerkleTree], tree_class: type[MerkleTree], size: int
 ) -> None:
     """The copy has the same root, pending (dirty) leaves included, and is independent of the original."""
     tree = tree_class()
-    leaves = [leaf(i) for i in range(9)]
+    leaves = [leaf(i) for i in range(size)]
     for i, x in enumerate(leaves):
         tree.set(i, x)
     tree.root()
