@@ -29,15 +29,16 @@ _encoder = msgspec.json.Encoder(order="deterministic")
 
 def encode_account(account: Account) -> bytes:
     """Canonical bytes of one account (sorted keys, decimal integers)."""
+    held, balances = account.positions, account.balances
     positions = [
         [p.market, p.size, p.entry_value, p.funding_snapshot, p.isolated, p.margin, p.last_liquidation]
-        for _, p in sorted(account.positions.items())
+        for p in (held.values() if len(held) < 2 else [held[m] for m in sorted(held)])
     ]
     fields: list[object] = [
         account.id,
         account.owner,
         account.index,
-        sorted(account.balances.items()),
+        sorted(balances.items()) if len(balances) > 1 else list(balances.items()),
         positions,
     ]
     if account.vaults or account.sp is not None:
