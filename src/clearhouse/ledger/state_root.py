@@ -320,7 +320,10 @@ class MerkleTree:
                 if self._full:
                     fast[1](nodes, self._capacity)
                 else:
-                    fast[0](nodes, self._capacity, np.array(sorted(self._dirty), dtype=np.int64))
+                    dirty = np.array(sorted(self._dirty), dtype=np.int64)
+                    if dirty[-1] >= self._capacity:  # never: the compiled loop does not check bounds
+                        raise ValueError(f"dirty leaf {dirty[-1]} beyond the capacity {self._capacity}")
+                    fast[0](nodes, self._capacity, dirty)
             elif self._full:
                 _rehash(self._nodes, self._capacity, range(self._capacity))
             else:
