@@ -7,8 +7,8 @@ rehashes ~250 nodes that way (~0.1 ms). Here a numba-compiled loop calls OpenSSL
 walks the dirty paths level by level without Python in between (the loops: ``tree_kernel_compiled``).
 
 The same function, the same bytes: SHA-256 is SHA-256 (the first use checks the compiled path against
-``hashlib`` on fixed inputs and falls back if anything differs). Without numba, without a libcrypto
-exporting those symbols, or if compiling fails, :func:`kernels` returns None and the tree hashes with
+``hashlib`` on fixed inputs and falls back if anything differs). Off Linux, without numba, without a
+libcrypto exporting those symbols, or if compiling fails, :func:`kernels` returns None and the tree hashes with
 ``hashlib`` in Python, which gives identical roots (``tests/ledger/test_state_root_tree.py`` runs both).
 
 The tree's nodes are one flat buffer: level ``d`` (0 = leaves) holds ``capacity >> d`` nodes of 32 bytes

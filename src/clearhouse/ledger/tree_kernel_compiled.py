@@ -1,7 +1,7 @@
 """The compiled loops of :mod:`clearhouse.ledger.tree_kernel` (imported only through
 ``tree_kernel.kernels``, which falls back to hashlib when this module cannot load).
 
-Importing it needs numba and a libcrypto exporting ``SHA256_Init/Update/Final``, loaded into the
+Importing it needs Linux, numba and a libcrypto exporting ``SHA256_Init/Update/Final``, loaded into the
 process for the compiled code (``llvmlite.binding.load_library_permanently``), which calls them by name;
 the loops live at module level so numba's on-disk cache keeps them between processes.
 """
@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import sys
 from typing import Any
 
 import llvmlite.binding as llvm  # type: ignore[import-untyped]
@@ -17,6 +18,9 @@ import numpy as np
 from numba import njit
 from numba import types as nbt
 
+if not sys.platform.startswith("linux"):
+    # e.g. macOS aborts a process that loads its unversioned system libcrypto: hashlib it is
+    raise ImportError("the compiled tree hashing is used on Linux only")
 _path = ctypes.util.find_library("crypto")
 if _path is None:
     raise ImportError("no libcrypto found")
