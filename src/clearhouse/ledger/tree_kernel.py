@@ -8,8 +8,8 @@ walks the dirty paths level by level without Python in between (the loops: ``tre
 
 The same function, the same bytes: SHA-256 is SHA-256 (the first use checks the compiled path against
 ``hashlib`` on fixed inputs and falls back if anything differs). Off Linux, without numba, without a
-libcrypto exporting those symbols, or if compiling fails, :func:`kernels` returns None and the tree hashes with
-``hashlib`` in Python, which gives identical roots (``tests/ledger/test_state_root_tree.py`` runs both).
+libcrypto exporting those symbols, or if compiling fails, :func:`kernels` returns None and the tree
+hashes with ``hashlib`` in Python: identical roots (``tests/ledger/test_state_root_tree.py`` runs both).
 
 The tree's nodes are one flat buffer: level ``d`` (0 = leaves) holds ``capacity >> d`` nodes of 32 bytes
 starting at node ``offset(d) = sum_{e < d} capacity >> e``; the last node is the root.
