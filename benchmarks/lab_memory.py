@@ -52,7 +52,7 @@ def _parts(engine: Any) -> dict[str, float]:
     capacity = 1 << max(len(engine.state.accounts) - 1, 0).bit_length()
     parts = {
         "account table (dict)": sys.getsizeof(engine.state.accounts),
-        # 32-byte nodes, one bytearray per level: 2 x capacity - 1 nodes (ledger.state_root.MerkleTree)
+        # 32-byte nodes in one flat bytearray: 2 x capacity - 1 nodes (ledger.state_root.MerkleTree)
         "account tree (levels)": 32 * (2 * capacity - 1),
     }
     arrays = dicts = 0

@@ -30,7 +30,7 @@ from clearhouse.ledger.errors import (
 )
 from clearhouse.ledger.fixedpoint import MAX_ABS, WAD, to_fixed
 from clearhouse.ledger.model import AssetSpec, LedgerParams, MarketSpec
-from clearhouse.ledger.state_root import full_state_root
+from clearhouse.ledger.state_root import MerkleTree, full_state_root
 
 from .builders import (
     ETH_PERP,
@@ -494,6 +494,16 @@ def test_a_block_whose_journal_write_fails_is_rolled_back() -> None:
 
 def test_a_block_whose_journal_write_fails_is_rolled_back_even_when_it_grew_the_account_tree() -> None:
     _journal_failure_rolls_back(new_accounts=4)
+
+
+@pytest.mark.parametrize("new_accounts", [1, 4])
+def test_rollbacks_with_the_account_tree_hashed_by_the_compiled_loops(
+    monkeypatch: pytest.MonkeyPatch, new_accounts: int
+) -> None:
+    """The same rollbacks with every tree on ``ledger.tree_kernel``'s path (trees this small hash with
+    hashlib otherwise): the roots after a rollback and a retry are those of an engine that never failed."""
+    monkeypatch.setattr(MerkleTree, "kernel_min_capacity", 1)
+    _journal_failure_rolls_back(new_accounts)
 
 
 def test_a_block_with_a_non_command_is_rolled_back_whole() -> None:

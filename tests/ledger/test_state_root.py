@@ -11,7 +11,7 @@ import pytest
 
 from clearhouse.ledger.block import decode_block
 from clearhouse.ledger.engine import Engine
-from clearhouse.ledger.model import LedgerState
+from clearhouse.ledger.model import AssetSpec, LedgerState
 from clearhouse.ledger.state_root import encode_globals, full_state_root
 
 GOLDEN = Path(__file__).resolve().parents[1] / "golden"
@@ -87,3 +87,21 @@ def test_mutation_in_place_is_seen() -> None:
     assert encode_globals(state) == reference_globals(state)
     del state.pools.insurance["USDC"], state.deposited["USDC"]
     assert encode_globals(state) == first and full_state_root(state) == root
+
+
+def test_assets_listed_updated_and_restored_in_place_are_seen() -> None:
+    """The cached asset list is keyed by the (id, spec) pairs' values: listing, replacing a spec and
+    restoring (as a rolled-back block does) in the same dict each give the whole list's encoding."""
+    state = LedgerState()
+    first = encode_globals(state)
+    state.assets["USDC"] = AssetSpec("USDC", decimals=6)
+    assert encode_globals(state) == reference_globals(state) != first
+    state.assets["ETH"] = AssetSpec("ETH", haircut=9 * 10**17)
+    with_eth = encode_globals(state)
+    assert with_eth == reference_globals(state)
+    state.assets["ETH"] = AssetSpec("ETH", haircut=8 * 10**17)  # an update: a new spec, same id
+    assert encode_globals(state) == reference_globals(state) != with_eth
+    state.assets["ETH"] = AssetSpec("ETH", haircut=9 * 10**17)  # restored: an equal, distinct spec
+    assert encode_globals(state) == with_eth
+    state.assets.clear()
+    assert encode_globals(state) == first

@@ -1,6 +1,6 @@
-"""The account tree's storage (wide levels as one bytearray, narrow ones as lists of bytes) gives the
-roots of the definition: leaves padded with zero leaves to the next power of two, node =
-sha256(b"N" + left + right)."""
+"""The account tree (every level in one flat buffer, nodes hashed by the compiled loops of
+``ledger.tree_kernel`` or by hashlib in Python) gives the roots of the definition: leaves padded with
+zero leaves to the next power of two, node = sha256(b"N" + left + right)."""
 
 from __future__ import annotations
 
@@ -13,9 +13,25 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from clearhouse.ledger import tree_kernel
 from clearhouse.ledger.state_root import MerkleTree
 
 ZERO = bytes(32)
+
+
+class KernelTree(MerkleTree):
+    """Every root through the compiled loops (when this machine has them)."""
+
+    kernel_min_capacity = 1
+
+
+class PythonTree(MerkleTree):
+    """Every root with hashlib in Python."""
+
+    kernel_min_capacity = 2**62
+
+
+PATHS = [KernelTree, PythonTree]
 
 
 def reference_root(leaves: list[bytes]) -> bytes:
@@ -33,9 +49,9 @@ def leaf(n: int) -> bytes:
     return hashlib.sha256(n.to_bytes(8, "big")).digest()
 
 
-@pytest.mark.parametrize("compact", [1, MerkleTree.compact_width])
-def test_worked_example_three_leaves(compact: int) -> None:
-    tree = type("Tree", (MerkleTree,), {"compact_width": compact})()
+@pytest.mark.parametrize("tree_class", PATHS)
+def test_worked_example_three_leaves(tree_class: type[MerkleTree]) -> None:
+    tree = tree_class()
     assert tree.root() == ZERO
     a, b, c = leaf(1), leaf(2), leaf(3)
     tree.set(0, a)
@@ -68,12 +84,14 @@ ops = st.lists(
 
 
 @settings(max_examples=150, deadline=None)
-@given(ops, st.sampled_from([1, 2, 4, 8, MerkleTree.compact_width]))
-def test_incremental_roots_match_the_definition(program: list[tuple[str, int, int]], compact: int) -> None:
+@given(ops, st.sampled_from(PATHS))
+def test_incremental_roots_match_the_definition(
+    program: list[tuple[str, int, int]], tree_class: type[MerkleTree]
+) -> None:
     """Appends, overwrites, truncations (rollbacks) and roots in any order: the same roots as a tree
-    rebuilt from scratch, whichever levels are stored compact (``compact_width``). Like the engine,
-    ``set`` only appends at the end or overwrites."""
-    tree = type("Tree", (MerkleTree,), {"compact_width": compact})()
+    rebuilt from scratch, with the compiled loops or without. Like the engine, ``set`` only appends at
+    the end or overwrites."""
+    tree = tree_class()
     leaves: list[bytes] = []
     for op, index, value in program:
         if op == "set":
@@ -92,33 +110,45 @@ def test_incremental_roots_match_the_definition(program: list[tuple[str, int, in
     assert tree.root() == reference_root(leaves)
 
 
-def test_a_large_tree_mixes_compact_and_list_levels() -> None:
-    """At 3 x compact_width leaves the lowest levels are compact and the upper ones lists; overwrites,
-    appends and a rollback across the capacity boundary give the definition's roots."""
-    n = 3 * MerkleTree.compact_width
+@pytest.mark.parametrize("tree_class", PATHS)
+def test_a_large_tree(tree_class: type[MerkleTree]) -> None:
+    """A few thousand leaves: overwrites, appends and a rollback across the capacity boundary give the
+    definition's roots on either path."""
+    n = 3 * 1024
     leaves = [leaf(i) for i in range(n)]
-    tree = MerkleTree()
+    tree = tree_class()
     for i, x in enumerate(leaves):
         tree.set(i, x)
     assert tree.root() == reference_root(leaves)
-    leaves[5], leaves[n - 1] = leaf(-1 % 2**63), leaf(7)
-    tree.set(5, leaves[5])
-    tree.set(n - 1, leaves[n - 1])
+    for i in (5, 6, 700, 1500, n - 1):
+        leaves[i] = leaf(-i % 2**63)
+        tree.set(i, leaves[i])
     assert tree.root() == reference_root(leaves)
-    tree.truncate(MerkleTree.compact_width + 1)  # capacity 4 x compact_width -> 2 x compact_width
-    assert tree.root() == reference_root(leaves[: MerkleTree.compact_width + 1])
+    tree.truncate(1025)  # capacity 4096 -> 2048
+    assert tree.root() == reference_root(leaves[:1025])
 
 
-class _SmallCompactTree(MerkleTree):
-    compact_width = 2
+def test_the_compiled_loops_load_where_numba_and_libcrypto_are() -> None:
+    """On Linux where numba is installed (the ``fast`` extra) and libcrypto exports SHA256_*, the tree
+    uses the compiled loops (else every test above ran the hashlib path twice)."""
+    pytest.importorskip("numba")
+    import ctypes.util
+    import sys
+
+    if not sys.platform.startswith("linux") or ctypes.util.find_library("crypto") is None:
+        pytest.skip("the compiled loops are used on Linux with a libcrypto only")
+    assert tree_kernel.kernels() is not None
 
 
+@pytest.mark.parametrize("size", [9, 3000])  # nodes in a bytearray; in an anonymous mapping
+@pytest.mark.parametrize("tree_class", PATHS)
 @pytest.mark.parametrize("clone", [copy.deepcopy, lambda t: pickle.loads(pickle.dumps(t))])
-def test_a_tree_with_compact_levels_copies_and_pickles(clone: Callable[[MerkleTree], MerkleTree]) -> None:
-    """Compact levels are memoryviews, which neither pickle nor deep-copy by themselves: the copy has
-    the same root, pending (dirty) leaves included, and is independent of the original."""
-    tree = _SmallCompactTree()
-    leaves = [leaf(i) for i in range(9)]
+def test_a_tree_copies_and_pickles(
+    clone: Callable[[MerkleTree], MerkleTree], tree_class: type[MerkleTree], size: int
+) -> None:
+    """The copy has the same root, pending (dirty) leaves included, and is independent of the original."""
+    tree = tree_class()
+    leaves = [leaf(i) for i in range(size)]
     for i, x in enumerate(leaves):
         tree.set(i, x)
     tree.root()

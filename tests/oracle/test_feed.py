@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import copy
 import os
+import pickle
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
+import msgspec
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -213,3 +217,24 @@ def test_encoding_does_not_depend_on_hash_seed() -> None:
         )
         digests.add(out.stdout.strip())
     assert len(digests) == 1 and len(digests.pop()) == 64
+
+
+def _reference_state(f: OracleFeed) -> bytes:
+    """``encode_state`` as defined, with the config converted on every call (it is cached as bytes)."""
+    doc = msgspec.json.decode(f.encode_state())
+    doc[1] = msgspec.to_builtins(f.config)
+    return msgspec.json.encode(doc, order="sorted")
+
+
+@pytest.mark.parametrize(
+    "clone", [lambda f: f, OracleFeed.copy, copy.deepcopy, lambda f: pickle.loads(pickle.dumps(f))]
+)
+def test_the_cached_config_bytes_are_the_configs_encoding(clone: Callable[[OracleFeed], OracleFeed]) -> None:
+    """The config's bytes, encoded once per feed, are what converting it each time gives, for feeds
+    made, copied, deep-copied and unpickled, before and after updates."""
+    for config in (CONFIG, quorum_feed().config):
+        f = clone(OracleFeed(config))
+        assert f.encode_state() == _reference_state(f)
+        f.update(10, [rep("a", 100 * W, 10), rep("b", 101 * W, 10), rep("c", 99 * W, 10)])
+        g = clone(f)
+        assert g.encode_state() == _reference_state(g) == f.encode_state()

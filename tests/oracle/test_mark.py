@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from clearhouse.ledger.errors import InvalidValue
 from clearhouse.oracle import MarkEstimate, MarkPrice, UpdateOutOfOrder, venue_price
@@ -60,3 +62,34 @@ def test_missing_inputs_and_errors() -> None:
     snap = m.encode_state()
     m.copy().update(5, 100 * W, 120 * W)
     assert m.encode_state() == snap
+
+
+_price = st.integers(1, 10**6 * W) | st.sampled_from([1, 2**255 - 1])
+_step = st.tuples(
+    st.integers(-5, 400),  # time step (negative: out of order)
+    _price | st.sampled_from([0, -W, 2**255, True]),  # oracle (some invalid)
+    st.none() | _price | st.sampled_from([0, 2**255]),  # venue (some invalid)
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.integers(1, 600), st.lists(_step, max_size=12))
+def test_update_mark_is_update_without_the_estimate(
+    half_life: int, steps: list[tuple[int, int, int | None]]
+) -> None:
+    """The funding hook's ``update_mark``: the same mark, the same errors and the same state afterwards
+    as ``update(...).mark`` without external prices, over any sequence of updates."""
+    a, b = MarkPrice(half_life), MarkPrice(half_life)
+    now = 0
+    for dt, oracle, venue in steps:
+        now += dt
+        try:
+            want: object = a.update(now, oracle, venue).mark
+        except Exception as err:
+            want = type(err)
+        try:
+            got: object = b.update_mark(now, oracle, venue)
+        except Exception as err:
+            got = type(err)
+        assert got == want
+        assert b.state() == a.state()

@@ -38,7 +38,7 @@ from clearhouse.core.errors import (
     UnknownAsset,
     UnknownMarket,
 )
-from clearhouse.core.fixedpoint import check_positive
+from clearhouse.core.fixedpoint import MAX_ABS, check_positive
 from clearhouse.engine.registry import HANDLERS
 from clearhouse.engine.sink import GENESIS_HASH, BlockSink
 from clearhouse.ledger import commands as cmd
@@ -74,6 +74,9 @@ from clearhouse.mechanisms.signing import auth_hooks
 from clearhouse.mechanisms.vaults import bark as vault_bark
 from clearhouse.oracle.reports import SourceReport
 from clearhouse.oracle.states import OracleState
+
+#: The accounts changed since the last scan in a block that changed none (shared, immutable).
+_NOTHING: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True, slots=True)
@@ -200,16 +203,18 @@ class Engine:
             raise BlockOutOfOrder(
                 f"block {block.height}: time {block.time} is not after the last block's {state.time}"
             )
+        oracles = state.oracles
         for key, price in block.prices.items():
             if not isinstance(key, str):
                 raise InvalidValue(f"block {block.height}: price key {key!r} must be a string")
-            if key in state.oracles:
+            if key in oracles:
                 raise InvalidValue(
                     f"block {block.height}: {key} is priced by its oracle feed, not set directly"
                 )
             if not key or not key.isascii():
                 raise InvalidValue(f"block {block.height}: price key {key!r} must be non-empty ASCII")
-            check_positive(price, f"block {block.height} price of {key}")
+            if type(price) is not int or not 0 < price < MAX_ABS:  # the message only when it fails
+                check_positive(price, f"block {block.height} price of {key}")
 
     def _advance_clock(self, block: Block, events: list[ev.Event]) -> None:
         """Step 3: the block's height and time; the sequencer status (Aave's sentinel feed)."""
@@ -236,10 +241,13 @@ class Engine:
         """Step 6: the perp candidates the scanner finds among all accounts, told which changed since it
         last looked (any scanner that never misses gives identical blocks, see ledger.enforcement)."""
         state = self.state
-        self._unscanned.update(touched)
-        changed = frozenset(a for a in self._unscanned if a in state.accounts)
-        candidates = self.scanner.candidates(state, changed)
-        self._unscanned.clear()
+        unscanned = self._unscanned
+        unscanned.update(touched)
+        if not unscanned:
+            return self.scanner.candidates(state, _NOTHING)
+        accounts = state.accounts
+        candidates = self.scanner.candidates(state, frozenset(a for a in unscanned if a in accounts))
+        unscanned.clear()  # only once the scanner has seen them (a failed block keeps them)
         return candidates
 
     def _enforce(

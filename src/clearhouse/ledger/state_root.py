@@ -10,13 +10,17 @@ their paths: the cost grows with what changed, not with the number of accounts.
 from __future__ import annotations
 
 import hashlib
+import mmap
 from collections.abc import Iterable
 
 import msgspec
+import numpy as np
 
 from clearhouse.ledger.contracts import encode_positions
-from clearhouse.ledger.model import Account, LedgerState
+from clearhouse.ledger.model import Account, LedgerState, MarketState
+from clearhouse.ledger.tree_kernel import kernels
 from clearhouse.liquidation.stability_pool import StabilityPoolState
+from clearhouse.oracle.feed import OracleFeed
 
 _DOMAIN = b"clearhouse/state/v1"
 _EMPTY = bytes(32)
@@ -25,15 +29,16 @@ _encoder = msgspec.json.Encoder(order="deterministic")
 
 def encode_account(account: Account) -> bytes:
     """Canonical bytes of one account (sorted keys, decimal integers)."""
+    held, balances = account.positions, account.balances
     positions = [
         [p.market, p.size, p.entry_value, p.funding_snapshot, p.isolated, p.margin, p.last_liquidation]
-        for _, p in sorted(account.positions.items())
+        for p in (held.values() if len(held) < 2 else [held[m] for m in sorted(held)])
     ]
     fields: list[object] = [
         account.id,
         account.owner,
         account.index,
-        sorted(account.balances.items()),
+        sorted(balances.items()) if len(balances) > 1 else list(balances.items()),
         positions,
     ]
     if account.vaults or account.sp is not None:
@@ -128,47 +133,72 @@ def _elements(values: list[object]) -> bytes:
     return _encoder.encode(values)[1:-1]
 
 
+class _Assets:
+    """The listed assets' specs, sorted, as one encoded list, reused while the ``(id, spec)`` pairs
+    compare equal (keyed by value: an asset listed, updated or restored in place is seen)."""
+
+    __slots__ = ("key", "raw")
+
+    def __init__(self) -> None:
+        self.key: tuple[tuple[str, object], ...] | None = None
+        self.raw = msgspec.Raw(b"[]")
+
+    def get(self, state: LedgerState) -> msgspec.Raw:
+        assets = state.assets
+        key = tuple(assets.items())
+        if key != self.key:
+            self.raw = msgspec.Raw(_encoder.encode([_frozen(assets[a]) for a in sorted(assets)]))
+            self.key = key
+        return self.raw
+
+
+_assets = _Assets()
+
+
+def _market_row(mid: str, m: MarketState, frozen: _FrozenEncodings) -> list[object]:
+    return [
+        mid,
+        frozen(m.spec),
+        m.funding_index,
+        m.last_funding_time,
+        m.last_trade_price,
+        m.last_trade_time,
+        m.open_interest,
+        m.pnl_pool,
+        m.vol_multiplier,
+        m.mark_price,
+        m.mark.state(),
+        *([m.amm_account, m.amm_base, m.amm_quote] if m.amm_account else []),
+        m.interval_value,
+        m.interval_size,
+    ]
+
+
 def encode_globals(state: LedgerState) -> bytes:
     """Canonical bytes of everything but the accounts.
 
     Assembled from the encodings of its elements (a JSON array is ``[`` + the elements joined by ``,``
-    + ``]``, which is exactly what the encoder writes), so immutable parts (parameters, specs) and the
-    slowly changing middle (:class:`_Tail`) are not re-encoded every block: the same bytes as encoding
-    the whole list at once (``tests/ledger/test_state_root.py`` compares the two)."""
+    + ``]``, which is exactly what the encoder writes), so immutable parts (parameters, specs), the
+    assets (:class:`_Assets`) and the slowly changing middle (:class:`_Tail`) are not re-encoded every
+    block: the same bytes as encoding the whole list at once (``tests/ledger/test_state_root.py``
+    compares the two)."""
     frozen = _frozen
-    markets = [
-        [
-            mid,
-            frozen(m.spec),
-            m.funding_index,
-            m.last_funding_time,
-            m.last_trade_price,
-            m.last_trade_time,
-            m.open_interest,
-            m.pnl_pool,
-            m.vol_multiplier,
-            m.mark_price,
-            m.mark.state(),
-            *([m.amm_account, m.amm_base, m.amm_quote] if m.amm_account else []),
-            m.interval_value,
-            m.interval_size,
-        ]
-        for mid, m in sorted(state.markets.items())
-    ]
-    head = _elements(
+    table, prices = state.markets, state.prices
+    head = _encoder.encode(
         [
             frozen(state.params),
             state.height,
             state.time,
             state.sequencer_up,
             state.sequencer_up_since,
-            [frozen(state.assets[a]) for a in sorted(state.assets)],
-            markets,
-            sorted(state.prices.items()),
+            _assets.get(state),
+            [_market_row(mid, table[mid], frozen) for mid in (sorted(table) if len(table) > 1 else table)],
+            sorted(prices.items()) if len(prices) > 1 else list(prices.items()),
         ]
     )
+    oracles = state.oracles
     rest: list[object] = [
-        [[k, hashlib.sha256(f.encode_state()).hexdigest()] for k, f in sorted(state.oracles.items())]
+        [[k, oracle_state_hash(f)] for k, f in sorted(oracles.items())] if oracles else []
     ]
     debt = state.debt
     sp = state.stability_pool
@@ -192,10 +222,13 @@ def encode_globals(state: LedgerState) -> bytes:
         rest.append(["steward", state.steward.encode()])
     if state.contracts.used():
         rest.append(["contracts", state.contracts.encode()])
-    return b"".join((b"[", head, b",", _tail.get(state), b",", _elements(rest), b"]"))
+    # head without its "]", the middle, rest without its "["
+    return b"".join((head[:-1], b",", _tail.get(state), b",", _encoder.encode(rest)[1:]))
 
 
-_Level = list[bytes] | memoryview
+def oracle_state_hash(feed: OracleFeed) -> str:
+    """Hex sha256 of a feed's canonical state (its element of the globals)."""
+    return hashlib.sha256(feed.encode_state()).hexdigest()
 
 
 class MerkleTree:
@@ -203,18 +236,21 @@ class MerkleTree:
 
     Level 0 holds the leaves, padded with zero leaves to the capacity (a power of two); node ``i`` of
     each level above is ``sha256(b"N" + left + right)`` of nodes ``2i`` and ``2i + 1`` below; the last
-    level is the root. A level at least :attr:`compact_width` nodes wide is one bytearray of 32-byte
-    nodes (read and written through a memoryview): ~32 bytes a node instead of a ``bytes`` object and
-    its list slot (~88 bytes), 12 MiB less at 100k accounts. Narrower levels stay lists of ``bytes``
-    (at most ~2 x compact_width nodes, ~1.4 MiB), whose updates are faster; most of a path's nodes are
-    there, so an incremental update costs about what it did with lists only.
+    level is the root. All levels are one flat buffer of 32-byte nodes (level ``d`` at node
+    ``sum_{e < d} capacity >> e``, see :mod:`clearhouse.ledger.tree_kernel`): 32 bytes a node, 2 x
+    capacity - 1 nodes, no per-node objects. A root rehashes only the paths above the leaves set
+    since the last one, with the compiled loops of ``tree_kernel`` when they are available (once the
+    tree has :attr:`kernel_min_capacity` leaves: small trees never load numba) or ``hashlib`` in
+    Python otherwise, which gives the same bytes.
     """
 
-    #: Levels at least this many nodes wide are stored compact (a class attribute: tests lower it).
-    compact_width = 8192
+    #: Trees at least this wide hash their nodes with ``tree_kernel`` when available (a class
+    #: attribute: tests set it to 1 or to a huge number to run either path).
+    kernel_min_capacity = 1024
 
     def __init__(self) -> None:
-        self._levels: list[_Level] = [[_EMPTY]]
+        self._capacity = 1
+        self._nodes: _Buffer = bytearray(32)
         self._count = 0
         #: Leaf positions changed since the last root; ``_full``: rehash every level (after a resize).
         self._dirty: set[int] = set()
@@ -224,48 +260,36 @@ class MerkleTree:
         return self._count
 
     def __getstate__(self) -> dict[str, object]:
-        """Compact levels as ``bytes`` (a memoryview cannot be pickled or deep-copied)."""
+        """The nodes as ``bytes`` (an mmap cannot be pickled or deep-copied)."""
         state = dict(self.__dict__)
-        state["_levels"] = [lv.tobytes() if isinstance(lv, memoryview) else lv for lv in self._levels]
+        state["_nodes"] = bytes(self._nodes)
         return state
 
     def __setstate__(self, state: dict[str, object]) -> None:
-        levels = state["_levels"]
-        assert isinstance(levels, list)
-        state["_levels"] = [memoryview(bytearray(lv)) if isinstance(lv, bytes) else lv for lv in levels]
+        raw = state["_nodes"]
+        assert isinstance(raw, bytes)
+        nodes = _buffer(len(raw))
+        nodes[:] = raw
         self.__dict__.update(state)
-
-    def _new_level(self, width: int) -> _Level:
-        return memoryview(bytearray(32 * width)) if width >= self.compact_width else [_EMPTY] * width
+        self._nodes = nodes
 
     def _resize(self, capacity: int) -> None:
         """Leaves at ``capacity`` (the first ``count`` kept, zero leaves after); levels rebuilt at root."""
-        old, keep = self._levels[0], min(self._count, capacity)
-        leaves = self._new_level(capacity)
-        if isinstance(leaves, list):
-            if isinstance(old, list):
-                leaves[:keep] = old[:keep]
-            else:
-                leaves[:keep] = [old[32 * i : 32 * i + 32].tobytes() for i in range(keep)]
-        else:
-            leaves[: 32 * keep] = old[: 32 * keep] if isinstance(old, memoryview) else b"".join(old[:keep])
-        self._levels = [leaves]
+        keep = 32 * min(self._count, capacity)
+        nodes = _buffer(32 * (2 * capacity - 1))
+        nodes[:keep] = self._nodes[:keep]
+        self._nodes, self._capacity = nodes, capacity
         self._full = True
 
     def set(self, index: int, leaf: bytes) -> None:
         if len(leaf) != 32:
             raise ValueError(f"a leaf is 32 bytes, got {len(leaf)}")
-        leaves = self._levels[0]
-        capacity = len(leaves) if isinstance(leaves, list) else len(leaves) // 32
+        capacity = self._capacity
         if index >= capacity:
             while capacity <= index:
                 capacity *= 2
             self._resize(capacity)
-            leaves = self._levels[0]
-        if isinstance(leaves, list):
-            leaves[index] = leaf
-        else:
-            leaves[32 * index : 32 * index + 32] = leaf
+        self._nodes[32 * index : 32 * index + 32] = leaf
         if index >= self._count:
             self._count = index + 1
         if not self._full:
@@ -277,73 +301,66 @@ class MerkleTree:
         The capacity shrinks back to the smallest power of two holding ``count`` leaves, so the root
         equals that of a tree that never grew (capacity is always ``next_pow2(count)``).
         """
-        leaves = self._levels[0]
         if count < self._count:
-            n = self._count - count
-            if isinstance(leaves, list):
-                leaves[count : self._count] = [_EMPTY] * n
-            else:
-                leaves[32 * count : 32 * self._count] = bytes(32 * n)
-            self._dirty.update(range(count, self._count))
+            self._nodes[32 * count : 32 * self._count] = bytes(32 * (self._count - count))
+            if not self._full:
+                self._dirty.update(range(count, self._count))
             self._count = count
         capacity = 1
         while capacity < self._count:
             capacity *= 2
-        if capacity < (len(leaves) if isinstance(leaves, list) else len(leaves) // 32):
+        if capacity < self._capacity:
             self._resize(capacity)
 
     def root(self) -> bytes:
-        if self._full:
-            self._rebuild_all()
-        elif self._dirty:
-            self._rebuild_dirty()
-        top = self._levels[-1]
-        return top[0] if isinstance(top, list) else top[:32].tobytes()
-
-    def _rebuild_all(self) -> None:
-        """Fresh or resized tree: allocate every level above the leaves and hash each node once."""
-        levels = self._levels[:1]
-        below = levels[0]
-        width = len(below) if isinstance(below, list) else len(below) // 32
-        while width > 1:
-            width //= 2
-            here = self._new_level(width)
-            _hash_nodes(below, here, range(width))
-            levels.append(here)
-            below = here
-        self._levels = levels
-        self._full = False
-        self._dirty.clear()
-
-    def _rebuild_dirty(self) -> None:
-        levels = self._levels
-        dirty = {i // 2 for i in self._dirty}
-        sha = hashlib.sha256
-        for depth in range(1, len(levels)):
-            below, here = levels[depth - 1], levels[depth]
-            if type(below) is list:  # the narrow levels (most of a path): as fast as lists only
-                for i in dirty:
-                    here[i] = sha(b"N" + below[2 * i] + below[2 * i + 1]).digest()  # type: ignore[call-overload]
+        if self._full or self._dirty:
+            fast = kernels() if self._capacity >= self.kernel_min_capacity else None
+            if fast is not None:
+                nodes = np.frombuffer(self._nodes, dtype=np.uint8)
+                if self._full:
+                    fast[1](nodes, self._capacity)
+                else:
+                    dirty = np.array(sorted(self._dirty), dtype=np.int64)
+                    if dirty[-1] >= self._capacity:  # never: the compiled loop does not check bounds
+                        raise ValueError(f"dirty leaf {dirty[-1]} beyond the capacity {self._capacity}")
+                    fast[0](nodes, self._capacity, dirty)
+            elif self._full:
+                _rehash(self._nodes, self._capacity, range(self._capacity))
             else:
-                _hash_nodes(below, here, dirty)
-            dirty = {i // 2 for i in dirty}
-        self._dirty.clear()
+                _rehash(self._nodes, self._capacity, self._dirty)
+            self._full = False
+            self._dirty.clear()
+        return bytes(self._nodes[-32:])
 
 
-def _hash_nodes(below: _Level, here: _Level, nodes: Iterable[int]) -> None:
-    """Set ``here[i] = sha256(b"N" + below[2i] + below[2i + 1])`` for each ``i`` in ``nodes`` (a compact
-    level is never above a list level: levels only get narrower)."""
+_Buffer = bytearray | mmap.mmap
+#: Trees at least this many bytes live in their own anonymous mapping (see :func:`_buffer`).
+_MAPPED_BYTES = 1 << 16
+
+
+def _buffer(size: int) -> _Buffer:
+    """``size`` zero bytes. Large ones are a private anonymous mapping: freed, a tree outgrown by a
+    resize goes back to the system at once (a multi-MiB ``bytearray`` freed inside the heap stayed
+    resident, ~5 MiB more peak and steady RSS at 100k accounts), and pages are only backed once written."""
+    if size < _MAPPED_BYTES:
+        return bytearray(size)
+    return mmap.mmap(-1, size, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
+
+
+def _rehash(buffer: _Buffer, capacity: int, leaves: Iterable[int]) -> None:
+    """Rehash every ancestor of the leaf positions ``leaves`` with ``hashlib``, level by level."""
     sha = hashlib.sha256
-    if isinstance(here, memoryview):
-        assert isinstance(below, memoryview)
-        for i in nodes:
-            here[32 * i : 32 * i + 32] = sha(b"N" + below[64 * i : 64 * i + 64]).digest()
-    elif isinstance(below, memoryview):
-        for i in nodes:
-            here[i] = sha(b"N" + below[64 * i : 64 * i + 64]).digest()
-    else:
-        for i in nodes:
-            here[i] = sha(b"N" + below[2 * i] + below[2 * i + 1]).digest()
+    nodes = memoryview(buffer)
+    dirty = {i // 2 for i in leaves}
+    width, off = capacity, 0
+    while width > 1:
+        up = off + width
+        for p in dirty:
+            child = 32 * (off + 2 * p)
+            nodes[32 * (up + p) : 32 * (up + p) + 32] = sha(b"N" + nodes[child : child + 64]).digest()
+        dirty = {p // 2 for p in dirty}
+        width //= 2
+        off = up
 
 
 class StateHasher:

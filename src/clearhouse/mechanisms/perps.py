@@ -170,8 +170,10 @@ def funding_rate(spec: MarketSpec, mark: int, index_price: int) -> int:
 
     The mark is the median-of-three estimate (oracle + basis EMA, the venue's last trade since the
     previous accrual, external median) so one manipulated input cannot move funding alone."""
-    premium = (mark - index_price) * WAD // index_price
     cap = spec.funding_clamp_factor * (spec.initial_margin - spec.maintenance_margin) // WAD
+    if not cap:  # clamped to [-0, 0] (e.g. funding switched off with a zero clamp factor)
+        return 0
+    premium = (mark - index_price) * WAD // index_price
     return max(-cap, min(cap, premium + spec.funding_interest))
 
 
@@ -195,7 +197,7 @@ def accrue_funding(state: LedgerState, now: int, undo: BlockUndo, events: list[e
             # no fills in the interval: the venue leg is the index (``take_venue_price``, nothing to reset)
             fills = new.interval_size or new.interval_value
             venue = take_venue_price(new, index_price) if fills else index_price
-            mark = estimator.update(now, index_price, venue).mark
+            mark = estimator.update_mark(now, index_price, venue)
             new.mark_price = mark
             rate = funding_rate(spec, mark, index_price)
             if rate:  # a zero rate moves nothing

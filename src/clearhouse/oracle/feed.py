@@ -49,6 +49,7 @@ class OracleFeed:
         "_aggregator",
         "_all_sources",
         "_config",
+        "_config_json",
         "_last_time",
         "_latest",
         "_needs_reports",
@@ -63,6 +64,8 @@ class OracleFeed:
         if not isinstance(config, FeedConfig):
             raise InvalidValue(f"OracleFeed needs a FeedConfig, got {type(config).__name__}")
         self._config = config
+        #: The config's canonical bytes, as :meth:`encode_state` embeds them (the config is immutable).
+        self._config_json = msgspec.json.encode(msgspec.to_builtins(config), order="sorted")
         self._all_sources = frozenset(config.sources)
         self._price_sources = config.aggregated_sources
         self._aggregator: Aggregator = build_aggregator(config.aggregator)
@@ -208,7 +211,7 @@ class OracleFeed:
         latest = [[r.source, r.price, r.observed_at, r.confidence] for r in self.latest_reports()]
         doc = [
             _ENCODING_VERSION,
-            msgspec.to_builtins(self._config),
+            msgspec.Raw(self._config_json),  # == msgspec.to_builtins(self._config), encoded once
             self._last_time,
             self._state.value,
             self._reason,
@@ -223,6 +226,7 @@ class OracleFeed:
         """An independent copy (reports and configs are immutable and shared)."""
         new = OracleFeed.__new__(OracleFeed)
         new._config = self._config
+        new._config_json = self._config_json
         new._all_sources = self._all_sources
         new._price_sources = self._price_sources
         new._aggregator = self._aggregator.copy()

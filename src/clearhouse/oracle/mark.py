@@ -101,6 +101,22 @@ class MarkPrice:
             mark = median_floor(sorted([first, *estimates]))
         return MarkEstimate(now, mark, first, venue, ext)
 
+    def update_mark(self, now: int, oracle: int, venue: int | None) -> int:
+        """``update(now, oracle, venue).mark`` (no external venues, the ledger's case) without building
+        the estimate: the same checks, the same state afterwards, the same mark. The funding hook calls
+        it for every market every block."""
+        if type(oracle) is not int or not 0 < oracle < MAX_ABS:
+            check_positive(oracle, "oracle price")
+        if self._time is not None and now < self._time:
+            raise UpdateOutOfOrder(f"mark update at {now} before the last one at {self._time}")
+        if venue is not None:
+            if type(venue) is not int or not 0 < venue < MAX_ABS:
+                check_positive(venue, "venue price")
+            self._basis.record(now, venue - oracle)
+        self._time = now
+        first = max(oracle + (self._basis.value(now) or 0), 1)
+        return first if venue is None else (first + venue) // 2
+
     def state(self) -> list[Any]:
         return [self._time, self._basis.state()]
 

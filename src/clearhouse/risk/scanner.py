@@ -55,7 +55,7 @@ book is not synced for those accounts: the next full scan syncs them with its ow
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from itertools import repeat
 from typing import Any, cast
 
@@ -101,6 +101,9 @@ class ColumnarScanner:
         self.nearest = 0
         self._basis: tuple[object, ...] | None = None
         self._basis_prices: tuple[int, ...] | None = None
+        #: ``_basis`` by market (id, spec, funding index, volatility multiplier) and by asset (id, spec).
+        self._basis_markets: list[tuple[str, object, int, int]] = []
+        self._basis_assets: list[tuple[str, object]] = []
         self._priced: list[tuple[int, str, int]] = []
         self._headroom: _Headroom | None = None
         #: Ratios of re-screened buckets, merged into ``_headroom`` (elementwise max).
@@ -180,7 +183,10 @@ class ColumnarScanner:
             self._fresh = False  # neither reused nor ranked: the screen does not see portfolio margin
             return found
         if self.reuse:
-            self._basis = _basis(state, book)
+            self._basis = basis = _basis(state, book)
+            terms = cast(tuple[tuple[object, int, int], ...], basis[3])
+            self._basis_markets = [(mid, *t) for mid, t in zip(book.markets, terms, strict=True)]
+            self._basis_assets = list(zip(book.assets, cast(tuple[object, ...], basis[4]), strict=True))
             self._basis_prices = _exact_prices(book, prices)
             # (index, key, price) of every key but the settlement asset (priced at exactly 1)
             keyed = zip((*book.oracles, *book.assets), self._basis_prices, strict=True)
@@ -216,10 +222,10 @@ class ColumnarScanner:
         if keys:
             head = self._head()
             # sum_k R_k |dP_k| over the moved keys only (unmoved ones contribute nothing; 0 x inf is nan)
-            if not sum(head.full[k] * d for k, d in zip(keys, step, strict=True)) <= 1.0 - SKIP_SAFETY:
+            if not _exposure(head.full, keys, step) <= 1.0 - SKIP_SAFETY:
                 # Only the nearest buckets may have crossed: they become candidates (the exact check
                 # decides) when every other bucket is proven safe and they are few.
-                if not sum(head.rest[k] * d for k, d in zip(keys, step, strict=True)) <= 1.0 - SKIP_SAFETY:
+                if not _exposure(head.rest, keys, step) <= 1.0 - SKIP_SAFETY:
                     return None
                 risky = head.at_risk(keys, step, NEAR_MAX)
                 if risky is None:
@@ -242,23 +248,21 @@ class ColumnarScanner:
 
     def _same_basis(self, state: LedgerState) -> bool:
         """``_basis(state, book) == self._basis`` without building the tuple (the same comparisons:
-        identity first, then equality, element by element)."""
-        basis, book = self._basis, self.book
-        assert basis is not None and book is not None
-        settlement, market_ids, asset_ids = basis[0], basis[1], basis[2]
-        market_terms = cast(tuple[tuple[object, int, int], ...], basis[3])
-        asset_specs = cast(tuple[object, ...], basis[4])
+        identity first, then equality, element by element, over ``_basis_terms`` flattened from it)."""
+        basis = self._basis
+        assert basis is not None
         markets, assets = state.markets, state.assets
-        if state.params.settlement_asset != settlement:
+        if state.params.settlement_asset != basis[0]:
             return False
-        if tuple(markets) != market_ids or tuple(assets) != asset_ids:
+        if tuple(markets) != basis[1] or tuple(assets) != basis[2]:
             return False
-        for mid, (spec, index, vol) in zip(book.markets, market_terms, strict=True):
+        for mid, spec, index, vol in self._basis_markets:
             m = markets[mid]
             if (m.spec is not spec and m.spec != spec) or m.funding_index != index or m.vol_multiplier != vol:
                 return False
-        for a, spec in zip(book.assets, asset_specs, strict=True):
-            if assets[a] is not spec and assets[a] != spec:
+        for a, spec in self._basis_assets:
+            now = assets[a]
+            if now is not spec and now != spec:
                 return False
         return True
 
@@ -429,6 +433,9 @@ class _Headroom:
     rest: list[float]
     near: F64
     targets: list[Target]
+    #: Per ratio column, its (ratio, row) pairs of ``near`` largest first (built on first use; ``near``
+    #: never changes after construction: a new scan makes a new ``_Headroom``).
+    by_column: dict[int, list[tuple[float, int]]] = field(default_factory=dict)
 
     def merge(self, k: int, ratio: float) -> None:
         """Add a re-screened bucket's ratio for key ``k`` (to both maxima)."""
@@ -439,13 +446,33 @@ class _Headroom:
 
     def at_risk(self, keys: list[int], step: list[float], limit: int) -> list[Target] | None:
         """The nearest buckets a move of ``step`` on ``keys`` may bring below maintenance, or None when
-        more than ``limit`` (the others are covered by ``rest``)."""
+        more than ``limit`` (the others are covered by ``rest``).
+
+        One moved key (the usual block) without numpy: a bucket is at risk when ``ratio x step`` is not
+        ``<= 1 - SKIP_SAFETY``, the same float test as the vector path. Ratios are never NaN and the step
+        is positive, so the product is monotone in the ratio: walking the column largest first, the
+        first safe bucket proves every later one safe."""
         if not self.targets:
             return []
+        if len(keys) == 1:
+            k, d = keys[0], step[0]
+            column = self.by_column.get(k)
+            if column is None:
+                ratios = self.near[:, k].tolist()
+                column = self.by_column[k] = sorted(((r, i) for i, r in enumerate(ratios)), reverse=True)
+            hits: list[int] = []
+            for ratio, row in column:
+                if ratio * d <= 1.0 - SKIP_SAFETY:
+                    break
+                if len(hits) == limit:
+                    return None
+                hits.append(row)
+            hits.sort()
+            return [self.targets[i] for i in hits]
         move = np.zeros(self.near.shape[1])
         move[keys] = step
         with np.errstate(invalid="ignore"):  # 0 x inf on an unmoved key: nan, which is not safe
-            exposure = self.near @ move if len(keys) > 1 else self.near[:, keys[0]] * step[0]
+            exposure = self.near @ move
         risky = np.flatnonzero(~(exposure <= 1.0 - SKIP_SAFETY))
         if risky.size > limit:
             return None
@@ -496,10 +523,9 @@ _offer: Any = njit(cache=True, nogil=True)(_offer_loop) if HAVE_NUMBA else _offe
 
 
 def _ratio_loop(
-    cstart: I32, clen: I32, ccol: I32, cval: F64, bal: F64, mm: F64,
-    equity: F64, maint: F64, tol: F64, is_cand: U8,
-    iso_size: F64, iso_cols: I64, iso_eq: F64, iso_mm: F64, iso_tol: F64, iso_is_cand: U8,
-    moves: F64, heap_v: F64, heap_i: I64, acc: F64, out: F64,
+    bal: F64, cstart: I32, clen: I32, ccol: I32, cvals: F64, mm: F64, equity: F64, maint: F64, tol: F64,
+    is_cand: U8, iso_rows: I64, iso_cols: I64, iso_size: F64, iso_eq: F64, iso_mm: F64, iso_tol: F64,
+    iso_is_cand: U8, moves: F64, heap_v: F64, heap_i: I64, acc: F64, out: F64,
 ) -> None:  # fmt: skip
     """``clearhouse.risk.scan._headroom_loop`` (the same ``D``, ``w`` and ``w / D``) by direction:
     ``out[k]`` is the largest ``w_k / D`` over the buckets a *rise* of key ``k`` can hurt, ``out[K + k]``
@@ -510,13 +536,15 @@ def _ratio_loop(
     not the settlement asset), see :func:`_offer_loop` (bucket ``i`` is row ``i``, slot ``k`` is
     ``n + k``): each of a bucket's ratios on those keys is at most its ``W / D`` (rounding is monotone).
 
-    A ratio is divided out only when the product test ``w > out * D * (1 - 1e-12)`` says it may beat
-    the running maximum (it never rejects one that does), so most rows cost no division.
+    Reads the mirror's sparse cross pool (``cstart``/``clen`` per row into ``ccol``/``cvals``, ascending
+    column within a row, as the scan does): the same positions in the same order as a dense loop over
+    the columns, so the same floats, without building dense n x M arrays. ``iso_size[k]`` is the size
+    of isolated slot ``k`` of the scan.
 
-    Reads the mirror's cross pool (a row's positions in ascending column, the former dense loop's
-    order over the occupied cells) and the isolated slots' sizes (``iso_size``, slot order)."""
-    n, m = equity.shape[0], mm.shape[0]
-    na = bal.shape[1]
+    A ratio is divided out only when the product test ``w > out * D * (1 - 1e-12)`` says it may beat
+    the running maximum (it never rejects one that does), so most rows cost no division."""
+    n, na = bal.shape
+    m = mm.shape[0]
     nk = m + na
     cap = heap_v.shape[0]
     shy = 1.0 - 1e-12
@@ -527,10 +555,10 @@ def _ratio_loop(
         d -= 4.0 * U * (abs(equity[i]) + abs(maint[i]) + abs(tol[i]))
         pos = d > 0.0
         big = 0.0
-        p0 = cstart[i]
-        for p in range(p0, p0 + clen[i]):
+        first = cstart[i]
+        for p in range(first, first + clen[i]):
             j = ccol[p]
-            s = cval[p, 0]
+            s = cvals[p, 0]
             w = abs(s) * (1.0 + mm[j])
             if w > 0.0:
                 big += w * moves[j]
@@ -563,7 +591,7 @@ def _ratio_loop(
                 _offer(heap_v, heap_i, acc, t, i)
             elif t > acc[1]:
                 acc[1] = t
-    for k in range(iso_cols.shape[0]):
+    for k in range(iso_rows.shape[0]):
         if iso_is_cand[k]:
             continue
         j = iso_cols[k]
@@ -588,13 +616,14 @@ _ratios: Any = njit(cache=True, error_model="numpy", nogil=True)(_ratio_loop) if
 
 
 def _near_loop(
-    cstart: I32, clen: I32, ccol: I32, cval: F64, bal: F64, mm: F64, equity: F64, maint: F64, tol: F64,
-    iso_size: F64, iso_cols: I64, iso_eq: F64, iso_mm: F64, iso_tol: F64, chosen: I64, out: F64,
+    bal: F64, cstart: I32, clen: I32, ccol: I32, cvals: F64, mm: F64, equity: F64, maint: F64, tol: F64,
+    iso_rows: I64, iso_cols: I64, iso_size: F64, iso_eq: F64, iso_mm: F64, iso_tol: F64, chosen: I64,
+    out: F64,
 ) -> None:  # fmt: skip
     """``out[t]``: the ratio columns of :func:`_ratio_loop` of bucket ``chosen[t]`` alone (the same
     floats, computed the same way)."""
-    n, m = equity.shape[0], mm.shape[0]
-    na = bal.shape[1]
+    n, na = bal.shape
+    m = mm.shape[0]
     nk = m + na
     for t in range(chosen.shape[0]):
         b = chosen[t]
@@ -602,10 +631,10 @@ def _near_loop(
             i = b
             d = equity[i] - maint[i] - tol[i]
             d -= 4.0 * U * (abs(equity[i]) + abs(maint[i]) + abs(tol[i]))
-            p0 = cstart[i]
-            for p in range(p0, p0 + clen[i]):
+            first = cstart[i]
+            for p in range(first, first + clen[i]):
                 j = ccol[p]
-                s = cval[p, 0]
+                s = cvals[p, 0]
                 w = abs(s) * (1.0 + mm[j])
                 if w > 0.0:
                     r = w / d if d > 0.0 else np.inf
@@ -645,11 +674,10 @@ def warm_up() -> None:
         return
     _warm = True
     f1, f2, i1 = np.zeros(1), np.zeros((1, 1)), np.zeros(1, dtype=np.int64)
-    z32, u1 = np.zeros(1, dtype=np.int32), np.zeros(1, dtype=np.uint8)
-    pool = (z32, z32, z32, np.zeros((1, 3)))
+    u1, j1, p3 = np.zeros(1, dtype=np.uint8), np.zeros(1, dtype=np.int32), np.zeros((1, 3))
     two, four = np.zeros(2), np.zeros(4)
-    _ratios(*pool, f2, f1, f1, f1, f1, u1, f1, i1, f1, f1, f1, u1, two, f1, i1, np.zeros(2), four)
-    _near(*pool, f2, f1, f1, f1, f1, f1, i1, f1, f1, f1, i1, np.zeros((1, 4)))
+    _ratios(f2, j1, j1, j1, p3, f1, f1, f1, f1, u1, i1, i1, f1, f1, f1, f1, u1, two, f1, i1, two, four)
+    _near(f2, j1, j1, j1, p3, f1, f1, f1, f1, i1, i1, f1, f1, f1, f1, i1, np.zeros((1, 4)))
 
 
 def nearest_headroom(book: ColumnarBook, last: ScanResult, keep: int) -> _Headroom:
@@ -660,12 +688,9 @@ def nearest_headroom(book: ColumnarBook, last: ScanResult, keep: int) -> _Headro
     nk = m + na
     n, slots = book.n, last.iso_rows.shape[0]
     keep = max(keep, 1)
-    cp = book.cross_pool
-    pool = (cp.start, cp.length, cp.col, cp.vals)
-    bal, mm = book.balances, book.mm_frac
-    _, slot_index, _ = book.iso_pool.live(n)  # the scan's slot order
-    iso_size = book.iso_pool.vals[slot_index, 0]
-    assert iso_size.shape[0] == slots, "the book must hold exactly the rows the scan read"
+    # the sparse pools as the scan read them (no dense n x M copies)
+    bal, mm, pool = book.balances, book.mm_frac, book.cross_pool
+    cstart, clen, ccol, cvals = pool.start[:n], pool.length[:n], pool.col, pool.vals
     is_cand = np.zeros(n, dtype=np.uint8)
     is_cand[last.candidate_rows] = 1
     iso_is_cand = np.zeros(slots, dtype=np.uint8)
@@ -675,22 +700,32 @@ def nearest_headroom(book: ColumnarBook, last: ScanResult, keep: int) -> _Headro
     moves = np.array([0.0 if k == book.settlement else 1.0 for k in (*book.oracles, *book.assets)])
     eq, mt, tol = last.equity, last.maintenance, last.tolerance
     iso_rows, iso_cols = last.iso_rows, last.iso_cols
+    iso_size = book.isolated_sizes(iso_rows, np.arange(slots)) if slots else np.zeros(0)
     ie, im, it = last.iso_equity, last.iso_maintenance, last.iso_tolerance
     _ratios(
-        *pool, bal, mm, eq, mt, tol, is_cand,
-        iso_size, iso_cols, ie, im, it, iso_is_cand, moves, heap_v, heap_i, acc, full,
+        bal, cstart, clen, ccol, cvals, mm, eq, mt, tol, is_cand,
+        iso_rows, iso_cols, iso_size, ie, im, it, iso_is_cand, moves, heap_v, heap_i, acc, full,
     )  # fmt: skip
     top = np.sort(heap_i[: int(acc[0])])
     movable = [*moves.tolist(), *moves.tolist()]
     rest = [min(float(acc[1]), r) if mv else r for r, mv in zip(full.tolist(), movable, strict=True)]
     # The set-apart buckets' own ratios.
     near = np.zeros((top.size, 2 * nk))
-    _near(*pool, bal, mm, eq, mt, tol, iso_size, iso_cols, ie, im, it, top, near)
+    _near(
+        bal, cstart, clen, ccol, cvals, mm, eq, mt, tol, iso_rows, iso_cols, iso_size, ie, im, it, top, near
+    )  # fmt: skip
     ids, markets = last.account_ids, last.markets
     targets: list[Target] = [
         (ids[b], None) if b < n else (ids[iso_rows[b - n]], markets[iso_cols[b - n]]) for b in top.tolist()
     ]
     return _Headroom(full.tolist(), rest, near, targets)
+
+
+def _exposure(ratios: list[float], keys: list[int], step: list[float]) -> float:
+    """``sum_k R_k |dP_k|`` over the moved keys (one key: its product, which ``sum`` would return too)."""
+    if len(keys) == 1:
+        return ratios[keys[0]] * step[0]
+    return sum(ratios[k] * d for k, d in zip(keys, step, strict=True))
 
 
 def _sides(column: int, keys: int, size: int, spec: MarketSpec) -> tuple[int, ...]:
