@@ -41,6 +41,23 @@ from clearhouse.oracle.states import OracleReading, OracleState, OracleStateChan
 
 _ENCODING_VERSION = "clearhouse.oracle.feed/1"
 
+#: Canonical bytes of the configs seen, by identity (the config is kept with them, so an id is never
+#: reused while its entry lives; configs are frozen). A cache outside the feed: a feed's own attributes
+#: travel in proofs' witnesses, which must not carry a derived value that could disagree with its config.
+_CONFIG_BYTES: dict[int, tuple[FeedConfig, msgspec.Raw]] = {}
+
+
+def _config_bytes(config: FeedConfig) -> msgspec.Raw:
+    """``msgspec.to_builtins(config)`` encoded with sorted keys, once per config object."""
+    hit = _CONFIG_BYTES.get(id(config))
+    if hit is not None and hit[0] is config:
+        return hit[1]
+    raw = msgspec.Raw(msgspec.json.encode(msgspec.to_builtins(config), order="sorted"))
+    if len(_CONFIG_BYTES) >= 4096:
+        _CONFIG_BYTES.clear()
+    _CONFIG_BYTES[id(config)] = (config, raw)
+    return raw
+
 
 class OracleFeed:
     """One asset's oracle: an aggregator plus an ordered list of policies, and their state."""
@@ -49,7 +66,6 @@ class OracleFeed:
         "_aggregator",
         "_all_sources",
         "_config",
-        "_config_json",
         "_last_time",
         "_latest",
         "_needs_reports",
@@ -64,8 +80,6 @@ class OracleFeed:
         if not isinstance(config, FeedConfig):
             raise InvalidValue(f"OracleFeed needs a FeedConfig, got {type(config).__name__}")
         self._config = config
-        #: The config's canonical bytes, as :meth:`encode_state` embeds them (the config is immutable).
-        self._config_json = msgspec.json.encode(msgspec.to_builtins(config), order="sorted")
         self._all_sources = frozenset(config.sources)
         self._price_sources = config.aggregated_sources
         self._aggregator: Aggregator = build_aggregator(config.aggregator)
@@ -211,7 +225,7 @@ class OracleFeed:
         latest = [[r.source, r.price, r.observed_at, r.confidence] for r in self.latest_reports()]
         doc = [
             _ENCODING_VERSION,
-            msgspec.Raw(self._config_json),  # == msgspec.to_builtins(self._config), encoded once
+            _config_bytes(self._config),  # == msgspec.to_builtins(self._config), encoded once
             self._last_time,
             self._state.value,
             self._reason,
@@ -226,7 +240,6 @@ class OracleFeed:
         """An independent copy (reports and configs are immutable and shared)."""
         new = OracleFeed.__new__(OracleFeed)
         new._config = self._config
-        new._config_json = self._config_json
         new._all_sources = self._all_sources
         new._price_sources = self._price_sources
         new._aggregator = self._aggregator.copy()
