@@ -73,19 +73,7 @@ class MarkPrice:
         self, now: int, oracle: int, venue: int | None, external: Sequence[int] | None = None
     ) -> MarkEstimate:
         """Mark price at ``now`` from the oracle (index) price, the venue price and external prices."""
-        if type(oracle) is not int or not 0 < oracle < MAX_ABS:
-            check_positive(oracle, "oracle price")  # raises the typed error
-        if self._time is not None and now < self._time:
-            raise UpdateOutOfOrder(f"mark update at {now} before the last one at {self._time}")
-        if venue is not None:
-            if type(venue) is not int or not 0 < venue < MAX_ABS:
-                check_positive(venue, "venue price")
-            self._basis.record(now, venue - oracle)
-        self._time = now
-        basis = self._basis.value(now) or 0
-        # After a crash the smoothed basis can exceed the new oracle price; the estimate is floored at
-        # one unit instead of failing, since the mark feeds funding every block (and funding is clamped).
-        first = max(oracle + basis, 1)
+        first = self._advance(now, oracle, venue)
         if not external:  # the ledger's case: no external venues
             if venue is None:
                 return MarkEstimate(now, first, first, None, None)
@@ -105,8 +93,16 @@ class MarkPrice:
         """``update(now, oracle, venue).mark`` (no external venues, the ledger's case) without building
         the estimate: the same checks, the same state afterwards, the same mark. The funding hook calls
         it for every market every block."""
+        first = self._advance(now, oracle, venue)
+        return first if venue is None else (first + venue) // 2
+
+    def _advance(self, now: int, oracle: int, venue: int | None) -> int:
+        """Check the inputs, record the venue's basis, move to ``now``; the first estimate (oracle plus
+        the smoothed basis). After a crash the smoothed basis can exceed the new oracle price; the
+        estimate is floored at one unit instead of failing, since the mark feeds funding every block
+        (and funding is clamped)."""
         if type(oracle) is not int or not 0 < oracle < MAX_ABS:
-            check_positive(oracle, "oracle price")
+            check_positive(oracle, "oracle price")  # raises the typed error
         if self._time is not None and now < self._time:
             raise UpdateOutOfOrder(f"mark update at {now} before the last one at {self._time}")
         if venue is not None:
@@ -114,8 +110,7 @@ class MarkPrice:
                 check_positive(venue, "venue price")
             self._basis.record(now, venue - oracle)
         self._time = now
-        first = max(oracle + (self._basis.value(now) or 0), 1)
-        return first if venue is None else (first + venue) // 2
+        return max(oracle + (self._basis.value(now) or 0), 1)
 
     def state(self) -> list[Any]:
         return [self._time, self._basis.state()]
