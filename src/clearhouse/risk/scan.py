@@ -239,51 +239,61 @@ if HAVE_NUMBA:
         istart: I32, ilen: I32, icol: I32, ival: F64,
         mprice: F64, funding: F64, im: F64, mm: F64, aprice: F64, haircut: F64,
         rel: float, absol: float, g2: float, slack: float, g2_iso: float, slack_iso: float,
-        equity: F64, maint: F64, tol: F64, cand: I64,
+        equity: F64, maint: F64, tol: F64, cand: I64, rows: I64,
         iso_rows: I64, iso_cols: I64, iso_eq: F64, iso_mm: F64, iso_health: F64, iso_tol: F64,
         iso_cand: I64,
     ) -> tuple[int, int, int]:  # fmt: skip
-        """One pass over the accounts, writing into caller-allocated arrays (numpy allocates large
-        arrays on huge pages; numba's allocator would page-fault every scan). Returns the number of
-        cross candidates, isolated slots and isolated candidates written.
+        """The scan in a few passes over the accounts, writing into caller-allocated arrays (numpy
+        allocates large arrays on huge pages; numba's allocator would page-fault every scan); ``rows``
+        is scratch (n,). Returns the number of cross candidates, isolated slots and isolated
+        candidates written.
 
-        Per row: collateral, then the row's cross positions (ascending column), then its isolated
-        positions, each evaluated while the row's records are in L1. After a build or a compaction the
-        pools are laid out in row order, so every array is read as one forward stream.
+        Passes (each a simple loop the CPU predicts well; the former single pass branched on every
+        row's position count, which is random, and mispredicted about once per row holding any):
+        1. per row, the collateral terms (asset order) into ``equity`` and ``tol`` (the magnitude
+           ``T_hat`` so far), ``maint`` = 0;
+        2. the isolated positions, row by row (slots row-major);
+        3. the rows holding cross positions, gathered branch-free into ``rows``, then their
+           positions (ascending column) added to the row's running sums;
+        4. per row the tolerance from ``T_hat``, then the candidate test.
+        Every sum starts at +0 and adds the same terms in the same order as the single pass did
+        (collateral, then positions by column), so the floats are the same bit for bit. Indices are
+        unsigned so the compiled loads need no negative-index wraparound.
         """
-        n = bal.shape[0]
+        n = np.uint64(bal.shape[0])
         na = bal.shape[1]
         pmm = mprice * mm
         pmag = mprice + np.abs(funding)
         wpos = aprice * haircut
-        nc = 0
+        if na == 1:
+            w0 = wpos[0]
+            a0 = aprice[0]
+            for i in range(n):
+                b = bal[i, 0]
+                c = b * (w0 if b > 0.0 else a0)
+                equity[i] = 0.0 + c
+                maint[i] = 0.0
+                tol[i] = 0.0 + abs(c)
+        else:
+            for i in range(n):
+                eq = 0.0
+                mag = 0.0
+                for a in range(na):
+                    b = bal[i, a]
+                    c = b * (wpos[a] if b > 0.0 else aprice[a])
+                    eq += c
+                    mag += abs(c)
+                equity[i] = eq
+                maint[i] = 0.0
+                tol[i] = mag
         ni = 0
         nic = 0
         for i in range(n):
-            eq = 0.0
-            mmt = 0.0
-            mag = 0.0
-            for a in range(na):
-                b = bal[i, a]
-                c = b * (wpos[a] if b > 0.0 else aprice[a])
-                eq += c
-                mag += abs(c)
-            p0 = cstart[i]
-            for p in range(p0, p0 + clen[i]):
-                j = ccol[p]
-                s = cval[p, 0]
-                e = cval[p, 1]
-                sn = cval[p, 2]
-                absz = abs(s)
-                value = s * mprice[j] - e - s * (funding[j] - sn)
-                mmr = absz * pmm[j]
-                pm = absz * (pmag[j] + abs(sn)) + abs(e) + mmr
-                eq += value
-                mmt += mmr
-                mag += pm
-            q0 = istart[i]
-            for q in range(q0, q0 + ilen[i]):
-                j = icol[q]
+            if ilen[i] == 0:
+                continue
+            q0 = np.uint64(istart[i])
+            for q in range(q0, q0 + np.uint64(ilen[i])):
+                j = np.uint64(icol[q])
                 s = ival[q, 0]
                 e = ival[q, 1]
                 sn = ival[q, 2]
@@ -304,11 +314,36 @@ if HAVE_NUMBA:
                     iso_cand[nic] = ni
                     nic += 1
                 ni += 1
-            t = mmt * rel + absol + g2 * mag + slack
-            equity[i] = eq
-            maint[i] = mmt
-            tol[i] = t
-            if eq < mmt + t:
+        nr = 0
+        for i in range(n):
+            rows[nr] = i
+            nr += clen[i] > 0
+        for r in range(nr):
+            row = np.uint64(rows[r])
+            eq = equity[row]
+            mmt = 0.0
+            mag = tol[row]
+            p0 = np.uint64(cstart[row])
+            for p in range(p0, p0 + np.uint64(clen[row])):
+                j = np.uint64(ccol[p])
+                s = cval[p, 0]
+                e = cval[p, 1]
+                sn = cval[p, 2]
+                absz = abs(s)
+                value = s * mprice[j] - e - s * (funding[j] - sn)
+                mmr = absz * pmm[j]
+                pm = absz * (pmag[j] + abs(sn)) + abs(e) + mmr
+                eq += value
+                mmt += mmr
+                mag += pm
+            equity[row] = eq
+            maint[row] = mmt
+            tol[row] = mag
+        for i in range(n):
+            tol[i] = maint[i] * rel + absol + g2 * tol[i] + slack
+        nc = 0
+        for i in range(n):
+            if equity[i] < maint[i] + tol[i]:
                 cand[nc] = i
                 nc += 1
         return nc, ni, nic
@@ -323,10 +358,10 @@ class _Holder:
 
 def _idle_refs() -> int:
     """``sys.getrefcount(block)`` for a block referenced only by its holder and one local, taken in
-    the same way as in :func:`_row_outputs` (calibrated, as the interpreter's own references to an
+    the same way as in :func:`_workspace` (calibrated, as the interpreter's own references to an
     argument vary by Python version)."""
     holder = _Holder()
-    holder.scan_workspace = np.empty((3, 1))
+    holder.scan_workspace = np.empty((4, 1))
     block = holder.scan_workspace
     return sys.getrefcount(block)
 
@@ -334,8 +369,9 @@ def _idle_refs() -> int:
 _IDLE_REFS = _idle_refs()
 
 
-def _row_outputs(book: ColumnarBook, n: int) -> tuple[F64, F64, F64]:
-    """Three fresh-or-recycled (n,) float64 arrays: equity, maintenance, tolerance.
+def _workspace(book: ColumnarBook, n: int) -> F64:
+    """A fresh-or-recycled (4, n) float64 block: equity, maintenance, tolerance, and a row the kernel
+    uses as int64 scratch (the rows holding cross positions, then the candidate rows).
 
     A fresh 40 MB block per scan at 1M accounts costs ~15 ms in page faults (glibc returns freed
     blocks to the OS, so every scan faults them in again). The block is kept on the book and reused
@@ -344,33 +380,46 @@ def _row_outputs(book: ColumnarBook, n: int) -> tuple[F64, F64, F64]:
     """
     with _WORKSPACE_LOCK:
         block = book.scan_workspace
-        if block is None or block.shape != (3, n) or sys.getrefcount(block) != _IDLE_REFS:
-            block = np.empty((3, n))
+        if block is None or block.shape != (4, n) or sys.getrefcount(block) != _IDLE_REFS:
+            block = np.empty((4, n))
             book.scan_workspace = block
-        out = (block[0], block[1], block[2])
-    return out
+    return block
+
+
+#: Shared isolated-slot outputs of a book without isolated positions (size 0: nothing to write; the
+#: kernel's signature needs writeable arrays).
+_EMPTY_I64: I64 = np.empty(0, dtype=np.int64)
+_EMPTY_F64: F64 = np.empty(0)
 
 
 def _kernel_numba(
     mirror: Mirror, mprice: F64, funding: F64, im: F64, mm: F64, aprice: F64, haircut: F64,
     rel: float, absol: float, g2: float, slack: float, g2_iso: float, slack_iso: float,
-    out: tuple[F64, F64, F64] | None = None,
+    block: F64 | None = None, n_iso: int | None = None,
 ) -> KernelOut:  # fmt: skip
-    """Allocate the outputs (O(1) numpy calls; per-row ones may be given) and run the compiled pass."""
+    """Allocate the outputs (O(1) numpy calls; the (4, n) per-row block and the number of isolated
+    slots may be given) and run the compiled passes."""
     bal, ilen = mirror[0], mirror[6]
     n = bal.shape[0]
-    k = int(ilen.sum())  # exact number of isolated slots
-    equity, maint, tol = (np.empty(n) for _ in range(3)) if out is None else out
-    cand = np.empty(n, dtype=np.int64)  # only the first nc pages are ever touched
-    iso_rows, iso_cols, iso_cand = (np.empty(k, dtype=np.int64) for _ in range(3))
-    iso_eq, iso_mm, iso_health, iso_tol = (np.empty(k) for _ in range(4))
+    k = int(ilen.sum()) if n_iso is None else n_iso  # exact number of isolated slots
+    if block is None:
+        block = np.empty((4, n))
+    equity, maint, tol = block[0], block[1], block[2]
+    scratch = block[3].view(np.int64)  # rows holding cross positions, then the candidate rows
+    if k:
+        iso_rows, iso_cols, iso_cand = (np.empty(k, dtype=np.int64) for _ in range(3))
+        iso_eq, iso_mm, iso_health, iso_tol = (np.empty(k) for _ in range(4))
+    else:  # no isolated position (the usual book): shared read-only empties, no allocation
+        iso_rows = iso_cols = iso_cand = _EMPTY_I64
+        iso_eq = iso_mm = iso_health = iso_tol = _EMPTY_F64
     nc, ni, nic = _kernel_numba_into(
         *mirror, mprice, funding, im, mm, aprice, haircut, rel, absol, g2, slack, g2_iso, slack_iso,
-        equity, maint, tol, cand, iso_rows, iso_cols, iso_eq, iso_mm, iso_health, iso_tol, iso_cand,
+        equity, maint, tol, scratch, scratch,
+        iso_rows, iso_cols, iso_eq, iso_mm, iso_health, iso_tol, iso_cand,
     )  # fmt: skip
     assert ni == k
     return (
-        equity, None, maint, tol, cand[:nc].copy(),
+        equity, None, maint, tol, scratch[:nc].copy(),
         iso_rows, iso_cols, iso_eq, iso_mm, iso_health, iso_tol, iso_cand[:nic],
     )  # fmt: skip
 
@@ -529,7 +578,7 @@ def scan(
         float(margin), float(abs_tolerance), g2, slack, 2.0 * gamma(10), 5 * INT_UNIT,
     )  # fmt: skip
     numba = backend == "numba"
-    res = _kernel_numba(*args, out=_row_outputs(book, book.n)) if numba else _kernel_numpy(*args)
+    res = _kernel_numba(*args, block=_workspace(book, book.n)) if numba else _kernel_numpy(*args)
     (
         equity, initial, maint, tol, cand,
         iso_rows, iso_cols, iso_eq, iso_mm, iso_health, iso_tol, iso_cand,
