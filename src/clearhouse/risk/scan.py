@@ -34,8 +34,8 @@ import threading
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from functools import cached_property
-from typing import Any, Literal, TypeVar
+from functools import cached_property, lru_cache
+from typing import Any, Literal, NoReturn, TypeVar
 
 import numpy as np
 from numpy.typing import NDArray
@@ -81,7 +81,16 @@ def gamma(k: int) -> float:
 
 def price_keys(book: ColumnarBook) -> tuple[str, ...]:
     """Keys a price array must be aligned with: market oracle keys and non-settlement assets, sorted."""
-    return tuple(sorted((set(book.oracles) | set(book.assets)) - {book.settlement}))
+    return _price_keys(book.oracles, book.assets, book.settlement)
+
+
+@lru_cache(maxsize=64)
+def _price_keys(oracles: tuple[str, ...], assets: tuple[str, ...], settlement: str) -> tuple[str, ...]:
+    """:func:`price_keys` by the book's columns (a tick's fixed cost: computed once per column set)."""
+    return tuple(sorted((set(oracles) | set(assets)) - {settlement}))
+
+
+_MAX_PRICE = MAX_ABS / WAD
 
 
 def price_vectors(
@@ -94,7 +103,7 @@ def price_vectors(
     1. Anything missing, NaN, infinite, <= 0, >= 2^255 (WAD) or of the wrong type is refused.
     """
     keys = price_keys(book)
-    table: dict[str, float] = {}
+    values: list[float]
     if isinstance(prices, np.ndarray):
         if prices.shape != (len(keys),):
             raise ScanMissingPrice(
@@ -102,23 +111,44 @@ def price_vectors(
             )
         if prices.dtype.kind != "f":
             raise ScanInvalidPrice(f"price array must be float64 (WAD units), got {prices.dtype}")
-        for key, value in zip(keys, prices.tolist(), strict=True):
-            if not math.isfinite(value) or value <= 0.0 or value >= MAX_ABS / WAD:
+        values = prices.tolist()
+        for key, value in zip(keys, values, strict=True):
+            if not math.isfinite(value) or value <= 0.0 or value >= _MAX_PRICE:
                 raise ScanInvalidPrice(f"price of {key} is {value!r}: must be finite and > 0")
-            table[key] = float(value)
     else:
+        values = []
+        get = prices.get
         for key in keys:
-            if key not in prices:
-                raise ScanMissingPrice(f"risk scan: no price for {key}")
-            value = prices[key]
-            if type(value) is not int:
-                raise ScanInvalidPrice(f"price of {key} must be an integer WAD, got {value!r}")
-            if not 0 < value < MAX_ABS:
-                raise ScanInvalidPrice(f"price of {key} is {value}: must be in (0, 2^255)")
-            table[key] = value / WAD
-    table[book.settlement] = 1.0
-    market = np.array([table[k] for k in book.oracles], dtype=np.float64)
-    asset = np.array([table[a] for a in book.assets], dtype=np.float64)
+            price = get(key)
+            if type(price) is not int or not 0 < price < MAX_ABS:
+                _refuse_price(prices, key)
+            values.append(price / WAD)
+    values.append(1.0)  # the settlement asset
+    market_idx, asset_idx = _price_index(book.oracles, book.assets, book.settlement)
+    vec = np.array(values, dtype=np.float64)
+    return vec[market_idx], vec[asset_idx]
+
+
+def _refuse_price(prices: Mapping[str, int], key: str) -> NoReturn:
+    """Raise the typed error for a mapping's missing or invalid price of ``key``."""
+    if key not in prices:
+        raise ScanMissingPrice(f"risk scan: no price for {key}")
+    value = prices[key]
+    if type(value) is not int:
+        raise ScanInvalidPrice(f"price of {key} must be an integer WAD, got {value!r}")
+    raise ScanInvalidPrice(f"price of {key} is {value}: must be in (0, 2^255)")
+
+
+@lru_cache(maxsize=64)
+def _price_index(oracles: tuple[str, ...], assets: tuple[str, ...], settlement: str) -> tuple[I64, I64]:
+    """Per market oracle and per asset, its index in :func:`price_keys` (the settlement asset: one
+    past the end, where :func:`price_vectors` puts its price 1)."""
+    keys = _price_keys(oracles, assets, settlement)
+    where = {k: i for i, k in enumerate(keys)} | {settlement: len(keys)}
+    market = np.array([where[k] for k in oracles], dtype=np.int64)
+    asset = np.array([where[a] for a in assets], dtype=np.int64)
+    market.flags.writeable = False
+    asset.flags.writeable = False
     return market, asset
 
 
@@ -395,13 +425,15 @@ _EMPTY_F64: F64 = np.empty(0)
 def _kernel_numba(
     mirror: Mirror, mprice: F64, funding: F64, im: F64, mm: F64, aprice: F64, haircut: F64,
     rel: float, absol: float, g2: float, slack: float, g2_iso: float, slack_iso: float,
-    block: F64 | None = None, n_iso: int | None = None,
+    block: F64 | None = None,
 ) -> KernelOut:  # fmt: skip
-    """Allocate the outputs (O(1) numpy calls; the (4, n) per-row block and the number of isolated
-    slots may be given) and run the compiled passes."""
+    """Allocate the outputs (O(1) numpy calls; the (4, n) per-row block may be given) and run the
+    compiled passes."""
     bal, ilen = mirror[0], mirror[6]
     n = bal.shape[0]
-    k = int(ilen.sum()) if n_iso is None else n_iso  # exact number of isolated slots
+    # The exact number of isolated slots; an int32 sum cannot overflow, as a pool holds at most
+    # 2**31 - 1 slots (and the int32 reduction is ~3x faster than numpy's default int64 one).
+    k = int(ilen.sum(dtype=np.int32))
     if block is None:
         block = np.empty((4, n))
     equity, maint, tol = block[0], block[1], block[2]
@@ -491,7 +523,8 @@ class ScanResult:
     @cached_property
     def candidates(self) -> tuple[str, ...]:
         """Cross candidates (account ids), most underwater first, ties by mirror row."""
-        return tuple(self.id_array[self.candidate_rows].tolist())
+        rows = self.candidate_rows
+        return tuple(self.id_array[rows].tolist()) if rows.shape[0] else ()
 
     @cached_property
     def health(self) -> F64:
@@ -506,19 +539,24 @@ class ScanResult:
     @cached_property
     def candidate_health(self) -> tuple[float, ...]:
         rows = self.candidate_rows
+        if not rows.shape[0]:
+            return ()
         return tuple(_health(self.equity[rows], self.maintenance[rows]).tolist())
 
     @cached_property
     def isolated_candidates(self) -> tuple[tuple[str, str], ...]:
         """Isolated (account, market) candidates, lowest health first, ties by (row, column)."""
         slots = self.isolated_candidate_slots
+        if not slots.shape[0]:
+            return ()
         ids = self.id_array[self.iso_rows[slots]].tolist()
-        markets = np.array(self.markets, dtype=object)[self.iso_cols[slots]].tolist()
+        markets = _object_array(self.markets)[self.iso_cols[slots]].tolist()
         return tuple(zip(ids, markets, strict=True))
 
     @cached_property
     def isolated_health(self) -> tuple[float, ...]:
-        return tuple(self.iso_health[self.isolated_candidate_slots].tolist())
+        slots = self.isolated_candidate_slots
+        return tuple(self.iso_health[slots].tolist()) if slots.shape[0] else ()
 
     def iso_slot(self, row: int, col: int) -> int | None:
         """Index of the isolated slot at (mirror row, market column), or None if there is none."""
@@ -526,6 +564,14 @@ class ScanResult:
         hi = int(np.searchsorted(self.iso_rows, row, side="right"))
         hits = np.flatnonzero(self.iso_cols[lo:hi] == col)
         return lo + int(hits[0]) if hits.size else None
+
+
+@lru_cache(maxsize=64)
+def _object_array(keys: tuple[str, ...]) -> NDArray[np.object_]:
+    """``keys`` as a read-only object array (market column -> id), made once per market set."""
+    out = np.array(keys, dtype=object)
+    out.flags.writeable = False
+    return out
 
 
 def _initial_loop(cstart: I32, clen: I32, ccol: I32, cval: F64, pim: F64, out: F64) -> None:
@@ -547,6 +593,15 @@ def _health(equity: F64, maint: F64) -> F64:
     out = np.where(equity >= 0.0, np.inf, -np.inf)
     np.divide(equity, maint, out=out, where=maint > 0.0)
     return out
+
+
+def _new_result(**fields: Any) -> ScanResult:
+    """A :class:`ScanResult` from every one of its fields, without the frozen dataclass's
+    ``__init__`` (one ``object.__setattr__`` per field, ~2 us of a ~50 us tick on a 10k book). It
+    has no ``__post_init__``; the fields are set exactly as ``__init__`` would set them."""
+    result: ScanResult = object.__new__(ScanResult)
+    result.__dict__.update(fields)
+    return result
 
 
 def scan(
@@ -584,10 +639,12 @@ def scan(
         iso_rows, iso_cols, iso_eq, iso_mm, iso_health, iso_tol, iso_cand,
     ) = res  # fmt: skip
     # Both index arrays come out ascending (row-major), so a stable sort on health alone gives the
-    # documented tie order (row, then market column).
-    order = cand[np.argsort(_health(equity[cand], maint[cand]), kind="stable")]
-    iso_order = iso_cand[np.argsort(iso_health[iso_cand], kind="stable")]
-    return ScanResult(
+    # documented tie order (row, then market column); fewer than two are already in order.
+    order = cand[np.argsort(_health(equity[cand], maint[cand]), kind="stable")] if cand.shape[0] > 1 else cand
+    iso_order = (
+        iso_cand[np.argsort(iso_health[iso_cand], kind="stable")] if iso_cand.shape[0] > 1 else iso_cand
+    )
+    return _new_result(
         equity=equity,
         _initial=initial,
         _initial_inputs=(mprice * book.im_frac, book, book.version),
