@@ -280,12 +280,12 @@ if HAVE_NUMBA:
 
         Passes (each a simple loop the CPU predicts well; the former single pass branched on every
         row's position count, which is random, and mispredicted about once per row holding any):
-        1. per row, the collateral terms (asset order) into ``equity`` and ``tol`` (the magnitude
-           ``T_hat`` so far), ``maint`` = 0;
-        2. the isolated positions, row by row (slots row-major);
+        1. per row, the collateral terms (asset order) into ``equity``, ``maint`` = +0 and into
+           ``tol`` the final tolerance of a row without cross positions, else its ``T_hat`` so far;
+        2. the isolated positions, row by row (slots row-major; skipped when there are none);
         3. the rows holding cross positions, gathered branch-free into ``rows``, then their
-           positions (ascending column) added to the row's running sums;
-        4. per row the tolerance from ``T_hat``, then the candidate test.
+           positions (ascending column) added to the row's running sums, and its tolerance;
+        4. the candidate test per row, in row order (into ``cand``, which may be ``rows``).
         Every sum starts at +0 and adds the same terms in the same order as the single pass did
         (collateral, then positions by column), so the floats are the same bit for bit. Indices are
         unsigned so the compiled loads need no negative-index wraparound.
@@ -301,9 +301,11 @@ if HAVE_NUMBA:
             for i in range(n):
                 b = bal[i, 0]
                 c = b * (w0 if b > 0.0 else a0)
+                mag = 0.0 + abs(c)
+                mmt = 0.0
                 equity[i] = 0.0 + c
-                maint[i] = 0.0
-                tol[i] = 0.0 + abs(c)
+                maint[i] = mmt
+                tol[i] = mag if clen[i] else mmt * rel + absol + g2 * mag + slack
         else:
             for i in range(n):
                 eq = 0.0
@@ -313,12 +315,13 @@ if HAVE_NUMBA:
                     c = b * (wpos[a] if b > 0.0 else aprice[a])
                     eq += c
                     mag += abs(c)
+                mmt = 0.0
                 equity[i] = eq
-                maint[i] = 0.0
-                tol[i] = mag
+                maint[i] = mmt
+                tol[i] = mag if clen[i] else mmt * rel + absol + g2 * mag + slack
         ni = 0
         nic = 0
-        for i in range(n):
+        for i in range(n if iso_rows.shape[0] else 0):
             if ilen[i] == 0:
                 continue
             q0 = np.uint64(istart[i])
@@ -368,9 +371,7 @@ if HAVE_NUMBA:
                 mag += pm
             equity[row] = eq
             maint[row] = mmt
-            tol[row] = mag
-        for i in range(n):
-            tol[i] = maint[i] * rel + absol + g2 * tol[i] + slack
+            tol[row] = mmt * rel + absol + g2 * mag + slack
         nc = 0
         for i in range(n):
             if equity[i] < maint[i] + tol[i]:
