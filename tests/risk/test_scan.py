@@ -432,3 +432,21 @@ def test_kernel_passes_give_the_single_pass_floats_bit_for_bit(assets: tuple[str
         assert got.tobytes() == np.array(want, dtype=np.float64).tobytes()
     assert sorted(res.candidate_rows.tolist()) == cand
     assert sorted(res.isolated_candidate_slots.tolist()) == icand
+
+
+@pytest.mark.skipif(not HAVE_NUMBA, reason="the numba wrapper's isolated-slot count")
+def test_a_wrong_isolated_slot_count_is_corrected_not_trusted() -> None:
+    """The kernel checks the number of isolated slots it is given: a wrong hint (0 for a book that
+    holds isolated positions, or too many) is retried with the exact count, never written past."""
+    from clearhouse.risk.scan import _bounds, _kernel_numba, mirror_arrays
+
+    book = ColumnarBook.from_state(worked_state())
+    mprice, aprice = price_vectors(book, PRICES)
+    args = (mirror_arrays(book), mprice, book.funding, book.im_frac, book.mm_frac, aprice, book.haircut,
+            DEFAULT_MARGIN, 0.0, *_bounds(len(book.markets), len(book.assets)))  # fmt: skip
+    exact = _kernel_numba(*args)
+    assert exact[5].shape == (1,)  # erin's isolated BTC position
+    for hint in (0, 5):
+        got = _kernel_numba(*args, iso_slots_hint=hint)
+        for x, y in zip(got, exact, strict=True):
+            assert (x is None and y is None) or np.asarray(x).tobytes() == np.asarray(y).tobytes()

@@ -32,10 +32,10 @@ import math
 import sys
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from functools import cached_property, lru_cache
-from typing import Any, Literal, NoReturn, TypeVar
+from functools import lru_cache
+from typing import Any, Generic, Literal, NoReturn, TypeVar, overload
 
 import numpy as np
 from numpy.typing import NDArray
@@ -58,6 +58,7 @@ DEFAULT_MARGIN = 1e-9
 DEFAULT_CAP = 50
 
 Backend = Literal["auto", "numba", "numpy"]
+T = TypeVar("T")
 
 
 class ScanMissingPrice(MissingPrice):
@@ -276,7 +277,8 @@ if HAVE_NUMBA:
         """The scan in a few passes over the accounts, writing into caller-allocated arrays (numpy
         allocates large arrays on huge pages; numba's allocator would page-fault every scan); ``rows``
         is scratch (n,). Returns the number of cross candidates, isolated slots and isolated
-        candidates written.
+        candidates written; or ``(-1, slots, 0)``, having written nothing, when the isolated outputs
+        do not have exactly one entry per isolated position (``slots``).
 
         Passes (each a simple loop the CPU predicts well; the former single pass branched on every
         row's position count, which is random, and mispredicted about once per row holding any):
@@ -292,6 +294,11 @@ if HAVE_NUMBA:
         """
         n = np.uint64(bal.shape[0])
         na = bal.shape[1]
+        slots = 0
+        for i in range(n):
+            slots += ilen[i]
+        if slots != iso_rows.shape[0]:
+            return -1, slots, 0
         pmm = mprice * mm
         pmag = mprice + np.abs(funding)
         wpos = aprice * haircut
@@ -426,30 +433,37 @@ _EMPTY_F64: F64 = np.empty(0)
 def _kernel_numba(
     mirror: Mirror, mprice: F64, funding: F64, im: F64, mm: F64, aprice: F64, haircut: F64,
     rel: float, absol: float, g2: float, slack: float, g2_iso: float, slack_iso: float,
-    block: F64 | None = None,
+    block: F64 | None = None, iso_slots_hint: int | None = None,
 ) -> KernelOut:  # fmt: skip
     """Allocate the outputs (O(1) numpy calls; the (4, n) per-row block may be given) and run the
-    compiled passes."""
+    compiled passes. The isolated outputs need the number of isolated slots: ``iso_slots_hint`` if
+    given (0 for a pool that never held one saves a numpy reduction per tick), else counted; the
+    kernel checks it and a wrong hint costs one more call with the exact count."""
     bal, ilen = mirror[0], mirror[6]
     n = bal.shape[0]
-    # The exact number of isolated slots; an int32 sum cannot overflow, as a pool holds at most
-    # 2**31 - 1 slots (and the int32 reduction is ~3x faster than numpy's default int64 one).
-    k = int(ilen.sum(dtype=np.int32))
+    # An int32 sum cannot overflow, as a pool holds at most 2**31 - 1 slots (and the int32
+    # reduction is ~3x faster than numpy's default int64 one).
+    k = int(ilen.sum(dtype=np.int32)) if iso_slots_hint is None else iso_slots_hint
     if block is None:
         block = np.empty((4, n))
     equity, maint, tol = block[0], block[1], block[2]
     scratch = block[3].view(np.int64)  # rows holding cross positions, then the candidate rows
-    if k:
-        iso_rows, iso_cols, iso_cand = (np.empty(k, dtype=np.int64) for _ in range(3))
-        iso_eq, iso_mm, iso_health, iso_tol = (np.empty(k) for _ in range(4))
-    else:  # no isolated position (the usual book): shared read-only empties, no allocation
-        iso_rows = iso_cols = iso_cand = _EMPTY_I64
-        iso_eq = iso_mm = iso_health = iso_tol = _EMPTY_F64
-    nc, ni, nic = _kernel_numba_into(
-        *mirror, mprice, funding, im, mm, aprice, haircut, rel, absol, g2, slack, g2_iso, slack_iso,
-        equity, maint, tol, scratch, scratch,
-        iso_rows, iso_cols, iso_eq, iso_mm, iso_health, iso_tol, iso_cand,
-    )  # fmt: skip
+    while True:
+        if k:
+            iso_rows, iso_cols, iso_cand = (np.empty(k, dtype=np.int64) for _ in range(3))
+            iso_eq, iso_mm, iso_health, iso_tol = (np.empty(k) for _ in range(4))
+        else:  # no isolated position (the usual book): shared empties, no allocation
+            iso_rows = iso_cols = iso_cand = _EMPTY_I64
+            iso_eq = iso_mm = iso_health = iso_tol = _EMPTY_F64
+        nc, ni, nic = _kernel_numba_into(
+            *mirror, mprice, funding, im, mm, aprice, haircut, rel, absol, g2, slack, g2_iso, slack_iso,
+            equity, maint, tol, scratch, scratch,
+            iso_rows, iso_cols, iso_eq, iso_mm, iso_health, iso_tol, iso_cand,
+        )  # fmt: skip
+        if nc >= 0:
+            break
+        assert ni != k
+        k = ni
     assert ni == k
     return (
         equity, None, maint, tol, scratch[:nc].copy(),
@@ -458,6 +472,31 @@ def _kernel_numba(
 
 
 # -- scan ---------------------------------------------------------------------------------------
+
+
+class _cached(Generic[T]):
+    """``functools.cached_property`` without its per-access lock (Python < 3.12 takes an ``RLock``
+    on every first access, ~0.5 us; a tick reads four of these). Two threads racing on a first
+    access both compute the same pure value; the second write wins with an equal one."""
+
+    def __init__(self, func: Callable[[Any], T]) -> None:
+        self.func = func
+        self.name = func.__name__
+        self.__doc__ = func.__doc__
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    @overload
+    def __get__(self, obj: None, owner: type | None = None) -> _cached[T]: ...
+    @overload
+    def __get__(self, obj: object, owner: type | None = None) -> T: ...
+    def __get__(self, obj: object | None, owner: type | None = None) -> T | _cached[T]:
+        if obj is None:
+            return self
+        value = self.func(obj)
+        obj.__dict__[self.name] = value  # a non-data descriptor: later reads find the dict first
+        return value
 
 
 @dataclass(frozen=True)
@@ -500,7 +539,7 @@ class ScanResult:
     _initial: F64 | None = field(default=None, repr=False)
     _initial_inputs: tuple[F64, ColumnarBook, int] | None = field(default=None, repr=False)
 
-    @cached_property
+    @_cached
     def initial(self) -> F64:
         """Per-row initial margin requirement (float64, WAD units).
 
@@ -521,13 +560,13 @@ class ScanResult:
         _initial_rows(cp.start[: book.n], cp.length[: book.n], cp.col, cp.vals, pim, out)
         return out
 
-    @cached_property
+    @_cached
     def candidates(self) -> tuple[str, ...]:
         """Cross candidates (account ids), most underwater first, ties by mirror row."""
         rows = self.candidate_rows
         return tuple(self.id_array[rows].tolist()) if rows.shape[0] else ()
 
-    @cached_property
+    @_cached
     def health(self) -> F64:
         """Per-row ``equity / maintenance`` (``+inf`` / ``-inf`` when nothing is required).
 
@@ -537,14 +576,14 @@ class ScanResult:
         """
         return _health(self.equity, self.maintenance)
 
-    @cached_property
+    @_cached
     def candidate_health(self) -> tuple[float, ...]:
         rows = self.candidate_rows
         if not rows.shape[0]:
             return ()
         return tuple(_health(self.equity[rows], self.maintenance[rows]).tolist())
 
-    @cached_property
+    @_cached
     def isolated_candidates(self) -> tuple[tuple[str, str], ...]:
         """Isolated (account, market) candidates, lowest health first, ties by (row, column)."""
         slots = self.isolated_candidate_slots
@@ -554,7 +593,7 @@ class ScanResult:
         markets = _object_array(self.markets)[self.iso_cols[slots]].tolist()
         return tuple(zip(ids, markets, strict=True))
 
-    @cached_property
+    @_cached
     def isolated_health(self) -> tuple[float, ...]:
         slots = self.isolated_candidate_slots
         return tuple(self.iso_health[slots].tolist()) if slots.shape[0] else ()
@@ -596,6 +635,15 @@ def _health(equity: F64, maint: F64) -> F64:
     return out
 
 
+@lru_cache(maxsize=64)
+def _bounds(n_markets: int, n_assets: int) -> tuple[float, float, float, float]:
+    """The error-bound constants (module docstring) for a book's column counts: ``2 gamma_k`` and
+    the integer slack per cross row, then the same per isolated slot."""
+    g2 = 2.0 * gamma(n_markets + n_assets + 8)
+    slack = (n_assets + 3 * n_markets + 1) * INT_UNIT
+    return g2, slack, 2.0 * gamma(10), 5 * INT_UNIT
+
+
 def _new_result(**fields: Any) -> ScanResult:
     """A :class:`ScanResult` from every one of its fields, without the frozen dataclass's
     ``__init__`` (one ``object.__setattr__`` per field, ~2 us of a ~50 us tick on a 10k book). It
@@ -618,23 +666,27 @@ def scan(
     Work proportional to the number of accounts happens in one kernel pass; Python touches only the
     candidates (ordering and ids).
     """
-    for name, extra in (("margin", margin), ("abs_tolerance", abs_tolerance)):
-        if not (math.isfinite(extra) and extra >= 0.0):
-            raise InvalidValue(f"scan {name} {extra!r} must be finite and >= 0")
+    if not (0.0 <= margin < math.inf and 0.0 <= abs_tolerance < math.inf):  # False for NaN
+        for name, extra in (("margin", margin), ("abs_tolerance", abs_tolerance)):
+            if not (math.isfinite(extra) and extra >= 0.0):
+                raise InvalidValue(f"scan {name} {extra!r} must be finite and >= 0")
     mprice, aprice = price_vectors(book, prices)
     if backend == "auto":
         backend = "numba" if HAVE_NUMBA else "numpy"
     if backend == "numba" and not HAVE_NUMBA:
         raise InvalidValue("numba backend requested but numba is not installed")
-    n_markets, n_assets = len(book.markets), len(book.assets)
-    g2 = 2.0 * gamma(n_markets + n_assets + 8)
-    slack = (n_assets + 3 * n_markets + 1) * INT_UNIT
     args = (
         mirror_arrays(book), mprice, book.funding, book.im_frac, book.mm_frac, aprice, book.haircut,
-        float(margin), float(abs_tolerance), g2, slack, 2.0 * gamma(10), 5 * INT_UNIT,
+        float(margin), float(abs_tolerance), *_bounds(len(book.markets), len(book.assets)),
     )  # fmt: skip
     numba = backend == "numba"
-    res = _kernel_numba(*args, block=_workspace(book, book.n)) if numba else _kernel_numpy(*args)
+    if numba:
+        # A pool that never held an isolated position has none (slots below ``end`` only): the usual
+        # engine book skips counting them; the kernel checks the count either way.
+        hint = 0 if book.iso_pool.end == 0 else None
+        res = _kernel_numba(*args, block=_workspace(book, book.n), iso_slots_hint=hint)
+    else:
+        res = _kernel_numpy(*args)
     (
         equity, initial, maint, tol, cand,
         iso_rows, iso_cols, iso_eq, iso_mm, iso_health, iso_tol, iso_cand,
