@@ -663,7 +663,7 @@ def scan(
 ) -> ScanResult:
     """Screen every account and isolated position of ``book`` at ``prices`` (see module docstring).
 
-    Work proportional to the number of accounts happens in one kernel pass; Python touches only the
+    Work proportional to the number of accounts happens in one compiled call; Python touches only the
     candidates (ordering and ids).
     """
     if not (0.0 <= margin < math.inf and 0.0 <= abs_tolerance < math.inf):  # False for NaN
