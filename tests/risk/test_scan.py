@@ -13,9 +13,12 @@ from clearhouse.ledger.margin import cross_summary, fresh_price_lookup, isolated
 from clearhouse.ledger.model import Position
 from clearhouse.risk.columnar import ColumnarBook
 from clearhouse.risk.scan import (
+    DEFAULT_MARGIN,
     HAVE_NUMBA,
+    INT_UNIT,
     ScanInvalidPrice,
     ScanMissingPrice,
+    gamma,
     headroom_ratios,
     order_candidates,
     price_keys,
@@ -350,3 +353,100 @@ def test_headroom_refuses_a_mirror_changed_since_the_scan() -> None:
     book.sync(state, ["zed"])
     with pytest.raises(InvalidValue, match="changed since this scan"):
         headroom_ratios(book, res)
+
+
+def _single_pass_reference(
+    book: ColumnarBook, mprice: list[float], aprice: list[float]
+) -> tuple[list[float], ...]:
+    """The former one-pass kernel as a plain loop: per row collateral, cross positions by column,
+    tolerance and candidate test; isolated slots row-major. Returns per-row equity, maintenance and
+    tolerance, candidate rows, then per slot equity, maintenance, health, tolerance, candidate slots."""
+    n_m, n_a = len(book.markets), len(book.assets)
+    g2, slack = 2.0 * gamma(n_m + n_a + 8), (n_a + 3 * n_m + 1) * INT_UNIT
+    g2_iso, slack_iso, rel = 2.0 * gamma(10), 5 * INT_UNIT, DEFAULT_MARGIN
+    fund, mm, hc = book.funding.tolist(), book.mm_frac.tolist(), book.haircut.tolist()
+    bal, cp, ip = book.balances.tolist(), book.cross_pool, book.iso_pool
+    out: tuple[list[float], ...] = tuple([] for _ in range(9))
+    eqs, mms, tols, cand, ieqs, imms, ihs, itols, icand = out
+    for i in range(book.n):
+        eq = mmt = mag = 0.0
+        for a in range(n_a):
+            c = bal[i][a] * (aprice[a] * hc[a] if bal[i][a] > 0.0 else aprice[a])
+            eq += c
+            mag += abs(c)
+        for pool, record in ((cp, None), (ip, ieqs)):
+            lo = int(pool.start[i])
+            for p in range(lo, lo + int(pool.length[i])):
+                j = int(pool.col[p])
+                s, e, sn = (float(x) for x in pool.vals[p, :3])
+                mmr = abs(s) * (mprice[j] * mm[j])
+                value = s * mprice[j] - e - s * (fund[j] - sn)
+                pm = abs(s) * ((mprice[j] + abs(fund[j])) + abs(sn)) + abs(e) + mmr
+                if record is None:
+                    eq, mmt, mag = eq + value, mmt + mmr, mag + pm
+                    continue
+                mg = float(pool.vals[p, 3])
+                ieq, itol = mg + value, mmr * rel + 0.0 + g2_iso * (abs(mg) + pm) + slack_iso
+                if ieq < mmr + itol:
+                    icand.append(len(ieqs))
+                ieqs.append(ieq), imms.append(mmr), itols.append(itol)
+                ihs.append(ieq / mmr if mmr > 0.0 else (math.inf if ieq >= 0.0 else -math.inf))
+        t = mmt * rel + 0.0 + g2 * mag + slack
+        eqs.append(eq), mms.append(mmt), tols.append(t)
+        if eq < mmt + t:
+            cand.append(i)
+    return out
+
+
+@pytest.mark.skipif(not HAVE_NUMBA, reason="the numba kernel's evaluation order")
+@pytest.mark.parametrize("assets", [("USDC",), ("ETH", "USDC")])
+def test_kernel_passes_give_the_single_pass_floats_bit_for_bit(assets: tuple[str, ...]) -> None:
+    """The multi-pass numba kernel (collateral pass, isolated pass, gathered cross rows, candidate
+    pass) returns exactly the floats and candidates of the former one-pass loop, on books
+    with one collateral asset (the kernel's specialised pass) and two, zero and negative balances, rows
+    without positions, with only isolated positions, and with several cross positions."""
+    rng = np.random.default_rng(5)
+    n, m = 1500, 6
+    size = np.where(rng.random((n, m)) < 0.12, rng.normal(0.0, 5.0, (n, m)), 0.0)
+    px = np.linspace(10.0, 3000.0, m)
+    iso = (rng.random((n, m)) < 0.04) & (rng.random((n, m)) < 0.8)
+    bal = np.where(rng.random((n, len(assets))) < 0.2, 0.0, rng.random((n, len(assets))) * 3_000.0 - 600.0)
+    book = ColumnarBook.from_arrays(
+        markets=tuple(f"M{i}-PERP" for i in range(m)), oracles=tuple(f"M{i}" for i in range(m)),
+        assets=assets, settlement="USDC", im_frac=np.full(m, 0.1), mm_frac=np.full(m, 0.05),
+        funding=rng.normal(0.0, 1.0, m), haircut=np.linspace(0.9, 1.0, len(assets)), size=size,
+        entry=size * px * (1.0 + rng.normal(0.0, 0.05, (n, m))),
+        snapshot=rng.normal(0.0, 1.0, (n, m)) * (size != 0),
+        margin=np.where(iso, np.abs(size) * px * 0.1 + 1.0, 0.0), isolated=iso, balances=bal,
+    )  # fmt: skip
+    prices = np.array([2000.0 if k == "ETH" else px[int(k[1:])] for k in price_keys(book)])
+    mprice, aprice = price_vectors(book, prices)
+    eqs, mms, tols, cand, ieqs, imms, ihs, itols, icand = _single_pass_reference(
+        book, mprice.tolist(), aprice.tolist()
+    )
+    assert len(cand) > 20 and len(icand) > 5 and (book.cross_count >= 2).sum() > 20
+    res = scan(book, prices, backend="numba")
+    for got, want in ((res.equity, eqs), (res.maintenance, mms), (res.tolerance, tols),
+                      (res.iso_equity, ieqs), (res.iso_maintenance, imms), (res.iso_health, ihs),
+                      (res.iso_tolerance, itols)):  # fmt: skip
+        assert got.tobytes() == np.array(want, dtype=np.float64).tobytes()
+    assert sorted(res.candidate_rows.tolist()) == cand
+    assert sorted(res.isolated_candidate_slots.tolist()) == icand
+
+
+@pytest.mark.skipif(not HAVE_NUMBA, reason="the numba wrapper's isolated-slot count")
+def test_a_wrong_isolated_slot_count_is_corrected_not_trusted() -> None:
+    """The kernel checks the number of isolated slots it is given: a wrong hint (0 for a book that
+    holds isolated positions, or too many) is retried with the exact count, never written past."""
+    from clearhouse.risk.scan import _bounds, _kernel_numba, mirror_arrays
+
+    book = ColumnarBook.from_state(worked_state())
+    mprice, aprice = price_vectors(book, PRICES)
+    args = (mirror_arrays(book), mprice, book.funding, book.im_frac, book.mm_frac, aprice, book.haircut,
+            DEFAULT_MARGIN, 0.0, *_bounds(len(book.markets), len(book.assets)))  # fmt: skip
+    exact = _kernel_numba(*args)
+    assert exact[5].shape == (1,)  # erin's isolated BTC position
+    for hint in (0, 5):
+        got = _kernel_numba(*args, iso_slots_hint=hint)
+        for x, y in zip(got, exact, strict=True):
+            assert (x is None and y is None) or np.asarray(x).tobytes() == np.asarray(y).tobytes()
