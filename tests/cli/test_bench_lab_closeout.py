@@ -4,7 +4,12 @@ benchmark)."""
 
 from __future__ import annotations
 
-from benchmarks import lab
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+from benchmarks import lab  # noqa: E402
 
 
 def test_direct_close_out_measure_runs_on_a_mapped_account_tree() -> None:
