@@ -1,8 +1,9 @@
-"""Helpers every benchmark wants the same way: wall-clock timings of a callable, and writing the
-results file (its folder made first) with a ``wrote PATH`` line."""
+"""Helpers every benchmark wants the same way: wall-clock timings of a callable, writing the results
+file (its folder made first) with a ``wrote PATH`` line, and count arguments that refuse bad values."""
 
 from __future__ import annotations
 
+import argparse
 import json
 import time
 from collections.abc import Callable
@@ -32,3 +33,18 @@ def write_results(out: Path, results: Any, console: Console) -> None:
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(results, indent=2))
     console.print(f"wrote {out}")
+
+
+def count_arg(minimum: int) -> Callable[[str], int]:
+    """An argparse ``type``: an integer of at least ``minimum``, else a clear usage error."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"{value} is below {minimum}")
+        return value
+
+    return parse

@@ -75,6 +75,8 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from benchmarks._common import count_arg
+
 P0 = 2000.0
 MAINTENANCE = 0.03
 INITIAL = 0.05
@@ -787,7 +789,7 @@ def main() -> None:
     ap.add_argument("--out", default="bench-results/lab.json", help="JSON output path")
     ap.add_argument(
         "--open-block",
-        type=int,
+        type=count_arg(0),
         default=OPEN_BLOCK,
         help=f"transactions per block when the engine opens the accounts (default {OPEN_BLOCK:,}; "
         "0 = one block of 2N account and deposit transactions, then one of N trades)",

@@ -27,7 +27,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from benchmarks._common import write_results
+from benchmarks._common import count_arg, write_results
 
 
 def _status() -> dict[str, float]:
@@ -103,10 +103,11 @@ def _account_bytes(account: Any) -> int:
 def main() -> None:
     summary = (__doc__ or "").split("\n\n")[0]
     ap = argparse.ArgumentParser(prog="clearhouse bench lab_memory", description=summary)
-    ap.add_argument("--accounts", type=int, default=100_000, help="accounts (default 100,000)")
-    ap.add_argument("--open-block", type=int, default=None, help="transactions per opening block (0 = one)")
-    ap.add_argument("--calm-blocks", type=int, default=5, help="calm blocks after the opening (default 5)")
-    ap.add_argument("--tracemalloc", type=int, default=0, metavar="N", help="print the top N source lines")
+    count, whole = count_arg(1), count_arg(0)
+    ap.add_argument("--accounts", type=count, default=100_000, help="accounts (default 100,000)")
+    ap.add_argument("--open-block", type=whole, default=None, help="transactions per opening block (0 = one)")
+    ap.add_argument("--calm-blocks", type=whole, default=5, help="calm blocks after the opening (default 5)")
+    ap.add_argument("--tracemalloc", type=whole, default=0, metavar="N", help="print the top N source lines")
     ap.add_argument("--out", default="bench-results/lab_memory.json", help="JSON output path")
     args = ap.parse_args()
     console = Console(width=max(Console().width, 120))
