@@ -258,19 +258,7 @@ class MarginTable:
         """:func:`cross_totals` of ``account``: ``(equity, initial, maintenance)``."""
         if account.contracts:
             return cross_totals(self.state, account, self.price_of)
-        equity = 0  # self.collateral(account.balances), written out (the hot path of confirm)
-        prices, products = self._prices, self._products
-        for asset_id, amount in account.balances.items():
-            if amount == 0:
-                continue
-            if amount < 0:
-                price = prices.get(asset_id)
-                equity += amount * (self._price(asset_id) if price is None else price) // WAD
-            else:
-                product = products.get(asset_id)
-                if product is None:
-                    product = self._product(asset_id)
-                equity += amount if product == WAD2 else amount * product // WAD2
+        equity = self.collateral(account.balances)
         initial = maintenance = 0
         table = self._markets
         for pos in account.positions.values():
