@@ -29,9 +29,22 @@ def best_of(fn: Callable[[], Any], repeat: int) -> float:
 
 
 def write_results(out: Path, results: Any, console: Console) -> None:
-    """Write ``results`` as indented JSON to ``out`` (creating its folder) and say so."""
+    """Write ``results`` as indented JSON to ``out`` (creating its folder) and say so.
+
+    An existing ``out`` is replaced only if it is a JSON file (a previous result): a mistyped
+    ``--out`` naming a user's other file or a folder stops with an error and leaves it as it was."""
+    if out.exists() or out.is_symlink():
+        try:
+            if not out.is_file() or out.is_symlink():
+                raise ValueError("not a regular file")
+            if out.stat().st_size > 64 << 20:
+                raise ValueError("over 64 MiB")
+            json.loads(out.read_text())
+        except (ValueError, OSError) as err:
+            message = f"refusing to overwrite {out}: it exists and is not a JSON results file ({err})"
+            raise SystemExit(message) from None
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(results, indent=2))
+    out.write_text(json.dumps(results, indent=2) + "\n")
     console.print(f"wrote {out}")
 
 

@@ -18,7 +18,6 @@ parallel.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import time
@@ -30,6 +29,7 @@ import nacl.signing
 from rich.console import Console
 from rich.table import Table
 
+from benchmarks._common import write_results
 from clearhouse.auth.envelope import (
     SignedEnvelope,
     decode_signed,
@@ -144,10 +144,8 @@ def main() -> None:
             f"{cpu_us:.1f}",
         )
     Console().print(table)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
     meta = {"python": platform.python_version(), "cpus": os.cpu_count(), "n": args.n, "repeat": args.repeat}
-    args.out.write_text(json.dumps({"meta": meta, "results": rows}, indent=2))
-    print(f"wrote {args.out}")
+    write_results(args.out, {"meta": meta, "results": rows}, Console())
 
 
 if __name__ == "__main__":

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import json
 import os
 import platform
 import time
@@ -31,6 +30,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
+from benchmarks._common import write_results
 from clearhouse.auth.commands import MatchedFill, TxCommand
 from clearhouse.auth.envelope import SignedEnvelope, sign
 from clearhouse.auth.keys import KeyPair
@@ -170,10 +170,8 @@ def main() -> None:
             f"{1e6 * float(r['cpu_seconds']) / int(r['txs']):.0f}",  # type: ignore[arg-type]
         )
     Console().print(table)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
     meta = {"python": platform.python_version(), "cpus": os.cpu_count(), **vars(args), "out": str(args.out)}
-    args.out.write_text(json.dumps({"meta": meta, "results": rows}, indent=2))
-    print(f"wrote {args.out}")
+    write_results(args.out, {"meta": meta, "results": rows}, Console())
 
 
 if __name__ == "__main__":

@@ -75,7 +75,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from benchmarks._common import count_arg
+from benchmarks._common import count_arg, write_results
 
 P0 = 2000.0
 MAINTENANCE = 0.03
@@ -1037,10 +1037,7 @@ def main() -> None:
         console.print("[bold]engine toy run, cProfile (separate run; times inflated by the profiler)[/]")
         console.print(results["engine_profile"], markup=False, highlight=False)
     console.print(f"machine: {results['machine']}")
-    path = Path(args.out)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(results, indent=2) + "\n")
-    console.print(f"wrote {path}")
+    write_results(Path(args.out), results, console)
 
 
 if __name__ == "__main__":

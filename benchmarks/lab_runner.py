@@ -34,6 +34,8 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from benchmarks._common import write_results
+
 #: The synthetic scenario (``{accounts}``, ``{horizon}``, ``{vol}`` filled in).
 SCENARIO = """
 name = "bench_gbm"
@@ -374,10 +376,7 @@ def main() -> None:
         )
     console.print(table)
     console.print(f"machine: {results['machine']}")
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(results, indent=2) + "\n")
-    console.print(f"wrote {out}")
+    write_results(Path(args.out), results, console)
 
 
 if __name__ == "__main__":

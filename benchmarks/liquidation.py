@@ -16,7 +16,6 @@ liquidation costs over a trade. Prints a table and writes ``bench-results/liquid
 from __future__ import annotations
 
 import argparse
-import json
 import platform
 import tempfile
 import time
@@ -25,6 +24,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
+from benchmarks._common import write_results
 from clearhouse.journal import open_store
 from clearhouse.ledger import commands as c
 from clearhouse.ledger.block import Block
@@ -151,8 +151,7 @@ def main() -> None:
         "trades_per_second": n / baseline,
         "paths": rows,
     }
-    out.write_text(json.dumps(payload, indent=2))
-    console.print(f"wrote {out}")
+    write_results(out, payload, console)
 
 
 if __name__ == "__main__":

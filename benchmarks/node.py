@@ -28,7 +28,6 @@ Loopback only: the latency is not comparable to Hyperliquid's published end-to-e
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import statistics
@@ -43,6 +42,7 @@ import msgspec
 from rich.console import Console
 from rich.table import Table
 
+from benchmarks._common import write_results
 from clearhouse.auth.commands import MatchedFill
 from clearhouse.auth.envelope import encode_signed, sign
 from clearhouse.auth.keys import KeyPair, save_key
@@ -321,11 +321,9 @@ def main(argv: list[str] | None = None) -> None:
     ratio = float(http["trades_per_s"]) / float(eng["trades_per_s"])  # type: ignore[arg-type]
     console.print(f"HTTP / engine-only throughput: {ratio:.2f}; block time {args.block_ms} ms; "
                   f"{os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}")
-    args.out.parent.mkdir(parents=True, exist_ok=True)
     meta = {"python": sys.version.split()[0], "machine": platform.machine(), "cpus": os.cpu_count(),
             "loadavg": os.getloadavg(), "block_ms": args.block_ms, "traders": args.traders}
-    args.out.write_text(json.dumps({"meta": meta, "http": http, "engine": eng, "ratio": ratio}, indent=2))
-    console.print(f"wrote {args.out}")
+    write_results(args.out, {"meta": meta, "http": http, "engine": eng, "ratio": ratio}, console)
 
 
 if __name__ == "__main__":

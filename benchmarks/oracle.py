@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import functools
-import json
 import platform
 import random
 import statistics
@@ -27,6 +26,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
+from benchmarks._common import write_results
 from clearhouse.ledger.fixedpoint import WAD
 from clearhouse.oracle import (
     AnchorBandConfig,
@@ -213,8 +213,7 @@ def main() -> None:
         "machine": platform.machine(),
         "results": [dataclasses.asdict(r) for r in results],
     }
-    args.out.write_text(json.dumps(doc, indent=2) + "\n")
-    console.print(f"wrote {args.out}")
+    write_results(args.out, doc, console)
 
 
 if __name__ == "__main__":

@@ -29,7 +29,6 @@ the cost of replication)::
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import random
@@ -40,6 +39,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
+from benchmarks._common import write_results
 from clearhouse.auth.keys import KeyPair
 from clearhouse.auth.orders import Order, SignedOrder, sign_order
 from clearhouse.book.book import BookConfig, BookContext, OrderBook
@@ -264,9 +264,7 @@ def main() -> None:
     if args.replicated or args.replicated_only:
         replicated = bench_replicated(console, args.trades or (2_000 if args.quick else 10_000))
     if args.replicated_only:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(json.dumps({"meta": _meta(), "replicated": replicated}, indent=2))
-        console.print(f"wrote {args.out}")
+        write_results(args.out, {"meta": _meta(), "replicated": replicated}, console)
         return
     book_rows = bench_book(5_000 if args.quick else 20_000)
     t = Table(title="order book alone (one market)")
@@ -327,8 +325,7 @@ def main() -> None:
     doc = {"meta": _meta(), "book": book_rows, "proofs": proof_rows, "tlog": tlog_rows}
     if replicated is not None:
         doc["replicated"] = replicated
-    args.out.write_text(json.dumps(doc, indent=2))
-    console.print(f"wrote {args.out}")
+    write_results(args.out, doc, console)
 
 
 if __name__ == "__main__":
